@@ -1,0 +1,80 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Native libraries come from Debian (scripts/install-deps.sh). C and C++ stay behind the
+// C-only shim targets under Sources/Shims; no C type appears in a public Swift signature.
+//
+// The targets are listed by area, each area in its own block, so that work on one area
+// touches one block of this file.
+
+let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
+let logging = Target.Dependency.product(name: "Logging", package: "swift-log")
+
+// MARK: Shared modules: volumes with their geometry, NIfTI and zstd I/O
+let sharedTargets: [Target] = [
+    .systemLibrary(name: "CZstd", path: "Sources/Shims/CZstd", pkgConfig: "libzstd"),
+    .target(
+        name: "CNIfTI", path: "Sources/Shims/CNIfTI",
+        linkerSettings: ["niftiio", "znz", "z", "m"].map { .linkedLibrary($0) }),
+    .target(name: "Volumes"),
+    .target(name: "NIfTI", dependencies: ["Volumes", "CNIfTI", "CZstd"]),
+]
+let sharedTests: [Target] = [
+    .target(name: "TestSupport", dependencies: ["Volumes"], path: "Tests/TestSupport"),
+    .testTarget(name: "VolumesTests", dependencies: ["Volumes", "TestSupport"]),
+    .testTarget(name: "NIfTITests", dependencies: ["NIfTI", "Volumes", "TestSupport"]),
+]
+let sharedModules: [Target.Dependency] = ["Volumes", "NIfTI"]
+
+
+// MARK: Ingest: DICOM files → series → volume in HU (DCMTK, OpenJPEG)
+let ingestTargets: [Target] = [
+]
+let ingestTests: [Target] = [
+]
+let ingestModules: [Target.Dependency] = [
+]
+
+
+// MARK: Preprocess and export: reorient, resample, crop, normalize, and back
+let preprocessTargets: [Target] = [
+]
+let preprocessTests: [Target] = [
+]
+let preprocessModules: [Target.Dependency] = [
+]
+
+
+// MARK: Inference: LCOV-Net on oneDNN, model files, sliding windows
+let inferenceTargets: [Target] = [
+]
+let inferenceTests: [Target] = [
+]
+let inferenceModules: [Target.Dependency] = [
+]
+
+
+// MARK: The executable
+let executableTargets: [Target] = [
+    .executableTarget(
+        name: "lcovnet",
+        dependencies: sharedModules + ingestModules + preprocessModules + inferenceModules + [argumentParser, logging]),
+]
+
+let package = Package(
+    name: "lcovnet",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "lcovnet", targets: ["lcovnet"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: sharedTargets + sharedTests
+        + ingestTargets + ingestTests
+        + preprocessTargets + preprocessTests
+        + inferenceTargets + inferenceTests
+        + executableTargets,
+    cxxLanguageStandard: .cxx17
+)

@@ -1,0 +1,12 @@
+/// A NIfTI read or write that failed, with the file and the reason in one line.
+public struct NIfTIError: Error, CustomStringConvertible, Sendable {
+    public var path: String
+    public var reason: String
+
+    public init(path: String, reason: String) {
+        self.path = path
+        self.reason = reason
+    }
+
+    public var description: String { "\(path): \(reason)" }
+}

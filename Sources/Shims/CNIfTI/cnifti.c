@@ -1,0 +1,143 @@
+// Thin C layer over nifticlib: plain structs in, plain structs out, an int status and a message.
+#include "cnifti.h"
+#include "/usr/include/nifti/nifti1_io.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int fail(char *err, size_t errlen, const char *what, const char *path) {
+    if (err && errlen) snprintf(err, errlen, "%s%s%s", what, path ? ": " : "", path ? path : "");
+    return -1;
+}
+
+static void header_from_nim(const nifti_image *nim, cnifti_header *h) {
+    memset(h, 0, sizeof *h);
+    h->dim[0] = nim->nx;
+    h->dim[1] = nim->ny > 0 ? nim->ny : 1;
+    h->dim[2] = nim->nz > 0 ? nim->nz : 1;
+    h->datatype = nim->datatype;
+    h->bytes_per_voxel = nim->nbyper;
+    h->pixdim[0] = nim->dx;
+    h->pixdim[1] = nim->dy;
+    h->pixdim[2] = nim->dz;
+    h->qform_code = nim->qform_code;
+    h->sform_code = nim->sform_code;
+    for (int r = 0; r < 4; r++)
+        for (int c = 0; c < 4; c++) {
+            h->qto_xyz[r][c] = nim->qto_xyz.m[r][c];
+            h->sto_xyz[r][c] = nim->sto_xyz.m[r][c];
+        }
+    h->scl_slope = nim->scl_slope;
+    h->scl_inter = nim->scl_inter;
+    h->xyz_units = nim->xyz_units;
+    memcpy(h->descrip, nim->descrip, sizeof h->descrip);
+    h->descrip[sizeof h->descrip - 1] = 0;
+}
+
+// Builds a header-only nifti_image (data NULL) from our header: sform from sto_xyz, qform
+// from qto_xyz through nifticlib's own quaternion conversion.
+static nifti_image *nim_from_header(const cnifti_header *h) {
+    int dims[8] = {3, h->dim[0], h->dim[1], h->dim[2], 1, 1, 1, 1};
+    nifti_image *nim = nifti_make_new_nim(dims, h->datatype, 0);
+    if (!nim) return NULL;
+    nim->dx = nim->pixdim[1] = h->pixdim[0];
+    nim->dy = nim->pixdim[2] = h->pixdim[1];
+    nim->dz = nim->pixdim[3] = h->pixdim[2];
+    nim->scl_slope = h->scl_slope;
+    nim->scl_inter = h->scl_inter;
+    nim->xyz_units = h->xyz_units ? h->xyz_units : NIFTI_UNITS_MM;
+    nim->qform_code = h->qform_code;
+    nim->sform_code = h->sform_code;
+    for (int r = 0; r < 4; r++)
+        for (int c = 0; c < 4; c++) {
+            nim->sto_xyz.m[r][c] = (float)h->sto_xyz[r][c];
+            nim->qto_xyz.m[r][c] = (float)h->qto_xyz[r][c];
+        }
+    float dx, dy, dz;
+    nifti_mat44_to_quatern(nim->qto_xyz, &nim->quatern_b, &nim->quatern_c, &nim->quatern_d,
+                           &nim->qoffset_x, &nim->qoffset_y, &nim->qoffset_z, &dx, &dy, &dz, &nim->qfac);
+    nim->pixdim[0] = nim->qfac;
+    strncpy(nim->descrip, h->descrip, sizeof nim->descrip - 1);
+    nim->nifti_type = NIFTI_FTYPE_NIFTI1_1;
+    return nim;
+}
+
+int cnifti_read_file(const char *path, cnifti_header *header, void **data, char *err, size_t errlen) {
+    nifti_set_debug_level(0);   // failures come back as our one-line message, not on stderr
+    *data = NULL;
+    nifti_image *nim = nifti_image_read(path, 1);
+    if (!nim) return fail(err, errlen, "not a readable NIfTI-1 file", path);
+    if (!nim->data) {
+        nifti_image_free(nim);
+        return fail(err, errlen, "NIfTI file has no readable voxel data", path);
+    }
+    if (nim->nt > 1 || nim->nu > 1 || nim->nv > 1 || nim->nw > 1) {
+        nifti_image_free(nim);
+        return fail(err, errlen, "NIfTI file has more than 3 dimensions", path);
+    }
+    header_from_nim(nim, header);
+    *data = nim->data;   // ownership moves to the caller
+    nim->data = NULL;
+    nifti_image_free(nim);
+    return 0;
+}
+
+int cnifti_encode_header(const cnifti_header *header, unsigned char out[352], char *err, size_t errlen) {
+    nifti_image *nim = nim_from_header(header);
+    if (!nim) return fail(err, errlen, "nifticlib could not build a header", NULL);
+    struct nifti_1_header nhdr = nifti_convert_nim2nhdr(nim);
+    nifti_image_free(nim);
+    nhdr.vox_offset = 352;
+    memcpy(nhdr.magic, "n+1", 4);
+    memcpy(out, &nhdr, 348);
+    memset(out + 348, 0, 4);   // no extensions
+    return 0;
+}
+
+int cnifti_decode_header(const unsigned char *bytes, size_t count, cnifti_header *header,
+                         long *vox_offset, int *swapped, char *err, size_t errlen) {
+    if (count < 348) return fail(err, errlen, "file is shorter than a NIfTI-1 header", NULL);
+    struct nifti_1_header nhdr;
+    memcpy(&nhdr, bytes, 348);
+    *swapped = 0;
+    if (nhdr.sizeof_hdr != 348) {
+        swap_nifti_header(&nhdr, 1);
+        if (nhdr.sizeof_hdr != 348) return fail(err, errlen, "not a NIfTI-1 header (sizeof_hdr is not 348)", NULL);
+        *swapped = 1;
+    }
+    if (strcmp(nhdr.magic, "n+1") != 0) return fail(err, errlen, "not a single-file NIfTI-1 image (magic is not n+1)", NULL);
+    if (!nifti_hdr_looks_good(&nhdr)) return fail(err, errlen, "NIfTI-1 header fails nifticlib's checks", NULL);
+    nifti_image *nim = nifti_convert_nhdr2nim(nhdr, NULL);
+    if (!nim) return fail(err, errlen, "nifticlib could not convert the header", NULL);
+    if (nim->nt > 1 || nim->nu > 1 || nim->nv > 1 || nim->nw > 1) {
+        nifti_image_free(nim);
+        return fail(err, errlen, "NIfTI file has more than 3 dimensions", NULL);
+    }
+    header_from_nim(nim, header);
+    *vox_offset = (long)nhdr.vox_offset;
+    nifti_image_free(nim);
+    return 0;
+}
+
+int cnifti_write_file(const char *path, const cnifti_header *header, const void *data, char *err, size_t errlen) {
+    unsigned char head[352];
+    if (cnifti_encode_header(header, head, err, errlen) != 0) return -1;
+    size_t n = strlen(path);
+    int gz = n > 3 && strcmp(path + n - 3, ".gz") == 0;
+    znzFile f = znzopen(path, "wb", gz);
+    if (znz_isnull(f)) return fail(err, errlen, "cannot open for writing", path);
+    size_t bytes = (size_t)header->dim[0] * header->dim[1] * header->dim[2] * header->bytes_per_voxel;
+    int ok = znzwrite(head, 1, sizeof head, f) == sizeof head;
+    // znzwrite takes an int-sized count in its gzip path: write in chunks well below 2 GiB.
+    const unsigned char *p = data;
+    while (ok && bytes > 0) {
+        size_t chunk = bytes > (1u << 28) ? (1u << 28) : bytes;
+        ok = znzwrite(p, 1, chunk, f) == chunk;
+        p += chunk;
+        bytes -= chunk;
+    }
+    int closed = znzclose(f);
+    if (!ok || closed != 0) return fail(err, errlen, "write failed (disk full or I/O error)", path);
+    return 0;
+}

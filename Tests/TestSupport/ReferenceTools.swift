@@ -1,0 +1,66 @@
+import Foundation
+
+/// Reference programs the tests compare against (dcm2niix, Debian's python3 with nibabel,
+/// pydicom and torch). Tests that need one are disabled by name when it is missing, so a
+/// skipped check always shows up in the test report.
+public enum ReferenceTools {
+    /// Debian's interpreter, which carries python3-torch, nibabel and pydicom; a pyenv `python3`
+    /// earlier on PATH usually has none of them.
+    public static let python = FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") ? "/usr/bin/python3" : "python3"
+
+    public static func hasPythonModules(_ modules: String...) -> Bool {
+        (try? run(python, ["-c", modules.map { "import \($0)" }.joined(separator: "; ")]).status) == 0
+    }
+
+    public static func hasExecutable(_ name: String) -> Bool {
+        (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":")
+            .contains { FileManager.default.isExecutableFile(atPath: "\($0)/\(name)") }
+    }
+
+    public struct Result: Sendable {
+        public var status: Int32
+        public var stdout: String
+        public var stderr: String
+    }
+
+    /// Runs a program to completion and collects its output.
+    @discardableResult
+    public static func run(_ executable: String, _ arguments: [String], workingDirectory: String? = nil) throws -> Result {
+        let process = Process()
+        if executable.contains("/") {
+            process.executableURL = URL(fileURLWithPath: executable)
+            process.arguments = arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = [executable] + arguments
+        }
+        if let workingDirectory { process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory) }
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        // Read both pipes while the child runs, so a chatty child never blocks on a full pipe.
+        let group = DispatchGroup()
+        nonisolated(unsafe) var outData = Data(), errData = Data()
+        DispatchQueue.global().async(group: group) { outData = out.fileHandleForReading.readDataToEndOfFile() }
+        DispatchQueue.global().async(group: group) { errData = err.fileHandleForReading.readDataToEndOfFile() }
+        process.waitUntilExit()
+        group.wait()
+        return Result(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+                      stderr: String(decoding: errData, as: UTF8.self))
+    }
+
+    /// Runs a Python snippet with Debian's interpreter; throws with its stderr when it fails.
+    public static func python(_ script: String, _ arguments: [String] = []) throws -> String {
+        let result = try run(python, ["-c", script] + arguments)
+        guard result.status == 0 else {
+            throw ReferenceError(message: "python failed (\(result.status)): \(result.stderr)")
+        }
+        return result.stdout
+    }
+}
+
+public struct ReferenceError: Error, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+}

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the native libraries and reference tools lcovnet needs on Debian 12.
+# Idempotent: it skips apt when every package is already there.
+set -euo pipefail
+
+packages=(
+  pkg-config
+  libdcmtk-dev dcmtk          # DICOM decoding and writing
+  libopenjp2-7-dev            # JPEG 2000 pixel data (DCMTK's free build has no J2K codec)
+  libnifti-dev                # NIfTI-1 I/O
+  libzstd-dev                 # .nii.zst
+  libdnnl-dev                 # oneDNN, the inference and training engine
+  libsqlite3-dev              # job ledger
+  dcm2niix dicom3tools        # reference converter and DICOM validator for the tests
+  python3-numpy python3-torch python3-nibabel python3-pydicom   # reference checks
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+  sudo_cmd=""
+  [[ $(id -u) -ne 0 ]] && sudo_cmd="sudo"
+  echo "install-deps: installing ${missing[*]}" >&2
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
