@@ -18,13 +18,16 @@ let sharedTargets: [Target] = [
         linkerSettings: ["niftiio", "znz", "z", "m"].map { .linkedLibrary($0) }),
     .target(name: "Volumes"),
     .target(name: "NIfTI", dependencies: ["Volumes", "CNIfTI", "CZstd"]),
+    // What a model is: its classes and how it wants its input prepared.
+    .target(name: "ModelSpec"),
 ]
 let sharedTests: [Target] = [
     .target(name: "TestSupport", dependencies: ["Volumes"], path: "Tests/TestSupport"),
     .testTarget(name: "VolumesTests", dependencies: ["Volumes", "TestSupport"]),
     .testTarget(name: "NIfTITests", dependencies: ["NIfTI", "Volumes", "TestSupport"]),
+    .testTarget(name: "ModelSpecTests", dependencies: ["ModelSpec"]),
 ]
-let sharedModules: [Target.Dependency] = ["Volumes", "NIfTI"]
+let sharedModules: [Target.Dependency] = ["Volumes", "NIfTI", "ModelSpec"]
 
 
 // MARK: Ingest: DICOM files → series → volume in HU (DCMTK, OpenJPEG)
