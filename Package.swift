@@ -63,10 +63,14 @@ let preprocessModules: [Target.Dependency] = [
 
 // MARK: Inference: LCOV-Net on oneDNN, model files, sliding windows
 let inferenceTargets: [Target] = [
+    .systemLibrary(name: "CDNNL", path: "Sources/Shims/CDNNL"),
+    .target(name: "Inference", dependencies: ["CDNNL", "ModelSpec"]),
 ]
 let inferenceTests: [Target] = [
+    .testTarget(name: "InferenceTests", dependencies: ["Inference", "ModelSpec", "TestSupport"]),
 ]
 let inferenceModules: [Target.Dependency] = [
+    "Inference",
 ]
 
 
