@@ -38,8 +38,8 @@ let sharedModules: [Target.Dependency] = ["Volumes", "NIfTI", "ModelSpec", "Phan
 
 // MARK: Training: losses, backward passes, optimizer, distillation
 let trainingTargets: [Target] = [
-    .target(name: "Training"),
-    .testTarget(name: "TrainingTests", dependencies: ["Training", "TestSupport"]),
+    .target(name: "Training", dependencies: ["Inference", "CDNNL", "ModelSpec", "Phantom", "Volumes"]),
+    .testTarget(name: "TrainingTests", dependencies: ["Training", "Inference", "TestSupport"]),
 ]
 
 

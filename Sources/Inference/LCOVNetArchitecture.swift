@@ -21,24 +21,25 @@ public enum LCOVNetArchitecture {
     }
 
     /// LACB-H block convolutions: conv1 (1,1,3), conv2_1 (3,3,1), conv2_2 (1×1×1 after the pool).
-    static func highBlock(_ name: String, _ cin: Int, _ cout: Int) -> [ConvLayer] {
+    /// Public (with lowBlock, up, head) so that Training builds any width from the same definitions.
+    public static func highBlock(_ name: String, _ cin: Int, _ cout: Int) -> [ConvLayer] {
         [ConvLayer(name: "\(name).conv1", convKey: "\(name).conv1.0", batchNormKey: "\(name).conv1.1", inChannels: cin, outChannels: cout, kernel: [1, 1, 3], groups: 1),
          ConvLayer(name: "\(name).conv2_1", convKey: "\(name).conv2_1.0", batchNormKey: "\(name).conv2_1.1", inChannels: cout, outChannels: cout, kernel: [3, 3, 1], groups: 1),
          ConvLayer(name: "\(name).conv2_2", convKey: "\(name).conv2_2.1", batchNormKey: "\(name).conv2_2.2", inChannels: cout, outChannels: cout, kernel: [1, 1, 1], groups: 1)]
     }
 
     /// LACB-L (bottleneck): conv1, depthwise conv2_1, unpooled 1×1 conv2_2.
-    static func lowBlock(_ name: String, _ cin: Int, _ cout: Int) -> [ConvLayer] {
+    public static func lowBlock(_ name: String, _ cin: Int, _ cout: Int) -> [ConvLayer] {
         [ConvLayer(name: "\(name).conv1", convKey: "\(name).conv1.0", batchNormKey: "\(name).conv1.1", inChannels: cin, outChannels: cout, kernel: [1, 1, 3], groups: 1),
          ConvLayer(name: "\(name).conv2_1", convKey: "\(name).conv2_1.0", batchNormKey: "\(name).conv2_1.1", inChannels: cout, outChannels: cout, kernel: [3, 3, 1], groups: cout),
          ConvLayer(name: "\(name).conv2_2", convKey: "\(name).conv2_2.0", batchNormKey: "\(name).conv2_2.1", inChannels: cout, outChannels: cout, kernel: [1, 1, 1], groups: 1)]
     }
 
-    static func up(_ name: String, _ cin: Int, _ cout: Int) -> ConvLayer {
+    public static func up(_ name: String, _ cin: Int, _ cout: Int) -> ConvLayer {
         ConvLayer(name: "\(name).conv", convKey: "\(name).conv.0", batchNormKey: "\(name).conv.1", inChannels: cin, outChannels: cout, kernel: [1, 1, 1], groups: 1)
     }
 
-    static func head(_ name: String, _ cin: Int) -> ConvLayer {
+    public static func head(_ name: String, _ cin: Int) -> ConvLayer {
         ConvLayer(name: name, convKey: name, batchNormKey: nil, inChannels: cin, outChannels: classCount, kernel: [1, 1, 1], groups: 1)
     }
 
