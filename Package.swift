@@ -20,14 +20,17 @@ let sharedTargets: [Target] = [
     .target(name: "NIfTI", dependencies: ["Volumes", "CNIfTI", "CZstd"]),
     // What a model is: its classes and how it wants its input prepared.
     .target(name: "ModelSpec"),
+    // Synthetic abdominal CT phantoms with WORD labels (tests, demo, training).
+    .target(name: "Phantom", dependencies: ["Volumes"]),
 ]
 let sharedTests: [Target] = [
     .target(name: "TestSupport", dependencies: ["Volumes"], path: "Tests/TestSupport"),
     .testTarget(name: "VolumesTests", dependencies: ["Volumes", "TestSupport"]),
     .testTarget(name: "NIfTITests", dependencies: ["NIfTI", "Volumes", "TestSupport"]),
     .testTarget(name: "ModelSpecTests", dependencies: ["ModelSpec"]),
+    .testTarget(name: "PhantomTests", dependencies: ["Phantom", "Volumes"]),
 ]
-let sharedModules: [Target.Dependency] = ["Volumes", "NIfTI", "ModelSpec"]
+let sharedModules: [Target.Dependency] = ["Volumes", "NIfTI", "ModelSpec", "Phantom"]
 
 
 // MARK: Ingest: DICOM files → series → volume in HU (DCMTK, OpenJPEG)
