@@ -61,7 +61,7 @@ public enum DicomFolder {
         var (volume, clamped) = try SeriesLoader.decode(candidate, threads: policy.threads)
         var notes = candidate.notes
         if clamped > 0 { notes.append(IngestNote(.valuesClamped, detail: "\(clamped) voxels")) }
-        if let shifts = candidate.tiltShifts { volume = SliceResampling.correctTilt(volume, shifts: shifts) }
+        if let tilt = candidate.tilt { volume = SliceResampling.correctTilt(volume, tilt) }
         if let targets = candidate.targetLocations {
             volume = SliceResampling.resampleAlongK(volume, from: candidate.slices.map(\.location), to: targets,
                                                     geometry: candidate.geometry)

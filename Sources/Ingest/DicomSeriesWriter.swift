@@ -39,7 +39,7 @@ public struct DicomSeriesWriter: Sendable {
         var imageColumn = column
         if let tilt = options.gantryTiltDegrees {
             let angle = tilt * .pi / 180
-            imageColumn = cos(angle) * column + sin(angle) * normal
+            imageColumn = cos(angle) * column - sin(angle) * normal
         }
         let orientation = [row.x, row.y, row.z, imageColumn.x, imageColumn.y, imageColumn.z]
         let rows = g.size.j, columns = g.size.i

@@ -95,7 +95,9 @@ enum SeriesAssembly {
         }
 
         // Gantry tilt: slice positions drift within the slice plane.
-        var tiltShifts: [SIMD2<Double>]?
+        var tilt: TiltCorrection?
+        var extraRows = 0
+        var originRow = Double(rows - 1)
         let drifts = slices.map { s -> SIMD3<Double> in
             let d = s.position - slices[0].position
             return d - dot(d, normal) * normal
@@ -104,23 +106,30 @@ enum SeriesAssembly {
             let angle = atan2(length(drifts.last!), max(1e-9, locations.last! - locations[0])) * 180 / .pi
             let detail = String(format: "%.2f°", angle)
             if policy.gantryTilt == .reject { return reject(.gantryTilt, detail) }
-            tiltShifts = drifts.map { SIMD2(dot($0, row) / columnSpacing, dot($0, column) / rowSpacing) }
-            notes.append(IngestNote(.gantryTiltResampled, detail: detail))
+            // As dcm2niix's _Tilt: the grid grows by the rows the shear spans, so no voxel is lost,
+            // and it is aligned with the slice shifted furthest down the DICOM rows.
+            let rowShifts = drifts.map { dot($0, column) / rowSpacing }
+            let highest = rowShifts.max()!, lowest = rowShifts.min()!
+            extraRows = Int((highest - lowest - 1e-6).rounded(.up))
+            originRow = highest + Double(rows - 1)
+            tilt = TiltCorrection(rowOffsets: rowShifts.map { highest - $0 },
+                                  columnShifts: drifts.map { dot($0, row) / columnSpacing }, extraRows: extraRows)
+            notes.append(IngestNote(.gantryTiltResampled, detail: detail + ", \(extraRows) rows added"))
         }
 
         let isAxisAligned = [row, column].allSatisfy { v in max(abs(v.x), abs(v.y), abs(v.z)) > 1 - 1e-4 }
         if !isAxisAligned { notes.append(IngestNote(.oblique)) }
 
         let sliceCount = targetLocations?.count ?? slices.count
-        let origin = slices[0].position + Double(rows - 1) * rowSpacing * column
-        let geometry = Geometry(size: Extent3(columns, rows, sliceCount),
+        let origin = slices[0].position + originRow * rowSpacing * column
+        let geometry = Geometry(size: Extent3(columns, rows + extraRows, sliceCount),
                                 spacing: SIMD3(columnSpacing, rowSpacing, sliceSpacing), origin: origin,
                                 direction: Matrix3(columns: row, -column, normal))
         return .success(SeriesCandidate(
             seriesInstanceUID: first.seriesInstanceUID, id: key, modality: first.modality,
             seriesNumber: first.seriesNumber, seriesDescription: first.seriesDescription,
             rows: rows, columns: columns, slices: slices, geometry: geometry, notes: notes,
-            tiltShifts: tiltShifts, targetLocations: targetLocations, rowDirection: row, columnDirection: column))
+            tilt: tilt, targetLocations: targetLocations, rowDirection: row, columnDirection: column))
     }
 
     /// Most slices first; ties: thinnest spacing, then id for a stable order.

@@ -32,13 +32,23 @@ public struct SeriesCandidate: Sendable {
     public var notes: [IngestNote]
 
     /// Resampling the loader must do.
-    var tiltShifts: [SIMD2<Double>]?       // per slice: (columns, rows) to shift, in pixels
+    var tilt: TiltCorrection?
     var targetLocations: [Double]?         // output slice locations along the normal, when resampled
     var rowDirection: SIMD3<Double>
     var columnDirection: SIMD3<Double>
 
     public var sliceCount: Int { geometry.size.k }
     public var sliceSpacing: Double { geometry.spacing.z }
+}
+
+/// How gantry-tilt correction moves each slice onto the output grid.
+struct TiltCorrection: Sendable {
+    /// Per slice: output NIfTI row j shows input row j − offset (offsets ≥ 0).
+    var rowOffsets: [Double]
+    /// Per slice: the slice's drift along the DICOM row direction, in columns.
+    var columnShifts: [Double]
+    /// Rows added to the grid so that no voxel is lost.
+    var extraRows: Int
 }
 
 /// A series that assembly rejected, with the reason.

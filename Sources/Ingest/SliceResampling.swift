@@ -3,35 +3,50 @@ import Volumes
 /// The two repairs that move voxels: gantry-tilt correction within slices, and linear
 /// interpolation between slices onto a regular grid.
 enum SliceResampling {
-    /// Shifts each slice k by `shifts[k]` (columns, DICOM rows) with bilinear interpolation, so
-    /// that every slice lands on the first slice's in-plane grid. Voxels from outside the slice
-    /// take the slice's minimum (air in CT).
-    static func correctTilt(_ volume: Volume<Int16>, shifts: [SIMD2<Double>]) -> Volume<Int16> {
+    /// Moves each slice onto the output grid: along j by linear interpolation between rows
+    /// (as dcm2niix's `_Tilt`, surrounding voxels set to the darkest value of the series), then
+    /// along i when the slices also drift sideways.
+    static func correctTilt(_ volume: Volume<Int16>, _ tilt: TiltCorrection) -> Volume<Int16> {
         let s = volume.size
-        var out = volume
+        let rowsOut = s.j + tilt.extraRows
+        let fill = volume.voxels.min() ?? 0
+        var geometry = volume.geometry
+        geometry.size.j = rowsOut
+        var out = [Int16](repeating: fill, count: s.i * rowsOut * s.k)
         for k in 0..<s.k {
-            let shift = shifts[k]
-            // Stored rows run bottom-up (j = Rows−1−row), so a shift of +1 DICOM row is −1 in j.
-            let di = shift.x, dj = -shift.y
-            if abs(di) < 1e-6 && abs(dj) < 1e-6 { continue }
-            let base = k * s.i * s.j
-            let fill = volume.voxels[base..<(base + s.i * s.j)].min() ?? 0
-            for j in 0..<s.j {
-                for i in 0..<s.i {
-                    // Target voxel (i, j) shows the tissue at (i + di, j + dj) of the original slice.
-                    let x = Double(i) + di, y = Double(j) + dj
-                    let x0 = Int(x.rounded(.down)), y0 = Int(y.rounded(.down))
-                    let fx = x - Double(x0), fy = y - Double(y0)
-                    func sample(_ a: Int, _ b: Int) -> Double {
-                        a >= 0 && a < s.i && b >= 0 && b < s.j ? Double(volume.voxels[base + a + b * s.i]) : Double(fill)
+            let offset = tilt.rowOffsets[k]
+            let input = k * s.i * s.j, output = k * s.i * rowsOut
+            for j in 0..<rowsOut {
+                let source = Double(j) - offset
+                guard source >= 0, source < Double(s.j) else { continue }
+                let low = Int(source.rounded(.down)), high = min(low + 1, s.j - 1)
+                let w = source - Double(low)
+                let a = input + low * s.i, b = input + high * s.i, o = output + j * s.i
+                if w < 1e-9 {
+                    for i in 0..<s.i { out[o + i] = volume.voxels[a + i] }
+                } else {
+                    for i in 0..<s.i {
+                        let v = (1 - w) * Double(volume.voxels[a + i]) + w * Double(volume.voxels[b + i])
+                        out[o + i] = roundHalfUp(v)
                     }
-                    let v = (1 - fy) * ((1 - fx) * sample(x0, y0) + fx * sample(x0 + 1, y0))
-                        + fy * ((1 - fx) * sample(x0, y0 + 1) + fx * sample(x0 + 1, y0 + 1))
-                    out.voxels[base + i + j * s.i] = Int16(clamping: Int(v.rounded()))
+                }
+            }
+            let shift = tilt.columnShifts[k]
+            if abs(shift) > 1e-6 {
+                // Output column i shows the tissue of input column i + shift.
+                let slice = Array(out[output..<(output + s.i * rowsOut)])
+                for j in 0..<rowsOut {
+                    for i in 0..<s.i {
+                        let x = Double(i) + shift
+                        let x0 = Int(x.rounded(.down)), w = x - Double(x0)
+                        func sample(_ c: Int) -> Double { c >= 0 && c < s.i ? Double(slice[c + j * s.i]) : Double(fill) }
+                        let v = (1 - w) * sample(x0) + w * sample(x0 + 1)
+                        out[output + i + j * s.i] = roundHalfUp(v)
+                    }
                 }
             }
         }
-        return out
+        return Volume(geometry: geometry, voxels: out)
     }
 
     /// Linear interpolation along k from slices at `locations` to slices at `targets` (both
@@ -54,7 +69,7 @@ enum SliceResampling {
             } else {
                 for v in 0..<n {
                     let value = (1 - w) * Double(volume.voxels[a + v]) + w * Double(volume.voxels[b + v])
-                    voxels[o + v] = Int16(clamping: Int(value.rounded()))
+                    voxels[o + v] = roundHalfUp(value)
                 }
             }
         }
@@ -62,4 +77,10 @@ enum SliceResampling {
         g.size.k = targets.count
         return Volume(geometry: g, voxels: voxels)
     }
+}
+
+/// Rounds halves up, as dcm2niix does when it interpolates stored values (which are mostly
+/// positive, so its `round()` rounds halves up in HU too).
+@inline(__always) func roundHalfUp(_ v: Double) -> Int16 {
+    Int16(clamping: Int((v + 0.5).rounded(.down)))
 }
