@@ -17,7 +17,9 @@ enum SliceResampling {
             let offset = tilt.rowOffsets[k]
             let input = k * s.i * s.j, output = k * s.i * rowsOut
             for j in 0..<rowsOut {
-                let source = Double(j) - offset
+                var source = Double(j) - offset
+                // Positions are decimal strings: snap shifts within a millionth of a row to it.
+                if abs(source - source.rounded()) < 1e-6 { source = source.rounded() }
                 guard source >= 0, source < Double(s.j) else { continue }
                 let low = Int(source.rounded(.down)), high = min(low + 1, s.j - 1)
                 let w = source - Double(low)
