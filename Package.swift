@@ -22,6 +22,8 @@ let sharedTargets: [Target] = [
     .target(name: "ModelSpec"),
     // Synthetic abdominal CT phantoms with WORD labels (tests, demo, training).
     .target(name: "Phantom", dependencies: ["Volumes"]),
+    // Window planning, Gaussian weighting and the streaming merger: pure logic, no engine.
+    .target(name: "SlidingWindows", dependencies: ["Volumes"]),
 ]
 let sharedTests: [Target] = [
     .target(name: "TestSupport", dependencies: ["Volumes"], path: "Tests/TestSupport"),
@@ -29,8 +31,9 @@ let sharedTests: [Target] = [
     .testTarget(name: "NIfTITests", dependencies: ["NIfTI", "Volumes", "TestSupport"]),
     .testTarget(name: "ModelSpecTests", dependencies: ["ModelSpec"]),
     .testTarget(name: "PhantomTests", dependencies: ["Phantom", "Volumes"]),
+    .testTarget(name: "SlidingWindowsTests", dependencies: ["SlidingWindows", "Volumes"]),
 ]
-let sharedModules: [Target.Dependency] = ["Volumes", "NIfTI", "ModelSpec", "Phantom"]
+let sharedModules: [Target.Dependency] = ["Volumes", "NIfTI", "ModelSpec", "Phantom", "SlidingWindows"]
 
 
 // MARK: Ingest: DICOM files → series → volume in HU (DCMTK, OpenJPEG)
@@ -61,10 +64,14 @@ let preprocessModules: [Target.Dependency] = [
 
 // MARK: Inference: LCOV-Net on oneDNN, model files, sliding windows
 let inferenceTargets: [Target] = [
+    .systemLibrary(name: "CDNNL", path: "Sources/Shims/CDNNL"),
+    .target(name: "Inference", dependencies: ["CDNNL", "ModelSpec"]),
 ]
 let inferenceTests: [Target] = [
+    .testTarget(name: "InferenceTests", dependencies: ["Inference", "ModelSpec", "TestSupport"]),
 ]
 let inferenceModules: [Target.Dependency] = [
+    "Inference",
 ]
 
 
