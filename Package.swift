@@ -36,6 +36,13 @@ let sharedTests: [Target] = [
 let sharedModules: [Target.Dependency] = ["Volumes", "NIfTI", "ModelSpec", "Phantom", "SlidingWindows"]
 
 
+// MARK: Training: losses, backward passes, optimizer, distillation
+let trainingTargets: [Target] = [
+    .target(name: "Training"),
+    .testTarget(name: "TrainingTests", dependencies: ["Training", "TestSupport"]),
+]
+
+
 // MARK: Ingest: DICOM files → series → volume in HU (DCMTK, OpenJPEG)
 let ingestTargets: [Target] = [
     .systemLibrary(name: "COpenJPEG", path: "Sources/Shims/COpenJPEG", pkgConfig: "libopenjp2"),
@@ -92,7 +99,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
     ],
-    targets: sharedTargets + sharedTests
+    targets: sharedTargets + sharedTests + trainingTargets
         + ingestTargets + ingestTests
         + preprocessTargets + preprocessTests
         + inferenceTargets + inferenceTests
