@@ -41,10 +41,17 @@ let ingestModules: [Target.Dependency] = [
 
 // MARK: Preprocess and export: reorient, resample, crop, normalize, and back
 let preprocessTargets: [Target] = [
+    // zlib for the PNG encoder of the preview (deflate and CRC-32).
+    .systemLibrary(name: "CZlib", path: "Sources/Shims/CZlib"),
+    .target(name: "Preprocess", dependencies: ["Volumes", "ModelSpec"]),
+    .target(name: "Export", dependencies: ["Volumes", "NIfTI", "ModelSpec", "CZlib"]),
 ]
 let preprocessTests: [Target] = [
+    .testTarget(name: "PreprocessTests", dependencies: ["Preprocess", "Volumes", "ModelSpec", "NIfTI", "TestSupport"]),
+    .testTarget(name: "ExportTests", dependencies: ["Export", "Preprocess", "Volumes", "NIfTI", "ModelSpec", "TestSupport"]),
 ]
 let preprocessModules: [Target.Dependency] = [
+    "Preprocess", "Export",
 ]
 
 
