@@ -7,7 +7,8 @@ import Volumes
 /// The component search runs on a coarse grid of blocks of about 4 mm (a block is body when
 /// more than half its voxels pass the threshold), so it needs memory for the coarse grid only
 /// (about 1/64 000 of the scan's voxels at 1 mm, 5 bytes each) and never a full-size mask; the
-/// box is then the union of the component's blocks in scan voxels, grown by the margin.
+/// box is then the union of the component's blocks in scan voxels, grown by one block (for
+/// edge blocks that were less than half body) and the margin.
 public enum BodyCrop {
     public static let blockMM = 4.0
 
@@ -25,7 +26,8 @@ public enum BodyCrop {
         guard let cells = largestComponentBox(mask, coarse) else { return CropBox(whole: size) }
         var lower = [0, 0, 0], upper = [0, 0, 0]
         for a in 0..<3 {
-            let margin = Int((crop.marginMM / spacing[a]).rounded(.up))
+            // One more block each side: edge blocks less than half body were not counted.
+            let margin = Int((crop.marginMM / spacing[a]).rounded(.up)) + block[a]
             lower[a] = max(0, cells.lower[a] * block[a] - margin)
             upper[a] = min(size[a], cells.upper[a] * block[a] + margin)
         }

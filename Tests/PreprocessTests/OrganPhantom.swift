@@ -38,27 +38,29 @@ struct OrganPhantom {
     }
 
     func rasterize(on geometry: Geometry) -> Volume<UInt8> {
-        var volume = Volume<UInt8>(geometry: geometry, repeating: 0)
         let s = geometry.size
-        for k in 0..<s.k { for j in 0..<s.j { for i in 0..<s.i {
-            volume.voxels[i + s.i * (j + s.j * k)] = label(at: geometry.point(atIndex: [Double(i), Double(j), Double(k)]))
-        } } }
-        return volume
+        let steps = (0..<3).map { geometry.direction[$0] * geometry.spacing[$0] }
+        var voxels = [UInt8](repeating: 0, count: s.count)
+        for k in 0..<s.k { for j in 0..<s.j {
+            let row = geometry.origin + steps[1] * Double(j) + steps[2] * Double(k)
+            for i in 0..<s.i { voxels[i + s.i * (j + s.j * k)] = label(at: row + steps[0] * Double(i)) }
+        } }
+        return Volume(geometry: geometry, voxels: voxels)
     }
 
     /// CT-like intensities: air outside a body ellipse, soft tissue inside, organs brighter.
     func scan(on geometry: Geometry, bodyRadii: SIMD3<Double> = [160, 120, 1e9]) -> Volume<Int16> {
-        let labels = rasterize(on: geometry)
-        var volume = Volume<Int16>(geometry: geometry, repeating: -1000)
+        let labels = rasterize(on: geometry).voxels
         let s = geometry.size
+        let steps = (0..<3).map { geometry.direction[$0] * geometry.spacing[$0] }
+        var voxels = [Int16](repeating: -1000, count: s.count)
         for k in 0..<s.k { for j in 0..<s.j { for i in 0..<s.i {
             let n = i + s.i * (j + s.j * k)
-            let p = geometry.point(atIndex: [Double(i), Double(j), Double(k)])
-            let d = p / bodyRadii
-            if d.x * d.x + d.y * d.y <= 1 { volume.voxels[n] = Int16(20 + (i * 7 + j * 3 + k * 5) % 31) }
-            if labels.voxels[n] != 0 { volume.voxels[n] = 40 + Int16(labels.voxels[n]) * 8 }
+            let d = (geometry.origin + steps[0] * Double(i) + steps[1] * Double(j) + steps[2] * Double(k)) / bodyRadii
+            if d.x * d.x + d.y * d.y <= 1 { voxels[n] = Int16(20 + (i * 7 + j * 3 + k * 5) % 31) }
+            if labels[n] != 0 { voxels[n] = 40 + Int16(labels[n]) * 8 }
         } } }
-        return volume
+        return Volume(geometry: geometry, voxels: voxels)
     }
 }
 
