@@ -20,14 +20,27 @@ let sharedTargets: [Target] = [
     .target(name: "NIfTI", dependencies: ["Volumes", "CNIfTI", "CZstd"]),
     // What a model is: its classes and how it wants its input prepared.
     .target(name: "ModelSpec"),
+    // Synthetic abdominal CT phantoms with WORD labels (tests, demo, training).
+    .target(name: "Phantom", dependencies: ["Volumes"]),
+    // Window planning, Gaussian weighting and the streaming merger: pure logic, no engine.
+    .target(name: "SlidingWindows", dependencies: ["Volumes"]),
 ]
 let sharedTests: [Target] = [
     .target(name: "TestSupport", dependencies: ["Volumes"], path: "Tests/TestSupport"),
     .testTarget(name: "VolumesTests", dependencies: ["Volumes", "TestSupport"]),
     .testTarget(name: "NIfTITests", dependencies: ["NIfTI", "Volumes", "TestSupport"]),
     .testTarget(name: "ModelSpecTests", dependencies: ["ModelSpec"]),
+    .testTarget(name: "PhantomTests", dependencies: ["Phantom", "Volumes"]),
+    .testTarget(name: "SlidingWindowsTests", dependencies: ["SlidingWindows", "Volumes"]),
 ]
-let sharedModules: [Target.Dependency] = ["Volumes", "NIfTI", "ModelSpec"]
+let sharedModules: [Target.Dependency] = ["Volumes", "NIfTI", "ModelSpec", "Phantom", "SlidingWindows"]
+
+
+// MARK: Training: losses, backward passes, optimizer, distillation
+let trainingTargets: [Target] = [
+    .target(name: "Training"),
+    .testTarget(name: "TrainingTests", dependencies: ["Training", "TestSupport"]),
+]
 
 
 // MARK: Ingest: DICOM files → series → volume in HU (DCMTK, OpenJPEG)
@@ -62,10 +75,14 @@ let preprocessModules: [Target.Dependency] = [
 
 // MARK: Inference: LCOV-Net on oneDNN, model files, sliding windows
 let inferenceTargets: [Target] = [
+    .systemLibrary(name: "CDNNL", path: "Sources/Shims/CDNNL"),
+    .target(name: "Inference", dependencies: ["CDNNL", "ModelSpec"]),
 ]
 let inferenceTests: [Target] = [
+    .testTarget(name: "InferenceTests", dependencies: ["Inference", "ModelSpec", "TestSupport"]),
 ]
 let inferenceModules: [Target.Dependency] = [
+    "Inference",
 ]
 
 
@@ -86,7 +103,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
     ],
-    targets: sharedTargets + sharedTests
+    targets: sharedTargets + sharedTests + trainingTargets
         + ingestTargets + ingestTests
         + preprocessTargets + preprocessTests
         + inferenceTargets + inferenceTests

@@ -1,0 +1,73 @@
+import Phantom
+import Testing
+import Volumes
+
+@Suite struct PhantomGeneratorTests {
+    static let small = PhantomOptions(seed: 7, matrix: 64, sliceSpacing: 5)
+
+    @Test func sameSeedSamePhantom() {
+        let a = PhantomGenerator.generate(Self.small), b = PhantomGenerator.generate(Self.small)
+        #expect(a.image.voxels == b.image.voxels)
+        #expect(a.labels.voxels == b.labels.voxels)
+        #expect(a.parameters == b.parameters)
+    }
+
+    @Test func otherSeedOtherPatient() {
+        var options = Self.small
+        options.seed = 8
+        let a = PhantomGenerator.generate(Self.small), b = PhantomGenerator.generate(options)
+        #expect(a.labels.voxels != b.labels.voxels)
+        #expect(a.parameters.halfWidth != b.parameters.halfWidth)
+    }
+
+    @Test func everyOrganIsPresentWithPlausibleVolume() {
+        let p = PhantomGenerator.generate(Self.small)
+        var counts = [Int](repeating: 0, count: 17)
+        for l in p.labels.voxels { counts[Int(l)] += 1 }
+        let ml = p.labels.geometry.voxelVolumeML
+        for organ in 1...16 { #expect(counts[organ] > 0, "organ \(organ) missing") }
+        // Liver 1.0-3.5 l, spleen 60-600 ml, kidneys 60-400 ml each: adult ranges, loosely.
+        #expect((800...3500).contains(Double(counts[1]) * ml))
+        #expect((60...600).contains(Double(counts[2]) * ml))
+        #expect((60...400).contains(Double(counts[3]) * ml) && (60...400).contains(Double(counts[4]) * ml))
+        #expect(Double(counts[1]) > Double(counts[6]) * 5, "liver much larger than gallbladder")
+    }
+
+    @Test func organsSitOnTheirSide() {
+        // LPS x grows towards the patient's left: liver and right kidney on the right (x < 0).
+        let p = PhantomGenerator.generate(Self.small)
+        func meanX(_ label: UInt8) -> Double {
+            var sum = 0.0, n = 0
+            for k in 0..<p.labels.size.k { for j in 0..<p.labels.size.j { for i in 0..<p.labels.size.i where p.labels[i, j, k] == label {
+                sum += p.labels.geometry.point(atIndex: SIMD3(Double(i), Double(j), Double(k))).x
+                n += 1
+            } } }
+            return sum / Double(max(n, 1))
+        }
+        #expect(meanX(1) < 0 && meanX(4) < 0 && meanX(16) < 0)
+        #expect(meanX(2) > 0 && meanX(3) > 0 && meanX(15) > 0)
+    }
+
+    @Test func hounsfieldValuesArePlausible() {
+        var options = Self.small
+        options.phase = .portalVenous
+        options.noiseSigma = 1
+        let p = PhantomGenerator.generate(options)
+        var liver = [Double]()
+        for (n, l) in p.labels.voxels.enumerated() where l == 1 { liver.append(Double(p.image.voxels[n])) }
+        let mean = liver.reduce(0, +) / Double(liver.count)
+        #expect((80...140).contains(mean), "portal-venous liver mean \(mean) HU")
+        #expect(p.image.voxels.min()! >= -1024 && p.image.voxels.max()! <= 1500)
+        #expect(p.image[0, 0, 0] < -900, "air in the corner")
+    }
+
+    @Test func shiftKnobsTakeEffect() {
+        var options = Self.small
+        options.phase = .native
+        options.habitus = 1.2
+        let p = PhantomGenerator.generate(options)
+        #expect(p.parameters.phase == .native && p.parameters.habitus == 1.2)
+        #expect(p.image.geometry.spacing.z == 5)
+        #expect(p.image.geometry.orientationCode == "LAS")
+    }
+}
