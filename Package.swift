@@ -45,10 +45,18 @@ let trainingTargets: [Target] = [
 
 // MARK: Ingest: DICOM files → series → volume in HU (DCMTK, OpenJPEG)
 let ingestTargets: [Target] = [
+    .systemLibrary(name: "COpenJPEG", path: "Sources/Shims/COpenJPEG", pkgConfig: "libopenjp2"),
+    .target(
+        name: "CDicom", dependencies: ["COpenJPEG"], path: "Sources/Shims/CDicom",
+        linkerSettings: ["dcmjpls", "dcmtkcharls", "dcmjpeg", "ijg8", "ijg12", "ijg16", "dcmimage", "dcmimgle",
+                         "dcmdata", "oflog", "ofstd", "openjp2"].map { .linkedLibrary($0) }),
+    .target(name: "Ingest", dependencies: ["CDicom", "Volumes", logging]),
 ]
 let ingestTests: [Target] = [
+    .testTarget(name: "IngestTests", dependencies: ["Ingest", "NIfTI", "Volumes", "TestSupport", logging]),
 ]
 let ingestModules: [Target.Dependency] = [
+    "Ingest",
 ]
 
 
