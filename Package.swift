@@ -45,19 +45,39 @@ let trainingTargets: [Target] = [
 
 // MARK: Ingest: DICOM files → series → volume in HU (DCMTK, OpenJPEG)
 let ingestTargets: [Target] = [
+    .systemLibrary(name: "COpenJPEG", path: "Sources/Shims/COpenJPEG", pkgConfig: "libopenjp2"),
+    .target(
+        name: "CDicom", dependencies: ["COpenJPEG"], path: "Sources/Shims/CDicom",
+        linkerSettings: ["dcmjpls", "dcmtkcharls", "dcmjpeg", "ijg8", "ijg12", "ijg16", "dcmimage", "dcmimgle",
+                         "dcmdata", "oflog", "ofstd", "openjp2"].map { .linkedLibrary($0) }),
+    .target(name: "Ingest", dependencies: ["CDicom", "Volumes", logging]),
 ]
 let ingestTests: [Target] = [
+    .testTarget(name: "IngestTests", dependencies: ["Ingest", "NIfTI", "Volumes", "TestSupport", logging]),
 ]
 let ingestModules: [Target.Dependency] = [
+    "Ingest",
 ]
 
 
 // MARK: Preprocess and export: reorient, resample, crop, normalize, and back
+// Voxel loops run 30-100× slower unoptimized; these targets are optimized in debug builds too,
+// so that tests can use scan-sized grids and stay fast.
+let optimizedVoxelLoops: [SwiftSetting] = [.unsafeFlags(["-O"])]
 let preprocessTargets: [Target] = [
+    // zlib for the PNG encoder of the preview (deflate and CRC-32).
+    .systemLibrary(name: "CZlib", path: "Sources/Shims/CZlib"),
+    .target(name: "Preprocess", dependencies: ["Volumes", "ModelSpec"], swiftSettings: optimizedVoxelLoops),
+    .target(name: "Export", dependencies: ["Volumes", "NIfTI", "ModelSpec", "CZlib"], swiftSettings: optimizedVoxelLoops),
 ]
 let preprocessTests: [Target] = [
+    .testTarget(name: "PreprocessTests", dependencies: ["Preprocess", "Volumes", "ModelSpec", "NIfTI", "TestSupport"],
+                swiftSettings: optimizedVoxelLoops),
+    .testTarget(name: "ExportTests", dependencies: ["Export", "Preprocess", "Volumes", "NIfTI", "ModelSpec", "TestSupport"],
+                swiftSettings: optimizedVoxelLoops),
 ]
 let preprocessModules: [Target.Dependency] = [
+    "Preprocess", "Export",
 ]
 
 
@@ -67,7 +87,7 @@ let inferenceTargets: [Target] = [
     .target(name: "Inference", dependencies: ["CDNNL", "ModelSpec"]),
 ]
 let inferenceTests: [Target] = [
-    .testTarget(name: "InferenceTests", dependencies: ["Inference", "ModelSpec", "TestSupport"]),
+    .testTarget(name: "InferenceTests", dependencies: ["Inference", "ModelSpec", "Phantom", "Volumes", "TestSupport"]),
 ]
 let inferenceModules: [Target.Dependency] = [
     "Inference",
