@@ -37,8 +37,11 @@ let sharedModules: [Target.Dependency] = ["Volumes", "NIfTI", "ModelSpec", "Phan
 
 
 // MARK: Training: losses, backward passes, optimizer, distillation
+// Optimised even in debug builds: the loss and elementwise loops would make tests crawl.
+let trainingLoops: [SwiftSetting] = [.unsafeFlags(["-O"])]
 let trainingTargets: [Target] = [
-    .target(name: "Training", dependencies: ["Inference", "CDNNL", "ModelSpec", "Phantom", "Volumes"]),
+    .target(name: "Training", dependencies: ["Inference", "CDNNL", "ModelSpec", "Phantom", "Preprocess", "Volumes"],
+            swiftSettings: trainingLoops),
     .testTarget(name: "TrainingTests", dependencies: ["Training", "Inference", "TestSupport"]),
 ]
 
@@ -98,7 +101,7 @@ let inferenceModules: [Target.Dependency] = [
 let executableTargets: [Target] = [
     .executableTarget(
         name: "lcovnet",
-        dependencies: sharedModules + ingestModules + preprocessModules + inferenceModules + [argumentParser, logging]),
+        dependencies: sharedModules + ingestModules + preprocessModules + inferenceModules + ["Training", argumentParser, logging]),
 ]
 
 let package = Package(

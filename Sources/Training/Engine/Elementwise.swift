@@ -30,7 +30,13 @@ enum Elementwise {
     static func relu6Backward(_ g: Tensor, input x: Tensor, _ ctx: TrainingContext) -> Tensor {
         let dx = Tensor(x.shape, pool: ctx.pool)
         let s = x.data, gd = g.data, d = dx.data
-        parallel(x.count, threads: ctx.threads) { r in for i in r { d[i] = s[i] > 0 && s[i] < 6 ? gd[i] : 0 } }
+        // Branch-free so that the loop vectorises.
+        parallel(x.count, threads: ctx.threads) { r in
+            for i in r {
+                let inside: Float = (s[i] > 0 ? 1 : 0) * (s[i] < 6 ? 1 : 0)
+                d[i] = gd[i] * inside
+            }
+        }
         return dx
     }
 

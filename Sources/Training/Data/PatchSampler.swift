@@ -1,0 +1,66 @@
+import Foundation
+
+/// Draws training windows from prepared volumes. Two in three windows are centred on a voxel of
+/// an organ drawn uniformly among the organs present (so small organs, such as the adrenal glands
+/// and the gallbladder, are seen as often as the liver); the rest are centred anywhere. Windows
+/// that reach past the volume are padded with the volume's minimum (air after clip-scale).
+struct PatchSampler {
+    let volumes: [TrainingVolume]
+    /// D, H, W
+    let window: [Int]
+    var rng: SplitMix
+    let foregroundFraction = 2.0 / 3.0
+
+    init(volumes: [TrainingVolume], window: [Int], seed: UInt64) {
+        self.volumes = volumes
+        self.window = window
+        rng = SplitMix(seed: seed)
+    }
+
+    struct Patch {
+        var image: [Float]
+        var labels: [UInt8]
+    }
+
+    mutating func next() -> Patch {
+        let volume = volumes[Int(rng.next() % UInt64(volumes.count))]
+        let size = volume.size
+        var centre: (Int, Int, Int)
+        let organs = (1..<volume.voxelsOfClass.count).filter { !volume.voxelsOfClass[$0].isEmpty }
+        if !organs.isEmpty && rng.uniform() < foregroundFraction {
+            let list = volume.voxelsOfClass[organs[Int(rng.next() % UInt64(organs.count))]]
+            let v = Int(list[Int(rng.next() % UInt64(list.count))])
+            centre = (v % size.i, (v / size.i) % size.j, v / (size.i * size.j))
+        } else {
+            centre = (Int(rng.next() % UInt64(size.i)), Int(rng.next() % UInt64(size.j)), Int(rng.next() % UInt64(size.k)))
+        }
+        // Jitter the centre so an organ does not always sit in the middle of the window.
+        let (d, h, w) = (window[0], window[1], window[2])
+        func start(_ c: Int, _ extent: Int, _ length: Int) -> Int {
+            let jitter = Int(rng.next() % UInt64(max(1, extent / 2))) - extent / 4
+            return c - extent / 2 + jitter
+        }
+        let k0 = start(centre.2, d, size.k), j0 = start(centre.1, h, size.j), i0 = start(centre.0, w, size.i)
+        let floor = volume.minimum
+        var image = [Float](repeating: floor, count: d * h * w)
+        var labels = [UInt8](repeating: 0, count: d * h * w)
+        for z in 0..<d {
+            let k = k0 + z
+            guard k >= 0 && k < size.k else { continue }
+            for y in 0..<h {
+                let j = j0 + y
+                guard j >= 0 && j < size.j else { continue }
+                let row = i0..<(i0 + w)
+                let clipped = row.clamped(to: 0..<size.i)
+                guard !clipped.isEmpty else { continue }
+                let src = clipped.lowerBound + size.i * (j + size.j * k)
+                let dst = (z * h + y) * w + (clipped.lowerBound - i0)
+                for x in 0..<clipped.count {
+                    image[dst + x] = volume.image[src + x]
+                    labels[dst + x] = volume.labels[src + x]
+                }
+            }
+        }
+        return Patch(image: image, labels: labels)
+    }
+}

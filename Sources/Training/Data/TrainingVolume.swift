@@ -1,0 +1,51 @@
+import Foundation
+import ModelSpec
+import Phantom
+import Preprocess
+import Volumes
+
+/// One training scan on the model's prepared grid: normalised intensities and labels, both as
+/// D×H×W arrays (D = prepared k, H = j, W = i; i fastest), exactly what inference feeds the network.
+public struct TrainingVolume: Sendable {
+    public var size: Extent3
+    public var image: [Float]
+    public var labels: [UInt8]
+    /// Voxel indices of each class (index = class id), for sampling patches around organs.
+    public var voxelsOfClass: [[Int32]]
+    /// The lowest intensity (air after clip-scale): what windows past the edge are padded with.
+    public var minimum: Float
+
+    /// Prepares a scan as `spec` says (Preprocess, as inference does) and carries its labels
+    /// onto the prepared grid by nearest neighbour.
+    public init(image scan: Volume<Int16>, labels: Volume<UInt8>, spec: InputPreparation, classCount: Int, threads: Int) throws {
+        let prepared = try Preparation.prepare(scan, as: spec, threads: threads)
+        let size = prepared.volume.size
+        let map = prepared.record.map
+        let source = labels.size
+        var out = [UInt8](repeating: 0, count: size.count)
+        for k in 0..<size.k {
+            for j in 0..<size.j {
+                for i in 0..<size.i {
+                    let s = map.sourceIndex(of: SIMD3(Double(i), Double(j), Double(k)))
+                    let si = min(max(Int(s.x.rounded()), 0), source.i - 1)
+                    let sj = min(max(Int(s.y.rounded()), 0), source.j - 1)
+                    let sk = min(max(Int(s.z.rounded()), 0), source.k - 1)
+                    out[i + size.i * (j + size.j * k)] = labels.voxels[labels.offset(si, sj, sk)]
+                }
+            }
+        }
+        self.size = size
+        image = prepared.volume.voxels
+        minimum = image.min() ?? 0
+        self.labels = out
+        var lists = [[Int32]](repeating: [], count: classCount)
+        for (v, l) in out.enumerated() where Int(l) < classCount { lists[Int(l)].append(Int32(v)) }
+        voxelsOfClass = lists
+    }
+
+    /// A phantom, prepared.
+    public static func phantom(seed: UInt64, matrix: Int, spec: InputPreparation, classCount: Int, threads: Int) throws -> TrainingVolume {
+        let p = PhantomGenerator.generate(PhantomOptions(seed: seed, matrix: matrix))
+        return try TrainingVolume(image: p.image, labels: p.labels, spec: spec, classCount: classCount, threads: threads)
+    }
+}

@@ -1,0 +1,89 @@
+import Foundation
+import Inference
+import ModelSpec
+
+/// Dice per organ of a trained network on prepared phantoms: windows tile the prepared volume
+/// (the last one along each axis shifted to end at the edge), the network runs in evaluation
+/// mode (running BatchNorm statistics), and the argmax of the full-resolution logits is compared
+/// with the labels on the prepared grid.
+public enum Evaluation {
+    public struct Report: Codable, Sendable {
+        public var seeds: [UInt64]
+        /// Mean Dice over the volumes that contain the organ, by organ name.
+        public var dicePerOrgan: [String: Double]
+        /// Mean over the organs of dicePerOrgan.
+        public var meanDice: Double
+        public var seconds: Double
+    }
+
+    public static func dice(stateDict path: String, seeds: [UInt64], configuration: TrainingConfiguration) throws -> Report {
+        let start = Date()
+        let ctx = try TrainingContext(threads: configuration.threads)
+        let state = try SafeTensors(contentsOf: path)
+        let net = TrainableLCOVNet(widths: TrainableLCOVNet.widths(of: state) ?? LCOVNetArchitecture.widths, pool: ctx.pool)
+        try net.load(state, source: path)
+        let classes = net.classCount
+        var sums = [Double](repeating: 0, count: classes), counts = [Int](repeating: 0, count: classes)
+        for seed in seeds {
+            let volume = try TrainingVolume.phantom(seed: seed, matrix: configuration.phantomMatrix, spec: configuration.input,
+                                                    classCount: classes, threads: configuration.threads)
+            let predicted = try segment(volume, net, window: configuration.window, ctx)
+            var intersection = [Int](repeating: 0, count: classes), p = intersection, t = intersection
+            for v in 0..<predicted.count {
+                let a = Int(predicted[v]), b = Int(volume.labels[v])
+                p[a] += 1; t[b] += 1
+                if a == b { intersection[a] += 1 }
+            }
+            for c in 1..<classes where t[c] > 0 {
+                sums[c] += 2 * Double(intersection[c]) / Double(p[c] + t[c])
+                counts[c] += 1
+            }
+        }
+        var perOrgan: [String: Double] = [:]
+        for c in 1..<classes where counts[c] > 0 {
+            let name = OrganClass.word.first { $0.id == c }?.name ?? "class \(c)"
+            perOrgan[name] = sums[c] / Double(counts[c])
+        }
+        let mean = perOrgan.values.reduce(0, +) / Double(max(1, perOrgan.count))
+        return Report(seeds: seeds, dicePerOrgan: perOrgan, meanDice: mean, seconds: Date().timeIntervalSince(start))
+    }
+
+    /// Argmax labels on the prepared grid.
+    static func segment(_ volume: TrainingVolume, _ net: TrainableLCOVNet, window: [Int], _ ctx: TrainingContext) throws -> [UInt8] {
+        let size = [volume.size.k, volume.size.j, volume.size.i]     // D, H, W
+        func starts(_ n: Int, _ w: Int) -> [Int] {
+            if n <= w { return [0] }
+            var s = Array(stride(from: 0, to: n - w, by: w))
+            s.append(n - w)
+            return s
+        }
+        var out = [UInt8](repeating: 0, count: volume.size.count)
+        let (d, h, w) = (window[0], window[1], window[2])
+        for z0 in starts(size[0], d) {
+            for y0 in starts(size[1], h) {
+                for x0 in starts(size[2], w) {
+                    var tile = [Float](repeating: volume.minimum, count: d * h * w)
+                    for z in 0..<min(d, size[0] - z0) {
+                        for y in 0..<min(h, size[1] - y0) {
+                            let src = x0 + size[2] * ((y0 + y) + size[1] * (z0 + z))
+                            for x in 0..<min(w, size[2] - x0) { tile[(z * h + y) * w + x] = volume.image[src + x] }
+                        }
+                    }
+                    let logits = try net.forward(Tensor(planar: tile, shape: [1, 1, d, h, w], pool: ctx.pool), ctx, training: false).logits[0]
+                    let c = logits.channels
+                    for z in 0..<min(d, size[0] - z0) {
+                        for y in 0..<min(h, size[1] - y0) {
+                            for x in 0..<min(w, size[2] - x0) {
+                                let row = logits.data + ((z * h + y) * w + x) * c
+                                var best = 0
+                                for k in 1..<c where row[k] > row[best] { best = k }
+                                out[(x0 + x) + size[2] * ((y0 + y) + size[1] * (z0 + z))] = UInt8(best)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return out
+    }
+}

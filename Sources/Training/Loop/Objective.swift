@@ -1,0 +1,102 @@
+import Foundation
+
+/// The training objective on one batch: deep-supervised Dice + cross-entropy against the labels,
+/// and, with a teacher, the distillation terms of docs LCOVNET.md:
+/// L = 0.8·L_seg + 0.2·Σ_s w_s (0.1·CAKD_s + 0.2·MSKD_s), w = (0.4, 0.2, 0.2, 0.2) full resolution first.
+/// Without a teacher L = L_seg. L_seg = Σ_s w_s (Dice_s + CE_s), labels taken at every 2^s-th voxel.
+struct Objective {
+    static let scaleWeights = [0.4, 0.2, 0.2, 0.2]
+    var segmentationWeight = 0.8
+    var distillationWeight = 0.2
+    var affinityWeight = 0.1
+    var featureNormWeight = 0.2
+
+    struct Terms: Codable {
+        var total = 0.0, segmentation = 0.0, dice = 0.0, crossEntropy = 0.0, affinity = 0.0, featureNorm = 0.0
+    }
+
+    /// Losses of the batch and the gradients for the student's logits and features, per scale.
+    func evaluate(student: TrainableLCOVNet.Output, teacher: TrainableLCOVNet.Output?, labels: [[UInt8]], window: [Int],
+                  _ ctx: TrainingContext) -> (Terms, logits: [Tensor?], features: [Tensor?]) {
+        var terms = Terms()
+        var gLogits: [Tensor?] = [], gFeatures: [Tensor?] = []
+        let batch = labels.count
+        let segWeight = teacher == nil ? 1 : segmentationWeight
+        for s in 0..<TrainableLCOVNet.scales {
+            let logits = student.logits[s]
+            let classes = logits.channels, voxels = logits.voxels
+            let g = Tensor(logits.shape, pool: ctx.pool, zeroed: true)
+            let gf = teacher == nil ? nil : Tensor(student.features[s].shape, pool: ctx.pool, zeroed: true)
+            let w = Self.scaleWeights[s] / Double(batch)
+            for n in 0..<batch {
+                let z = Self.classMajor(logits, sample: n)
+                let y = Self.downsample(labels[n], window: window, factor: 1 << s)
+                let dice = diceLoss(z, labels: y), ce = crossEntropyLoss(z, labels: y)
+                terms.dice += w * dice.loss
+                terms.crossEntropy += w * ce.loss
+                var grad = dice.gradient.values
+                for i in grad.indices { grad[i] = Float(segWeight * w) * (grad[i] + ce.gradient.values[i]) }
+                if let teacher {
+                    let zt = Self.classMajor(teacher.logits[s], sample: n)
+                    let cakd = classAffinityLoss(student: z, teacher: zt)
+                    let fs = Self.norm(student.features[s], sample: n), ft = Self.norm(teacher.features[s], sample: n)
+                    let (mskd, normGradient) = featureNormDistillationLoss(student: z, teacher: zt, studentFeatureNorm: fs, teacherFeatureNorm: ft)
+                    let kd = distillationWeight * w
+                    terms.affinity += w * cakd.loss
+                    terms.featureNorm += w * mskd.loss
+                    for i in grad.indices {
+                        grad[i] += Float(kd * (affinityWeight * Double(cakd.gradient.values[i]) + featureNormWeight * Double(mskd.gradient.values[i])))
+                    }
+                    // ‖f‖ is the temperature: dL/df = dL/d‖f‖ · f / ‖f‖.
+                    let f = student.features[s], per = f.channels * f.voxels
+                    let scale = Float(kd * featureNormWeight * normGradient / fs)
+                    for i in 0..<per { gf!.data[n * per + i] = scale * f.data[n * per + i] }
+                }
+                Self.store(grad, into: g, sample: n)
+                _ = (classes, voxels)
+            }
+            gLogits.append(g)
+            gFeatures.append(gf)
+        }
+        terms.segmentation = terms.dice + terms.crossEntropy
+        terms.total = teacher == nil ? terms.segmentation
+            : segmentationWeight * terms.segmentation + distillationWeight * (affinityWeight * terms.affinity + featureNormWeight * terms.featureNorm)
+        return (terms, gLogits, gFeatures)
+    }
+
+    /// Sample n of a channels-last logits tensor as class-major scores.
+    static func classMajor(_ t: Tensor, sample n: Int) -> ClassScores {
+        let c = t.channels, v = t.voxels
+        var values = [Float](repeating: 0, count: c * v)
+        let base = t.data + n * v * c
+        for i in 0..<v { for k in 0..<c { values[k * v + i] = base[i * c + k] } }
+        return ClassScores(classCount: c, voxelCount: v, values: values)
+    }
+
+    static func store(_ values: [Float], into t: Tensor, sample n: Int) {
+        let c = t.channels, v = t.voxels
+        let base = t.data + n * v * c
+        for i in 0..<v { for k in 0..<c { base[i * c + k] = values[k * v + i] } }
+    }
+
+    static func norm(_ t: Tensor, sample n: Int) -> Double {
+        let per = t.channels * t.voxels
+        var sum = 0.0
+        for i in 0..<per { let x = Double(t.data[n * per + i]); sum += x * x }
+        return max(sum.squareRoot(), 1e-12)
+    }
+
+    /// Labels at every factor-th voxel (PyTorch's nearest downsampling by an integer factor).
+    static func downsample(_ labels: [UInt8], window: [Int], factor: Int) -> [UInt8] {
+        guard factor > 1 else { return labels }
+        let (d, h, w) = (window[0], window[1], window[2])
+        var out: [UInt8] = []
+        out.reserveCapacity(labels.count / (factor * factor * factor))
+        for z in stride(from: 0, to: d, by: factor) {
+            for y in stride(from: 0, to: h, by: factor) {
+                for x in stride(from: 0, to: w, by: factor) { out.append(labels[(z * h + y) * w + x]) }
+            }
+        }
+        return out
+    }
+}

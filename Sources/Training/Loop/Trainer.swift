@@ -1,0 +1,172 @@
+import Foundation
+import Inference
+import ModelSpec
+
+/// Trains LCOV-Net (or a wider teacher) on phantoms, optionally distilling from a teacher:
+/// batches from the patch sampler, the objective, backward, AdamW; a JSON line per step,
+/// checkpoints (state dict in safetensors plus optimizer moments) and resume.
+public final class Trainer {
+    public let configuration: TrainingConfiguration
+    let context: TrainingContext
+    let network: TrainableLCOVNet
+    let teacher: TrainableLCOVNet?
+    var optimizer: AdamOptimizer
+    var sampler: PatchSampler
+    let objective = Objective()
+    public let directory: String
+
+    /// - Parameters:
+    ///   - directory: where checkpoints, `configuration.json` and `log.jsonl` go; an existing
+    ///     checkpoint there is resumed.
+    ///   - teacher: a state dict (safetensors, e.g. a teacher run's checkpoint) to distil from.
+    public init(configuration: TrainingConfiguration, directory: String, teacher teacherPath: String? = nil,
+                progress: (String) -> Void = { _ in }) throws {
+        self.configuration = configuration
+        self.directory = directory
+        _ = try WindowShape(d: configuration.window[0], h: configuration.window[1], w: configuration.window[2])
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        context = try TrainingContext(threads: configuration.threads)
+        network = TrainableLCOVNet(widths: configuration.widths, pool: context.pool)
+        network.initialize(seed: configuration.seed)
+        if let teacherPath {
+            let state = try SafeTensors(contentsOf: teacherPath)
+            let t = TrainableLCOVNet(widths: TrainableLCOVNet.widths(of: state) ?? LCOVNetArchitecture.widths, pool: context.pool)
+            try t.load(state, source: teacherPath)
+            teacher = t
+        } else {
+            teacher = nil
+        }
+        optimizer = AdamOptimizer(totalSteps: configuration.steps, learningRate: configuration.learningRate,
+                                  weightDecay: configuration.weightDecay, warmup: configuration.warmup)
+        var volumes: [TrainingVolume] = []
+        for seed in configuration.phantomSeeds {
+            volumes.append(try TrainingVolume.phantom(seed: seed, matrix: configuration.phantomMatrix, spec: configuration.input,
+                                                      classCount: network.classCount, threads: configuration.threads))
+            progress("{\"event\":\"phantom\",\"seed\":\(seed),\"size\":[\(volumes.last!.size.i),\(volumes.last!.size.j),\(volumes.last!.size.k)]}")
+        }
+        sampler = PatchSampler(volumes: volumes, window: configuration.window, seed: configuration.seed)
+        try resumeIfPresent()
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(configuration).write(to: URL(fileURLWithPath: "\(directory)/configuration.json"))
+    }
+
+    var checkpointPath: String { "\(directory)/checkpoint.safetensors" }
+    var optimizerPath: String { "\(directory)/optimizer.safetensors" }
+    public var logPath: String { "\(directory)/log.jsonl" }
+    public var step: Int { optimizer.step }
+
+    /// Multiply-adds of one training step: forward, backward-data and backward-weights of the
+    /// student (3× its forward) plus the teacher's forward, per window, times the batch.
+    public var multiplyAddsPerStep: Int {
+        let v = configuration.window.reduce(1, *)
+        return configuration.batch * (3 * network.multiplyAdds(voxels: v) + (teacher?.multiplyAdds(voxels: v) ?? 0))
+    }
+
+    public var parameterCount: Int { network.parameters.reduce(0) { $0 + $1.count } }
+
+    private func resumeIfPresent() throws {
+        guard FileManager.default.fileExists(atPath: checkpointPath), FileManager.default.fileExists(atPath: optimizerPath) else { return }
+        try network.load(SafeTensors(contentsOf: checkpointPath), source: checkpointPath)
+        let state = try SafeTensors(contentsOf: optimizerPath)
+        for p in network.parameters {
+            guard let m = state.tensors["\(p.key).adam_m"], let v = state.tensors["\(p.key).adam_v"] else {
+                throw TrainingError("\(optimizerPath): no moments for \(p.key)")
+            }
+            let mv = try m.floats(), vv = try v.floats()
+            guard mv.count == p.count, vv.count == p.count else { throw TrainingError("\(optimizerPath): \(p.key) has the wrong size") }
+            mv.withUnsafeBufferPointer { p.firstMoment.update(from: $0.baseAddress!, count: p.count) }
+            vv.withUnsafeBufferPointer { p.secondMoment.update(from: $0.baseAddress!, count: p.count) }
+        }
+        optimizer.step = Int(state.metadata["step"] ?? "0") ?? 0
+        // The sampler continues from a seed derived from the step, so a resumed run is reproducible.
+        sampler.rng = SplitMix(seed: configuration.seed &+ UInt64(optimizer.step) &* 7919)
+    }
+
+    /// Writes the state dict and the optimizer state (atomically, each).
+    public func saveCheckpoint() throws {
+        try network.stateDict().write(to: checkpointPath)
+        var tensors: [String: SafeTensors.Tensor] = [:]
+        for p in network.parameters {
+            tensors["\(p.key).adam_m"] = SafeTensors.Tensor(shape: p.shape, values: Array(UnsafeBufferPointer(start: p.firstMoment, count: p.count)))
+            tensors["\(p.key).adam_v"] = SafeTensors.Tensor(shape: p.shape, values: Array(UnsafeBufferPointer(start: p.secondMoment, count: p.count)))
+        }
+        try SafeTensors(tensors: tensors, metadata: ["step": "\(optimizer.step)"]).write(to: optimizerPath)
+    }
+
+    public struct StepRecord: Codable, Sendable {
+        public var step: Int
+        public var loss: Double
+        public var dice: Double
+        public var crossEntropy: Double
+        public var affinity: Double
+        public var featureNorm: Double
+        public var learningRate: Double
+        public var seconds: Double
+        public var multiplyAddsPerSecond: Double
+        public var peakRSSMiB: Double
+    }
+
+    /// One optimisation step on a fresh batch.
+    public func trainStep() throws -> StepRecord {
+        let start = DispatchTime.now().uptimeNanoseconds
+        let (d, h, w) = (configuration.window[0], configuration.window[1], configuration.window[2])
+        var images: [Float] = [], labels: [[UInt8]] = []
+        for _ in 0..<configuration.batch {
+            let p = sampler.next()
+            images += p.image
+            labels.append(p.labels)
+        }
+        let x = Tensor(planar: images, shape: [configuration.batch, 1, d, h, w], pool: context.pool)
+        let teacherOut = try teacher?.forward(x, context, training: false)
+        let out = try network.forward(x, context, training: true)
+        let (terms, gLogits, gFeatures) = objective.evaluate(student: out, teacher: teacherOut, labels: labels, window: configuration.window, context)
+        try network.backward(logits: gLogits, features: gFeatures, context)
+        let rate = optimizer.rate(at: optimizer.step)
+        optimizer.apply(network.parameters)
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        let record = StepRecord(step: optimizer.step, loss: terms.total, dice: terms.dice, crossEntropy: terms.crossEntropy,
+                                affinity: terms.affinity, featureNorm: terms.featureNorm, learningRate: rate, seconds: seconds,
+                                multiplyAddsPerSecond: Double(multiplyAddsPerStep) / seconds, peakRSSMiB: Self.peakRSSMiB())
+        guard terms.total.isFinite else { throw TrainingError("step \(optimizer.step): the loss is not finite (\(terms.total))") }
+        return record
+    }
+
+    /// Runs until `configuration.steps`, appending one JSON line per step to log.jsonl and
+    /// passing it to `progress`; checkpoints every `checkpointEvery` steps and at the end.
+    public func run(progress: (String) -> Void = { _ in }) throws {
+        if !FileManager.default.fileExists(atPath: logPath) { FileManager.default.createFile(atPath: logPath, contents: nil) }
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        defer { try? log.close() }
+        log.seekToEndOfFile()
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        while optimizer.step < configuration.steps {
+            let record = try trainStep()
+            var line = String(decoding: try encoder.encode(record), as: UTF8.self)
+            line += "\n"
+            log.write(Data(line.utf8))
+            progress(String(line.dropLast()))
+            if optimizer.step % configuration.checkpointEvery == 0 || optimizer.step == configuration.steps { try saveCheckpoint() }
+        }
+    }
+
+    /// The student as a model directory (manifest + fp32 safetensors) that `model info`, the
+    /// Inference engine and `segment` read.
+    public func exportModel(to path: String, version: String, notes: [String]) throws {
+        guard network.widths == LCOVNetArchitecture.widths else {
+            throw TrainingError("\(path): only LCOV-Net's own widths \(LCOVNetArchitecture.widths) export as a model (this network has \(network.widths))")
+        }
+        let weights = try ModelDirectory.canonicalWeights(fromStateDict: network.stateDict(), sourceName: checkpointPath)
+        let now = ISO8601DateFormatter().string(from: Date())
+        let manifest = ModelManifest(modelVersion: version, classes: OrganClass.word, input: configuration.input, window: configuration.window,
+                                     precision: .fp32, provenance: .init(source: "lcovnet train (\(directory))", sourceSHA256: nil, created: now, notes: notes))
+        try ModelDirectory(path: path, manifest: manifest, weights: weights).write()
+    }
+
+    static func peakRSSMiB() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_maxrss) / 1024
+    }
+}

@@ -1,0 +1,34 @@
+import Foundation
+import Inference
+import ModelSpec
+
+/// Everything a training run depends on; written next to its checkpoints so a run can be resumed
+/// and reproduced.
+public struct TrainingConfiguration: Sendable, Codable {
+    /// Window D×H×W (multiples of 16, at least 32).
+    public var window: [Int] = [32, 96, 96]
+    public var batch: Int = 2
+    public var steps: Int = 1000
+    public var learningRate: Double = 2e-3
+    public var weightDecay: Double = 1e-4
+    public var warmup: Int = 50
+    public var seed: UInt64 = 1
+    public var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    /// Phantom seeds used for training (held-out evaluation seeds must not overlap).
+    public var phantomSeeds: [UInt64] = Array(1...16)
+    public var phantomMatrix: Int = 256
+    public var input: InputPreparation = .lcovnetDefault
+    /// Network widths (the student: LCOV-Net's [32, 64, 128, 256, 256]).
+    public var widths: [Int] = LCOVNetArchitecture.widths
+    public var checkpointEvery: Int = 100
+
+    public init() {}
+}
+
+extension InputPreparation {
+    /// lcovnet's own models: LPS voxel order, 2×2×4 mm, HU clipped to [−200, 300] and scaled to
+    /// [0, 1], cropped to the body. See Models/default/REPORT.md for the measurements behind it.
+    public static let lcovnetDefault = InputPreparation(
+        orientation: "LPS", resample: .spacing(SIMD3(2, 2, 4)), normalization: .clipScale(min: -200, max: 300),
+        bodyCrop: BodyCrop(thresholdHU: -500, marginMM: 10))
+}

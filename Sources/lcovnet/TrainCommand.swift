@@ -1,0 +1,101 @@
+import ArgumentParser
+import Foundation
+import Training
+
+/// Options shared by `train` and `distill`.
+struct TrainingOptions: ParsableArguments {
+    @Option(name: .shortAndLong, help: "Run folder: configuration.json, log.jsonl, checkpoints; an existing checkpoint there is resumed.")
+    var output: String
+    @Option(help: "Optimisation steps in total.") var steps: Int = 1000
+    @Option(help: "Window D×H×W (each a multiple of 16, at least 32), e.g. 32x96x96.") var window: String = "32x96x96"
+    @Option(help: "Windows per batch.") var batch: Int = 2
+    @Option(help: "Peak learning rate (AdamW, warm-up then cosine decay).") var learningRate: Double = 2e-3
+    @Option(help: "Decoupled weight decay.") var weightDecay: Double = 1e-4
+    @Option(help: "Seed of initialisation and sampling.") var seed: UInt64 = 1
+    @Option(help: "Training phantom seeds, as FIRST-LAST.") var phantoms: String = "1-16"
+    @Option(help: "Phantom in-plane matrix.") var matrix: Int = 256
+    @Option(help: "oneDNN threads.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Checkpoint every N steps.") var checkpointEvery: Int = 100
+    @Option(help: "Write the trained student as a model directory here at the end.") var exportModel: String?
+    @Option(help: "Held-out phantom seeds to report Dice on at the end, as FIRST-LAST (e.g. 1001-1010).") var evaluate: String?
+
+    func configuration(widths: [Int]? = nil) throws -> TrainingConfiguration {
+        var c = TrainingConfiguration()
+        let w = window.lowercased().split(separator: "x").compactMap { Int($0) }
+        guard w.count == 3 else { throw ValidationError("--window must be DxHxW, e.g. 32x96x96") }
+        c.window = w
+        c.steps = steps
+        c.batch = batch
+        c.learningRate = learningRate
+        c.weightDecay = weightDecay
+        c.seed = seed
+        c.phantomSeeds = try Self.range(phantoms)
+        c.phantomMatrix = matrix
+        c.threads = threads
+        c.checkpointEvery = checkpointEvery
+        if let widths { c.widths = widths }
+        return c
+    }
+
+    static func range(_ text: String) throws -> [UInt64] {
+        let parts = text.split(separator: "-").compactMap { UInt64($0) }
+        guard parts.count == 2, parts[0] <= parts[1] else { throw ValidationError("seed range \(text): expected FIRST-LAST") }
+        return Array(parts[0]...parts[1])
+    }
+
+    func run(_ configuration: TrainingConfiguration, teacher: String?) throws {
+        let trainer = try Trainer(configuration: configuration, directory: output, teacher: teacher) { print($0) }
+        print("{\"event\":\"start\",\"parameters\":\(trainer.parameterCount),\"multiply_adds_per_step\":\(trainer.multiplyAddsPerStep),\"step\":\(trainer.step)}")
+        let start = Date()
+        try trainer.run { print($0) }
+        try trainer.saveCheckpoint()
+        print("{\"event\":\"trained\",\"steps\":\(trainer.step),\"seconds\":\(Int(Date().timeIntervalSince(start)))}")
+        if let exportModel {
+            try trainer.exportModel(to: exportModel, version: ISO8601DateFormatter().string(from: Date()).prefix(10).description,
+                                    notes: ["trained on phantoms \(phantoms), \(configuration.steps) steps, window \(window), batch \(batch)"
+                                            + (teacher.map { ", distilled from \($0)" } ?? "")])
+            print("{\"event\":\"exported\",\"model\":\"\(exportModel)\"}")
+        }
+        if let evaluate {
+            let report = try Evaluation.dice(stateDict: "\(output)/checkpoint.safetensors", seeds: try Self.range(evaluate), configuration: configuration)
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            let data = try encoder.encode(report)
+            try data.write(to: URL(fileURLWithPath: "\(output)/evaluation.json"))
+            print(String(decoding: data, as: UTF8.self))
+        }
+    }
+}
+
+/// `lcovnet train`: supervised training on phantoms (the student, or a wider teacher).
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train LCOV-Net (or a wider teacher with --widths) on synthetic phantoms, on oneDNN.",
+        discussion: "Deep-supervised Dice + cross-entropy, AdamW with warm-up and cosine decay. One JSON line per step on stdout and in OUTPUT/log.jsonl; checkpoints in OUTPUT (state dict in safetensors, the reference's key names), resumed when present.")
+
+    @OptionGroup var options: TrainingOptions
+    @Option(help: "Widths of the five levels, e.g. 48,96,192,384,384 for a teacher (default LCOV-Net's 32,64,128,256,256).")
+    var widths: String?
+
+    func run() throws {
+        let w = widths.map { $0.split(separator: ",").compactMap { Int($0) } }
+        if let w, w.count != 5 { throw ValidationError("--widths needs five numbers") }
+        try options.run(try options.configuration(widths: w), teacher: nil)
+    }
+}
+
+/// `lcovnet distill`: train the student against labels and a teacher (CAKD + MSKD).
+struct DistillCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "distill",
+        abstract: "Distil a trained teacher into LCOV-Net on phantoms (CAKD + MSKD, docs LCOVNET.md).",
+        discussion: "L = 0.8·L_seg + 0.2·Σ_s w_s (0.1·CAKD_s + 0.2·MSKD_s), w = (0.4, 0.2, 0.2, 0.2) full resolution first.")
+
+    @OptionGroup var options: TrainingOptions
+    @Option(help: "Teacher state dict (a `train` run's checkpoint.safetensors).") var teacher: String
+
+    func run() throws {
+        try options.run(try options.configuration(), teacher: teacher)
+    }
+}
