@@ -63,11 +63,35 @@ let inferenceModules: [Target.Dependency] = [
 ]
 
 
+// MARK: Daemon: lcovnet serve — configuration, watch folder, job ledger, spool, logs, metrics, systemd
+let daemonPackages: [Package.Dependency] = [
+    .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+    .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+    .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+    .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+]
+let daemonTargets: [Target] = [
+    .target(
+        name: "Daemon",
+        dependencies: ["Volumes", "NIfTI", logging,
+                       .product(name: "GRDB", package: "GRDB.swift"),
+                       .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                       .product(name: "Prometheus", package: "swift-prometheus"),
+                       .product(name: "TOMLKit", package: "TOMLKit")]),
+]
+let daemonTests: [Target] = [
+    .testTarget(name: "DaemonTests", dependencies: ["Daemon", "TestSupport", logging]),
+]
+let daemonModules: [Target.Dependency] = [
+    "Daemon",
+]
+
+
 // MARK: The executable
 let executableTargets: [Target] = [
     .executableTarget(
         name: "lcovnet",
-        dependencies: sharedModules + ingestModules + preprocessModules + inferenceModules + [argumentParser, logging]),
+        dependencies: sharedModules + ingestModules + preprocessModules + inferenceModules + daemonModules + [argumentParser, logging]),
 ]
 
 let package = Package(
@@ -79,11 +103,12 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
-    ],
+    ] + daemonPackages,
     targets: sharedTargets + sharedTests
         + ingestTargets + ingestTests
         + preprocessTargets + preprocessTests
         + inferenceTargets + inferenceTests
+        + daemonTargets + daemonTests
         + executableTargets,
     cxxLanguageStandard: .cxx17
 )
