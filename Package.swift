@@ -36,12 +36,27 @@ let sharedTests: [Target] = [
 let sharedModules: [Target.Dependency] = ["Volumes", "NIfTI", "ModelSpec", "Phantom", "SlidingWindows"]
 
 
+// MARK: Training: losses, backward passes, optimizer, distillation
+let trainingTargets: [Target] = [
+    .target(name: "Training"),
+    .testTarget(name: "TrainingTests", dependencies: ["Training", "TestSupport"]),
+]
+
+
 // MARK: Ingest: DICOM files → series → volume in HU (DCMTK, OpenJPEG)
 let ingestTargets: [Target] = [
+    .systemLibrary(name: "COpenJPEG", path: "Sources/Shims/COpenJPEG", pkgConfig: "libopenjp2"),
+    .target(
+        name: "CDicom", dependencies: ["COpenJPEG"], path: "Sources/Shims/CDicom",
+        linkerSettings: ["dcmjpls", "dcmtkcharls", "dcmjpeg", "ijg8", "ijg12", "ijg16", "dcmimage", "dcmimgle",
+                         "dcmdata", "oflog", "ofstd", "openjp2"].map { .linkedLibrary($0) }),
+    .target(name: "Ingest", dependencies: ["CDicom", "Volumes", logging]),
 ]
 let ingestTests: [Target] = [
+    .testTarget(name: "IngestTests", dependencies: ["Ingest", "NIfTI", "Volumes", "TestSupport", logging]),
 ]
 let ingestModules: [Target.Dependency] = [
+    "Ingest",
 ]
 
 
@@ -56,10 +71,14 @@ let preprocessModules: [Target.Dependency] = [
 
 // MARK: Inference: LCOV-Net on oneDNN, model files, sliding windows
 let inferenceTargets: [Target] = [
+    .systemLibrary(name: "CDNNL", path: "Sources/Shims/CDNNL"),
+    .target(name: "Inference", dependencies: ["CDNNL", "ModelSpec"]),
 ]
 let inferenceTests: [Target] = [
+    .testTarget(name: "InferenceTests", dependencies: ["Inference", "ModelSpec", "TestSupport"]),
 ]
 let inferenceModules: [Target.Dependency] = [
+    "Inference",
 ]
 
 
@@ -104,7 +123,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
     ] + daemonPackages,
-    targets: sharedTargets + sharedTests
+    targets: sharedTargets + sharedTests + trainingTargets
         + ingestTargets + ingestTests
         + preprocessTargets + preprocessTests
         + inferenceTargets + inferenceTests

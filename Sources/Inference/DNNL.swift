@@ -1,0 +1,107 @@
+internal import CDNNL
+
+/// A oneDNN call failed; `what` names the primitive or call.
+public struct InferenceError: Error, CustomStringConvertible, Sendable {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// Every oneDNN status goes through here.
+func check(_ status: dnnl_status_t, _ what: @autoclosure () -> String) throws {
+    guard status == dnnl_success else {
+        throw InferenceError("oneDNN: \(what()) failed (status \(status.rawValue))")
+    }
+}
+
+/// The CPU engine and one in-order stream.
+final class DNNLContext {
+    let engine: dnnl_engine_t
+    let stream: dnnl_stream_t
+
+    init() throws {
+        var e: dnnl_engine_t?
+        try check(dnnl_engine_create(&e, dnnl_cpu, 0), "engine_create")
+        var s: dnnl_stream_t?
+        try check(dnnl_stream_create(&s, e, dnnl_stream_default_flags.rawValue), "stream_create")
+        engine = e!
+        stream = s!
+    }
+
+    deinit {
+        dnnl_stream_destroy(stream)
+        dnnl_engine_destroy(engine)
+    }
+}
+
+/// Argument index of a binary post-op's second operand (DNNL_ARG_ATTR_MULTIPLE_POST_OP(i) | SRC_1).
+func postOpSrc1(_ index: Int) -> Int32 {
+    Int32(DNNL_ARG_ATTR_MULTIPLE_POST_OP_BASE) * Int32(index + 1) | Int32(DNNL_ARG_SRC_1)
+}
+
+/// A plain memory descriptor (dims in N, C, D, H, W order) with a format tag.
+func memoryDesc(_ dims: [Int], _ type: dnnl_data_type_t, _ tag: dnnl_format_tag_t) throws -> dnnl_memory_desc_t {
+    var md = dnnl_memory_desc_t()
+    let d = dims.map { Int64($0) }
+    try check(dnnl_memory_desc_init_by_tag(&md, Int32(d.count), d, type, tag), "memory_desc_init \(dims)")
+    return md
+}
+
+/// Post-op chain under construction; owned by a primitive attribute.
+struct PostOps {
+    enum Op {
+        case relu6(scale: Float = 1, upper: Float = 6)
+        case logistic
+        case linear(alpha: Float, beta: Float)
+        case sum(scale: Float)
+        case binaryMul(dnnl_memory_desc_t)
+        case binaryAdd(dnnl_memory_desc_t)
+    }
+    var ops: [Op] = []
+}
+
+/// Primitive attributes: user scratchpad, output scales and post-ops.
+func makeAttr(postOps: PostOps, outputScales: [Float]? = nil) throws -> dnnl_primitive_attr_t {
+    var attr: dnnl_primitive_attr_t?
+    try check(dnnl_primitive_attr_create(&attr), "attr_create")
+    try check(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "set_scratchpad_mode")
+    if let scales = outputScales {
+        try check(dnnl_primitive_attr_set_output_scales(attr, Int64(scales.count), scales.count == 1 ? 0 : 1 << 1, scales),
+                  "set_output_scales")
+    }
+    if !postOps.ops.isEmpty {
+        var po: dnnl_post_ops_t?
+        try check(dnnl_post_ops_create(&po), "post_ops_create")
+        defer { dnnl_post_ops_destroy(po) }
+        for op in postOps.ops {
+            switch op {
+            case let .relu6(scale, upper):
+                try check(dnnl_post_ops_append_eltwise(po, scale, dnnl_eltwise_clip, 0, upper), "append relu6")
+            case .logistic:
+                try check(dnnl_post_ops_append_eltwise(po, 1, dnnl_eltwise_logistic, 0, 0), "append logistic")
+            case let .linear(alpha, beta):
+                try check(dnnl_post_ops_append_eltwise(po, 1, dnnl_eltwise_linear, alpha, beta), "append linear")
+            case let .sum(scale):
+                try check(dnnl_post_ops_append_sum(po, scale), "append sum")
+            case var .binaryMul(md):
+                try check(dnnl_post_ops_append_binary(po, dnnl_binary_mul, &md), "append binary mul")
+            case var .binaryAdd(md):
+                try check(dnnl_post_ops_append_binary(po, dnnl_binary_add, &md), "append binary add")
+            }
+        }
+        try check(dnnl_primitive_attr_set_post_ops(attr, po), "set_post_ops")
+    }
+    return attr!
+}
+
+/// A primitive descriptor's query for one of its memory descriptors.
+func queryMD(_ pd: dnnl_primitive_desc_t, _ what: dnnl_query_t, _ index: Int32 = 0) -> dnnl_memory_desc_t {
+    dnnl_primitive_desc_query_md(pd, what, index).pointee
+}
+
+/// The implementation oneDNN chose (e.g. "brg:avx512_core_vnni"), for the per-layer breakdown.
+func implementationName(_ pd: dnnl_primitive_desc_t) -> String {
+    var name: UnsafePointer<CChar>?
+    guard dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &name) == dnnl_success, let name else { return "?" }
+    return String(cString: name)
+}

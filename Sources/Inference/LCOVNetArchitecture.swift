@@ -1,0 +1,82 @@
+/// LCOV-Net's layers as docs/LCOVNET.md states them: names follow the reference's state-dict
+/// prefixes so that weights, quantization scales and per-layer timings share one vocabulary.
+public enum LCOVNetArchitecture {
+    public static let widths = [32, 64, 128, 256, 256]
+    public static let inputChannels = 1
+    public static let classCount = 17
+
+    /// One convolution of the network, with the BatchNorm that follows it (if any).
+    public struct ConvLayer: Sendable, Equatable {
+        /// Layer name used in manifests and timings, e.g. "Encode_block1.conv2_1".
+        public var name: String
+        /// State-dict prefix of the convolution, e.g. "Encode_block1.conv2_2.1".
+        public var convKey: String
+        /// State-dict prefix of the BatchNorm, or nil (the segout heads).
+        public var batchNormKey: String?
+        public var inChannels: Int
+        public var outChannels: Int
+        /// (kd, kh, kw)
+        public var kernel: [Int]
+        public var groups: Int
+    }
+
+    /// LACB-H block convolutions: conv1 (1,1,3), conv2_1 (3,3,1), conv2_2 (1×1×1 after the pool).
+    static func highBlock(_ name: String, _ cin: Int, _ cout: Int) -> [ConvLayer] {
+        [ConvLayer(name: "\(name).conv1", convKey: "\(name).conv1.0", batchNormKey: "\(name).conv1.1", inChannels: cin, outChannels: cout, kernel: [1, 1, 3], groups: 1),
+         ConvLayer(name: "\(name).conv2_1", convKey: "\(name).conv2_1.0", batchNormKey: "\(name).conv2_1.1", inChannels: cout, outChannels: cout, kernel: [3, 3, 1], groups: 1),
+         ConvLayer(name: "\(name).conv2_2", convKey: "\(name).conv2_2.1", batchNormKey: "\(name).conv2_2.2", inChannels: cout, outChannels: cout, kernel: [1, 1, 1], groups: 1)]
+    }
+
+    /// LACB-L (bottleneck): conv1, depthwise conv2_1, unpooled 1×1 conv2_2.
+    static func lowBlock(_ name: String, _ cin: Int, _ cout: Int) -> [ConvLayer] {
+        [ConvLayer(name: "\(name).conv1", convKey: "\(name).conv1.0", batchNormKey: "\(name).conv1.1", inChannels: cin, outChannels: cout, kernel: [1, 1, 3], groups: 1),
+         ConvLayer(name: "\(name).conv2_1", convKey: "\(name).conv2_1.0", batchNormKey: "\(name).conv2_1.1", inChannels: cout, outChannels: cout, kernel: [3, 3, 1], groups: cout),
+         ConvLayer(name: "\(name).conv2_2", convKey: "\(name).conv2_2.0", batchNormKey: "\(name).conv2_2.1", inChannels: cout, outChannels: cout, kernel: [1, 1, 1], groups: 1)]
+    }
+
+    static func up(_ name: String, _ cin: Int, _ cout: Int) -> ConvLayer {
+        ConvLayer(name: "\(name).conv", convKey: "\(name).conv.0", batchNormKey: "\(name).conv.1", inChannels: cin, outChannels: cout, kernel: [1, 1, 1], groups: 1)
+    }
+
+    static func head(_ name: String, _ cin: Int) -> ConvLayer {
+        ConvLayer(name: name, convKey: name, batchNormKey: nil, inChannels: cin, outChannels: classCount, kernel: [1, 1, 1], groups: 1)
+    }
+
+    /// Every convolution whose weights the engine needs (segout1..3 serve deep supervision only).
+    public static let layers: [ConvLayer] = {
+        let f = widths
+        var l = highBlock("Encode_block1", inputChannels, f[0]) + highBlock("Encode_block2", f[0], f[1])
+            + highBlock("Encode_block3", f[1], f[2]) + highBlock("Encode_block4", f[2], f[3])
+            + lowBlock("Encode_BottleNeck_block5", f[3], f[4])
+        l += [up("up1", f[4], f[3])] + highBlock("Decode_block1", 2 * f[3], f[3])
+        l += [up("up2", f[3], f[2])] + highBlock("Decode_block2", 2 * f[2], f[2])
+        l += [up("up3", f[2], f[1])] + highBlock("Decode_block3", 2 * f[1], f[1])
+        l += [up("up4", f[1], f[0])] + highBlock("Decode_block4", 2 * f[0], f[0])
+        l += [head("segout4", f[0])]
+        return l
+    }()
+
+    /// The deep-supervision heads a checkpoint also carries; imported and kept, unused at inference.
+    public static let auxiliaryHeads: [ConvLayer] = [head("segout1", widths[3]), head("segout2", widths[2]), head("segout3", widths[1])]
+
+    public static func layer(_ name: String) -> ConvLayer {
+        guard let l = (layers + auxiliaryHeads).first(where: { $0.name == name }) else { preconditionFailure("no layer \(name)") }
+        return l
+    }
+}
+
+/// A window's shape in voxels (D = slices, H = rows, W = columns); each a multiple of 16 and ≥ 32.
+public struct WindowShape: Sendable, Equatable, Hashable, Codable, CustomStringConvertible {
+    public var d: Int, h: Int, w: Int
+
+    public init(d: Int, h: Int, w: Int) throws {
+        for s in [d, h, w] where s < 32 || s % 16 != 0 {
+            throw InferenceError("window \(d)×\(h)×\(w): every size must be a multiple of 16 and at least 32")
+        }
+        self.d = d; self.h = h; self.w = w
+    }
+
+    public var voxelCount: Int { d * h * w }
+    public var description: String { "\(d)×\(h)×\(w)" }
+    var dims: [Int] { [d, h, w] }
+}

@@ -1,0 +1,26 @@
+/// The choices ingest makes where a series is imperfect: reject it, or repair it.
+public struct IngestPolicy: Sendable {
+    public enum Choice: String, Sendable, Codable {
+        case reject
+        case repair
+    }
+
+    /// Modalities accepted (upper case); nil accepts every grayscale image.
+    public var modalities: Set<String>? = ["CT"]
+    /// A gap in the slice positions: reject (default; the series may still be arriving) or
+    /// fill the gap by linear interpolation.
+    public var missingSlices: Choice = .reject
+    /// Unequal distances between slices: reject (default) or resample linearly to a regular grid.
+    public var nonUniformSpacing: Choice = .reject
+    /// Gantry tilt: shift each slice onto an orthogonal grid (default, as dcm2niix's `_Tilt`), or reject.
+    public var gantryTilt: Choice = .repair
+    /// Series with fewer slices are rejected.
+    public var minimumSlices = 1
+    /// Threads for scanning and decoding.
+    public var threads = 2
+    /// Relative tolerance on slice spacing (fraction of the typical spacing) before a series counts
+    /// as non-uniform; 1 % absorbs the rounding of positions written as decimal strings.
+    public var spacingTolerance = 0.01
+
+    public init() {}
+}

@@ -1,0 +1,28 @@
+// Shared between the shim's C++ files; never seen by Swift.
+#pragma once
+#include "cdicom.h"
+#include "dcmtk/config/osconfig.h"
+#include "dcmtk/dcmdata/dctk.h"
+#include <string>
+#include <vector>
+
+struct cdicom_file {
+    DcmFileFormat format;
+    std::string path;
+    bool headersOnly = false;
+    bool nativeReady = false;   // pixel data converted to an uncompressed representation
+};
+
+/// Copies one line into a caller's buffer (always terminated).
+void cdicom_set_error(char *err, size_t errlen, const std::string &message);
+
+/// Decodes a JPEG 2000 codestream or JP2 file held in memory to one component of int32 samples.
+/// Returns false with a message when OpenJPEG fails or the image is not width × height × 1.
+bool cdicom_j2k_decode(const uint8_t *data, size_t length, int width, int height,
+                       std::vector<int32_t> &samples, std::string &message);
+
+/// Encodes width × height samples losslessly as a JPEG 2000 codestream.
+bool cdicom_j2k_encode(const uint16_t *samples, int width, int height, int precision, bool isSigned,
+                       std::vector<uint8_t> &codestream, std::string &message);
+
+bool cdicom_is_j2k_syntax(const char *transferSyntaxUID);

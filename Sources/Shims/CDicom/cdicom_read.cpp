@@ -1,0 +1,177 @@
+// Opening files and reading the attributes series assembly needs.
+#include "cdicom_internal.hpp"
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+
+namespace {
+
+/// DCMTK parses almost any bytes as an implicit little-endian dataset; accept only Part 10 files
+/// ("DICM" at 128) and raw datasets whose first tag is in group 0002 or 0008.
+bool looksLikeDicom(const char *path, std::string &reason) {
+    FILE *f = std::fopen(path, "rb");
+    if (!f) { reason = std::strerror(errno); return false; }
+    unsigned char head[132] = {0};
+    size_t n = std::fread(head, 1, sizeof head, f);
+    std::fclose(f);
+    if (n == 132 && std::memcmp(head + 128, "DICM", 4) == 0) return true;
+    if (n >= 8) {
+        unsigned group = head[0] | (head[1] << 8);
+        unsigned element = head[2] | (head[3] << 8);
+        if ((group == 0x0002 || group == 0x0008) && element < 0x0100) return true;
+    }
+    reason = n == 0 ? "the file is empty" : "not a DICOM file (no DICM marker, no DICOM tag at the start)";
+    return false;
+}
+
+void copyString(DcmItem *item, const DcmTagKey &key, char *out, size_t size, bool allValues = false) {
+    out[0] = 0;
+    if (!item) return;
+    OFString value;
+    OFCondition status = allValues ? item->findAndGetOFStringArray(key, value) : item->findAndGetOFString(key, value);
+    if (status.good()) {
+        std::strncpy(out, value.c_str(), size - 1);
+        out[size - 1] = 0;
+    }
+}
+
+bool readInt(DcmItem *item, const DcmTagKey &key, int &out) {
+    if (!item) return false;
+    // IS values are strings; US values are numbers: try both.
+    Sint32 s = 0;
+    if (item->findAndGetSint32(key, s).good()) { out = s; return true; }
+    Uint16 u = 0;
+    if (item->findAndGetUint16(key, u).good()) { out = u; return true; }
+    return false;
+}
+
+bool readDoubles(DcmItem *item, const DcmTagKey &key, double *out, unsigned long count) {
+    if (!item) return false;
+    for (unsigned long i = 0; i < count; i++) {
+        Float64 v = 0;
+        if (item->findAndGetFloat64(key, v, i).bad() || !std::isfinite(v)) return false;
+        out[i] = v;
+    }
+    return true;
+}
+
+/// Reads the geometry attributes present in one item, leaving the others as they were.
+void mergeFrameInfo(DcmItem *item, cdicom_frame_info *info) {
+    if (!item) return;
+    double v[6];
+    if (readDoubles(item, DCM_ImagePositionPatient, v, 3)) {
+        info->has_position = 1; std::memcpy(info->position, v, sizeof(double) * 3);
+    }
+    if (readDoubles(item, DCM_ImageOrientationPatient, v, 6)) {
+        info->has_orientation = 1; std::memcpy(info->orientation, v, sizeof(double) * 6);
+    }
+    if (readDoubles(item, DCM_PixelSpacing, v, 2)) {
+        info->has_pixel_spacing = 1; std::memcpy(info->pixel_spacing, v, sizeof(double) * 2);
+    }
+    if (readDoubles(item, DCM_SliceThickness, v, 1)) {
+        info->has_slice_thickness = 1; info->slice_thickness = v[0];
+    }
+    double slope, intercept;
+    if (readDoubles(item, DCM_RescaleSlope, &slope, 1) && readDoubles(item, DCM_RescaleIntercept, &intercept, 1)) {
+        info->has_rescale = 1; info->rescale_slope = slope; info->rescale_intercept = intercept;
+    }
+}
+
+DcmItem *sequenceItem(DcmItem *item, const DcmTagKey &key, int index) {
+    DcmItem *found = nullptr;
+    if (item && item->findAndGetSequenceItem(key, found, index).good()) return found;
+    return nullptr;
+}
+
+/// A functional group item holds its attributes in one-item sequences.
+void mergeFunctionalGroup(DcmItem *group, cdicom_frame_info *info) {
+    if (!group) return;
+    mergeFrameInfo(sequenceItem(group, DCM_PlanePositionSequence, 0), info);
+    mergeFrameInfo(sequenceItem(group, DCM_PlaneOrientationSequence, 0), info);
+    mergeFrameInfo(sequenceItem(group, DCM_PixelMeasuresSequence, 0), info);
+    mergeFrameInfo(sequenceItem(group, DCM_PixelValueTransformationSequence, 0), info);
+}
+
+}  // namespace
+
+extern "C" int cdicom_open(const char *path, int headers_only, cdicom_file **out, char *err, size_t errlen) {
+    cdicom_initialize();
+    *out = nullptr;
+    std::string reason;
+    if (!looksLikeDicom(path, reason)) { cdicom_set_error(err, errlen, reason); return -1; }
+    auto *file = new cdicom_file();
+    file->path = path;
+    file->headersOnly = headers_only != 0;
+    // Values over 4 KiB stay on disk while scanning; DCMTK loads them when asked.
+    Uint32 maxRead = headers_only ? 4096 : DCM_MaxReadLength;
+    OFCondition status = file->format.loadFile(path, EXS_Unknown, EGL_noChange, maxRead, ERM_autoDetect);
+    if (status.bad()) {
+        cdicom_set_error(err, errlen, std::string("DCMTK cannot parse it: ") + status.text());
+        delete file;
+        return -1;
+    }
+    *out = file;
+    return 0;
+}
+
+extern "C" void cdicom_close(cdicom_file *file) { delete file; }
+
+extern "C" int cdicom_read_attributes(cdicom_file *file, cdicom_attributes *a, char *err, size_t errlen) {
+    std::memset(a, 0, sizeof *a);
+    DcmMetaInfo *meta = file->format.getMetaInfo();
+    DcmDataset *ds = file->format.getDataset();
+    if (!ds) { cdicom_set_error(err, errlen, "the file has no dataset"); return -1; }
+    copyString(meta, DCM_TransferSyntaxUID, a->transfer_syntax_uid, sizeof a->transfer_syntax_uid);
+    if (a->transfer_syntax_uid[0] == 0) {
+        DcmXfer xfer(ds->getOriginalXfer());
+        std::strncpy(a->transfer_syntax_uid, xfer.getXferID(), sizeof a->transfer_syntax_uid - 1);
+    }
+    copyString(meta, DCM_MediaStorageSOPClassUID, a->media_sop_class_uid, CDICOM_UID_LENGTH);
+    copyString(meta, DCM_MediaStorageSOPInstanceUID, a->media_sop_instance_uid, CDICOM_UID_LENGTH);
+    copyString(ds, DCM_SOPClassUID, a->sop_class_uid, CDICOM_UID_LENGTH);
+    copyString(ds, DCM_SOPInstanceUID, a->sop_instance_uid, CDICOM_UID_LENGTH);
+    copyString(ds, DCM_StudyInstanceUID, a->study_instance_uid, CDICOM_UID_LENGTH);
+    copyString(ds, DCM_SeriesInstanceUID, a->series_instance_uid, CDICOM_UID_LENGTH);
+    copyString(ds, DCM_FrameOfReferenceUID, a->frame_of_reference_uid, CDICOM_UID_LENGTH);
+    copyString(ds, DCM_Modality, a->modality, sizeof a->modality);
+    copyString(ds, DCM_ImageType, a->image_type, sizeof a->image_type, true);
+    if (a->image_type[0] == 0) copyString(ds, DCM_FrameType, a->image_type, sizeof a->image_type, true);
+    copyString(ds, DCM_PhotometricInterpretation, a->photometric_interpretation, sizeof a->photometric_interpretation);
+    copyString(ds, DCM_SeriesDescription, a->series_description, sizeof a->series_description);
+    a->has_series_number = readInt(ds, DCM_SeriesNumber, a->series_number);
+    a->has_instance_number = readInt(ds, DCM_InstanceNumber, a->instance_number);
+    a->has_acquisition_number = readInt(ds, DCM_AcquisitionNumber, a->acquisition_number);
+    a->has_gantry_tilt = readDoubles(ds, DCM_GantryDetectorTilt, &a->gantry_tilt, 1);
+    readInt(ds, DCM_Rows, a->rows);
+    readInt(ds, DCM_Columns, a->columns);
+    a->samples_per_pixel = 1;
+    readInt(ds, DCM_SamplesPerPixel, a->samples_per_pixel);
+    readInt(ds, DCM_BitsAllocated, a->bits_allocated);
+    if (!readInt(ds, DCM_BitsStored, a->bits_stored)) a->bits_stored = a->bits_allocated;
+    if (!readInt(ds, DCM_HighBit, a->high_bit)) a->high_bit = a->bits_stored - 1;
+    readInt(ds, DCM_PixelRepresentation, a->pixel_representation);
+    a->number_of_frames = 1;
+    readInt(ds, DCM_NumberOfFrames, a->number_of_frames);
+    a->has_pixel_data = ds->tagExists(DCM_PixelData) ? 1 : 0;
+    a->has_per_frame_groups = ds->tagExists(DCM_PerFrameFunctionalGroupsSequence) ? 1 : 0;
+    mergeFrameInfo(ds, &a->frame);
+    mergeFunctionalGroup(sequenceItem(ds, DCM_SharedFunctionalGroupsSequence, 0), &a->frame);
+    return 0;
+}
+
+extern "C" int cdicom_read_frame_info(cdicom_file *file, int frame, cdicom_frame_info *info, char *err, size_t errlen) {
+    std::memset(info, 0, sizeof *info);
+    DcmDataset *ds = file->format.getDataset();
+    if (!ds) { cdicom_set_error(err, errlen, "the file has no dataset"); return -1; }
+    mergeFrameInfo(ds, info);
+    mergeFunctionalGroup(sequenceItem(ds, DCM_SharedFunctionalGroupsSequence, 0), info);
+    if (ds->tagExists(DCM_PerFrameFunctionalGroupsSequence)) {
+        DcmItem *perFrame = sequenceItem(ds, DCM_PerFrameFunctionalGroupsSequence, frame);
+        if (!perFrame) {
+            cdicom_set_error(err, errlen, "the per-frame functional groups have no item for frame " + std::to_string(frame + 1));
+            return -1;
+        }
+        mergeFunctionalGroup(perFrame, info);
+    }
+    return 0;
+}

@@ -1,0 +1,123 @@
+#ifndef CDICOM_H
+#define CDICOM_H
+// A C-only view of DCMTK 3.6.7 (and OpenJPEG for JPEG 2000) for lcovnet's Ingest module.
+// Handles are opaque; every call that can fail returns 0 on success or -1 with one line in err.
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CDICOM_UID_LENGTH 68
+
+/// Registers DCMTK's decoders and encoders and silences its logger. Idempotent, thread-safe.
+void cdicom_initialize(void);
+
+typedef struct cdicom_file cdicom_file;
+
+/// Geometry and value mapping of one frame (single-frame files have one frame).
+typedef struct cdicom_frame_info {
+    int has_position;      double position[3];      // ImagePositionPatient
+    int has_orientation;   double orientation[6];   // ImageOrientationPatient
+    int has_pixel_spacing; double pixel_spacing[2]; // PixelSpacing (row spacing, column spacing)
+    int has_slice_thickness; double slice_thickness;
+    int has_rescale;       double rescale_slope, rescale_intercept;
+} cdicom_frame_info;
+
+/// The attributes series assembly needs, from the file meta information and the dataset.
+typedef struct cdicom_attributes {
+    char transfer_syntax_uid[CDICOM_UID_LENGTH];
+    char media_sop_class_uid[CDICOM_UID_LENGTH];
+    char media_sop_instance_uid[CDICOM_UID_LENGTH];
+    char sop_class_uid[CDICOM_UID_LENGTH];
+    char sop_instance_uid[CDICOM_UID_LENGTH];
+    char study_instance_uid[CDICOM_UID_LENGTH];
+    char series_instance_uid[CDICOM_UID_LENGTH];
+    char frame_of_reference_uid[CDICOM_UID_LENGTH];
+    char modality[20];
+    char image_type[160];           // values joined by backslashes
+    char photometric_interpretation[20];
+    char series_description[68];
+    int has_series_number;   int series_number;
+    int has_instance_number; int instance_number;
+    int has_acquisition_number; int acquisition_number;
+    int has_gantry_tilt;     double gantry_tilt;
+    int rows, columns, samples_per_pixel;
+    int bits_allocated, bits_stored, high_bit, pixel_representation;
+    int number_of_frames;    // 1 when the attribute is absent
+    int has_pixel_data;
+    int has_per_frame_groups;  // enhanced multi-frame: per-frame functional groups present
+    cdicom_frame_info frame;   // top level, overridden by shared functional groups
+} cdicom_attributes;
+
+/// Opens a DICOM file (Part 10 or a raw dataset that starts with a plausible tag).
+/// headers_only leaves large values (pixel data) on disk.
+int cdicom_open(const char *path, int headers_only, cdicom_file **out, char *err, size_t errlen);
+void cdicom_close(cdicom_file *file);
+
+int cdicom_read_attributes(cdicom_file *file, cdicom_attributes *out, char *err, size_t errlen);
+
+/// The frame's geometry: top level, then shared functional groups, then the frame's own
+/// per-frame functional group, later ones winning.
+int cdicom_read_frame_info(cdicom_file *file, int frame, cdicom_frame_info *out, char *err, size_t errlen);
+
+/// Decodes one frame to stored values (BitsStored/HighBit applied, sign-extended when
+/// PixelRepresentation is 1), rows top to bottom as in the file, columns left to right.
+/// out must hold rows × columns values.
+int cdicom_decode_frame(cdicom_file *file, int frame, int32_t *out, size_t count, char *err, size_t errlen);
+
+/// Decodes one frame straight to Hounsfield units: round(stored × slope + intercept), clamped
+/// to int16 (*clamped counts clamped voxels), with the row order reversed when flip_rows is set
+/// (the last DICOM row first, as dcm2niix stores it).
+int cdicom_decode_frame_hu(cdicom_file *file, int frame, double slope, double intercept, int flip_rows,
+                           int16_t *out, size_t count, size_t *clamped, char *err, size_t errlen);
+
+// MARK: Writing
+
+typedef enum cdicom_transfer_syntax {
+    CDICOM_TS_IMPLICIT_LITTLE = 0,
+    CDICOM_TS_EXPLICIT_LITTLE = 1,
+    CDICOM_TS_EXPLICIT_BIG = 2,
+    CDICOM_TS_DEFLATED = 3,
+    CDICOM_TS_RLE = 4,
+    CDICOM_TS_JPEG_LOSSLESS_SV1 = 5,   // JPEG process 14, selection value 1
+    CDICOM_TS_JPEG_LS_LOSSLESS = 6,
+    CDICOM_TS_JPEG2000_LOSSLESS = 7,   // through OpenJPEG
+} cdicom_transfer_syntax;
+
+/// One frame (or, with frame_count > 1, an enhanced multi-frame CT object) to write.
+typedef struct cdicom_slice {
+    int transfer_syntax;                // cdicom_transfer_syntax
+    const char *sop_class_uid;
+    const char *sop_instance_uid;       // "" writes an empty value
+    const char *media_sop_instance_uid; // the file meta's copy, kept when the dataset's is empty
+    const char *study_instance_uid;
+    const char *series_instance_uid;    // "" writes an empty value
+    const char *frame_of_reference_uid;
+    const char *modality;
+    const char *image_type;             // backslash-separated
+    const char *patient_name;           // phantom names only
+    const char *patient_id;
+    const char *series_description;
+    int series_number;
+    int instance_number;
+    int rows, columns;
+    int bits_stored;                    // 12 or 16
+    int pixel_representation;           // 0 unsigned, 1 signed
+    double rescale_slope, rescale_intercept;
+    double pixel_spacing[2];            // row spacing, column spacing
+    double slice_thickness;
+    double orientation[6];
+    int has_gantry_tilt; double gantry_tilt;
+    int frame_count;                    // 1: classic CT Image Storage
+    const double *positions;            // 3 × frame_count
+    const uint16_t *pixels;             // frame_count × rows × columns stored values, DICOM row order
+} cdicom_slice;
+
+int cdicom_write(const char *path, const cdicom_slice *slice, char *err, size_t errlen);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

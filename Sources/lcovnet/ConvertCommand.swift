@@ -1,0 +1,143 @@
+import ArgumentParser
+import Foundation
+import Ingest
+import Logging
+import NIfTI
+
+/// `lcovnet convert`: a folder of DICOM files → one NIfTI volume in HU (dcm2niix's voxel order).
+struct ConvertCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "convert",
+        abstract: "Convert a folder of DICOM files (subfolders included) to NIfTI in Hounsfield units.",
+        discussion: """
+            Without --series, the eligible series with the most slices is converted (ties: thinnest \
+            spacing). Exit codes: 0 converted or listed, 3 no input, 4 no DICOM file, 5 no eligible \
+            series (the line gives the reason code), 6 --series not found, 7 pixel data cannot be \
+            decoded, 8 the output cannot be written, 64 bad arguments. Reason codes: docs/INGEST.md.
+            """)
+
+    @Argument(help: "A folder of DICOM files (or one DICOM file).")
+    var input: String
+
+    @Option(name: .shortAndLong, help: "Output file: .nii, .nii.gz or .nii.zst.")
+    var output: String?
+
+    @Option(name: .long, help: "The SeriesInstanceUID (or the id --list prints) to convert.")
+    var series: String?
+
+    @Flag(name: .long, help: "List the series found, with their reasons, and convert nothing.")
+    var list = false
+
+    @Option(name: .long, help: "Missing slices: reject, or repair (interpolate).")
+    var missingSlices: IngestPolicy.Choice = .reject
+
+    @Option(name: .long, help: "Unequal slice spacing: reject, or repair (resample).")
+    var nonuniformSpacing: IngestPolicy.Choice = .reject
+
+    @Option(name: .long, help: "Gantry tilt: repair (shift slices onto an orthogonal grid), or reject.")
+    var gantryTilt: IngestPolicy.Choice = .repair
+
+    @Flag(name: .long, help: "Accept every grayscale modality, not only CT.")
+    var anyModality = false
+
+    func validate() throws {
+        if !list {
+            guard let output else { throw ValidationError("Give the output file with -o <file.nii|.nii.gz|.nii.zst>.") }
+            guard NIfTIFormat(path: output) != nil else {
+                throw ValidationError("The output name must end in .nii, .nii.gz or .nii.zst: \(output)")
+            }
+        }
+    }
+
+    func run() throws {
+        do {
+            try convert()
+        } catch let failure as CommandFailure {
+            FileHandle.standardError.write(Data("lcovnet convert: \(failure.line)\n".utf8))
+            throw ExitCode(failure.exitCode)
+        }
+    }
+
+    private func convert() throws {
+        var policy = IngestPolicy()
+        policy.missingSlices = missingSlices
+        policy.nonUniformSpacing = nonuniformSpacing
+        policy.gantryTilt = gantryTilt
+        if anyModality { policy.modalities = nil }
+        let logger = Logger(label: "lcovnet.convert")
+        do {
+            let scan = try DicomFolder.scan(input, policy: policy, logger: logger)
+            if list {
+                print(SeriesListing(scan).text, terminator: "")
+                return
+            }
+            let candidate = try scan.select(id: series)
+            let loaded = try DicomFolder.load(candidate, policy: policy, logger: logger)
+            do {
+                try NIfTIFile.write(loaded.volume, to: output!)
+            } catch {
+                throw CommandFailure(line: "\(error)", exitCode: 8)
+            }
+            let g = loaded.volume.geometry
+            let others = scan.candidates.count - 1
+            print("converted series \(loaded.id) (\(loaded.sourceSliceCount) files/frames, \(g.size), "
+                + String(format: "%.3f×%.3f×%.3f mm", g.spacing.x, g.spacing.y, g.spacing.z)
+                + ", \(g.orientationCode)) to \(output!)"
+                + (others > 0 ? "; \(others) other eligible series (see --list)" : ""))
+            for note in loaded.notes {
+                FileHandle.standardError.write(Data("note: \(note)\n".utf8))
+            }
+        } catch let error as IngestError {
+            throw CommandFailure(line: error.description, exitCode: ConvertExitCode.code(for: error.code))
+        }
+    }
+}
+
+/// Exit codes of `convert` (documented in the README).
+enum ConvertExitCode {
+    static func code(for code: IngestCode) -> Int32 {
+        switch code {
+        case .noInput: 3
+        case .notDicom, .corrupt, .unreadable: 4
+        case .seriesNotFound: 6
+        case .decodeFailed: 7
+        default: 5
+        }
+    }
+}
+
+/// A failure the command reports in one line on stderr before exiting with its code.
+struct CommandFailure: Error, CustomStringConvertible {
+    var line: String
+    var exitCode: Int32
+    var description: String { line }
+}
+
+/// The text `convert --list` prints.
+struct SeriesListing {
+    var text = ""
+
+    init(_ scan: DicomScan) {
+        text += "\(scan.fileCount) files in \(scan.root)\n"
+        for (index, c) in scan.candidates.enumerated() {
+            let g = c.geometry
+            text += "\(index == 0 ? "*" : " ") \(c.id)  \(c.modality)  series \(c.seriesNumber.map(String.init) ?? "-")  "
+                + "\(c.slices.count) frames → \(g.size)  "
+                + String(format: "%.3f×%.3f×%.3f mm", g.spacing.x, g.spacing.y, g.spacing.z)
+                + "  \(g.orientationCode)"
+                + (c.seriesDescription.isEmpty ? "" : "  \"\(c.seriesDescription)\"") + "\n"
+            for note in c.notes { text += "      \(note)\n" }
+        }
+        for r in scan.rejectedSeries {
+            text += "  rejected \(r.id) (\(r.fileCount) files): \(r.reason)\n"
+        }
+        let byCode = Dictionary(grouping: scan.fileNotes, by: \.code)
+        for code in byCode.keys.sorted(by: { $0.rawValue < $1.rawValue }) {
+            let notes = byCode[code]!
+            text += "  \(notes.count) file(s) left out [\(code.rawValue)]: \(code.sentence)"
+                + (notes.count == 1 ? " \(notes[0].path ?? "")" : "") + "\n"
+        }
+    }
+}
+
+extension IngestPolicy.Choice: ExpressibleByArgument {}

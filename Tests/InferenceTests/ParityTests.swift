@@ -1,0 +1,31 @@
+import Foundation
+import Inference
+import Testing
+import TestSupport
+
+/// fp32 engine against the PyTorch restatement of LCOV-Net, on random weights whose BatchNorm
+/// statistics are far from identity (so folding errors show).
+@Suite(.serialized, .enabled(if: PyTorchReference.hasTorch, "needs /usr/bin/python3 with torch and numpy (python3-torch)"))
+struct ParityTests {
+    static let directory = try! TemporaryDirectory("lcovnet-parity")
+
+    @Test(arguments: [[32, 64, 64], [48, 96, 128], [64, 160, 160]])
+    func fp32LogitsEqualPyTorch(_ dims: [Int]) throws {
+        let shape = try WindowShape(d: dims[0], h: dims[1], w: dims[2])
+        let weights = try PyTorchReference.randomWeights(seed: 7, in: Self.directory)
+        let model = try ModelDirectory.importStateDict(weights, into: Self.directory.file("model"))
+        let window = testWindow(shape, seed: UInt64(dims[1]))
+        let expected = try PyTorchReference.logits(weights: weights, window: window, shape: shape, in: Self.directory)
+
+        let engine = try LCOVNetEngine(model: model, precision: .fp32, threads: 2, window: shape)
+        var logits = [Float](repeating: .nan, count: 17 * shape.voxelCount)
+        try window.withUnsafeBufferPointer { x in try logits.withUnsafeMutableBufferPointer { try engine.predict(window: x, into: $0) } }
+
+        let range = expected.max()! - expected.min()!
+        var maxDelta: Float = 0
+        for i in expected.indices { maxDelta = max(maxDelta, abs(logits[i] - expected[i])) }
+        print("parity \(shape): max |Δlogit| \(maxDelta), logit range \(range), ratio \(maxDelta / range)")
+        #expect(range > 1, "random weights should give logits spread over more than 1, got \(range)")
+        #expect(maxDelta <= 1e-4 * range, "max |Δlogit| \(maxDelta) over logit range \(range) at \(shape)")
+    }
+}

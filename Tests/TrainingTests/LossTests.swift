@@ -1,0 +1,90 @@
+import Foundation
+import Testing
+import TestSupport
+@testable import Training
+
+@Suite struct LossTests {
+    static let classes = 5, voxels = 300
+
+    /// Random-looking but deterministic logits; the teacher is the student plus structure, so
+    /// that the distillation terms are far from their minimum.
+    static func inputs() -> (student: ClassScores, teacher: ClassScores, labels: [UInt8]) {
+        var s = [Float](), t = [Float]()
+        for n in 0..<(classes * voxels) {
+            let a = Float(sin(Double(n) * 12.9898) * 43758.5453).truncatingRemainder(dividingBy: 1)
+            s.append(a * 4)
+            t.append(a * 2 + Float(n % classes) - 1)
+        }
+        let labels = (0..<voxels).map { UInt8(($0 * 7 + $0 / 13) % classes) }
+        return (ClassScores(classCount: classes, voxelCount: voxels, values: s),
+                ClassScores(classCount: classes, voxelCount: voxels, values: t), labels)
+    }
+
+    @Test func crossEntropyOfAPerfectPredictionIsNearZero() {
+        let labels: [UInt8] = [0, 1, 2]
+        var values = [Float](repeating: -20, count: 9)
+        for v in 0..<3 { values[Int(labels[v]) * 3 + v] = 20 }
+        let r = crossEntropyLoss(ClassScores(classCount: 3, voxelCount: 3, values: values), labels: labels)
+        #expect(r.loss < 1e-12)
+    }
+
+    @Test func affinityLossIsZeroForIdenticalNetworks() {
+        let (s, _, _) = Self.inputs()
+        #expect(abs(classAffinityLoss(student: s, teacher: s).loss) < 1e-9)
+    }
+
+    @Test func finiteDifferencesAgreeWithTheAnalyticGradients() {
+        let (s, t, labels) = Self.inputs()
+        let losses: [(String, (ClassScores) -> LossGradient)] = [
+            ("dice", { diceLoss($0, labels: labels) }),
+            ("ce", { crossEntropyLoss($0, labels: labels) }),
+            ("cakd", { classAffinityLoss(student: $0, teacher: t) }),
+            ("mskd", { featureNormDistillationLoss(student: $0, teacher: t, studentFeatureNorm: 3, teacherFeatureNorm: 2).0 }),
+        ]
+        for (name, f) in losses {
+            let analytic = f(s).gradient.values
+            for index in [0, 17, 301, 777, 1499] {
+                var plus = s, minus = s
+                let h: Float = 1e-2
+                plus.values[index] += h
+                minus.values[index] -= h
+                let numeric = (f(plus).loss - f(minus).loss) / Double(2 * h)
+                #expect(abs(numeric - Double(analytic[index])) <= 1e-3 * max(abs(numeric), 1e-3), "\(name) at \(index)")
+            }
+        }
+    }
+
+    @Test(.enabled(if: ReferenceTools.hasPythonModules("torch", "numpy"), "needs Debian's python3-torch"))
+    func lossesAndGradientsEqualPyTorchAutograd() throws {
+        let (s, t, labels) = Self.inputs()
+        let dir = try TemporaryDirectory()
+        func write<T>(_ values: [T], _ name: String) throws {
+            try values.withUnsafeBytes { try Data($0).write(to: URL(fileURLWithPath: dir.file(name))) }
+        }
+        let normS = 3.5, normT = 2.25
+        try write(s.values, "student.f32")
+        try write(t.values, "teacher.f32")
+        try write(labels, "labels.u8")
+        try write([normS, normT], "norms.f64")
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../tools/kd_losses_reference.py").path
+        let result = try ReferenceTools.run(ReferenceTools.python, [script, dir.path, "\(Self.classes)", "\(Self.voxels)"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let reference = try JSONDecoder().decode([String: Double].self, from: Data(result.stdout.utf8))
+        let (mskd, normGradient) = featureNormDistillationLoss(student: s, teacher: t, studentFeatureNorm: normS, teacherFeatureNorm: normT)
+        let ours: [String: LossGradient] = [
+            "dice": diceLoss(s, labels: labels), "ce": crossEntropyLoss(s, labels: labels),
+            "cakd": classAffinityLoss(student: s, teacher: t), "mskd": mskd,
+        ]
+        for (name, value) in ours {
+            let expected = try #require(reference[name])
+            #expect(abs(value.loss - expected) <= 1e-6 * max(1, abs(expected)), "\(name): \(value.loss) vs \(expected)")
+            let data = try Data(contentsOf: URL(fileURLWithPath: dir.file("grad_\(name).f32")))
+            let grad = data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+            let scale = grad.map { abs($0) }.max()!
+            let worst = zip(grad, value.gradient.values).map { abs($0 - $1) }.max()!
+            #expect(worst <= 1e-4 * scale, "\(name) gradient differs by \(worst) (scale \(scale))")
+        }
+        let expectedNorm = try #require(reference["mskd_norm_grad"])
+        #expect(abs(normGradient - expectedNorm) <= 1e-5 * max(1, abs(expectedNorm)))
+    }
+}
