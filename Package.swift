@@ -97,12 +97,14 @@ let daemonTargets: [Target] = [
                        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                        .product(name: "Prometheus", package: "swift-prometheus"),
                        .product(name: "TOMLKit", package: "TOMLKit")]),
+    // The jobs `lcovnet serve` wires into the daemon: grouping by DICOM headers, conversion.
+    .target(name: "DaemonJobs", dependencies: ["Daemon", "Ingest", "NIfTI", "Volumes", logging]),
 ]
 let daemonTests: [Target] = [
-    .testTarget(name: "DaemonTests", dependencies: ["Daemon", "TestSupport", logging]),
+    .testTarget(name: "DaemonTests", dependencies: ["Daemon", "DaemonJobs", "Ingest", "Phantom", "Volumes", "TestSupport", logging]),
 ]
 let daemonModules: [Target.Dependency] = [
-    "Daemon",
+    "Daemon", "DaemonJobs", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
 ]
 
 

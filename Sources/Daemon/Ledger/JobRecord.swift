@@ -36,8 +36,12 @@ public enum JobStep: String, Codable, Sendable, CaseIterable, DatabaseValueConve
 /// One row of the ledger: one series (or, for files that are not DICOM, one batch of them).
 public struct JobRecord: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
     public static let databaseTableName = "job"
-    public static let databaseColumnDecodingStrategy = DatabaseColumnDecodingStrategy.convertFromSnakeCase
-    public static let databaseColumnEncodingStrategy = DatabaseColumnEncodingStrategy.convertToSnakeCase
+
+    enum CodingKeys: String, CodingKey {
+        case id, seriesUID = "series_uid", source, state, step, attempts, fileCount = "file_count", inputBytes = "input_bytes"
+        case createdAt = "created_at", queuedAt = "queued_at", startedAt = "started_at", finishedAt = "finished_at"
+        case nextAttemptAt = "next_attempt_at", reasonCode = "reason_code", reason, resultDir = "result_dir", durationMS = "duration_ms"
+    }
 
     /// Time-ordered and unique: "j" + UTC time + random suffix; names the spool folder.
     public var id: String

@@ -130,7 +130,7 @@ enum JSONText {
         case .stringConvertible(let c):
             switch c {
             case let i as Int: out += String(i)
-            case let i as Int64: out += String(i)
+            case let i as any BinaryInteger: out += "\(i)"
             case let d as Double where d.isFinite: out += String(d)
             case let b as Bool: out += b ? "true" : "false"
             default: appendString(c.description, to: &out)

@@ -72,7 +72,7 @@ public struct DaemonService: Service {
         defer { server.stop() }
 
         logger.info("daemon started", metadata: ["watch": "\(config.paths.watch)", "output": "\(config.paths.output)",
-                                                 "queued": "\(queue.count)", "pid": "\(getpid())"])
+                                                 "queued": .stringConvertible(queue.count), "pid": .stringConvertible(getpid())])
         env.notifier.ready(status: "watching \(config.paths.watch)")
         var lastWatchdog = 0.0
         var lastStatus = ""
@@ -141,7 +141,7 @@ public struct DaemonService: Service {
             for group in grouping.series {
                 let job = try spool.claim(files: group.files, seriesUID: group.seriesUID, source: folder.relative, now: now)
                 logger.info("series claimed", metadata: ["job.id": "\(job.id)", "series.uid": "\(job.seriesUID ?? "")",
-                                                         "stage": "claim", "files": "\(job.fileCount)", "source": "\(folder.relative)"])
+                                                         "stage": "claim", "files": .stringConvertible(job.fileCount), "source": "\(folder.relative)"])
                 claimed.append(job)
             }
             for rejected in grouping.rejected {
@@ -150,7 +150,7 @@ public struct DaemonService: Service {
                 let done = try spool.quarantine(job, reason: rejected.reason, now: Self.now())
                 environment.metrics.seriesQuarantined.increment()
                 logger.warning("files quarantined", metadata: ["job.id": "\(done.id)", "stage": "quarantine", "code": "\(rejected.reason.code)",
-                                                              "files": "\(rejected.files.count)", "source": "\(folder.relative)"])
+                                                              "files": .stringConvertible(rejected.files.count), "source": "\(folder.relative)"])
             }
         } catch {
             logger.error("claim failed; the files stay in the watch folder", metadata: ["stage": "claim", "error": "\(error)",
@@ -198,7 +198,7 @@ public struct DaemonService: Service {
         environment.notifier.stopping()
         let deadline = Self.now() + config.limits.drainSeconds
         let runningNow = await running.count
-        logger.notice("draining", metadata: ["running": "\(runningNow)", "drain_seconds": "\(config.limits.drainSeconds)"])
+        logger.notice("draining", metadata: ["running": .stringConvertible(runningNow), "drain_seconds": "\(config.limits.drainSeconds)"])
         while await running.count > 0 && Self.now() < deadline {
             try? await Task.sleep(for: .milliseconds(100))
         }

@@ -26,7 +26,7 @@ struct JobRunner: Sendable {
                 return
             }
             let job = try spool.startAttempt(queued, now: now())
-            logger.info("job started", metadata: ["stage": "process", "attempt": "\(job.attempts)", "files": "\(job.fileCount)"])
+            logger.info("job started", metadata: ["stage": "process", "attempt": .stringConvertible(job.attempts), "files": .stringConvertible(job.fileCount)])
             let started = now()
             let outcome: ProcessingOutcome
             do {
@@ -68,14 +68,14 @@ struct JobRunner: Sendable {
                 metrics.record(stage: "commit", seconds: now() - commitStart)
                 metrics.seriesDone.increment()
                 logger.info("series done", metadata: ["stage": "commit", "series.uid": "\(done.seriesUID ?? "")",
-                                                      "result": "\(done.resultDir ?? "")", "duration_ms": "\(done.durationMS ?? 0)"])
+                                                      "result": "\(done.resultDir ?? "")", "duration_ms": .stringConvertible(done.durationMS ?? 0)])
             case .rejected(let reason):
                 let start = now()
                 _ = try spool.quarantine(job, reason: reason, now: now())
                 metrics.record(stage: "quarantine", seconds: now() - start)
                 metrics.seriesQuarantined.increment()
                 logger.warning("series quarantined", metadata: ["stage": "quarantine", "code": "\(reason.code)",
-                                                                "duration_ms": "\(Int(processSeconds * 1000))"])
+                                                                "duration_ms": .stringConvertible(Int(processSeconds * 1000))])
             }
         } catch {
             // The ledger or the spool itself failed (disk full while moving files): the job stays
