@@ -94,6 +94,13 @@ let inferenceModules: [Target.Dependency] = [
 ]
 
 
+// MARK: Segmentation: the whole job on one scan (ingest → prepare → infer → labels on the scan's grid)
+let segmentationTargets: [Target] = [
+    .target(name: "Segmentation", dependencies: ["Ingest", "Preprocess", "Inference", "SlidingWindows", "NIfTI", "Volumes", logging]),
+    .testTarget(name: "SegmentationTests", dependencies: ["Segmentation", "Inference", "Phantom", "NIfTI", "Volumes", "TestSupport"]),
+]
+
+
 // MARK: Daemon: lcovnet serve — configuration, watch folder, job ledger, spool, logs, metrics, systemd
 let daemonPackages: [Package.Dependency] = [
     .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
@@ -124,7 +131,8 @@ let daemonModules: [Target.Dependency] = [
 let executableTargets: [Target] = [
     .executableTarget(
         name: "lcovnet",
-        dependencies: sharedModules + ingestModules + preprocessModules + inferenceModules + daemonModules + [argumentParser, logging]),
+        dependencies: sharedModules + ingestModules + preprocessModules + inferenceModules + ["Segmentation"] + daemonModules
+            + [argumentParser, logging]),
 ]
 
 let package = Package(
@@ -141,6 +149,7 @@ let package = Package(
         + ingestTargets + ingestTests
         + preprocessTargets + preprocessTests
         + inferenceTargets + inferenceTests
+        + segmentationTargets
         + daemonTargets + daemonTests
         + executableTargets,
     cxxLanguageStandard: .cxx17
