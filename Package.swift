@@ -61,11 +61,23 @@ let ingestModules: [Target.Dependency] = [
 
 
 // MARK: Preprocess and export: reorient, resample, crop, normalize, and back
+// Voxel loops run 30-100× slower unoptimized; these targets are optimized in debug builds too,
+// so that tests can use scan-sized grids and stay fast.
+let optimizedVoxelLoops: [SwiftSetting] = [.unsafeFlags(["-O"])]
 let preprocessTargets: [Target] = [
+    // zlib for the PNG encoder of the preview (deflate and CRC-32).
+    .systemLibrary(name: "CZlib", path: "Sources/Shims/CZlib"),
+    .target(name: "Preprocess", dependencies: ["Volumes", "ModelSpec"], swiftSettings: optimizedVoxelLoops),
+    .target(name: "Export", dependencies: ["Volumes", "NIfTI", "ModelSpec", "CZlib"], swiftSettings: optimizedVoxelLoops),
 ]
 let preprocessTests: [Target] = [
+    .testTarget(name: "PreprocessTests", dependencies: ["Preprocess", "Volumes", "ModelSpec", "NIfTI", "TestSupport"],
+                swiftSettings: optimizedVoxelLoops),
+    .testTarget(name: "ExportTests", dependencies: ["Export", "Preprocess", "Volumes", "NIfTI", "ModelSpec", "TestSupport"],
+                swiftSettings: optimizedVoxelLoops),
 ]
 let preprocessModules: [Target.Dependency] = [
+    "Preprocess", "Export",
 ]
 
 

@@ -1,0 +1,117 @@
+import Volumes
+
+/// Keeps, for every label, only its largest 6-connected component; the rest becomes background.
+///
+/// Each label is searched inside its own bounding box with one byte of state per box voxel and
+/// a queue of the component being grown, never a full-size component map: memory is about
+/// 1 byte per voxel of the largest organ's box plus 4 bytes per voxel of its largest piece,
+/// times the threads. Labels are searched in parallel; voxels are cleared afterwards.
+public enum LargestComponent {
+    public static func keepLargestPerLabel(_ labels: inout Volume<UInt8>, threads: Int = 1) {
+        let size = labels.geometry.size
+        guard size.count > 0 else { return }
+        let boxes = labelBoxes(labels, threads: threads)
+        let present = (1..<256).filter { boxes[$0] != nil }
+        var removals = [[Int]](repeating: [], count: present.count)
+        labels.voxels.withUnsafeBufferPointer { voxels in
+            removals.withUnsafeMutableBufferPointer { out in
+                let out = out
+                Parallel.forEach(present.count, threads: threads) { n in
+                    out[n] = strayVoxels(of: UInt8(present[n]), in: voxels, size: size, box: boxes[present[n]]!)
+                }
+            }
+        }
+        for list in removals { for offset in list { labels.voxels[offset] = 0 } }
+    }
+
+    /// Bounding box of every label value, nil where absent.
+    static func labelBoxes(_ labels: Volume<UInt8>, threads: Int) -> [CropBox?] {
+        let size = labels.geometry.size
+        var perPlane = [[CropBox?]](repeating: [], count: size.k)
+        labels.voxels.withUnsafeBufferPointer { v in
+            perPlane.withUnsafeMutableBufferPointer { out in
+                let out = out
+                Parallel.forEach(size.k, threads: threads) { k in
+                    var lo = [[Int]](repeating: [Int.max, Int.max], count: 256), hi = [[Int]](repeating: [-1, -1], count: 256)
+                    for j in 0..<size.j {
+                        let row = size.i * (j + size.j * k)
+                        for i in 0..<size.i {
+                            let l = Int(v[row + i])
+                            guard l != 0 else { continue }
+                            if i < lo[l][0] { lo[l][0] = i }
+                            if i > hi[l][0] { hi[l][0] = i }
+                            if j < lo[l][1] { lo[l][1] = j }
+                            if j > hi[l][1] { hi[l][1] = j }
+                        }
+                    }
+                    out[k] = (0..<256).map { l in
+                        hi[l][0] < 0 ? nil : CropBox(lower: [lo[l][0], lo[l][1], k], upper: [hi[l][0] + 1, hi[l][1] + 1, k + 1])
+                    }
+                }
+            }
+        }
+        var boxes = [CropBox?](repeating: nil, count: 256)
+        for plane in perPlane {
+            for (l, box) in plane.enumerated() {
+                guard let box else { continue }
+                boxes[l] = boxes[l].map { old in
+                    CropBox(lower: zip(old.lower, box.lower).map { min($0, $1) }, upper: zip(old.upper, box.upper).map { max($0, $1) })
+                } ?? box
+            }
+        }
+        return boxes
+    }
+
+    /// Offsets (in the whole volume) of the voxels of `label` outside its largest component.
+    static func strayVoxels(of label: UInt8, in voxels: UnsafeBufferPointer<UInt8>, size: Extent3, box: CropBox) -> [Int] {
+        let n = box.size
+        let (ni, nj, nk) = (n.i, n.j, n.k)
+        func global(_ v: Int) -> Int {
+            let i = v % ni, j = (v / ni) % nj, k = v / (ni * nj)
+            return (box.lower[0] + i) + size.i * ((box.lower[1] + j) + size.j * (box.lower[2] + k))
+        }
+        // 0 unvisited, 1 seen, 2 in the kept component.
+        var state = [UInt8](repeating: 0, count: n.count)
+        var queue = [Int32]()
+
+        // Grows the component of `seed` over voxels of `label` in state `mark − 1`, marking them.
+        func grow(from seed: Int, mark: UInt8) -> Int {
+            let before = mark - 1
+            queue.removeAll(keepingCapacity: true)
+            queue.append(Int32(seed))
+            state[seed] = mark
+            var head = 0
+            while head < queue.count {
+                let v = Int(queue[head])
+                head += 1
+                let i = v % ni, j = (v / ni) % nj, k = v / (ni * nj)
+                let g = global(v)
+                func visit(_ local: Int, _ step: Int) {
+                    let w = v + local
+                    if state[w] == before && voxels[g + step] == label {
+                        state[w] = mark
+                        queue.append(Int32(w))
+                    }
+                }
+                if i > 0 { visit(-1, -1) }
+                if i < ni - 1 { visit(1, 1) }
+                if j > 0 { visit(-ni, -size.i) }
+                if j < nj - 1 { visit(ni, size.i) }
+                if k > 0 { visit(-ni * nj, -size.sliceCount) }
+                if k < nk - 1 { visit(ni * nj, size.sliceCount) }
+            }
+            return queue.count
+        }
+
+        var best = (count: 0, seed: -1)
+        for v in 0..<n.count where state[v] == 0 && voxels[global(v)] == label {
+            let count = grow(from: v, mark: 1)
+            if count > best.count { best = (count, v) }
+        }
+        guard best.seed >= 0 else { return [] }
+        _ = grow(from: best.seed, mark: 2)
+        var stray = [Int]()
+        for v in 0..<n.count where state[v] == 1 { stray.append(global(v)) }
+        return stray
+    }
+}

@@ -1,0 +1,31 @@
+import ModelSpec
+import Volumes
+
+/// The manifest's `input` applied to a scan: reorient, crop to the body, resample, normalize.
+///
+/// Reorientation, crop and resampling compose into one `AxisAlignedMap` and run as a single
+/// trilinear pass from the Int16 scan, slab by slab along the prepared k axis on `threads`
+/// threads; normalization then runs in place. Peak memory beyond the scan itself: the
+/// prepared Float volume (4 bytes per prepared voxel) plus the body finder's coarse grid.
+public enum Preparation {
+    public static func prepare(_ scan: Volume<Int16>, as spec: InputPreparation, threads: Int = 1) throws -> PreparedVolume {
+        let source = scan.geometry
+        guard source.size.count > 0 else { throw PreprocessError("the scan has no voxels (\(source.size))") }
+        let reorientation = try spec.orientation.map { try Reorientation(from: source, to: $0) }
+        let crop = spec.bodyCrop.map { BodyCrop.box(of: scan, $0, threads: threads) } ?? CropBox(whole: source.size)
+
+        let orientMap = reorientation?.map ?? .identity
+        let orientedCrop = reorientation.map { crop.reoriented(by: $0) } ?? crop
+        let orientedSpacing = reorientation?.geometry.spacing ?? source.spacing
+        let grid = ResampleGrid(spec.resample, inputSize: orientedCrop.size, inputSpacing: orientedSpacing)
+        let start = SIMD3<Double>(Double(orientedCrop.lower[0]), Double(orientedCrop.lower[1]), Double(orientedCrop.lower[2]))
+        let map = orientMap.appending(scale: grid.scale, offset: grid.offset + start)
+
+        var volume = Resampler.resample(scan, map: map, size: grid.size, threads: threads)
+        let applied = Normalizer.normalize(&volume, spec.normalization, threads: threads)
+        let record = PreparationRecord(
+            sourceGeometry: source, preparedGeometry: volume.geometry, map: map, orientation: spec.orientation,
+            crop: crop, resample: grid, normalization: applied, preparation: spec)
+        return PreparedVolume(volume: volume, record: record)
+    }
+}

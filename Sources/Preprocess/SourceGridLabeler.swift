@@ -1,0 +1,235 @@
+import Volumes
+
+/// Takes class scores on the prepared grid back to labels on the scan's own grid: for every
+/// scan voxel inside the body box, trilinear interpolation of each class's score at the
+/// voxel's prepared-grid position, then argmax (so a thin organ that covers no prepared voxel
+/// centre can still win where its score rises); voxels outside the box are background. The
+/// reorientation, crop and resampling are undone in the same step, since the record's map
+/// relates each scan index directly to a prepared index.
+///
+/// Slab-wise: the scan is labelled in slabs of `sourceSlabDepth` k-planes. Feed prepared
+/// planes in order with `add(_:)` (as a streaming merger finalizes them); each scan slab is
+/// labelled as soon as every prepared plane it reads has arrived, and planes no pending slab
+/// still needs are dropped. When the scan's k axis runs along the prepared k axis (axial scans
+/// and models that keep S/I along k) the planes held at any time are those of one scan slab
+/// plus the slab being fed; otherwise every plane is held until the end.
+///
+/// Memory: the labels (1 byte per scan voxel), the held score planes, one argmax byte per held
+/// prepared voxel, and for a slab that spans two fed slabs a copy of the planes it reads.
+public final class SourceGridLabeler {
+    public let record: PreparationRecord
+    public let classCount: Int
+    public let threads: Int
+    public let sourceSlabDepth: Int
+    /// Planes received so far (the next `add` must start here).
+    public private(set) var receivedPlanes = 0
+
+    private var labels: [UInt8]
+    private var held: [HeldSlab] = []
+    private var pending: [Range<Int>]
+    private let taps: [SourceAxisTaps]
+
+    public init(record: PreparationRecord, classCount: Int, threads: Int = 1, sourceSlabDepth: Int = 16) {
+        precondition(classCount > 0 && classCount <= 256, "labels are bytes: 1...256 classes")
+        self.record = record
+        self.classCount = classCount
+        self.threads = max(1, threads)
+        self.sourceSlabDepth = max(1, sourceSlabDepth)
+        labels = [UInt8](repeating: 0, count: record.sourceGeometry.size.count)
+        pending = Parallel.chunks(record.sourceGeometry.size.k, grain: self.sourceSlabDepth)
+        taps = (0..<3).map { SourceAxisTaps(record: record, sourceAxis: $0) }
+        // Slabs entirely outside the body box stay background.
+        pending.removeAll { requiredPlanes(forSource: $0) == nil }
+    }
+
+    /// The prepared planes a scan slab reads, or nil when it lies outside the body box.
+    public func requiredPlanes(forSource k: Range<Int>) -> Range<Int>? {
+        guard taps[2].preparedSpan(k) != nil else { return nil }
+        // The scan axis that runs along the prepared k axis.
+        let p = record.map.sourceAxis[2]
+        let span = p == 2 ? taps[2].preparedSpan(k) : taps[p].preparedSpan(0..<record.sourceGeometry.size[p])
+        return span.map { $0.lowerBound..<($0.upperBound + 1) }
+    }
+
+    /// Adds the next prepared planes and labels every scan slab they complete.
+    public func add(_ slab: ScoreSlab) throws {
+        let prepared = record.preparedSize
+        guard slab.classCount == classCount, slab.sizeI == prepared.i, slab.sizeJ == prepared.j else {
+            throw PreprocessError("score slab of \(slab.classCount) classes × \(slab.sizeJ) × \(slab.sizeI) does not fit \(classCount) classes on a \(prepared) prepared grid")
+        }
+        guard slab.kStart == receivedPlanes, slab.kRange.upperBound <= prepared.k else {
+            throw PreprocessError("score planes \(slab.kRange) arrive out of order: expected from plane \(receivedPlanes) of \(prepared.k)")
+        }
+        guard slab.kCount > 0 else { return }
+        held.append(HeldSlab(slab, threads: threads))
+        receivedPlanes = slab.kRange.upperBound
+        labelReadySlabs()
+    }
+
+    /// The labels on the scan's grid, once every prepared plane has been added.
+    public func finish(largestComponentPerOrgan: Bool = false) throws -> Volume<UInt8> {
+        guard pending.isEmpty else {
+            throw PreprocessError("scores end at prepared plane \(receivedPlanes) of \(record.preparedSize.k)")
+        }
+        held.removeAll()
+        var volume = Volume(geometry: record.sourceGeometry, voxels: labels)
+        labels = []
+        if largestComponentPerOrgan { LargestComponent.keepLargestPerLabel(&volume, threads: threads) }
+        return volume
+    }
+
+    /// Labels the scan through a provider that hands out prepared planes on request.
+    public func run(pulling provider: some PreparedScoreProvider) throws {
+        guard provider.classCount == classCount else {
+            throw PreprocessError("the provider has \(provider.classCount) classes, expected \(classCount)")
+        }
+        for source in pending {
+            guard let need = requiredPlanes(forSource: source) else { continue }
+            let slab = try provider.scores(preparedK: need)
+            guard slab.kRange == need, slab.classCount == classCount else {
+                throw PreprocessError("the provider returned planes \(slab.kRange) for a request of \(need)")
+            }
+            label(source, window: HeldSlab(slab, threads: threads))
+        }
+        pending.removeAll()
+        receivedPlanes = record.preparedSize.k
+    }
+
+    private func labelReadySlabs() {
+        var remaining = [Range<Int>]()
+        let available = (held.first?.slab.kStart ?? 0)..<receivedPlanes
+        for source in pending {
+            let need = requiredPlanes(forSource: source)!
+            if need.lowerBound >= available.lowerBound && need.upperBound <= available.upperBound {
+                label(source, window: window(need))
+            } else {
+                remaining.append(source)
+            }
+        }
+        pending = remaining
+        let keepFrom = pending.map { requiredPlanes(forSource: $0)!.lowerBound }.min() ?? Int.max
+        held.removeAll { $0.slab.kRange.upperBound <= keepFrom }
+    }
+
+    /// The held planes `need` as one slab: a held slab itself when one covers them, else a copy.
+    private func window(_ need: Range<Int>) -> HeldSlab {
+        if let whole = held.first(where: { $0.slab.kStart <= need.lowerBound && $0.slab.kRange.upperBound >= need.upperBound }) {
+            return whole
+        }
+        let plane = record.preparedSize.i * record.preparedSize.j
+        var scores = [Float](repeating: 0, count: classCount * need.count * plane)
+        var argmax = [UInt8](repeating: 0, count: need.count * plane)
+        for part in held {
+            let overlap = max(part.slab.kStart, need.lowerBound)..<min(part.slab.kRange.upperBound, need.upperBound)
+            guard !overlap.isEmpty else { continue }
+            let from = (overlap.lowerBound - part.slab.kStart) * plane, to = (overlap.lowerBound - need.lowerBound) * plane
+            let n = overlap.count * plane
+            for c in 0..<classCount {
+                let src = c * part.slab.channelStride + from, dst = c * need.count * plane + to
+                scores[dst..<(dst + n)] = part.slab.scores[src..<(src + n)]
+            }
+            argmax[to..<(to + n)] = part.argmax[from..<(from + n)]
+        }
+        let slab = ScoreSlab(kStart: need.lowerBound, kCount: need.count, classCount: classCount,
+                             sizeI: record.preparedSize.i, sizeJ: record.preparedSize.j, scores: scores)
+        return HeldSlab(slab: slab, argmax: argmax)
+    }
+
+    /// Labels the scan planes `source` from prepared planes held in `window`.
+    private func label(_ source: Range<Int>, window: HeldSlab) {
+        let size = record.sourceGeometry.size
+        let prepared = record.preparedSize
+        let strides = [1, prepared.i, prepared.i * prepared.j]
+        let kBase = window.slab.kStart
+        // Per scan axis: offsets into the window of the two prepared voxels it lies between.
+        let offsets = (0..<3).map { p -> (lower: [Int], upper: [Int]) in
+            let a = record.map.derivedAxis[p]
+            let shift = a == 2 ? kBase : 0
+            return (taps[p].lower.map { ($0 - shift) * strides[a] }, taps[p].upper.map { ($0 - shift) * strides[a] })
+        }
+        let (t0, t1, t2) = (taps[0], taps[1], taps[2])
+        let (o0, o1, o2) = (offsets[0], offsets[1], offsets[2])
+        let classes = classCount
+        let channel = window.slab.channelStride
+        labels.withUnsafeMutableBufferPointer { out in
+            let out = out
+            window.slab.scores.withUnsafeBufferPointer { scores in
+                window.argmax.withUnsafeBufferPointer { argmax in
+                    Parallel.forEach(source.count, threads: threads) { n in
+                        let k = source.lowerBound + n
+                        guard t2.inside[k] else { return }
+                        let wk = t2.weight[k]
+                        for j in 0..<size.j where t1.inside[j] {
+                            let wj = t1.weight[j]
+                            let b00 = o1.lower[j] + o2.lower[k], b10 = o1.upper[j] + o2.lower[k]
+                            let b01 = o1.lower[j] + o2.upper[k], b11 = o1.upper[j] + o2.upper[k]
+                            let w00 = (1 - wj) * (1 - wk), w10 = wj * (1 - wk), w01 = (1 - wj) * wk, w11 = wj * wk
+                            let row = size.i * (j + size.j * k)
+                            for i in 0..<size.i where t0.inside[i] {
+                                let i0 = o0.lower[i], i1 = o0.upper[i]
+                                let corners = (b00 + i0, b10 + i0, b01 + i0, b11 + i0, b00 + i1, b10 + i1, b01 + i1, b11 + i1)
+                                let first = argmax[corners.0]
+                                // Where one class wins at all eight corners it wins everywhere
+                                // between them, so the interpolation can be skipped exactly.
+                                if argmax[corners.1] == first && argmax[corners.2] == first && argmax[corners.3] == first
+                                    && argmax[corners.4] == first && argmax[corners.5] == first
+                                    && argmax[corners.6] == first && argmax[corners.7] == first {
+                                    out[row + i] = first
+                                    continue
+                                }
+                                let wi = t0.weight[i]
+                                var best = -Float.infinity
+                                var winner: UInt8 = 0
+                                for c in 0..<classes {
+                                    let s = scores.baseAddress! + c * channel
+                                    let lo = w00 * s[corners.0] + w10 * s[corners.1] + w01 * s[corners.2] + w11 * s[corners.3]
+                                    let hi = w00 * s[corners.4] + w10 * s[corners.5] + w01 * s[corners.6] + w11 * s[corners.7]
+                                    let v = (1 - wi) * lo + wi * hi
+                                    if v > best {
+                                        best = v
+                                        winner = UInt8(c)
+                                    }
+                                }
+                                out[row + i] = winner
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A slab of fed scores and the winning class at each of its prepared voxels.
+struct HeldSlab {
+    var slab: ScoreSlab
+    var argmax: [UInt8]
+
+    init(slab: ScoreSlab, argmax: [UInt8]) {
+        self.slab = slab
+        self.argmax = argmax
+    }
+
+    init(_ slab: ScoreSlab, threads: Int) {
+        self.slab = slab
+        let plane = slab.planeSize, channel = slab.channelStride, classes = slab.classCount
+        var argmax = [UInt8](repeating: 0, count: slab.kCount * plane)
+        slab.scores.withUnsafeBufferPointer { s in
+            argmax.withUnsafeMutableBufferPointer { out in
+                let out = out
+                Parallel.forEach(slab.kCount, threads: threads) { k in
+                    for v in (k * plane)..<((k + 1) * plane) {
+                        var best = s[v]
+                        var winner: UInt8 = 0
+                        for c in 1..<max(classes, 1) where s[c * channel + v] > best {
+                            best = s[c * channel + v]
+                            winner = UInt8(c)
+                        }
+                        out[v] = winner
+                    }
+                }
+            }
+        }
+        self.argmax = argmax
+    }
+}
