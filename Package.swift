@@ -87,7 +87,7 @@ let inferenceTargets: [Target] = [
     .target(name: "Inference", dependencies: ["CDNNL", "ModelSpec"]),
 ]
 let inferenceTests: [Target] = [
-    .testTarget(name: "InferenceTests", dependencies: ["Inference", "ModelSpec", "TestSupport"]),
+    .testTarget(name: "InferenceTests", dependencies: ["Inference", "ModelSpec", "Phantom", "Volumes", "TestSupport"]),
 ]
 let inferenceModules: [Target.Dependency] = [
     "Inference",

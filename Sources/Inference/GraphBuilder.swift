@@ -224,10 +224,11 @@ final class GraphBuilder {
                                (Int32(DNNL_ARG_DST), dst.md, source(dst))], macs: 0)
     }
 
-    /// Reorders the last tensor into the caller's N, C, D, H, W f32 logits.
-    func reorderToOutput(_ name: String, src: GraphTensor, scale: Float? = nil) throws {
+    /// Reorders `src` into `dst` (nil: the caller's N, C, D, H, W f32 logits), multiplying by
+    /// `scale`: quantizes, dequantizes, or changes layout at the window's edges.
+    func reorder(_ name: String, src: GraphTensor, dst: GraphTensor?, scale: Float? = nil) throws {
         var srcMD = src.md
-        var dstMD = try memoryDesc([1, src.channels] + src.spatial, dnnl_f32, dnnl_ncdhw)
+        var dstMD = try dst?.md ?? memoryDesc([1, src.channels] + src.spatial, dnnl_f32, dnnl_ncdhw)
         let attr = try makeAttr(postOps: PostOps(), outputScales: scale.map { [$0] })
         defer { dnnl_primitive_attr_destroy(attr) }
         var pd: dnnl_primitive_desc_t?
@@ -235,7 +236,7 @@ final class GraphBuilder {
         defer { dnnl_primitive_desc_destroy(pd) }
         var scratch = queryMD(pd!, dnnl_query_scratchpad_md)
         var args: [(arg: Int32, md: dnnl_memory_desc_t, source: GraphStep.Source)] = [
-            (Int32(DNNL_ARG_FROM), src.md, source(src)), (Int32(DNNL_ARG_TO), dstMD, .output)]
+            (Int32(DNNL_ARG_FROM), src.md, source(src)), (Int32(DNNL_ARG_TO), dstMD, dst.map(source) ?? .output)]
         if dnnl_memory_desc_get_size(&scratch) > 0 {
             scratchpadBytes = max(scratchpadBytes, dnnl_memory_desc_get_size(&scratch))
             args.append((Int32(DNNL_ARG_SCRATCHPAD), scratch, .scratchpad))
@@ -244,5 +245,45 @@ final class GraphBuilder {
         try check(dnnl_primitive_create(&primitive, pd), "create reorder \(name)")
         steps.append(GraphStep(name: name, kind: "reorder", primitive: primitive!, arguments: args, multiplyAdds: 0,
                                implementation: implementationName(pd!)))
+    }
+
+    /// Concatenation along channels (equal data types and scales).
+    func concat(_ name: String, _ sources: [GraphTensor], dst: GraphTensor) throws {
+        var mds = sources.map(\.md)
+        var dstMD = dst.md
+        let attr = try makeAttr(postOps: PostOps())
+        defer { dnnl_primitive_attr_destroy(attr) }
+        var pd: dnnl_primitive_desc_t?
+        try check(dnnl_concat_primitive_desc_create(&pd, &dstMD, Int32(mds.count), 1, &mds, attr, context.engine), "concat \(name)")
+        defer { dnnl_primitive_desc_destroy(pd) }
+        var args: [(arg: Int32, md: dnnl_memory_desc_t, source: GraphStep.Source)] = sources.enumerated().map {
+            (Int32(DNNL_ARG_MULTIPLE_SRC) + Int32($0.offset), $0.element.md, source($0.element))
+        }
+        args.append((Int32(DNNL_ARG_DST), dst.md, source(dst)))
+        var scratch = queryMD(pd!, dnnl_query_scratchpad_md)
+        if dnnl_memory_desc_get_size(&scratch) > 0 {
+            scratchpadBytes = max(scratchpadBytes, dnnl_memory_desc_get_size(&scratch))
+            args.append((Int32(DNNL_ARG_SCRATCHPAD), scratch, .scratchpad))
+        }
+        var primitive: dnnl_primitive_t?
+        try check(dnnl_primitive_create(&primitive, pd), "create concat \(name)")
+        steps.append(GraphStep(name: name, kind: "concat", primitive: primitive!, arguments: args, multiplyAdds: 0,
+                               implementation: implementationName(pd!)))
+    }
+
+    // MARK: Calibration
+
+    /// An f32 tensor whose values calibration reads right after step `afterStep` ran.
+    struct Observation {
+        var name: String
+        var afterStep: Int
+        var tensor: GraphTensor
+    }
+    private(set) var observations: [Observation] = []
+
+    /// Marks `tensor` as it stands after the last step added so far, under `name`.
+    func observe(_ name: String, _ tensor: GraphTensor) {
+        precondition(tensor.type == dnnl_f32 && tensor.slot >= 0)
+        observations.append(Observation(name: name, afterStep: steps.count - 1, tensor: tensor))
     }
 }

@@ -37,10 +37,16 @@ public final class LCOVNetEngine: @unchecked Sendable {
         self.window = window
         self.precision = precision ?? model.manifest.precision
         self.threads = max(1, threads)
-        guard self.precision == .fp32 else { throw InferenceError("\(model.path): int8 is not built yet") }
+        var scales: [String: Float]?
+        if self.precision == .int8 {
+            guard let q = model.manifest.quantization else {
+                throw InferenceError("\(model.path): no int8 calibration in this model (make one with lcovnet model quantize)")
+            }
+            scales = q.activationScales
+        }
         omp_set_num_threads(Int32(self.threads))
         context = try DNNLContext()
-        graph = try LCOVNetGraph(context: context, weights: model.weights, window: window)
+        graph = try LCOVNetGraph(context: context, weights: model.weights, window: window, int8Scales: scales)
         try bind()
     }
 
@@ -109,7 +115,25 @@ public final class LCOVNetEngine: @unchecked Sendable {
         try run(input, logits, timed: true)
     }
 
-    private func run(_ input: UnsafeBufferPointer<Float>, _ logits: UnsafeMutableBufferPointer<Float>, timed: Bool) throws -> [StepTiming] {
+    /// Runs an fp32 engine on one window and hands every observed activation (f32, channels-last)
+    /// to `observe` by name, right after it is complete: the input of int8 calibration.
+    func calibrate(window input: UnsafeBufferPointer<Float>, into logits: UnsafeMutableBufferPointer<Float>,
+                   observe: (String, UnsafeBufferPointer<Float>) -> Void) throws {
+        try withoutActuallyEscaping(observe) { observe in
+        precondition(precision == .fp32)
+        observe("input", input)
+        _ = try run(input, logits, timed: false) { step in
+            for o in self.graph.builder.observations where o.afterStep == step {
+                var md = o.tensor.md
+                let count = dnnl_memory_desc_get_size(&md) / 4
+                observe(o.name, UnsafeBufferPointer(start: self.arena[o.tensor.slot].assumingMemoryBound(to: Float.self), count: count))
+            }
+        }
+        }
+    }
+
+    private func run(_ input: UnsafeBufferPointer<Float>, _ logits: UnsafeMutableBufferPointer<Float>, timed: Bool,
+                     afterStep: ((Int) -> Void)? = nil) throws -> [StepTiming] {
         let n = window.voxelCount
         guard input.count == n else { throw InferenceError("window has \(input.count) values, \(window) needs \(n)") }
         guard logits.count == classCount * n else {
@@ -129,6 +153,10 @@ public final class LCOVNetEngine: @unchecked Sendable {
             let start = timed ? DispatchTime.now().uptimeNanoseconds : 0
             try bound[s].withUnsafeBufferPointer {
                 try check(dnnl_primitive_execute(step.primitive, context.stream, Int32($0.count), $0.baseAddress), "execute \(step.name)")
+            }
+            if let afterStep {
+                try check(dnnl_stream_wait(context.stream), "stream wait")
+                afterStep(s)
             }
             if timed {
                 try check(dnnl_stream_wait(context.stream), "stream wait")

@@ -11,25 +11,26 @@ struct LCOVNetGraph {
     let builder: GraphBuilder
     let window: WindowShape
 
-    init(context: DNNLContext, weights: SafeTensors, window: WindowShape) throws {
+    /// - Parameter scales: activation scales of an int8 graph (ModelManifest.Quantization), or nil for fp32.
+    init(context: DNNLContext, weights: SafeTensors, window: WindowShape, int8Scales scales: [String: Float]? = nil) throws {
         builder = GraphBuilder(context: context)
         self.window = window
-        try build(weights)
+        if let scales { try buildInt8(weights, scales: scales) } else { try build(weights) }
     }
 
-    private func folded(_ name: String, _ weights: SafeTensors) throws -> FoldedConvolution {
+    func folded(_ name: String, _ weights: SafeTensors) throws -> FoldedConvolution {
         try FoldedConvolution(LCOVNetArchitecture.layer(name), from: weights)
     }
 
-    private func convWeights(_ f: FoldedConvolution, values: [Float]? = nil, inChannels: Int? = nil, bias: Bool = true) -> GraphBuilder.ConvWeights {
+    func convWeights(_ f: FoldedConvolution, values: [Float]? = nil, inChannels: Int? = nil, bias: Bool = true) -> GraphBuilder.ConvWeights {
         GraphBuilder.ConvWeights(values: values ?? f.weights, bias: bias ? f.bias : nil, outChannels: f.layer.outChannels,
                                  inChannels: inChannels ?? f.layer.inChannels, kernel: f.layer.kernel, groups: f.layer.groups)
     }
 
-    private func half(_ s: [Int]) -> [Int] { s.map { $0 / 2 } }
+    func half(_ s: [Int]) -> [Int] { s.map { $0 / 2 } }
 
     /// LACB-H on one input, or on the pair [upsampled, skip] of a decoder stage.
-    private func highBlock(_ name: String, _ inputs: [GraphTensor], _ cout: Int, _ w: SafeTensors) throws -> GraphTensor {
+    func highBlock(_ name: String, _ inputs: [GraphTensor], _ cout: Int, _ w: SafeTensors) throws -> GraphTensor {
         let b = builder
         let spatial = inputs[0].spatial
         let conv1 = try folded("\(name).conv1", w)
@@ -44,6 +45,7 @@ struct LCOVNetGraph {
                               weights: convWeights(conv1, values: conv1.inputSlice(cu, cu + cs), inChannels: cs, bias: false),
                               dst: x, postOps: PostOps(ops: [.sum(scale: 1), .relu6()]))
         }
+        b.observe("\(name).x", x)
         let pooled = try b.newTensor(channels: cout, spatial: half(spatial), type: dnnl_f32)
         try b.pooling("\(name).conv2_2.pool", src: x, dst: pooled, average: true, kernel: 4, stride: 2, padding: 1)
         let a = try b.newTensor(channels: cout, spatial: half(spatial), type: dnnl_f32)
@@ -55,14 +57,16 @@ struct LCOVNetGraph {
         try b.resampling("\(name).conv2_2.up", src: a, dst: out, postOps: PostOps(ops: [.logistic]))
         b.release(a)
         try b.binary("\(name).gate", multiply: true, src0: out, src1: x, dst: out)
+        b.observe("\(name).gate", out)
         try b.convolution("\(name).conv2_1", src: x, weights: convWeights(try folded("\(name).conv2_1", w)), dst: out,
                           postOps: PostOps(ops: [.relu6(), .sum(scale: 1)]))
+        b.observe("\(name).out", out)
         b.release(x)
         return out
     }
 
     /// LACB-L: depthwise conv2_1 and an unpooled attention.
-    private func lowBlock(_ name: String, _ input: GraphTensor, _ cout: Int, _ w: SafeTensors) throws -> GraphTensor {
+    func lowBlock(_ name: String, _ input: GraphTensor, _ cout: Int, _ w: SafeTensors) throws -> GraphTensor {
         let b = builder
         let x = try b.newTensor(channels: cout, spatial: input.spatial, type: dnnl_f32)
         try b.convolution("\(name).conv1", src: input, weights: convWeights(try folded("\(name).conv1", w)), dst: x, postOps: PostOps(ops: [.relu6()]))
@@ -75,23 +79,24 @@ struct LCOVNetGraph {
         return out
     }
 
-    private func down(_ name: String, _ input: GraphTensor) throws -> GraphTensor {
-        let out = try builder.newTensor(channels: input.channels, spatial: half(input.spatial), type: dnnl_f32)
+    func down(_ name: String, _ input: GraphTensor) throws -> GraphTensor {
+        let out = try builder.newTensor(channels: input.channels, spatial: half(input.spatial), type: input.type, scale: input.scale)
         try builder.pooling(name, src: input, dst: out, average: false, kernel: 2, stride: 2, padding: 0)
         return out
     }
 
-    private func up(_ name: String, _ input: GraphTensor, _ w: SafeTensors) throws -> GraphTensor {
+    func up(_ name: String, _ input: GraphTensor, _ w: SafeTensors) throws -> GraphTensor {
         let f = try folded("\(name).conv", w)
         let u = try builder.newTensor(channels: f.layer.outChannels, spatial: input.spatial, type: dnnl_f32)
         try builder.convolution("\(name).conv", src: input, weights: convWeights(f), dst: u, postOps: PostOps(ops: [.relu6()]))
+        builder.observe("\(name).conv", u)
         let out = try builder.newTensor(channels: f.layer.outChannels, spatial: input.spatial.map { $0 * 2 }, type: dnnl_f32)
         try builder.resampling("\(name).up", src: u, dst: out, postOps: PostOps())
         builder.release(u)
         return out
     }
 
-    private func build(_ w: SafeTensors) throws {
+    func build(_ w: SafeTensors) throws {
         let f = LCOVNetArchitecture.widths
         let b = builder
         // The caller's 1×1×D×H×W window: with one channel, N,C,D,H,W and channels-last coincide.
@@ -118,7 +123,7 @@ struct LCOVNetGraph {
         let logits = try b.newTensor(channels: head.layer.outChannels, spatial: window.dims, type: dnnl_f32)
         try b.convolution("segout4", src: d4, weights: convWeights(head), dst: logits, postOps: PostOps())
         b.release(d4)
-        try b.reorderToOutput("logits.reorder", src: logits)
+        try b.reorder("logits.reorder", src: logits, dst: nil)
         b.release(logits)
     }
 }

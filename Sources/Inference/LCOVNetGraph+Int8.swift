@@ -1,0 +1,143 @@
+internal import CDNNL
+
+/// The int8 graph: s8 weights per output channel, u8 activations with calibrated per-tensor
+/// scales (real value = scale × integer), int32 accumulation.
+///
+/// - The window is quantized to s8 on entry (z-scored input is signed); the logits leave as f32.
+/// - Attention: conv2_2 writes f32 at half resolution (oneDNN's sigmoid rejects u8 input), the
+///   resampling applies the sigmoid and writes u8 in steps of 1/255, the gate multiplies into u8.
+/// - Decoder inputs are concatenated (u8 partial sums of a split convolution would clip), so an
+///   encoder block's output and the matching Up output share one scale.
+/// - The bottleneck at 1/16 resolution runs in fp32: it costs nothing and keeps its depthwise
+///   convolution and unpooled attention exact.
+///
+/// oneDNN 2.x int8 convolutions add the bias before the output scale, so biases are given in
+/// accumulator units: bias / (scale_src × scale_w[oc]).
+extension LCOVNetGraph {
+    private func int8Weights(_ f: FoldedConvolution, values: [Float]? = nil, inChannels: Int? = nil, srcScale: Float)
+        -> (GraphBuilder.ConvWeights, weightScales: [Float]) {
+        let v = values ?? f.weights
+        let o = f.layer.outChannels
+        let per = v.count / o
+        // Symmetric per-output-channel: the largest |w| of a channel maps to 127.
+        let scales: [Float] = (0..<o).map { c in max(v[c * per..<(c + 1) * per].map(abs).max() ?? 0, 1e-12) / 127 }
+        let bias = (0..<o).map { f.bias[$0] / (srcScale * scales[$0]) }
+        let w = GraphBuilder.ConvWeights(values: v, bias: bias, outChannels: o, inChannels: inChannels ?? f.layer.inChannels,
+                                         kernel: f.layer.kernel, groups: f.layer.groups, int8Scales: scales)
+        return (w, scales)
+    }
+
+    /// A quantized convolution writing `dst` at `dst.scale` (f32 dst: real values).
+    private func int8Convolution(_ name: String, layer: String, src: GraphTensor, dst: GraphTensor, relu6: Bool,
+                                 sumScale: Float? = nil, weights w: SafeTensors) throws {
+        let f = try folded(layer, w)
+        let (cw, ws) = int8Weights(f, srcScale: src.scale)
+        let oscales = ws.map { src.scale * $0 / dst.scale }
+        var ops: [PostOps.Op] = relu6 ? [.relu6(upper: 6 / dst.scale)] : []
+        if let sumScale { ops.append(.sum(scale: sumScale)) }
+        try builder.convolution(name, src: src, weights: cw, dst: dst, postOps: PostOps(ops: ops), outputScales: oscales)
+    }
+
+    private func scale(_ scales: [String: Float], _ name: String) throws -> Float {
+        guard let s = scales[name], s > 0, s.isFinite else { throw InferenceError("int8 model has no activation scale for \(name)") }
+        return s
+    }
+
+    /// LACB-H in int8; `outScale` is the block output's (possibly shared) scale.
+    private func highBlockInt8(_ name: String, _ input: GraphTensor, _ cout: Int, outScale: Float, _ w: SafeTensors,
+                               _ scales: [String: Float]) throws -> GraphTensor {
+        let b = builder
+        let spatial = input.spatial
+        let x = try b.newTensor(channels: cout, spatial: spatial, type: dnnl_u8, scale: try scale(scales, "\(name).x"))
+        try int8Convolution("\(name).conv1", layer: "\(name).conv1", src: input, dst: x, relu6: true, weights: w)
+        let pooled = try b.newTensor(channels: cout, spatial: half(spatial), type: dnnl_u8, scale: x.scale)
+        try b.pooling("\(name).conv2_2.pool", src: x, dst: pooled, average: true, kernel: 4, stride: 2, padding: 1)
+        let a = try b.newTensor(channels: cout, spatial: half(spatial), type: dnnl_f32)
+        try int8Convolution("\(name).conv2_2", layer: "\(name).conv2_2", src: pooled, dst: a, relu6: false, weights: w)
+        b.release(pooled)
+        // sigmoid(a) in [0, 1] stored as u8 × 1/255.
+        let gateScale: Float = 1 / 255
+        let sig = try b.newTensor(channels: cout, spatial: spatial, type: dnnl_u8, scale: gateScale)
+        try b.resampling("\(name).conv2_2.up", src: a, dst: sig, postOps: PostOps(ops: [.logistic, .linear(alpha: 1 / gateScale, beta: 0)]))
+        b.release(a)
+        let gate = sig
+        let gated = GraphTensor(md: gate.md, slot: gate.slot, channels: cout, spatial: spatial, type: dnnl_u8, scale: try scale(scales, "\(name).gate"))
+        try b.binary("\(name).gate", multiply: true, src0: sig, src1: x, dst: gated,
+                     postOps: PostOps(ops: [.linear(alpha: gateScale * x.scale / gated.scale, beta: 0)]))
+        let out = GraphTensor(md: gated.md, slot: gated.slot, channels: cout, spatial: spatial, type: dnnl_u8, scale: outScale)
+        try int8Convolution("\(name).conv2_1", layer: "\(name).conv2_1", src: x, dst: out, relu6: true,
+                            sumScale: gated.scale / out.scale, weights: w)
+        b.release(x)
+        return out
+    }
+
+    /// Up: 1×1 conv + ReLU6 to `outScale`, then trilinear ×2 in u8.
+    private func upInt8(_ name: String, _ input: GraphTensor, outScale: Float, _ w: SafeTensors) throws -> GraphTensor {
+        let cout = LCOVNetArchitecture.layer("\(name).conv").outChannels
+        let u = try builder.newTensor(channels: cout, spatial: input.spatial, type: dnnl_u8, scale: outScale)
+        try int8Convolution("\(name).conv", layer: "\(name).conv", src: input, dst: u, relu6: true, weights: w)
+        let out = try builder.newTensor(channels: cout, spatial: input.spatial.map { $0 * 2 }, type: dnnl_u8, scale: outScale)
+        try builder.resampling("\(name).up", src: u, dst: out, postOps: PostOps())
+        builder.release(u)
+        return out
+    }
+
+    private func concatInt8(_ name: String, _ a: GraphTensor, _ b: GraphTensor) throws -> GraphTensor {
+        precondition(a.scale == b.scale)
+        let out = try builder.newTensor(channels: a.channels + b.channels, spatial: a.spatial, type: dnnl_u8, scale: a.scale)
+        try builder.concat(name, [a, b], dst: out)
+        return out
+    }
+
+    func buildInt8(_ w: SafeTensors, scales: [String: Float]) throws {
+        let f = LCOVNetArchitecture.widths
+        let b = builder
+        // Scales shared by each encoder output and the Up output it is concatenated with.
+        func shared(_ encoder: String, _ up: String) throws -> Float { max(try scale(scales, "\(encoder).out"), try scale(scales, "\(up).conv")) }
+        let s4 = try shared("Encode_block4", "up1"), s3 = try shared("Encode_block3", "up2")
+        let s2 = try shared("Encode_block2", "up3"), s1 = try shared("Encode_block1", "up4")
+
+        let window = GraphTensor(md: try memoryDesc([1, 1] + self.window.dims, dnnl_f32, dnnl_ndhwc), slot: -1, channels: 1,
+                                 spatial: self.window.dims, type: dnnl_f32)
+        let input = try b.newTensor(channels: 1, spatial: self.window.dims, type: dnnl_s8, scale: try scale(scales, "input"))
+        try b.reorder("input.quantize", src: window, dst: input, scale: 1 / input.scale)
+        let e1 = try highBlockInt8("Encode_block1", input, f[0], outScale: s1, w, scales); b.release(input)
+        let p1 = try down("down1", e1)
+        let e2 = try highBlockInt8("Encode_block2", p1, f[1], outScale: s2, w, scales); b.release(p1)
+        let p2 = try down("down2", e2)
+        let e3 = try highBlockInt8("Encode_block3", p2, f[2], outScale: s3, w, scales); b.release(p2)
+        let p3 = try down("down3", e3)
+        let e4 = try highBlockInt8("Encode_block4", p3, f[3], outScale: s4, w, scales); b.release(p3)
+        let p4 = try down("down4", e4)
+
+        // fp32 island at 1/16 resolution: the bottleneck and up1's convolution.
+        let p4f = try b.newTensor(channels: p4.channels, spatial: p4.spatial, type: dnnl_f32)
+        try b.reorder("down4.dequantize", src: p4, dst: p4f, scale: p4.scale); b.release(p4)
+        let bottom = try lowBlock("Encode_BottleNeck_block5", p4f, f[4], w); b.release(p4f)
+        let up1f = try folded("up1.conv", w)
+        let u1f = try b.newTensor(channels: f[3], spatial: bottom.spatial, type: dnnl_f32)
+        try b.convolution("up1.conv", src: bottom, weights: convWeights(up1f), dst: u1f, postOps: PostOps(ops: [.relu6()])); b.release(bottom)
+        let u1q = try b.newTensor(channels: f[3], spatial: bottom.spatial, type: dnnl_u8, scale: s4)
+        try b.reorder("up1.quantize", src: u1f, dst: u1q, scale: 1 / s4); b.release(u1f)
+        let u1 = try b.newTensor(channels: f[3], spatial: e4.spatial, type: dnnl_u8, scale: s4)
+        try b.resampling("up1.up", src: u1q, dst: u1, postOps: PostOps()); b.release(u1q)
+
+        let c1 = try concatInt8("Decode_block1.concat", u1, e4); b.release(u1); b.release(e4)
+        let d1 = try highBlockInt8("Decode_block1", c1, f[3], outScale: try scale(scales, "Decode_block1.out"), w, scales); b.release(c1)
+        let u2 = try upInt8("up2", d1, outScale: s3, w); b.release(d1)
+        let c2 = try concatInt8("Decode_block2.concat", u2, e3); b.release(u2); b.release(e3)
+        let d2 = try highBlockInt8("Decode_block2", c2, f[2], outScale: try scale(scales, "Decode_block2.out"), w, scales); b.release(c2)
+        let u3 = try upInt8("up3", d2, outScale: s2, w); b.release(d2)
+        let c3 = try concatInt8("Decode_block3.concat", u3, e2); b.release(u3); b.release(e2)
+        let d3 = try highBlockInt8("Decode_block3", c3, f[1], outScale: try scale(scales, "Decode_block3.out"), w, scales); b.release(c3)
+        let u4 = try upInt8("up4", d3, outScale: s1, w); b.release(d3)
+        let c4 = try concatInt8("Decode_block4.concat", u4, e1); b.release(u4); b.release(e1)
+        let d4 = try highBlockInt8("Decode_block4", c4, f[0], outScale: try scale(scales, "Decode_block4.out"), w, scales); b.release(c4)
+
+        let logits = try b.newTensor(channels: LCOVNetArchitecture.classCount, spatial: self.window.dims, type: dnnl_f32)
+        try int8Convolution("segout4", layer: "segout4", src: d4, dst: logits, relu6: false, weights: w)
+        b.release(d4)
+        try b.reorder("logits.reorder", src: logits, dst: nil)
+        b.release(logits)
+    }
+}

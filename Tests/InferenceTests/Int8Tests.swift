@@ -1,0 +1,68 @@
+import Foundation
+import Inference
+import Phantom
+import Testing
+import TestSupport
+import Volumes
+
+/// int8 against fp32 on phantom CT windows. There is no trained model yet: the weights are
+/// random, so logit margins are small and agreement is lower than a trained model's would be.
+@Suite(.serialized)
+struct Int8Tests {
+    static let window = try! WindowShape(d: 32, h: 64, w: 64)
+
+    /// A centred 32×64×64 window of a z-scored phantom (D = slices, H = rows, W = columns).
+    static func phantomWindow(seed: UInt64) -> [Float] {
+        let p = PhantomGenerator.generate(PhantomOptions(seed: seed, matrix: 64, sliceSpacing: 5))
+        let n = p.image.size
+        let hu = p.image.voxels.map { Float($0) }
+        let mean = hu.reduce(0, +) / Float(hu.count)
+        let sd = (hu.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Float(hu.count)).squareRoot()
+        let k0 = max(0, (n.k - window.d) / 2)
+        var out = [Float](repeating: (-1000 - mean) / sd, count: window.voxelCount)
+        for z in 0..<min(window.d, n.k) {
+            for y in 0..<window.h {
+                for x in 0..<window.w { out[(z * window.h + y) * window.w + x] = (hu[p.image.offset(x, y, k0 + z)] - mean) / sd }
+            }
+        }
+        return out
+    }
+
+    @Test func int8AgreesWithFp32OnPhantoms() throws {
+        let dir = try TemporaryDirectory("lcovnet-int8")
+        let model = try RandomModel.make(seed: 5, at: dir.file("fp32"))
+        let calibration = [Self.phantomWindow(seed: 1), Self.phantomWindow(seed: 2)]
+        let (int8Model, report) = try Int8Quantizer.quantize(model: model, windows: calibration.map { (Self.window, $0) },
+                                                             sources: ["phantom-1", "phantom-2"], output: dir.file("int8"), threads: 2)
+        #expect(report.results.count == Int8Quantizer.candidateMethods.count)
+        #expect(!report.notes.contains { $0.contains("NEGATIVE") }, "a u8 tensor had negative fp32 values")
+        let reread = try ModelDirectory(path: dir.file("int8"))
+        #expect(reread.manifest.precision == .int8)
+        #expect(reread.manifest.quantization?.method == report.chosen.description)
+
+        // Held out: phantoms the calibration never saw.
+        let fp32 = try LCOVNetEngine(model: model, precision: .fp32, threads: 2, window: Self.window)
+        let int8 = try LCOVNetEngine(model: int8Model, precision: .int8, threads: 2, window: Self.window)
+        var results: [Int8Agreement] = []
+        for seed: UInt64 in [3, 4] {
+            let x = Self.phantomWindow(seed: seed)
+            var a = [Float](repeating: 0, count: 17 * Self.window.voxelCount), b = a
+            try x.withUnsafeBufferPointer { x in
+                try a.withUnsafeMutableBufferPointer { try fp32.predict(window: x, into: $0) }
+                try b.withUnsafeMutableBufferPointer { try int8.predict(window: x, into: $0) }
+            }
+            results.append(Int8Agreement.compare(fp32: a, int8: b, classes: 17))
+        }
+        let mean = Int8Agreement.mean(results)
+        print("int8 vs fp32 on held-out phantoms (random weights, \(report.chosen)): \(mean)")
+        #expect(mean.argmaxAgreement >= 0.95)
+        #expect(mean.relativeRMSE <= 0.01)
+    }
+
+    @Test func int8NeedsACalibratedModel() throws {
+        let dir = try TemporaryDirectory("lcovnet-int8")
+        let model = try RandomModel.make(seed: 6, at: dir.file("fp32"))
+        let error = #expect(throws: InferenceError.self) { try LCOVNetEngine(model: model, precision: .int8, threads: 1, window: Self.window) }
+        #expect(error?.message.contains("lcovnet model quantize") == true)
+    }
+}
