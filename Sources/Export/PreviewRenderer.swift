@@ -185,29 +185,37 @@ struct PatientBox {
 
 /// Which labels each plane of each voxel axis holds, and how many voxels each label has.
 struct LabelCensus {
-    /// [axis][plane]: bit set of labels present (labels 0..255 in four 64-bit words).
-    var present: [[[UInt64]]]
+    /// [axis][plane × 4 + word]: bit set of labels present (labels 0..255 in four 64-bit words).
+    var present: [[UInt64]]
     /// [axis][plane]: labelled voxels.
     var voxels: [[Int]]
     var total: [Int]
 
     init(_ labels: Volume<UInt8>) {
         let n = labels.geometry.size
-        present = (0..<3).map { [[UInt64]](repeating: [0, 0, 0, 0], count: n[$0]) }
-        voxels = (0..<3).map { [Int](repeating: 0, count: n[$0]) }
-        total = [Int](repeating: 0, count: 256)
-        for k in 0..<n.k { for j in 0..<n.j { for i in 0..<n.i {
-            let l = Int(labels.voxels[i + n.i * (j + n.j * k)])
-            guard l != 0 else { continue }
-            total[l] += 1
-            let word = l >> 6, bit = UInt64(1) << UInt64(l & 63)
-            present[0][i][word] |= bit
-            present[1][j][word] |= bit
-            present[2][k][word] |= bit
-            voxels[0][i] += 1
-            voxels[1][j] += 1
-            voxels[2][k] += 1
-        } } }
+        var pi = [UInt64](repeating: 0, count: 4 * n.i), pj = [UInt64](repeating: 0, count: 4 * n.j), pk = [UInt64](repeating: 0, count: 4 * n.k)
+        var vi = [Int](repeating: 0, count: n.i), vj = [Int](repeating: 0, count: n.j), vk = [Int](repeating: 0, count: n.k)
+        var total = [Int](repeating: 0, count: 256)
+        labels.voxels.withUnsafeBufferPointer { v in
+            for k in 0..<n.k { for j in 0..<n.j {
+                let row = n.i * (j + n.j * k)
+                for i in 0..<n.i {
+                    let l = Int(v[row + i])
+                    guard l != 0 else { continue }
+                    total[l] += 1
+                    let word = l >> 6, bit = UInt64(1) << UInt64(l & 63)
+                    pi[4 * i + word] |= bit
+                    pj[4 * j + word] |= bit
+                    pk[4 * k + word] |= bit
+                    vi[i] += 1
+                    vj[j] += 1
+                    vk[k] += 1
+                }
+            } }
+        }
+        present = [pi, pj, pk]
+        voxels = [vi, vj, vk]
+        self.total = total
     }
 
     /// The LPS coordinate along `physicalAxis` of the plane of the voxel axis closest to it
@@ -218,7 +226,7 @@ struct LabelCensus {
         let n = g.size[axis]
         var best = n / 2, bestScore = (0, 0)
         for plane in 0..<n {
-            let score = (present[axis][plane].reduce(0) { $0 + $1.nonzeroBitCount }, voxels[axis][plane])
+            let score = ((0..<4).reduce(0) { $0 + present[axis][4 * plane + $1].nonzeroBitCount }, voxels[axis][plane])
             if score > bestScore {
                 bestScore = score
                 best = plane
