@@ -5,5 +5,5 @@ struct LCOVNet: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lcovnet",
         abstract: "Abdominal CT organ segmentation with an int8 LCOV-Net, as a command and a watch-folder daemon.",
-        subcommands: [ConvertCommand.self, DicomWriteCommand.self, PhantomCommand.self, ModelCommand.self])
+        subcommands: [ConvertCommand.self, DicomWriteCommand.self, PhantomCommand.self, ModelCommand.self, BenchCommand.self])
 }
