@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import Inference
+import SlidingWindows
+import Volumes
 
 /// `lcovnet bench`: per-window latency and multiply-adds per second of our int8 and fp32
 /// engines and of the peers under bench/, in one run, with a per-layer breakdown.
@@ -34,6 +36,12 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "directory holding the peers (pytorch_fp32.py, onnxruntime_int8.py)")
     var peers: String = "bench"
 
+    @Option(help: "also time a whole synthetic volume D×H×W (e.g. 160x256x256) with sliding windows, at the largest thread count")
+    var volume: String?
+
+    @Option(help: "window overlap of the whole-volume run")
+    var overlap: Double = 0.5
+
     @Option(help: "append the Markdown section to this file too")
     var append: String?
 
@@ -44,7 +52,7 @@ struct BenchCommand: ParsableCommand {
         let threadCounts = threads.split(separator: ",").compactMap { Int($0) }
         let fp32Model = try ModelDirectory(path: model)
         let int8 = try int8Model.map { try ModelDirectory(path: $0) }
-        let input = BenchWindow.make(shape)
+        let input = BenchWindow.make(d: shape.d, h: shape.h, w: shape.w)
         var logits = [Float](repeating: 0, count: LCOVNetArchitecture.classCount * shape.voxelCount)
         var out = BenchReport(shape: shape, command: CommandLine.arguments.joined(separator: " "))
 
@@ -79,6 +87,15 @@ struct BenchCommand: ParsableCommand {
                 out.rows += try peer(python: python, script: "\(peers)/\(script)", threads: t, shape: shape, out: &out)
             }
         }
+        if let volume {
+            let v = volume.lowercased().split(whereSeparator: { $0 == "x" || $0 == "×" }).compactMap { Int($0) }
+            guard v.count == 3 else { throw ValidationError("--volume must look like 160x256x256") }
+            for (precision, directory) in [(Precision.int8, int8), (.fp32, fp32Model)] {
+                guard let directory else { continue }
+                log("whole volume \(volume), lcovnet \(precision.rawValue)")
+                out.volumeRuns.append(try wholeVolume(v, precision: precision, model: directory, shape: shape, threads: threadCounts.max() ?? 2))
+            }
+        }
         let text = out.markdown()
         print(text)
         if let append {
@@ -87,6 +104,25 @@ struct BenchCommand: ParsableCommand {
             handle.write(Data(("\n" + text).utf8))
             try handle.close()
         }
+    }
+
+    /// Sliding windows over a synthetic volume, Gaussian-weighted and merged slab by slab.
+    private func wholeVolume(_ v: [Int], precision: Precision, model: ModelDirectory, shape: WindowShape, threads: Int) throws -> String {
+        let size = Extent3(v[2], v[1], v[0])
+        let geometry = Geometry(size: size)
+        let voxels = BenchWindow.make(d: v[0], h: v[1], w: v[2])
+        let source = VolumeWindowSource(volume: Volume(geometry: geometry, voxels: voxels), padding: 0)
+        let plan = WindowPlan(volumeSize: size, windowSize: Extent3(shape.w, shape.h, shape.d), overlap: overlap)
+        let start = DispatchTime.now().uptimeNanoseconds
+        let predictor = EnginePredictor(engine: try LCOVNetEngine(model: model, precision: precision, threads: threads, window: shape))
+        var slices = 0
+        try SlidingWindowInference(plan: plan).run(source: source, predictor: predictor) { slab in slices += slab.slices.count }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return "whole volume \(v.map(String.init).joined(separator: "×")), lcovnet \(precision.rawValue), \(threads) threads: "
+            + "\(plan.origins.count) windows of \(shape) at \(Int(overlap * 100)) % overlap, \(slices) slices finalized, "
+            + String(format: "%.1f s including engine build; process peak RSS so far %d MiB", seconds, usage.ru_maxrss / 1024)
     }
 
     private func log(_ message: String) { FileHandle.standardError.write(Data("bench: \(message)\n".utf8)) }
@@ -117,15 +153,25 @@ struct BenchCommand: ParsableCommand {
     }
 }
 
+/// The engine as the sliding-window module's predictor.
+private struct EnginePredictor: WindowPredictor {
+    let engine: LCOVNetEngine
+    var classCount: Int { engine.classCount }
+
+    func predict(_ input: UnsafeBufferPointer<Float>, windowSize: Extent3, into output: UnsafeMutableBufferPointer<Float>) throws {
+        try engine.predict(window: input, into: output)
+    }
+}
+
 /// The same synthetic window as bench/peer_common.py's shape (smooth structure plus noise).
 enum BenchWindow {
-    static func make(_ s: WindowShape) -> [Float] {
+    static func make(d: Int, h: Int, w: Int) -> [Float] {
         var state: UInt64 = 12345
-        var out = [Float](repeating: 0, count: s.voxelCount)
+        var out = [Float](repeating: 0, count: d * h * w)
         var i = 0
-        for z in 0..<s.d {
-            for y in 0..<s.h {
-                for x in 0..<s.w {
+        for z in 0..<d {
+            for y in 0..<h {
+                for x in 0..<w {
                     state = state &* 6364136223846793005 &+ 1442695040888963407
                     let noise = (Float(state >> 40) / Float(1 << 24) - 0.5) * 1.4
                     out[i] = sinf(Float(z) * 0.21) * cosf(Float(y) * 0.13) + sinf(Float(x) * 0.09 + Float(y) * 0.05) + noise

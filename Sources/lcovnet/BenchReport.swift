@@ -20,6 +20,7 @@ struct BenchReport {
     var profiles: [String: [LCOVNetEngine.StepTiming]] = [:]
     var multiplyAdds = 0
     var notes: [String] = []
+    var volumeRuns: [String] = []
 
     func markdown() -> String {
         var s = "## lcovnet bench, window \(shape) (\(date()))\n\n"
@@ -42,6 +43,7 @@ struct BenchReport {
             }
         }
         s += "\n"
+        if !volumeRuns.isEmpty { s += "\n" + volumeRuns.map { "- \($0)\n" }.joined() }
         for key in profiles.keys.sorted() {
             s += breakdown(key, profiles[key]!)
         }
