@@ -94,11 +94,18 @@ let inferenceModules: [Target.Dependency] = [
 ]
 
 
+// MARK: Segmentation: the whole job on one scan (ingest → prepare → infer → labels on the scan's grid)
+let segmentationTargets: [Target] = [
+    .target(name: "Segmentation", dependencies: ["Ingest", "Preprocess", "Inference", "SlidingWindows", "NIfTI", "Volumes", logging]),
+    .testTarget(name: "SegmentationTests", dependencies: ["Segmentation", "Inference", "Phantom", "NIfTI", "Volumes", "TestSupport"]),
+]
+
+
 // MARK: The executable
 let executableTargets: [Target] = [
     .executableTarget(
         name: "lcovnet",
-        dependencies: sharedModules + ingestModules + preprocessModules + inferenceModules + [argumentParser, logging]),
+        dependencies: sharedModules + ingestModules + preprocessModules + inferenceModules + ["Segmentation", argumentParser, logging]),
 ]
 
 let package = Package(
@@ -115,6 +122,7 @@ let package = Package(
         + ingestTargets + ingestTests
         + preprocessTargets + preprocessTests
         + inferenceTargets + inferenceTests
+        + segmentationTargets
         + executableTargets,
     cxxLanguageStandard: .cxx17
 )

@@ -39,6 +39,7 @@ public struct DicomAttributes: Sendable {
     public var bitsStored: Int
     public var highBit: Int
     public var pixelRepresentation: Int
+    /// 1 when absent; −1 when present but not a number.
     public var numberOfFrames: Int
     public var hasPixelData: Bool
     public var isEnhancedMultiFrame: Bool
@@ -91,7 +92,7 @@ final class DicomFile {
             gantryTilt: a.has_gantry_tilt != 0 ? a.gantry_tilt : nil,
             rows: Int(a.rows), columns: Int(a.columns), samplesPerPixel: Int(a.samples_per_pixel),
             bitsAllocated: Int(a.bits_allocated), bitsStored: Int(a.bits_stored), highBit: Int(a.high_bit),
-            pixelRepresentation: Int(a.pixel_representation), numberOfFrames: max(1, Int(a.number_of_frames)),
+            pixelRepresentation: Int(a.pixel_representation), numberOfFrames: a.number_of_frames < 0 ? -1 : max(1, Int(a.number_of_frames)),
             hasPixelData: a.has_pixel_data != 0, isEnhancedMultiFrame: a.has_per_frame_groups != 0,
             frame: FrameInfo(a.frame))
     }

@@ -46,8 +46,13 @@ public enum DicomFolder {
             }
         }
         candidates.sort(by: SeriesAssembly.preferenceOrder)
-        let scan = DicomScan(root: root, fileCount: paths.count, candidates: candidates, rejectedSeries: rejected,
+        var scan = DicomScan(root: root, fileCount: paths.count, candidates: candidates, rejectedSeries: rejected,
                              fileNotes: fileNotes)
+        let damaged = fileNotes.filter { $0.code == .corrupt }
+        if policy.damagedFiles == .reject, let first = damaged.first, !candidates.isEmpty {
+            scan.folderRejection = IngestNote(.corrupt, path: first.path,
+                                              detail: "\(damaged.count) damaged file(s) may belong to any series; first: \(first.detail ?? "")")
+        }
         logger.debug("scanned DICOM folder", metadata: [
             "files": "\(paths.count)", "series.eligible": "\(candidates.count)", "series.rejected": "\(rejected.count)",
             "files.excluded": "\(fileNotes.count)", "duration_ms": "\(milliseconds(since: start))"])
@@ -93,6 +98,9 @@ public enum DicomFolder {
 extension DicomScan {
     /// The series with `id`, or the preferred one; throws the reason when there is none.
     public func select(id: String? = nil) throws(IngestError) -> SeriesCandidate {
+        if let folderRejection {
+            throw IngestError(folderRejection.code, path: folderRejection.path ?? root, detail: folderRejection.detail)
+        }
         if let id {
             guard let found = candidate(id: id) else {
                 let rejection = rejectedSeries.first { $0.id == id || $0.seriesInstanceUID == id }

@@ -33,7 +33,9 @@ enum FolderScanner {
         }
         var paths: [String] = []
         for case let url as URL in enumerator {
-            if (try? url.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true { paths.append(url.path) }
+            // Symbolic links to files count as the files they name.
+            let target = url.resolvingSymlinksInPath()
+            if (try? target.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true { paths.append(url.path) }
         }
         return paths.sorted()
     }
@@ -54,6 +56,7 @@ enum FolderScanner {
         guard attributes.hasPixelData, attributes.rows > 0, attributes.columns > 0 else {
             return exclude(.notImage, attributes.sopClassUID.isEmpty ? nil : "SOP class \(attributes.sopClassUID)")
         }
+        guard attributes.numberOfFrames > 0 else { return exclude(.corrupt, "NumberOfFrames is not a number") }
         if let modalities = policy.modalities, !modalities.contains(attributes.modality.uppercased()) {
             return exclude(.notCT, "modality \(attributes.modality.isEmpty ? "missing" : attributes.modality)")
         }

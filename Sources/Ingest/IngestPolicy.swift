@@ -14,6 +14,10 @@ public struct IngestPolicy: Sendable {
     public var nonUniformSpacing: Choice = .reject
     /// Gantry tilt: shift each slice onto an orthogonal grid (default, as dcm2niix's `_Tilt`), or reject.
     public var gantryTilt: Choice = .repair
+    /// A file that looks like DICOM but cannot be parsed (truncated, damaged, still being copied)
+    /// may belong to any series of the folder: reject the folder (default), or repair = leave the
+    /// file out and convert the rest.
+    public var damagedFiles: Choice = .reject
     /// Series with fewer slices are rejected.
     public var minimumSlices = 1
     /// Threads for scanning and decoding.

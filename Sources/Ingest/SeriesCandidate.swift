@@ -71,6 +71,9 @@ public struct DicomScan: Sendable {
     /// Files left out on their own (not DICOM, no pixels, not CT, localizers...).
     public var fileNotes: [IngestNote]
 
+    /// Set when the policy rejects the whole folder (a damaged file that may belong to any series).
+    public var folderRejection: IngestNote?
+
     /// The series `convert` takes without `--series`.
     public var preferred: SeriesCandidate? { candidates.first }
 

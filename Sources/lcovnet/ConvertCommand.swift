@@ -37,6 +37,9 @@ struct ConvertCommand: ParsableCommand {
     @Option(name: .long, help: "Gantry tilt: repair (shift slices onto an orthogonal grid), or reject.")
     var gantryTilt: IngestPolicy.Choice = .repair
 
+    @Option(name: .long, help: "A damaged DICOM file in the folder: reject (the folder), or repair (leave it out).")
+    var damagedFiles: IngestPolicy.Choice = .reject
+
     @Flag(name: .long, help: "Accept every grayscale modality, not only CT.")
     var anyModality = false
 
@@ -63,6 +66,7 @@ struct ConvertCommand: ParsableCommand {
         policy.missingSlices = missingSlices
         policy.nonUniformSpacing = nonuniformSpacing
         policy.gantryTilt = gantryTilt
+        policy.damagedFiles = damagedFiles
         if anyModality { policy.modalities = nil }
         let logger = Logger(label: "lcovnet.convert")
         do {
@@ -86,6 +90,10 @@ struct ConvertCommand: ParsableCommand {
                 + (others > 0 ? "; \(others) other eligible series (see --list)" : ""))
             for note in loaded.notes {
                 FileHandle.standardError.write(Data("note: \(note)\n".utf8))
+            }
+            // Files left out on their own (not DICOM, other modalities...): one line per reason.
+            for (code, notes) in Dictionary(grouping: scan.fileNotes, by: \.code).sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+                FileHandle.standardError.write(Data("note: \(notes.count) file(s) left out [\(code.rawValue)]: \(code.sentence)\n".utf8))
             }
         } catch let error as IngestError {
             throw CommandFailure(line: error.description, exitCode: ConvertExitCode.code(for: error.code))
@@ -128,6 +136,7 @@ struct SeriesListing {
                 + (c.seriesDescription.isEmpty ? "" : "  \"\(c.seriesDescription)\"") + "\n"
             for note in c.notes { text += "      \(note)\n" }
         }
+        if let rejection = scan.folderRejection { text += "  folder rejected: \(rejection)\n" }
         for r in scan.rejectedSeries {
             text += "  rejected \(r.id) (\(r.fileCount) files): \(r.reason)\n"
         }

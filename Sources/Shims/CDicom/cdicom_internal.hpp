@@ -18,8 +18,9 @@ void cdicom_set_error(char *err, size_t errlen, const std::string &message);
 
 /// Decodes a JPEG 2000 codestream or JP2 file held in memory to one component of int32 samples.
 /// Returns false with a message when OpenJPEG fails or the image is not width × height × 1.
+/// isSigned tells whether the codestream itself declares signed samples.
 bool cdicom_j2k_decode(const uint8_t *data, size_t length, int width, int height,
-                       std::vector<int32_t> &samples, std::string &message);
+                       std::vector<int32_t> &samples, bool &isSigned, std::string &message);
 
 /// Encodes width × height samples losslessly as a JPEG 2000 codestream.
 bool cdicom_j2k_encode(const uint16_t *samples, int width, int height, int precision, bool isSigned,

@@ -62,7 +62,7 @@ void ignoreMessage(const char *, void *) {}
 }  // namespace
 
 bool cdicom_j2k_decode(const uint8_t *data, size_t length, int width, int height,
-                       std::vector<int32_t> &samples, std::string &message) {
+                       std::vector<int32_t> &samples, bool &isSigned, std::string &message) {
     if (length < 12) { message = "JPEG 2000 frame is empty"; return false; }
     static const uint8_t jp2Signature[] = {0, 0, 0, 0x0C, 'j', 'P', ' ', ' '};
     OPJ_CODEC_FORMAT format = std::memcmp(data, jp2Signature, 8) == 0 ? OPJ_CODEC_JP2 : OPJ_CODEC_J2K;
@@ -90,6 +90,7 @@ bool cdicom_j2k_decode(const uint8_t *data, size_t length, int width, int height
         ok = false;
     } else {
         samples.assign(image->comps[0].data, image->comps[0].data + size_t(width) * height);
+        isSigned = image->comps[0].sgnd != 0;
     }
     if (image) opj_image_destroy(image);
     opj_stream_destroy(stream);

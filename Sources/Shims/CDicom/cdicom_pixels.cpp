@@ -84,10 +84,16 @@ bool decodeNative(cdicom_file *file, int frame, const PixelLayout &l, int32_t *o
             for (size_t i = 0; i < count; i++) out[i] = storedValue(data[first + i], l);
         }
     } else {
-        Uint32 *data = nullptr;
-        if (element->getUint32Array(data).bad() || !data) { message = "PixelData cannot be read"; return false; }
+        // 32-bit samples live in an OW element: DCMTK hands out 16-bit words in local order, so
+        // each sample is two words, high word first when the file was big endian.
+        Uint16 *words = nullptr;
+        if (element->getUint16Array(words).bad() || !words) { message = "PixelData cannot be read"; return false; }
         if (element->getLength() < (first + count) * 4) { message = "PixelData is shorter than Rows × Columns × frames (truncated?)"; return false; }
-        for (size_t i = 0; i < count; i++) out[i] = storedValue(data[first + i], l);
+        bool bigEndian = DcmXfer(ds->getOriginalXfer()).getByteOrder() == EBO_BigEndian && !DcmXfer(ds->getOriginalXfer()).isEncapsulated();
+        for (size_t i = 0; i < count; i++) {
+            uint32_t w0 = words[2 * (first + i)], w1 = words[2 * (first + i) + 1];
+            out[i] = storedValue(bigEndian ? (w0 << 16 | w1) : (w1 << 16 | w0), l);
+        }
     }
     return true;
 }
@@ -119,8 +125,19 @@ bool decodeJ2K(cdicom_file *file, int frame, const PixelLayout &l, int32_t *out,
         if (bytes) codestream.insert(codestream.end(), bytes, bytes + item->getLength());
     }
     std::vector<int32_t> samples;
-    if (!cdicom_j2k_decode(codestream.data(), codestream.size(), l.columns, l.rows, samples, message)) return false;
-    std::memcpy(out, samples.data(), samples.size() * sizeof(int32_t));
+    bool codestreamSigned = false;
+    if (!cdicom_j2k_decode(codestream.data(), codestream.size(), l.columns, l.rows, samples, codestreamSigned, message)) {
+        return false;
+    }
+    if (l.isSigned && !codestreamSigned) {
+        // Some encoders store signed data as an unsigned codestream; PixelRepresentation wins,
+        // as in pydicom: sign-extend from BitsStored.
+        PixelLayout packed = l;
+        packed.highBit = l.bitsStored - 1;
+        for (size_t i = 0; i < samples.size(); i++) out[i] = storedValue(uint32_t(samples[i]), packed);
+    } else {
+        std::memcpy(out, samples.data(), samples.size() * sizeof(int32_t));
+    }
     return true;
 }
 

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <cstdlib>
+#include <cstdint>
 
 namespace {
 
@@ -19,6 +21,10 @@ bool looksLikeDicom(const char *path, std::string &reason) {
         unsigned group = head[0] | (head[1] << 8);
         unsigned element = head[2] | (head[3] << 8);
         if ((group == 0x0002 || group == 0x0008) && element < 0x0100) return true;
+        // A big-endian dataset without meta information.
+        unsigned bigGroup = (head[0] << 8) | head[1];
+        unsigned bigElement = (head[2] << 8) | head[3];
+        if (bigGroup == 0x0008 && bigElement < 0x0100) return true;
     }
     reason = n == 0 ? "the file is empty" : "not a DICOM file (no DICM marker, no DICOM tag at the start)";
     return false;
@@ -151,7 +157,16 @@ extern "C" int cdicom_read_attributes(cdicom_file *file, cdicom_attributes *a, c
     if (!readInt(ds, DCM_HighBit, a->high_bit)) a->high_bit = a->bits_stored - 1;
     readInt(ds, DCM_PixelRepresentation, a->pixel_representation);
     a->number_of_frames = 1;
-    readInt(ds, DCM_NumberOfFrames, a->number_of_frames);
+    DcmElement *frames = nullptr;
+    if (ds->findAndGetElement(DCM_NumberOfFrames, frames).good() && frames && frames->getLength() > 0) {
+        // Strict: DCMTK reads "1A" as 1, but a frame count that is not a number is a broken file.
+        OFString text;
+        frames->getOFString(text, 0);
+        char *end = nullptr;
+        long value = std::strtol(text.c_str(), &end, 10);
+        while (end && *end == ' ') end++;
+        a->number_of_frames = (end && *end == 0 && value > 0 && value < INT32_MAX) ? int(value) : -1;
+    }
     a->has_pixel_data = ds->tagExists(DCM_PixelData) ? 1 : 0;
     a->has_per_frame_groups = ds->tagExists(DCM_PerFrameFunctionalGroupsSequence) ? 1 : 0;
     mergeFrameInfo(ds, &a->frame);

@@ -1,0 +1,108 @@
+import Foundation
+import Inference
+import Logging
+import Preprocess
+import SlidingWindows
+import Volumes
+
+/// What to do with a scan, besides the model's own recipe.
+public struct SegmentationOptions: Sendable {
+    public var precision: Precision?
+    public var threads: Int
+    /// Working memory for preparation, inference and merging, in MiB (the scan itself aside).
+    public var memoryBudgetMiB: Int
+    public var overlap: Double
+    /// Keep only the largest connected component of each organ.
+    public var largestComponentPerOrgan: Bool
+
+    public init(precision: Precision? = nil, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
+                memoryBudgetMiB: Int = 512, overlap: Double = 0.5, largestComponentPerOrgan: Bool = true) {
+        self.precision = precision
+        self.threads = max(1, threads)
+        self.memoryBudgetMiB = memoryBudgetMiB
+        self.overlap = overlap
+        self.largestComponentPerOrgan = largestComponentPerOrgan
+    }
+}
+
+/// Stages of one segmentation, for progress lines and timings.
+public enum SegmentationStage: String, Sendable, CaseIterable, Codable {
+    case load, prepare, infer, write
+}
+
+/// Labels on the scan's own grid, and how they were made.
+public struct SegmentationResult: Sendable {
+    public var labels: Volume<UInt8>
+    public var preparation: PreparationRecord
+    public var window: WindowShape
+    public var windowCount: Int
+    public var precision: Precision
+    /// Seconds per stage (those this step ran).
+    public var seconds: [SegmentationStage: Double]
+}
+
+/// Loads a model once and segments many scans (the engine is kept per window shape).
+public final class Segmenter {
+    public let model: ModelDirectory
+    public let options: SegmentationOptions
+    private var engines: [WindowShape: LCOVNetEngine] = [:]
+    private let logger: Logger
+
+    public init(model: ModelDirectory, options: SegmentationOptions, logger: Logger) {
+        self.model = model
+        self.options = options
+        self.logger = logger
+    }
+
+    public var precision: Precision { options.precision ?? model.manifest.precision }
+
+    /// Prepares the scan, runs the network over sliding windows and maps the scores back onto
+    /// the scan's grid slab by slab as the merger finalizes them.
+    /// - Parameter progress: (stage, fraction done in 0...1).
+    public func segment(_ scan: Volume<Int16>, progress: (SegmentationStage, Double) -> Void = { _, _ in }) throws -> SegmentationResult {
+        var seconds: [SegmentationStage: Double] = [:]
+        let clock = ContinuousClock()
+        var start = clock.now
+        func lap(_ stage: SegmentationStage) {
+            seconds[stage] = Self.seconds(clock.now - start)
+            start = clock.now
+        }
+
+        progress(.prepare, 0)
+        let prepared = try Preparation.prepare(scan, as: model.manifest.input, threads: options.threads)
+        lap(.prepare)
+        progress(.prepare, 1)
+
+        let classCount = model.manifest.classes.count
+        let size = prepared.volume.size
+        let window = try WindowChoice.window(model: model.manifest.window, prepared: size, classCount: classCount,
+                                             budgetBytes: options.memoryBudgetMiB << 20)
+        let engine = try engine(for: window)
+        let plan = WindowPlan(volumeSize: size, windowSize: Extent3(window.w, window.h, window.d), overlap: options.overlap)
+        logger.debug("windows planned", metadata: ["window": "\(window)", "windows": "\(plan.origins.count)", "prepared": "\(size)"])
+        let padding = prepared.volume.voxels.min() ?? 0
+        let labeler = SourceGridLabeler(record: prepared.record, classCount: classCount, threads: options.threads)
+        try SlidingWindowInference(plan: plan).run(
+            source: VolumeWindowSource(volume: prepared.volume, padding: padding), predictor: EnginePredictor(engine: engine),
+            progress: { done, all in progress(.infer, Double(done) / Double(all)) }
+        ) { slab in
+            try labeler.add(Preprocess.ScoreSlab(kStart: slab.slices.lowerBound, kCount: slab.slices.count, classCount: slab.classCount,
+                                                 sizeI: slab.size.i, sizeJ: slab.size.j, scores: slab.scores))
+        }
+        let labels = try labeler.finish(largestComponentPerOrgan: options.largestComponentPerOrgan)
+        lap(.infer)
+        return SegmentationResult(labels: labels, preparation: prepared.record, window: window, windowCount: plan.origins.count,
+                                  precision: precision, seconds: seconds)
+    }
+
+    private func engine(for window: WindowShape) throws -> LCOVNetEngine {
+        if let engine = engines[window] { return engine }
+        let engine = try LCOVNetEngine(model: model, precision: options.precision, threads: options.threads, window: window)
+        engines[window] = engine
+        return engine
+    }
+
+    static func seconds(_ d: Duration) -> Double {
+        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    }
+}

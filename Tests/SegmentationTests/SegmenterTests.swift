@@ -1,0 +1,65 @@
+import Foundation
+import Ingest
+import Inference
+import Logging
+import ModelSpec
+import NIfTI
+import Phantom
+import Testing
+import TestSupport
+import Volumes
+@testable import Segmentation
+
+@Suite struct SegmenterTests {
+    static let recipe = InputPreparation(orientation: "LPS", resample: .spacing([6, 6, 8]),
+                                         normalization: .clipScale(min: -200, max: 300),
+                                         bodyCrop: .init(thresholdHU: -500, marginMM: 10))
+
+    @Test func labelsLandOnTheScansGridAndRepeatExactly() throws {
+        let dir = try TemporaryDirectory()
+        let phantom = PhantomGenerator.generate(PhantomOptions(seed: 5, matrix: 64, sliceSpacing: 5))
+        let model = try RandomModel.write(to: dir.file("model"), input: Self.recipe, window: [32, 32, 32])
+        let segmenter = Segmenter(model: model, options: SegmentationOptions(threads: 2), logger: Logger(label: "test"))
+        var stages = Set<SegmentationStage>()
+        let first = try segmenter.segment(phantom.image) { stage, _ in stages.insert(stage) }
+        let second = try segmenter.segment(phantom.image)
+        #expect(first.labels.geometry == phantom.image.geometry)
+        #expect(first.labels.voxels == second.labels.voxels)
+        #expect(first.labels.voxels.allSatisfy { $0 < 17 })
+        #expect(first.windowCount > 1)
+        #expect(stages == [.prepare, .infer])
+    }
+
+    @Test func dicomAndNiftiInputsOfOneScanGiveTheSameLabels() throws {
+        let dir = try TemporaryDirectory()
+        let phantom = PhantomGenerator.generate(PhantomOptions(seed: 6, matrix: 48, sliceSpacing: 6))
+        try DicomSeriesWriter().write(phantom.image, to: dir.file("dicom"))
+        try NIfTIFile.write(phantom.image, to: dir.file("scan.nii.zst"))
+        let logger = Logger(label: "test")
+        let fromDicom = try ScanInput.load(dir.file("dicom"), logger: logger)
+        let fromNifti = try ScanInput.load(dir.file("scan.nii.zst"), logger: logger)
+        #expect(fromNifti.identifier == "scan")
+        #expect(fromDicom.seriesInstanceUID != nil)
+        #expect(fromDicom.volume.voxels == fromNifti.volume.voxels)
+        let model = try RandomModel.write(to: dir.file("model"), input: Self.recipe, window: [32, 32, 32])
+        let segmenter = Segmenter(model: model, options: SegmentationOptions(threads: 2), logger: logger)
+        let a = try segmenter.segment(fromDicom.volume), b = try segmenter.segment(fromNifti.volume)
+        #expect(a.labels.voxels == b.labels.voxels)
+        #expect(a.labels.geometry.isApproximatelyEqual(to: b.labels.geometry, tolerance: 1e-3))
+    }
+
+    @Test func aTightBudgetMakesTheWindowShallowerNotTheResultWrong() throws {
+        let size = Extent3(256, 256, 300)
+        let roomy = try WindowChoice.window(model: [64, 160, 160], prepared: size, classCount: 17, budgetBytes: 2048 << 20)
+        let tight = try WindowChoice.window(model: [64, 160, 160], prepared: size, classCount: 17, budgetBytes: 200 << 20)
+        #expect(roomy.d == 64 && roomy.h == 160)
+        #expect(tight.d < 64 && tight.d >= 32 && tight.d % 16 == 0)
+        let small = try WindowChoice.window(model: [64, 160, 160], prepared: Extent3(70, 50, 20), classCount: 17, budgetBytes: 512 << 20)
+        #expect(small == (try WindowShape(d: 32, h: 64, w: 80)))
+    }
+
+    @Test func missingInputIsOneLineNamingIt() {
+        let error = #expect(throws: SegmentationError.self) { try ScanInput.load("/nonexistent/scan.nii.gz", logger: Logger(label: "t")) }
+        #expect(error?.description == "/nonexistent/scan.nii.gz: no such file or folder")
+    }
+}
