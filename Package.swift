@@ -101,11 +101,38 @@ let segmentationTargets: [Target] = [
 ]
 
 
+// MARK: Daemon: lcovnet serve — configuration, watch folder, job ledger, spool, logs, metrics, systemd
+let daemonPackages: [Package.Dependency] = [
+    .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+    .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+    .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+    .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+]
+let daemonTargets: [Target] = [
+    .target(
+        name: "Daemon",
+        dependencies: ["Volumes", "NIfTI", logging,
+                       .product(name: "GRDB", package: "GRDB.swift"),
+                       .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                       .product(name: "Prometheus", package: "swift-prometheus"),
+                       .product(name: "TOMLKit", package: "TOMLKit")]),
+    // The jobs `lcovnet serve` wires into the daemon: grouping by DICOM headers, conversion.
+    .target(name: "DaemonJobs", dependencies: ["Daemon", "Ingest", "NIfTI", "Volumes", logging]),
+]
+let daemonTests: [Target] = [
+    .testTarget(name: "DaemonTests", dependencies: ["Daemon", "DaemonJobs", "Ingest", "Phantom", "Volumes", "TestSupport", logging]),
+]
+let daemonModules: [Target.Dependency] = [
+    "Daemon", "DaemonJobs", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+]
+
+
 // MARK: The executable
 let executableTargets: [Target] = [
     .executableTarget(
         name: "lcovnet",
-        dependencies: sharedModules + ingestModules + preprocessModules + inferenceModules + ["Segmentation", argumentParser, logging]),
+        dependencies: sharedModules + ingestModules + preprocessModules + inferenceModules + ["Segmentation"] + daemonModules
+            + [argumentParser, logging]),
 ]
 
 let package = Package(
@@ -117,12 +144,13 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
-    ],
+    ] + daemonPackages,
     targets: sharedTargets + sharedTests + trainingTargets
         + ingestTargets + ingestTests
         + preprocessTargets + preprocessTests
         + inferenceTargets + inferenceTests
         + segmentationTargets
+        + daemonTargets + daemonTests
         + executableTargets,
     cxxLanguageStandard: .cxx17
 )
