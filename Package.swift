@@ -69,6 +69,9 @@ let preprocessTargets: [Target] = [
     .systemLibrary(name: "CZlib", path: "Sources/Shims/CZlib"),
     .target(name: "Preprocess", dependencies: ["Volumes", "ModelSpec"], swiftSettings: optimizedVoxelLoops),
     .target(name: "Export", dependencies: ["Volumes", "NIfTI", "ModelSpec", "CZlib"], swiftSettings: optimizedVoxelLoops),
+    // Time and peak memory of each step on scan-sized input (docs/BENCHMARKS.md).
+    .executableTarget(name: "preprocess-bench", dependencies: ["Preprocess", "Export", "Volumes", "ModelSpec"],
+                      path: "Sources/PreprocessBench"),
 ]
 let preprocessTests: [Target] = [
     .testTarget(name: "PreprocessTests", dependencies: ["Preprocess", "Volumes", "ModelSpec", "NIfTI", "TestSupport"],
@@ -96,7 +99,7 @@ let inferenceModules: [Target.Dependency] = [
 
 // MARK: Segmentation: the whole job on one scan (ingest → prepare → infer → labels on the scan's grid)
 let segmentationTargets: [Target] = [
-    .target(name: "Segmentation", dependencies: ["Ingest", "Preprocess", "Inference", "SlidingWindows", "NIfTI", "Volumes", logging]),
+    .target(name: "Segmentation", dependencies: ["Ingest", "Preprocess", "Inference", "SlidingWindows", "Export", "NIfTI", "Volumes", logging]),
     .testTarget(name: "SegmentationTests", dependencies: ["Segmentation", "Inference", "Phantom", "NIfTI", "Volumes", "TestSupport"]),
 ]
 
