@@ -1,3 +1,4 @@
+import Foundation
 import Volumes
 
 /// Decodes a candidate's slices into one buffer, file by file on a few threads.
@@ -17,8 +18,9 @@ enum SeriesLoader {
         let voxels: [Int16]
         do {
             voxels = try [Int16](unsafeUninitializedCapacity: sliceVoxels * count) { storage, initialized in
-            storage.initialize(repeating: 0)
-            initialized = storage.count
+            // No zero fill: every voxel is decoded into (first touch happens on the decoding
+            // threads), and on an error the array is never used. Int16 needs no deinitialization.
+            HugePages.advise(UnsafeMutableRawBufferPointer(storage))
             let buffer = SharedBuffer(storage: storage)
             try ParallelWork.run(count: jobs.count, threads: threads) { job in
                 let indices = jobs[job]
@@ -31,6 +33,7 @@ enum SeriesLoader {
                 }
                 clamped[job] = total
             }
+            initialized = storage.count
             }
         } catch let error as IngestError {
             throw error
@@ -48,5 +51,21 @@ struct SharedBuffer<Element>: @unchecked Sendable {
     let storage: UnsafeMutableBufferPointer<Element>
     func slice(_ start: Int, count: Int) -> UnsafeMutableBufferPointer<Element> {
         UnsafeMutableBufferPointer(rebasing: storage[start..<(start + count)])
+    }
+}
+
+/// Asks Linux for transparent huge pages on a large fresh buffer: a 512×512×300 volume would
+/// otherwise take ~38 000 page faults on first touch, a noticeable share of `convert`'s time.
+enum HugePages {
+    static func advise(_ buffer: UnsafeMutableRawBufferPointer) {
+        #if os(Linux)
+        guard let base = buffer.baseAddress, buffer.count >= 4 << 20 else { return }
+        let huge: UInt = 2 << 20
+        let start = (UInt(bitPattern: base) + huge - 1) & ~(huge - 1)
+        let end = (UInt(bitPattern: base) + UInt(buffer.count)) & ~(huge - 1)
+        if end > start, let aligned = UnsafeMutableRawPointer(bitPattern: start) {
+            _ = madvise(aligned, Int(end - start), MADV_HUGEPAGE)
+        }
+        #endif
     }
 }
