@@ -35,7 +35,7 @@ echo "### lcovnet convert vs dcm2niix, 512×512×300 CT series"
 echo
 echo "- date: $(date -u +%Y-%m-%dT%H:%MZ); machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem/ {print $2}') GiB, load average $(cut -d' ' -f1 /proc/loadavg) at the start"
 echo "- command: \`bench/convert.sh $runs\` (median of $runs interleaved runs each, page cache warm, .nii output for both)"
-echo "- lcovnet: \`lcovnet convert DIR -o out.nii\` (release build); dcm2niix $(dcm2niix --version 2>&1 | grep -o 'v[0-9.]*' | head -1): \`dcm2niix -z n -f out -o OUT DIR\`"
+echo "- lcovnet: \`lcovnet convert DIR -o out.nii\` (release build); dcm2niix $(dcm2niix --version 2>&1 | grep -o 'v1[0-9.]*' | head -1): \`dcm2niix -z n -f out -o OUT DIR\`"
 echo
 echo "| transfer syntax | files | lcovnet wall (s) | dcm2niix wall (s) | lcovnet CPU (s) | dcm2niix CPU (s) | voxels and affine equal |"
 echo "|---|---|---|---|---|---|---|"
@@ -44,6 +44,7 @@ for syntax in explicit-little jpeg-lossless; do
   "$bin" dicom-write "$work/source.nii" -o "$dir" --syntax "$syntax" >/dev/null
   : > "$work/ours.txt"; : > "$work/theirs.txt"
   for _ in $(seq "$runs"); do
+    rm -f "$work/ours.nii"   # both tools write a new file (dcm2niix's folder is emptied too)
     measure "$bin" convert "$dir" -o "$work/ours.nii" >> "$work/ours.txt"
     rm -rf "$work/ref"; mkdir "$work/ref"
     measure dcm2niix -z n -f out -o "$work/ref" "$dir" >> "$work/theirs.txt"

@@ -1,4 +1,3 @@
-import Foundation
 import Volumes
 
 /// Decodes a candidate's slices into one buffer, file by file on a few threads.
@@ -20,11 +19,12 @@ enum SeriesLoader {
             voxels = try [Int16](unsafeUninitializedCapacity: sliceVoxels * count) { storage, initialized in
             // No zero fill: every voxel is decoded into (first touch happens on the decoding
             // threads), and on an error the array is never used. Int16 needs no deinitialization.
-            HugePages.advise(UnsafeMutableRawBufferPointer(storage))
             let buffer = SharedBuffer(storage: storage)
             try ParallelWork.run(count: jobs.count, threads: threads) { job in
                 let indices = jobs[job]
-                let file = try DicomFile(path: slices[indices[0]].path, headersOnly: false)
+                // The scan's open handle when it is still there: its headers are parsed already.
+                let path = slices[indices[0]].path
+                let file = try candidate.openFiles?.take(path) ?? DicomFile(path: path, headersOnly: false)
                 var total = 0
                 for k in indices {
                     let s = slices[k]
@@ -54,18 +54,3 @@ struct SharedBuffer<Element>: @unchecked Sendable {
     }
 }
 
-/// Asks Linux for transparent huge pages on a large fresh buffer: a 512×512×300 volume would
-/// otherwise take ~38 000 page faults on first touch, a noticeable share of `convert`'s time.
-enum HugePages {
-    static func advise(_ buffer: UnsafeMutableRawBufferPointer) {
-        #if os(Linux)
-        guard let base = buffer.baseAddress, buffer.count >= 4 << 20 else { return }
-        let huge: UInt = 2 << 20
-        let start = (UInt(bitPattern: base) + huge - 1) & ~(huge - 1)
-        let end = (UInt(bitPattern: base) + UInt(buffer.count)) & ~(huge - 1)
-        if end > start, let aligned = UnsafeMutableRawPointer(bitPattern: start) {
-            _ = madvise(aligned, Int(end - start), MADV_HUGEPAGE)
-        }
-        #endif
-    }
-}
