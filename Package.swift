@@ -69,6 +69,9 @@ let preprocessTargets: [Target] = [
     .systemLibrary(name: "CZlib", path: "Sources/Shims/CZlib"),
     .target(name: "Preprocess", dependencies: ["Volumes", "ModelSpec"], swiftSettings: optimizedVoxelLoops),
     .target(name: "Export", dependencies: ["Volumes", "NIfTI", "ModelSpec", "CZlib"], swiftSettings: optimizedVoxelLoops),
+    // Time and peak memory of each step on scan-sized input (docs/BENCHMARKS.md).
+    .executableTarget(name: "preprocess-bench", dependencies: ["Preprocess", "Export", "Volumes", "ModelSpec"],
+                      path: "Sources/PreprocessBench"),
 ]
 let preprocessTests: [Target] = [
     .testTarget(name: "PreprocessTests", dependencies: ["Preprocess", "Volumes", "ModelSpec", "NIfTI", "TestSupport"],
@@ -96,8 +99,34 @@ let inferenceModules: [Target.Dependency] = [
 
 // MARK: Segmentation: the whole job on one scan (ingest → prepare → infer → labels on the scan's grid)
 let segmentationTargets: [Target] = [
-    .target(name: "Segmentation", dependencies: ["Ingest", "Preprocess", "Inference", "SlidingWindows", "NIfTI", "Volumes", logging]),
+    .target(name: "Segmentation", dependencies: ["Ingest", "Preprocess", "Inference", "SlidingWindows", "Export", "NIfTI", "Volumes", logging]),
     .testTarget(name: "SegmentationTests", dependencies: ["Segmentation", "Inference", "Phantom", "NIfTI", "Volumes", "TestSupport"]),
+]
+
+
+// MARK: Daemon: lcovnet serve — configuration, watch folder, job ledger, spool, logs, metrics, systemd
+let daemonPackages: [Package.Dependency] = [
+    .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+    .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+    .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+    .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+]
+let daemonTargets: [Target] = [
+    .target(
+        name: "Daemon",
+        dependencies: ["Volumes", "NIfTI", logging,
+                       .product(name: "GRDB", package: "GRDB.swift"),
+                       .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                       .product(name: "Prometheus", package: "swift-prometheus"),
+                       .product(name: "TOMLKit", package: "TOMLKit")]),
+    // The jobs `lcovnet serve` wires into the daemon: grouping by DICOM headers, conversion.
+    .target(name: "DaemonJobs", dependencies: ["Daemon", "Ingest", "NIfTI", "Volumes", logging]),
+]
+let daemonTests: [Target] = [
+    .testTarget(name: "DaemonTests", dependencies: ["Daemon", "DaemonJobs", "Ingest", "Phantom", "Volumes", "TestSupport", logging]),
+]
+let daemonModules: [Target.Dependency] = [
+    "Daemon", "DaemonJobs", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
 ]
 
 
@@ -105,7 +134,8 @@ let segmentationTargets: [Target] = [
 let executableTargets: [Target] = [
     .executableTarget(
         name: "lcovnet",
-        dependencies: sharedModules + ingestModules + preprocessModules + inferenceModules + ["Segmentation", argumentParser, logging]),
+        dependencies: sharedModules + ingestModules + preprocessModules + inferenceModules + ["Segmentation"] + daemonModules
+            + [argumentParser, logging]),
 ]
 
 let package = Package(
@@ -117,12 +147,13 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
-    ],
+    ] + daemonPackages,
     targets: sharedTargets + sharedTests + trainingTargets
         + ingestTargets + ingestTests
         + preprocessTargets + preprocessTests
         + inferenceTargets + inferenceTests
         + segmentationTargets
+        + daemonTargets + daemonTests
         + executableTargets,
     cxxLanguageStandard: .cxx17
 )

@@ -43,21 +43,22 @@ public enum BodyCrop {
             mask.withUnsafeMutableBufferPointer { out in
                 let out = out
                 Parallel.forEach(coarse[2], threads: threads) { ck in
-                    var counts = [Int32](repeating: 0, count: coarse[0] * coarse[1])
-                    var totals = [Int32](repeating: 0, count: coarse[0] * coarse[1])
-                    for k in (ck * block[2])..<min(size.k, (ck + 1) * block[2]) {
-                        for j in 0..<size.j {
-                            let rowCell = (j / block[1]) * coarse[0]
-                            let row = size.i * (j + size.j * k)
-                            for i in 0..<size.i {
-                                let cell = rowCell + i / block[0]
-                                totals[cell] += 1
-                                if src[row + i] > threshold { counts[cell] += 1 }
+                    let kRange = (ck * block[2])..<min(size.k, (ck + 1) * block[2])
+                    let plane = coarse[0] * coarse[1] * ck
+                    for cj in 0..<coarse[1] {
+                        let jRange = (cj * block[1])..<min(size.j, (cj + 1) * block[1])
+                        for ci in 0..<coarse[0] {
+                            let iRange = (ci * block[0])..<min(size.i, (ci + 1) * block[0])
+                            var count = 0
+                            for k in kRange {
+                                for j in jRange {
+                                    let row = size.i * (j + size.j * k)
+                                    for i in iRange where src[row + i] > threshold { count += 1 }
+                                }
                             }
+                            if count * 2 > kRange.count * jRange.count * iRange.count { out[plane + ci + coarse[0] * cj] = 1 }
                         }
                     }
-                    let plane = coarse[0] * coarse[1] * ck
-                    for c in 0..<counts.count where counts[c] * 2 > totals[c] { out[plane + c] = 1 }
                 }
             }
         }

@@ -32,20 +32,24 @@ public enum LargestComponent {
             perPlane.withUnsafeMutableBufferPointer { out in
                 let out = out
                 Parallel.forEach(size.k, threads: threads) { k in
-                    var lo = [[Int]](repeating: [Int.max, Int.max], count: 256), hi = [[Int]](repeating: [-1, -1], count: 256)
+                    // Per label: min i, max i, min j, max j in this plane.
+                    var bounds = [Int](repeating: 0, count: 256 * 4)
+                    for l in 0..<256 { bounds[4 * l] = Int.max; bounds[4 * l + 1] = -1; bounds[4 * l + 2] = Int.max; bounds[4 * l + 3] = -1 }
                     for j in 0..<size.j {
                         let row = size.i * (j + size.j * k)
                         for i in 0..<size.i {
                             let l = Int(v[row + i])
                             guard l != 0 else { continue }
-                            if i < lo[l][0] { lo[l][0] = i }
-                            if i > hi[l][0] { hi[l][0] = i }
-                            if j < lo[l][1] { lo[l][1] = j }
-                            if j > hi[l][1] { hi[l][1] = j }
+                            let b = 4 * l
+                            if i < bounds[b] { bounds[b] = i }
+                            if i > bounds[b + 1] { bounds[b + 1] = i }
+                            if j < bounds[b + 2] { bounds[b + 2] = j }
+                            if j > bounds[b + 3] { bounds[b + 3] = j }
                         }
                     }
                     out[k] = (0..<256).map { l in
-                        hi[l][0] < 0 ? nil : CropBox(lower: [lo[l][0], lo[l][1], k], upper: [hi[l][0] + 1, hi[l][1] + 1, k + 1])
+                        bounds[4 * l + 1] < 0 ? nil
+                            : CropBox(lower: [bounds[4 * l], bounds[4 * l + 2], k], upper: [bounds[4 * l + 1] + 1, bounds[4 * l + 3] + 1, k + 1])
                     }
                 }
             }
@@ -66,10 +70,6 @@ public enum LargestComponent {
     static func strayVoxels(of label: UInt8, in voxels: UnsafeBufferPointer<UInt8>, size: Extent3, box: CropBox) -> [Int] {
         let n = box.size
         let (ni, nj, nk) = (n.i, n.j, n.k)
-        func global(_ v: Int) -> Int {
-            let i = v % ni, j = (v / ni) % nj, k = v / (ni * nj)
-            return (box.lower[0] + i) + size.i * ((box.lower[1] + j) + size.j * (box.lower[2] + k))
-        }
         // 0 unvisited, 1 seen, 2 in the kept component.
         var state = [UInt8](repeating: 0, count: n.count)
         var queue = [Int32]()
@@ -85,7 +85,7 @@ public enum LargestComponent {
                 let v = Int(queue[head])
                 head += 1
                 let i = v % ni, j = (v / ni) % nj, k = v / (ni * nj)
-                let g = global(v)
+                let g = (box.lower[0] + i) + size.i * ((box.lower[1] + j) + size.j * (box.lower[2] + k))
                 func visit(_ local: Int, _ step: Int) {
                     let w = v + local
                     if state[w] == before && voxels[g + step] == label {
@@ -103,15 +103,25 @@ public enum LargestComponent {
             return queue.count
         }
 
+        // Calls `body(local, global)` for every voxel of the box, in raster order.
+        func forEachVoxel(_ body: (Int, Int) -> Void) {
+            for k in 0..<nk { for j in 0..<nj {
+                let local = ni * (j + nj * k)
+                let g = box.lower[0] + size.i * ((box.lower[1] + j) + size.j * (box.lower[2] + k))
+                for i in 0..<ni { body(local + i, g + i) }
+            } }
+        }
+
         var best = (count: 0, seed: -1)
-        for v in 0..<n.count where state[v] == 0 && voxels[global(v)] == label {
+        forEachVoxel { v, g in
+            guard state[v] == 0 && voxels[g] == label else { return }
             let count = grow(from: v, mark: 1)
             if count > best.count { best = (count, v) }
         }
         guard best.seed >= 0 else { return [] }
         _ = grow(from: best.seed, mark: 2)
         var stray = [Int]()
-        for v in 0..<n.count where state[v] == 1 { stray.append(global(v)) }
+        forEachVoxel { v, g in if state[v] == 1 { stray.append(g) } }
         return stray
     }
 }

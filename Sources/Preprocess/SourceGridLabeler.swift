@@ -151,6 +151,11 @@ public final class SourceGridLabeler {
         let (o0, o1, o2) = (offsets[0], offsets[1], offsets[2])
         let classes = classCount
         let channel = window.slab.channelStride
+        // Prepared indices that scan axis i reads, along the prepared axis it runs along.
+        let stride0 = strides[record.map.derivedAxis[0]]
+        let insideI = (0..<size.i).filter { t0.inside[$0] }
+        let qRange = (insideI.map { t0.lower[$0] }.min() ?? 0)..<((insideI.map { t0.upper[$0] }.max() ?? -1) + 1)
+        let lastQ = max(qRange.upperBound, 1)
         labels.withUnsafeMutableBufferPointer { out in
             let out = out
             window.slab.scores.withUnsafeBufferPointer { scores in
@@ -159,24 +164,30 @@ public final class SourceGridLabeler {
                         let k = source.lowerBound + n
                         guard t2.inside[k] else { return }
                         let wk = t2.weight[k]
+                        // Per prepared index q along scan i: the class that wins at all four
+                        // corner rows of this scan row, or none (0xFFFF).
+                        var uniform = [UInt16](repeating: 0xFFFF, count: lastQ)
                         for j in 0..<size.j where t1.inside[j] {
                             let wj = t1.weight[j]
                             let b00 = o1.lower[j] + o2.lower[k], b10 = o1.upper[j] + o2.lower[k]
                             let b01 = o1.lower[j] + o2.upper[k], b11 = o1.upper[j] + o2.upper[k]
                             let w00 = (1 - wj) * (1 - wk), w10 = wj * (1 - wk), w01 = (1 - wj) * wk, w11 = wj * wk
                             let row = size.i * (j + size.j * k)
-                            for i in 0..<size.i where t0.inside[i] {
-                                let i0 = o0.lower[i], i1 = o0.upper[i]
-                                let corners = (b00 + i0, b10 + i0, b01 + i0, b11 + i0, b00 + i1, b10 + i1, b01 + i1, b11 + i1)
-                                let first = argmax[corners.0]
+                            for q in qRange {
+                                let o = q * stride0
+                                let a = argmax[b00 + o]
+                                uniform[q] = argmax[b10 + o] == a && argmax[b01 + o] == a && argmax[b11 + o] == a ? UInt16(a) : 0xFFFF
+                            }
+                            for i in insideI {
                                 // Where one class wins at all eight corners it wins everywhere
                                 // between them, so the interpolation can be skipped exactly.
-                                if argmax[corners.1] == first && argmax[corners.2] == first && argmax[corners.3] == first
-                                    && argmax[corners.4] == first && argmax[corners.5] == first
-                                    && argmax[corners.6] == first && argmax[corners.7] == first {
-                                    out[row + i] = first
+                                let u = uniform[t0.lower[i]]
+                                if u != 0xFFFF && u == uniform[t0.upper[i]] {
+                                    out[row + i] = UInt8(u)
                                     continue
                                 }
+                                let i0 = o0.lower[i], i1 = o0.upper[i]
+                                let corners = (b00 + i0, b10 + i0, b01 + i0, b11 + i0, b00 + i1, b10 + i1, b01 + i1, b11 + i1)
                                 let wi = t0.weight[i]
                                 var best = -Float.infinity
                                 var winner: UInt8 = 0

@@ -1,9 +1,19 @@
 import ArgumentParser
 
 @main
-struct LCOVNet: ParsableCommand {
+struct LCOVNet: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lcovnet",
         abstract: "Abdominal CT organ segmentation with an int8 LCOV-Net, as a command and a watch-folder daemon.",
-        subcommands: [ConvertCommand.self, DicomWriteCommand.self, PhantomCommand.self, ModelCommand.self])
+        // One command per line, so that adding one never conflicts with adding another.
+        subcommands: [
+            DemoCommand.self,
+            SegmentCommand.self,
+            ConvertCommand.self,
+            ServeCommand.self,
+            StatusCommand.self,
+            PhantomCommand.self,
+            ModelCommand.self,
+            DicomWriteCommand.self,
+        ])
 }

@@ -1,0 +1,166 @@
+import Foundation
+import Logging
+import TOMLKit
+
+/// Reads lcovnet.toml: every key is known, typed and range-checked, and every problem is
+/// reported with the key and a fix. Keys left out take the defaults of `DaemonConfiguration`.
+public enum ConfigurationLoader {
+    public static func load(file: String) throws(ConfigurationError) -> DaemonConfiguration {
+        guard let data = FileManager.default.contents(atPath: file) else {
+            throw ConfigurationError(file: file, key: "", problem: "cannot be read",
+                                     fix: "give an existing file with --config (an example is etc/lcovnet/lcovnet.toml)")
+        }
+        return try parse(String(decoding: data, as: UTF8.self), file: file)
+    }
+
+    public static func parse(_ text: String, file: String = "lcovnet.toml") throws(ConfigurationError) -> DaemonConfiguration {
+        let root: TOMLTable
+        do {
+            root = try TOMLTable(string: text)
+        } catch let error as TOMLParseError {
+            throw ConfigurationError(file: file, key: "", problem: "is not valid TOML (\(error.description), line \(error.source.begin.line))",
+                                     fix: "correct the syntax at that line")
+        } catch {
+            throw ConfigurationError(file: file, key: "", problem: "is not valid TOML", fix: "correct the syntax")
+        }
+        var reader = TableReader(root: root, file: file)
+        var c = DaemonConfiguration.defaults
+        try reader.checkSections(["paths", "ingest", "retention", "limits", "metrics", "log"])
+
+        try reader.section("paths", keys: ["watch", "work", "output", "quarantine", "archive"])
+        c.paths.watch = try reader.path("paths", "watch", default: c.paths.watch)
+        c.paths.work = try reader.path("paths", "work", default: c.paths.work)
+        c.paths.output = try reader.path("paths", "output", default: c.paths.output)
+        c.paths.quarantine = try reader.path("paths", "quarantine", default: c.paths.quarantine)
+        c.paths.archive = try reader.path("paths", "archive", default: c.paths.work + "/archive")
+
+        try reader.section("ingest", keys: ["quiet_seconds", "marker_file", "rescan_seconds", "disk_watermark_mb"])
+        c.ingest.quietSeconds = try reader.number("ingest", "quiet_seconds", default: c.ingest.quietSeconds, in: 0.1...86_400,
+                                                  fix: "set the seconds of silence after which a folder is complete, e.g. quiet_seconds = 10")
+        c.ingest.markerFile = try reader.string("ingest", "marker_file", default: c.ingest.markerFile)
+        if c.ingest.markerFile.contains("/") || c.ingest.markerFile.hasPrefix(".") {
+            throw reader.error("ingest.marker_file", "must be a plain file name, not a path or a hidden name",
+                               "use a name such as marker_file = \"lcovnet.complete\", or \"\" to turn markers off")
+        }
+        c.ingest.rescanSeconds = try reader.number("ingest", "rescan_seconds", default: c.ingest.rescanSeconds, in: 1...86_400,
+                                                   fix: "set how often the whole watch folder is rescanned, e.g. rescan_seconds = 30")
+        c.ingest.diskWatermarkMB = try reader.integer("ingest", "disk_watermark_mb", default: c.ingest.diskWatermarkMB, in: 0...100_000_000,
+                                                      fix: "set the free space (MB) under which intake pauses, e.g. disk_watermark_mb = 1024")
+
+        try reader.section("retention", keys: ["after_success"])
+        let retention = try reader.string("retention", "after_success", default: c.retention.rawValue)
+        guard let mode = DaemonConfiguration.Retention(rawValue: retention) else {
+            throw reader.error("retention.after_success", "is \"\(retention)\"", "use one of \"keep\", \"archive\" or \"delete\"")
+        }
+        c.retention = mode
+
+        try reader.section("limits", keys: ["memory_budget_mb", "concurrency", "max_attempts", "retry_seconds", "drain_seconds"])
+        c.limits.memoryBudgetMB = try reader.integer("limits", "memory_budget_mb", default: c.limits.memoryBudgetMB, in: 256...1_048_576,
+                                                     fix: "set the memory the jobs may use together in MB, e.g. memory_budget_mb = 4096")
+        c.limits.concurrency = try reader.integer("limits", "concurrency", default: c.limits.concurrency, in: 1...64,
+                                                  fix: "set how many jobs may run at once, e.g. concurrency = 1")
+        c.limits.maxAttempts = try reader.integer("limits", "max_attempts", default: c.limits.maxAttempts, in: 1...100,
+                                                  fix: "set the attempts per job before it fails, e.g. max_attempts = 3")
+        c.limits.retrySeconds = try reader.number("limits", "retry_seconds", default: c.limits.retrySeconds, in: 0.1...86_400,
+                                                  fix: "set the first retry delay in seconds, e.g. retry_seconds = 5")
+        c.limits.drainSeconds = try reader.number("limits", "drain_seconds", default: c.limits.drainSeconds, in: 0...3_600,
+                                                  fix: "set how long SIGTERM waits for running jobs, e.g. drain_seconds = 60")
+
+        try reader.section("metrics", keys: ["address", "port"])
+        c.metrics.address = try reader.string("metrics", "address", default: c.metrics.address)
+        guard c.metrics.address == "127.0.0.1" || c.metrics.address == "::1" || c.metrics.address == "localhost" else {
+            throw reader.error("metrics.address", "is \"\(c.metrics.address)\", which is not a loopback address",
+                               "use address = \"127.0.0.1\" (put a reverse proxy in front to publish the metrics)")
+        }
+        c.metrics.port = try reader.integer("metrics", "port", default: c.metrics.port, in: 0...65_535,
+                                            fix: "set a TCP port such as port = 9464, or port = 0 to turn the endpoint off")
+
+        try reader.section("log", keys: ["level"])
+        let level = try reader.string("log", "level", default: c.logLevel.rawValue)
+        guard let parsed = Logger.Level(rawValue: level) else {
+            throw reader.error("log.level", "is \"\(level)\"",
+                               "use one of " + Logger.Level.allCases.map { "\"\($0.rawValue)\"" }.joined(separator: ", "))
+        }
+        c.logLevel = parsed
+
+        try checkPathsApart(c, reader: reader)
+        return c
+    }
+
+    /// The folders must be distinct and none may hold another: a results folder inside the watch
+    /// folder would be ingested again.
+    private static func checkPathsApart(_ c: DaemonConfiguration, reader: TableReader) throws(ConfigurationError) {
+        let named = [("paths.watch", c.paths.watch), ("paths.work", c.paths.work), ("paths.output", c.paths.output),
+                     ("paths.quarantine", c.paths.quarantine), ("paths.archive", c.paths.archive)]
+        for (i, a) in named.enumerated() {
+            for b in named[(i + 1)...] {
+                let (x, y) = (a.1 + "/", b.1 + "/")
+                if x == y || x.hasPrefix(y) || y.hasPrefix(x) {
+                    // The default archive inside work is fine: work is not watched.
+                    if a.0 == "paths.work" && b.0 == "paths.archive" && y.hasPrefix(x) && x != y { continue }
+                    throw reader.error(b.0, "overlaps \(a.0) (\(a.1))", "give each of watch, work, output, quarantine and archive its own folder")
+                }
+            }
+        }
+    }
+}
+
+/// Typed access to the TOML tables, remembering the file for errors.
+struct TableReader {
+    var root: TOMLTable
+    var file: String
+
+    func error(_ key: String, _ problem: String, _ fix: String) -> ConfigurationError {
+        ConfigurationError(file: file, key: key, problem: problem, fix: fix)
+    }
+
+    func checkSections(_ known: [String]) throws(ConfigurationError) {
+        for key in root.keys where !known.contains(key) {
+            throw error(key, "is not a known section", "use only " + known.map { "[\($0)]" }.joined(separator: ", "))
+        }
+        for key in root.keys where root[key]?.table == nil {
+            throw error(key, "must be a section", "write it as [\(key)] followed by its keys")
+        }
+    }
+
+    func section(_ name: String, keys: [String]) throws(ConfigurationError) {
+        guard let table = root[name]?.table else { return }
+        for key in table.keys where !keys.contains(key) {
+            throw error("\(name).\(key)", "is not a known key", "use only " + keys.joined(separator: ", ") + " in [\(name)] (see etc/lcovnet/lcovnet.toml)")
+        }
+    }
+
+    private func value(_ section: String, _ key: String) -> TOMLValueConvertible? {
+        root[section]?.table?[key]
+    }
+
+    func string(_ section: String, _ key: String, default fallback: String) throws(ConfigurationError) -> String {
+        guard let v = value(section, key) else { return fallback }
+        guard let s = v.string else { throw error("\(section).\(key)", "must be a string", "quote the value: \(key) = \"...\"") }
+        return s
+    }
+
+    func path(_ section: String, _ key: String, default fallback: String) throws(ConfigurationError) -> String {
+        let s = try string(section, key, default: fallback)
+        guard s.hasPrefix("/"), s.count > 1 else {
+            throw error("\(section).\(key)", "must be an absolute folder path, not \"\(s)\"", "write it from the root, e.g. \(key) = \"\(fallback)\"")
+        }
+        return s.hasSuffix("/") ? String(s.dropLast()) : s
+    }
+
+    func number(_ section: String, _ key: String, default fallback: Double, in range: ClosedRange<Double>, fix: String) throws(ConfigurationError) -> Double {
+        guard let v = value(section, key) else { return fallback }
+        guard let d = v.double ?? v.int.map(Double.init) else { throw error("\(section).\(key)", "must be a number", fix) }
+        guard range.contains(d) else {
+            throw error("\(section).\(key)", "is \(d), outside \(range.lowerBound)...\(range.upperBound)", fix)
+        }
+        return d
+    }
+
+    func integer(_ section: String, _ key: String, default fallback: Int, in range: ClosedRange<Int>, fix: String) throws(ConfigurationError) -> Int {
+        guard let v = value(section, key) else { return fallback }
+        guard let i = v.int else { throw error("\(section).\(key)", "must be a whole number", fix) }
+        guard range.contains(i) else { throw error("\(section).\(key)", "is \(i), outside \(range.lowerBound)...\(range.upperBound)", fix) }
+        return i
+    }
+}

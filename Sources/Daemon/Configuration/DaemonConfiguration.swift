@@ -1,0 +1,79 @@
+import Logging
+
+/// Everything `lcovnet serve` reads from lcovnet.toml (etc/lcovnet/lcovnet.toml documents each key).
+public struct DaemonConfiguration: Sendable, Equatable {
+    public struct Paths: Sendable, Equatable {
+        /// Where PACS or storescp drop DICOM files (subfolders included).
+        public var watch: String
+        /// The spool (claimed series), the ledger and caches.
+        public var work: String
+        /// Results, one folder per series: `<output>/<SeriesInstanceUID>/`.
+        public var output: String
+        /// Inputs that cannot be processed, each with reason.json.
+        public var quarantine: String
+        /// Where inputs go after success when retention is `archive`.
+        public var archive: String
+    }
+
+    public struct Ingest: Sendable, Equatable {
+        /// A folder is complete when nothing in it has changed for this long.
+        public var quietSeconds: Double
+        /// A file of this name in a folder marks it complete at once ("" turns markers off).
+        public var markerFile: String
+        /// Full rescans of the watch folder, as a fallback to inotify.
+        public var rescanSeconds: Double
+        /// Intake pauses (files stay where they are) while free space under `work` is below this.
+        public var diskWatermarkMB: Int
+    }
+
+    /// What happens to a series' input files once its results are committed.
+    public enum Retention: String, Sendable, Equatable, CaseIterable {
+        case keep, archive, delete
+    }
+
+    public struct Limits: Sendable, Equatable {
+        /// Memory the running jobs may hold together; a job's share is estimated from its input size.
+        public var memoryBudgetMB: Int
+        /// The most jobs that run at once.
+        public var concurrency: Int
+        /// Attempts per job (transient errors and crashes) before it is marked failed.
+        public var maxAttempts: Int
+        /// First retry delay; each further retry doubles it.
+        public var retrySeconds: Double
+        /// How long SIGTERM waits for running jobs before checkpointing them.
+        public var drainSeconds: Double
+    }
+
+    public struct Metrics: Sendable, Equatable {
+        /// Loopback address the Prometheus endpoint binds to.
+        public var address: String
+        /// 0 turns the endpoint off.
+        public var port: Int
+    }
+
+    public var paths: Paths
+    public var ingest: Ingest
+    public var retention: Retention
+    public var limits: Limits
+    public var metrics: Metrics
+    public var logLevel: Logger.Level
+
+    /// Where the job ledger lives.
+    public var ledgerPath: String { "\(paths.work)/ledger.sqlite" }
+    /// Claimed series, one folder per job.
+    public var spoolPath: String { "\(paths.work)/spool" }
+
+    /// The defaults of etc/lcovnet/lcovnet.toml.
+    public static let defaults = DaemonConfiguration(
+        paths: Paths(watch: "/var/lib/lcovnet/incoming", work: "/var/lib/lcovnet/work",
+                     output: "/var/lib/lcovnet/results", quarantine: "/var/lib/lcovnet/quarantine",
+                     archive: "/var/lib/lcovnet/archive"),
+        ingest: Ingest(quietSeconds: 10, markerFile: "lcovnet.complete", rescanSeconds: 30, diskWatermarkMB: 1024),
+        retention: .archive,
+        limits: Limits(memoryBudgetMB: 4096, concurrency: 1, maxAttempts: 3, retrySeconds: 5, drainSeconds: 60),
+        metrics: Metrics(address: "127.0.0.1", port: 9464),
+        logLevel: .info)
+
+    /// Where `serve` and `status` look when no --config is given.
+    public static let defaultPath = "/etc/lcovnet/lcovnet.toml"
+}

@@ -1,0 +1,60 @@
+import Foundation
+import Prometheus
+
+/// The daemon's Prometheus metrics (names documented in docs/DAEMON.md).
+public final class DaemonMetrics: Sendable {
+    public let registry = PrometheusCollectorRegistry()
+    public let seriesDone: Counter
+    public let seriesFailed: Counter
+    public let seriesQuarantined: Counter
+    public let retries: Counter
+    public let queueDepth: Gauge
+    public let running: Gauge
+    public let intakePaused: Gauge
+    public let pendingFolders: Gauge
+    public let residentBytes: Gauge
+    private let stageSeconds: [String: DurationHistogram]
+
+    public static let stages = ["claim", "process", "commit", "quarantine"]
+
+    public init() {
+        seriesDone = registry.makeCounter(name: "lcovnet_series_done_total", help: "Series whose results were committed.")
+        seriesFailed = registry.makeCounter(name: "lcovnet_series_failed_total", help: "Series given up after max_attempts.")
+        seriesQuarantined = registry.makeCounter(name: "lcovnet_series_quarantined_total", help: "Inputs moved to quarantine.")
+        retries = registry.makeCounter(name: "lcovnet_job_retries_total", help: "Attempts deferred after a transient error.")
+        queueDepth = registry.makeGauge(name: "lcovnet_queue_depth", help: "Claimed jobs waiting to run.")
+        running = registry.makeGauge(name: "lcovnet_jobs_running", help: "Jobs running now.")
+        intakePaused = registry.makeGauge(name: "lcovnet_intake_paused", help: "1 while free disk is below the watermark.")
+        pendingFolders = registry.makeGauge(name: "lcovnet_watch_pending_folders", help: "Watch folders holding files not yet claimed.")
+        residentBytes = registry.makeGauge(name: "lcovnet_resident_memory_bytes", help: "Resident memory of the daemon.")
+        let buckets: [Duration] = [.milliseconds(10), .milliseconds(50), .milliseconds(100), .milliseconds(500), .seconds(1),
+                                   .seconds(5), .seconds(10), .seconds(30), .seconds(60), .seconds(300), .seconds(900)]
+        var histograms: [String: DurationHistogram] = [:]
+        for stage in Self.stages {
+            let descriptor = MetricNameDescriptor(namespace: "lcovnet", metricName: "stage_duration", unitName: "seconds",
+                                                  helpText: "Time spent in each stage of a job.")
+            histograms[stage] = registry.makeDurationHistogram(descriptor: descriptor, labels: [("stage", stage)], buckets: buckets)
+        }
+        stageSeconds = histograms
+    }
+
+    public func record(stage: String, seconds: Double) {
+        stageSeconds[stage]?.recordNanoseconds(Int64(seconds * 1e9))
+    }
+
+    public func sampleMemory() {
+        guard let statm = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return }
+        let fields = statm.split(separator: " ")
+        if fields.count > 1, let pages = Int64(fields[1]) {
+            residentBytes.set(to: Double(pages * Int64(sysconf(Int32(_SC_PAGESIZE)))))
+        }
+    }
+
+    /// The text exposition format.
+    public func exposition() -> [UInt8] {
+        sampleMemory()
+        var buffer: [UInt8] = []
+        registry.emit(into: &buffer)
+        return buffer
+    }
+}

@@ -1,0 +1,258 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import UnixSignals
+
+/// `lcovnet serve`: watch → group → claim → process → commit, with the ledger recording every
+/// step. One loop (intake, scheduling, watchdog) drives jobs that run as tasks of their own.
+public struct DaemonService: Service {
+    public struct Environment: Sendable {
+        public var configFile: String?
+        public var processor: any SeriesProcessor
+        public var grouper: any SeriesGrouper
+        public var logLevel: LogLevelControl
+        public var notifier: SystemdNotifier
+        public var metrics: DaemonMetrics
+
+        public init(configFile: String?, processor: any SeriesProcessor, grouper: any SeriesGrouper,
+                    logLevel: LogLevelControl, notifier: SystemdNotifier, metrics: DaemonMetrics) {
+            self.configFile = configFile
+            self.processor = processor
+            self.grouper = grouper
+            self.logLevel = logLevel
+            self.notifier = notifier
+            self.metrics = metrics
+        }
+    }
+
+    let initial: DaemonConfiguration
+    let environment: Environment
+    let logger: Logger
+
+    public init(configuration: DaemonConfiguration, environment: Environment, logger: Logger) {
+        self.initial = configuration
+        self.environment = environment
+        self.logger = logger
+    }
+
+    static func now() -> Double { Date().timeIntervalSince1970 }
+
+    public func run() async throws {
+        let flags = LoopFlags()
+        try await withGracefulShutdownHandler {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    // SIGHUP: reload at the next turn of the loop.
+                    for await _ in await UnixSignalsSequence(trapping: .sighup) { flags.requestReload() }
+                }
+                try await loop(flags: flags)
+                group.cancelAll()
+            }
+        } onGracefulShutdown: {
+            flags.beginDrain()
+        }
+    }
+
+    private func loop(flags: LoopFlags) async throws {
+        var config = initial
+        let env = environment
+        try Spool.prepareFolders(config)
+        let ledger = try JobLedger(path: config.ledgerPath)
+        let spool = Spool(configuration: config, ledger: ledger)
+        let running = RunningJobs()
+        var queue = try spool.recover(retention: config.retention, maxAttempts: config.limits.maxAttempts,
+                                      now: Self.now(), logger: logger)
+        let watcher = FolderWatcher(root: config.paths.watch, markerFile: config.ingest.markerFile, logger: logger)
+        try watcher.start(now: Self.now())
+        let server = MetricsServer(metrics: env.metrics, logger: logger)
+        if config.metrics.port > 0 {
+            let port = try server.start(address: config.metrics.address, port: config.metrics.port)
+            logger.info("metrics endpoint listening", metadata: ["address": "\(config.metrics.address)", "port": "\(port)"])
+        }
+        defer { server.stop() }
+
+        logger.info("daemon started", metadata: ["watch": "\(config.paths.watch)", "output": "\(config.paths.output)",
+                                                 "queued": .stringConvertible(queue.count), "pid": .stringConvertible(getpid())])
+        env.notifier.ready(status: "watching \(config.paths.watch)")
+        var lastWatchdog = 0.0
+        var lastStatus = ""
+        var paused = false
+
+        while !flags.draining {
+            let now = Self.now()
+            if flags.takeReload() {
+                config = reload(current: config, watcher: watcher)
+            }
+            watcher.poll(now: now, rescanSeconds: config.ingest.rescanSeconds)
+
+            // Intake pauses under the watermark: files stay in the watch folder.
+            let free = FileSystem.freeBytes(config.paths.work) ?? Int64.max
+            let belowWatermark = config.ingest.diskWatermarkMB > 0 && free < Int64(config.ingest.diskWatermarkMB) << 20
+            if belowWatermark != paused {
+                paused = belowWatermark
+                env.metrics.intakePaused.set(to: paused ? 1.0 : 0.0)
+                if paused {
+                    logger.warning("intake paused: free disk below the watermark",
+                                   metadata: ["free_mb": "\(free >> 20)", "watermark_mb": "\(config.ingest.diskWatermarkMB)"])
+                } else {
+                    logger.notice("intake resumed", metadata: ["free_mb": "\(free >> 20)"])
+                }
+            }
+            if !paused {
+                for folder in watcher.readyFolders(now: now, quietSeconds: config.ingest.quietSeconds) {
+                    guard !flags.draining else { break }
+                    guard let claimed = await intake(folder, spool: spool, now: now) else { break }
+                    queue += claimed
+                    watcher.claimed(folder, now: Self.now())
+                }
+            }
+
+            queue = await schedule(queue, spool: spool, running: running, config: config, now: now)
+
+            let runningCount = await running.count
+            env.metrics.queueDepth.set(to: Double(queue.count))
+            env.metrics.running.set(to: Double(runningCount))
+            env.metrics.pendingFolders.set(to: Double(watcher.pendingFolders))
+            if let interval = env.notifier.watchdogInterval, now - lastWatchdog >= interval {
+                env.notifier.watchdog()
+                lastWatchdog = now
+            }
+            let status = paused ? "intake paused (disk below watermark); \(runningCount) running, \(queue.count) queued"
+                                : "\(runningCount) running, \(queue.count) queued, \(watcher.pendingFolders) folders receiving"
+            if status != lastStatus {
+                env.notifier.status(status)
+                lastStatus = status
+            }
+            try? await Task.sleep(for: .milliseconds(200))
+        }
+
+        try await drain(running: running, spool: spool, ledger: ledger, config: config)
+    }
+
+    // MARK: Intake
+
+    /// Groups a quiet folder's files into series and claims each; nil when claiming hit a
+    /// transient error (the rest waits for the next turn).
+    private func intake(_ folder: ReadyFolder, spool: Spool, now: Double) async -> [JobRecord]? {
+        let started = Self.now()
+        let grouping = await environment.grouper.group(files: folder.files, logger: logger)
+        var claimed: [JobRecord] = []
+        do {
+            for group in grouping.series {
+                let job = try spool.claim(files: group.files, seriesUID: group.seriesUID, source: folder.relative, now: now)
+                logger.info("series claimed", metadata: ["job.id": "\(job.id)", "series.uid": "\(job.seriesUID ?? "")",
+                                                         "stage": "claim", "files": .stringConvertible(job.fileCount), "source": "\(folder.relative)"])
+                claimed.append(job)
+            }
+            for rejected in grouping.rejected {
+                let job = try spool.claim(files: rejected.files, seriesUID: nil, source: folder.relative,
+                                          rejection: rejected.reason, now: now)
+                let done = try spool.quarantine(job, reason: rejected.reason, now: Self.now())
+                environment.metrics.seriesQuarantined.increment()
+                logger.warning("files quarantined", metadata: ["job.id": "\(done.id)", "stage": "quarantine", "code": "\(rejected.reason.code)",
+                                                              "files": .stringConvertible(rejected.files.count), "source": "\(folder.relative)"])
+            }
+        } catch {
+            logger.error("claim failed; the files stay in the watch folder", metadata: ["stage": "claim", "error": "\(error)",
+                                                                                        "source": "\(folder.relative)"])
+            return claimed.isEmpty ? nil : claimed
+        }
+        environment.metrics.record(stage: "claim", seconds: Self.now() - started)
+        return claimed
+    }
+
+    // MARK: Scheduling
+
+    /// Starts the queued jobs that are due, within the concurrency and the memory budget, one
+    /// job per series at a time. Returns the jobs still waiting.
+    private func schedule(_ queue: [JobRecord], spool: Spool, running: RunningJobs, config: DaemonConfiguration,
+                          now: Double) async -> [JobRecord] {
+        var waiting: [JobRecord] = []
+        for job in queue {
+            let count = await running.count
+            let reserved = await running.reservedMB
+            let busySeries = await running.seriesUIDs
+            let need = Self.memoryEstimateMB(job, budget: config.limits.memoryBudgetMB)
+            let due = (job.nextAttemptAt ?? 0) <= now
+            let fits = count < config.limits.concurrency && (count == 0 || reserved + need <= config.limits.memoryBudgetMB)
+            if !due || !fits || job.seriesUID.map(busySeries.contains) == true {
+                waiting.append(job)
+                continue
+            }
+            await running.start(job.id, reservationMB: need, seriesUID: job.seriesUID)
+            let runner = JobRunner(spool: spool, running: running, config: config, environment: environment, logger: logger)
+            Task { await runner.run(job) }
+        }
+        return waiting
+    }
+
+    /// A job's share of the memory budget: its input (the decoded volume is about as large as
+    /// uncompressed DICOM), twice for the output being written, plus a fixed part.
+    static func memoryEstimateMB(_ job: JobRecord, budget: Int) -> Int {
+        min(budget, Int(job.inputBytes >> 20) * 3 + 64)
+    }
+
+    // MARK: Shutdown and reload
+
+    private func drain(running: RunningJobs, spool: Spool, ledger: JobLedger, config: DaemonConfiguration) async throws {
+        environment.notifier.stopping()
+        let deadline = Self.now() + config.limits.drainSeconds
+        let runningNow = await running.count
+        logger.notice("draining", metadata: ["running": .stringConvertible(runningNow), "drain_seconds": "\(config.limits.drainSeconds)"])
+        while await running.count > 0 && Self.now() < deadline {
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        for id in await running.abandonRunning() {
+            if let job = try ledger.job(id: id), job.state == .running {
+                _ = try spool.checkpoint(job)
+                logger.notice("job checkpointed for the next start", metadata: ["job.id": "\(id)", "stage": "process"])
+            }
+        }
+        // Jobs already committing finish their renames (short) before the process exits.
+        while await running.count > 0 { try? await Task.sleep(for: .milliseconds(50)) }
+        logger.notice("daemon stopped")
+    }
+
+    /// Re-reads the configuration file; keeps the current one when the new one is invalid.
+    private func reload(current: DaemonConfiguration, watcher: FolderWatcher) -> DaemonConfiguration {
+        guard let file = environment.configFile else {
+            logger.notice("SIGHUP: no configuration file to reload")
+            return current
+        }
+        environment.notifier.reloading()
+        defer { environment.notifier.ready(status: "configuration reloaded") }
+        do {
+            var next = try ConfigurationLoader.load(file: file)
+            if next.paths != current.paths || next.metrics != current.metrics {
+                logger.warning("SIGHUP: [paths] and [metrics] changes take effect at the next start")
+                next.paths = current.paths
+                next.metrics = current.metrics
+            }
+            environment.logLevel.level = next.logLevel
+            watcher.markerFile = next.ingest.markerFile
+            logger.notice("configuration reloaded", metadata: ["config": "\(file)"])
+            return next
+        } catch {
+            logger.error("SIGHUP: configuration not reloaded, the running one stays", metadata: ["error": "\(error)"])
+            return current
+        }
+    }
+}
+
+/// Flags the signal handlers set and the loop reads.
+final class LoopFlags: @unchecked Sendable {
+    // @unchecked: both flags are only touched under `lock`.
+    private let lock = NSLock()
+    private var drainRequested = false
+    private var reloadRequested = false
+
+    var draining: Bool { lock.withLock { drainRequested } }
+    func beginDrain() { lock.withLock { drainRequested = true } }
+    func requestReload() { lock.withLock { reloadRequested = true } }
+    func takeReload() -> Bool {
+        lock.withLock {
+            defer { reloadRequested = false }
+            return reloadRequested
+        }
+    }
+}

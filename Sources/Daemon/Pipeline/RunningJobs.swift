@@ -1,0 +1,55 @@
+/// The jobs running now, with their memory reservations, and the one decision that shutdown
+/// and a finishing job must not both take: a job either commits or is checkpointed, never both.
+actor RunningJobs {
+    enum State {
+        case running(reservationMB: Int, seriesUID: String?)
+        case committing(reservationMB: Int, seriesUID: String?)
+    }
+
+    private var jobs: [String: State] = [:]
+    private var abandoned = false
+
+    var count: Int { jobs.count }
+
+    var reservedMB: Int {
+        jobs.values.reduce(0) { total, state in
+            switch state {
+            case .running(let mb, _), .committing(let mb, _): total + mb
+            }
+        }
+    }
+
+    var seriesUIDs: Set<String> {
+        Set(jobs.values.compactMap { state in
+            switch state {
+            case .running(_, let uid), .committing(_, let uid): uid
+            }
+        })
+    }
+
+    func start(_ id: String, reservationMB: Int, seriesUID: String?) {
+        jobs[id] = .running(reservationMB: reservationMB, seriesUID: seriesUID)
+    }
+
+    /// Whether the job may write its outcome; false once shutdown has checkpointed it.
+    func beginCommit(_ id: String) -> Bool {
+        guard !abandoned, case .running(let mb, let uid) = jobs[id] else { return false }
+        jobs[id] = .committing(reservationMB: mb, seriesUID: uid)
+        return true
+    }
+
+    func finish(_ id: String) {
+        jobs[id] = nil
+    }
+
+    /// At the end of the drain: the jobs still processing are given up (their caller checkpoints
+    /// them); jobs already committing are left to finish.
+    func abandonRunning() -> [String] {
+        abandoned = true
+        let ids = jobs.compactMap { id, state -> String? in
+            if case .running = state { return id } else { return nil }
+        }
+        for id in ids { jobs[id] = nil }
+        return ids
+    }
+}

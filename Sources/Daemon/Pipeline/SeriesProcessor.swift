@@ -1,0 +1,87 @@
+import Logging
+
+/// A series the daemon has claimed: its input files are in the spool and stay there until the
+/// results are committed.
+public struct ClaimedSeries: Sendable {
+    public var jobID: String
+    /// nil for a batch grouped by folder only (before headers are read).
+    public var seriesUID: String?
+    /// The spool folder holding the input files (flat).
+    public var inputDirectory: String
+    public var files: [String]
+}
+
+/// Why an input cannot be processed: a stable code (the ingest codes, or the daemon's own) and
+/// one sentence for people; written to reason.json in the quarantine.
+public struct QuarantineReason: Sendable, Equatable, Codable {
+    public var code: String
+    public var sentence: String
+    /// Extra facts (numbers, file names), never patient data.
+    public var detail: String?
+
+    public init(code: String, sentence: String, detail: String? = nil) {
+        self.code = code
+        self.sentence = sentence
+        self.detail = detail
+    }
+}
+
+/// What one processing attempt produced.
+public enum ProcessingOutcome: Sendable, Equatable {
+    /// The result folder is complete (every file written by temp name, fsync and rename).
+    /// `seriesUID` names the result folder when grouping did not know it yet.
+    case completed(seriesUID: String?)
+    /// The input can never be processed: quarantine it with this reason.
+    case rejected(QuarantineReason)
+}
+
+/// The work the daemon does on each claimed series. `lcovnet serve` wires the real job; a
+/// thrown `SystemCallError` that is transient (disk full, I/O) is retried with backoff, any other
+/// error quarantines the series.
+public protocol SeriesProcessor: Sendable {
+    /// Writes the results of `series` into `resultDir` (an empty staging folder on the same
+    /// filesystem as the output folder; the daemon renames it into place afterwards).
+    func process(series: ClaimedSeries, into resultDir: String, logger: Logger) async throws -> ProcessingOutcome
+}
+
+/// Splits the files of a quiet folder into series (by their headers), and sets aside the files
+/// that cannot belong to any series, with their reason.
+public protocol SeriesGrouper: Sendable {
+    func group(files: [String], logger: Logger) async -> SeriesGrouping
+}
+
+public struct SeriesGrouping: Sendable {
+    public struct Group: Sendable {
+        public var seriesUID: String?
+        public var files: [String]
+        public init(seriesUID: String?, files: [String]) {
+            self.seriesUID = seriesUID
+            self.files = files
+        }
+    }
+
+    public struct Rejected: Sendable {
+        public var reason: QuarantineReason
+        public var files: [String]
+        public init(reason: QuarantineReason, files: [String]) {
+            self.reason = reason
+            self.files = files
+        }
+    }
+
+    public var series: [Group]
+    public var rejected: [Rejected]
+
+    public init(series: [Group], rejected: [Rejected] = []) {
+        self.series = series
+        self.rejected = rejected
+    }
+}
+
+/// Grouping by folder alone: every file of a quiet folder is one job.
+public struct FolderGrouper: SeriesGrouper {
+    public init() {}
+    public func group(files: [String], logger: Logger) async -> SeriesGrouping {
+        SeriesGrouping(series: [.init(seriesUID: nil, files: files)])
+    }
+}

@@ -1,0 +1,327 @@
+import Foundation
+import Logging
+
+/// The crash-safe life of a job on disk. Every method moves the job one step and records it in
+/// the ledger; each step is idempotent, so `recover()` after a kill at any instant finishes the
+/// interrupted step and never redoes a finished one.
+///
+/// Layout: `<work>/spool/<job>/claim.json`, `input/` (the claimed files), `staging/` (results
+/// being written). Committing renames `staging/` to `<output>/<SeriesInstanceUID>/`.
+public struct Spool: Sendable {
+    public let paths: DaemonConfiguration.Paths
+    public let spoolPath: String
+    public let ledger: JobLedger
+
+    public init(configuration: DaemonConfiguration, ledger: JobLedger) {
+        self.paths = configuration.paths
+        self.spoolPath = configuration.spoolPath
+        self.ledger = ledger
+    }
+
+    func jobFolder(_ id: String) -> String { "\(spoolPath)/\(id)" }
+    public func inputFolder(_ id: String) -> String { "\(spoolPath)/\(id)/input" }
+    func stagingFolder(_ id: String) -> String { "\(spoolPath)/\(id)/staging" }
+
+    /// Creates the folders and checks that they share one filesystem (claims and commits are renames).
+    public static func prepareFolders(_ c: DaemonConfiguration) throws {
+        let folders = [("paths.watch", c.paths.watch), ("paths.work", c.paths.work), ("paths.output", c.paths.output),
+                       ("paths.quarantine", c.paths.quarantine), ("paths.archive", c.paths.archive)]
+        for (_, path) in folders { try FileSystem.makeDirectories(path) }
+        try FileSystem.makeDirectories(c.spoolPath)
+        let device = FileSystem.info(c.paths.work)?.device
+        for (key, path) in folders where FileSystem.info(path)?.device != device {
+            throw ConfigurationError(file: "configuration", key: key, problem: "\(path) is on another filesystem than paths.work",
+                                     fix: "put watch, work, output, quarantine and archive on one filesystem (series move by rename)")
+        }
+    }
+
+    /// The result folder's name: the SeriesInstanceUID (UIDs are digits and dots), or the job id.
+    public static func resultName(seriesUID: String?, jobID: String) -> String {
+        guard let uid = seriesUID, !uid.isEmpty else { return jobID }
+        let safe = uid.unicodeScalars.map { CharacterSet.alphanumerics.contains($0) || $0 == "." || $0 == "-" ? Character($0) : "_" }
+        let name = String(safe)
+        return name.hasPrefix(".") ? "_" + name : name
+    }
+
+    // MARK: Claim
+
+    /// Takes `files` (absolute paths in one watch subfolder) into a new job: claim.json first,
+    /// then a ledger row, then one rename per file.
+    public func claim(files: [String], seriesUID: String?, source: String, rejection: QuarantineReason? = nil,
+                      now: Double) throws -> JobRecord {
+        let id = JobID.make()
+        try FileSystem.makeDirectory(jobFolder(id))
+        try FileSystem.makeDirectory(inputFolder(id))
+        var used = Set<String>()
+        var entries: [ClaimManifest.Entry] = []
+        for file in files {
+            var name = FileSystem.name(file)
+            while used.contains(name) { name = "_" + name }
+            used.insert(name)
+            entries.append(.init(from: file, name: name))
+        }
+        let manifest = ClaimManifest(jobID: id, seriesUID: seriesUID, source: source, entries: entries, rejection: rejection)
+        try manifest.write("\(jobFolder(id))/claim.json")
+        try FileSystem.sync(spoolPath)
+        let bytes = files.reduce(Int64(0)) { $0 + (FileSystem.info($1)?.size ?? 0) }
+        var job = JobRecord(id: id, seriesUID: seriesUID, source: source, state: .receiving, step: .claiming,
+                            fileCount: files.count, inputBytes: bytes, createdAt: now)
+        job.reasonCode = rejection?.code
+        job.reason = rejection?.sentence
+        try ledger.insert(job)
+        return try finishClaim(job, now: now)
+    }
+
+    /// Moves every file of claim.json that is still in the watch folder; fsyncs both folders.
+    func finishClaim(_ job: JobRecord, now: Double) throws -> JobRecord {
+        let manifest = try ClaimManifest.read("\(jobFolder(job.id))/claim.json")
+        var sources = Set<String>()
+        for entry in manifest.entries {
+            let target = "\(inputFolder(job.id))/\(entry.name)"
+            if FileSystem.exists(entry.from) && !FileSystem.exists(target) {
+                try FileSystem.rename(entry.from, target)
+                sources.insert(FileSystem.parent(entry.from))
+            }
+        }
+        try FileSystem.sync(inputFolder(job.id))
+        for folder in sources where FileSystem.exists(folder) { try FileSystem.sync(folder) }
+        var job = job
+        job.state = .queued
+        job.step = .claimed
+        job.queuedAt = now
+        try ledger.update(job)
+        return job
+    }
+
+    // MARK: Processing
+
+    /// Records the start of an attempt before any work, so that a crash during it counts.
+    public func startAttempt(_ job: JobRecord, now: Double) throws -> JobRecord {
+        var job = job
+        job.state = .running
+        job.step = .processing
+        job.attempts += 1
+        job.startedAt = now
+        job.nextAttemptAt = nil
+        try ledger.update(job)
+        try FileSystem.removeTree(stagingFolder(job.id))
+        try FileSystem.makeDirectory(stagingFolder(job.id))
+        return job
+    }
+
+    /// The series of a running job, as the processor sees it.
+    public func claimedSeries(_ job: JobRecord) -> ClaimedSeries {
+        let input = inputFolder(job.id)
+        return ClaimedSeries(jobID: job.id, seriesUID: job.seriesUID, inputDirectory: input,
+                             files: FileSystem.entries(input).map { "\(input)/\($0)" })
+    }
+
+    public func stagingFolder(of job: JobRecord) -> String { stagingFolder(job.id) }
+
+    /// An interrupted attempt (shutdown) goes back to the queue without counting.
+    public func checkpoint(_ job: JobRecord) throws -> JobRecord {
+        var job = job
+        job.state = .queued
+        job.step = .claimed
+        job.attempts = max(0, job.attempts - 1)
+        try ledger.update(job)
+        return job
+    }
+
+    /// A transient failure: back to the queue until `retryAt`, or failed when attempts are used up.
+    public func deferRetry(_ job: JobRecord, reason: String, retryAt: Double, maxAttempts: Int, now: Double) throws -> JobRecord {
+        if job.attempts >= maxAttempts {
+            return try fail(job, code: DaemonCode.attemptsExhausted.rawValue, reason: "\(DaemonCode.attemptsExhausted.sentence) Last error: \(reason)", now: now)
+        }
+        var job = job
+        job.state = .queued
+        job.step = .claimed
+        job.nextAttemptAt = retryAt
+        job.reasonCode = DaemonCode.transientError.rawValue
+        job.reason = reason
+        try ledger.update(job)
+        return job
+    }
+
+    /// Gives up on a job; its inputs stay in the spool, nothing is deleted.
+    public func fail(_ job: JobRecord, code: String, reason: String, now: Double) throws -> JobRecord {
+        var job = job
+        job.state = .failed
+        job.step = .finished
+        job.reasonCode = code
+        job.reason = reason
+        job.finishedAt = now
+        try ledger.update(job)
+        return job
+    }
+
+    // MARK: Commit and retention
+
+    /// Renames the staging folder to `<output>/<name>`; then applies retention.
+    public func commit(_ job: JobRecord, seriesUID: String?, retention: DaemonConfiguration.Retention, now: Double) throws -> JobRecord {
+        var job = job
+        if job.seriesUID == nil, let seriesUID { job.seriesUID = seriesUID }
+        job.step = .committing
+        job.resultDir = "\(paths.output)/\(Self.resultName(seriesUID: job.seriesUID, jobID: job.id))"
+        try ledger.update(job)
+        return try finishCommit(job, retention: retention, now: now)
+    }
+
+    func finishCommit(_ job: JobRecord, retention: DaemonConfiguration.Retention, now: Double) throws -> JobRecord {
+        let staging = stagingFolder(job.id)
+        let target = job.resultDir!
+        if FileSystem.exists(staging) {
+            if FileSystem.exists(target) {
+                // A result this ledger does not know (left by hand, or by a lost ledger): keep it aside.
+                try FileSystem.makeDirectories("\(paths.work)/replaced")
+                try FileSystem.rename(target, "\(paths.work)/replaced/\(FileSystem.name(target))-\(job.id)")
+            }
+            try FileSystem.sync(staging)
+            // The daemon is the only writer of the output folder, and the target was just moved
+            // aside: a plain rename cannot replace anything here.
+            try FileSystem.rename(staging, target)
+            try FileSystem.sync(paths.output)
+        }
+        var job = job
+        job.step = .retaining
+        try ledger.update(job)
+        return try retain(job, retention: retention, now: now)
+    }
+
+    /// Keeps, archives or deletes the inputs of a committed job, then marks it done.
+    func retain(_ job: JobRecord, retention: DaemonConfiguration.Retention, now: Double) throws -> JobRecord {
+        let folder = jobFolder(job.id)
+        switch retention {
+        case .keep:
+            try FileSystem.removeTree(stagingFolder(job.id))
+        case .archive:
+            let input = inputFolder(job.id)
+            if FileSystem.exists(input) {
+                try FileSystem.rename(input, "\(paths.archive)/\(job.id)")
+                try FileSystem.sync(paths.archive)
+            }
+            try FileSystem.removeTree(folder)
+        case .delete:
+            try FileSystem.removeTree(folder)
+        }
+        var job = job
+        job.state = .done
+        job.step = .finished
+        job.finishedAt = now
+        try ledger.update(job)
+        return job
+    }
+
+    /// A series re-sent after its result was committed: done without processing it again.
+    public func completeDuplicate(_ job: JobRecord, of earlier: JobRecord, retention: DaemonConfiguration.Retention, now: Double) throws -> JobRecord {
+        var job = job
+        job.reasonCode = DaemonCode.alreadyProcessed.rawValue
+        job.reason = DaemonCode.alreadyProcessed.sentence + " Result of job \(earlier.id)."
+        job.resultDir = earlier.resultDir
+        job.step = .retaining
+        try ledger.update(job)
+        return try retain(job, retention: retention, now: now)
+    }
+
+    // MARK: Quarantine
+
+    /// Moves the inputs to `<quarantine>/<job>/files/` with reason.json beside them.
+    public func quarantine(_ job: JobRecord, reason: QuarantineReason, now: Double) throws -> JobRecord {
+        var job = job
+        job.step = .quarantining
+        job.reasonCode = reason.code
+        job.reason = reason.detail.map { "\(reason.sentence) \($0)" } ?? reason.sentence
+        job.resultDir = "\(paths.quarantine)/\(job.id)"
+        try ledger.update(job)
+        return try finishQuarantine(job, reason: reason, now: now)
+    }
+
+    func finishQuarantine(_ job: JobRecord, reason: QuarantineReason, now: Double) throws -> JobRecord {
+        let target = job.resultDir!
+        let partial = "\(paths.quarantine)/.\(job.id).partial"
+        if !FileSystem.exists(target) {
+            try FileSystem.makeDirectory(partial)
+            let record = QuarantineRecord(jobID: job.id, seriesUID: job.seriesUID, code: reason.code, sentence: reason.sentence,
+                                          detail: reason.detail, fileCount: job.fileCount,
+                                          time: ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: now)))
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+            try FileSystem.writeAtomically(Array(try encoder.encode(record)), to: "\(partial)/reason.json")
+            let input = inputFolder(job.id)
+            if FileSystem.exists(input) && !FileSystem.exists("\(partial)/files") {
+                try FileSystem.rename(input, "\(partial)/files")
+            }
+            try FileSystem.sync(partial)
+            try FileSystem.rename(partial, target)
+            try FileSystem.sync(paths.quarantine)
+        }
+        try FileSystem.removeTree(jobFolder(job.id))
+        var job = job
+        job.state = .quarantined
+        job.step = .finished
+        job.finishedAt = now
+        try ledger.update(job)
+        return job
+    }
+
+    // MARK: Recovery
+
+    /// Finishes every step a crash interrupted and returns the jobs to queue, oldest first.
+    /// A job that was running is queued again (its interrupted attempt counted).
+    public func recover(retention: DaemonConfiguration.Retention, maxAttempts: Int, now: Double, logger: Logger) throws -> [JobRecord] {
+        var queue: [JobRecord] = []
+        for var job in try ledger.jobs(in: [.receiving, .queued, .running]) {
+            logger.info("resuming job", metadata: ["job.id": "\(job.id)", "step": "\(job.step.rawValue)", "state": "\(job.state.rawValue)"])
+            switch job.step {
+            case .claiming:
+                job = try finishClaim(job, now: now)
+                if let rejection = try ClaimManifest.read("\(jobFolder(job.id))/claim.json").rejection {
+                    _ = try quarantine(job, reason: rejection, now: now)
+                    continue
+                }
+                queue.append(job)
+            case .claimed:
+                queue.append(job)
+            case .processing:
+                if job.attempts >= maxAttempts {
+                    _ = try fail(job, code: DaemonCode.attemptsExhausted.rawValue, reason: DaemonCode.attemptsExhausted.sentence, now: now)
+                } else {
+                    job.state = .queued
+                    job.step = .claimed
+                    try ledger.update(job)
+                    queue.append(job)
+                }
+            case .committing:
+                _ = try finishCommit(job, retention: retention, now: now)
+            case .retaining:
+                _ = try retain(job, retention: retention, now: now)
+            case .quarantining:
+                let reason = QuarantineReason(code: job.reasonCode ?? DaemonCode.processingError.rawValue,
+                                              sentence: job.reason ?? DaemonCode.processingError.sentence)
+                _ = try finishQuarantine(job, reason: reason, now: now)
+            case .finished:
+                break
+            }
+        }
+        removeOrphans(logger: logger)
+        return queue
+    }
+
+    /// Spool folders without a ledger row come from a crash before the row was written, when
+    /// no file had moved yet: they are removed if their input folder is empty, kept otherwise.
+    func removeOrphans(logger: Logger) {
+        for id in FileSystem.entries(spoolPath) {
+            guard (try? ledger.job(id: id)) ?? nil == nil else { continue }
+            if FileSystem.entries(inputFolder(id)).isEmpty {
+                try? FileSystem.removeTree(jobFolder(id))
+            } else {
+                logger.error("spool folder without a ledger row keeps its files", metadata: ["job.id": "\(id)"])
+            }
+        }
+        for name in FileSystem.entries(paths.quarantine) where name.hasSuffix(".partial") {
+            // A partial quarantine whose job finished elsewhere cannot exist; one whose job is
+            // still quarantining was completed above. Anything left is reported, not deleted.
+            logger.warning("partial quarantine folder left", metadata: ["folder": "\(name)"])
+        }
+    }
+}

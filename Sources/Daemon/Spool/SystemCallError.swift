@@ -1,0 +1,155 @@
+import Glibc
+
+/// A failed system call: its name, the path concerned and errno.
+public struct SystemCallError: Error, Sendable, CustomStringConvertible {
+    public var call: String
+    public var path: String
+    public var errno: Int32
+
+    public init(_ call: String, path: String, errno: Int32 = Glibc.errno) {
+        self.call = call
+        self.path = path
+        self.errno = errno
+    }
+
+    public var description: String { "\(path): \(call) failed: \(String(cString: strerror(errno)))" }
+
+    /// Errors that go away by themselves (space freed, I/O recovered, descriptors closed):
+    /// the job is retried with backoff instead of failed.
+    public var isTransient: Bool {
+        [ENOSPC, EDQUOT, EIO, EMFILE, ENFILE, ENOMEM, EAGAIN, EBUSY, EINTR, ETIMEDOUT].contains(errno)
+    }
+}
+
+/// Thin wrappers over the calls the spool needs: each retries EINTR and throws with errno.
+public enum FileSystem {
+    public static func rename(_ from: String, _ to: String) throws(SystemCallError) {
+        if Glibc.rename(from, to) != 0 { throw SystemCallError("rename to \(to)", path: from) }
+    }
+
+    public static func makeDirectory(_ path: String) throws(SystemCallError) {
+        if mkdir(path, 0o750) != 0 && errno != EEXIST { throw SystemCallError("mkdir", path: path) }
+    }
+
+    /// Creates `path` and its missing parents.
+    public static func makeDirectories(_ path: String) throws(SystemCallError) {
+        var prefix = ""
+        for part in path.split(separator: "/") {
+            prefix += "/" + part
+            try makeDirectory(prefix)
+        }
+    }
+
+    public static func exists(_ path: String) -> Bool {
+        var s = stat()
+        return lstat(path, &s) == 0
+    }
+
+    public static func isDirectory(_ path: String) -> Bool {
+        var s = stat()
+        return stat(path, &s) == 0 && (s.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    /// fsync on a file or folder, so a rename into it (or its data) survives a power cut.
+    public static func sync(_ path: String) throws(SystemCallError) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 { throw SystemCallError("open", path: path) }
+        defer { close(fd) }
+        while fsync(fd) != 0 {
+            if errno != EINTR { throw SystemCallError("fsync", path: path) }
+        }
+    }
+
+    public static func parent(_ path: String) -> String {
+        guard let slash = path.lastIndex(of: "/"), slash != path.startIndex else { return "/" }
+        return String(path[..<slash])
+    }
+
+    public static func name(_ path: String) -> String {
+        path.lastIndex(of: "/").map { String(path[path.index(after: $0)...]) } ?? path
+    }
+
+    /// Writes `bytes` to a temporary name beside `path`, fsyncs it, renames it over `path` and
+    /// fsyncs the folder: readers see the old file or the whole new one, never a part.
+    public static func writeAtomically(_ bytes: [UInt8], to path: String) throws(SystemCallError) {
+        let temporary = "\(parent(path))/.\(name(path)).tmp-\(getpid())"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
+        if fd < 0 { throw SystemCallError("open", path: temporary) }
+        var failure: SystemCallError?
+        bytes.withUnsafeBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let n = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                if n < 0 && errno == EINTR { continue }
+                if n < 0 { failure = SystemCallError("write", path: temporary); return }
+                offset += n
+            }
+            while fsync(fd) != 0 {
+                if errno != EINTR { failure = SystemCallError("fsync", path: temporary); return }
+            }
+        }
+        close(fd)
+        if let failure {
+            unlink(temporary)
+            throw failure
+        }
+        do {
+            try rename(temporary, path)
+        } catch {
+            unlink(temporary)
+            throw error
+        }
+        try sync(parent(path))
+    }
+
+    /// Entries of a folder (names only, "." and ".." left out); empty when it cannot be read.
+    public static func entries(_ path: String) -> [String] {
+        guard let dir = opendir(path) else { return [] }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names.sorted()
+    }
+
+    public struct FileInfo: Sendable, Equatable {
+        public var size: Int64
+        /// The later of modification and status-change time, in seconds (a rename into the
+        /// watch folder keeps the old mtime but sets ctime).
+        public var modified: Double
+        public var isDirectory: Bool
+        public var isRegular: Bool
+        public var device: UInt64
+    }
+
+    public static func info(_ path: String) -> FileInfo? {
+        var s = stat()
+        guard lstat(path, &s) == 0 else { return nil }
+        let type = s.st_mode & S_IFMT
+        return FileInfo(size: Int64(s.st_size), modified: max(Double(s.st_mtim.tv_sec) + Double(s.st_mtim.tv_nsec) / 1e9,
+                                                            Double(s.st_ctim.tv_sec) + Double(s.st_ctim.tv_nsec) / 1e9),
+                        isDirectory: type == S_IFDIR, isRegular: type == S_IFREG, device: UInt64(s.st_dev))
+    }
+
+    /// Free bytes for unprivileged users on the filesystem holding `path`.
+    public static func freeBytes(_ path: String) -> Int64? {
+        var s = statvfs()
+        guard statvfs(path, &s) == 0 else { return nil }
+        return Int64(s.f_bavail) * Int64(s.f_frsize)
+    }
+
+    /// Removes a file or a folder tree; a missing path is not an error.
+    public static func removeTree(_ path: String) throws(SystemCallError) {
+        guard let info = info(path) else { return }
+        if info.isDirectory {
+            for name in entries(path) { try removeTree("\(path)/\(name)") }
+            if rmdir(path) != 0 && errno != ENOENT { throw SystemCallError("rmdir", path: path) }
+        } else if unlink(path) != 0 && errno != ENOENT {
+            throw SystemCallError("unlink", path: path)
+        }
+    }
+}

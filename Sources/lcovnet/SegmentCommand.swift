@@ -1,0 +1,97 @@
+import ArgumentParser
+import Foundation
+import Export
+import Inference
+import Ingest
+import Logging
+import Segmentation
+
+struct SegmentCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "segment",
+        abstract: "Segment the 16 WORD organs of one CT scan.",
+        discussion: """
+            INPUT is a folder of DICOM files (the preferred CT series in it, as `convert` picks it) or a \\
+            .nii, .nii.gz or .nii.zst file. Results go to OUT/<SeriesInstanceUID or file stem>/: \\
+            segmentation.nii.zst and segmentation.nii.gz (uint8 labels 0..16 on the scan's own grid), \\
+            statistics.json, preview.png and provenance.json. Progress lines go to stderr. \\
+            Exit codes: 0 done, 3 input missing, 4 no DICOM file, 5 no eligible series, 6 series not found, \\
+            7 pixel data not decodable, 8 results not writable, 9 model not usable, 10 inference failed.
+            """)
+
+    @Argument(help: "A DICOM folder or a NIfTI file.") var input: String
+    @Option(name: .shortAndLong, help: "Output folder.") var output: String
+    @Option(help: "Model folder (default: $LCOVNET_MODEL, the source tree's Models/default, or the installed default).")
+    var model: String?
+    @Option(help: "int8 or fp32 (default: the model's own precision).") var precision: Precision?
+    @Option(help: "Threads for preparation and the network.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Working memory in MiB besides the scan itself.") var memoryBudget: Int = 512
+    @Option(help: "Series to take from a DICOM folder (UID or the key `convert --list` shows).") var series: String?
+
+    func validate() throws {
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        guard memoryBudget >= 64 else { throw ValidationError("--memory-budget must be at least 64 MiB") }
+    }
+
+    func run() throws {
+        let started = ContinuousClock.now
+        let reporter = ProgressReporter(started: started)
+        let logger = Logger(label: "lcovnet.segment")
+        do {
+            guard let modelPath = model ?? ModelLocation.defaultModel() else {
+                throw CommandFailure(line: "no model: give --model DIR (no default model is installed)", exitCode: 9)
+            }
+            let directory: ModelDirectory
+            do { directory = try ModelDirectory(path: modelPath) } catch {
+                throw CommandFailure(line: "\(modelPath): \(error)", exitCode: 9)
+            }
+            reporter.report(.load, 0)
+            let scan: ScanInput
+            do { scan = try ScanInput.load(input, series: series, logger: logger) } catch let error as IngestError {
+                throw CommandFailure(line: error.description, exitCode: ConvertExitCode.code(for: error.code))
+            } catch {
+                throw CommandFailure(line: "\(error)", exitCode: (error as? SegmentationError) != nil ? 3 : 4)
+            }
+            let loadSeconds = (ContinuousClock.now - started).seconds
+            reporter.report(.load, 1)
+            let segmenter = Segmenter(model: directory, options: SegmentationOptions(precision: precision, threads: threads,
+                                                                                    memoryBudgetMiB: memoryBudget), logger: logger)
+            let outcome: SegmentationJob.Outcome
+            do {
+                outcome = try SegmentationJob.run(scan, outputDirectory: output, segmenter: segmenter, loadSeconds: loadSeconds,
+                                                  progress: reporter.report)
+            } catch let error as ExportError {
+                throw CommandFailure(line: "\(error)", exitCode: 8)
+            } catch {
+                throw CommandFailure(line: "\(input): \(error)", exitCode: 10)
+            }
+            let organs = outcome.organs.filter { $0.voxelCount > 0 }.count
+            print("segmented \(scan.identifier): \(organs) organs found, results in \(outcome.folder) "
+                + String(format: "(%.1f s)", (ContinuousClock.now - started).seconds))
+        } catch let failure as CommandFailure {
+            FileHandle.standardError.write(Data("lcovnet segment: \(failure.line)\n".utf8))
+            throw ExitCode(failure.exitCode)
+        }
+    }
+}
+
+/// Progress lines on stderr: stage, percent, elapsed seconds; at most one per stage and 10 %.
+final class ProgressReporter: @unchecked Sendable {
+    // @unchecked: used from the job's own thread only.
+    private let started: ContinuousClock.Instant
+    private var last: [SegmentationStage: Int] = [:]
+
+    init(started: ContinuousClock.Instant) { self.started = started }
+
+    func report(_ stage: SegmentationStage, _ fraction: Double) {
+        let percent = Int((fraction * 100).rounded(.down))
+        if let previous = last[stage], percent < 100, percent - previous < 10 { return }
+        last[stage] = percent
+        let line = String(format: "%@ %3d%% %6.1fs\n", stage.rawValue, percent, (ContinuousClock.now - started).seconds)
+        FileHandle.standardError.write(Data(line.utf8))
+    }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}

@@ -1,0 +1,53 @@
+import ArgumentParser
+import Daemon
+import DaemonJobs
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// `lcovnet serve`: the watch-folder daemon (systemd/lcovnet.service runs it).
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the watch-folder daemon: every series that arrives is processed once.",
+        discussion: """
+            Logs one JSON object per line on stdout. SIGTERM drains (running jobs get \
+            [limits] drain_seconds), SIGHUP reloads the configuration. Exit codes: 0 stopped, \
+            78 invalid configuration (the line names the key and the fix), 1 any other failure.
+            """)
+
+    @Option(name: .long, help: "Configuration file (default \(DaemonConfiguration.defaultPath)).")
+    var config: String = DaemonConfiguration.defaultPath
+
+    func run() async throws {
+        let configuration: DaemonConfiguration
+        do {
+            configuration = try ConfigurationLoader.load(file: config)
+        } catch {
+            FileHandle.standardError.write(Data("lcovnet serve: \(error)\n".utf8))
+            throw ExitCode(78)
+        }
+        let control = LogLevelControl(configuration.logLevel)
+        LoggingSystem.bootstrap { label in JSONLinesLogHandler(label: label, control: control) }
+        let logger = Logger(label: "lcovnet.daemon")
+        let environment = DaemonService.Environment(
+            configFile: config, processor: ConvertSeriesProcessor(), grouper: IngestSeriesGrouper(),
+            logLevel: control, notifier: SystemdNotifier(environment: ProcessInfo.processInfo.environment),
+            metrics: DaemonMetrics())
+        let service = DaemonService(configuration: configuration, environment: environment, logger: logger)
+        let group = ServiceGroup(configuration: .init(services: [.init(service: service)],
+                                                      gracefulShutdownSignals: [.sigterm, .sigint],
+                                                      logger: logger))
+        do {
+            try await group.run()
+        } catch let error as ConfigurationError {
+            logger.critical("invalid configuration", metadata: ["error": "\(error)"])
+            FileHandle.standardError.write(Data("lcovnet serve: \(error)\n".utf8))
+            throw ExitCode(78)
+        } catch {
+            logger.critical("daemon stopped by an error", metadata: ["error": "\(error)"])
+            FileHandle.standardError.write(Data("lcovnet serve: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}
