@@ -15,5 +15,6 @@ struct LCOVNet: AsyncParsableCommand {
             PhantomCommand.self,
             ModelCommand.self,
             DicomWriteCommand.self,
+            BenchCommand.self,
         ])
 }

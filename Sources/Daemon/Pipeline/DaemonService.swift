@@ -229,6 +229,11 @@ public struct DaemonService: Service {
                 next.metrics = current.metrics
             }
             environment.logLevel.level = next.logLevel
+            do {
+                try environment.processor.reload(configuration: next, logger: logger)
+            } catch {
+                logger.error("SIGHUP: the job could not be reloaded; the running one stays", metadata: ["error": "\(error)"])
+            }
             watcher.markerFile = next.ingest.markerFile
             logger.notice("configuration reloaded", metadata: ["config": "\(file)"])
             return next
