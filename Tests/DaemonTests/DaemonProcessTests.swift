@@ -1,6 +1,7 @@
 import Daemon
 import Foundation
 import Glibc
+import Ingest
 import NIfTI
 import Testing
 import TestSupport
@@ -172,6 +173,22 @@ struct DaemonProcessTests {
             #expect(h.jobs().allSatisfy { $0.state == .done })
             expectCleanLogs(h)
         }
+    }
+
+    @Test func aLocalizerIsSetAsideWithItsReasonAndTheSeriesStillFinishes() throws {
+        let h = try DaemonHarness(quietSeconds: 1.5)
+        try h.start()
+        let v = DaemonFixtures.volume(size: Extent3(16, 16, 5), seed: 8)
+        var options = DicomWriterOptions()
+        options.addLocalizer = true
+        let written = try DicomSeriesWriter(options).write(v, to: h.dir.file("loc"))
+        for file in written.files { try DaemonFixtures.drop(file, into: "\(h.watch)/study-loc") }
+        #expect(h.wait { h.finished(2) })
+        let jobs = h.jobs()
+        #expect(jobs.contains { $0.seriesUID == written.seriesInstanceUID && $0.state == .done && $0.fileCount == 5 })
+        #expect(jobs.contains { $0.state == .quarantined && $0.reasonCode == "localizer" && $0.fileCount == 1 })
+        try expectResult(h, DaemonFixtures.Series(uid: written.seriesInstanceUID, files: written.files, volume: v))
+        #expect(h.stop() == 0)
     }
 
     @Test func aMarkerFileCompletesAFolderAtOnce() throws {
