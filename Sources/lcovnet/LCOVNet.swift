@@ -17,5 +17,6 @@ struct LCOVNet: AsyncParsableCommand {
             DicomWriteCommand.self,
             TrainCommand.self,
             DistillCommand.self,
+            BenchCommand.self,
         ])
 }

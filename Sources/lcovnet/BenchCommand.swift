@@ -1,0 +1,184 @@
+import ArgumentParser
+import Foundation
+import Inference
+import SlidingWindows
+import Volumes
+
+/// `lcovnet bench`: per-window latency and multiply-adds per second of our int8 and fp32
+/// engines and of the peers under bench/, in one run, with a per-layer breakdown.
+struct BenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Benchmark the LCOV-Net engines (int8, fp32) and the peers in bench/ on one window.",
+        discussion: "Prints a Markdown section (machine, date, command, results) for docs/BENCHMARKS.md; scripts/bench.sh prepares the models and the peers' venv.")
+
+    @Option(help: "fp32 model directory")
+    var model: String
+
+    @Option(help: "int8 model directory (from lcovnet model quantize); omit to bench fp32 only")
+    var int8Model: String?
+
+    @Option(help: "window D×H×W, e.g. 64x160x160")
+    var window: String = "64x160x160"
+
+    @Option(help: "thread counts, comma-separated")
+    var threads: String = "1,2"
+
+    @Option(name: .customLong("repeat"), help: "timed runs per configuration (after one warm-up)")
+    var repeatCount: Int = 3
+
+    @Option(help: "Python with torch for the PyTorch peer (empty: skip)")
+    var torchPython: String = "/usr/bin/python3"
+
+    @Option(help: "Python with torch, onnx and onnxruntime for the ONNX Runtime peer (empty or missing: skip)")
+    var ortPython: String = ".cache/bench-venv/bin/python"
+
+    @Option(help: "directory holding the peers (pytorch_fp32.py, onnxruntime_int8.py)")
+    var peers: String = "bench"
+
+    @Option(help: "also time a whole synthetic volume D×H×W (e.g. 160x256x256) with sliding windows, at the largest thread count")
+    var volume: String?
+
+    @Option(help: "window overlap of the whole-volume run")
+    var overlap: Double = 0.5
+
+    @Option(help: "append the Markdown section to this file too")
+    var append: String?
+
+    func run() throws {
+        let dims = window.lowercased().split(whereSeparator: { $0 == "x" || $0 == "×" }).compactMap { Int($0) }
+        guard dims.count == 3 else { throw ValidationError("--window must look like 64x160x160") }
+        let shape = try WindowShape(d: dims[0], h: dims[1], w: dims[2])
+        let threadCounts = threads.split(separator: ",").compactMap { Int($0) }
+        let fp32Model = try ModelDirectory(path: model)
+        let int8 = try int8Model.map { try ModelDirectory(path: $0) }
+        let input = BenchWindow.make(d: shape.d, h: shape.h, w: shape.w)
+        var logits = [Float](repeating: 0, count: LCOVNetArchitecture.classCount * shape.voxelCount)
+        var out = BenchReport(shape: shape, command: CommandLine.arguments.joined(separator: " "))
+
+        for t in threadCounts {
+            out.peaks[t] = try PeakProbe.int8ConvolutionPeak(threads: t)
+            for (precision, directory) in [(Precision.int8, int8), (.fp32, fp32Model)] {
+                guard let directory else { continue }
+                log("lcovnet \(precision.rawValue), \(t) thread(s)")
+                let engine = try LCOVNetEngine(model: directory, precision: precision, threads: t, window: shape)
+                var times: [Double] = []
+                try input.withUnsafeBufferPointer { x in
+                    try logits.withUnsafeMutableBufferPointer { y in
+                        try engine.predict(window: x, into: y)
+                        for _ in 0..<repeatCount {
+                            let start = DispatchTime.now().uptimeNanoseconds
+                            try engine.predict(window: x, into: y)
+                            times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+                        }
+                        out.profiles["\(precision.rawValue)/\(t)"] = try engine.profile(window: x, into: y)
+                    }
+                }
+                out.rows.append(.init(name: "lcovnet \(precision.rawValue)", threads: t, seconds: times, multiplyAdds: engine.multiplyAdds,
+                                      memoryMiB: engine.arenaBytes / (1 << 20)))
+                out.multiplyAdds = engine.multiplyAdds
+            }
+            for (python, script) in [(torchPython, "pytorch_fp32.py"), (ortPython, "onnxruntime_int8.py")] where !python.isEmpty {
+                guard FileManager.default.isExecutableFile(atPath: python) else {
+                    out.notes.append("peer \(script) skipped: \(python) is missing")
+                    continue
+                }
+                log("peer \(script), \(t) thread(s)")
+                out.rows += try peer(python: python, script: "\(peers)/\(script)", threads: t, shape: shape, out: &out)
+            }
+        }
+        if let volume {
+            let v = volume.lowercased().split(whereSeparator: { $0 == "x" || $0 == "×" }).compactMap { Int($0) }
+            guard v.count == 3 else { throw ValidationError("--volume must look like 160x256x256") }
+            for (precision, directory) in [(Precision.int8, int8), (.fp32, fp32Model)] {
+                guard let directory else { continue }
+                log("whole volume \(volume), lcovnet \(precision.rawValue)")
+                out.volumeRuns.append(try wholeVolume(v, precision: precision, model: directory, shape: shape, threads: threadCounts.max() ?? 2))
+            }
+        }
+        let text = out.markdown()
+        print(text)
+        if let append {
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: append))
+            handle.seekToEndOfFile()
+            handle.write(Data(("\n" + text).utf8))
+            try handle.close()
+        }
+    }
+
+    /// Sliding windows over a synthetic volume, Gaussian-weighted and merged slab by slab.
+    private func wholeVolume(_ v: [Int], precision: Precision, model: ModelDirectory, shape: WindowShape, threads: Int) throws -> String {
+        let size = Extent3(v[2], v[1], v[0])
+        let geometry = Geometry(size: size)
+        let voxels = BenchWindow.make(d: v[0], h: v[1], w: v[2])
+        let source = VolumeWindowSource(volume: Volume(geometry: geometry, voxels: voxels), padding: 0)
+        let plan = WindowPlan(volumeSize: size, windowSize: Extent3(shape.w, shape.h, shape.d), overlap: overlap)
+        let start = DispatchTime.now().uptimeNanoseconds
+        let predictor = EnginePredictor(engine: try LCOVNetEngine(model: model, precision: precision, threads: threads, window: shape))
+        var slices = 0
+        try SlidingWindowInference(plan: plan).run(source: source, predictor: predictor) { slab in slices += slab.slices.count }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return "whole volume \(v.map(String.init).joined(separator: "×")), lcovnet \(precision.rawValue), \(threads) threads: "
+            + "\(plan.origins.count) windows of \(shape) at \(Int(overlap * 100)) % overlap, \(slices) slices finalized, "
+            + String(format: "%.1f s including engine build; process peak RSS so far %d MiB", seconds, usage.ru_maxrss / 1024)
+    }
+
+    private func log(_ message: String) { FileHandle.standardError.write(Data("bench: \(message)\n".utf8)) }
+
+    /// Runs one peer script; each JSON line it prints is one row.
+    private func peer(python: String, script: String, threads: Int, shape: WindowShape, out: inout BenchReport) throws -> [BenchReport.Row] {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: python)
+        process.arguments = [script, "--weights", "\(model)/weights.safetensors", "--window", "\(shape.d)", "\(shape.h)", "\(shape.w)",
+                             "--threads", "\(threads)", "--repeat", "\(repeatCount)"]
+        let pipe = Pipe(), errors = Pipe()
+        process.standardOutput = pipe
+        process.standardError = errors
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        let errorText = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            out.notes.append("peer \(script) failed (\(process.terminationStatus)): \(errorText.split(separator: "\n").last ?? "")")
+            return []
+        }
+        return String(decoding: data, as: UTF8.self).split(separator: "\n").compactMap { line in
+            guard let json = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                  let name = json["peer"] as? String, let seconds = json["seconds"] as? [Double] else { return nil }
+            return .init(name: "\(name) \(json["version"] as? String ?? "")", threads: threads, seconds: seconds,
+                         multiplyAdds: out.multiplyAdds, memoryMiB: json["peak_rss_mib"] as? Int, memoryIsPeakRSS: true)
+        }
+    }
+}
+
+/// The engine as the sliding-window module's predictor.
+private struct EnginePredictor: WindowPredictor {
+    let engine: LCOVNetEngine
+    var classCount: Int { engine.classCount }
+
+    func predict(_ input: UnsafeBufferPointer<Float>, windowSize: Extent3, into output: UnsafeMutableBufferPointer<Float>) throws {
+        try engine.predict(window: input, into: output)
+    }
+}
+
+/// The same synthetic window as bench/peer_common.py's shape (smooth structure plus noise).
+enum BenchWindow {
+    static func make(d: Int, h: Int, w: Int) -> [Float] {
+        var state: UInt64 = 12345
+        var out = [Float](repeating: 0, count: d * h * w)
+        var i = 0
+        for z in 0..<d {
+            for y in 0..<h {
+                for x in 0..<w {
+                    state = state &* 6364136223846793005 &+ 1442695040888963407
+                    let noise = (Float(state >> 40) / Float(1 << 24) - 0.5) * 1.4
+                    out[i] = sinf(Float(z) * 0.21) * cosf(Float(y) * 0.13) + sinf(Float(x) * 0.09 + Float(y) * 0.05) + noise
+                    i += 1
+                }
+            }
+        }
+        return out
+    }
+}
