@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Inference
 import Training
 
 /// Options shared by `train` and `distill`.
@@ -18,6 +19,8 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "Checkpoint every N steps.") var checkpointEvery: Int = 100
     @Option(help: "Write the trained student as a model directory here at the end.") var exportModel: String?
     @Option(help: "Held-out phantom seeds to report Dice on at the end, as FIRST-LAST (e.g. 1001-1010).") var evaluate: String?
+    @Option(help: "Also write these phantoms, prepared as the model wants them, as D×H×W .npy files into OUTPUT/prepared (FIRST-LAST; int8 calibration input).")
+    var writePrepared: String?
 
     func configuration(widths: [Int]? = nil) throws -> TrainingConfiguration {
         var c = TrainingConfiguration()
@@ -44,6 +47,16 @@ struct TrainingOptions: ParsableArguments {
     }
 
     func run(_ configuration: TrainingConfiguration, teacher: String?) throws {
+        if let writePrepared {
+            let folder = "\(output)/prepared"
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+            for seed in try Self.range(writePrepared) {
+                let v = try TrainingVolume.phantom(seed: seed, matrix: configuration.phantomMatrix, spec: configuration.input, classCount: 17,
+                                                   threads: configuration.threads)
+                try v.image.withUnsafeBufferPointer { try NPYFile.write("\(folder)/phantom-\(seed).npy", shape: [v.size.k, v.size.j, v.size.i], values: $0) }
+                print("{\"event\":\"prepared\",\"seed\":\(seed)}")
+            }
+        }
         let trainer = try Trainer(configuration: configuration, directory: output, teacher: teacher) { print($0) }
         print("{\"event\":\"start\",\"parameters\":\(trainer.parameterCount),\"multiply_adds_per_step\":\(trainer.multiplyAddsPerStep),\"step\":\(trainer.step)}")
         let start = Date()
