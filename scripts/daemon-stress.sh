@@ -11,10 +11,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 trials=${1:-20} series_per_trial=${2:-4} kills=${3:-4}
-bin="$(swift build --show-bin-path)/lcovnet"
-[[ -x "$bin" ]] || swift build --product lcovnet >/dev/null
+built="$(swift build --show-bin-path)/lcovnet"
+[[ -x "$built" ]] || swift build --product lcovnet >/dev/null
 py=/usr/bin/python3
 root=$(mktemp -d /tmp/lcovnet-stress-XXXXXX)
+# A private copy: a rebuild during the run must not swap the binary under the trials.
+bin="$root/lcovnet"
+cp "$built" "$bin"
 daemon=""
 cleanup() { [[ -n "$daemon" ]] && kill -9 "$daemon" 2>/dev/null; rm -rf "$root"; }
 trap cleanup EXIT
