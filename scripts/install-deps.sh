@@ -13,6 +13,8 @@ packages=(
   libsqlite3-dev              # job ledger
   dcm2niix dicom3tools        # reference converter and DICOM validator for the tests
   python3-numpy python3-torch python3-nibabel python3-pydicom   # reference checks
+  python3-venv                # venv for the pydicom test files (scripts/fetch-test-data.sh)
+  time                        # /usr/bin/time for bench/convert.sh
 )
 
 missing=()
