@@ -77,7 +77,7 @@ let preprocessTargets: [Target] = [
                       path: "Sources/PreprocessBench"),
 ]
 let preprocessTests: [Target] = [
-    .testTarget(name: "PreprocessTests", dependencies: ["Preprocess", "Volumes", "ModelSpec", "NIfTI", "TestSupport"],
+    .testTarget(name: "PreprocessTests", dependencies: ["Preprocess", "Volumes", "ModelSpec", "NIfTI", "Phantom", "TestSupport"],
                 swiftSettings: optimizedVoxelLoops),
     .testTarget(name: "ExportTests", dependencies: ["Export", "Preprocess", "Volumes", "NIfTI", "ModelSpec", "TestSupport"],
                 swiftSettings: optimizedVoxelLoops),

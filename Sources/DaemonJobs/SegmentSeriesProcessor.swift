@@ -69,11 +69,18 @@ public final class SegmentSeriesProcessor: SeriesProcessor, @unchecked Sendable 
                 return .rejected(QuarantineReason(code: error.code.rawValue, sentence: error.code.sentence, detail: error.detail))
             }
             let load = ContinuousClock.now - started
-            let outcome = try inference.withLock {
-                // Results go to <staging>/<name>/ first (the job names its folder itself), then up
-                // into the staging folder, which the daemon renames into place.
-                try SegmentationJob.run(scan, outputDirectory: "\(resultDir)/.job", segmenter: segmenter,
-                                        loadSeconds: Double(load.components.seconds) + Double(load.components.attoseconds) / 1e18)
+            let outcome: SegmentationJob.Outcome
+            do {
+                outcome = try inference.withLock {
+                    // Results go to <staging>/<name>/ first (the job names its folder itself), then
+                    // up into the staging folder, which the daemon renames into place.
+                    try SegmentationJob.run(scan, outputDirectory: "\(resultDir)/.job", segmenter: segmenter,
+                                            loadSeconds: Double(load.components.seconds) + Double(load.components.attoseconds) / 1e18)
+                }
+            } catch let error as ExportError {
+                // Results that cannot be written (a full disk, I/O) are retried with backoff; the
+                // inputs stay in the spool whatever happens.
+                throw SystemCallError("write results (\(error))", path: resultDir, errno: [ENOSPC, EDQUOT].contains(Glibc.errno) ? Glibc.errno : EIO)
             }
             for name in FileSystem.entries(outcome.folder) {
                 try FileSystem.rename("\(outcome.folder)/\(name)", "\(resultDir)/\(name)")
