@@ -74,7 +74,7 @@ let preprocessTargets: [Target] = [
                       path: "Sources/PreprocessBench"),
 ]
 let preprocessTests: [Target] = [
-    .testTarget(name: "PreprocessTests", dependencies: ["Preprocess", "Volumes", "ModelSpec", "NIfTI", "TestSupport"],
+    .testTarget(name: "PreprocessTests", dependencies: ["Preprocess", "Volumes", "ModelSpec", "NIfTI", "Phantom", "TestSupport"],
                 swiftSettings: optimizedVoxelLoops),
     .testTarget(name: "ExportTests", dependencies: ["Export", "Preprocess", "Volumes", "NIfTI", "ModelSpec", "TestSupport"],
                 swiftSettings: optimizedVoxelLoops),
@@ -119,8 +119,8 @@ let daemonTargets: [Target] = [
                        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                        .product(name: "Prometheus", package: "swift-prometheus"),
                        .product(name: "TOMLKit", package: "TOMLKit")]),
-    // The jobs `lcovnet serve` wires into the daemon: grouping by DICOM headers, conversion.
-    .target(name: "DaemonJobs", dependencies: ["Daemon", "Ingest", "NIfTI", "Volumes", logging]),
+    // The jobs `lcovnet serve` wires into the daemon: grouping by DICOM headers, segmentation, conversion.
+    .target(name: "DaemonJobs", dependencies: ["Daemon", "Ingest", "NIfTI", "Volumes", "Segmentation", "Inference", "Export", logging]),
 ]
 let daemonTests: [Target] = [
     .testTarget(name: "DaemonTests", dependencies: ["Daemon", "DaemonJobs", "Ingest", "Phantom", "Volumes", "TestSupport", logging]),

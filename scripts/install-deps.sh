@@ -12,7 +12,8 @@ packages=(
   libdnnl-dev                 # oneDNN, the inference and training engine
   libsqlite3-dev              # job ledger
   dcm2niix dicom3tools        # reference converter and DICOM validator for the tests
-  python3-numpy python3-torch python3-nibabel python3-pydicom   # reference checks
+  python3-numpy python3-scipy python3-torch python3-nibabel python3-pydicom python3-pil python3-venv   # reference checks
+  time                        # /usr/bin/time for bench/convert.sh
 )
 
 missing=()

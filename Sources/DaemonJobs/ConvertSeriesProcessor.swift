@@ -35,7 +35,7 @@ public struct ConvertSeriesProcessor: SeriesProcessor {
             try NIfTIFile.write(loaded.volume, to: partial)
         } catch {
             // Writing fails for lack of space or I/O: transient, retried with backoff.
-            throw SystemCallError("write", path: partial, errno: Glibc.errno == 0 ? EIO : Glibc.errno)
+            throw SystemCallError("write", path: partial, errno: [ENOSPC, EDQUOT].contains(Glibc.errno) ? Glibc.errno : EIO)
         }
         try FileSystem.sync(partial)
         try FileSystem.rename(partial, image)

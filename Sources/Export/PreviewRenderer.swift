@@ -70,16 +70,16 @@ public struct PreviewRenderer: Sendable {
             dv[view.v] = view.down ? mm : -mm
             var panel = slice(labels: labels, scan: scan, classes: classes, width: width, height: height,
                               start: corner + du / 2 + dv / 2, du: du, dv: dv)
-            panel.draw(view.name, x: 6, y: 6, scale: 2, color: [255, 255, 150])
+            panel.draw(view.name, x: 6, y: 6, scale: 2, color: [255, 255, 150], outlined: true)
             let l = view.letters
-            panel.draw(l[0], x: 4, y: height / 2 - 8, scale: 2)
-            panel.draw(l[1], x: width - 14, y: height / 2 - 8, scale: 2)
-            panel.draw(l[2], x: width / 2 - 5, y: 6, scale: 2)
-            panel.draw(l[3], x: width / 2 - 5, y: height - 22, scale: 2)
+            panel.draw(l[0], x: 4, y: height / 2 - 8, scale: 2, outlined: true)
+            panel.draw(l[1], x: width - 14, y: height / 2 - 8, scale: 2, outlined: true)
+            panel.draw(l[2], x: width / 2 - 5, y: 6, scale: 2, outlined: true)
+            panel.draw(l[3], x: width / 2 - 5, y: height - 22, scale: 2, outlined: true)
             if view.name == "axial" {
                 let bar = Int((50 / mm).rounded())
                 panel.fill(x: 8, y: height - 10, width: bar, height: 3, [255, 255, 255])
-                panel.draw("5 cm", x: 8, y: height - 28, scale: 2)
+                panel.draw("5 cm", x: 8, y: height - 28, scale: 2, outlined: true)
             }
             return panel
         }

@@ -33,8 +33,14 @@ public struct RGBImage: Sendable, Equatable {
         for yy in 0..<other.height { for xx in 0..<other.width { set(x + xx, y + yy, other.pixel(xx, yy)) } }
     }
 
-    /// Draws `text` with its top-left corner at (x, y), each font pixel `scale` pixels wide.
-    public mutating func draw(_ text: String, x: Int, y: Int, scale: Int = 2, color: [UInt8] = [255, 255, 255]) {
+    /// Draws `text` with its top-left corner at (x, y), each font pixel `scale` pixels wide;
+    /// `outlined` rings it in black so it stays readable over anatomy.
+    public mutating func draw(_ text: String, x: Int, y: Int, scale: Int = 2, color: [UInt8] = [255, 255, 255], outlined: Bool = false) {
+        if outlined {
+            for (dx, dy) in [(-1, -1), (0, -1), (1, -1), (-1, 0), (1, 0), (-1, 1), (0, 1), (1, 1)] {
+                draw(text, x: x + dx, y: y + dy, scale: scale, color: [0, 0, 0])
+            }
+        }
         var cx = x
         for ch in text {
             let rows = BitmapFont.glyph(ch)

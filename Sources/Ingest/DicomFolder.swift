@@ -17,7 +17,8 @@ public enum DicomFolder {
         let start = ContinuousClock.now
         let paths = try FolderScanner.files(under: root)
         guard !paths.isEmpty else { throw IngestError(.noInput, path: root, detail: "the folder holds no file") }
-        let scanned = FolderScanner.scan(paths, policy: policy)
+        let openFiles = policy.keepsOpenFiles ? OpenFiles() : nil
+        let scanned = FolderScanner.scan(paths, policy: policy, keeping: openFiles)
 
         var fileNotes: [IngestNote] = []
         var framesBySeries: [String: [ScannedFrame]] = [:]
@@ -41,7 +42,9 @@ public enum DicomFolder {
         var rejected: [RejectedSeries] = []
         for key in framesBySeries.keys.sorted() {
             switch SeriesAssembly.assemble(framesBySeries[key]!, key: key, excluded: excludedBySeries[key] ?? [], policy: policy) {
-            case .success(let candidate): candidates.append(candidate)
+            case .success(var candidate):
+                candidate.openFiles = openFiles
+                candidates.append(candidate)
             case .failure(let series): rejected.append(series)
             }
         }

@@ -41,7 +41,7 @@ enum FolderScanner {
     }
 
     /// Reads one file's headers and classifies it.
-    static func scan(_ path: String, policy: IngestPolicy) -> ScannedFile {
+    static func scan(_ path: String, policy: IngestPolicy, keeping openFiles: OpenFiles? = nil) -> ScannedFile {
         let attributes: DicomAttributes
         let file: DicomFile
         do {
@@ -92,14 +92,15 @@ enum FolderScanner {
                                        columnDirection: column, rowSpacing: rowSpacing,
                                        columnSpacing: columnSpacing, thickness: info.sliceThickness))
         }
+        openFiles?.keep(file)
         return .frames(frames)
     }
 
     /// Scans files on `threads` threads, keeping their order.
-    static func scan(_ paths: [String], policy: IngestPolicy) -> [ScannedFile] {
+    static func scan(_ paths: [String], policy: IngestPolicy, keeping openFiles: OpenFiles? = nil) -> [ScannedFile] {
         let results = ResultSlots<ScannedFile>(count: paths.count)
         try? ParallelWork.run(count: paths.count, threads: policy.threads) { index in
-            results[index] = scan(paths[index], policy: policy)
+            results[index] = scan(paths[index], policy: policy, keeping: openFiles)
         }
         return results.values.map { $0! }
     }
@@ -123,4 +124,16 @@ final class ResultSlots<Value: Sendable>: @unchecked Sendable {
         set { storage[index] = newValue }
     }
     var values: [Value?] { Array(storage) }
+}
+
+/// The scan's open handles (headers parsed, pixel data still on disk), handed to the loader so
+/// that no file's headers are parsed twice. Each handle is taken once.
+final class OpenFiles: @unchecked Sendable {
+    // @unchecked: the dictionary is guarded by the lock, and a handle taken out is used by one
+    // thread only.
+    private let lock = NSLock()
+    private var files: [String: DicomFile] = [:]
+
+    func keep(_ file: DicomFile) { lock.withLock { files[file.path] = file } }
+    func take(_ path: String) -> DicomFile? { lock.withLock { files.removeValue(forKey: path) } }
 }

@@ -20,6 +20,9 @@ public struct IngestPolicy: Sendable {
     public var damagedFiles: Choice = .reject
     /// Series with fewer slices are rejected.
     public var minimumSlices = 1
+    /// Keep the scan's parsed headers (a few KiB per file) for the loader instead of parsing
+    /// every file twice. Off for scans of huge folders that load little.
+    public var keepsOpenFiles = true
     /// Threads for scanning and decoding.
     public var threads = 2
     /// Relative tolerance on slice spacing (fraction of the typical spacing) before a series counts

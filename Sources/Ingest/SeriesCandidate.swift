@@ -33,6 +33,8 @@ public struct SeriesCandidate: Sendable {
 
     /// Resampling the loader must do.
     var tilt: TiltCorrection?
+    /// Handles the scan left open for the loader (nil when the policy keeps none).
+    var openFiles: OpenFiles?
     var targetLocations: [Double]?         // output slice locations along the normal, when resampled
     var rowDirection: SIMD3<Double>
     var columnDirection: SIMD3<Double>

@@ -17,12 +17,14 @@ enum SeriesLoader {
         let voxels: [Int16]
         do {
             voxels = try [Int16](unsafeUninitializedCapacity: sliceVoxels * count) { storage, initialized in
-            storage.initialize(repeating: 0)
-            initialized = storage.count
+            // No zero fill: every voxel is decoded into (first touch happens on the decoding
+            // threads), and on an error the array is never used. Int16 needs no deinitialization.
             let buffer = SharedBuffer(storage: storage)
             try ParallelWork.run(count: jobs.count, threads: threads) { job in
                 let indices = jobs[job]
-                let file = try DicomFile(path: slices[indices[0]].path, headersOnly: false)
+                // The scan's open handle when it is still there: its headers are parsed already.
+                let path = slices[indices[0]].path
+                let file = try candidate.openFiles?.take(path) ?? DicomFile(path: path, headersOnly: false)
                 var total = 0
                 for k in indices {
                     let s = slices[k]
@@ -31,6 +33,7 @@ enum SeriesLoader {
                 }
                 clamped[job] = total
             }
+            initialized = storage.count
             }
         } catch let error as IngestError {
             throw error
@@ -50,3 +53,4 @@ struct SharedBuffer<Element>: @unchecked Sendable {
         UnsafeMutableBufferPointer(rebasing: storage[start..<(start + count)])
     }
 }
+

@@ -43,6 +43,9 @@ struct ConvertCommand: ParsableCommand {
     @Flag(name: .long, help: "Accept every grayscale modality, not only CT.")
     var anyModality = false
 
+    @Flag(name: .long, help: "Log each stage with its duration.")
+    var verbose = false
+
     func validate() throws {
         if !list {
             guard let output else { throw ValidationError("Give the output file with -o <file.nii|.nii.gz|.nii.zst>.") }
@@ -68,7 +71,8 @@ struct ConvertCommand: ParsableCommand {
         policy.gantryTilt = gantryTilt
         policy.damagedFiles = damagedFiles
         if anyModality { policy.modalities = nil }
-        let logger = Logger(label: "lcovnet.convert")
+        var logger = Logger(label: "lcovnet.convert")
+        if verbose { logger.logLevel = .debug }
         do {
             let scan = try DicomFolder.scan(input, policy: policy, logger: logger)
             if list {
@@ -78,7 +82,9 @@ struct ConvertCommand: ParsableCommand {
             let candidate = try scan.select(id: series)
             let loaded = try DicomFolder.load(candidate, policy: policy, logger: logger)
             do {
+                let start = ContinuousClock.now
                 try NIfTIFile.write(loaded.volume, to: output!)
+                logger.debug("wrote NIfTI", metadata: ["duration_ms": "\((ContinuousClock.now - start).components.attoseconds / 1_000_000_000_000_000 + (ContinuousClock.now - start).components.seconds * 1000)"])
             } catch {
                 throw CommandFailure(line: "\(error)", exitCode: 8)
             }

@@ -30,8 +30,21 @@ struct ServeCommand: AsyncParsableCommand {
         let control = LogLevelControl(configuration.logLevel)
         LoggingSystem.bootstrap { label in JSONLinesLogHandler(label: label, control: control) }
         let logger = Logger(label: "lcovnet.daemon")
+        let processor: any SeriesProcessor
+        switch configuration.job.kind {
+        case .convert:
+            processor = ConvertSeriesProcessor()
+        case .segment:
+            do {
+                processor = try SegmentSeriesProcessor(configuration: configuration, logger: logger)
+            } catch {
+                logger.critical("invalid configuration", metadata: ["error": "\(error)"])
+                FileHandle.standardError.write(Data("lcovnet serve: \(error)\n".utf8))
+                throw ExitCode(78)
+            }
+        }
         let environment = DaemonService.Environment(
-            configFile: config, processor: ConvertSeriesProcessor(), grouper: IngestSeriesGrouper(),
+            configFile: config, processor: processor, grouper: IngestSeriesGrouper(),
             logLevel: control, notifier: SystemdNotifier(environment: ProcessInfo.processInfo.environment),
             metrics: DaemonMetrics())
         let service = DaemonService(configuration: configuration, environment: environment, logger: logger)

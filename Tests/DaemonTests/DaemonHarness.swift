@@ -44,6 +44,8 @@ final class DaemonHarness {
             quiet_seconds = \(quietSeconds)
             rescan_seconds = 2
             disk_watermark_mb = 1
+            [job]
+            kind = "convert"
             [limits]
             max_attempts = \(maxAttempts)
             retry_seconds = 0.5

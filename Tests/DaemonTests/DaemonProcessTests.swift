@@ -1,6 +1,7 @@
 import Daemon
 import Foundation
 import Glibc
+import Ingest
 import NIfTI
 import Testing
 import TestSupport
@@ -32,8 +33,10 @@ struct DaemonProcessTests {
         }
     }
 
+    // Quiet periods are generous against the pace of the drops: a loaded CI machine must not
+    // split a series by pausing the test between two files.
     @Test func aSeriesDroppedFileByFileIsProcessedOnce() throws {
-        let h = try DaemonHarness()
+        let h = try DaemonHarness(quietSeconds: 2.5)
         let socket = try NotifySocket(path: h.dir.file("notify.sock"))
         try h.start(environment: ["NOTIFY_SOCKET": socket.path, "WATCHDOG_USEC": "2000000"])
         var notes: [String] = []
@@ -80,7 +83,7 @@ struct DaemonProcessTests {
     }
 
     @Test func twoInterleavedSeriesBothFinish() throws {
-        let h = try DaemonHarness()
+        let h = try DaemonHarness(quietSeconds: 2)
         try h.start()
         let a = try DaemonFixtures.series(in: h.dir.file("a"), size: Extent3(24, 20, 8), seed: 2, number: 2)
         let b = try DaemonFixtures.series(in: h.dir.file("b"), size: Extent3(16, 16, 6), seed: 3, number: 3)
@@ -101,7 +104,7 @@ struct DaemonProcessTests {
     }
 
     @Test func badFilesAreQuarantinedWithReasonsWhileTheDaemonCarriesOn() throws {
-        let h = try DaemonHarness()
+        let h = try DaemonHarness(quietSeconds: 2)
         try h.start()
         let good = try DaemonFixtures.series(in: h.dir.file("good"), seed: 4)
         let broken = try DaemonFixtures.series(in: h.dir.file("broken"), size: Extent3(16, 16, 4), seed: 5)
@@ -148,7 +151,7 @@ struct DaemonProcessTests {
     @Test func killedAtRandomInstantsNothingIsLostOrDuplicated() throws {
         var generator = SystemRandomNumberGenerator()
         for trial in 0..<3 {
-            let h = try DaemonHarness(quietSeconds: 0.5, maxAttempts: 50)
+            let h = try DaemonHarness(quietSeconds: 1, maxAttempts: 50)
             let sent = try (0..<3).map { try DaemonFixtures.series(in: h.dir.file("s\($0)"), seed: 10 * trial + $0, number: $0 + 1) }
             try h.start()
             // Series arrive while the daemon is killed and restarted three times.
@@ -170,6 +173,35 @@ struct DaemonProcessTests {
             #expect(h.jobs().allSatisfy { $0.state == .done })
             expectCleanLogs(h)
         }
+    }
+
+    @Test func aLocalizerIsSetAsideWithItsReasonAndTheSeriesStillFinishes() throws {
+        let h = try DaemonHarness(quietSeconds: 1.5)
+        try h.start()
+        let v = DaemonFixtures.volume(size: Extent3(16, 16, 5), seed: 8)
+        var options = DicomWriterOptions()
+        options.addLocalizer = true
+        let written = try DicomSeriesWriter(options).write(v, to: h.dir.file("loc"))
+        for file in written.files { try DaemonFixtures.drop(file, into: "\(h.watch)/study-loc") }
+        #expect(h.wait { h.finished(2) })
+        let jobs = h.jobs()
+        #expect(jobs.contains { $0.seriesUID == written.seriesInstanceUID && $0.state == .done && $0.fileCount == 5 })
+        #expect(jobs.contains { $0.state == .quarantined && $0.reasonCode == "localizer" && $0.fileCount == 1 })
+        try expectResult(h, DaemonFixtures.Series(uid: written.seriesInstanceUID, files: written.files, volume: v))
+        #expect(h.stop() == 0)
+    }
+
+    @Test func aMarkerFileCompletesAFolderAtOnce() throws {
+        let h = try DaemonHarness(quietSeconds: 600)
+        try h.start()
+        let series = try DaemonFixtures.series(in: h.dir.file("m"), seed: 6)
+        for file in series.files { try DaemonFixtures.drop(file, into: "\(h.watch)/study-m") }
+        try "".write(toFile: "\(h.watch)/study-m/lcovnet.complete", atomically: false, encoding: .utf8)
+        // Far sooner than the 600 s quiet period.
+        #expect(h.wait(seconds: 60) { h.finished(1) })
+        try expectResult(h, series)
+        #expect(FileSystem.entries("\(h.watch)/study-m").isEmpty)   // the marker is consumed, never processed
+        #expect(h.stop() == 0)
     }
 
     @Test func anInvalidConfigurationStopsWithTheKeyAndTheFix() throws {

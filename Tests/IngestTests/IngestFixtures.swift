@@ -66,6 +66,7 @@ enum IngestFixtures {
 
     /// Writes `volume` as a series, converts it with the library (what `convert` does), and
     /// returns the NIfTI path.
+    @discardableResult
     static func convert(_ folder: String, to path: String, policy: IngestPolicy = IngestPolicy()) throws -> LoadedSeries {
         let series = try DicomFolder.loadSeries(in: folder, policy: policy)
         try NIfTIFile.write(series.volume, to: path)

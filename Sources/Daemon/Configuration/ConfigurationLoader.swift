@@ -25,7 +25,7 @@ public enum ConfigurationLoader {
         }
         var reader = TableReader(root: root, file: file)
         var c = DaemonConfiguration.defaults
-        try reader.checkSections(["paths", "ingest", "retention", "limits", "metrics", "log"])
+        try reader.checkSections(["paths", "ingest", "retention", "job", "limits", "metrics", "log"])
 
         try reader.section("paths", keys: ["watch", "work", "output", "quarantine", "archive"])
         c.paths.watch = try reader.path("paths", "watch", default: c.paths.watch)
@@ -53,6 +53,24 @@ public enum ConfigurationLoader {
             throw reader.error("retention.after_success", "is \"\(retention)\"", "use one of \"keep\", \"archive\" or \"delete\"")
         }
         c.retention = mode
+
+        try reader.section("job", keys: ["kind", "model", "precision", "threads"])
+        let kind = try reader.string("job", "kind", default: c.job.kind.rawValue)
+        guard let jobKind = DaemonConfiguration.Job.Kind(rawValue: kind) else {
+            throw reader.error("job.kind", "is \"\(kind)\"", "use \"segment\" (the organ segmentation) or \"convert\" (NIfTI only, no model)")
+        }
+        c.job.kind = jobKind
+        c.job.model = try reader.string("job", "model", default: c.job.model)
+        if !c.job.model.isEmpty && !c.job.model.hasPrefix("/") {
+            throw reader.error("job.model", "must be an absolute folder path, not \"\(c.job.model)\"",
+                               "write it from the root, e.g. model = \"/usr/local/share/lcovnet/models/default\", or \"\" for the default")
+        }
+        c.job.precision = try reader.string("job", "precision", default: c.job.precision)
+        guard ["", "int8", "fp32"].contains(c.job.precision) else {
+            throw reader.error("job.precision", "is \"\(c.job.precision)\"", "use \"int8\", \"fp32\" or \"\" (the model's own)")
+        }
+        c.job.threads = try reader.integer("job", "threads", default: c.job.threads, in: 0...1024,
+                                           fix: "set the threads per job, e.g. threads = 2, or 0 for every core")
 
         try reader.section("limits", keys: ["memory_budget_mb", "concurrency", "max_attempts", "retry_seconds", "drain_seconds"])
         c.limits.memoryBudgetMB = try reader.integer("limits", "memory_budget_mb", default: c.limits.memoryBudgetMB, in: 256...1_048_576,

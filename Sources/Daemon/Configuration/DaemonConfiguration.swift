@@ -51,9 +51,27 @@ public struct DaemonConfiguration: Sendable, Equatable {
         public var port: Int
     }
 
+    /// What each claimed series goes through.
+    public struct Job: Sendable, Equatable {
+        public enum Kind: String, Sendable, Equatable, CaseIterable {
+            /// `lcovnet segment`: labels, statistics, preview and provenance.
+            case segment
+            /// Conversion only: the series as a NIfTI volume in HU (no model needed).
+            case convert
+        }
+        public var kind: Kind
+        /// The model folder; "" searches $LCOVNET_MODEL, then the installed default model.
+        public var model: String
+        /// "int8", "fp32", or "" for the model's own precision.
+        public var precision: String
+        /// Threads per job; 0 uses every core.
+        public var threads: Int
+    }
+
     public var paths: Paths
     public var ingest: Ingest
     public var retention: Retention
+    public var job: Job
     public var limits: Limits
     public var metrics: Metrics
     public var logLevel: Logger.Level
@@ -70,6 +88,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
                      archive: "/var/lib/lcovnet/archive"),
         ingest: Ingest(quietSeconds: 10, markerFile: "lcovnet.complete", rescanSeconds: 30, diskWatermarkMB: 1024),
         retention: .archive,
+        job: Job(kind: .segment, model: "", precision: "", threads: 0),
         limits: Limits(memoryBudgetMB: 4096, concurrency: 1, maxAttempts: 3, retrySeconds: 5, drainSeconds: 60),
         metrics: Metrics(address: "127.0.0.1", port: 9464),
         logLevel: .info)

@@ -77,6 +77,8 @@ public struct DaemonService: Service {
         var lastWatchdog = 0.0
         var lastStatus = ""
         var paused = false
+        // Jobs whose step could not be recorded, and when to try resuming them.
+        var stranded: [String: Double] = [:]
 
         while !flags.draining {
             let now = Self.now()
@@ -104,6 +106,30 @@ public struct DaemonService: Service {
                     guard let claimed = await intake(folder, spool: spool, now: now) else { break }
                     queue += claimed
                     watcher.claimed(folder, now: Self.now())
+                }
+            }
+
+            // Claims run in this loop, so a job still receiving here is one whose claim failed
+            // half-way (disk full): finish it from claim.json.
+            if !paused, let cut = try? ledger.jobs(in: [.receiving]), !cut.isEmpty {
+                for job in cut {
+                    if let resumed = try? spool.resume(job, retention: config.retention, maxAttempts: config.limits.maxAttempts, now: now) {
+                        queue.append(resumed)
+                    }
+                }
+            }
+            for id in await running.takeStranded() {
+                stranded[id] = now + config.limits.retrySeconds
+            }
+            for (id, due) in stranded where due <= now {
+                do {
+                    if let job = try ledger.job(id: id),
+                       let resumed = try spool.resume(job, retention: config.retention, maxAttempts: config.limits.maxAttempts, now: now) {
+                        queue.append(resumed)
+                    }
+                    stranded[id] = nil
+                } catch {
+                    stranded[id] = now + config.limits.retrySeconds
                 }
             }
 
@@ -229,6 +255,11 @@ public struct DaemonService: Service {
                 next.metrics = current.metrics
             }
             environment.logLevel.level = next.logLevel
+            do {
+                try environment.processor.reload(configuration: next, logger: logger)
+            } catch {
+                logger.error("SIGHUP: the job could not be reloaded; the running one stays", metadata: ["error": "\(error)"])
+            }
             watcher.markerFile = next.ingest.markerFile
             logger.notice("configuration reloaded", metadata: ["config": "\(file)"])
             return next

@@ -14,7 +14,8 @@ struct JobRunner: Sendable {
         var logger = logger
         logger[metadataKey: "job.id"] = "\(queued.id)"
         if let uid = queued.seriesUID { logger[metadataKey: "series.uid"] = "\(uid)" }
-        defer { Task { await running.finish(queued.id) } }
+        var stranded = false
+        defer { Task { [stranded] in stranded ? await running.strand(queued.id) : await running.finish(queued.id) } }
         let metrics = environment.metrics
         let now = { Date().timeIntervalSince1970 }
         do {
@@ -78,9 +79,10 @@ struct JobRunner: Sendable {
                                                                 "duration_ms": .stringConvertible(Int(processSeconds * 1000))])
             }
         } catch {
-            // The ledger or the spool itself failed (disk full while moving files): the job stays
-            // at its last durable step and the next start resumes it.
-            logger.error("job step failed; it resumes at the next start", metadata: ["error": "\(error)"])
+            // The ledger or the spool itself failed (disk full while recording a step): the job
+            // stays at its last durable step, and the loop resumes it from there after a delay.
+            stranded = true
+            logger.error("job step could not be recorded; it resumes from its last durable step", metadata: ["error": "\(error)"])
         }
     }
 }

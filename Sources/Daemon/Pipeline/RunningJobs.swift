@@ -8,6 +8,7 @@ actor RunningJobs {
 
     private var jobs: [String: State] = [:]
     private var abandoned = false
+    private var stranded: [String] = []
 
     var count: Int { jobs.count }
 
@@ -40,6 +41,17 @@ actor RunningJobs {
 
     func finish(_ id: String) {
         jobs[id] = nil
+    }
+
+    /// A job whose step could not be recorded (the disk was full): the loop resumes it later.
+    func strand(_ id: String) {
+        jobs[id] = nil
+        stranded.append(id)
+    }
+
+    func takeStranded() -> [String] {
+        defer { stranded = [] }
+        return stranded
     }
 
     /// At the end of the drain: the jobs still processing are given up (their caller checkpoints

@@ -42,6 +42,13 @@ public protocol SeriesProcessor: Sendable {
     /// Writes the results of `series` into `resultDir` (an empty staging folder on the same
     /// filesystem as the output folder; the daemon renames it into place afterwards).
     func process(series: ClaimedSeries, into resultDir: String, logger: Logger) async throws -> ProcessingOutcome
+
+    /// SIGHUP: load the model (or whatever the processor holds) again. A failure keeps the old one.
+    func reload(configuration: DaemonConfiguration, logger: Logger) throws
+}
+
+extension SeriesProcessor {
+    public func reload(configuration: DaemonConfiguration, logger: Logger) throws {}
 }
 
 /// Splits the files of a quiet folder into series (by their headers), and sets aside the files

@@ -270,41 +270,48 @@ public struct Spool: Sendable {
     /// A job that was running is queued again (its interrupted attempt counted).
     public func recover(retention: DaemonConfiguration.Retention, maxAttempts: Int, now: Double, logger: Logger) throws -> [JobRecord] {
         var queue: [JobRecord] = []
-        for var job in try ledger.jobs(in: [.receiving, .queued, .running]) {
+        for job in try ledger.jobs(in: [.receiving, .queued, .running]) {
             logger.info("resuming job", metadata: ["job.id": "\(job.id)", "step": "\(job.step.rawValue)", "state": "\(job.state.rawValue)"])
-            switch job.step {
-            case .claiming:
-                job = try finishClaim(job, now: now)
-                if let rejection = try ClaimManifest.read("\(jobFolder(job.id))/claim.json").rejection {
-                    _ = try quarantine(job, reason: rejection, now: now)
-                    continue
-                }
-                queue.append(job)
-            case .claimed:
-                queue.append(job)
-            case .processing:
-                if job.attempts >= maxAttempts {
-                    _ = try fail(job, code: DaemonCode.attemptsExhausted.rawValue, reason: DaemonCode.attemptsExhausted.sentence, now: now)
-                } else {
-                    job.state = .queued
-                    job.step = .claimed
-                    try ledger.update(job)
-                    queue.append(job)
-                }
-            case .committing:
-                _ = try finishCommit(job, retention: retention, now: now)
-            case .retaining:
-                _ = try retain(job, retention: retention, now: now)
-            case .quarantining:
-                let reason = QuarantineReason(code: job.reasonCode ?? DaemonCode.processingError.rawValue,
-                                              sentence: job.reason ?? DaemonCode.processingError.sentence)
-                _ = try finishQuarantine(job, reason: reason, now: now)
-            case .finished:
-                break
-            }
+            if let queued = try resume(job, retention: retention, maxAttempts: maxAttempts, now: now) { queue.append(queued) }
         }
         removeOrphans(logger: logger)
         return queue
+    }
+
+    /// Finishes the interrupted step of one job; returns it when it must be queued.
+    public func resume(_ job: JobRecord, retention: DaemonConfiguration.Retention, maxAttempts: Int, now: Double) throws -> JobRecord? {
+        var job = job
+        switch job.step {
+        case .claiming:
+            job = try finishClaim(job, now: now)
+            if let rejection = try ClaimManifest.read("\(jobFolder(job.id))/claim.json").rejection {
+                _ = try quarantine(job, reason: rejection, now: now)
+                return nil
+            }
+            return job
+        case .claimed:
+            return job
+        case .processing:
+            if job.attempts >= maxAttempts {
+                _ = try fail(job, code: DaemonCode.attemptsExhausted.rawValue, reason: DaemonCode.attemptsExhausted.sentence, now: now)
+                return nil
+            }
+            job.state = .queued
+            job.step = .claimed
+            try ledger.update(job)
+            return job
+        case .committing:
+            _ = try finishCommit(job, retention: retention, now: now)
+        case .retaining:
+            _ = try retain(job, retention: retention, now: now)
+        case .quarantining:
+            let reason = QuarantineReason(code: job.reasonCode ?? DaemonCode.processingError.rawValue,
+                                          sentence: job.reason ?? DaemonCode.processingError.sentence)
+            _ = try finishQuarantine(job, reason: reason, now: now)
+        case .finished:
+            break
+        }
+        return nil
     }
 
     /// Spool folders without a ledger row come from a crash before the row was written, when

@@ -51,7 +51,8 @@ inline int32_t storedValue(uint32_t raw, const PixelLayout &l) {
     return int32_t(v);
 }
 
-bool decodeNative(cdicom_file *file, int frame, const PixelLayout &l, int32_t *out, std::string &message) {
+/// Converts encapsulated pixel data DCMTK can decode to native little endian, once per file.
+bool ensureNative(cdicom_file *file, std::string &message) {
     DcmDataset *ds = file->format.getDataset();
     if (!file->nativeReady) {
         DcmXfer original(ds->getOriginalXfer());
@@ -64,6 +65,12 @@ bool decodeNative(cdicom_file *file, int frame, const PixelLayout &l, int32_t *o
         }
         file->nativeReady = true;
     }
+    return true;
+}
+
+bool decodeNative(cdicom_file *file, int frame, const PixelLayout &l, int32_t *out, std::string &message) {
+    DcmDataset *ds = file->format.getDataset();
+    if (!ensureNative(file, message)) return false;
     DcmElement *element = nullptr;
     if (ds->findAndGetElement(DCM_PixelData, element).bad() || element == nullptr) { message = "no PixelData"; return false; }
     size_t count = l.frameVoxels();
@@ -152,6 +159,59 @@ bool cdicom_is_j2k_syntax(const char *uid) {
     return false;
 }
 
+/// Loads what a headers-only open left on disk.
+static bool ensureLoaded(cdicom_file *file, std::string &message) {
+    if (file->headersOnly) {
+        if (file->format.getDataset()->loadAllDataIntoMemory().bad()) { message = "cannot load pixel data"; return false; }
+        file->headersOnly = false;
+    }
+    return true;
+}
+
+/// The fast path for the common case, native 16-bit samples: straight to HU, no int32 copy.
+static int decodeNative16ToHU(cdicom_file *file, const PixelLayout &l, int frame, double slope, double intercept,
+                       bool flipRows, int16_t *out, size_t *clamped, char *err, size_t errlen) {
+    std::string message;
+    DcmDataset *ds = file->format.getDataset();
+    DcmElement *element = nullptr;
+    Uint16 *data = nullptr;
+    if (!ensureLoaded(file, message) || !ensureNative(file, message)) { cdicom_set_error(err, errlen, message); return -1; }
+    if (ds->findAndGetElement(DCM_PixelData, element).bad() || !element || element->getUint16Array(data).bad() || !data) {
+        cdicom_set_error(err, errlen, "PixelData cannot be read"); return -1;
+    }
+    size_t count = l.frameVoxels(), first = size_t(frame) * count;
+    if (element->getLength() < (first + count) * 2) {
+        cdicom_set_error(err, errlen, "PixelData is shorter than Rows × Columns × frames (truncated?)"); return -1;
+    }
+    bool full = l.bitsStored == 16 && l.highBit == 15;
+    bool identity = slope == 1.0 && intercept == std::floor(intercept) && std::fabs(intercept) < 1e6;
+    int32_t offset = int32_t(intercept);
+    size_t outOfRange = 0;
+    // Branches hoisted out of the voxel loop so the common cases vectorize.
+    auto rows = [&](auto sample, auto map) {
+        for (int row = 0; row < l.rows; row++) {
+            const Uint16 *source = data + first + size_t(row) * l.columns;
+            int16_t *target = out + size_t(flipRows ? l.rows - 1 - row : row) * l.columns;
+            for (int c = 0; c < l.columns; c++) {
+                int64_t value = map(sample(source[c]));
+                int64_t bounded = value < SHRT_MIN ? SHRT_MIN : (value > SHRT_MAX ? SHRT_MAX : value);
+                outOfRange += bounded != value;
+                target[c] = int16_t(bounded);
+            }
+        }
+    };
+    auto shift = [offset](int32_t v) { return int64_t(v) + offset; };
+    auto rescale = [slope, intercept](int32_t v) { return int64_t(std::llround(v * slope + intercept)); };
+    auto unsignedSample = [](Uint16 v) { return int32_t(v); };
+    auto signedSample = [](Uint16 v) { return int32_t(int16_t(v)); };
+    auto maskedSample = [&l](Uint16 v) { return storedValue(v, l); };
+    if (full && !l.isSigned) identity ? rows(unsignedSample, shift) : rows(unsignedSample, rescale);
+    else if (full) identity ? rows(signedSample, shift) : rows(signedSample, rescale);
+    else identity ? rows(maskedSample, shift) : rows(maskedSample, rescale);
+    if (clamped) *clamped = outOfRange;
+    return 0;
+}
+
 extern "C" int cdicom_decode_frame(cdicom_file *file, int frame, int32_t *out, size_t count, char *err, size_t errlen) {
     DcmDataset *ds = file->format.getDataset();
     if (!ds) { cdicom_set_error(err, errlen, "the file has no dataset"); return -1; }
@@ -160,11 +220,7 @@ extern "C" int cdicom_decode_frame(cdicom_file *file, int frame, int32_t *out, s
     if (!readLayout(ds, layout, message)) { cdicom_set_error(err, errlen, message); return -1; }
     if (frame < 0 || frame >= layout.frames) { cdicom_set_error(err, errlen, "frame out of range"); return -1; }
     if (count < layout.frameVoxels()) { cdicom_set_error(err, errlen, "output buffer too small"); return -1; }
-    if (file->headersOnly) {
-        // Loads the values left on disk while scanning (pixel data).
-        if (ds->loadAllDataIntoMemory().bad()) { cdicom_set_error(err, errlen, "cannot load pixel data"); return -1; }
-        file->headersOnly = false;
-    }
+    if (!ensureLoaded(file, message)) { cdicom_set_error(err, errlen, message); return -1; }
     OFString xferUID = DcmXfer(ds->getOriginalXfer()).getXferID();
     bool ok = cdicom_is_j2k_syntax(xferUID.c_str()) ? decodeJ2K(file, frame, layout, out, message)
                                                     : decodeNative(file, frame, layout, out, message);
@@ -181,6 +237,14 @@ extern "C" int cdicom_decode_frame_hu(cdicom_file *file, int frame, double slope
     }
     size_t voxels = size_t(rows) * columns;
     if (count < voxels) { cdicom_set_error(err, errlen, "output buffer too small"); return -1; }
+    PixelLayout layout;
+    std::string message;
+    if (!readLayout(ds, layout, message)) { cdicom_set_error(err, errlen, message); return -1; }
+    if (frame < 0 || frame >= layout.frames) { cdicom_set_error(err, errlen, "frame out of range"); return -1; }
+    OFString xferUID = DcmXfer(ds->getOriginalXfer()).getXferID();
+    if (layout.bitsAllocated == 16 && !cdicom_is_j2k_syntax(xferUID.c_str())) {
+        return decodeNative16ToHU(file, layout, frame, slope, intercept, flip_rows != 0, out, clamped, err, errlen);
+    }
     std::vector<int32_t> stored(voxels);
     if (cdicom_decode_frame(file, frame, stored.data(), voxels, err, errlen) != 0) return -1;
     size_t outOfRange = 0;

@@ -108,8 +108,9 @@ extern "C" int cdicom_open(const char *path, int headers_only, cdicom_file **out
     auto *file = new cdicom_file();
     file->path = path;
     file->headersOnly = headers_only != 0;
-    // Values over 4 KiB stay on disk while scanning; DCMTK loads them when asked.
-    Uint32 maxRead = headers_only ? 4096 : DCM_MaxReadLength;
+    // Values over 4 KiB stay on disk while scanning (DCMTK loads them when asked); a full open
+    // reads everything in one pass instead of reopening the file for the pixel data.
+    Uint32 maxRead = headers_only ? 4096 : OFstatic_cast(Uint32, -1);
     OFCondition status = file->format.loadFile(path, EXS_Unknown, EGL_noChange, maxRead, ERM_autoDetect);
     if (status.bad()) {
         cdicom_set_error(err, errlen, std::string("DCMTK cannot parse it: ") + status.text());
