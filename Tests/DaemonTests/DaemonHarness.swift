@@ -97,7 +97,7 @@ final class DaemonHarness {
 
     /// Polls `condition` every 50 ms until it holds or `seconds` pass.
     @discardableResult
-    func wait(seconds: Double = 60, _ condition: () -> Bool) -> Bool {
+    func wait(seconds: Double = 240, _ condition: () -> Bool) -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
             if condition() { return true }

@@ -68,7 +68,7 @@ struct DaemonProcessTests {
         notes += socket.drain()
         try h.dir.file("lcovnet.toml").appendingToFile("[log]\nlevel = \"debug\"\n")
         kill(h.process!.processIdentifier, SIGHUP)
-        #expect(h.wait(seconds: 10) { h.logged("configuration reloaded") })
+        #expect(h.wait(seconds: 60) { h.logged("configuration reloaded") })
         #expect(h.isRunning)
         notes += socket.drain()
 
@@ -161,7 +161,7 @@ struct DaemonProcessTests {
                 h.stop(SIGKILL)
                 try h.start()
             }
-            #expect(h.wait(seconds: 90) { h.jobs().filter { $0.state == .done }.count == sent.count }, "trial \(trial)")
+            #expect(h.wait(seconds: 300) { h.jobs().filter { $0.state == .done }.count == sent.count }, "trial \(trial)")
             #expect(h.stop() == 0)
             for series in sent { try expectResult(h, series) }
             #expect(Set(FileSystem.entries(h.output)) == Set(sent.map(\.uid)))
@@ -198,7 +198,7 @@ struct DaemonProcessTests {
         for file in series.files { try DaemonFixtures.drop(file, into: "\(h.watch)/study-m") }
         try "".write(toFile: "\(h.watch)/study-m/lcovnet.complete", atomically: false, encoding: .utf8)
         // Far sooner than the 600 s quiet period.
-        #expect(h.wait(seconds: 60) { h.finished(1) })
+        #expect(h.wait(seconds: 240) { h.finished(1) })
         try expectResult(h, series)
         #expect(FileSystem.entries("\(h.watch)/study-m").isEmpty)   // the marker is consumed, never processed
         #expect(h.stop() == 0)
