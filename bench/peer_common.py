@@ -30,18 +30,24 @@ def window(shape, seed=0):
     return v.astype(np.float32).reshape(1, 1, d, h, w)
 
 
+CPU_TIMES = []
+
+
 def time_runs(run, repeat):
-    """One untimed warm-up, then `repeat` timed runs (seconds)."""
+    """One untimed warm-up, then `repeat` timed runs: wall seconds (returned) and process CPU
+    seconds over all threads (kept in CPU_TIMES; steadier on a shared machine)."""
     run()
     times = []
+    CPU_TIMES.clear()
     for _ in range(repeat):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         run()
         times.append(time.perf_counter() - start)
+        CPU_TIMES.append(time.process_time() - cpu)
     return times
 
 
 def report(peer, args, times, **extra):
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"peer": peer, "threads": args.threads, "window": args.window, "seconds": times,
+    print(json.dumps({"peer": peer, "threads": args.threads, "window": args.window, "seconds": times, "cpu_seconds": list(CPU_TIMES),
                       "peak_rss_mib": round(peak_mib), **extra}))

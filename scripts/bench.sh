@@ -2,10 +2,12 @@
 # Benchmarks LCOV-Net per window: our int8 and fp32 engines and the peers in bench/ (PyTorch fp32,
 # ONNX Runtime int8 QDQ per-channel and fp32), 1 and 2 threads, and appends the Markdown section
 # to docs/BENCHMARKS.md. The weights are random (speed does not depend on their values); the int8
-# model is calibrated on synthetic windows. Usage: scripts/bench.sh [window, default 64x160x160]
+# model is calibrated on synthetic windows.
+# Usage: scripts/bench.sh [window, default 64x160x160] [whole volume D×H×W, e.g. 160x256x256]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 window=${1:-64x160x160}
+volume=${2:+--volume $2}
 work=.cache/bench
 mkdir -p "$work"
 
@@ -31,4 +33,4 @@ for s in range(2): np.save(f'$work/calibration-{s}.npy', c.window([64, 160, 160]
 fi
 
 [[ -f docs/BENCHMARKS.md ]] || printf '# Benchmarks\n\nEach section: machine, date, command, results. Newest last.\n' > docs/BENCHMARKS.md
-"$lcovnet" bench --model "$work/fp32" --int8-model "$work/int8" --window "$window" --threads 1,2 --repeat 3 --append docs/BENCHMARKS.md
+"$lcovnet" bench --model "$work/fp32" --int8-model "$work/int8" --window "$window" --threads 1,2 --repeat 3 $volume --append docs/BENCHMARKS.md

@@ -24,6 +24,7 @@ public final class Int8Calibrator {
     /// Per tensor: the largest |value|, the smallest value, and a strided sample of |values|.
     private var maxima: [String: Float] = [:]
     private var minima: [String: Float] = [:]
+    private var highs: [String: Float] = [:]
     private var samples: [String: [Float]] = [:]
     public private(set) var windowCount = 0
 
@@ -49,10 +50,11 @@ public final class Int8Calibrator {
         try window.withUnsafeBufferPointer { x in
             try logits.withUnsafeMutableBufferPointer { out in
                 try engine.calibrate(window: x, into: out) { name, values in
-                    var hi: Float = 0, lo = Float.infinity
-                    for v in values { hi = Swift.max(hi, abs(v)); lo = Swift.min(lo, v) }
+                    var hi: Float = 0, lo = Float.infinity, top = -Float.infinity
+                    for v in values { hi = Swift.max(hi, abs(v)); lo = Swift.min(lo, v); top = Swift.max(top, v) }
                     maxima[name] = Swift.max(maxima[name] ?? 0, hi)
                     minima[name] = Swift.min(minima[name] ?? .infinity, lo)
+                    highs[name] = Swift.max(highs[name] ?? -.infinity, top)
                     let stride = Swift.max(1, values.count / Self.samplesPerWindow)
                     // An odd stride so that channels-last data is not sampled from one channel only.
                     let odd = stride % 2 == 0 ? stride + 1 : stride
@@ -66,9 +68,9 @@ public final class Int8Calibrator {
     /// Tensor names seen, sorted.
     public var tensorNames: [String] { maxima.keys.sorted() }
 
-    /// fp32 range of a tensor over all calibration windows: (smallest value, largest |value|).
-    public func range(_ name: String) -> (min: Float, maxAbs: Float)? {
-        guard let hi = maxima[name], let lo = minima[name] else { return nil }
+    /// fp32 range of a tensor over all calibration windows.
+    public func range(_ name: String) -> (min: Float, max: Float)? {
+        guard let hi = highs[name], let lo = minima[name] else { return nil }
         return (lo, hi)
     }
 

@@ -31,7 +31,7 @@ public struct SegmentationJob {
         var files = try SegmentationWriter.write(result.labels, into: folder)
         let organs = try OrganStatistics.measure(labels: result.labels, scan: scan.volume, classes: manifest.classes, threads: threads)
         files.append(try PreviewRenderer().write(labels: result.labels, scan: scan.volume, classes: manifest.classes,
-                                                 title: "lcovnet \(model.version) · \(result.precision.rawValue)", into: folder))
+                                                 title: "lcovnet \(model.version), \(result.precision.rawValue)", into: folder))
         files.append(try Provenance(
             input: .init(kind: scan.seriesInstanceUID == nil ? "nifti" : "dicom", seriesInstanceUID: scan.seriesInstanceUID,
                          geometry: scan.volume.geometry),

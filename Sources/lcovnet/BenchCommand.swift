@@ -62,19 +62,20 @@ struct BenchCommand: ParsableCommand {
                 guard let directory else { continue }
                 log("lcovnet \(precision.rawValue), \(t) thread(s)")
                 let engine = try LCOVNetEngine(model: directory, precision: precision, threads: t, window: shape)
-                var times: [Double] = []
+                var times: [Double] = [], cpu: [Double] = []
                 try input.withUnsafeBufferPointer { x in
                     try logits.withUnsafeMutableBufferPointer { y in
                         try engine.predict(window: x, into: y)
                         for _ in 0..<repeatCount {
-                            let start = DispatchTime.now().uptimeNanoseconds
+                            let start = DispatchTime.now().uptimeNanoseconds, cpuStart = processCPUSeconds()
                             try engine.predict(window: x, into: y)
                             times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+                            cpu.append(processCPUSeconds() - cpuStart)
                         }
                         out.profiles["\(precision.rawValue)/\(t)"] = try engine.profile(window: x, into: y)
                     }
                 }
-                out.rows.append(.init(name: "lcovnet \(precision.rawValue)", threads: t, seconds: times, multiplyAdds: engine.multiplyAdds,
+                out.rows.append(.init(name: "lcovnet \(precision.rawValue)", threads: t, seconds: times, cpuSeconds: cpu, multiplyAdds: engine.multiplyAdds,
                                       memoryMiB: engine.arenaBytes / (1 << 20)))
                 out.multiplyAdds = engine.multiplyAdds
             }
@@ -148,9 +149,17 @@ struct BenchCommand: ParsableCommand {
             guard let json = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
                   let name = json["peer"] as? String, let seconds = json["seconds"] as? [Double] else { return nil }
             return .init(name: "\(name) \(json["version"] as? String ?? "")", threads: threads, seconds: seconds,
+                         cpuSeconds: json["cpu_seconds"] as? [Double] ?? [],
                          multiplyAdds: out.multiplyAdds, memoryMiB: json["peak_rss_mib"] as? Int, memoryIsPeakRSS: true)
         }
     }
+}
+
+/// User plus system CPU seconds of this process, all threads.
+func processCPUSeconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
 }
 
 /// The engine as the sliding-window module's predictor.

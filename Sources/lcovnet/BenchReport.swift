@@ -7,10 +7,13 @@ struct BenchReport {
         var name: String
         var threads: Int
         var seconds: [Double]
+        /// Process CPU seconds per run, all threads (includes OpenMP spin-waiting).
+        var cpuSeconds: [Double]
         var multiplyAdds: Int
         var memoryMiB: Int?
         var memoryIsPeakRSS = false
         var median: Double { seconds.sorted()[seconds.count / 2] }
+        var cpuMedian: Double? { cpuSeconds.isEmpty ? nil : cpuSeconds.sorted()[cpuSeconds.count / 2] }
     }
 
     var shape: WindowShape
@@ -30,16 +33,19 @@ struct BenchReport {
             s += "- Measured int8 peak (oneDNN 1×1×1 256→256 u8·s8 conv, cache-resident), \(t) thread(s): \(String(format: "%.0f", p / 1e9)) G multiply-adds/s\n"
         }
         for n in notes { s += "- \(n)\n" }
-        s += "\n| engine | threads | ms per window (median) | runs (ms) | G multiply-adds/s | memory MiB |\n|---|---|---|---|---|---|\n"
+        s += "- CPU s: process CPU time per window over all threads (steadier than wall time on a shared machine; includes OpenMP spin-waits).\n"
+        s += "\n| engine | threads | ms per window (median) | runs (ms) | G multiply-adds/s | CPU s per window | memory MiB |\n|---|---|---|---|---|---|---|\n"
         for r in rows {
             let runs = r.seconds.map { String(format: "%.0f", $0 * 1000) }.joined(separator: ", ")
             let memory = r.memoryMiB.map { "\($0)\(r.memoryIsPeakRSS ? " (peak RSS)" : " (arena)")" } ?? "-"
-            s += "| \(r.name) | \(r.threads) | \(String(format: "%.1f", r.median * 1000)) | \(runs) | \(String(format: "%.1f", Double(r.multiplyAdds) / r.median / 1e9)) | \(memory) |\n"
+            let cpu = r.cpuMedian.map { String(format: "%.2f", $0) } ?? "-"
+            s += "| \(r.name) | \(r.threads) | \(String(format: "%.1f", r.median * 1000)) | \(runs) | \(String(format: "%.1f", Double(r.multiplyAdds) / r.median / 1e9)) | \(cpu) | \(memory) |\n"
         }
         for t in Set(rows.map(\.threads)).sorted() {
             guard let ours = rows.first(where: { $0.name == "lcovnet int8" && $0.threads == t }) else { continue }
             for peer in rows where peer.threads == t && !peer.name.hasPrefix("lcovnet") {
-                s += "\nlcovnet int8 vs \(peer.name) at \(t) thread(s): \(String(format: "%.2f", peer.median / ours.median))× faster"
+                s += "\nlcovnet int8 vs \(peer.name) at \(t) thread(s): \(String(format: "%.2f", peer.median / ours.median))× faster in wall time"
+                if let a = ours.cpuMedian, let b = peer.cpuMedian { s += String(format: ", %.2f× less CPU time", b / a) }
             }
         }
         s += "\n"
