@@ -15,51 +15,57 @@ public struct NIfTIImage: Sendable {
 
     /// Real voxel values (scaling applied) as Double, whatever the stored type.
     public func realValues() throws -> [Double] {
+        try converted { $0 }
+    }
+
+    /// Converts every voxel's real value (scaling applied) with `transform`, straight from the
+    /// stored bytes: no intermediate array of the whole volume in another type.
+    func converted<T>(_ transform: (Double) throws -> T) throws -> [T] {
         let count = geometry.size.count
         let scale = slope == 0 ? 1.0 : Double(slope)
         let offset = slope == 0 ? 0.0 : Double(intercept)
-        var out = [Double](repeating: 0, count: count)
-        try bytes.withUnsafeBytes { raw in
-            func convert<T>(_ type: T.Type, _ value: (T) -> Double) {
-                let typed = raw.bindMemory(to: T.self)
-                for n in 0..<count { out[n] = value(typed[n]) * scale + offset }
+        return try bytes.withUnsafeBytes { raw -> [T] in
+            func convert<S>(_ type: S.Type, _ value: (S) -> Double) throws -> [T] {
+                let typed = raw.bindMemory(to: S.self)
+                return try (0..<count).map { try transform(value(typed[$0]) * scale + offset) }
             }
             switch datatype {
-            case 2: convert(UInt8.self) { Double($0) }
-            case 256: convert(Int8.self) { Double($0) }
-            case 4: convert(Int16.self) { Double($0) }
-            case 512: convert(UInt16.self) { Double($0) }
-            case 8: convert(Int32.self) { Double($0) }
-            case 768: convert(UInt32.self) { Double($0) }
-            case 16: convert(Float.self) { Double($0) }
-            case 64: convert(Double.self) { $0 }
+            case 2: return try convert(UInt8.self) { Double($0) }
+            case 256: return try convert(Int8.self) { Double($0) }
+            case 4: return try convert(Int16.self) { Double($0) }
+            case 512: return try convert(UInt16.self) { Double($0) }
+            case 8: return try convert(Int32.self) { Double($0) }
+            case 768: return try convert(UInt32.self) { Double($0) }
+            case 16: return try convert(Float.self) { Double($0) }
+            case 64: return try convert(Double.self) { $0 }
             default:
                 throw NIfTIError(path: "", reason: "unsupported NIfTI datatype \(datatype)")
             }
         }
-        return out
     }
 
     /// Hounsfield units, rounded to the nearest integer and clamped to Int16.
     public func hounsfieldVolume() throws -> Volume<Int16> {
-        let values = try realValues()
-        return Volume(geometry: geometry, voxels: values.map { Int16(clamping: Int(($0).rounded())) })
+        // Stored int16 without scaling (what lcovnet and dcm2niix write for signed data) is already HU.
+        if datatype == 4, slope == 0 || (slope == 1 && intercept == 0) {
+            let voxels = bytes.withUnsafeBytes { Array($0.bindMemory(to: Int16.self).prefix(geometry.size.count)) }
+            return Volume(geometry: geometry, voxels: voxels)
+        }
+        return Volume(geometry: geometry, voxels: try converted { Int16(clamping: Int($0.rounded())) })
     }
 
     /// Label values; fails when a voxel is not an integer in 0...255.
     public func labelVolume() throws -> Volume<UInt8> {
-        let values = try realValues()
-        var labels = [UInt8](repeating: 0, count: values.count)
-        for (n, v) in values.enumerated() {
+        let labels = try converted { v -> UInt8 in
             guard v >= 0, v <= 255, v == v.rounded() else {
-                throw NIfTIError(path: "", reason: "voxel \(n) holds \(v), not a label in 0...255")
+                throw NIfTIError(path: "", reason: "a voxel holds \(v), not a label in 0...255")
             }
-            labels[n] = UInt8(v)
+            return UInt8(v)
         }
         return Volume(geometry: geometry, voxels: labels)
     }
 
     public func floatVolume() throws -> Volume<Float> {
-        Volume(geometry: geometry, voxels: try realValues().map { Float($0) })
+        Volume(geometry: geometry, voxels: try converted { Float($0) })
     }
 }
