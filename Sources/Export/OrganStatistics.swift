@@ -38,7 +38,7 @@ public struct OrganStatistics: Sendable, Equatable, Codable {
             scan.voxels.withUnsafeBufferPointer { hu in
                 planes.withUnsafeMutableBufferPointer { out in
                     let out = out
-                    forEachPlane(size.k, threads: threads) { k in
+                    Parallel.forEach(size.k, threads: threads) { k in
                         var sums = PlaneSums()
                         sums.start()
                         for j in 0..<size.j {
@@ -121,24 +121,6 @@ struct PlaneSums {
                 lower[l][a] = min(lower[l][a], other.lower[l][a])
                 upper[l][a] = max(upper[l][a], other.upper[l][a])
             }
-        }
-    }
-}
-
-/// Runs `body(k)` for every plane on up to `threads` threads.
-func forEachPlane(_ count: Int, threads: Int, _ body: (Int) -> Void) {
-    let workers = max(1, min(threads, count))
-    if workers == 1 {
-        for k in 0..<count { body(k) }
-        return
-    }
-    // Each worker writes only its own planes' entries of buffers the caller owns.
-    nonisolated(unsafe) let work = body
-    DispatchQueue.concurrentPerform(iterations: workers) { worker in
-        var k = worker
-        while k < count {
-            work(k)
-            k += workers
         }
     }
 }

@@ -16,7 +16,7 @@ public enum SegmentationWriter {
         var errors = [ExportError?](repeating: nil, count: paths.count)
         errors.withUnsafeMutableBufferPointer { out in
             let out = out
-            forEachPlane(paths.count, threads: threads) { n in
+            Parallel.forEach(paths.count, threads: threads) { n in
                 do {
                     try AtomicFile.write(to: paths[n]) { temporary in
                         try NIfTIFile.write(labels, to: temporary, description: "lcovnet labels")

@@ -2,10 +2,10 @@ import Dispatch
 
 /// Work spread over a fixed number of threads, so that `--threads N` is honoured and both
 /// cores of a small machine are used where the work is large enough to pay for it.
-enum Parallel {
+public enum Parallel {
     /// Runs `body(n)` for n in 0..<count on up to `threads` threads; item n goes to thread
     /// n mod threads, so neighbouring slabs run side by side.
-    static func forEach(_ count: Int, threads: Int, _ body: (Int) -> Void) {
+    public static func forEach(_ count: Int, threads: Int, _ body: (Int) -> Void) {
         let workers = max(1, min(threads, count))
         if workers == 1 {
             for n in 0..<count { body(n) }
@@ -23,7 +23,7 @@ enum Parallel {
     }
 
     /// Splits 0..<count into ranges of at most `grain` items.
-    static func chunks(_ count: Int, grain: Int) -> [Range<Int>] {
+    public static func chunks(_ count: Int, grain: Int) -> [Range<Int>] {
         stride(from: 0, to: count, by: max(1, grain)).map { $0..<min(count, $0 + max(1, grain)) }
     }
 }
