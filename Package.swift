@@ -107,6 +107,15 @@ let segmentationTargets: [Target] = [
 ]
 
 
+// MARK: Retraining: the distillation cache, teacher backfill, retraining rounds, versioned models
+let retrainingTargets: [Target] = [
+    .target(name: "Retraining", dependencies: ["Training", "Inference", "Preprocess", "ModelSpec", "NIfTI", "Export", "Volumes", "CZstd", logging],
+            swiftSettings: [.unsafeFlags(["-O"])]),
+    .testTarget(name: "RetrainingTests", dependencies: ["Retraining", "Training", "Inference", "Phantom", "Preprocess", "ModelSpec", "Volumes",
+                                                        "NIfTI", "Ingest", "Daemon", "DaemonJobs", "TestSupport", logging]),
+]
+
+
 // MARK: Daemon: lcovnet serve — configuration, watch folder, job ledger, spool, logs, metrics, systemd
 let daemonPackages: [Package.Dependency] = [
     .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
@@ -123,7 +132,7 @@ let daemonTargets: [Target] = [
                        .product(name: "Prometheus", package: "swift-prometheus"),
                        .product(name: "TOMLKit", package: "TOMLKit")]),
     // The jobs `lcovnet serve` wires into the daemon: grouping by DICOM headers, segmentation, conversion.
-    .target(name: "DaemonJobs", dependencies: ["Daemon", "Ingest", "NIfTI", "Volumes", "Segmentation", "Inference", "Export", logging]),
+    .target(name: "DaemonJobs", dependencies: ["Daemon", "Ingest", "NIfTI", "Volumes", "Segmentation", "Inference", "Export", "Retraining", logging]),
 ]
 let daemonTests: [Target] = [
     .testTarget(name: "DaemonTests", dependencies: ["Daemon", "DaemonJobs", "Ingest", "Phantom", "Volumes", "TestSupport", logging]),
@@ -137,7 +146,7 @@ let daemonModules: [Target.Dependency] = [
 let executableTargets: [Target] = [
     .executableTarget(
         name: "lcovnet",
-        dependencies: sharedModules + ingestModules + preprocessModules + inferenceModules + ["Segmentation", "Training"] + daemonModules
+        dependencies: sharedModules + ingestModules + preprocessModules + inferenceModules + ["Segmentation", "Training", "Retraining"] + daemonModules
             + [argumentParser, logging]),
 ]
 
@@ -156,6 +165,7 @@ let package = Package(
         + preprocessTargets + preprocessTests
         + inferenceTargets + inferenceTests
         + segmentationTargets
+        + retrainingTargets
         + daemonTargets + daemonTests
         + executableTargets,
     cxxLanguageStandard: .cxx17

@@ -2,6 +2,7 @@
 # Installs lcovnet as a systemd service (see docs/DAEMON.md):
 #   /usr/local/bin/lcovnet                  the binary (release build)
 #   /etc/systemd/system/lcovnet.service     the unit
+#   /etc/systemd/system/lcovnet-retrain.{service,timer}  the weekly retraining round
 #   /etc/lcovnet/lcovnet.toml               the configuration (kept if it already exists)
 #   /usr/local/share/doc/lcovnet/DAEMON.md  operations notes
 #   /var/lib/lcovnet/{incoming,work,results,quarantine,archive}  owned by the user lcovnet
@@ -30,7 +31,10 @@ fi
 
 install -D -m 0755 "$binary" "$destdir/usr/local/bin/lcovnet"
 install -D -m 0644 systemd/lcovnet.service "$destdir/etc/systemd/system/lcovnet.service"
+install -D -m 0644 systemd/lcovnet-retrain.service "$destdir/etc/systemd/system/lcovnet-retrain.service"
+install -D -m 0644 systemd/lcovnet-retrain.timer "$destdir/etc/systemd/system/lcovnet-retrain.timer"
 install -D -m 0644 docs/DAEMON.md "$destdir/usr/local/share/doc/lcovnet/DAEMON.md"
+install -D -m 0644 docs/RETRAINING.md "$destdir/usr/local/share/doc/lcovnet/RETRAINING.md"
 if [[ -e "$destdir/etc/lcovnet/lcovnet.toml" ]]; then
   install -D -m 0644 etc/lcovnet/lcovnet.toml "$destdir/etc/lcovnet/lcovnet.toml.new"
   echo "install.sh: kept /etc/lcovnet/lcovnet.toml; the shipped one is lcovnet.toml.new" >&2
@@ -50,7 +54,7 @@ install -d -o lcovnet -g lcovnet -m 2770 /var/lib/lcovnet /var/lib/lcovnet/{inco
 /usr/local/bin/lcovnet status --config /etc/lcovnet/lcovnet.toml >/dev/null 2>&1 || true
 if command -v systemctl >/dev/null && [[ -d /run/systemd/system ]]; then
   systemctl daemon-reload
-  if ((start)); then systemctl enable --now lcovnet.service; fi
+  if ((start)); then systemctl enable --now lcovnet.service lcovnet-retrain.timer; fi
 else
   echo "install.sh: systemd is not running here; start it with: systemctl enable --now lcovnet.service" >&2
 fi

@@ -4,7 +4,9 @@ import Foundation
 import Inference
 import Ingest
 import Logging
+import Retraining
 import Segmentation
+import Volumes
 
 /// The job `lcovnet segment` does, for each claimed series: Ingest reads it, the model segments
 /// it, and Export writes segmentation.nii.zst/.nii.gz, statistics.json, preview.png and
@@ -18,23 +20,39 @@ public final class SegmentSeriesProcessor: SeriesProcessor, @unchecked Sendable 
     private let lock = NSLock()
     private let inference = NSLock()
     private var segmenter: Segmenter
+    private var configuration: DaemonConfiguration
+    /// The folder the segmenter's model was loaded from (a promoted version changes it).
+    private var servedModel: String
+    /// Distillation-cache writes, one at a time, off the result path.
+    private let cacheWriter = BackgroundCacheWriter()
 
     /// Where the model is looked for when [job] model is "".
     public static let installedModels = ["/usr/local/share/lcovnet/models/default", "/usr/share/lcovnet/models/default"]
 
     public init(configuration: DaemonConfiguration, logger: Logger) throws {
-        segmenter = try Self.makeSegmenter(configuration, logger: logger)
+        (segmenter, servedModel) = try Self.makeSegmenter(configuration, logger: logger)
+        self.configuration = configuration
     }
 
-    /// The model folder [job] model names, or the first default that exists.
-    public static func modelPath(_ job: DaemonConfiguration.Job, environment: [String: String]) -> String? {
-        if !job.model.isEmpty { return job.model }
+    /// The model folder [job] model names, else the version `lcovnet retrain` (or `lcovnet model
+    /// promote`) made current under <work>/models, else $LCOVNET_MODEL, else the installed default.
+    public static func modelPath(_ c: DaemonConfiguration, environment: [String: String]) -> String? {
+        if !c.job.model.isEmpty { return c.job.model }
+        if let promoted = promotedModel(c) { return promoted }
         if let env = environment["LCOVNET_MODEL"], !env.isEmpty { return env }
         return installedModels.first { FileManager.default.fileExists(atPath: "\($0)/manifest.json") }
     }
 
-    static func makeSegmenter(_ c: DaemonConfiguration, logger: Logger) throws -> Segmenter {
-        guard let path = modelPath(c.job, environment: ProcessInfo.processInfo.environment) else {
+    /// The current promoted version, when [job] model leaves the choice to the daemon.
+    static func promotedModel(_ c: DaemonConfiguration) -> String? {
+        guard c.job.model.isEmpty, let link = try? FileManager.default.destinationOfSymbolicLink(atPath: "\(c.modelsPath)/\(ModelStore.currentName)")
+        else { return nil }
+        let path = "\(c.modelsPath)/\(link)"
+        return FileManager.default.fileExists(atPath: "\(path)/manifest.json") ? path : nil
+    }
+
+    static func makeSegmenter(_ c: DaemonConfiguration, logger: Logger) throws -> (Segmenter, String) {
+        guard let path = modelPath(c, environment: ProcessInfo.processInfo.environment) else {
             throw ConfigurationError(file: "configuration", key: "job.model", problem: "no model was found (looked in \(installedModels.joined(separator: ", ")))",
                                      fix: "install the default model, set [job] model to a model folder, or set [job] kind = \"convert\"")
         }
@@ -49,16 +67,61 @@ public final class SegmentSeriesProcessor: SeriesProcessor, @unchecked Sendable 
         let options = SegmentationOptions(precision: Precision(rawValue: c.job.precision), threads: threads,
                                           memoryBudgetMiB: max(64, c.limits.memoryBudgetMB / max(1, c.limits.concurrency) / 2))
         logger.info("model loaded", metadata: ["model": "\(path)", "model.version": "\(model.manifest.modelVersion)"])
-        return Segmenter(model: model, options: options, logger: logger)
+        return (Segmenter(model: model, options: options, logger: logger), path)
     }
 
     public func reload(configuration: DaemonConfiguration, logger: Logger) throws {
-        let next = try Self.makeSegmenter(configuration, logger: logger)
-        lock.withLock { segmenter = next }
+        let (next, path) = try Self.makeSegmenter(configuration, logger: logger)
+        lock.withLock {
+            segmenter = next
+            servedModel = path
+            self.configuration = configuration
+        }
     }
+
+    /// Between jobs: a version promoted since the model was loaded is loaded now (what SIGHUP
+    /// does). A model that fails to load is logged and the one in use stays.
+    private func pickUpPromotedModel(logger: Logger) {
+        let (c, served) = lock.withLock { (configuration, servedModel) }
+        guard let promoted = Self.promotedModel(c), promoted != served else { return }
+        do {
+            try reload(configuration: c, logger: logger)
+            logger.notice("promoted model picked up", metadata: ["model": "\(promoted)"])
+        } catch {
+            logger.error("promoted model not loaded; the previous one stays", metadata: ["model": "\(promoted)", "error": "\(error)"])
+            lock.withLock { servedModel = promoted }   // not retried for every job; SIGHUP retries
+        }
+    }
+
+    /// Hands the series to the distillation cache's writer, which prepares it, picks patches and
+    /// stores them while the daemon goes on (skipped when a write is still in flight).
+    private func cache(_ scan: ScanInput, labels: Volume<UInt8>, model: ModelDirectory, logger: Logger) {
+        let c = lock.withLock { configuration }
+        guard c.retrain.cache, let uid = scan.seriesInstanceUID else { return }
+        let volume = scan.volume, input = model.manifest.input, version = model.manifest.modelVersion
+        let started = cacheWriter.submit {
+            let start = Date()
+            do {
+                let cache = try DistillationCache(path: c.cachePath, boundBytes: Int64(c.retrain.cacheMB) << 20)
+                let added = try SeriesCacheWriter(cache: cache, window: c.retrain.patchWindow, patchesPerSeries: c.retrain.patchesPerSeries, threads: 1)
+                    .add(scan: volume, studentLabels: labels, seriesUID: uid, input: input, modelVersion: version)
+                logger.info("series cached for retraining", metadata: [
+                    "stage": "cache", "series.uid": "\(uid)", "patches": .stringConvertible(added.patches),
+                    "organs": .stringConvertible(added.organsCovered), "evicted": .stringConvertible(added.evictedSeries),
+                    "cache_bytes": .stringConvertible(added.cacheBytes), "duration_ms": .stringConvertible(Int(Date().timeIntervalSince(start) * 1000))])
+            } catch {
+                logger.warning("series not cached", metadata: ["stage": "cache", "series.uid": "\(uid)", "error": "\(error)"])
+            }
+        }
+        if !started { logger.info("series not cached: the cache writer is busy", metadata: ["stage": "cache", "series.uid": "\(uid)"]) }
+    }
+
+    /// Waits for a cache write in flight (tests).
+    public func waitForCacheWrites() { cacheWriter.wait() }
 
     public func process(series: ClaimedSeries, into resultDir: String, logger: Logger) async throws -> ProcessingOutcome {
         return try await BlockingWork.run { [self] in
+            pickUpPromotedModel(logger: logger)
             let segmenter = lock.withLock { self.segmenter }
             let scan: ScanInput
             let started = ContinuousClock.now
@@ -90,6 +153,7 @@ public final class SegmentSeriesProcessor: SeriesProcessor, @unchecked Sendable 
             logger.info("series segmented", metadata: [
                 "stage": "process", "precision": "\(outcome.result.precision.rawValue)", "windows": .stringConvertible(outcome.result.windowCount),
                 "organs_found": .stringConvertible(outcome.organs.filter { $0.voxelCount > 0 }.count)])
+            cache(scan, labels: outcome.result.labels, model: segmenter.model, logger: logger)
             return .completed(seriesUID: scan.seriesInstanceUID)
         }
     }

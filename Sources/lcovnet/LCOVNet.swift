@@ -17,6 +17,7 @@ struct LCOVNet: AsyncParsableCommand {
             DicomWriteCommand.self,
             TrainCommand.self,
             DistillCommand.self,
+            RetrainCommand.self,
             BenchCommand.self,
         ])
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Daemon
 import Foundation
+import Retraining
 
 /// `lcovnet status`: what the daemon has queued, running, done and failed, and why.
 struct StatusCommand: ParsableCommand {
@@ -32,6 +33,7 @@ struct StatusCommand: ParsableCommand {
         }
         let ledger = try JobLedger(readOnlyPath: configuration.ledgerPath)
         let jobs = try ledger.allJobs()
-        print(json ? StatusReport.json(jobs) : StatusReport.text(jobs, recent: recent), terminator: "")
+        let retraining = StatusReport.Retraining(configuration)
+        print(json ? StatusReport.json(jobs, retraining: retraining) : StatusReport.text(jobs, recent: recent) + retraining.text, terminator: "")
     }
 }

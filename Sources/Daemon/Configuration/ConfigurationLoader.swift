@@ -25,7 +25,7 @@ public enum ConfigurationLoader {
         }
         var reader = TableReader(root: root, file: file)
         var c = DaemonConfiguration.defaults
-        try reader.checkSections(["paths", "ingest", "retention", "job", "limits", "metrics", "log"])
+        try reader.checkSections(["paths", "ingest", "retention", "job", "limits", "metrics", "retrain", "log"])
 
         try reader.section("paths", keys: ["watch", "work", "output", "quarantine", "archive"])
         c.paths.watch = try reader.path("paths", "watch", default: c.paths.watch)
@@ -93,6 +93,8 @@ public enum ConfigurationLoader {
         c.metrics.port = try reader.integer("metrics", "port", default: c.metrics.port, in: 0...65_535,
                                             fix: "set a TCP port such as port = 9464, or port = 0 to turn the endpoint off")
 
+        try readRetrain(&c, reader)
+
         try reader.section("log", keys: ["level"])
         let level = try reader.string("log", "level", default: c.logLevel.rawValue)
         guard let parsed = Logger.Level(rawValue: level) else {
@@ -103,6 +105,49 @@ public enum ConfigurationLoader {
 
         try checkPathsApart(c, reader: reader)
         return c
+    }
+
+    private static func readRetrain(_ c: inout DaemonConfiguration, _ reader: TableReader) throws(ConfigurationError) {
+        try reader.section("retrain", keys: ["cache", "cache_mb", "patches_per_series", "patch_window", "teacher", "corrections", "steps",
+                                             "batch", "learning_rate", "validation_percent", "promote_margin", "minimum_series", "threads",
+                                             "calibration_windows"])
+        var r = c.retrain
+        r.cache = try reader.bool("retrain", "cache", default: r.cache)
+        r.cacheMB = try reader.integer("retrain", "cache_mb", default: r.cacheMB, in: 16...10_000_000,
+                                       fix: "set the cache's size bound in MB, e.g. cache_mb = 4096")
+        r.patchesPerSeries = try reader.integer("retrain", "patches_per_series", default: r.patchesPerSeries, in: 1...64,
+                                                fix: "set how many patches each series gives the cache, e.g. patches_per_series = 4")
+        r.patchWindow = try reader.integers("retrain", "patch_window", default: r.patchWindow)
+        guard r.patchWindow.count == 3, r.patchWindow.allSatisfy({ $0 >= 32 && $0 % 16 == 0 && $0 <= 512 }) else {
+            throw reader.error("retrain.patch_window", "is \(r.patchWindow)",
+                               "give [D, H, W], each a multiple of 16 from 32 to 512, e.g. patch_window = [32, 64, 64]")
+        }
+        r.teacher = try reader.string("retrain", "teacher", default: r.teacher)
+        if !r.teacher.isEmpty && !r.teacher.hasPrefix("/") {
+            throw reader.error("retrain.teacher", "must be an absolute file path, not \"\(r.teacher)\"",
+                               "give the teacher's checkpoint from the root, e.g. teacher = \"/var/lib/lcovnet/teacher/checkpoint.safetensors\"")
+        }
+        r.corrections = try reader.string("retrain", "corrections", default: r.corrections)
+        if !r.corrections.isEmpty && !r.corrections.hasPrefix("/") {
+            throw reader.error("retrain.corrections", "must be an absolute folder path, not \"\(r.corrections)\"",
+                               "write it from the root, or \"\" for <work>/corrections")
+        }
+        r.steps = try reader.integer("retrain", "steps", default: r.steps, in: 1...1_000_000,
+                                     fix: "set the fine-tuning steps per round, e.g. steps = 200")
+        r.batch = try reader.integer("retrain", "batch", default: r.batch, in: 1...64, fix: "set the patches per step, e.g. batch = 2")
+        r.learningRate = try reader.number("retrain", "learning_rate", default: r.learningRate, in: 1e-7...1,
+                                           fix: "set the peak learning rate of the round, e.g. learning_rate = 2e-4")
+        r.validationPercent = try reader.integer("retrain", "validation_percent", default: r.validationPercent, in: 1...90,
+                                                 fix: "set the share of series held out for validation, e.g. validation_percent = 20")
+        r.promoteMargin = try reader.number("retrain", "promote_margin", default: r.promoteMargin, in: 0...1,
+                                            fix: "set the mean-Dice gain needed to promote, e.g. promote_margin = 0.01 (one point)")
+        r.minimumSeries = try reader.integer("retrain", "minimum_series", default: r.minimumSeries, in: 2...1_000_000,
+                                             fix: "set how many cached series a round needs, e.g. minimum_series = 4")
+        r.threads = try reader.integer("retrain", "threads", default: r.threads, in: 0...1024,
+                                       fix: "set the round's threads, e.g. threads = 1, or 0 for every core")
+        r.calibrationWindows = try reader.integer("retrain", "calibration_windows", default: r.calibrationWindows, in: 1...64,
+                                                  fix: "set how many cached inputs calibrate the candidate's int8 scales, e.g. calibration_windows = 4")
+        c.retrain = r
     }
 
     /// The folders must be distinct and none may hold another: a results folder inside the watch
@@ -156,6 +201,23 @@ struct TableReader {
         guard let v = value(section, key) else { return fallback }
         guard let s = v.string else { throw error("\(section).\(key)", "must be a string", "quote the value: \(key) = \"...\"") }
         return s
+    }
+
+    func bool(_ section: String, _ key: String, default fallback: Bool) throws(ConfigurationError) -> Bool {
+        guard let v = value(section, key) else { return fallback }
+        guard let b = v.bool else { throw error("\(section).\(key)", "must be true or false", "write \(key) = true or \(key) = false") }
+        return b
+    }
+
+    func integers(_ section: String, _ key: String, default fallback: [Int]) throws(ConfigurationError) -> [Int] {
+        guard let v = value(section, key) else { return fallback }
+        guard let array = v.array else { throw error("\(section).\(key)", "must be a list of whole numbers", "write e.g. \(key) = \(fallback)") }
+        var out: [Int] = []
+        for item in array {
+            guard let i = item.int else { throw error("\(section).\(key)", "must be a list of whole numbers", "write e.g. \(key) = \(fallback)") }
+            out.append(i)
+        }
+        return out
     }
 
     func path(_ section: String, _ key: String, default fallback: String) throws(ConfigurationError) -> String {

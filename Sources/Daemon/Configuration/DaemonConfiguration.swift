@@ -68,18 +68,57 @@ public struct DaemonConfiguration: Sendable, Equatable {
         public var threads: Int
     }
 
+    /// The distillation cache and the retraining round (`lcovnet retrain`, docs/RETRAINING.md).
+    public struct Retrain: Sendable, Equatable {
+        /// Whether the daemon caches patches of each segmented series for retraining.
+        public var cache: Bool
+        /// Size bound of the cache; the oldest series are evicted beyond it.
+        public var cacheMB: Int
+        /// Patches kept per segmented series.
+        public var patchesPerSeries: Int
+        /// Patch size [D, H, W] on the prepared grid (multiples of 16, at least 32).
+        public var patchWindow: [Int]
+        /// The teacher's state dict (safetensors, from `lcovnet train --widths 48,96,192,384,384`); "" for none.
+        public var teacher: String
+        /// Corrected label maps, `<SeriesInstanceUID>.nii.gz` (or .nii, .nii.zst) on the series' grid.
+        public var corrections: String
+        /// Fine-tuning steps per round.
+        public var steps: Int
+        public var batch: Int
+        public var learningRate: Double
+        /// Share of the series (by a hash of the SeriesInstanceUID) held out for validation, in percent.
+        public var validationPercent: Int
+        /// The new student is promoted only if its mean validation Dice beats the current one by this much.
+        public var promoteMargin: Double
+        /// Series a round needs (training and validation together) before it runs.
+        public var minimumSeries: Int
+        /// Threads of the round; 0 uses every core.
+        public var threads: Int
+        /// Cached training inputs the candidate's int8 calibration runs on.
+        public var calibrationWindows: Int
+    }
+
     public var paths: Paths
     public var ingest: Ingest
     public var retention: Retention
     public var job: Job
     public var limits: Limits
     public var metrics: Metrics
+    public var retrain: Retrain
     public var logLevel: Logger.Level
 
     /// Where the job ledger lives.
     public var ledgerPath: String { "\(paths.work)/ledger.sqlite" }
     /// Claimed series, one folder per job.
     public var spoolPath: String { "\(paths.work)/spool" }
+    /// The distillation cache (patches, teacher targets, manifest).
+    public var cachePath: String { "\(paths.work)/distillation" }
+    /// Versioned student models and the `current` link the daemon serves.
+    public var modelsPath: String { "\(paths.work)/models" }
+    /// The retraining round's state: its lock and the last round's progress and decision.
+    public var retrainPath: String { "\(paths.work)/retrain" }
+    /// Where corrected label maps are looked for.
+    public var correctionsPath: String { retrain.corrections.isEmpty ? "\(paths.work)/corrections" : retrain.corrections }
 
     /// The defaults of etc/lcovnet/lcovnet.toml.
     public static let defaults = DaemonConfiguration(
@@ -91,6 +130,9 @@ public struct DaemonConfiguration: Sendable, Equatable {
         job: Job(kind: .segment, model: "", precision: "", threads: 0),
         limits: Limits(memoryBudgetMB: 4096, concurrency: 1, maxAttempts: 3, retrySeconds: 5, drainSeconds: 60),
         metrics: Metrics(address: "127.0.0.1", port: 9464),
+        retrain: Retrain(cache: true, cacheMB: 4096, patchesPerSeries: 4, patchWindow: [32, 64, 64], teacher: "", corrections: "",
+                         steps: 200, batch: 2, learningRate: 2e-4, validationPercent: 20, promoteMargin: 0.01, minimumSeries: 4,
+                         threads: 0, calibrationWindows: 4),
         logLevel: .info)
 
     /// Where `serve` and `status` look when no --config is given.

@@ -1,0 +1,69 @@
+import Foundation
+import Glibc
+
+/// An advisory lock on a file (flock): the daemon's cache writer, the backfill and `lcovnet
+/// retrain` take it around every change of a manifest. The kernel releases it when a process
+/// dies, so a kill never leaves it held.
+final class FileLock {
+    private let fd: Int32
+
+    /// Blocks until the lock is held (`wait: false` throws at once when another process holds it).
+    init(_ path: String, wait: Bool = true) throws {
+        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o660)
+        guard fd >= 0 else { throw CacheError("\(path): cannot open the lock file: \(String(cString: strerror(errno)))") }
+        while flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0 {
+            if errno == EINTR { continue }
+            let reason = errno == EWOULDBLOCK ? "held by another process" : String(cString: strerror(errno))
+            close(fd)
+            throw CacheError("\(path): \(reason)")
+        }
+    }
+
+    deinit {
+        flock(fd, LOCK_UN)
+        close(fd)
+    }
+
+    static func withLock<T>(_ path: String, _ body: () throws -> T) throws -> T {
+        let lock = try FileLock(path)
+        defer { withExtendedLifetime(lock) {} }
+        return try body()
+    }
+}
+
+/// A stable 64-bit hash of a string (FNV-1a over its UTF-8): the validation split and file names.
+enum StableHash {
+    static func fnv1a(_ text: String) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in text.utf8 {
+            h ^= UInt64(b)
+            h = h &* 0x0000_0100_0000_01b3
+        }
+        return h
+    }
+
+    static func hex(_ text: String) -> String {
+        let s = String(fnv1a(text), radix: 16)
+        return String(repeating: "0", count: 16 - s.count) + s
+    }
+}
+
+/// fsync of a file or a folder, so that a rename that follows (or precedes) it lasts a crash.
+enum Durable {
+    static func sync(_ path: String, directory: Bool = false) throws {
+        let fd = open(path, (directory ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC)
+        guard fd >= 0 else { throw CacheError("\(path): cannot open to fsync: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw CacheError("\(path): fsync failed: \(String(cString: strerror(errno)))") }
+    }
+
+    /// Every file in a folder, then the folder itself.
+    static func syncTree(_ path: String) throws {
+        for name in try FileManager.default.contentsOfDirectory(atPath: path) { try sync("\(path)/\(name)") }
+        try sync(path, directory: true)
+    }
+
+    static func rename(_ from: String, _ to: String) throws {
+        guard Glibc.rename(from, to) == 0 else { throw CacheError("\(to): rename from \(from) failed: \(String(cString: strerror(errno)))") }
+    }
+}

@@ -1,0 +1,48 @@
+import Foundation
+import Inference
+
+/// Dice of a model against reference labels on cached patches. Per organ, intersections and
+/// sizes are summed over all the patches, then Dice is taken; the score is the mean over the
+/// organs present in the references (the same patches and references for every model compared).
+public struct PatchDice: Sendable {
+    var intersection = [Int](repeating: 0, count: 256)
+    var predicted = [Int](repeating: 0, count: 256)
+    var reference = [Int](repeating: 0, count: 256)
+
+    public init() {}
+
+    public mutating func add(predicted p: [UInt8], reference r: [UInt8]) {
+        for v in p.indices {
+            let a = Int(p[v]), b = Int(r[v])
+            predicted[a] += 1
+            reference[b] += 1
+            if a == b { intersection[a] += 1 }
+        }
+    }
+
+    /// Dice per organ id present in the references (background excluded).
+    public var perOrgan: [Int: Double] {
+        var out: [Int: Double] = [:]
+        for c in 1..<256 where reference[c] > 0 { out[c] = 2 * Double(intersection[c]) / Double(predicted[c] + reference[c]) }
+        return out
+    }
+
+    public var mean: Double {
+        let d = perOrgan
+        return d.isEmpty ? 0 : d.values.reduce(0, +) / Double(d.count)
+    }
+
+    /// Argmax labels of a model on one window (D×H×W input, C order).
+    public static func predict(_ engine: LCOVNetEngine, image: [Float]) throws -> [UInt8] {
+        let n = image.count, c = engine.classCount
+        var logits = [Float](repeating: 0, count: c * n)
+        try image.withUnsafeBufferPointer { x in try logits.withUnsafeMutableBufferPointer { try engine.predict(window: x, into: $0) } }
+        var out = [UInt8](repeating: 0, count: n)
+        for v in 0..<n {
+            var best = 0
+            for k in 1..<c where logits[k * n + v] > logits[best * n + v] { best = k }
+            out[v] = UInt8(best)
+        }
+        return out
+    }
+}

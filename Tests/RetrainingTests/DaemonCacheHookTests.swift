@@ -1,0 +1,56 @@
+import Foundation
+import Ingest
+import Logging
+import Testing
+import TestSupport
+@testable import Daemon
+import DaemonJobs
+@testable import Retraining
+
+/// The daemon's segment job with a tiny random model: each series is cached for retraining after
+/// its result is written, and a model promoted between two jobs serves the second one.
+@Suite struct DaemonCacheHookTests {
+    @Test func eachSeriesIsCachedAndAPromotedModelServesTheNextJob() async throws {
+        let dir = try TemporaryDirectory("lcovnet-hook")
+        var c = DaemonConfiguration.defaults
+        c.paths.work = dir.file("work")
+        c.job.threads = 1
+        c.retrain.patchWindow = RetrainingFixtures.window
+        c.retrain.patchesPerSeries = 2
+        let store = try ModelStore(path: c.modelsPath)
+        _ = try RandomModel.write(to: dir.file("a"), input: RetrainingFixtures.recipe, window: RetrainingFixtures.window, seed: 1, version: "A")
+        _ = try RandomModel.write(to: dir.file("b"), input: RetrainingFixtures.recipe, window: RetrainingFixtures.window, seed: 2, version: "B")
+        try store.adopt(model: dir.file("a"), version: "v1")
+        try store.promote("v1", reason: "test")
+        let logger = Logger(label: "test")
+        let processor = try SegmentSeriesProcessor(configuration: c, logger: logger)
+
+        func segment(_ n: Int) async throws -> (uid: String, modelVersion: String) {
+            let written = try DicomSeriesWriter().write(RetrainingFixtures.phantom.image, to: dir.file("in\(n)"))
+            try FileManager.default.createDirectory(atPath: dir.file("staging\(n)"), withIntermediateDirectories: true)
+            let outcome = try await processor.process(series: ClaimedSeries(jobID: "j\(n)", seriesUID: nil, inputDirectory: dir.file("in\(n)"),
+                                                                            files: written.files),
+                                                      into: dir.file("staging\(n)"), logger: logger)
+            #expect(outcome == .completed(seriesUID: written.seriesInstanceUID))
+            struct Provenance: Decodable { struct Model: Decodable { var version: String }; var model: Model }
+            let p = try JSONDecoder().decode(Provenance.self, from: Data(contentsOf: URL(fileURLWithPath: dir.file("staging\(n)/provenance.json"))))
+            processor.waitForCacheWrites()
+            return (written.seriesInstanceUID, p.model.version)
+        }
+
+        let first = try await segment(1)
+        #expect(first.modelVersion == "A")
+        try store.adopt(model: dir.file("b"), version: "v2")
+        try store.promote("v2", reason: "test")
+        let second = try await segment(2)
+        #expect(second.modelVersion == "B")
+
+        let cache = try DistillationCache(path: c.cachePath, boundBytes: 1 << 30)
+        let series = try cache.manifest().series
+        #expect(series.map(\.seriesUID) == [first.uid, second.uid])
+        #expect(series.map(\.modelVersion) == ["A", "B"])
+        #expect(series.allSatisfy { $0.patches.count == 2 })
+        let patch = try cache.patch(series[0].patches[0].id)
+        #expect(patch.header.window == RetrainingFixtures.window && patch.image.count == 32 * 32 * 32)
+    }
+}
