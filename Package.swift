@@ -113,6 +113,9 @@ let retrainingTargets: [Target] = [
             swiftSettings: [.unsafeFlags(["-O"])]),
     .testTarget(name: "RetrainingTests", dependencies: ["Retraining", "Training", "Inference", "Phantom", "Preprocess", "ModelSpec", "Volumes",
                                                         "NIfTI", "Ingest", "Daemon", "DaemonJobs", "TestSupport", logging]),
+    // The domain-shift experiment of docs/RETRAINING.md (a release build; not part of the product).
+    .executableTarget(name: "retrain-experiment", dependencies: ["Retraining", "Segmentation", "Inference", "NIfTI", "Phantom", "Volumes", logging],
+                      path: "Sources/RetrainExperiment"),
 ]
 
 

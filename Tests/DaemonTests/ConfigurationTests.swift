@@ -36,9 +36,19 @@ import Testing
             concurrency = 2
             [metrics]
             port = 0
+            [retrain]
+            cache = false
+            cache_mb = 512
+            patch_window = [32, 96, 96]
+            teacher = "/srv/teacher.safetensors"
+            steps = 50
+            promote_margin = 0.02
             [log]
             level = "debug"
             """)
+        #expect(!c.retrain.cache && c.retrain.cacheMB == 512 && c.retrain.patchWindow == [32, 96, 96])
+        #expect(c.retrain.teacher == "/srv/teacher.safetensors" && c.retrain.steps == 50 && c.retrain.promoteMargin == 0.02)
+        #expect(c.correctionsPath == "/srv/work/corrections" && c.modelsPath == "/srv/work/models")
         #expect(c.paths.watch == "/srv/in")
         #expect(c.paths.archive == "/srv/work/archive")
         #expect(c.ingest.quietSeconds == 2.5)
@@ -68,6 +78,14 @@ import Testing
         ("[job]\nkind = \"classify\"", "job.kind", "\"convert\""),
         ("[job]\nmodel = \"models/default\"", "job.model", "from the root"),
         ("[job]\nprecision = \"fp16\"", "job.precision", "\"int8\""),
+        ("[retrain]\npatch_window = [30, 64, 64]", "retrain.patch_window", "multiple of 16"),
+        ("[retrain]\npatch_window = 32", "retrain.patch_window", "list of whole numbers"),
+        ("[retrain]\ncache = \"yes\"", "retrain.cache", "cache = true"),
+        ("[retrain]\nteacher = \"teacher.safetensors\"", "retrain.teacher", "from the root"),
+        ("[retrain]\npromote_margin = 2", "retrain.promote_margin", "promote_margin = 0.01"),
+        ("[retrain]\nvalidation_percent = 0", "retrain.validation_percent", "validation_percent = 20"),
+        ("[retrain]\nsteps = 0", "retrain.steps", "steps = 200"),
+        ("[retrain]\nepochs = 3", "retrain.epochs", "calibration_windows"),
         ("[spool]\nx = 1", "spool", "[paths]"),
         ("watch = \"/x\"", "watch", "[paths]"),
         ("[paths\nwatch = 1", "", "TOML"),
