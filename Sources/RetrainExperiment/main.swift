@@ -17,7 +17,7 @@ import Retraining
 import Segmentation
 import Volumes
 
-var arguments = Array(CommandLine.arguments.dropFirst())
+let arguments = Array(CommandLine.arguments.dropFirst())
 func option(_ name: String) -> String? {
     guard let i = arguments.firstIndex(of: name), i + 1 < arguments.count else { return nil }
     return arguments[i + 1]
@@ -39,7 +39,7 @@ let window = [32, 64, 64]
 
 LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
 let logger = Logger(label: "retrain-experiment")
-func say(_ line: String) { print(line); fflush(stdout) }
+func say(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
 
 /// The shifted population: arterial phase, heavy noise, larger bodies, thick slices.
 func options(seed: UInt64) -> PhantomOptions {
