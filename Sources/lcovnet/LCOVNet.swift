@@ -13,6 +13,7 @@ struct LCOVNet: AsyncParsableCommand {
             ServeCommand.self,
             StatusCommand.self,
             PhantomCommand.self,
+            EvaluateCommand.self,
             ModelCommand.self,
             DicomWriteCommand.self,
             TrainCommand.self,

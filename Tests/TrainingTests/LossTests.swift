@@ -28,6 +28,34 @@ import TestSupport
         #expect(r.loss < 1e-12)
     }
 
+    /// The training loop's one-pass Dice + cross-entropy on channels-last logits equals the two
+    /// reference losses on class-major scores, value and gradient.
+    @Test func fusedSegmentationLossEqualsDicePlusCrossEntropy() {
+        let (z, _, labels) = Self.inputs()
+        let c = Self.classes, n = Self.voxels
+        var voxelMajor = [Float](repeating: 0, count: c * n)
+        for v in 0..<n { for k in 0..<c { voxelMajor[v * c + k] = z.values[k * n + v] } }
+        var gradient = [Float](repeating: .nan, count: c * n)
+        let fused = voxelMajor.withUnsafeBufferPointer { zp in
+            gradient.withUnsafeMutableBufferPointer { gp in
+                FusedSegmentationLoss(logits: zp.baseAddress!, labels: labels, classCount: c, scale: 0.5, gradient: gp.baseAddress!)
+            }
+        }
+        let dice = diceLoss(z, labels: labels), ce = crossEntropyLoss(z, labels: labels)
+        #expect(abs(fused.dice - dice.loss) < 1e-5)
+        #expect(abs(fused.crossEntropy - ce.loss) < 1e-5)
+        var worst: Float = 0, largest: Float = 0
+        for v in 0..<n {
+            for k in 0..<c {
+                let expected = 0.5 * (dice.gradient.values[k * n + v] + ce.gradient.values[k * n + v])
+                worst = max(worst, abs(gradient[v * c + k] - expected))
+                largest = max(largest, abs(expected))
+            }
+        }
+        #expect(largest > 0)
+        #expect(worst <= 1e-4 * largest, "max |Δgradient| \(worst) of \(largest)")
+    }
+
     @Test func affinityLossIsZeroForIdenticalNetworks() {
         let (s, _, _) = Self.inputs()
         #expect(abs(classAffinityLoss(student: s, teacher: s).loss) < 1e-9)

@@ -29,14 +29,13 @@ struct Objective {
             let gf = teacher == nil ? nil : Tensor(student.features[s].shape, pool: ctx.pool, zeroed: true)
             let w = Self.scaleWeights[s] / Double(batch)
             for n in 0..<batch {
-                let z = Self.classMajor(logits, sample: n)
                 let y = Self.downsample(labels[n], window: window, factor: 1 << s)
-                let dice = diceLoss(z, labels: y), ce = crossEntropyLoss(z, labels: y)
-                terms.dice += w * dice.loss
-                terms.crossEntropy += w * ce.loss
-                var grad = dice.gradient.values
-                for i in grad.indices { grad[i] = Float(segWeight * w) * (grad[i] + ce.gradient.values[i]) }
+                let seg = FusedSegmentationLoss(logits: logits.data + n * voxels * classes, labels: y, classCount: classes,
+                                                scale: Float(segWeight * w), gradient: g.data + n * voxels * classes)
+                terms.dice += w * seg.dice
+                terms.crossEntropy += w * seg.crossEntropy
                 if let teacher {
+                    let z = Self.classMajor(logits, sample: n)
                     let zt = Self.classMajor(teacher.logits[s], sample: n)
                     let cakd = classAffinityLoss(student: z, teacher: zt)
                     let fs = Self.norm(student.features[s], sample: n), ft = Self.norm(teacher.features[s], sample: n)
@@ -44,16 +43,16 @@ struct Objective {
                     let kd = distillationWeight * w
                     terms.affinity += w * cakd.loss
                     terms.featureNorm += w * mskd.loss
+                    var grad = [Float](repeating: 0, count: classes * voxels)
                     for i in grad.indices {
-                        grad[i] += Float(kd * (affinityWeight * Double(cakd.gradient.values[i]) + featureNormWeight * Double(mskd.gradient.values[i])))
+                        grad[i] = Float(kd * (affinityWeight * Double(cakd.gradient.values[i]) + featureNormWeight * Double(mskd.gradient.values[i])))
                     }
+                    Self.add(grad, into: g, sample: n)
                     // ‖f‖ is the temperature: dL/df = dL/d‖f‖ · f / ‖f‖.
                     let f = student.features[s], per = f.channels * f.voxels
                     let scale = Float(kd * featureNormWeight * normGradient / fs)
                     for i in 0..<per { gf!.data[n * per + i] = scale * f.data[n * per + i] }
                 }
-                Self.store(grad, into: g, sample: n)
-                _ = (classes, voxels)
             }
             gLogits.append(g)
             gFeatures.append(gf)
@@ -73,10 +72,11 @@ struct Objective {
         return ClassScores(classCount: c, voxelCount: v, values: values)
     }
 
-    static func store(_ values: [Float], into t: Tensor, sample n: Int) {
+    /// Adds class-major values into sample n of a channels-last tensor.
+    static func add(_ values: [Float], into t: Tensor, sample n: Int) {
         let c = t.channels, v = t.voxels
         let base = t.data + n * v * c
-        for i in 0..<v { for k in 0..<c { base[i * c + k] = values[k * v + i] } }
+        for i in 0..<v { for k in 0..<c { base[i * c + k] += values[k * v + i] } }
     }
 
     static func norm(_ t: Tensor, sample n: Int) -> Double {

@@ -1,0 +1,96 @@
+import Foundation
+import Inference
+import Logging
+import ModelSpec
+import Phantom
+import Volumes
+
+/// How well a model segments phantoms through the product's own path (preparation, sliding
+/// windows, the engine in the chosen precision, labels mapped back onto the scan's grid), scored
+/// against the phantoms' labels on that grid. With two precisions it also scores one against the
+/// other (the int8-vs-fp32 agreement the quantizer must keep).
+public struct PhantomEvaluation: Codable, Sendable {
+    public struct Case: Codable, Sendable {
+        public var seed: UInt64
+        /// Dice per organ name, for organs in the phantom (by precision).
+        public var dice: [String: [String: Double]]
+        /// Mean of `dice` over the organs in the phantom (by precision).
+        public var meanDice: [String: Double]
+        /// Dice of the second precision's labels against the first's, per organ either one holds.
+        public var agreement: [String: Double]?
+        public var meanAgreement: Double?
+        /// Share of voxels with the same label in both precisions.
+        public var voxelAgreement: Double?
+        public var secondsPerScan: [String: Double]
+    }
+
+    public var model: String
+    public var precisions: [String]
+    public var phantom: PhantomOptions
+    public var cases: [Case]
+    /// Mean over cases of each organ's Dice, by precision then organ (cases without the organ skipped).
+    public var dicePerOrgan: [String: [String: Double]]
+    /// Mean over cases of the per-case mean Dice, by precision.
+    public var meanDice: [String: Double]
+    public var meanAgreement: Double?
+    public var minimumAgreement: Double?
+
+    /// - Parameters:
+    ///   - template: phantom knobs; its seed is replaced by each of `seeds`.
+    ///   - precisions: one or two; with two, the second is scored against the first as well.
+    public static func run(model: ModelDirectory, seeds: [UInt64], template: PhantomOptions, precisions: [Precision],
+                           threads: Int, logger: Logger, progress: (String) -> Void = { _ in }) throws -> PhantomEvaluation {
+        precondition((1...2).contains(precisions.count), "one or two precisions")
+        let classes = model.manifest.classes
+        let segmenters = precisions.map {
+            Segmenter(model: model, options: SegmentationOptions(precision: $0, threads: threads), logger: logger)
+        }
+        var cases: [Case] = []
+        for seed in seeds {
+            var options = template
+            options.seed = seed
+            let phantom = PhantomGenerator.generate(options)
+            var labels: [[UInt8]] = []
+            var item = Case(seed: seed, dice: [:], meanDice: [:], secondsPerScan: [:])
+            for (precision, segmenter) in zip(precisions, segmenters) {
+                let start = ContinuousClock.now
+                let result = try segmenter.segment(phantom.image)
+                item.secondsPerScan[precision.rawValue] = Segmenter.seconds(ContinuousClock.now - start)
+                let overlap = LabelOverlap(prediction: result.labels.voxels, reference: phantom.labels.voxels, labelCount: classes.count)
+                var perOrgan: [String: Double] = [:]
+                for organ in classes.dropFirst() where overlap.reference[organ.id] > 0 {
+                    perOrgan[organ.name] = overlap.dice(organ.id)
+                }
+                item.dice[precision.rawValue] = perOrgan
+                item.meanDice[precision.rawValue] = overlap.meanForegroundDice
+                labels.append(result.labels.voxels)
+            }
+            if labels.count == 2 {
+                let overlap = LabelOverlap(prediction: labels[1], reference: labels[0], labelCount: classes.count)
+                var agreement: [String: Double] = [:]
+                for organ in classes.dropFirst() { agreement[organ.name] = overlap.dice(organ.id) }
+                item.agreement = agreement
+                let scores = Array(agreement.values)
+                item.meanAgreement = scores.isEmpty ? 1 : scores.reduce(0, +) / Double(scores.count)
+                item.voxelAgreement = Double(overlap.both.reduce(0, +)) / Double(max(1, labels[0].count))
+            }
+            progress("seed \(seed): " + precisions.map { String(format: "%@ mean Dice %.3f", $0.rawValue, item.meanDice[$0.rawValue] ?? 0) }
+                .joined(separator: ", ") + (item.meanAgreement.map { String(format: ", agreement %.4f", $0) } ?? ""))
+            cases.append(item)
+        }
+        var dicePerOrgan: [String: [String: Double]] = [:], meanDice: [String: Double] = [:]
+        for precision in precisions.map(\.rawValue) {
+            var sums: [String: (Double, Int)] = [:]
+            for item in cases { for (organ, d) in item.dice[precision] ?? [:] { sums[organ, default: (0, 0)].0 += d; sums[organ, default: (0, 0)].1 += 1 } }
+            dicePerOrgan[precision] = sums.mapValues { $0.0 / Double($0.1) }
+            let means = cases.compactMap { $0.meanDice[precision] }
+            meanDice[precision] = means.isEmpty ? nil : means.reduce(0, +) / Double(means.count)
+        }
+        let agreements = cases.compactMap(\.meanAgreement)
+        return PhantomEvaluation(
+            model: model.manifest.modelVersion, precisions: precisions.map(\.rawValue), phantom: template, cases: cases,
+            dicePerOrgan: dicePerOrgan, meanDice: meanDice,
+            meanAgreement: agreements.isEmpty ? nil : agreements.reduce(0, +) / Double(agreements.count),
+            minimumAgreement: agreements.min())
+    }
+}

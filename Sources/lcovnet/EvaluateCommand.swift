@@ -1,0 +1,66 @@
+import ArgumentParser
+import Foundation
+import Inference
+import Logging
+import Phantom
+import Segmentation
+
+struct EvaluateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "evaluate",
+        abstract: "Dice of a model on held-out phantoms, through the same path as `lcovnet segment`.",
+        discussion: """
+            Generates each phantom, segments it (preparation, sliding windows, the engine, labels \\
+            mapped back onto the scan's grid) and scores the labels against the phantom's own, per \\
+            organ. With `--precision int8,fp32` both run and the second is also scored against the \\
+            first (int8-vs-fp32 agreement). The phantom knobs shift the population (domain shift). \\
+            Prints one line per phantom and a table; --report writes everything as JSON.
+            """)
+
+    @Option(help: "Model folder (default: the embedded default model).") var model: String?
+    @Option(help: "Phantom seeds, as FIRST-LAST (seeds ≥ 1000 are never used in training).") var seeds: String = "1001-1010"
+    @Option(help: "Precisions to run, comma-separated: int8, fp32 or int8,fp32 (default: the model's own).") var precision: String?
+    @Option(help: "In-plane matrix of the phantoms.") var matrix: Int = 256
+    @Option(help: "Slice spacing in mm (drawn per seed when omitted).") var sliceSpacing: Double?
+    @Option(help: "Contrast phase (drawn per seed when omitted).") var phase: ContrastPhase?
+    @Option(help: "Noise standard deviation in HU (drawn per seed when omitted).") var noise: Double?
+    @Option(help: "Body size relative to an average adult (drawn per seed when omitted).") var habitus: Double?
+    @Option(help: "Write the whole evaluation as JSON here.") var report: String?
+    @Option(help: "Threads.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    func run() throws {
+        guard let modelPath = model ?? ModelLocation.defaultModel() else {
+            FileHandle.standardError.write(Data("lcovnet evaluate: no default model found (Models/default is missing)\n".utf8))
+            throw ExitCode(9)
+        }
+        let directory = try ModelDirectory(path: modelPath)
+        let precisions = try precision.map { text in
+            try text.split(separator: ",").map { part in
+                guard let p = Precision(rawValue: String(part)) else { throw ValidationError("--precision \(text): expected int8, fp32 or int8,fp32") }
+                return p
+            }
+        } ?? [directory.manifest.precision]
+        guard (1...2).contains(precisions.count) else { throw ValidationError("--precision: one or two precisions") }
+        let template = PhantomOptions(seed: 0, matrix: matrix, sliceSpacing: sliceSpacing, phase: phase, noiseSigma: noise, habitus: habitus)
+        let evaluation = try PhantomEvaluation.run(
+            model: directory, seeds: try TrainingOptions.range(seeds), template: template, precisions: precisions, threads: threads,
+            logger: Logger(label: "lcovnet.evaluate")) { print($0) }
+        let names = directory.manifest.classes.dropFirst().map(\.name)
+        let header = precisions.map { $0.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0) }.joined(separator: " ")
+        print("organ                 \(header)")
+        for name in names {
+            let cells = precisions.map { p in evaluation.dicePerOrgan[p.rawValue]?[name].map { String(format: "%-8.3f", $0) } ?? "-       " }
+            print(name.padding(toLength: 22, withPad: " ", startingAt: 0) + cells.joined(separator: " "))
+        }
+        print("mean Dice             " + precisions.map { String(format: "%-8.3f", evaluation.meanDice[$0.rawValue] ?? 0) }.joined(separator: " "))
+        if let mean = evaluation.meanAgreement, let worst = evaluation.minimumAgreement {
+            print(String(format: "%@ vs %@ agreement (mean Dice over organs): mean %.4f, worst phantom %.4f",
+                         precisions[1].rawValue, precisions[0].rawValue, mean, worst))
+        }
+        if let report {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try encoder.encode(evaluation).write(to: URL(fileURLWithPath: report), options: .atomic)
+        }
+    }
+}
