@@ -5,6 +5,7 @@ struct ModelCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "model",
         abstract: "Import, inspect, quantize and run LCOV-Net model directories.",
-        subcommands: [ModelImportCommand.self, ModelInfoCommand.self, ModelQuantizeCommand.self, ModelForwardCommand.self,
+        // One line per group, so that adding a command rarely conflicts with another's.
+        subcommands: [ModelImportCommand.self, ModelExportCommand.self, ModelInfoCommand.self, ModelQuantizeCommand.self, ModelForwardCommand.self,
                       ModelListCommand.self, ModelPromoteCommand.self, ModelRollbackCommand.self])
 }
