@@ -59,7 +59,9 @@ struct JobRunner: Sendable {
         let metrics = environment.metrics
         var clock = Date()
         func lap(_ stage: String) {
-            metrics.record(stage: stage, seconds: Date().timeIntervalSince(clock))
+            let seconds = Date().timeIntervalSince(clock)
+            metrics.record(stage: stage, seconds: seconds)
+            logger.info("stage finished", metadata: ["stage": "\(stage)", "duration_ms": .stringConvertible(Int(seconds * 1000))])
             clock = Date()
         }
 
