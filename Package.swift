@@ -103,7 +103,7 @@ let inferenceModules: [Target.Dependency] = [
 // MARK: Segmentation: the whole job on one scan (ingest → prepare → infer → labels on the scan's grid)
 let segmentationTargets: [Target] = [
     .target(name: "Segmentation", dependencies: ["Ingest", "Preprocess", "Inference", "SlidingWindows", "Export", "NIfTI", "Volumes", "Phantom", logging]),
-    .testTarget(name: "SegmentationTests", dependencies: ["Segmentation", "Inference", "Phantom", "NIfTI", "Volumes", "TestSupport"]),
+    .testTarget(name: "SegmentationTests", dependencies: ["Segmentation", "Inference", "SlidingWindows", "Phantom", "NIfTI", "Volumes", "TestSupport"]),
 ]
 
 

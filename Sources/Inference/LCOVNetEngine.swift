@@ -93,6 +93,17 @@ public final class LCOVNetEngine: @unchecked Sendable {
     /// Bytes of activations, scratchpad and weights this engine holds.
     public var arenaBytes: Int { graph.builder.arenaSlotSizes.reduce(0, +) + graph.builder.scratchpadBytes }
 
+    /// What `arenaBytes` will be for a window, before building an engine (to choose a window
+    /// within a memory budget). Measured with `lcovnet bench` at 32×96×96 and 64×128×176: int8
+    /// 167-169 bytes per window voxel, fp32 551-554, linear in the voxels; rounded up by 4 %
+    /// (Int8Tests holds both engines to it).
+    public static func estimatedArenaBytes(window: WindowShape, precision: Precision) -> Int {
+        switch precision {
+        case .int8: window.voxelCount * 176
+        case .fp32: window.voxelCount * 576
+        }
+    }
+
     /// Multiply-adds of one window.
     public var multiplyAdds: Int { graph.builder.steps.reduce(0) { $0 + $1.multiplyAdds } }
 

@@ -75,7 +75,7 @@ public final class Segmenter {
 
         let classCount = model.manifest.classes.count
         let size = prepared.volume.size
-        let window = try WindowChoice.window(model: model.manifest.window, prepared: size, classCount: classCount,
+        let window = try WindowChoice.window(model: model.manifest.window, prepared: size, classCount: classCount, precision: precision,
                                              budgetBytes: options.memoryBudgetMiB << 20)
         let engine = try engine(for: window)
         let plan = WindowPlan(volumeSize: size, windowSize: Extent3(window.w, window.h, window.d), overlap: options.overlap)

@@ -4,17 +4,22 @@ import Volumes
 
 /// Picks the network window for a prepared volume: the model's window, shrunk along any axis
 /// where the volume is smaller (to the next multiple of 16, at least 32, so no compute goes to
-/// padding), and shallower when the merger's slice ring would not fit the memory budget.
+/// padding), then shallower (and at last narrower) until the engine's activations and the
+/// merger's slice ring fit the memory budget together.
 enum WindowChoice {
-    static func window(model: [Int], prepared size: Extent3, classCount: Int, budgetBytes: Int) throws -> WindowShape {
+    static func window(model: [Int], prepared size: Extent3, classCount: Int, precision: Precision,
+                       budgetBytes: Int) throws -> WindowShape {
         func fit(_ wanted: Int, _ available: Int) -> Int { max(32, min(wanted, (available + 15) / 16 * 16)) }
-        var d = fit(model[0], size.k)
-        let h = fit(model[1], size.j), w = fit(model[2], size.i)
-        // The ring holds (classes + 1) float planes per window slice; keep it within half the budget,
-        // leaving the rest for the engine's activations and the labels.
-        while d > 32, StreamingMerger.storageBytes(volumeSize: size, windowSize: Extent3(w, h, d), classCount: classCount) > budgetBytes / 2 {
-            d -= 16
+        var d = fit(model[0], size.k), h = fit(model[1], size.j), w = fit(model[2], size.i)
+        func bytes() throws -> Int {
+            LCOVNetEngine.estimatedArenaBytes(window: try WindowShape(d: d, h: h, w: w), precision: precision)
+                + StreamingMerger.storageBytes(volumeSize: size, windowSize: Extent3(w, h, d), classCount: classCount)
+        }
+        while d > 32, try bytes() > budgetBytes { d -= 16 }
+        while max(h, w) > 64, try bytes() > budgetBytes {
+            if h >= w { h -= 16 } else { w -= 16 }
         }
         return try WindowShape(d: d, h: h, w: w)
     }
+
 }

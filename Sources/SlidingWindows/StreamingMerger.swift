@@ -77,17 +77,33 @@ public final class StreamingMerger {
         guard end > finalizedUpTo else { return nil }
         let n = volumeSize, plane = n.sliceCount, depth = end - finalizedUpTo
         let slabSize = Extent3(n.i, n.j, depth)
-        var out = [Float](repeating: 0, count: classCount * slabSize.count)
-        for d in 0..<depth {
-            let slot = (finalizedUpTo + d) % ringDepth
-            for v in 0..<plane {
-                let w = weights[slot * plane + v]
-                let inverse = w > 0 ? 1 / w : 0
-                weights[slot * plane + v] = 0
-                for c in 0..<classCount {
-                    let s = c * ringDepth * plane + slot * plane + v
-                    out[c * slabSize.count + d * plane + v] = sums[s] * inverse
-                    sums[s] = 0
+        let classes = classCount, ring = ringDepth, first = finalizedUpTo, slabCount = slabSize.count
+        var out = [Float](repeating: 0, count: classes * slabCount)
+        var inverse = [Float](repeating: 0, count: plane)
+        // Raw buffers and contiguous rows: indexing the class's arrays voxel by voxel paid an
+        // exclusivity check per access and strode across the ring.
+        out.withUnsafeMutableBufferPointer { out in
+            sums.withUnsafeMutableBufferPointer { sums in
+                weights.withUnsafeMutableBufferPointer { weights in
+                    inverse.withUnsafeMutableBufferPointer { inverse in
+                        for d in 0..<depth {
+                            let slot = (first + d) % ring
+                            let weightRow = weights.baseAddress! + slot * plane
+                            for v in 0..<plane {
+                                let w = weightRow[v]
+                                inverse[v] = w > 0 ? 1 / w : 0
+                                weightRow[v] = 0
+                            }
+                            for c in 0..<classes {
+                                let sumRow = sums.baseAddress! + c * ring * plane + slot * plane
+                                let outRow = out.baseAddress! + c * slabCount + d * plane
+                                for v in 0..<plane {
+                                    outRow[v] = sumRow[v] * inverse[v]
+                                    sumRow[v] = 0
+                                }
+                            }
+                        }
+                    }
                 }
             }
         }

@@ -43,6 +43,11 @@ struct Int8Tests {
         // Held out: phantoms the calibration never saw.
         let fp32 = try LCOVNetEngine(model: model, precision: .fp32, threads: 2, window: Self.window)
         let int8 = try LCOVNetEngine(model: int8Model, precision: .int8, threads: 2, window: Self.window)
+        for engine in [fp32, int8] {
+            let estimate = LCOVNetEngine.estimatedArenaBytes(window: Self.window, precision: engine.precision)
+            #expect(engine.arenaBytes <= estimate && engine.arenaBytes * 10 >= estimate * 8,
+                    "\(engine.precision) arena \(engine.arenaBytes) bytes against the estimate \(estimate)")
+        }
         var results: [Int8Agreement] = []
         for seed: UInt64 in [3, 4] {
             let x = Self.phantomWindow(seed: seed)
