@@ -26,6 +26,8 @@ public struct PhantomEvaluation: Codable, Sendable {
 
     public var model: String
     public var precisions: [String]
+    public var overlap: Double
+    public var memoryBudgetMiB: Int
     public var phantom: PhantomOptions
     public var cases: [Case]
     /// Mean over cases of each organ's Dice, by precision then organ (cases without the organ skipped).
@@ -38,12 +40,15 @@ public struct PhantomEvaluation: Codable, Sendable {
     /// - Parameters:
     ///   - template: phantom knobs; its seed is replaced by each of `seeds`.
     ///   - precisions: one or two; with two, the second is scored against the first as well.
+    ///   - options: threads, budget and overlap; the precision is taken from `precisions`.
     public static func run(model: ModelDirectory, seeds: [UInt64], template: PhantomOptions, precisions: [Precision],
-                           threads: Int, logger: Logger, progress: (String) -> Void = { _ in }) throws -> PhantomEvaluation {
+                           options: SegmentationOptions, logger: Logger, progress: (String) -> Void = { _ in }) throws -> PhantomEvaluation {
         precondition((1...2).contains(precisions.count), "one or two precisions")
         let classes = model.manifest.classes
-        let segmenters = precisions.map {
-            Segmenter(model: model, options: SegmentationOptions(precision: $0, threads: threads), logger: logger)
+        let segmenters = precisions.map { precision in
+            var options = options
+            options.precision = precision
+            return Segmenter(model: model, options: options, logger: logger)
         }
         var cases: [Case] = []
         for seed in seeds {
@@ -88,7 +93,8 @@ public struct PhantomEvaluation: Codable, Sendable {
         }
         let agreements = cases.compactMap(\.meanAgreement)
         return PhantomEvaluation(
-            model: model.manifest.modelVersion, precisions: precisions.map(\.rawValue), phantom: template, cases: cases,
+            model: model.manifest.modelVersion, precisions: precisions.map(\.rawValue), overlap: options.overlap,
+            memoryBudgetMiB: options.memoryBudgetMiB, phantom: template, cases: cases,
             dicePerOrgan: dicePerOrgan, meanDice: meanDice,
             meanAgreement: agreements.isEmpty ? nil : agreements.reduce(0, +) / Double(agreements.count),
             minimumAgreement: agreements.min())

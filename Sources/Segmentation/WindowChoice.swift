@@ -4,17 +4,24 @@ import Volumes
 
 /// Picks the network window for a prepared volume: the model's window, shrunk along any axis
 /// where the volume is smaller (to the next multiple of 16, at least 32, so no compute goes to
-/// padding), then shallower (and at last narrower) until the engine's activations and the
-/// merger's slice ring fit the memory budget together.
+/// padding), then shallower (and at last narrower) until what grows with the window fits in
+/// half the memory budget.
 enum WindowChoice {
     static func window(model: [Int], prepared size: Extent3, classCount: Int, precision: Precision,
                        budgetBytes: Int) throws -> WindowShape {
         func fit(_ wanted: Int, _ available: Int) -> Int { max(32, min(wanted, (available + 15) / 16 * 16)) }
         var d = fit(model[0], size.k), h = fit(model[1], size.j), w = fit(model[2], size.i)
+        // Half the budget for what grows with the window (the engine's activations, one input and
+        // one output window, the merger's ring and a finalized slab); the rest is left to the
+        // labels on the scan's grid and the other stages.
         func bytes() throws -> Int {
-            LCOVNetEngine.estimatedArenaBytes(window: try WindowShape(d: d, h: h, w: w), precision: precision)
-                + StreamingMerger.storageBytes(volumeSize: size, windowSize: Extent3(w, h, d), classCount: classCount)
+            let window = Extent3(w, h, d)
+            let slab = classCount * d * size.sliceCount * MemoryLayout<Float>.stride
+            return LCOVNetEngine.estimatedArenaBytes(window: try WindowShape(d: d, h: h, w: w), precision: precision)
+                + SlidingWindowInference.workingBytes(volumeSize: size, windowSize: window, classCount: classCount)
+                + slab
         }
+        let budgetBytes = budgetBytes / 2
         while d > 32, try bytes() > budgetBytes { d -= 16 }
         while max(h, w) > 64, try bytes() > budgetBytes {
             if h >= w { h -= 16 } else { w -= 16 }

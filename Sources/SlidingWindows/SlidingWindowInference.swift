@@ -14,8 +14,12 @@ public struct SlidingWindowInference {
 
     /// Bytes held at once besides the predictor's own: merger ring, one input and one output window.
     public func workingBytes(classCount: Int) -> Int {
-        StreamingMerger.storageBytes(volumeSize: plan.volumeSize, windowSize: plan.windowSize, classCount: classCount)
-            + (classCount + 2) * plan.windowSize.count * MemoryLayout<Float>.stride
+        Self.workingBytes(volumeSize: plan.volumeSize, windowSize: plan.windowSize, classCount: classCount)
+    }
+
+    public static func workingBytes(volumeSize: Extent3, windowSize: Extent3, classCount: Int) -> Int {
+        StreamingMerger.storageBytes(volumeSize: volumeSize, windowSize: windowSize, classCount: classCount)
+            + (classCount + 2) * windowSize.count * MemoryLayout<Float>.stride
     }
 
     /// - Parameter progress: called after each window with (windows done, windows in all).

@@ -25,6 +25,8 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "Contrast phase (drawn per seed when omitted).") var phase: ContrastPhase?
     @Option(help: "Noise standard deviation in HU (drawn per seed when omitted).") var noise: Double?
     @Option(help: "Body size relative to an average adult (drawn per seed when omitted).") var habitus: Double?
+    @Option(help: "Overlap of neighbouring windows, as a fraction of the window.") var overlap: Double = SegmentationOptions().overlap
+    @Option(help: "Memory budget in MiB (decides the window, as in `segment`).") var memoryBudget: Int = SegmentationOptions().memoryBudgetMiB
     @Option(help: "Write the whole evaluation as JSON here.") var report: String?
     @Option(help: "Threads.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
@@ -43,7 +45,8 @@ struct EvaluateCommand: ParsableCommand {
         guard (1...2).contains(precisions.count) else { throw ValidationError("--precision: one or two precisions") }
         let template = PhantomOptions(seed: 0, matrix: matrix, sliceSpacing: sliceSpacing, phase: phase, noiseSigma: noise, habitus: habitus)
         let evaluation = try PhantomEvaluation.run(
-            model: directory, seeds: try TrainingOptions.range(seeds), template: template, precisions: precisions, threads: threads,
+            model: directory, seeds: try TrainingOptions.range(seeds), template: template, precisions: precisions,
+            options: SegmentationOptions(threads: threads, memoryBudgetMiB: memoryBudget, overlap: overlap),
             logger: Logger(label: "lcovnet.evaluate")) { print($0) }
         let names = directory.manifest.classes.dropFirst().map(\.name)
         let header = precisions.map { $0.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0) }.joined(separator: " ")

@@ -26,11 +26,13 @@ struct SegmentCommand: ParsableCommand {
     @Option(help: "int8 or fp32 (default: the model's own precision).") var precision: Precision?
     @Option(help: "Threads for preparation and the network.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "Working memory in MiB besides the scan itself.") var memoryBudget: Int = 512
+    @Option(help: "Overlap of neighbouring windows, as a fraction of the window (0 ≤ overlap < 1).") var overlap: Double = SegmentationOptions().overlap
     @Option(help: "Series to take from a DICOM folder (UID or the key `convert --list` shows).") var series: String?
 
     func validate() throws {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
         guard memoryBudget >= 64 else { throw ValidationError("--memory-budget must be at least 64 MiB") }
+        guard (0..<1).contains(overlap) else { throw ValidationError("--overlap \(overlap): expected a fraction in [0, 1)") }
     }
 
     func run() throws {
@@ -55,7 +57,7 @@ struct SegmentCommand: ParsableCommand {
             let loadSeconds = (ContinuousClock.now - started).seconds
             reporter.report(.load, 1)
             let segmenter = Segmenter(model: directory, options: SegmentationOptions(precision: precision, threads: threads,
-                                                                                    memoryBudgetMiB: memoryBudget), logger: logger)
+                                                                                    memoryBudgetMiB: memoryBudget, overlap: overlap), logger: logger)
             let outcome: SegmentationJob.Outcome
             do {
                 outcome = try SegmentationJob.run(scan, outputDirectory: output, segmenter: segmenter, loadSeconds: loadSeconds,
@@ -66,8 +68,10 @@ struct SegmentCommand: ParsableCommand {
                 throw CommandFailure(line: "\(input): \(error)", exitCode: 10)
             }
             let organs = outcome.organs.filter { $0.voxelCount > 0 }.count
+            let result = outcome.result, window = result.window
             print("segmented \(scan.identifier): \(organs) organs found, results in \(outcome.folder) "
-                + String(format: "(%.1f s)", (ContinuousClock.now - started).seconds))
+                + String(format: "(%.1f s; ", (ContinuousClock.now - started).seconds)
+                + "\(result.precision.rawValue), \(result.windowCount) windows of \(window.d)×\(window.h)×\(window.w))")
         } catch let failure as CommandFailure {
             FileHandle.standardError.write(Data("lcovnet segment: \(failure.line)\n".utf8))
             throw ExitCode(failure.exitCode)
