@@ -59,45 +59,100 @@ final class ZstdFileWriter {
     }
 }
 
-enum ZstdFile {
-    /// Decompresses a whole zstd file (all frames) into memory, streaming from disk.
-    static func decompress(_ path: String) throws -> [UInt8] {
+/// Reads a zstd-compressed file (all frames) as a stream, decoding straight into the
+/// caller's buffers; only libzstd's window and one input block are held.
+final class ZstdFileReader {
+    private let path: String
+    private let file: UnsafeMutablePointer<FILE>
+    private let context: OpaquePointer
+    private var input: [UInt8]
+    private var inputFilled = 0
+    private var inputUsed = 0
+    /// libzstd's hint after the last call: 0 when a frame just ended.
+    private var lastRemaining = 0
+    private var sawInput = false
+    private var atEnd = false
+
+    init(path: String) throws {
         guard let file = fopen(path, "rb") else {
             throw NIfTIError(path: path, reason: String(cString: strerror(errno)))
         }
-        defer { fclose(file) }
-        let context = ZSTD_createDCtx()
-        defer { ZSTD_freeDCtx(context) }
-        var input = [UInt8](repeating: 0, count: ZSTD_DStreamInSize())
-        var chunk = [UInt8](repeating: 0, count: ZSTD_DStreamOutSize())
-        var result = [UInt8]()
-        var lastRemaining = 0
-        var sawInput = false
-        while true {
-            let read = input.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, file) }
-            if read == 0 {
-                if ferror(file) != 0 { throw NIfTIError(path: path, reason: "read failed: \(String(cString: strerror(errno)))") }
-                break
-            }
-            sawInput = true
-            try input.withUnsafeBytes { inRaw in
-                var inBuffer = ZSTD_inBuffer(src: inRaw.baseAddress, size: read, pos: 0)
-                while inBuffer.pos < inBuffer.size {
-                    let produced = try chunk.withUnsafeMutableBytes { out -> Int in
-                        var outBuffer = ZSTD_outBuffer(dst: out.baseAddress, size: out.count, pos: 0)
-                        let remaining = ZSTD_decompressStream(context, &outBuffer, &inBuffer)
-                        if ZSTD_isError(remaining) != 0 {
-                            throw NIfTIError(path: path, reason: "not valid zstd data: \(String(cString: ZSTD_getErrorName(remaining)))")
-                        }
-                        lastRemaining = remaining
-                        return outBuffer.pos
-                    }
-                    result.append(contentsOf: chunk[0..<produced])
+        self.path = path
+        self.file = file
+        context = ZSTD_createDCtx()
+        input = [UInt8](repeating: 0, count: ZSTD_DStreamInSize())
+    }
+
+    deinit {
+        ZSTD_freeDCtx(context)
+        fclose(file)
+    }
+
+    /// Fills `buffer` with the next decompressed bytes; returns fewer only at the end of the
+    /// data. A stream that stops inside a frame is an error.
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        var output = ZSTD_outBuffer(dst: buffer.baseAddress, size: buffer.count, pos: 0)
+        while output.pos < output.size {
+            let produced = output.pos
+            try input.withUnsafeBytes { raw in
+                var inBuffer = ZSTD_inBuffer(src: raw.baseAddress, size: inputFilled, pos: inputUsed)
+                let remaining = ZSTD_decompressStream(context, &output, &inBuffer)
+                if ZSTD_isError(remaining) != 0 {
+                    throw NIfTIError(path: path, reason: "not valid zstd data: \(String(cString: ZSTD_getErrorName(remaining)))")
                 }
+                // A call that moved nothing (after a frame's end) only hints at the next frame.
+                if inBuffer.pos > inputUsed || output.pos > produced { lastRemaining = remaining }
+                inputUsed = inBuffer.pos
+            }
+            // libzstd may still hold decoded bytes when the input runs out: ask for more
+            // input only once a call with what is left produced nothing.
+            if output.pos == produced, inputUsed == inputFilled {
+                guard !atEnd, try refill() else { break }
             }
         }
-        guard sawInput else { throw NIfTIError(path: path, reason: "file is empty") }
-        guard lastRemaining == 0 else { throw NIfTIError(path: path, reason: "zstd stream is truncated") }
-        return result
+        return output.pos
+    }
+
+    /// Decodes and drops `count` bytes.
+    func skip(_ count: Int) throws {
+        guard count > 0 else { return }
+        var scratch = [UInt8](repeating: 0, count: min(count, 1 << 16))
+        var left = count
+        while left > 0 {
+            let part = min(left, scratch.count)
+            let got = try scratch.withUnsafeMutableBytes { try read(into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<part])) }
+            guard got == part else { throw NIfTIError(path: path, reason: "file ends inside its header extensions") }
+            left -= part
+        }
+    }
+
+    /// Reads the next block of compressed input; false at the end of the file.
+    private func refill() throws -> Bool {
+        let read = input.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, file) }
+        if read == 0 {
+            if ferror(file) != 0 { throw NIfTIError(path: path, reason: "read failed: \(String(cString: strerror(errno)))") }
+            atEnd = true
+            guard sawInput else { throw NIfTIError(path: path, reason: "file is empty") }
+            guard lastRemaining == 0 else { throw NIfTIError(path: path, reason: "zstd stream is truncated") }
+            return false
+        }
+        sawInput = true
+        inputFilled = read
+        inputUsed = 0
+        return true
+    }
+}
+
+enum ZstdFile {
+    /// Decompresses a whole zstd file (all frames) into memory.
+    static func decompress(_ path: String) throws -> [UInt8] {
+        let reader = try ZstdFileReader(path: path)
+        var result = [UInt8]()
+        var chunk = [UInt8](repeating: 0, count: ZSTD_DStreamOutSize())
+        while true {
+            let got = try chunk.withUnsafeMutableBytes { try reader.read(into: $0) }
+            result.append(contentsOf: chunk[0..<got])
+            if got < chunk.count { return result }
+        }
     }
 }

@@ -34,7 +34,7 @@ public struct ScanInput: Sendable {
         guard let format = NIfTIFormat(path: path) else {
             throw SegmentationError(path: path, reason: "not a DICOM folder nor a .nii, .nii.gz or .nii.zst file")
         }
-        let volume = try NIfTIFile.read(path).hounsfieldVolume()
+        let volume = try NIfTIFile.readHounsfield(path)
         let name = URL(fileURLWithPath: path).lastPathComponent
         return ScanInput(volume: volume, identifier: String(name.dropLast(format.fileExtension.count)), seriesInstanceUID: nil, path: path)
     }

@@ -36,7 +36,7 @@ struct DicomWriteCommand: ParsableCommand {
     var emptyUids = false
 
     func run() throws {
-        let volume = try NIfTIFile.read(input).hounsfieldVolume()
+        let volume = try NIfTIFile.readHounsfield(input)
         var options = DicomWriterOptions(transferSyntax: syntax)
         options.seriesNumber = seriesNumber
         options.enhancedMultiFrame = enhanced

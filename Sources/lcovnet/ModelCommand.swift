@@ -5,5 +5,5 @@ struct ModelCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "model",
         abstract: "Import, inspect, quantize and run LCOV-Net model directories.",
-        subcommands: [ModelImportCommand.self, ModelInfoCommand.self, ModelQuantizeCommand.self, ModelForwardCommand.self])
+        subcommands: [ModelImportCommand.self, ModelExportCommand.self, ModelInfoCommand.self, ModelQuantizeCommand.self, ModelForwardCommand.self])
 }

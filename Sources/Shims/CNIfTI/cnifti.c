@@ -63,24 +63,60 @@ static nifti_image *nim_from_header(const cnifti_header *h) {
     return nim;
 }
 
-int cnifti_read_file(const char *path, cnifti_header *header, void **data, char *err, size_t errlen) {
+struct cnifti_reader {
+    nifti_image *nim;   // header only: data stays NULL
+    znzFile file;       // positioned at the next unread voxel
+};
+
+int cnifti_open(const char *path, cnifti_header *header, cnifti_reader **reader, char *err, size_t errlen) {
     nifti_set_debug_level(0);   // failures come back as our one-line message, not on stderr
-    *data = NULL;
-    nifti_image *nim = nifti_image_read(path, 1);
+    *reader = NULL;
+    nifti_image *nim = nifti_image_read(path, 0);
     if (!nim) return fail(err, errlen, "not a readable NIfTI-1 file", path);
-    if (!nim->data) {
-        nifti_image_free(nim);
-        return fail(err, errlen, "NIfTI file has no readable voxel data", path);
-    }
     if (nim->nt > 1 || nim->nu > 1 || nim->nv > 1 || nim->nw > 1) {
         nifti_image_free(nim);
         return fail(err, errlen, "NIfTI file has more than 3 dimensions", path);
     }
+    // What nifti_image_load does before reading, minus the whole-volume buffer.
+    if (!nim->iname || nim->nbyper <= 0 || nim->iname_offset < 0) {
+        nifti_image_free(nim);
+        return fail(err, errlen, "NIfTI file has no readable voxel data", path);
+    }
+    znzFile file = znzopen(nim->iname, "rb", nifti_is_gzfile(nim->iname));
+    if (znz_isnull(file)) {
+        nifti_image_free(nim);
+        return fail(err, errlen, "cannot open the voxel data", path);
+    }
+    if (znzseek(file, (znz_off_t)nim->iname_offset, SEEK_SET) < 0) {
+        znzclose(file);
+        nifti_image_free(nim);
+        return fail(err, errlen, "cannot seek to the voxel data", path);
+    }
+    cnifti_reader *r = malloc(sizeof *r);
+    if (!r) {
+        znzclose(file);
+        nifti_image_free(nim);
+        return fail(err, errlen, "out of memory", path);
+    }
+    r->nim = nim;
+    r->file = file;
     header_from_nim(nim, header);
-    *data = nim->data;   // ownership moves to the caller
-    nim->data = NULL;
-    nifti_image_free(nim);
+    *reader = r;
     return 0;
+}
+
+int cnifti_read_voxels(cnifti_reader *reader, void *data, size_t bytes, char *err, size_t errlen) {
+    // nifti_read_buffer swaps bytes and zeroes non-finite floats, as nifti_image_load does.
+    size_t got = nifti_read_buffer(reader->file, data, bytes, reader->nim);
+    if (got != bytes) return fail(err, errlen, "NIfTI file is truncated (fewer voxel bytes than its header declares)", NULL);
+    return 0;
+}
+
+void cnifti_close(cnifti_reader *reader) {
+    if (!reader) return;
+    znzclose(reader->file);
+    nifti_image_free(reader->nim);
+    free(reader);
 }
 
 int cnifti_encode_header(const cnifti_header *header, unsigned char out[352], char *err, size_t errlen) {

@@ -154,13 +154,23 @@ public final class Trainer {
     /// The student as a model directory (manifest + fp32 safetensors) that `model info`, the
     /// Inference engine and `segment` read.
     public func exportModel(to path: String, version: String, notes: [String]) throws {
-        guard network.widths == LCOVNetArchitecture.widths else {
-            throw TrainingError("\(path): only LCOV-Net's own widths \(LCOVNetArchitecture.widths) export as a model (this network has \(network.widths))")
+        try Self.exportModel(stateDict: network.stateDict(), configuration: configuration, source: checkpointPath,
+                             to: path, version: version, notes: notes)
+    }
+
+    /// A trained student's state dict as a model directory, with the input preparation and
+    /// window of the run that trained it (`window` overrides the inference window).
+    public static func exportModel(stateDict: SafeTensors, configuration: TrainingConfiguration, source: String, to path: String,
+                                   version: String, window: [Int]? = nil, notes: [String]) throws {
+        guard configuration.widths == LCOVNetArchitecture.widths else {
+            throw TrainingError("\(path): only LCOV-Net's own widths \(LCOVNetArchitecture.widths) export as a model (this network has \(configuration.widths))")
         }
-        let weights = try ModelDirectory.canonicalWeights(fromStateDict: network.stateDict(), sourceName: checkpointPath)
+        let weights = try ModelDirectory.canonicalWeights(fromStateDict: stateDict, sourceName: source)
         let now = ISO8601DateFormatter().string(from: Date())
-        let manifest = ModelManifest(modelVersion: version, classes: OrganClass.word, input: configuration.input, window: configuration.window,
-                                     precision: .fp32, provenance: .init(source: "lcovnet train (\(directory))", sourceSHA256: nil, created: now, notes: notes))
+        let manifest = ModelManifest(modelVersion: version, classes: OrganClass.word, input: configuration.input,
+                                     window: window ?? configuration.window, precision: .fp32,
+                                     provenance: .init(source: "lcovnet train (\((source as NSString).lastPathComponent))", sourceSHA256: nil,
+                                                       created: now, notes: notes))
         try ModelDirectory(path: path, manifest: manifest, weights: weights).write()
     }
 

@@ -23,9 +23,18 @@ typedef struct cnifti_header {
     char descrip[80];
 } cnifti_header;
 
-/// Reads a .nii or .nii.gz (through nifticlib). On success *data holds malloc'd voxels
-/// (caller frees with free()). Returns 0, or -1 with a message in err.
-int cnifti_read_file(const char *path, cnifti_header *header, void **data, char *err, size_t errlen);
+/// A .nii or .nii.gz opened for reading through nifticlib: header parsed, voxels streamed.
+typedef struct cnifti_reader cnifti_reader;
+
+/// Reads the header (nifti_image_read without data) and positions a znzlib stream at the voxels.
+/// Returns 0 with *reader set (close with cnifti_close), or -1 with a message in err.
+int cnifti_open(const char *path, cnifti_header *header, cnifti_reader **reader, char *err, size_t errlen);
+
+/// Reads the next `bytes` voxel bytes (a whole number of voxels) into data, in this machine's
+/// byte order. Returns 0, or -1 with a message in err when the file ends early or fails.
+int cnifti_read_voxels(cnifti_reader *reader, void *data, size_t bytes, char *err, size_t errlen);
+
+void cnifti_close(cnifti_reader *reader);
 
 /// Writes a .nii or .nii.gz (through nifticlib, gzip when the name ends in .gz).
 int cnifti_write_file(const char *path, const cnifti_header *header, const void *data, char *err, size_t errlen);

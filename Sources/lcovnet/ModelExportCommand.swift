@@ -1,0 +1,43 @@
+import ArgumentParser
+import Foundation
+import Inference
+import Training
+
+/// `lcovnet model export`: a training run's latest checkpoint as a model directory, without
+/// preparing the run's phantoms again (what `train --export-model` does at the end of a run).
+struct ModelExportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "export",
+        abstract: "Write a training run's checkpoint as an fp32 model directory.",
+        discussion: "Reads RUN/configuration.json and RUN/checkpoint.safetensors; the manifest takes the run's input preparation and window.")
+
+    @Argument(help: "Run folder of `lcovnet train` or `lcovnet distill`.") var runFolder: String
+    @Option(name: .shortAndLong, help: "Model directory to write.") var output: String
+    @Option(help: "Model version to record (default: today's date and the run's step).") var modelVersion: String?
+    @Option(help: "Inference window D×H×W for the manifest (default: the training window).") var window: String?
+
+    func run() throws {
+        let configurationPath = "\(runFolder)/configuration.json", checkpoint = "\(runFolder)/checkpoint.safetensors"
+        guard let data = FileManager.default.contents(atPath: configurationPath) else {
+            throw ValidationError("\(configurationPath): not found (not a training run folder)")
+        }
+        let configuration = try JSONDecoder().decode(TrainingConfiguration.self, from: data)
+        let state = try SafeTensors(contentsOf: checkpoint)
+        let step = (try? SafeTensors(contentsOf: "\(runFolder)/optimizer.safetensors"))?.metadata["step"] ?? "?"
+        let inferenceWindow = try window.map { text -> [Int] in
+            let parts = text.split(separator: "x").compactMap { Int($0) }
+            guard parts.count == 3, parts.allSatisfy({ $0 >= 32 && $0 % 16 == 0 }) else {
+                throw ValidationError("--window \(text): expected D×H×W, multiples of 16, at least 32")
+            }
+            return parts
+        }
+        let today = ISO8601DateFormatter().string(from: Date()).prefix(10)
+        let seeds = configuration.phantomSeeds
+        try Trainer.exportModel(
+            stateDict: state, configuration: configuration, source: checkpoint, to: output,
+            version: modelVersion ?? "\(today)-step\(step)", window: inferenceWindow,
+            notes: ["trained on phantoms \(seeds.first ?? 0)-\(seeds.last ?? 0), step \(step) of \(configuration.steps), "
+                    + "window \(configuration.window.map(String.init).joined(separator: "x")), batch \(configuration.batch)"])
+        print("\(output): LCOV-Net fp32 from \(checkpoint) (step \(step))")
+    }
+}

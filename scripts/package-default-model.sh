@@ -1,0 +1,38 @@
+#!/bin/bash
+# Turns a training run into the shipped default model: the run's checkpoint as an fp32 model,
+# int8 calibration on prepared phantoms the run never trained on, then the held-out evaluation
+# of int8 and fp32 through the segment path, and the result copied into Models/default.
+#
+#   scripts/package-default-model.sh [RUN]      RUN defaults to runs/student
+#
+# Knobs: CALIBRATION (seeds, default 21-26), EVALUATE (seeds, default 1001-1010), WINDOW
+# (inference window for the manifest, default the training window), THREADS (default 1),
+# OUT (default Models/default).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+RUN=${1:-runs/student}
+CALIBRATION=${CALIBRATION:-21-26}
+EVALUATE=${EVALUATE:-1001-1010}
+THREADS=${THREADS:-1}
+OUT=${OUT:-Models/default}
+WORK=${WORK:-$RUN/package}
+
+swift build -c release --product lcovnet
+BIN=.build/release/lcovnet
+rm -rf "$WORK" && mkdir -p "$WORK"
+
+"$BIN" model export "$RUN" -o "$WORK/fp32" ${WINDOW:+--window "$WINDOW"}
+# Prepared exactly as the model's manifest says; --steps 0 prepares and trains nothing.
+"$BIN" train -o "$WORK/calibration" --write-prepared "$CALIBRATION" --phantoms 1-1 --steps 0 --batch 1 \
+    --threads "$THREADS" > "$WORK/calibration.log"
+"$BIN" model quantize "$WORK/fp32" --calibrate "$WORK"/calibration/prepared/*.npy -o "$WORK/int8" --threads "$THREADS" \
+    | tee "$WORK/quantize.log"
+"$BIN" evaluate --model "$WORK/int8" --seeds "$EVALUATE" --precision int8,fp32 --threads "$THREADS" \
+    --report "$WORK/int8/evaluation.json" | tee "$WORK/evaluate.log"
+
+mkdir -p "$OUT"
+cp "$WORK/int8/manifest.json" "$WORK/int8/weights.safetensors" "$WORK/int8/evaluation.json" "$OUT/"
+cp "$RUN/log.jsonl" "$OUT/training-log.jsonl"
+cp "$WORK/evaluate.log" "$OUT/evaluation.txt"
+echo "packaged $RUN into $OUT (int8, fp32 weights inside; REPORT.md is written by hand from evaluation.txt)"
