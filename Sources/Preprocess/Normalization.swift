@@ -8,6 +8,9 @@ public enum Normalizer {
         public var shift: Double
         public var divisor: Double
         public var clipHU: [Double]?
+        /// The lowest normalized value on the prepared grid: what windows are padded with
+        /// beyond its edges (measured in the normalizing pass, so no extra pass is needed).
+        public var minimum: Float
     }
 
     /// z-score uses the mean and population standard deviation over every voxel of `volume`
@@ -16,7 +19,7 @@ public enum Normalizer {
     @discardableResult
     public static func normalize(_ volume: inout Volume<Float>, _ mode: InputPreparation.Normalization, threads: Int = 1) -> Applied {
         let count = volume.voxels.count
-        guard count > 0 else { return Applied(shift: 0, divisor: 1, clipHU: nil) }
+        guard count > 0 else { return Applied(shift: 0, divisor: 1, clipHU: nil, minimum: 0) }
         let slabs = Parallel.chunks(count, grain: 1 << 18)
         switch mode {
         case .zScore:
@@ -45,21 +48,32 @@ public enum Normalizer {
             }
             let std = (sums.reduce(0) { $0 + $1.1 } / Double(count)).squareRoot()
             let divisor = std > 1e-6 ? std : 1
-            apply(&volume, slabs: slabs, threads: threads) { (Float(Double($0) - mean) / Float(divisor)) }
-            return Applied(shift: mean, divisor: divisor, clipHU: nil)
+            let minimum = apply(&volume, slabs: slabs, threads: threads) { (Float(Double($0) - mean) / Float(divisor)) }
+            return Applied(shift: mean, divisor: divisor, clipHU: nil, minimum: minimum)
         case let .clipScale(lo, hi):
             let low = Float(lo), high = Float(hi), width = Float(hi - lo)
-            apply(&volume, slabs: slabs, threads: threads) { (min(max($0, low), high) - low) / width }
-            return Applied(shift: lo, divisor: hi - lo, clipHU: [lo, hi])
+            let minimum = apply(&volume, slabs: slabs, threads: threads) { (min(max($0, low), high) - low) / width }
+            return Applied(shift: lo, divisor: hi - lo, clipHU: [lo, hi], minimum: minimum)
         }
     }
 
-    private static func apply(_ volume: inout Volume<Float>, slabs: [Range<Int>], threads: Int, _ f: (Float) -> Float) {
+    /// Applies `f` to every voxel and returns the lowest result.
+    private static func apply(_ volume: inout Volume<Float>, slabs: [Range<Int>], threads: Int, _ f: (Float) -> Float) -> Float {
+        var minima = [Float](repeating: .infinity, count: slabs.count)
         volume.voxels.withUnsafeMutableBufferPointer { v in
-            let v = v
-            Parallel.forEach(slabs.count, threads: threads) { s in
-                for n in slabs[s] { v[n] = f(v[n]) }
+            minima.withUnsafeMutableBufferPointer { out in
+                let v = v, out = out
+                Parallel.forEach(slabs.count, threads: threads) { s in
+                    var low = Float.infinity
+                    for n in slabs[s] {
+                        let value = f(v[n])
+                        v[n] = value
+                        low = min(low, value)
+                    }
+                    out[s] = low
+                }
             }
         }
+        return minima.min() ?? 0
     }
 }

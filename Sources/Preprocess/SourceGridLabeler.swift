@@ -54,15 +54,15 @@ public final class SourceGridLabeler {
     /// Adds the next prepared planes and labels every scan slab they complete.
     public func add(_ slab: ScoreSlab) throws {
         let prepared = record.preparedSize
-        guard slab.classCount == classCount, slab.sizeI == prepared.i, slab.sizeJ == prepared.j else {
-            throw PreprocessError("score slab of \(slab.classCount) classes × \(slab.sizeJ) × \(slab.sizeI) does not fit \(classCount) classes on a \(prepared) prepared grid")
+        guard slab.classCount == classCount, slab.size.i == prepared.i, slab.size.j == prepared.j else {
+            throw PreprocessError("score slab of \(slab.classCount) classes × \(slab.size.j) × \(slab.size.i) does not fit \(classCount) classes on a \(prepared) prepared grid")
         }
-        guard slab.kStart == receivedPlanes, slab.kRange.upperBound <= prepared.k else {
-            throw PreprocessError("score planes \(slab.kRange) arrive out of order: expected from plane \(receivedPlanes) of \(prepared.k)")
+        guard slab.slices.lowerBound == receivedPlanes, slab.slices.upperBound <= prepared.k else {
+            throw PreprocessError("score planes \(slab.slices) arrive out of order: expected from plane \(receivedPlanes) of \(prepared.k)")
         }
-        guard slab.kCount > 0 else { return }
+        guard slab.slices.count > 0 else { return }
         held.append(HeldSlab(slab, threads: threads))
-        receivedPlanes = slab.kRange.upperBound
+        receivedPlanes = slab.slices.upperBound
         labelReadySlabs()
     }
 
@@ -86,8 +86,8 @@ public final class SourceGridLabeler {
         for source in pending {
             guard let need = requiredPlanes(forSource: source) else { continue }
             let slab = try provider.scores(preparedK: need)
-            guard slab.kRange == need, slab.classCount == classCount else {
-                throw PreprocessError("the provider returned planes \(slab.kRange) for a request of \(need)")
+            guard slab.slices == need, slab.classCount == classCount else {
+                throw PreprocessError("the provider returned planes \(slab.slices) for a request of \(need)")
             }
             label(source, window: HeldSlab(slab, threads: threads))
         }
@@ -97,7 +97,7 @@ public final class SourceGridLabeler {
 
     private func labelReadySlabs() {
         var remaining = [Range<Int>]()
-        let available = (held.first?.slab.kStart ?? 0)..<receivedPlanes
+        let available = (held.first?.slab.slices.lowerBound ?? 0)..<receivedPlanes
         for source in pending {
             let need = requiredPlanes(forSource: source)!
             if need.lowerBound >= available.lowerBound && need.upperBound <= available.upperBound {
@@ -108,21 +108,23 @@ public final class SourceGridLabeler {
         }
         pending = remaining
         let keepFrom = pending.map { requiredPlanes(forSource: $0)!.lowerBound }.min() ?? Int.max
-        held.removeAll { $0.slab.kRange.upperBound <= keepFrom }
+        held.removeAll { $0.slab.slices.upperBound <= keepFrom }
     }
 
     /// The held planes `need` as one slab: a held slab itself when one covers them, else a copy.
     private func window(_ need: Range<Int>) -> HeldSlab {
-        if let whole = held.first(where: { $0.slab.kStart <= need.lowerBound && $0.slab.kRange.upperBound >= need.upperBound }) {
+        if let whole = held.first(where: { $0.slab.slices.lowerBound <= need.lowerBound && $0.slab.slices.upperBound >= need.upperBound }) {
             return whole
         }
         let plane = record.preparedSize.i * record.preparedSize.j
         var scores = [Float](repeating: 0, count: classCount * need.count * plane)
         var argmax = [UInt8](repeating: 0, count: need.count * plane)
         for part in held {
-            let overlap = max(part.slab.kStart, need.lowerBound)..<min(part.slab.kRange.upperBound, need.upperBound)
-            guard !overlap.isEmpty else { continue }
-            let from = (overlap.lowerBound - part.slab.kStart) * plane, to = (overlap.lowerBound - need.lowerBound) * plane
+            // Held slabs that miss `need` entirely would make an inverted range: skip them first.
+            let lower = max(part.slab.slices.lowerBound, need.lowerBound), upper = min(part.slab.slices.upperBound, need.upperBound)
+            guard lower < upper else { continue }
+            let overlap = lower..<upper
+            let from = (overlap.lowerBound - part.slab.slices.lowerBound) * plane, to = (overlap.lowerBound - need.lowerBound) * plane
             let n = overlap.count * plane
             for c in 0..<classCount {
                 let src = c * part.slab.channelStride + from, dst = c * need.count * plane + to
@@ -130,8 +132,8 @@ public final class SourceGridLabeler {
             }
             argmax[to..<(to + n)] = part.argmax[from..<(from + n)]
         }
-        let slab = ScoreSlab(kStart: need.lowerBound, kCount: need.count, classCount: classCount,
-                             sizeI: record.preparedSize.i, sizeJ: record.preparedSize.j, scores: scores)
+        let slab = ScoreSlab(slices: need, size: Extent3(record.preparedSize.i, record.preparedSize.j, need.count),
+                             classCount: classCount, scores: scores)
         return HeldSlab(slab: slab, argmax: argmax)
     }
 
@@ -140,7 +142,7 @@ public final class SourceGridLabeler {
         let size = record.sourceGeometry.size
         let prepared = record.preparedSize
         let strides = [1, prepared.i, prepared.i * prepared.j]
-        let kBase = window.slab.kStart
+        let kBase = window.slab.slices.lowerBound
         // Per scan axis: offsets into the window of the two prepared voxels it lies between.
         let offsets = (0..<3).map { p -> (lower: [Int], upper: [Int]) in
             let a = record.map.derivedAxis[p]
@@ -222,25 +224,6 @@ struct HeldSlab {
     }
 
     init(_ slab: ScoreSlab, threads: Int) {
-        self.slab = slab
-        let plane = slab.planeSize, channel = slab.channelStride, classes = slab.classCount
-        var argmax = [UInt8](repeating: 0, count: slab.kCount * plane)
-        slab.scores.withUnsafeBufferPointer { s in
-            argmax.withUnsafeMutableBufferPointer { out in
-                let out = out
-                Parallel.forEach(slab.kCount, threads: threads) { k in
-                    for v in (k * plane)..<((k + 1) * plane) {
-                        var best = s[v]
-                        var winner: UInt8 = 0
-                        for c in 1..<max(classes, 1) where s[c * channel + v] > best {
-                            best = s[c * channel + v]
-                            winner = UInt8(c)
-                        }
-                        out[v] = winner
-                    }
-                }
-            }
-        }
-        self.argmax = argmax
+        self.init(slab: slab, argmax: slab.argmax(threads: threads))
     }
 }

@@ -95,7 +95,7 @@ for k0 in stride(from: 0, to: p.k, by: 8) {
         let l = Int(organ(at: record.preparedGeometry.point(atIndex: [Double(i), Double(j), Double(k0 + k)])))
         scores[l * depth * p.sliceCount + i + p.i * (j + p.j * k)] = 1
     } } }
-    slabs.append(ScoreSlab(kStart: k0, kCount: depth, classCount: classes, sizeI: p.i, sizeJ: p.j, scores: scores))
+    slabs.append(ScoreSlab(slices: k0..<(k0 + depth), size: Extent3(p.i, p.j, depth), classCount: classes, scores: scores))
 }
 let scoreMiB = Double(slabs.reduce(0) { $0 + $1.scores.count } * 4) / 1048576
 print("scores generated: \(String(format: "%.0f", scoreMiB)) MiB in \(slabs.count) slabs (held by the benchmark, not counted below)")

@@ -80,15 +80,13 @@ public final class Segmenter {
         let engine = try engine(for: window)
         let plan = WindowPlan(volumeSize: size, windowSize: Extent3(window.w, window.h, window.d), overlap: options.overlap)
         logger.debug("windows planned", metadata: ["window": "\(window)", "windows": "\(plan.origins.count)", "prepared": "\(size)"])
-        let padding = prepared.volume.voxels.min() ?? 0
+        // Beyond the volume's edges the windows see the lowest prepared value, as in training.
+        let padding = prepared.record.normalization.minimum
         let labeler = SourceGridLabeler(record: prepared.record, classCount: classCount, threads: options.threads)
         try SlidingWindowInference(plan: plan).run(
             source: VolumeWindowSource(volume: prepared.volume, padding: padding), predictor: EnginePredictor(engine: engine),
             progress: { done, all in progress(.infer, Double(done) / Double(all)) }
-        ) { slab in
-            try labeler.add(Preprocess.ScoreSlab(kStart: slab.slices.lowerBound, kCount: slab.slices.count, classCount: slab.classCount,
-                                                 sizeI: slab.size.i, sizeJ: slab.size.j, scores: slab.scores))
-        }
+        ) { slab in try labeler.add(slab) }
         let labels = try labeler.finish(largestComponentPerOrgan: options.largestComponentPerOrgan)
         lap(.infer)
         return SegmentationResult(labels: labels, preparation: prepared.record, window: window, windowCount: plan.origins.count,

@@ -25,7 +25,7 @@ import Volumes
             let depth = min(6, p.k - k0)
             let map = record.map.appending(scale: [1, 1, 1], offset: [0, 0, Double(k0)])
             let scores = indicators.flatMap { Resampler.resample($0, map: map, size: Extent3(p.i, p.j, depth), threads: 2).voxels }
-            try labeler.add(ScoreSlab(kStart: k0, kCount: depth, classCount: classes, sizeI: p.i, sizeJ: p.j, scores: scores))
+            try labeler.add(ScoreSlab(slices: k0..<(k0 + depth), size: Extent3(p.i, p.j, depth), classCount: classes, scores: scores))
         }
         let back = try labeler.finish()
         var report = [String]()

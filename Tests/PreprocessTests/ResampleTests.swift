@@ -95,4 +95,13 @@ import Volumes
         #expect(prepared.volume.geometry.isApproximatelyEqual(to: flipped.geometry, tolerance: 1e-9))
         #expect(prepared.volume.voxels == flipped.voxels.map { (min(max(Float($0), -200), 300) + 200) / 500 })
     }
+
+    /// The record's minimum is what the windows pad with: it must be the prepared grid's lowest value.
+    @Test(arguments: [InputPreparation.Normalization.zScore, .clipScale(min: -200, max: 300), .clipScale(min: -1500, max: 300)])
+    func recordedMinimumIsThePreparedMinimum(mode: InputPreparation.Normalization) throws {
+        let hu = Volume(geometry: Self.source, voxels: smoothImage(Self.source).voxels.map { Int16($0.rounded()) })
+        let spec = InputPreparation(orientation: "LPS", resample: .spacing([1.3, 1.1, 2]), normalization: mode, bodyCrop: nil)
+        let prepared = try Preparation.prepare(hu, as: spec, threads: 2)
+        #expect(prepared.record.normalization.minimum == prepared.volume.voxels.min())
+    }
 }

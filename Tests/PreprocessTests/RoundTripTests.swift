@@ -115,7 +115,7 @@ struct ForwardScores {
             let base = c * size.count
             part += scores[(base + k.lowerBound * plane)..<(base + k.upperBound * plane)]
         }
-        return ScoreSlab(kStart: k.lowerBound, kCount: k.count, classCount: classCount, sizeI: size.i, sizeJ: size.j, scores: part)
+        return ScoreSlab(slices: k, size: Extent3(size.i, size.j, k.count), classCount: classCount, scores: part)
     }
 
     func slabs(planes: Int) -> [ScoreSlab] {

@@ -56,7 +56,7 @@ import Volumes
         let (_, record, scores, classes) = try Self.setUp(Self.layouts[0].direction)
         let labeler = SourceGridLabeler(record: record, classCount: classes.count)
         #expect(throws: PreprocessError.self) { try labeler.add(scores.slab(2..<4)) }
-        let wrongClasses = ScoreSlab(kStart: 0, kCount: 1, classCount: 2, sizeI: record.preparedSize.i, sizeJ: record.preparedSize.j,
+        let wrongClasses = ScoreSlab(slices: 0..<1, size: Extent3(record.preparedSize.i, record.preparedSize.j, 1), classCount: 2,
                                      scores: [Float](repeating: 0, count: 2 * record.preparedSize.i * record.preparedSize.j))
         #expect(throws: PreprocessError.self) { try labeler.add(wrongClasses) }
         try labeler.add(scores.slab(0..<2))
