@@ -46,6 +46,9 @@ struct DaemonLateFilesTests {
         #expect(h.files(h.archive).count == 12)
         #expect(FileSystem.entries("\(h.work)/replaced").count == 1)
         #expect(FileSystem.entries(h.quarantine).isEmpty)   // the gap was filled: its files moved on
+        // Nothing is left for an operator to see to; the quarantined job says where its files went.
+        #expect(h.jobs().allSatisfy { $0.state == .done })
+        #expect(h.jobs().contains { $0.seriesUID == two.uid && $0.reasonCode == "merged" && $0.reason?.contains("missing-slices") == true })
         #expect(h.tree(h.output).allSatisfy { !FileSystem.name($0).hasPrefix(".") })
         #expect(h.files(h.watch).isEmpty && FileSystem.entries("\(h.work)/spool").isEmpty)
         #expect(h.logged("late files: the series is processed with every file held"))

@@ -10,7 +10,8 @@ extension Spool {
     /// What to do with a job that is about to start.
     public enum Gathering: Sendable, Equatable {
         /// Start it: its input folder holds every file of the series still held. `merged` are
-        /// the earlier jobs, not started yet, whose files it took (now done with code `merged`).
+        /// the earlier jobs, not started yet, whose files it took (now done with code `merged`,
+        /// as are quarantined or failed ones whose files it took).
         case ready(JobRecord, merged: [String])
         /// Every file repeats an input of this committed job: nothing new to process.
         case duplicate(of: JobRecord)
@@ -62,16 +63,19 @@ extension Spool {
         var merged: [String] = []
         for (source, _) in sources {
             var source = source
-            if source.state == .queued {
+            if source.state == .done {
+                // Its result stands until the new one replaces it.
+                source.reason = [source.reason, "Its inputs joined job \(job.id) of the same series."].compactMap { $0 }.joined(separator: " ")
+            } else {
+                // Not started, quarantined or failed: nothing of it is left to see to.
+                let earlier = source.reasonCode.map { " Before: \($0): \(source.reason ?? "")" } ?? ""
+                if source.state == .queued { merged.append(source.id) }
                 source.state = .done
                 source.step = .finished
                 source.reasonCode = DaemonCode.merged.rawValue
-                source.reason = "\(DaemonCode.merged.sentence) Job \(job.id)."
+                source.reason = "\(DaemonCode.merged.sentence) Job \(job.id).\(earlier)"
+                source.resultDir = nil
                 source.finishedAt = now
-                merged.append(source.id)
-            } else {
-                if source.state == .quarantined { source.resultDir = nil }
-                source.reason = [source.reason, "Its inputs joined job \(job.id) of the same series."].compactMap { $0 }.joined(separator: " ")
             }
             rows.append(source)
         }
