@@ -135,7 +135,8 @@ for path in glob.glob(f"{t}/stdout-*.jsonl"):
             if not line.endswith("\n"): continue
             problems.append(f"not JSON: {line[:80]!r}")
         if "PHANTOM^LCOVNET" in line or "LCOVNET-PHANTOM" in line: problems.append("patient identity in a log line")
-print("; ".join(problems) if problems else f"ok {lines} log lines, {late} re-segmented with late files, {merged} merged before starting")
+print("; ".join(problems) if problems else
+      f"ok {lines} log lines, {late} series processed again with their late file, {merged} earlier jobs merged (not started or quarantined)")
 PY
 )
   if [[ "$problems" == ok* ]]; then
