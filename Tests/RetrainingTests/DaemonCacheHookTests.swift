@@ -28,9 +28,14 @@ import DaemonJobs
         func segment(_ n: Int) async throws -> (uid: String, modelVersion: String) {
             let written = try DicomSeriesWriter().write(RetrainingFixtures.phantom.image, to: dir.file("in\(n)"))
             try FileManager.default.createDirectory(atPath: dir.file("staging\(n)"), withIntermediateDirectories: true)
-            let outcome = try await processor.process(series: ClaimedSeries(jobID: "j\(n)", seriesUID: nil, inputDirectory: dir.file("in\(n)"),
-                                                                            files: written.files),
-                                                      into: dir.file("staging\(n)"), logger: logger)
+            let series = ClaimedSeries(jobID: "j\(n)", seriesUID: nil, inputDirectory: dir.file("in\(n)"), files: written.files)
+            guard case let .decoded(decoded, _) = try await processor.decode(series: series, logger: logger) else {
+                Issue.record("series \(n) was rejected")
+                return ("", "")
+            }
+            // Decode, compute, write: the compute stage is where a promoted model is picked up.
+            let computed = try await processor.compute(decoded, series: series, logger: logger)
+            let outcome = try await processor.write(computed, series: series, into: dir.file("staging\(n)"), logger: logger)
             #expect(outcome == .completed(seriesUID: written.seriesInstanceUID))
             struct Provenance: Decodable { struct Model: Decodable { var version: String }; var model: Model }
             let p = try JSONDecoder().decode(Provenance.self, from: Data(contentsOf: URL(fileURLWithPath: dir.file("staging\(n)/provenance.json"))))
