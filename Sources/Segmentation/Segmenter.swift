@@ -41,11 +41,12 @@ public struct SegmentationResult: Sendable {
     public var seconds: [SegmentationStage: Double]
 }
 
-/// Loads a model once and segments many scans (the engine is kept per window shape).
+/// Loads a model once and segments many scans (the engine of the last window shape is kept).
 public final class Segmenter {
     public let model: ModelDirectory
     public let options: SegmentationOptions
-    private var engines: [WindowShape: LCOVNetEngine] = [:]
+    /// One engine at a time: each holds its window's activations, so a second would break the budget.
+    private var cachedEngine: LCOVNetEngine?
     private let logger: Logger
 
     public init(model: ModelDirectory, options: SegmentationOptions, logger: Logger) {
@@ -76,7 +77,8 @@ public final class Segmenter {
         let classCount = model.manifest.classes.count
         let size = prepared.volume.size
         let window = try WindowChoice.window(model: model.manifest.window, prepared: size, classCount: classCount, precision: precision,
-                                             budgetBytes: options.memoryBudgetMiB << 20)
+                                             budgetBytes: options.memoryBudgetMiB << 20,
+                                             heldBytes: WindowChoice.heldBytes(scan: scan.size, prepared: size))
         let engine = try engine(for: window)
         let plan = WindowPlan(volumeSize: size, windowSize: Extent3(window.w, window.h, window.d), overlap: options.overlap)
         logger.debug("windows planned", metadata: ["window": "\(window)", "windows": "\(plan.origins.count)", "prepared": "\(size)"])
@@ -94,9 +96,10 @@ public final class Segmenter {
     }
 
     private func engine(for window: WindowShape) throws -> LCOVNetEngine {
-        if let engine = engines[window] { return engine }
+        if let engine = cachedEngine, engine.window == window { return engine }
+        cachedEngine = nil   // free the old activations before allocating new ones
         let engine = try LCOVNetEngine(model: model, precision: options.precision, threads: options.threads, window: window)
-        engines[window] = engine
+        cachedEngine = engine
         return engine
     }
 

@@ -68,6 +68,22 @@ import Volumes
         #expect(small == (try WindowShape(d: 32, h: 64, w: 80)))
     }
 
+    @Test func aLongScanLeavesLessOfTheBudgetToTheWindow() throws {
+        // 512 × 512 scans at 0.71 mm, 300 slices of 1.5 mm and 812 of 0.5 mm, prepared at 2 × 2 × 4 mm.
+        let shortPrepared = Extent3(182, 160, 113), longPrepared = Extent3(182, 160, 102)
+        let shortHeld = WindowChoice.heldBytes(scan: Extent3(512, 512, 300), prepared: shortPrepared)
+        let longHeld = WindowChoice.heldBytes(scan: Extent3(512, 512, 812), prepared: longPrepared)
+        let short = try WindowChoice.window(model: [32, 96, 96], prepared: shortPrepared, classCount: 17, precision: .fp32,
+                                            budgetBytes: 512 << 20, heldBytes: shortHeld)
+        let long = try WindowChoice.window(model: [32, 96, 96], prepared: longPrepared, classCount: 17, precision: .fp32,
+                                           budgetBytes: 512 << 20, heldBytes: longHeld)
+        #expect(long.voxelCount < short.voxelCount)
+        let used = LCOVNetEngine.estimatedArenaBytes(window: long, precision: .fp32)
+            + SlidingWindowInference.workingBytes(volumeSize: longPrepared, windowSize: Extent3(long.w, long.h, long.d), classCount: 17)
+            + 17 * long.d * longPrepared.sliceCount * 4
+        #expect(used + longHeld <= 512 << 20, "\(long) needs \(used >> 20) MiB beside \(longHeld >> 20) MiB held")
+    }
+
     @Test func missingInputIsOneLineNamingIt() {
         let error = #expect(throws: SegmentationError.self) { try ScanInput.load("/nonexistent/scan.nii.gz", logger: Logger(label: "t")) }
         #expect(error?.description == "/nonexistent/scan.nii.gz: no such file or folder")
