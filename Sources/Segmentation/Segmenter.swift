@@ -41,12 +41,11 @@ public struct SegmentationResult: Sendable {
     public var seconds: [SegmentationStage: Double]
 }
 
-/// Loads a model once and segments many scans (the engine of the last window shape is kept).
+/// Loads a model once and segments many scans. The engine (the window's activations) is built
+/// per scan, for the window its length allows, and freed before the labels are finished.
 public final class Segmenter {
     public let model: ModelDirectory
     public let options: SegmentationOptions
-    /// One engine at a time: each holds its window's activations, so a second would break the budget.
-    private var cachedEngine: LCOVNetEngine?
     private let logger: Logger
 
     public init(model: ModelDirectory, options: SegmentationOptions, logger: Logger) {
@@ -79,28 +78,22 @@ public final class Segmenter {
         let window = try WindowChoice.window(model: model.manifest.window, prepared: size, classCount: classCount, precision: precision,
                                              budgetBytes: options.memoryBudgetMiB << 20,
                                              heldBytes: WindowChoice.heldBytes(scan: scan.size, prepared: size))
-        let engine = try engine(for: window)
+        var engine: LCOVNetEngine? = try LCOVNetEngine(model: model, precision: options.precision, threads: options.threads, window: window)
         let plan = WindowPlan(volumeSize: size, windowSize: Extent3(window.w, window.h, window.d), overlap: options.overlap)
         logger.debug("windows planned", metadata: ["window": "\(window)", "windows": "\(plan.origins.count)", "prepared": "\(size)"])
         // Beyond the volume's edges the windows see the lowest prepared value, as in training.
         let padding = prepared.record.normalization.minimum
         let labeler = SourceGridLabeler(record: prepared.record, classCount: classCount, threads: options.threads)
         try SlidingWindowInference(plan: plan).run(
-            source: VolumeWindowSource(volume: prepared.volume, padding: padding), predictor: EnginePredictor(engine: engine),
+            source: VolumeWindowSource(volume: prepared.volume, padding: padding), predictor: EnginePredictor(engine: engine!),
             progress: { done, all in progress(.infer, Double(done) / Double(all)) }
         ) { slab in try labeler.add(slab) }
+        // The activations go before the largest-component pass, which needs room of its own.
+        engine = nil
         let labels = try labeler.finish(largestComponentPerOrgan: options.largestComponentPerOrgan)
         lap(.infer)
         return SegmentationResult(labels: labels, preparation: prepared.record, window: window, windowCount: plan.origins.count,
                                   precision: precision, seconds: seconds)
-    }
-
-    private func engine(for window: WindowShape) throws -> LCOVNetEngine {
-        if let engine = cachedEngine, engine.window == window { return engine }
-        cachedEngine = nil   // free the old activations before allocating new ones
-        let engine = try LCOVNetEngine(model: model, precision: options.precision, threads: options.threads, window: window)
-        cachedEngine = engine
-        return engine
     }
 
     static func seconds(_ d: Duration) -> Double {

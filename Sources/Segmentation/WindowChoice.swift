@@ -8,14 +8,15 @@ import Volumes
 /// half the memory budget, and in what the scan's length leaves of it (`heldBytes`).
 enum WindowChoice {
     /// What a segmentation holds whatever the window, beside the scan: the labels on the scan's
-    /// grid (1 byte a voxel, growing with the scan's length), the prepared volume (4 bytes a
-    /// voxel), and a reserve for the process itself (code, libraries, weights: ≈ 50 MiB
-    /// measured), the labeler's held planes and the largest-component pass.
+    /// grid (1 byte a voxel), the prepared volume (4 bytes a prepared voxel), and a fixed
+    /// reserve for the process itself (code, libraries, weights: ≈ 50 MiB measured), the
+    /// labeler's held planes and the allocator's slack. The largest-component pass at the end
+    /// runs after the window's memory is freed. Measured on an 812-slice scan (docs/BENCHMARKS.md).
     static func heldBytes(scan: Extent3, prepared: Extent3) -> Int {
         scan.count + prepared.count * MemoryLayout<Float>.stride + reserveBytes
     }
 
-    static let reserveBytes = 80 << 20
+    static let reserveBytes = 96 << 20
 
     static func window(model: [Int], prepared size: Extent3, classCount: Int, precision: Precision,
                        budgetBytes: Int, heldBytes: Int = 0) throws -> WindowShape {
