@@ -115,9 +115,11 @@ let daemonPackages: [Package.Dependency] = [
     .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
 ]
 let daemonTargets: [Target] = [
+    // renameat2(RENAME_EXCHANGE): a result replaced in one step (late files of a series).
+    .target(name: "CDaemonSystem", path: "Sources/Shims/CDaemonSystem"),
     .target(
         name: "Daemon",
-        dependencies: ["Volumes", "NIfTI", logging,
+        dependencies: ["Volumes", "NIfTI", "CDaemonSystem", logging,
                        .product(name: "GRDB", package: "GRDB.swift"),
                        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                        .product(name: "Prometheus", package: "swift-prometheus"),

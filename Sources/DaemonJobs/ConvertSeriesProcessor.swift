@@ -4,9 +4,10 @@ import Ingest
 import Logging
 import NIfTI
 
-/// The job `lcovnet serve` runs until `lcovnet segment` is wired in: the claimed series is read
-/// with Ingest into a volume in HU and written as `image.nii.gz`, with `series.json` describing
-/// it (no patient data). Every file is written to a temporary name, fsync'd and renamed.
+/// The conversion job (`[job] kind = "convert"`, no model): the claimed series is read with
+/// Ingest into a volume in HU and written as `image.nii.gz`, with `series.json` describing it
+/// (no patient data). Every file is written to a temporary name, fsync'd and renamed. Its
+/// compute stage has nothing to do; the tests use it because it is fast in a debug build.
 public struct ConvertSeriesProcessor: SeriesProcessor {
     public var policy: IngestPolicy
 
@@ -14,21 +15,33 @@ public struct ConvertSeriesProcessor: SeriesProcessor {
         self.policy = policy
     }
 
-    public func process(series: ClaimedSeries, into resultDir: String, logger: Logger) async throws -> ProcessingOutcome {
+    public var residentMB: Int { 0 }
+
+    /// The volume (about the size of uncompressed DICOM) and the compressed copy being written.
+    public func workingSetMB(inputBytes: Int64) -> Int { Int(inputBytes >> 20) * 2 + 16 }
+
+    public func decode(series: ClaimedSeries, logger: Logger) async throws -> Decoding<LoadedSeries> {
         let policy = policy
-        return try await BlockingWork.run { try Self.convert(series, into: resultDir, policy: policy, logger: logger) }
+        return try await BlockingWork.run {
+            do {
+                let scan = try DicomFolder.scan(series.inputDirectory, policy: policy, logger: logger)
+                let candidate = try scan.select(id: series.seriesUID)
+                let loaded = try DicomFolder.load(candidate, policy: policy, logger: logger)
+                return .decoded(loaded, workingSetMB: (loaded.volume.voxels.count * 4) >> 20 + 16)
+            } catch let error as IngestError {
+                if error.code == .unreadable { throw SystemCallError("read", path: error.path, errno: EIO) }
+                return .rejected(QuarantineReason(code: error.code.rawValue, sentence: error.code.sentence, detail: error.detail))
+            }
+        }
     }
 
-    static func convert(_ series: ClaimedSeries, into resultDir: String, policy: IngestPolicy, logger: Logger) throws -> ProcessingOutcome {
-        let loaded: LoadedSeries
-        do {
-            let scan = try DicomFolder.scan(series.inputDirectory, policy: policy, logger: logger)
-            let candidate = try scan.select(id: series.seriesUID)
-            loaded = try DicomFolder.load(candidate, policy: policy, logger: logger)
-        } catch {
-            if error.code == .unreadable { throw SystemCallError("read", path: error.path, errno: EIO) }
-            return .rejected(QuarantineReason(code: error.code.rawValue, sentence: error.code.sentence, detail: error.detail))
-        }
+    public func compute(_ decoded: LoadedSeries, series: ClaimedSeries, logger: Logger) async throws -> LoadedSeries { decoded }
+
+    public func write(_ loaded: LoadedSeries, series: ClaimedSeries, into resultDir: String, logger: Logger) async throws -> ProcessingOutcome {
+        try await BlockingWork.run { try Self.write(loaded, jobID: series.jobID, into: resultDir) }
+    }
+
+    static func write(_ loaded: LoadedSeries, jobID: String, into resultDir: String) throws -> ProcessingOutcome {
         let image = "\(resultDir)/image.nii.gz"
         let partial = "\(resultDir)/.image.partial.nii.gz"
         do {
@@ -42,7 +55,7 @@ public struct ConvertSeriesProcessor: SeriesProcessor {
 
         let g = loaded.volume.geometry
         let description = SeriesDescription(
-            jobID: series.jobID, seriesInstanceUID: loaded.seriesInstanceUID, modality: loaded.modality,
+            jobID: jobID, seriesInstanceUID: loaded.seriesInstanceUID, modality: loaded.modality,
             seriesNumber: loaded.seriesNumber, size: [g.size.i, g.size.j, g.size.k],
             spacingMM: [g.spacing.x, g.spacing.y, g.spacing.z], orientation: g.orientationCode,
             sourceFrames: loaded.sourceSliceCount, notes: loaded.notes.map(\.code.rawValue), files: ["image.nii.gz"])

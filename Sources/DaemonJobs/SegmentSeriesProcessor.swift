@@ -6,9 +6,10 @@ import Ingest
 import Logging
 import Segmentation
 
-/// The job `lcovnet segment` does, for each claimed series: Ingest reads it, the model segments
-/// it, and Export writes segmentation.nii.zst/.nii.gz, statistics.json, preview.png and
-/// provenance.json (each atomically) into the job's staging folder.
+/// The job `lcovnet segment` does, for each claimed series, as the daemon's three stages:
+/// decode (Ingest reads the series), compute (the model segments it: `Segmenter.segment`) and
+/// write (Export writes segmentation.nii.zst/.nii.gz, statistics.json, preview.png and
+/// provenance.json, each atomically, into the job's staging folder).
 ///
 /// The model is loaded once and kept (with its compiled engines) across jobs; SIGHUP loads it
 /// again. One segmentation runs at a time per model: the engines are not shared across threads.
@@ -18,6 +19,20 @@ public final class SegmentSeriesProcessor: SeriesProcessor, @unchecked Sendable 
     private let lock = NSLock()
     private let inference = NSLock()
     private var segmenter: Segmenter
+
+    /// A decoded series, and how long reading it took (statistics.json reports it).
+    public struct Decoded: Sendable {
+        var scan: ScanInput
+        var loadSeconds: Double
+    }
+
+    /// A segmented series, with what the write stage needs of the model that made it.
+    public struct Computed: Sendable {
+        var scan: ScanInput
+        var loadSeconds: Double
+        var result: SegmentationResult
+        var writer: SegmentationResultWriter
+    }
 
     /// Where the model is looked for when [job] model is "".
     public static let installedModels = ["/usr/local/share/lcovnet/models/default", "/usr/share/lcovnet/models/default"]
@@ -47,7 +62,7 @@ public final class SegmentSeriesProcessor: SeriesProcessor, @unchecked Sendable 
         }
         let threads = c.job.threads == 0 ? ProcessInfo.processInfo.activeProcessorCount : c.job.threads
         let options = SegmentationOptions(precision: Precision(rawValue: c.job.precision), threads: threads,
-                                          memoryBudgetMiB: max(64, c.limits.memoryBudgetMB / max(1, c.limits.concurrency) / 2))
+                                          memoryBudgetMiB: max(64, c.limits.memoryBudgetMB / 4))
         logger.info("model loaded", metadata: ["model": "\(path)", "model.version": "\(model.manifest.modelVersion)"])
         return Segmenter(model: model, options: options, logger: logger)
     }
@@ -57,40 +72,62 @@ public final class SegmentSeriesProcessor: SeriesProcessor, @unchecked Sendable 
         lock.withLock { segmenter = next }
     }
 
-    public func process(series: ClaimedSeries, into resultDir: String, logger: Logger) async throws -> ProcessingOutcome {
-        return try await BlockingWork.run { [self] in
-            let segmenter = lock.withLock { self.segmenter }
-            let scan: ScanInput
+    /// The model's weights (and the engines made from them) plus the compute stage's working
+    /// memory: held whatever the jobs.
+    public var residentMB: Int { lock.withLock { Self.residentMB(segmenter) } }
+
+    static func residentMB(_ segmenter: Segmenter) -> Int {
+        let weights = FileSystem.info("\(segmenter.model.path)/\(segmenter.model.manifest.weights)")?.size ?? 0
+        return segmenter.options.memoryBudgetMiB + Int(weights >> 20) * 3 + 64
+    }
+
+    /// The scan (uncompressed DICOM is about the size of its voxels), its labels and the two
+    /// compressed label files being written.
+    public func workingSetMB(inputBytes: Int64) -> Int { Int(inputBytes >> 20) * 5 / 2 + 32 }
+
+    /// 2 bytes a voxel for the scan, 1 for the labels, 2 for the label files being compressed.
+    static func workingSetMB(voxels: Int) -> Int { (voxels * 5) >> 20 + 32 }
+
+    public func decode(series: ClaimedSeries, logger: Logger) async throws -> Decoding<Decoded> {
+        try await BlockingWork.run {
             let started = ContinuousClock.now
             do {
-                scan = try ScanInput.load(series.inputDirectory, series: series.seriesUID, logger: logger)
+                let scan = try ScanInput.load(series.inputDirectory, series: series.seriesUID, logger: logger)
+                let load = ContinuousClock.now - started
+                return .decoded(Decoded(scan: scan, loadSeconds: Double(load.components.seconds) + Double(load.components.attoseconds) / 1e18),
+                                workingSetMB: Self.workingSetMB(voxels: scan.volume.voxels.count))
             } catch let error as IngestError {
                 if error.code == .unreadable { throw SystemCallError("read", path: error.path, errno: EIO) }
                 return .rejected(QuarantineReason(code: error.code.rawValue, sentence: error.code.sentence, detail: error.detail))
             }
-            let load = ContinuousClock.now - started
-            let outcome: SegmentationJob.Outcome
+        }
+    }
+
+    public func compute(_ decoded: Decoded, series: ClaimedSeries, logger: Logger) async throws -> Computed {
+        try await BlockingWork.run { [self] in
+            let segmenter = lock.withLock { self.segmenter }
+            let result = try inference.withLock { try segmenter.segment(decoded.scan.volume) }
+            let writer = SegmentationResultWriter(manifest: segmenter.model.manifest, threads: segmenter.options.threads,
+                                                  memoryBudgetMiB: segmenter.options.memoryBudgetMiB)
+            return Computed(scan: decoded.scan, loadSeconds: decoded.loadSeconds, result: result, writer: writer)
+        }
+    }
+
+    public func write(_ computed: Computed, series: ClaimedSeries, into resultDir: String, logger: Logger) async throws -> ProcessingOutcome {
+        try await BlockingWork.run {
+            let organs: [OrganStatistics]
             do {
-                outcome = try inference.withLock {
-                    // Results go to <staging>/<name>/ first (the job names its folder itself), then
-                    // up into the staging folder, which the daemon renames into place.
-                    try SegmentationJob.run(scan, outputDirectory: "\(resultDir)/.job", segmenter: segmenter,
-                                            loadSeconds: Double(load.components.seconds) + Double(load.components.attoseconds) / 1e18)
-                }
+                organs = try computed.writer.write(computed.result, scan: computed.scan, loadSeconds: computed.loadSeconds, into: resultDir).organs
             } catch let error as ExportError {
                 // Results that cannot be written (a full disk, I/O) are retried with backoff; the
                 // inputs stay in the spool whatever happens.
                 throw SystemCallError("write results (\(error))", path: resultDir, errno: [ENOSPC, EDQUOT].contains(Glibc.errno) ? Glibc.errno : EIO)
             }
-            for name in FileSystem.entries(outcome.folder) {
-                try FileSystem.rename("\(outcome.folder)/\(name)", "\(resultDir)/\(name)")
-            }
-            try FileSystem.removeTree("\(resultDir)/.job")
             try FileSystem.sync(resultDir)
             logger.info("series segmented", metadata: [
-                "stage": "process", "precision": "\(outcome.result.precision.rawValue)", "windows": .stringConvertible(outcome.result.windowCount),
-                "organs_found": .stringConvertible(outcome.organs.filter { $0.voxelCount > 0 }.count)])
-            return .completed(seriesUID: scan.seriesInstanceUID)
+                "stage": "write", "precision": "\(computed.result.precision.rawValue)", "windows": .stringConvertible(computed.result.windowCount),
+                "organs_found": .stringConvertible(organs.filter { $0.voxelCount > 0 }.count)])
+            return .completed(seriesUID: computed.scan.seriesInstanceUID)
         }
     }
 }

@@ -172,7 +172,7 @@ public struct DicomSeriesWriter: Sendable {
         slice.study_instance_uid = strings[identity.study]
         slice.series_instance_uid = strings[options.emptyDatasetUIDs ? "" : identity.series]
         slice.frame_of_reference_uid = strings[identity.frameOfReference]
-        slice.modality = strings["CT"]
+        slice.modality = strings[options.modality]
         slice.image_type = strings[image.imageType]
         slice.patient_name = strings[options.patientName]
         slice.patient_id = strings[options.patientID]

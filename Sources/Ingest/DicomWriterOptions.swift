@@ -10,6 +10,9 @@ public struct DicomWriterOptions: Sendable {
     public var seriesDescription = "lcovnet phantom"
     public var patientName = "PHANTOM^LCOVNET"
     public var patientID = "LCOVNET-PHANTOM"
+    /// The Modality tag; another value than "CT" (an MR series, say) is one the reader's policy
+    /// rejects. The SOP class stays CT Image Storage.
+    public var modality = "CT"
 
     /// Store 16-bit signed values with intercept 0 instead of 12-bit unsigned with intercept −1024.
     public var signedPixels = false

@@ -120,8 +120,10 @@ public final class SourceGridLabeler {
         var scores = [Float](repeating: 0, count: classCount * need.count * plane)
         var argmax = [UInt8](repeating: 0, count: need.count * plane)
         for part in held {
-            let overlap = max(part.slab.slices.lowerBound, need.lowerBound)..<min(part.slab.slices.upperBound, need.upperBound)
-            guard !overlap.isEmpty else { continue }
+            // Held slabs that miss `need` entirely would make an inverted range: skip them first.
+            let lower = max(part.slab.slices.lowerBound, need.lowerBound), upper = min(part.slab.slices.upperBound, need.upperBound)
+            guard lower < upper else { continue }
+            let overlap = lower..<upper
             let from = (overlap.lowerBound - part.slab.slices.lowerBound) * plane, to = (overlap.lowerBound - need.lowerBound) * plane
             let n = overlap.count * plane
             for c in 0..<classCount {

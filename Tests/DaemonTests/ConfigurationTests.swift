@@ -60,7 +60,7 @@ import Testing
         ("[paths]\nwatch = \"incoming\"", "paths.watch", "from the root"),
         ("[paths]\nwatch = \"/srv/x\"\noutput = \"/srv/x/results\"", "paths.output", "its own folder"),
         ("[retention]\nafter_success = \"shred\"", "retention.after_success", "\"archive\""),
-        ("[limits]\nconcurrency = 0", "limits.concurrency", "concurrency = 1"),
+        ("[limits]\nconcurrency = 0", "limits.concurrency", "concurrency = 3"),
         ("[limits]\nmemory_budget_mb = 1.5", "limits.memory_budget_mb", "whole number"),
         ("[metrics]\naddress = \"0.0.0.0\"", "metrics.address", "127.0.0.1"),
         ("[metrics]\nport = 70000", "metrics.port", "port = 9464"),

@@ -28,7 +28,7 @@ final class DaemonHarness {
     /// Phantom identity the DICOM writer puts in every file; it must never reach a log line.
     static let phantomIdentity = ["PHANTOM^LCOVNET", "LCOVNET-PHANTOM"]
 
-    init(quietSeconds: Double = 0.8, extra: String = "", maxAttempts: Int = 3) throws {
+    init(quietSeconds: Double = 0.8, extra: String = "", maxAttempts: Int = 3, job: String = "kind = \"convert\"") throws {
         dir = try TemporaryDirectory("daemon")
         watch = dir.file("incoming"); work = dir.file("work"); output = dir.file("results")
         quarantine = dir.file("quarantine"); archive = dir.file("archive")
@@ -45,7 +45,7 @@ final class DaemonHarness {
             rescan_seconds = 2
             disk_watermark_mb = 1
             [job]
-            kind = "convert"
+            \(job)
             [limits]
             max_attempts = \(maxAttempts)
             retry_seconds = 0.5

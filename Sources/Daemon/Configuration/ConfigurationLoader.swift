@@ -76,7 +76,7 @@ public enum ConfigurationLoader {
         c.limits.memoryBudgetMB = try reader.integer("limits", "memory_budget_mb", default: c.limits.memoryBudgetMB, in: 256...1_048_576,
                                                      fix: "set the memory the jobs may use together in MB, e.g. memory_budget_mb = 4096")
         c.limits.concurrency = try reader.integer("limits", "concurrency", default: c.limits.concurrency, in: 1...64,
-                                                  fix: "set how many jobs may run at once, e.g. concurrency = 1")
+                                                  fix: "set how many jobs may be in flight at once, e.g. concurrency = 3")
         c.limits.maxAttempts = try reader.integer("limits", "max_attempts", default: c.limits.maxAttempts, in: 1...100,
                                                   fix: "set the attempts per job before it fails, e.g. max_attempts = 3")
         c.limits.retrySeconds = try reader.number("limits", "retry_seconds", default: c.limits.retrySeconds, in: 0.1...86_400,

@@ -32,9 +32,10 @@ public struct DaemonConfiguration: Sendable, Equatable {
     }
 
     public struct Limits: Sendable, Equatable {
-        /// Memory the running jobs may hold together; a job's share is estimated from its input size.
+        /// Memory the daemon's jobs may hold together, the model included; a job's share is
+        /// estimated from its size.
         public var memoryBudgetMB: Int
-        /// The most jobs that run at once.
+        /// The most jobs in flight at once, across the pipeline's stages (decode, compute, write).
         public var concurrency: Int
         /// Attempts per job (transient errors and crashes) before it is marked failed.
         public var maxAttempts: Int
@@ -89,7 +90,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
         ingest: Ingest(quietSeconds: 10, markerFile: "lcovnet.complete", rescanSeconds: 30, diskWatermarkMB: 1024),
         retention: .archive,
         job: Job(kind: .segment, model: "", precision: "", threads: 0),
-        limits: Limits(memoryBudgetMB: 4096, concurrency: 1, maxAttempts: 3, retrySeconds: 5, drainSeconds: 60),
+        limits: Limits(memoryBudgetMB: 4096, concurrency: 3, maxAttempts: 3, retrySeconds: 5, drainSeconds: 60),
         metrics: Metrics(address: "127.0.0.1", port: 9464),
         logLevel: .info)
 

@@ -61,6 +61,13 @@ public final class JobLedger: Sendable {
         try database.write { db in try job.update(db) }
     }
 
+    /// Several rows in one transaction (a job and the earlier jobs whose inputs it takes).
+    public func update(_ jobs: [JobRecord]) throws {
+        try database.write { db in
+            for job in jobs { try job.update(db) }
+        }
+    }
+
     public func job(id: String) throws -> JobRecord? {
         try database.read { db in try JobRecord.fetchOne(db, key: id) }
     }
@@ -75,10 +82,16 @@ public final class JobLedger: Sendable {
         try database.read { db in try JobRecord.order(Column("id")).fetchAll(db) }
     }
 
+    /// Every job of one series, oldest first.
+    public func jobs(seriesUID uid: String) throws -> [JobRecord] {
+        try database.read { db in try JobRecord.filter(Column("series_uid") == uid).order(Column("id")).fetchAll(db) }
+    }
+
     /// The finished job that produced `<output>/<uid>`, if any.
     public func doneJob(seriesUID uid: String) throws -> JobRecord? {
         try database.read { db in
-            try JobRecord.filter(Column("series_uid") == uid && Column("state") == JobState.done.rawValue).fetchOne(db)
+            try JobRecord.filter(Column("series_uid") == uid && Column("state") == JobState.done.rawValue
+                                     && Column("result_dir") != nil).order(Column("id").desc).fetchOne(db)
         }
     }
 

@@ -21,6 +21,9 @@ public enum JobStep: String, Codable, Sendable, CaseIterable, DatabaseValueConve
     case claiming
     /// Every input file is in the spool.
     case claimed
+    /// The inputs an earlier job of the same series still holds are being moved into this
+    /// job's input folder (gather.json lists them), so that it processes the whole series.
+    case gathering
     /// The processor is writing into the job's staging folder.
     case processing
     /// The staging folder is complete; it is being renamed to the result folder.

@@ -15,7 +15,11 @@ public final class DaemonMetrics: Sendable {
     public let residentBytes: Gauge
     private let stageSeconds: [String: DurationHistogram]
 
-    public static let stages = ["claim", "process", "commit", "quarantine"]
+    public static let stages = ["claim", "decode", "compute", "write", "process", "commit", "quarantine"]
+    /// Jobs waiting in front of each pipeline stage, and inside it.
+    private let stageQueued: [String: Gauge]
+    private let stageBusy: [String: Gauge]
+    public let reservedMemory: Gauge
 
     public init() {
         seriesDone = registry.makeCounter(name: "lcovnet_series_done_total", help: "Series whose results were committed.")
@@ -36,6 +40,21 @@ public final class DaemonMetrics: Sendable {
             histograms[stage] = registry.makeDurationHistogram(descriptor: descriptor, labels: [("stage", stage)], buckets: buckets)
         }
         stageSeconds = histograms
+        var queued: [String: Gauge] = [:], busy: [String: Gauge] = [:]
+        for stage in ["decode", "compute", "write"] {
+            queued[stage] = registry.makeGauge(name: "lcovnet_stage_queue_depth", labels: [("stage", stage)],
+                                               help: "Jobs waiting in front of a pipeline stage.")
+            busy[stage] = registry.makeGauge(name: "lcovnet_stage_busy", labels: [("stage", stage)], help: "Jobs inside a pipeline stage.")
+        }
+        stageQueued = queued
+        stageBusy = busy
+        reservedMemory = registry.makeGauge(name: "lcovnet_reserved_memory_bytes",
+                                            help: "Working sets reserved by the jobs in flight, plus the job's resident part (model).")
+    }
+
+    public func record(stage: String, queued: Int, busy: Int) {
+        stageQueued[stage]?.set(to: Double(queued))
+        stageBusy[stage]?.set(to: Double(busy))
     }
 
     public func record(stage: String, seconds: Double) {

@@ -4,6 +4,7 @@ public enum DaemonCode: String, Sendable, CaseIterable {
     case processingError = "processing_error"
     case alreadyProcessed = "already_processed"
     case transientError = "transient_error"
+    case merged = "merged"
 
     public var sentence: String {
         switch self {
@@ -11,6 +12,7 @@ public enum DaemonCode: String, Sendable, CaseIterable {
         case .processingError: "Processing stopped with an error that retrying cannot fix."
         case .alreadyProcessed: "This series already has a committed result; the new copy was not processed again."
         case .transientError: "A transient error (disk full, I/O) interrupted the job; it will be retried."
+        case .merged: "More files of this series arrived later; its files were processed with them by a later job."
         }
     }
 }

@@ -60,6 +60,7 @@ public struct DaemonService: Service {
         let ledger = try JobLedger(path: config.ledgerPath)
         let spool = Spool(configuration: config, ledger: ledger)
         let running = RunningJobs()
+        let stages = PipelineStages()
         var queue = try spool.recover(retention: config.retention, maxAttempts: config.limits.maxAttempts,
                                       now: Self.now(), logger: logger)
         let watcher = FolderWatcher(root: config.paths.watch, markerFile: config.ingest.markerFile, logger: logger)
@@ -133,11 +134,17 @@ public struct DaemonService: Service {
                 }
             }
 
-            queue = await schedule(queue, spool: spool, running: running, config: config, now: now)
+            let scheduled = await schedule(queue, spool: spool, running: running, stages: stages, config: config, now: now)
+            queue = scheduled.waiting
+            for id in scheduled.stranded { stranded[id] = now + config.limits.retrySeconds }
 
             let runningCount = await running.count
             env.metrics.queueDepth.set(to: Double(queue.count))
             env.metrics.running.set(to: Double(runningCount))
+            env.metrics.reservedMemory.set(to: Double(await running.reservedMB + env.processor.residentMB) * 1_048_576)
+            for stage in stages.all {
+                env.metrics.record(stage: stage.name, queued: await stage.depth, busy: await stage.busy)
+            }
             env.metrics.pendingFolders.set(to: Double(watcher.pendingFolders))
             if let interval = env.notifier.watchdogInterval, now - lastWatchdog >= interval {
                 env.notifier.watchdog()
@@ -189,33 +196,74 @@ public struct DaemonService: Service {
 
     // MARK: Scheduling
 
-    /// Starts the queued jobs that are due, within the concurrency and the memory budget, one
-    /// job per series at a time. Returns the jobs still waiting.
-    private func schedule(_ queue: [JobRecord], spool: Spool, running: RunningJobs, config: DaemonConfiguration,
-                          now: Double) async -> [JobRecord] {
+    /// Admits the queued jobs that are due into the pipeline, within `concurrency`, the memory
+    /// budget and the room in front of the decode stage, one job per series at a time (the
+    /// newest: it gathers the older ones). Returns the jobs still waiting, and those that must
+    /// be resumed later (their gathering could not be recorded).
+    private func schedule(_ queue: [JobRecord], spool: Spool, running: RunningJobs, stages: PipelineStages,
+                          config: DaemonConfiguration, now: Double) async -> (waiting: [JobRecord], stranded: [String]) {
         var waiting: [JobRecord] = []
+        var stranded: [String] = []
+        var merged = Set<String>()
+        // Of several queued jobs of one series only the newest starts; it takes the others' files.
+        var newest: [String: String] = [:]
+        for job in queue { if let uid = job.seriesUID { newest[uid] = max(newest[uid] ?? job.id, job.id) } }
+        let budget = Self.jobBudgetMB(config, processor: environment.processor)
         for job in queue {
+            if merged.contains(job.id) { continue }
             let count = await running.count
             let reserved = await running.reservedMB
             let busySeries = await running.seriesUIDs
-            let need = Self.memoryEstimateMB(job, budget: config.limits.memoryBudgetMB)
+            let need = environment.processor.workingSetMB(inputBytes: job.inputBytes)
             let due = (job.nextAttemptAt ?? 0) <= now
-            let fits = count < config.limits.concurrency && (count == 0 || reserved + need <= config.limits.memoryBudgetMB)
-            if !due || !fits || job.seriesUID.map(busySeries.contains) == true {
+            // A job larger than the whole budget runs alone.
+            let fits = count < config.limits.concurrency && (count == 0 || reserved + need <= budget)
+            let room = await stages.decode.hasRoom
+            let isNewest = job.seriesUID.map { newest[$0] == job.id } ?? true
+            if !due || !fits || !room || !isNewest || job.seriesUID.map(busySeries.contains) == true {
                 waiting.append(job)
                 continue
             }
-            await running.start(job.id, reservationMB: need, seriesUID: job.seriesUID)
-            let runner = JobRunner(spool: spool, running: running, config: config, environment: environment, logger: logger)
+            var job = job
+            do {
+                switch try spool.gather(job, now: Self.now()) {
+                case .ready(let gathered, let mergedIDs):
+                    let claimedFiles = job.fileCount
+                    job = gathered
+                    merged.formUnion(mergedIDs)
+                    if gathered.fileCount != claimedFiles {
+                        logger.notice("late files: the series is processed with every file held", metadata: [
+                            "job.id": "\(job.id)", "series.uid": "\(job.seriesUID ?? "")", "stage": "claim",
+                            "files": .stringConvertible(job.fileCount), "merged": "\(mergedIDs.joined(separator: ","))"])
+                    }
+                case .duplicate(let earlier):
+                    _ = try spool.completeDuplicate(job, of: earlier, retention: config.retention, now: Self.now())
+                    logger.notice("series already processed; not processed again",
+                                  metadata: ["job.id": "\(job.id)", "series.uid": "\(job.seriesUID ?? "")", "stage": "commit",
+                                             "earlier_job": "\(earlier.id)"])
+                    continue
+                }
+            } catch {
+                logger.error("job could not gather its series; it resumes from its last durable step",
+                             metadata: ["job.id": "\(job.id)", "error": "\(error)"])
+                stranded.append(job.id)
+                continue
+            }
+            if need > budget {
+                logger.warning("job larger than the memory budget runs alone",
+                               metadata: ["job.id": "\(job.id)", "working_set_mb": "\(need)", "budget_mb": "\(budget)"])
+            }
+            let reservation = environment.processor.workingSetMB(inputBytes: job.inputBytes)
+            await running.start(job.id, reservationMB: reservation, seriesUID: job.seriesUID)
+            let runner = JobRunner(spool: spool, running: running, stages: stages, config: config, environment: environment, logger: logger)
             Task { await runner.run(job) }
         }
-        return waiting
+        return (waiting.filter { !merged.contains($0.id) }, stranded)
     }
 
-    /// A job's share of the memory budget: its input (the decoded volume is about as large as
-    /// uncompressed DICOM), twice for the output being written, plus a fixed part.
-    static func memoryEstimateMB(_ job: JobRecord, budget: Int) -> Int {
-        min(budget, Int(job.inputBytes >> 20) * 3 + 64)
+    /// What the jobs may reserve together: the budget less what the processor holds anyway.
+    static func jobBudgetMB(_ config: DaemonConfiguration, processor: any SeriesProcessor) -> Int {
+        max(64, config.limits.memoryBudgetMB - processor.residentMB)
     }
 
     // MARK: Shutdown and reload

@@ -1,11 +1,13 @@
 import Foundation
 import Logging
 
-/// One attempt at one job: start (counted in the ledger), process into the staging folder,
-/// then commit, quarantine, retry later or fail.
+/// One attempt at one job through the pipeline: start (counted in the ledger), decode, compute
+/// and write into the staging folder, each in its stage, then commit, quarantine, retry later
+/// or fail. The job keeps its memory reservation from admission to the end.
 struct JobRunner: Sendable {
     let spool: Spool
     let running: RunningJobs
+    let stages: PipelineStages
     let config: DaemonConfiguration
     let environment: DaemonService.Environment
     let logger: Logger
@@ -16,35 +18,17 @@ struct JobRunner: Sendable {
         if let uid = queued.seriesUID { logger[metadataKey: "series.uid"] = "\(uid)" }
         var stranded = false
         defer { Task { [stranded] in stranded ? await running.strand(queued.id) : await running.finish(queued.id) } }
-        let metrics = environment.metrics
         let now = { Date().timeIntervalSince1970 }
         do {
-            if let uid = queued.seriesUID, let earlier = try spool.ledger.doneJob(seriesUID: uid),
-               let dir = earlier.resultDir, FileSystem.exists(dir) {
-                guard await running.beginCommit(queued.id) else { return }
-                _ = try spool.completeDuplicate(queued, of: earlier, retention: config.retention, now: now())
-                logger.notice("series already processed; not processed again", metadata: ["stage": "commit", "earlier_job": "\(earlier.id)"])
-                return
-            }
             let job = try spool.startAttempt(queued, now: now())
             logger.info("job started", metadata: ["stage": "process", "attempt": .stringConvertible(job.attempts), "files": .stringConvertible(job.fileCount)])
             let started = now()
             let outcome: ProcessingOutcome
             do {
-                outcome = try await environment.processor.process(series: spool.claimedSeries(job), into: spool.stagingFolder(of: job),
-                                                                  logger: logger)
+                guard let result = try await process(job, processor: environment.processor, logger: logger) else { return }
+                outcome = result
             } catch let error as SystemCallError where error.isTransient {
-                guard await running.beginCommit(job.id) else { return }
-                let delay = config.limits.retrySeconds * pow(2, Double(max(0, job.attempts - 1)))
-                let next = try spool.deferRetry(job, reason: "\(error)", retryAt: now() + delay, maxAttempts: config.limits.maxAttempts, now: now())
-                if next.state == .failed {
-                    metrics.seriesFailed.increment()
-                    logger.error("job failed", metadata: ["stage": "process", "code": "\(next.reasonCode ?? "")", "error": "\(error)"])
-                } else {
-                    metrics.retries.increment()
-                    logger.warning("transient error; job will be retried", metadata: ["stage": "process", "error": "\(error)",
-                                                                                      "retry_in_s": "\(delay)"])
-                }
+                try await retryLater(job, error: error, logger: logger)
                 return
             } catch is CancellationError {
                 return
@@ -53,31 +37,14 @@ struct JobRunner: Sendable {
                 let reason = QuarantineReason(code: DaemonCode.processingError.rawValue, sentence: DaemonCode.processingError.sentence,
                                               detail: "\(error)")
                 _ = try spool.quarantine(job, reason: reason, now: now())
-                metrics.seriesQuarantined.increment()
+                environment.metrics.seriesQuarantined.increment()
                 logger.error("job quarantined", metadata: ["stage": "quarantine", "code": "\(reason.code)", "error": "\(error)"])
                 return
             }
             let processSeconds = now() - started
-            metrics.record(stage: "process", seconds: processSeconds)
+            environment.metrics.record(stage: "process", seconds: processSeconds)
             guard await running.beginCommit(job.id) else { return }
-            switch outcome {
-            case .completed(let uid):
-                let commitStart = now()
-                var done = try spool.commit(job, seriesUID: uid, retention: config.retention, now: now())
-                done.durationMS = Int(processSeconds * 1000)
-                try spool.ledger.update(done)
-                metrics.record(stage: "commit", seconds: now() - commitStart)
-                metrics.seriesDone.increment()
-                logger.info("series done", metadata: ["stage": "commit", "series.uid": "\(done.seriesUID ?? "")",
-                                                      "result": "\(done.resultDir ?? "")", "duration_ms": .stringConvertible(done.durationMS ?? 0)])
-            case .rejected(let reason):
-                let start = now()
-                _ = try spool.quarantine(job, reason: reason, now: now())
-                metrics.record(stage: "quarantine", seconds: now() - start)
-                metrics.seriesQuarantined.increment()
-                logger.warning("series quarantined", metadata: ["stage": "quarantine", "code": "\(reason.code)",
-                                                                "duration_ms": .stringConvertible(Int(processSeconds * 1000))])
-            }
+            try finish(job, outcome: outcome, processSeconds: processSeconds, logger: logger)
         } catch {
             // The ledger or the spool itself failed (disk full while recording a step): the job
             // stays at its last durable step, and the loop resumes it from there after a delay.
@@ -85,4 +52,96 @@ struct JobRunner: Sendable {
             logger.error("job step could not be recorded; it resumes from its last durable step", metadata: ["error": "\(error)"])
         }
     }
+
+    /// decode → compute → write, each inside its stage; nil once shutdown has checkpointed the job.
+    private func process<P: SeriesProcessor>(_ job: JobRecord, processor: P, logger: Logger) async throws -> ProcessingOutcome? {
+        let series = spool.claimedSeries(job)
+        let metrics = environment.metrics
+        var clock = Date()
+        func lap(_ stage: String) {
+            let seconds = Date().timeIntervalSince(clock)
+            metrics.record(stage: stage, seconds: seconds)
+            logger.info("stage finished", metadata: ["stage": "\(stage)", "duration_ms": .stringConvertible(Int(seconds * 1000))])
+            clock = Date()
+        }
+
+        await stages.decode.enter(leaving: nil)
+        guard await running.isActive(job.id) else { await stages.decode.leave(); return nil }
+        clock = Date()
+        let decoding: Decoding<P.Decoded>
+        do { decoding = try await processor.decode(series: series, logger: logger) } catch { await stages.decode.leave(); throw error }
+        lap("decode")
+        guard case .decoded(let decoded, let workingSetMB) = decoding else {
+            await stages.decode.leave()
+            if case .rejected(let reason) = decoding { return .rejected(reason) }
+            return nil
+        }
+        await running.adjust(job.id, reservationMB: workingSetMB)
+
+        await stages.compute.enter(leaving: stages.decode)
+        guard await running.isActive(job.id) else { await stages.compute.leave(); return nil }
+        clock = Date()
+        let computed: P.Computed
+        do { computed = try await processor.compute(decoded, series: series, logger: logger) } catch { await stages.compute.leave(); throw error }
+        lap("compute")
+
+        await stages.write.enter(leaving: stages.compute)
+        guard await running.isActive(job.id) else { await stages.write.leave(); return nil }
+        clock = Date()
+        do {
+            let outcome = try await processor.write(computed, series: series, into: spool.stagingFolder(of: job), logger: logger)
+            await stages.write.leave()
+            lap("write")
+            return outcome
+        } catch {
+            await stages.write.leave()
+            throw error
+        }
+    }
+
+    private func retryLater(_ job: JobRecord, error: SystemCallError, logger: Logger) async throws {
+        guard await running.beginCommit(job.id) else { return }
+        let now = Date().timeIntervalSince1970
+        let delay = config.limits.retrySeconds * pow(2, Double(max(0, job.attempts - 1)))
+        let next = try spool.deferRetry(job, reason: "\(error)", retryAt: now + delay, maxAttempts: config.limits.maxAttempts, now: now)
+        if next.state == .failed {
+            environment.metrics.seriesFailed.increment()
+            logger.error("job failed", metadata: ["stage": "process", "code": "\(next.reasonCode ?? "")", "error": "\(error)"])
+        } else {
+            environment.metrics.retries.increment()
+            logger.warning("transient error; job will be retried", metadata: ["stage": "process", "error": "\(error)", "retry_in_s": "\(delay)"])
+        }
+    }
+
+    private func finish(_ job: JobRecord, outcome: ProcessingOutcome, processSeconds: Double, logger: Logger) throws {
+        let metrics = environment.metrics
+        let now = { Date().timeIntervalSince1970 }
+        switch outcome {
+        case .completed(let uid):
+            let commitStart = now()
+            var done = try spool.commit(job, seriesUID: uid, retention: config.retention, now: now())
+            done.durationMS = Int(processSeconds * 1000)
+            try spool.ledger.update(done)
+            metrics.record(stage: "commit", seconds: now() - commitStart)
+            metrics.seriesDone.increment()
+            logger.info("series done", metadata: ["stage": "commit", "series.uid": "\(done.seriesUID ?? "")", "files": .stringConvertible(done.fileCount),
+                                                  "result": "\(done.resultDir ?? "")", "duration_ms": .stringConvertible(done.durationMS ?? 0)])
+        case .rejected(let reason):
+            let start = now()
+            _ = try spool.quarantine(job, reason: reason, now: now())
+            metrics.record(stage: "quarantine", seconds: now() - start)
+            metrics.seriesQuarantined.increment()
+            logger.warning("series quarantined", metadata: ["stage": "quarantine", "code": "\(reason.code)",
+                                                            "duration_ms": .stringConvertible(Int(processSeconds * 1000))])
+        }
+    }
+}
+
+/// The three stages every job goes through, in order.
+struct PipelineStages: Sendable {
+    let decode = PipelineStage(name: "decode")
+    let compute = PipelineStage(name: "compute")
+    let write = PipelineStage(name: "write")
+
+    var all: [PipelineStage] { [decode, compute, write] }
 }

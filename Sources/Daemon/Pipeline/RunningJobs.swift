@@ -32,6 +32,18 @@ actor RunningJobs {
         jobs[id] = .running(reservationMB: reservationMB, seriesUID: seriesUID)
     }
 
+    /// The job's working set once its size is known (after decoding).
+    func adjust(_ id: String, reservationMB: Int) {
+        guard case .running(_, let uid) = jobs[id] else { return }
+        jobs[id] = .running(reservationMB: reservationMB, seriesUID: uid)
+    }
+
+    /// Whether the job may go on to its next stage; false once shutdown has checkpointed it.
+    func isActive(_ id: String) -> Bool {
+        guard !abandoned, case .running = jobs[id] else { return false }
+        return true
+    }
+
     /// Whether the job may write its outcome; false once shutdown has checkpointed it.
     func beginCommit(_ id: String) -> Bool {
         guard !abandoned, case .running(let mb, let uid) = jobs[id] else { return false }

@@ -35,13 +35,37 @@ public enum ProcessingOutcome: Sendable, Equatable {
     case rejected(QuarantineReason)
 }
 
-/// The work the daemon does on each claimed series. `lcovnet serve` wires the real job; a
-/// thrown `SystemCallError` that is transient (disk full, I/O) is retried with backoff, any other
-/// error quarantines the series.
+/// What the decode stage made of a claimed series.
+public enum Decoding<Decoded: Sendable>: Sendable {
+    /// The series' voxels, and the job's working set now that its size is known (MB).
+    case decoded(Decoded, workingSetMB: Int)
+    /// The input can never be processed: quarantine it with this reason.
+    case rejected(QuarantineReason)
+}
+
+/// The work the daemon does on each claimed series, as the three stages of its pipeline:
+/// `decode` (read the files, I/O and DICOM decoding), `compute` (prepare and infer) and `write`
+/// (the result files). While one series is computed, the next is decoded and the previous one
+/// written. `lcovnet serve` wires the real job. A thrown `SystemCallError` that is transient
+/// (disk full, I/O) is retried with backoff; any other error quarantines the series.
 public protocol SeriesProcessor: Sendable {
-    /// Writes the results of `series` into `resultDir` (an empty staging folder on the same
-    /// filesystem as the output folder; the daemon renames it into place afterwards).
-    func process(series: ClaimedSeries, into resultDir: String, logger: Logger) async throws -> ProcessingOutcome
+    /// What `decode` hands to `compute`.
+    associatedtype Decoded: Sendable
+    /// What `compute` hands to `write`.
+    associatedtype Computed: Sendable
+
+    /// Memory the processor holds whatever the jobs (the model, its engines, the compute
+    /// stage's working memory), in MB: the jobs share what the budget leaves.
+    var residentMB: Int { get }
+
+    /// A job's working set from its size before it is decoded: the bytes of its input files.
+    func workingSetMB(inputBytes: Int64) -> Int
+
+    func decode(series: ClaimedSeries, logger: Logger) async throws -> Decoding<Decoded>
+    func compute(_ decoded: Decoded, series: ClaimedSeries, logger: Logger) async throws -> Computed
+    /// Writes the results into `resultDir` (an empty staging folder on the same filesystem as
+    /// the output folder; the daemon renames it into place afterwards), each file atomically.
+    func write(_ computed: Computed, series: ClaimedSeries, into resultDir: String, logger: Logger) async throws -> ProcessingOutcome
 
     /// SIGHUP: load the model (or whatever the processor holds) again. A failure keeps the old one.
     func reload(configuration: DaemonConfiguration, logger: Logger) throws

@@ -171,16 +171,31 @@ public struct Spool: Sendable {
         let staging = stagingFolder(job.id)
         let target = job.resultDir!
         if FileSystem.exists(staging) {
-            if FileSystem.exists(target) {
-                // A result this ledger does not know (left by hand, or by a lost ledger): keep it aside.
+            if let old = FileSystem.info(target) {
+                // A result is replaced (late files of the series, or a folder the ledger does not
+                // know): the two folders swap in one step, so the result is always whole. The new
+                // folder's inode is recorded first: after a crash, a target holding it means the
+                // swap happened and `staging` holds the old result.
+                let marker = "\(jobFolder(job.id))/commit.json"
+                let recorded = (try? JSONDecoder().decode([String: UInt64].self, from: Data(contentsOf: URL(fileURLWithPath: marker))))?["inode"]
+                if recorded != old.inode {
+                    try FileSystem.sync(staging)
+                    guard let new = FileSystem.info(staging) else { throw SystemCallError("stat", path: staging, errno: ENOENT) }
+                    try FileSystem.writeAtomically(Array(try JSONEncoder().encode(["inode": new.inode])), to: marker)
+                    try FileSystem.exchange(staging, target)
+                    try FileSystem.sync(paths.output)
+                }
+                // The superseded result is kept aside, outside the results.
                 try FileSystem.makeDirectories("\(paths.work)/replaced")
-                try FileSystem.rename(target, "\(paths.work)/replaced/\(FileSystem.name(target))-\(job.id)")
+                try FileSystem.rename(staging, "\(paths.work)/replaced/\(FileSystem.name(target))-\(job.id)")
+                try FileSystem.sync("\(paths.work)/replaced")
+            } else {
+                try FileSystem.sync(staging)
+                // The daemon is the only writer of the output folder: nothing can appear at the
+                // target between the check and the rename.
+                try FileSystem.rename(staging, target)
+                try FileSystem.sync(paths.output)
             }
-            try FileSystem.sync(staging)
-            // The daemon is the only writer of the output folder, and the target was just moved
-            // aside: a plain rename cannot replace anything here.
-            try FileSystem.rename(staging, target)
-            try FileSystem.sync(paths.output)
         }
         var job = job
         job.step = .retaining
@@ -291,6 +306,8 @@ public struct Spool: Sendable {
             return job
         case .claimed:
             return job
+        case .gathering:
+            return try finishGather(job)
         case .processing:
             if job.attempts >= maxAttempts {
                 _ = try fail(job, code: DaemonCode.attemptsExhausted.rawValue, reason: DaemonCode.attemptsExhausted.sentence, now: now)

@@ -1,3 +1,4 @@
+import CDaemonSystem
 import Glibc
 
 /// A failed system call: its name, the path concerned and errno.
@@ -25,6 +26,11 @@ public struct SystemCallError: Error, Sendable, CustomStringConvertible {
 public enum FileSystem {
     public static func rename(_ from: String, _ to: String) throws(SystemCallError) {
         if Glibc.rename(from, to) != 0 { throw SystemCallError("rename to \(to)", path: from) }
+    }
+
+    /// Swaps `a` and `b` (both must exist) in one step.
+    public static func exchange(_ a: String, _ b: String) throws(SystemCallError) {
+        if lcovnet_rename_exchange(a, b) != 0 { throw SystemCallError("rename exchange with \(b)", path: a) }
     }
 
     public static func makeDirectory(_ path: String) throws(SystemCallError) {
@@ -124,6 +130,7 @@ public enum FileSystem {
         public var isDirectory: Bool
         public var isRegular: Bool
         public var device: UInt64
+        public var inode: UInt64
     }
 
     public static func info(_ path: String) -> FileInfo? {
@@ -132,7 +139,23 @@ public enum FileSystem {
         let type = s.st_mode & S_IFMT
         return FileInfo(size: Int64(s.st_size), modified: max(Double(s.st_mtim.tv_sec) + Double(s.st_mtim.tv_nsec) / 1e9,
                                                             Double(s.st_ctim.tv_sec) + Double(s.st_ctim.tv_nsec) / 1e9),
-                        isDirectory: type == S_IFDIR, isRegular: type == S_IFREG, device: UInt64(s.st_dev))
+                        isDirectory: type == S_IFDIR, isRegular: type == S_IFREG, device: UInt64(s.st_dev),
+                        inode: UInt64(s.st_ino))
+    }
+
+    /// Whether two regular files hold the same bytes (a series sent twice).
+    public static func sameContents(_ a: String, _ b: String) -> Bool {
+        guard let ia = info(a), let ib = info(b), ia.isRegular, ib.isRegular, ia.size == ib.size else { return false }
+        guard let fa = fopen(a, "rb") else { return false }
+        defer { fclose(fa) }
+        guard let fb = fopen(b, "rb") else { return false }
+        defer { fclose(fb) }
+        var bufferA = [UInt8](repeating: 0, count: 1 << 16), bufferB = bufferA
+        while true {
+            let na = fread(&bufferA, 1, bufferA.count, fa), nb = fread(&bufferB, 1, bufferB.count, fb)
+            if na != nb || bufferA[..<na] != bufferB[..<nb] { return false }
+            if na == 0 { return true }
+        }
     }
 
     /// Free bytes for unprivileged users on the filesystem holding `path`.
