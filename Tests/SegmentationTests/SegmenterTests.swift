@@ -69,8 +69,8 @@ import Volumes
     }
 
     @Test func aLongScanLeavesLessOfTheBudgetToTheWindow() throws {
-        // 512 × 512 scans at 0.71 mm, 300 slices of 1.5 mm and 812 of 0.5 mm, prepared at 2 × 2 × 4 mm.
-        let shortPrepared = Extent3(182, 160, 113), longPrepared = Extent3(182, 160, 102)
+        // 512 × 512 scans at 0.71 mm, 300 slices of 1.5 mm and 812 of 0.5 mm, prepared at 2 × 2 × 4 mm after the body crop.
+        let shortPrepared = Extent3(160, 128, 113), longPrepared = Extent3(160, 128, 102)
         let shortHeld = WindowChoice.heldBytes(scan: Extent3(512, 512, 300), prepared: shortPrepared)
         let longHeld = WindowChoice.heldBytes(scan: Extent3(512, 512, 812), prepared: longPrepared)
         let short = try WindowChoice.window(model: [32, 96, 96], prepared: shortPrepared, classCount: 17, precision: .fp32,
