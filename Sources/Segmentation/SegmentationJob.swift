@@ -21,30 +21,13 @@ public struct SegmentationJob {
 
     public static func run(_ scan: ScanInput, outputDirectory: String, segmenter: Segmenter, loadSeconds: Double? = nil,
                            progress: (SegmentationStage, Double) -> Void = { _, _ in }) throws -> Outcome {
-        var result = try segmenter.segment(scan.volume, progress: progress)
-        let clock = ContinuousClock(), start = clock.now
+        let result = try segmenter.segment(scan.volume, progress: progress)
         progress(.write, 0)
-        let manifest = segmenter.model.manifest
-        let model = StatisticsReport.Model(id: manifest.provenance.source, version: manifest.modelVersion)
-        let threads = segmenter.options.threads
         let folder = try ResultFolder.create(outputDirectory: outputDirectory, seriesUID: scan.seriesInstanceUID, inputPath: scan.path)
-        var files = try SegmentationWriter.write(result.labels, into: folder)
-        let organs = try OrganStatistics.measure(labels: result.labels, scan: scan.volume, classes: manifest.classes, threads: threads)
-        files.append(try PreviewRenderer().write(labels: result.labels, scan: scan.volume, classes: manifest.classes,
-                                                 title: "lcovnet \(model.version), \(result.precision.rawValue)", into: folder))
-        files.append(try Provenance(
-            input: .init(kind: scan.seriesInstanceUID == nil ? "nifti" : "dicom", seriesInstanceUID: scan.seriesInstanceUID,
-                         geometry: scan.volume.geometry),
-            model: model, softwareVersion: SoftwareVersion.current, precision: result.precision.rawValue, threads: threads,
-            memoryBudgetMiB: segmenter.options.memoryBudgetMiB).write(into: folder))
-        result.seconds[.write] = Segmenter.seconds(clock.now - start)
-        if let loadSeconds { result.seconds[.load] = loadSeconds }
-        let stages = SegmentationStage.allCases.compactMap { stage in
-            result.seconds[stage].map { StatisticsReport.StageTime(stage: stage.rawValue, seconds: $0) }
-        }
-        files.append(try StatisticsReport(model: model, precision: result.precision.rawValue, stages: stages,
-                                          geometry: result.labels.geometry, organs: organs).write(into: folder))
+        let writer = SegmentationResultWriter(manifest: segmenter.model.manifest, threads: segmenter.options.threads,
+                                              memoryBudgetMiB: segmenter.options.memoryBudgetMiB)
+        let written = try writer.write(result, scan: scan, loadSeconds: loadSeconds, into: folder)
         progress(.write, 1)
-        return Outcome(folder: folder, files: files, result: result, organs: organs)
+        return Outcome(folder: folder, files: written.files, result: written.result, organs: written.organs)
     }
 }

@@ -1,5 +1,6 @@
 @testable import Daemon
 import Foundation
+import Logging
 import Testing
 
 /// A stage holds at most `workers` jobs and queues at most `capacity` in front of it; a job that
@@ -53,5 +54,37 @@ import Testing
     actor Order {
         var values: [Int] = []
         func add(_ value: Int) { values.append(value) }
+    }
+}
+
+/// How many jobs are in flight follows the memory budget.
+@Suite struct AdmissionTests {
+    struct Processor: SeriesProcessor {
+        var residentMB: Int { 1000 }
+        func workingSetMB(inputBytes: Int64) -> Int { Int(inputBytes >> 20) * 2 + 16 }
+        func decode(series: ClaimedSeries, logger: Logger) async throws -> Decoding<Int> { .decoded(0, workingSetMB: 0) }
+        func compute(_ decoded: Int, series: ClaimedSeries, logger: Logger) async throws -> Int { 0 }
+        func write(_ computed: Int, series: ClaimedSeries, into resultDir: String, logger: Logger) async throws -> ProcessingOutcome {
+            .completed(seriesUID: nil)
+        }
+    }
+
+    @Test func jobsEnterWhileTheirWorkingSetsFitBesideTheResidentPart() {
+        var config = DaemonConfiguration.defaults
+        config.limits.memoryBudgetMB = 4096
+        config.limits.concurrency = 3
+        let budget = DaemonService.jobBudgetMB(config, processor: Processor())
+        #expect(budget == 3096)
+        let need = Processor().workingSetMB(inputBytes: 1000 << 20)   // 2016 MB
+        #expect(DaemonService.admits(need: need, inFlight: 0, reservedMB: 0, budgetMB: budget, concurrency: 3))
+        #expect(!DaemonService.admits(need: need, inFlight: 1, reservedMB: need, budgetMB: budget, concurrency: 3))
+        let small = Processor().workingSetMB(inputBytes: 400 << 20)    // 816 MB
+        #expect(DaemonService.admits(need: small, inFlight: 1, reservedMB: need, budgetMB: budget, concurrency: 3))
+        #expect(!DaemonService.admits(need: small, inFlight: 2, reservedMB: need + small, budgetMB: budget, concurrency: 3))
+        // Within the budget but not within `concurrency`.
+        #expect(!DaemonService.admits(need: 16, inFlight: 3, reservedMB: 48, budgetMB: budget, concurrency: 3))
+        // Larger than the whole budget: alone, never beside another job.
+        #expect(DaemonService.admits(need: 5000, inFlight: 0, reservedMB: 0, budgetMB: budget, concurrency: 3))
+        #expect(!DaemonService.admits(need: 5000, inFlight: 1, reservedMB: 16, budgetMB: budget, concurrency: 3))
     }
 }

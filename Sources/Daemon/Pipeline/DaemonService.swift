@@ -216,8 +216,7 @@ public struct DaemonService: Service {
             let busySeries = await running.seriesUIDs
             let need = environment.processor.workingSetMB(inputBytes: job.inputBytes)
             let due = (job.nextAttemptAt ?? 0) <= now
-            // A job larger than the whole budget runs alone.
-            let fits = count < config.limits.concurrency && (count == 0 || reserved + need <= budget)
+            let fits = Self.admits(need: need, inFlight: count, reservedMB: reserved, budgetMB: budget, concurrency: config.limits.concurrency)
             let room = await stages.decode.hasRoom
             let isNewest = job.seriesUID.map { newest[$0] == job.id } ?? true
             if !due || !fits || !room || !isNewest || job.seriesUID.map(busySeries.contains) == true {
@@ -259,6 +258,13 @@ public struct DaemonService: Service {
             Task { await runner.run(job) }
         }
         return (waiting.filter { !merged.contains($0.id) }, stranded)
+    }
+
+    /// Whether a job needing `need` MB may enter the pipeline now: within `concurrency`, and its
+    /// working set fits beside the reservations of the jobs in flight. A job larger than the
+    /// whole budget runs alone.
+    static func admits(need: Int, inFlight: Int, reservedMB: Int, budgetMB: Int, concurrency: Int) -> Bool {
+        inFlight < concurrency && (inFlight == 0 || reservedMB + need <= budgetMB)
     }
 
     /// What the jobs may reserve together: the budget less what the processor holds anyway.

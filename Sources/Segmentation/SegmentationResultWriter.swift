@@ -1,23 +1,32 @@
 import Export
 import Foundation
 import Inference
-import Segmentation
 import Volumes
 
-/// The write stage of the segment job: the files `lcovnet segment` writes for one scan
+/// The write half of the segment job: the files `lcovnet segment` writes for one scan
 /// (segmentation.nii.zst and .nii.gz, statistics.json, preview.png, provenance.json, each
-/// atomically), written straight into the job's staging folder.
-///
-/// This is the second half of `SegmentationJob.run`, whose first half (`Segmenter.segment`)
-/// is the compute stage: the daemon runs the two in different stages so that one series is
-/// written while the next is inferred. Keep the two in step; once Sources/Segmentation is free
-/// to change, `SegmentationJob.run` should call one shared write function instead.
-struct SegmentationResultWriter {
-    var manifest: ModelManifest
-    var threads: Int
-    var memoryBudgetMiB: Int
+/// atomically) into a folder. `SegmentationJob.run` calls it after `Segmenter.segment`; the
+/// daemon calls it in its own write stage, so that one series is written while the next is
+/// inferred.
+public struct SegmentationResultWriter: Sendable {
+    public var manifest: ModelManifest
+    public var threads: Int
+    public var memoryBudgetMiB: Int
 
-    func write(_ result: SegmentationResult, scan: ScanInput, loadSeconds: Double?, into folder: String) throws -> (files: [String], organs: [OrganStatistics]) {
+    public init(manifest: ModelManifest, threads: Int, memoryBudgetMiB: Int) {
+        self.manifest = manifest
+        self.threads = threads
+        self.memoryBudgetMiB = memoryBudgetMiB
+    }
+
+    public struct Written: Sendable {
+        public var files: [String]
+        public var organs: [OrganStatistics]
+        /// The result with the write time (and the load time, when given) added, as statistics.json has it.
+        public var result: SegmentationResult
+    }
+
+    public func write(_ result: SegmentationResult, scan: ScanInput, loadSeconds: Double?, into folder: String) throws -> Written {
         var result = result
         let clock = ContinuousClock(), start = clock.now
         let model = StatisticsReport.Model(id: manifest.provenance.source, version: manifest.modelVersion)
@@ -30,14 +39,13 @@ struct SegmentationResultWriter {
                          geometry: scan.volume.geometry),
             model: model, softwareVersion: SoftwareVersion.current, precision: result.precision.rawValue, threads: threads,
             memoryBudgetMiB: memoryBudgetMiB).write(into: folder))
-        let elapsed = clock.now - start
-        result.seconds[.write] = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        result.seconds[.write] = Segmenter.seconds(clock.now - start)
         if let loadSeconds { result.seconds[.load] = loadSeconds }
         let stages = SegmentationStage.allCases.compactMap { stage in
             result.seconds[stage].map { StatisticsReport.StageTime(stage: stage.rawValue, seconds: $0) }
         }
         files.append(try StatisticsReport(model: model, precision: result.precision.rawValue, stages: stages,
                                           geometry: result.labels.geometry, organs: organs).write(into: folder))
-        return (files, organs)
+        return Written(files: files, organs: organs, result: result)
     }
 }
