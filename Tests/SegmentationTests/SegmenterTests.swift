@@ -39,7 +39,7 @@ import Volumes
         let logger = Logger(label: "test")
         let fromDicom = try ScanInput.load(dir.file("dicom"), logger: logger)
         let fromNifti = try ScanInput.load(dir.file("scan.nii.zst"), logger: logger)
-        #expect(fromNifti.identifier == "scan")
+        #expect(fromNifti.name == "scan")
         #expect(fromDicom.seriesInstanceUID != nil)
         #expect(fromDicom.volume.voxels == fromNifti.volume.voxels)
         let model = try RandomModel.write(to: dir.file("model"), input: Self.recipe, window: [32, 32, 32])
