@@ -73,7 +73,7 @@ public struct DicomSeriesWriter: Sendable {
         let writeOne: @Sendable (Int) throws -> Void = { [options] index in
             try Self.writeFile(slices[index], to: paths[index], identity: identity, encoding: encoding, options: options)
         }
-        try ParallelWork.run(count: images.count, threads: 2, writeOne)
+        try Parallel.forEach(images.count, threads: 2, writeOne)
         logger.debug("wrote DICOM series", metadata: ["series.uid": "\(seriesUID)", "files": "\(paths.count)",
                                                        "transfer_syntax": "\(options.transferSyntax.rawValue)"])
         return Result(seriesInstanceUID: seriesUID, files: paths)

@@ -20,7 +20,7 @@ enum SeriesLoader {
             // No zero fill: every voxel is decoded into (first touch happens on the decoding
             // threads), and on an error the array is never used. Int16 needs no deinitialization.
             let buffer = SharedBuffer(storage: storage)
-            try ParallelWork.run(count: jobs.count, threads: threads) { job in
+            try Parallel.forEach(jobs.count, threads: threads) { job in
                 let indices = jobs[job]
                 // The scan's open handle when it is still there: its headers are parsed already.
                 let path = slices[indices[0]].path

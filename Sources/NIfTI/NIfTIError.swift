@@ -1,12 +1,7 @@
+import Volumes
+
 /// A NIfTI read or write that failed, with the file and the reason in one line.
-public struct NIfTIError: Error, CustomStringConvertible, Sendable {
-    public var path: String
-    public var reason: String
+public typealias NIfTIError = PathError<NIfTIFailure>
 
-    public init(path: String, reason: String) {
-        self.path = path
-        self.reason = reason
-    }
-
-    public var description: String { "\(path): \(reason)" }
-}
+/// Marks path errors that come from NIfTI reading and writing.
+public enum NIfTIFailure {}

@@ -41,11 +41,11 @@ public struct SegmentationResult: Sendable {
     public var seconds: [SegmentationStage: Double]
 }
 
-/// Loads a model once and segments many scans (the engine is kept per window shape).
+/// Loads a model once and segments many scans. The engine (the window's activations) is built
+/// per scan, for the window its length allows, and freed before the labels are finished.
 public final class Segmenter {
     public let model: ModelDirectory
     public let options: SegmentationOptions
-    private var engines: [WindowShape: LCOVNetEngine] = [:]
     private let logger: Logger
 
     public init(model: ModelDirectory, options: SegmentationOptions, logger: Logger) {
@@ -76,28 +76,24 @@ public final class Segmenter {
         let classCount = model.manifest.classes.count
         let size = prepared.volume.size
         let window = try WindowChoice.window(model: model.manifest.window, prepared: size, classCount: classCount, precision: precision,
-                                             budgetBytes: options.memoryBudgetMiB << 20)
-        let engine = try engine(for: window)
+                                             budgetBytes: options.memoryBudgetMiB << 20,
+                                             heldBytes: WindowChoice.heldBytes(scan: scan.size, prepared: size))
+        var engine: LCOVNetEngine? = try LCOVNetEngine(model: model, precision: options.precision, threads: options.threads, window: window)
         let plan = WindowPlan(volumeSize: size, windowSize: Extent3(window.w, window.h, window.d), overlap: options.overlap)
         logger.debug("windows planned", metadata: ["window": "\(window)", "windows": "\(plan.origins.count)", "prepared": "\(size)"])
         // Beyond the volume's edges the windows see the lowest prepared value, as in training.
         let padding = prepared.record.normalization.minimum
         let labeler = SourceGridLabeler(record: prepared.record, classCount: classCount, threads: options.threads)
         try SlidingWindowInference(plan: plan).run(
-            source: VolumeWindowSource(volume: prepared.volume, padding: padding), predictor: EnginePredictor(engine: engine),
+            source: VolumeWindowSource(volume: prepared.volume, padding: padding), predictor: EnginePredictor(engine: engine!),
             progress: { done, all in progress(.infer, Double(done) / Double(all)) }
         ) { slab in try labeler.add(slab) }
+        // The activations go before the largest-component pass, which needs room of its own.
+        engine = nil
         let labels = try labeler.finish(largestComponentPerOrgan: options.largestComponentPerOrgan)
         lap(.infer)
         return SegmentationResult(labels: labels, preparation: prepared.record, window: window, windowCount: plan.origins.count,
                                   precision: precision, seconds: seconds)
-    }
-
-    private func engine(for window: WindowShape) throws -> LCOVNetEngine {
-        if let engine = engines[window] { return engine }
-        let engine = try LCOVNetEngine(model: model, precision: options.precision, threads: options.threads, window: window)
-        engines[window] = engine
-        return engine
     }
 
     static func seconds(_ d: Duration) -> Double {

@@ -5,15 +5,27 @@ import Volumes
 /// Picks the network window for a prepared volume: the model's window, shrunk along any axis
 /// where the volume is smaller (to the next multiple of 16, at least 32, so no compute goes to
 /// padding), then shallower (and at last narrower) until what grows with the window fits in
-/// half the memory budget.
+/// half the memory budget, and in what the scan's length leaves of it (`heldBytes`).
 enum WindowChoice {
+    /// What a segmentation holds whatever the window, beside the scan: the labels on the scan's
+    /// grid (1 byte a voxel), the prepared volume (4 bytes a prepared voxel), and a fixed
+    /// reserve for the process itself (code, libraries, weights: ≈ 50 MiB measured), the
+    /// labeler's held planes and the allocator's slack. The largest-component pass at the end
+    /// runs after the window's memory is freed. Measured on an 812-slice scan (docs/BENCHMARKS.md).
+    static func heldBytes(scan: Extent3, prepared: Extent3) -> Int {
+        scan.count + prepared.count * MemoryLayout<Float>.stride + reserveBytes
+    }
+
+    static let reserveBytes = 96 << 20
+
     static func window(model: [Int], prepared size: Extent3, classCount: Int, precision: Precision,
-                       budgetBytes: Int) throws -> WindowShape {
+                       budgetBytes: Int, heldBytes: Int = 0) throws -> WindowShape {
         func fit(_ wanted: Int, _ available: Int) -> Int { max(32, min(wanted, (available + 15) / 16 * 16)) }
         var d = fit(model[0], size.k), h = fit(model[1], size.j), w = fit(model[2], size.i)
-        // Half the budget for what grows with the window (the engine's activations, one input and
-        // one output window, the merger's ring and a finalized slab); the rest is left to the
-        // labels on the scan's grid and the other stages.
+        // What grows with the window (the engine's activations, one input and one output window,
+        // the merger's ring and a finalized slab) gets at most half the budget, and no more than
+        // the labels on the scan's grid and the other holdings leave: a long scan gets a
+        // shallower window, not a bigger peak.
         func bytes() throws -> Int {
             let window = Extent3(w, h, d)
             let slab = classCount * d * size.sliceCount * MemoryLayout<Float>.stride
@@ -21,7 +33,7 @@ enum WindowChoice {
                 + SlidingWindowInference.workingBytes(volumeSize: size, windowSize: window, classCount: classCount)
                 + slab
         }
-        let budgetBytes = budgetBytes / 2
+        let budgetBytes = min(budgetBytes / 2, budgetBytes - heldBytes)
         while d > 32, try bytes() > budgetBytes { d -= 16 }
         while max(h, w) > 64, try bytes() > budgetBytes {
             if h >= w { h -= 16 } else { w -= 16 }

@@ -69,7 +69,7 @@ struct SegmentCommand: ParsableCommand {
             }
             let organs = outcome.organs.filter { $0.voxelCount > 0 }.count
             let result = outcome.result, window = result.window
-            print("segmented \(scan.identifier): \(organs) organs found, results in \(outcome.folder) "
+            print("segmented \(scan.name): \(organs) organs found, results in \(outcome.folder) "
                 + String(format: "(%.1f s; ", (ContinuousClock.now - started).seconds)
                 + "\(result.precision.rawValue), \(result.windowCount) windows of \(window.d)×\(window.h)×\(window.w))")
         } catch let failure as CommandFailure {

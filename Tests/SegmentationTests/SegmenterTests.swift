@@ -39,7 +39,7 @@ import Volumes
         let logger = Logger(label: "test")
         let fromDicom = try ScanInput.load(dir.file("dicom"), logger: logger)
         let fromNifti = try ScanInput.load(dir.file("scan.nii.zst"), logger: logger)
-        #expect(fromNifti.identifier == "scan")
+        #expect(fromNifti.name == "scan")
         #expect(fromDicom.seriesInstanceUID != nil)
         #expect(fromDicom.volume.voxels == fromNifti.volume.voxels)
         let model = try RandomModel.write(to: dir.file("model"), input: Self.recipe, window: [32, 32, 32])
@@ -66,6 +66,22 @@ import Volumes
         }
         let small = try WindowChoice.window(model: [64, 160, 160], prepared: Extent3(70, 50, 20), classCount: 17, precision: .int8, budgetBytes: 512 << 20)
         #expect(small == (try WindowShape(d: 32, h: 64, w: 80)))
+    }
+
+    @Test func aLongScanLeavesLessOfTheBudgetToTheWindow() throws {
+        // 512 × 512 scans at 0.71 mm, 300 slices of 1.5 mm and 812 of 0.5 mm, prepared at 2 × 2 × 4 mm after the body crop.
+        let shortPrepared = Extent3(160, 128, 113), longPrepared = Extent3(160, 128, 102)
+        let shortHeld = WindowChoice.heldBytes(scan: Extent3(512, 512, 300), prepared: shortPrepared)
+        let longHeld = WindowChoice.heldBytes(scan: Extent3(512, 512, 812), prepared: longPrepared)
+        let short = try WindowChoice.window(model: [32, 96, 96], prepared: shortPrepared, classCount: 17, precision: .fp32,
+                                            budgetBytes: 512 << 20, heldBytes: shortHeld)
+        let long = try WindowChoice.window(model: [32, 96, 96], prepared: longPrepared, classCount: 17, precision: .fp32,
+                                           budgetBytes: 512 << 20, heldBytes: longHeld)
+        #expect(long.voxelCount < short.voxelCount)
+        let used = LCOVNetEngine.estimatedArenaBytes(window: long, precision: .fp32)
+            + SlidingWindowInference.workingBytes(volumeSize: longPrepared, windowSize: Extent3(long.w, long.h, long.d), classCount: 17)
+            + 17 * long.d * longPrepared.sliceCount * 4
+        #expect(used + longHeld <= 512 << 20, "\(long) needs \(used >> 20) MiB beside \(longHeld >> 20) MiB held")
     }
 
     @Test func missingInputIsOneLineNamingIt() {
