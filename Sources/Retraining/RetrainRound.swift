@@ -2,6 +2,7 @@ import Foundation
 import Inference
 import Logging
 import Training
+import Volumes
 
 /// What a round needs to know (from [retrain] in lcovnet.toml).
 public struct RetrainSettings: Sendable {
@@ -184,7 +185,7 @@ public final class RetrainRound {
         try publish("fine-tune")
         let network = try PatchNetwork(stateDict: current.weights, source: current.path, threads: settings.threads)
         network.beginFineTuning(steps: settings.steps, learningRate: settings.learningRate, warmup: max(1, min(20, settings.steps / 10)))
-        var rng = SplitMixRandom(seed: settings.seed &+ StableHash.fnv1a(status.round))
+        var rng = SplitMix64(seed: settings.seed &+ StableHash.fnv1a(status.round))
         let withTeacher = training.filter(\.hasTeacher), without = training.filter { !$0.hasTeacher }
         status.steps = settings.steps
         for step in 1...settings.steps {
@@ -257,15 +258,3 @@ public final class RetrainRound {
     }
 }
 
-/// SplitMix64 for the round's batch draws (seeded: a round is reproducible).
-struct SplitMixRandom: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

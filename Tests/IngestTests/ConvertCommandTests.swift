@@ -55,7 +55,7 @@ struct ConvertCommandTests {
     @Test func randomBytesBehindADicomMarker() throws {
         let directory = try TemporaryDirectory("cli")
         var bytes = [UInt8](repeating: 0, count: 128) + Array("DICM".utf8)
-        var generator = SplitMixForTests(seed: 7)
+        var generator = SplitMix64(seed: 7)
         bytes += (0..<10_000).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
         try Data(bytes).write(to: URL(fileURLWithPath: directory.file("in/x.dcm")).creatingFolder())
         let result = try convert([directory.file("in"), "-o", directory.file("out.nii")])
@@ -130,14 +130,3 @@ extension URL {
     }
 }
 
-struct SplitMixForTests {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

@@ -9,7 +9,7 @@ import Volumes
     static func blobs() -> Volume<UInt8> {
         let g = Geometry(size: Extent3(48, 40, 30))
         var v = Volume<UInt8>(geometry: g, repeating: 0)
-        var rng = SplitMix(seed: 7)
+        var rng = SplitMix64(seed: 7)
         for n in 0..<40 {
             let label = UInt8(1 + n % 4)
             let c = SIMD3(Double(rng.next() % 48), Double(rng.next() % 40), Double(rng.next() % 30))
@@ -48,15 +48,3 @@ import Volumes
     }
 }
 
-/// A small deterministic generator, so fixtures are the same on every run.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
