@@ -4,8 +4,9 @@ defines them, used to check lcovnet's Swift losses and their gradients with auto
 
 Usage: kd_losses_reference.py DIR C N
 DIR holds raw little-endian float32 files student.f32, teacher.f32 (C×N, class-major), and
-labels.u8 (N), plus norms.f64 (student and teacher feature norms). Prints JSON with each loss
-and writes grad_<loss>.f32 (C×N) next to them.
+labels.u8 (N), plus features_student.f32 and features_teacher.f32 (F_S×N and F_T×N, channel-major: the decoder
+features whose per-voxel L2 norms are MSKD's temperatures). Prints JSON with each loss and writes
+grad_<loss>.f32 (C×N) next to them, and grad_mskd_features.f32 (F×N) for the student's features.
 """
 import json
 import sys
@@ -32,9 +33,10 @@ def class_affinity(zs, zt):
     return 1 - F.cosine_similarity(a_s, a_t, dim=0).mean()
 
 
-def feature_norm_kd(zs, zt, norm_s, norm_t):
-    q_t = F.softmax(zt / norm_t, dim=0)
-    log_q_s = F.log_softmax(zs / norm_s, dim=0)
+def feature_norm_kd(zs, zt, fs, ft):
+    # Temperature per voxel: the L2 norm over channels of that voxel's decoder features.
+    q_t = F.softmax(zt / ft.norm(dim=0), dim=0)
+    log_q_s = F.log_softmax(zs / fs.norm(dim=0), dim=0)
     return -(q_t * log_q_s).sum(0).mean()
 
 
@@ -43,19 +45,20 @@ def main():
     load = lambda name: torch.tensor(np.fromfile(f"{folder}/{name}.f32", dtype="<f4").reshape(c, n), dtype=torch.float64)
     zs, zt = load("student"), load("teacher")
     y = torch.tensor(np.fromfile(f"{folder}/labels.u8", dtype=np.uint8).astype(np.int64))
-    norm_s, norm_t = (float(v) for v in np.fromfile(f"{folder}/norms.f64", dtype="<f8"))
+    load_f = lambda name: torch.tensor(np.fromfile(f"{folder}/{name}.f32", dtype="<f4").reshape(-1, n), dtype=torch.float64)
+    f_s, f_t = load_f("features_student"), load_f("features_teacher")
     out = {}
-    for name, fn in [("dice", lambda z, ns: dice_loss(z, y, c)), ("ce", lambda z, ns: cross_entropy(z, y)),
-                     ("cakd", lambda z, ns: class_affinity(z, zt)),
-                     ("mskd", lambda z, ns: feature_norm_kd(z, zt, ns, norm_t))]:
+    for name, fn in [("dice", lambda z, fs: dice_loss(z, y, c)), ("ce", lambda z, fs: cross_entropy(z, y)),
+                     ("cakd", lambda z, fs: class_affinity(z, zt)),
+                     ("mskd", lambda z, fs: feature_norm_kd(z, zt, fs, f_t))]:
         z = zs.clone().requires_grad_(True)
-        ns = torch.tensor(norm_s, dtype=torch.float64, requires_grad=True)
-        loss = fn(z, ns)
+        fs = f_s.clone().requires_grad_(True)
+        loss = fn(z, fs)
         loss.backward()
         out[name] = loss.item()
         z.grad.numpy().astype("<f4").tofile(f"{folder}/grad_{name}.f32")
-        if ns.grad is not None:
-            out[name + "_norm_grad"] = ns.grad.item()
+        if fs.grad is not None:
+            fs.grad.numpy().astype("<f4").tofile(f"{folder}/grad_{name}_features.f32")
     print(json.dumps(out))
 
 

@@ -38,7 +38,8 @@ public struct CachedPatch: Sendable {
     }
 }
 
-/// What the teacher said about one cached patch (written by the backfill, next to the patch).
+/// What the teacher said about one cached patch (written by the backfill, next to the patch):
+/// its logits at the four scales, then its per-voxel feature norms at the four scales, float16.
 struct TeacherRecord: Sendable {
     struct Header: Codable, Sendable {
         var patchID: String
@@ -46,31 +47,34 @@ struct TeacherRecord: Sendable {
         var teacher: String
         var window: [Int]
         var classCount: Int
-        var featureNorms: [Double]
     }
 
     var header: Header
     var targets: TeacherTargets
 
-    static let magic = "LCTEACH1"
+    /// LCTEACH1 held one feature norm per scale (MSKD's former whole-tensor temperature); such
+    /// records no longer decode, and the backfill asks the teacher again.
+    static let magic = "LCTEACH2"
 
     func encoded() throws -> [UInt8] {
-        try CompactCodec.pack(magic: Self.magic, header: header, sections: targets.logits.map(CompactCodec.float16Bytes))
+        try CompactCodec.pack(magic: Self.magic, header: header,
+                              sections: (targets.logits + targets.featureNorms).map(CompactCodec.float16Bytes))
     }
 
     static func decode(_ bytes: [UInt8], source: String) throws -> TeacherRecord {
         do {
             let (header, rest) = try CompactCodec.unpack(magic: magic, bytes, as: Header.self)
-            var logits: [[Float]] = []
             var offset = rest.startIndex
-            for s in 0..<4 {
-                let n = header.classCount * header.window.map { $0 >> s }.reduce(1, *)
-                guard rest.endIndex - offset >= 2 * n else { throw CacheError("truncated logits at scale \(s)") }
-                logits.append(try CompactCodec.floats(float16: rest[offset..<(offset + 2 * n)], count: n))
-                offset += 2 * n
+            func section(_ n: Int, _ what: String) throws -> [Float] {
+                guard rest.endIndex - offset >= 2 * n else { throw CacheError("truncated \(what)") }
+                defer { offset += 2 * n }
+                return try CompactCodec.floats(float16: rest[offset..<(offset + 2 * n)], count: n)
             }
-            guard header.featureNorms.count == 4 else { throw CacheError("needs 4 feature norms") }
-            return TeacherRecord(header: header, targets: TeacherTargets(logits: logits, featureNorms: header.featureNorms))
+            let voxels = (0..<4).map { s in header.window.map { $0 >> s }.reduce(1, *) }
+            let logits = try (0..<4).map { s in try section(header.classCount * voxels[s], "logits at scale \(s)") }
+            let norms = try (0..<4).map { s in try section(voxels[s], "feature norms at scale \(s)") }
+            guard offset == rest.endIndex else { throw CacheError("\(rest.endIndex - offset) bytes past the feature norms") }
+            return TeacherRecord(header: header, targets: TeacherTargets(logits: logits, featureNorms: norms))
         } catch {
             throw CacheError("\(source): \(error)")
         }

@@ -164,7 +164,7 @@ public struct TeacherTargetsRecord: Sendable {
     init(record: TeacherRecord) { self.record = record }
 
     public init(patchID: String, teacher: String, window: [Int], targets: Training.TeacherTargets) {
-        record = TeacherRecord(header: .init(patchID: patchID, teacher: teacher, window: window, classCount: targets.logits[0].count / window.reduce(1, *),
-                                             featureNorms: targets.featureNorms), targets: targets)
+        record = TeacherRecord(header: .init(patchID: patchID, teacher: teacher, window: window, classCount: targets.logits[0].count / window.reduce(1, *)),
+                               targets: targets)
     }
 }

@@ -16,13 +16,14 @@ public struct TeacherBackfill {
         self.threads = threads
     }
 
-    /// The teacher's identity as the cache records it: its file name, size and modification time
-    /// (a retrained teacher at the same path counts as a new one).
+    /// The teacher's identity as the cache records it: the record format, its file name, size and
+    /// modification time (a retrained teacher at the same path counts as a new one, and so do
+    /// records of an older format: the backfill rewrites them).
     public static func identity(of path: String) throws -> String {
         let attributes = try FileManager.default.attributesOfItem(atPath: path)
         let size = (attributes[.size] as? NSNumber)?.int64Value ?? 0
         let time = (attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
-        return "\(URL(fileURLWithPath: path).lastPathComponent):\(size):\(Int64(time))"
+        return "\(TeacherRecord.magic):\(URL(fileURLWithPath: path).lastPathComponent):\(size):\(Int64(time))"
     }
 
     /// Returns how many patches were filled.

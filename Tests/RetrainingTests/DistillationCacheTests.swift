@@ -31,13 +31,19 @@ import Volumes
 
         let window = [32, 32, 32]
         let logits = (0..<4).map { s in (0..<(17 * window.map { $0 >> s }.reduce(1, *))).map { Float(($0 * 7919) % 1000) / 50 - 10 } }
-        let record = TeacherRecord(header: .init(patchID: "p", teacher: "t", window: window, classCount: 17, featureNorms: [1, 2, 3, 4]),
-                                   targets: TeacherTargets(logits: logits, featureNorms: [1, 2, 3, 4]))
+        let norms: [[Float]] = (0..<4).map { (s: Int) -> [Float] in
+            let count = window.map { $0 >> s }.reduce(1, *)
+            return (0..<count).map { (n: Int) -> Float in Float((n * 31) % 97) / 8 + 0.5 }
+        }
+        let record = TeacherRecord(header: .init(patchID: "p", teacher: "t", window: window, classCount: 17),
+                                   targets: TeacherTargets(logits: logits, featureNorms: norms))
         let decoded = try TeacherRecord.decode(try record.encoded(), source: "test")
-        #expect(decoded.targets.featureNorms == [1, 2, 3, 4])
+        // float16 again: per-voxel norms within 2^-11 relative.
+        for s in 0..<4 { #expect(zip(decoded.targets.featureNorms[s], norms[s]).allSatisfy { abs($0 - $1) <= 1e-3 * $1 }) }
         for s in 0..<4 { #expect(zip(decoded.targets.logits[s], logits[s]).allSatisfy { abs($0 - $1) <= 0.01 }) }
-        // Compact: below the float32 size of the logits.
-        #expect(try record.encoded().count < logits.reduce(0) { $0 + $1.count } * 4 / 2 + 1000)
+        // Compact: at most half the float32 size of the logits and norms.
+        let floats: Int = (logits + norms).reduce(0) { $0 + $1.count }
+        #expect(try record.encoded().count < floats * 4 / 2 + 1000)
     }
 
     @Test func cacheStaysWithinItsBoundByEvictingTheOldestSeries() throws {
@@ -64,7 +70,7 @@ import Volumes
         let id = try cache.manifest().series.last!.patches[0].id
         let window = [32, 32, 32]
         let logits = (0..<4).map { s in [Float](repeating: 0.5, count: 17 * window.map { $0 >> s }.reduce(1, *)) }
-        try cache.storeTeacher(TeacherTargetsRecord(patchID: id, teacher: "t", window: window, targets: TeacherTargets(logits: logits, featureNorms: [1, 1, 1, 1])))
+        try cache.storeTeacher(TeacherTargetsRecord(patchID: id, teacher: "t", window: window, targets: TeacherTargets(logits: logits, featureNorms: (0..<4).map { s in [Float](repeating: 1, count: window.map { $0 >> s }.reduce(1, *)) })))
         let m = try cache.manifest()
         #expect(m.bytes <= cache.boundBytes)
         #expect(m.series.last!.patches[0].teacher == "t")

@@ -20,6 +20,38 @@ import TestSupport
                 ClassScores(classCount: classes, voxelCount: voxels, values: t), labels)
     }
 
+    /// Decoder features, voxel-major (channels fastest, as the network keeps them): 6 channels
+    /// for the student, 9 for the teacher, with per-voxel norms from about 0.5 to 8.
+    static func features(channels: Int, seed: Double) -> [Float] {
+        (0..<(channels * voxels)).map { n in
+            let a = Float(sin(Double(n) * 78.233 + seed) * 43758.5453).truncatingRemainder(dividingBy: 1)
+            return a * Float(1 + (n / channels) % 5)
+        }
+    }
+    static let studentFeatures = features(channels: 6, seed: 1), teacherFeatures = features(channels: 9, seed: 2)
+
+    static func temperatures(_ f: [Float]) -> [Double] {
+        f.withUnsafeBufferPointer { FeatureNorms.perVoxel($0.baseAddress!, channels: f.count / voxels, voxels: voxels) }
+    }
+
+    /// MSKD with a per-voxel temperature: the softened teacher distribution is far from uniform
+    /// and the student's logits get a gradient (the whole-tensor norm, hundreds on a real window,
+    /// gave uniform distributions, a loss of exactly ln C and no gradient).
+    @Test func featureNormDistillationIsNotFlattenedToUniform() {
+        let (s, t, _) = Self.inputs()
+        let tt = Self.temperatures(Self.teacherFeatures)
+        let c = Self.classes, n = Self.voxels
+        func meanPeak(_ q: [Double]) -> Double { (0..<n).map { v in (0..<c).map { q[$0 * n + v] }.max()! }.reduce(0, +) / Double(n) }
+        let perVoxel = meanPeak(t.softmax(temperatures: tt))
+        let wholeNorm = Self.teacherFeatures.reduce(0) { $0 + Double($1) * Double($1) }.squareRoot()
+        let whole = meanPeak(t.softmax(temperature: wholeNorm))
+        #expect(whole < 1.02 / Double(c), "whole-tensor temperature \(wholeNorm): mean largest probability \(whole)")
+        #expect(perVoxel > 1.2 / Double(c), "per-voxel temperatures: mean largest probability \(perVoxel)")
+        let (mskd, _) = featureNormDistillationLoss(student: s, teacher: t, studentTemperatures: Self.temperatures(Self.studentFeatures),
+                                                    teacherTemperatures: tt)
+        #expect(mskd.gradient.values.map { abs($0) }.max()! > 1e-4)
+    }
+
     @Test func crossEntropyOfAPerfectPredictionIsNearZero() {
         let labels: [UInt8] = [0, 1, 2]
         var values = [Float](repeating: -20, count: 9)
@@ -67,7 +99,8 @@ import TestSupport
             ("dice", { diceLoss($0, labels: labels) }),
             ("ce", { crossEntropyLoss($0, labels: labels) }),
             ("cakd", { classAffinityLoss(student: $0, teacher: t) }),
-            ("mskd", { featureNormDistillationLoss(student: $0, teacher: t, studentFeatureNorm: 3, teacherFeatureNorm: 2).0 }),
+            ("mskd", { featureNormDistillationLoss(student: $0, teacher: t, studentTemperatures: Self.temperatures(Self.studentFeatures),
+                                                   teacherTemperatures: Self.temperatures(Self.teacherFeatures)).0 }),
         ]
         for (name, f) in losses {
             let analytic = f(s).gradient.values
@@ -89,16 +122,23 @@ import TestSupport
         func write<T>(_ values: [T], _ name: String) throws {
             try values.withUnsafeBytes { try Data($0).write(to: URL(fileURLWithPath: dir.file(name))) }
         }
-        let normS = 3.5, normT = 2.25
+        // The reference reads features channel-major (F×N).
+        func channelMajor(_ f: [Float]) -> [Float] {
+            let c = f.count / Self.voxels
+            return (0..<f.count).map { i in f[(i % Self.voxels) * c + i / Self.voxels] }
+        }
         try write(s.values, "student.f32")
         try write(t.values, "teacher.f32")
         try write(labels, "labels.u8")
-        try write([normS, normT], "norms.f64")
+        try write(channelMajor(Self.studentFeatures), "features_student.f32")
+        try write(channelMajor(Self.teacherFeatures), "features_teacher.f32")
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../tools/kd_losses_reference.py").path
         let result = try ReferenceTools.run(ReferenceTools.python, [script, dir.path, "\(Self.classes)", "\(Self.voxels)"])
         #expect(result.status == 0, "\(result.stderr)")
         let reference = try JSONDecoder().decode([String: Double].self, from: Data(result.stdout.utf8))
-        let (mskd, normGradient) = featureNormDistillationLoss(student: s, teacher: t, studentFeatureNorm: normS, teacherFeatureNorm: normT)
+        let temperatures = Self.temperatures(Self.studentFeatures)
+        let (mskd, temperatureGradient) = featureNormDistillationLoss(student: s, teacher: t, studentTemperatures: temperatures,
+                                                                      teacherTemperatures: Self.temperatures(Self.teacherFeatures))
         let ours: [String: LossGradient] = [
             "dice": diceLoss(s, labels: labels), "ce": crossEntropyLoss(s, labels: labels),
             "cakd": classAffinityLoss(student: s, teacher: t), "mskd": mskd,
@@ -112,7 +152,21 @@ import TestSupport
             let worst = zip(grad, value.gradient.values).map { abs($0 - $1) }.max()!
             #expect(worst <= 1e-4 * scale, "\(name) gradient differs by \(worst) (scale \(scale))")
         }
-        let expectedNorm = try #require(reference["mskd_norm_grad"])
-        #expect(abs(normGradient - expectedNorm) <= 1e-5 * max(1, abs(expectedNorm)))
+        // The features' gradient through the per-voxel norms, against autograd's.
+        let f = Self.studentFeatures, c = f.count / Self.voxels
+        var featureGradient = [Float](repeating: 0, count: f.count)
+        f.withUnsafeBufferPointer { fp in
+            featureGradient.withUnsafeMutableBufferPointer { gp in
+                FeatureNorms.backward(fp.baseAddress!, norms: temperatures, temperatureGradient: temperatureGradient, scale: 1,
+                                      channels: c, into: gp.baseAddress!)
+            }
+        }
+        let data = try Data(contentsOf: URL(fileURLWithPath: dir.file("grad_mskd_features.f32")))
+        let torchFeatures = data.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        let expected = channelMajor(featureGradient)
+        let scale = torchFeatures.map { abs($0) }.max()!
+        #expect(scale > 0)
+        let worst = zip(expected, torchFeatures).map { abs($0 - $1) }.max()!
+        #expect(worst <= 1e-4 * scale, "feature gradient differs by \(worst) (scale \(scale))")
     }
 }

@@ -3,13 +3,14 @@ import Inference
 
 /// What distillation needs from a teacher on one window, so that it can be computed once and
 /// cached: the logits at the four deep-supervision scales (full resolution first, each C×D×H×W
-/// in C order at 1/2^s of the window) and the L2 norm of the decoder features at each scale
-/// (MSKD's temperature; the loss never needs the features themselves).
+/// in C order at 1/2^s of the window) and, per voxel of each scale, the L2 norm over channels
+/// of the decoder features (MSKD's temperatures; the loss never needs the features themselves).
 public struct TeacherTargets: Sendable, Equatable {
     public var logits: [[Float]]
-    public var featureNorms: [Double]
+    /// Per scale, D×H×W at 1/2^s of the window.
+    public var featureNorms: [[Float]]
 
-    public init(logits: [[Float]], featureNorms: [Double]) {
+    public init(logits: [[Float]], featureNorms: [[Float]]) {
         self.logits = logits
         self.featureNorms = featureNorms
     }
@@ -64,7 +65,8 @@ public final class PatchNetwork {
     /// Teacher targets on one D×H×W window (evaluation mode: running BatchNorm statistics).
     public func targets(image: [Float], window: [Int]) throws -> TeacherTargets {
         let out = try network.forward(Tensor(planar: image, shape: [1, 1] + window, pool: context.pool), context, training: false)
-        return TeacherTargets(logits: out.logits.map(\.planar), featureNorms: out.features.map { Objective.norm($0, sample: 0) })
+        let norms = out.features.map { f in FeatureNorms.perVoxel(f.data, channels: f.channels, voxels: f.voxels).map(Float.init) }
+        return TeacherTargets(logits: out.logits.map(\.planar), featureNorms: norms)
     }
 
     /// Argmax labels of the full-resolution logits on one window.
@@ -110,8 +112,8 @@ public final class PatchNetwork {
     }
 
     /// The cached targets as the network output the objective reads. The objective takes only
-    /// the norm of the teacher's features, so each scale's features are stood in for by one value
-    /// per sample equal to that norm (an N×1×1×1×1 tensor has exactly that norm).
+    /// the per-voxel norms of the teacher's features, so each scale's features are stood in for
+    /// by a one-channel tensor of those norms (whose per-voxel norm is exactly that value).
     private func teacherOutput(_ batch: [DistillationSample], window: [Int]) throws -> TrainableLCOVNet.Output? {
         let targets = batch.compactMap(\.teacher)
         if targets.isEmpty { return nil }
@@ -122,7 +124,9 @@ public final class PatchNetwork {
             let values = targets.flatMap { $0.logits[s] }
             guard values.count == shape.reduce(1, *) else { throw TrainingError("fineTune: teacher logits at scale \(s) do not match the window \(window)") }
             logits.append(Tensor(planar: values, shape: shape, pool: context.pool))
-            features.append(Tensor(planar: targets.map { Float($0.featureNorms[s]) }, shape: [batch.count, 1, 1, 1, 1], pool: context.pool))
+            let norms = targets.flatMap { $0.featureNorms[s] }
+            guard norms.count == shape.reduce(1, *) / classCount else { throw TrainingError("fineTune: teacher feature norms at scale \(s) do not match the window \(window)") }
+            features.append(Tensor(planar: norms, shape: [batch.count, 1] + window.map { $0 >> s }, pool: context.pool))
         }
         return TrainableLCOVNet.Output(logits: logits, features: features)
     }

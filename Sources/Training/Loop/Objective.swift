@@ -38,8 +38,12 @@ struct Objective {
                     let z = Self.classMajor(logits, sample: n)
                     let zt = Self.classMajor(teacher.logits[s], sample: n)
                     let cakd = classAffinityLoss(student: z, teacher: zt)
-                    let fs = Self.norm(student.features[s], sample: n), ft = Self.norm(teacher.features[s], sample: n)
-                    let (mskd, normGradient) = featureNormDistillationLoss(student: z, teacher: zt, studentFeatureNorm: fs, teacherFeatureNorm: ft)
+                    let f = student.features[s], ft = teacher.features[s]
+                    precondition(f.voxels == voxels && ft.voxels == voxels, "features and logits differ in size at scale \(s)")
+                    let temperatures = FeatureNorms.perVoxel(f.data + n * voxels * f.channels, channels: f.channels, voxels: voxels)
+                    let teacherTemperatures = FeatureNorms.perVoxel(ft.data + n * voxels * ft.channels, channels: ft.channels, voxels: voxels)
+                    let (mskd, temperatureGradient) = featureNormDistillationLoss(student: z, teacher: zt, studentTemperatures: temperatures,
+                                                                                  teacherTemperatures: teacherTemperatures)
                     let kd = distillationWeight * w
                     terms.affinity += w * cakd.loss
                     terms.featureNorm += w * mskd.loss
@@ -48,10 +52,9 @@ struct Objective {
                         grad[i] = Float(kd * (affinityWeight * Double(cakd.gradient.values[i]) + featureNormWeight * Double(mskd.gradient.values[i])))
                     }
                     Self.add(grad, into: g, sample: n)
-                    // ‖f‖ is the temperature: dL/df = dL/d‖f‖ · f / ‖f‖.
-                    let f = student.features[s], per = f.channels * f.voxels
-                    let scale = Float(kd * featureNormWeight * normGradient / fs)
-                    for i in 0..<per { gf!.data[n * per + i] = scale * f.data[n * per + i] }
+                    // τ_v = ‖f_v‖ is the temperature: dL/df_v = dL/dτ_v · f_v / τ_v.
+                    FeatureNorms.backward(f.data + n * voxels * f.channels, norms: temperatures, temperatureGradient: temperatureGradient,
+                                          scale: kd * featureNormWeight, channels: f.channels, into: gf!.data + n * voxels * f.channels)
                 }
             }
             gLogits.append(g)
@@ -77,13 +80,6 @@ struct Objective {
         let c = t.channels, v = t.voxels
         let base = t.data + n * v * c
         for i in 0..<v { for k in 0..<c { base[i * c + k] += values[k * v + i] } }
-    }
-
-    static func norm(_ t: Tensor, sample n: Int) -> Double {
-        let per = t.channels * t.voxels
-        var sum = 0.0
-        for i in 0..<per { let x = Double(t.data[n * per + i]); sum += x * x }
-        return max(sum.squareRoot(), 1e-12)
     }
 
     /// Labels at every factor-th voxel (PyTorch's nearest downsampling by an integer factor).

@@ -19,14 +19,21 @@ public struct ClassScores: Sendable, Equatable {
 
     /// Softmax over classes at every voxel of `values / temperature`.
     public func softmax(temperature: Double = 1) -> [Double] {
+        softmax(temperatures: [Double](repeating: temperature, count: voxelCount))
+    }
+
+    /// Softmax over classes at every voxel v of `values / temperatures[v]`.
+    public func softmax(temperatures: [Double]) -> [Double] {
         let c = classCount, n = voxelCount
+        precondition(temperatures.count == n)
         var out = [Double](repeating: 0, count: c * n)
         for v in 0..<n {
+            let t = temperatures[v]
             var peak = -Double.infinity
-            for k in 0..<c { peak = max(peak, Double(values[k * n + v]) / temperature) }
+            for k in 0..<c { peak = max(peak, Double(values[k * n + v]) / t) }
             var total = 0.0
             for k in 0..<c {
-                let e = exp(Double(values[k * n + v]) / temperature - peak)
+                let e = exp(Double(values[k * n + v]) / t - peak)
                 out[k * n + v] = e
                 total += e
             }

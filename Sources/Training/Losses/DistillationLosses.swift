@@ -1,3 +1,5 @@
+import Foundation
+
 /// Class-affinity distillation (CAKD): with P = softmax(z) as a C×N matrix and A = P Pᵀ,
 /// L = 1 − mean_c cos(A_S[:, c], A_T[:, c]). Returns the gradient for the student's logits.
 public func classAffinityLoss(student: ClassScores, teacher: ClassScores) -> LossGradient {
@@ -48,32 +50,59 @@ private func affinity(_ p: [Double], _ c: Int, _ n: Int) -> [Double] {
     return a
 }
 
-/// Multi-scale distillation with feature-norm temperature (MSKD): q_T = softmax(z_T / ‖f_T‖),
-/// q_S = softmax(z_S / ‖f_S‖), L = mean_v Σ_c −q_T log q_S. As in the reference code, ‖f‖ is
-/// the L2 norm of the whole decoder feature tensor of the sample at that scale. The gradient
-/// is returned for the student's logits and for its feature norm (dL/df = that × f / ‖f‖).
+/// Multi-scale distillation with feature-norm temperature (MSKD): at each voxel v,
+/// q_T = softmax(z_T,v / τ_T,v) and q_S = softmax(z_S,v / τ_S,v) with τ_v = ‖f_v‖₂, the L2 norm
+/// over channels of the decoder features at that voxel; L = mean_v Σ_c −q_T log q_S.
+///
+/// A per-voxel temperature, not the norm of the whole feature tensor (what the reference code
+/// takes): that norm grows with the window (hundreds here), which flattens both distributions to
+/// uniform, pins the loss at ln C and leaves no gradient. Returns the gradient for the student's
+/// logits and dL/dτ_S per voxel (`FeatureNorms.backward` carries it to the features).
 public func featureNormDistillationLoss(student: ClassScores, teacher: ClassScores,
-                                        studentFeatureNorm: Double, teacherFeatureNorm: Double) -> (LossGradient, normGradient: Double) {
+                                        studentTemperatures ts: [Double], teacherTemperatures tt: [Double]) -> (LossGradient, temperatureGradient: [Double]) {
     let c = student.classCount, n = student.voxelCount
-    precondition(teacher.classCount == c && teacher.voxelCount == n)
-    let qT = teacher.softmax(temperature: teacherFeatureNorm), qS = student.softmax(temperature: studentFeatureNorm)
-    var loss = 0.0, normGradient = 0.0
+    precondition(teacher.classCount == c && teacher.voxelCount == n && ts.count == n && tt.count == n)
+    let qT = teacher.softmax(temperatures: tt), qS = student.softmax(temperatures: ts)
+    var loss = 0.0
+    var temperatureGradient = [Double](repeating: 0, count: n)
     var gradient = [Float](repeating: 0, count: c * n)
-    let t = studentFeatureNorm
     for v in 0..<n {
+        let t = ts[v]
+        var dt = 0.0
         for k in 0..<c {
             loss -= qT[k * n + v] * log(max(qS[k * n + v], 1e-300))
             // dL/du = q_S − q_T with u = z / t.
             let du = (qS[k * n + v] - qT[k * n + v]) / Double(n)
             gradient[k * n + v] = Float(du / t)
-            normGradient -= du * Double(student.values[k * n + v]) / (t * t)
+            dt -= du * Double(student.values[k * n + v]) / (t * t)
         }
+        temperatureGradient[v] = dt
     }
-    return (LossGradient(loss: loss / Double(n), gradient: ClassScores(classCount: c, voxelCount: n, values: gradient)), normGradient)
+    return (LossGradient(loss: loss / Double(n), gradient: ClassScores(classCount: c, voxelCount: n, values: gradient)), temperatureGradient)
 }
 
-#if canImport(Glibc)
-import Glibc
-#else
-import Darwin
-#endif
+/// Per-voxel L2 norms of channels-last features (MSKD's temperatures) and their backward pass.
+public enum FeatureNorms {
+    /// Below this a voxel's norm is held (its features get no gradient): an all-zero feature
+    /// vector after ReLU6 would otherwise make the temperature 0.
+    public static let floor = 1e-3
+
+    /// ‖f_v‖₂ over the channels of each voxel of `voxels` voxels × `channels` channels (channels fastest).
+    public static func perVoxel(_ f: UnsafePointer<Float>, channels: Int, voxels: Int) -> [Double] {
+        (0..<voxels).map { v in
+            var sum = 0.0
+            for k in 0..<channels { let x = Double(f[v * channels + k]); sum += x * x }
+            return max(sum.squareRoot(), floor)
+        }
+    }
+
+    /// dL/df = dL/dτ_v · f / τ_v, scaled by `scale`, written into `gradient` (same layout as f).
+    public static func backward(_ f: UnsafePointer<Float>, norms: [Double], temperatureGradient: [Double], scale: Double,
+                                channels: Int, into gradient: UnsafeMutablePointer<Float>) {
+        for v in 0..<norms.count {
+            let held = norms[v] <= floor
+            let g = held ? 0 : scale * temperatureGradient[v] / norms[v]
+            for k in 0..<channels { gradient[v * channels + k] = Float(g * Double(f[v * channels + k])) }
+        }
+    }
+}
