@@ -21,6 +21,8 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "Held-out phantom seeds to report Dice on at the end, as FIRST-LAST (e.g. 1001-1010).") var evaluate: String?
     @Option(help: "Also write these phantoms, prepared as the model wants them, as D×H×W .npy files into OUTPUT/prepared (FIRST-LAST; int8 calibration input).")
     var writePrepared: String?
+    @Option(help: "Start from this state dict (a checkpoint or a model's weights.safetensors) when OUTPUT has no checkpoint: fine-tuning with a fresh schedule.")
+    var initialWeights: String?
 
     func configuration(widths: [Int]? = nil) throws -> TrainingConfiguration {
         var c = TrainingConfiguration()
@@ -37,6 +39,7 @@ struct TrainingOptions: ParsableArguments {
         c.threads = threads
         c.checkpointEvery = checkpointEvery
         if let widths { c.widths = widths }
+        c.initialWeights = initialWeights
         return c
     }
 
@@ -107,8 +110,13 @@ struct DistillCommand: ParsableCommand {
 
     @OptionGroup var options: TrainingOptions
     @Option(help: "Teacher state dict (a `train` run's checkpoint.safetensors).") var teacher: String
+    @Option(help: "Weight of CAKD inside the distillation term (LCOVNET.md: 0.1; 0 leaves it out).") var affinityWeight: Double = 0.1
+    @Option(help: "Weight of MSKD inside the distillation term (LCOVNET.md: 0.2; 0 leaves it out).") var featureNormWeight: Double = 0.2
 
     func run() throws {
-        try options.run(try options.configuration(), teacher: teacher)
+        var c = try options.configuration()
+        c.affinityWeight = affinityWeight
+        c.featureNormWeight = featureNormWeight
+        try options.run(c, teacher: teacher)
     }
 }

@@ -12,7 +12,7 @@ public final class Trainer {
     let teacher: TrainableLCOVNet?
     var optimizer: AdamOptimizer
     var sampler: PatchSampler
-    let objective = Objective()
+    let objective: Objective
     public let directory: String
 
     /// - Parameters:
@@ -23,6 +23,7 @@ public final class Trainer {
                 progress: (String) -> Void = { _ in }) throws {
         self.configuration = configuration
         self.directory = directory
+        objective = Objective(affinityWeight: configuration.affinityWeight, featureNormWeight: configuration.featureNormWeight)
         _ = try WindowShape(d: configuration.window[0], h: configuration.window[1], w: configuration.window[2])
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         context = try TrainingContext(threads: configuration.threads)
@@ -45,7 +46,10 @@ public final class Trainer {
             progress("{\"event\":\"phantom\",\"seed\":\(seed),\"size\":[\(volumes.last!.size.i),\(volumes.last!.size.j),\(volumes.last!.size.k)]}")
         }
         sampler = PatchSampler(volumes: volumes, window: configuration.window, seed: configuration.seed)
-        try resumeIfPresent()
+        if try !resumeIfPresent(), let initial = configuration.initialWeights {
+            try network.load(SafeTensors(contentsOf: initial), source: initial)
+            progress("{\"event\":\"initialised\",\"from\":\"\(initial)\"}")
+        }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try encoder.encode(configuration).write(to: URL(fileURLWithPath: "\(directory)/configuration.json"))
@@ -65,8 +69,9 @@ public final class Trainer {
 
     public var parameterCount: Int { network.parameters.reduce(0) { $0 + $1.count } }
 
-    private func resumeIfPresent() throws {
-        guard FileManager.default.fileExists(atPath: checkpointPath), FileManager.default.fileExists(atPath: optimizerPath) else { return }
+    /// Whether a checkpoint was there to resume.
+    private func resumeIfPresent() throws -> Bool {
+        guard FileManager.default.fileExists(atPath: checkpointPath), FileManager.default.fileExists(atPath: optimizerPath) else { return false }
         try network.load(SafeTensors(contentsOf: checkpointPath), source: checkpointPath)
         let state = try SafeTensors(contentsOf: optimizerPath)
         for p in network.parameters {
@@ -81,6 +86,7 @@ public final class Trainer {
         optimizer.step = Int(state.metadata["step"] ?? "0") ?? 0
         // The sampler continues from a seed derived from the step, so a resumed run is reproducible.
         sampler.rng = SplitMix(seed: configuration.seed &+ UInt64(optimizer.step) &* 7919)
+        return true
     }
 
     /// Writes the state dict and the optimizer state (atomically, each).

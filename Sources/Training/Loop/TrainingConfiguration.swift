@@ -21,6 +21,13 @@ public struct TrainingConfiguration: Sendable, Codable {
     /// Network widths (the student: LCOV-Net's [32, 64, 128, 256, 256]).
     public var widths: [Int] = LCOVNetArchitecture.widths
     public var checkpointEvery: Int = 100
+    /// A state dict to start from when the run folder has no checkpoint yet (fine-tuning: the
+    /// weights and BatchNorm statistics are taken, the optimizer and schedule start afresh).
+    public var initialWeights: String?
+    /// Weights of the distillation terms inside 0.2·Σ_s w_s(a·CAKD_s + m·MSKD_s): LCOVNET.md's
+    /// a = 0.1, m = 0.2; setting one to 0 leaves that loss out (the ablation).
+    public var affinityWeight: Double = 0.1
+    public var featureNormWeight: Double = 0.2
 
     public init() {}
 }
