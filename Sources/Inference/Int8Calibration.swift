@@ -85,15 +85,19 @@ public final class Int8Calibrator {
         }
     }
 
-    /// Activation scales: the input window is s8 (|x| ≤ 127·scale), everything else u8 (≤ 255·scale).
-    public func scales(_ method: CalibrationMethod) -> [String: Float] {
+    /// Activation scales: the input window is s8 (|x| ≤ 127·scale) or u8 (x ≤ 255·scale; only
+    /// for an input never negative), everything else u8 (≤ 255·scale).
+    public func scales(_ method: CalibrationMethod, inputType: String = "s8") -> [String: Float] {
         var out: [String: Float] = [:]
         for name in tensorNames {
             let limit = Swift.max(clippingPoint(name, method), 1e-6)
-            out[name] = name == "input" ? limit / 127 : limit / 255
+            out[name] = name == "input" && inputType == "s8" ? limit / 127 : limit / 255
         }
         return out
     }
+
+    /// Whether the input was never negative on the calibration windows (u8 can hold it).
+    public var inputIsNonNegative: Bool { (minima["input"] ?? -1) >= 0 }
 }
 
 /// Agreement of an int8 engine with the fp32 engine on windows.

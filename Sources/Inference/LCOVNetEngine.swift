@@ -37,16 +37,16 @@ public final class LCOVNetEngine: @unchecked Sendable {
         self.window = window
         self.precision = precision ?? model.manifest.precision
         self.threads = max(1, threads)
-        var scales: [String: Float]?
+        var quantization: ModelManifest.Quantization?
         if self.precision == .int8 {
             guard let q = model.manifest.quantization else {
                 throw InferenceError("\(model.path): no int8 calibration in this model (make one with lcovnet model quantize)")
             }
-            scales = q.activationScales
+            quantization = q
         }
         omp_set_num_threads(Int32(self.threads))
         context = try DNNLContext()
-        graph = try LCOVNetGraph(context: context, weights: model.weights, window: window, int8Scales: scales)
+        graph = try LCOVNetGraph(context: context, weights: model.weights, window: window, int8: quantization)
         try bind()
     }
 
@@ -95,11 +95,13 @@ public final class LCOVNetEngine: @unchecked Sendable {
 
     /// What `arenaBytes` will be for a window, before building an engine (to choose a window
     /// within a memory budget). Measured with `lcovnet bench` at 32×96×96 and 64×128×176: int8
-    /// 167-169 bytes per window voxel, fp32 551-554, linear in the voxels; rounded up by 4 %
-    /// (Int8Tests holds both engines to it).
-    public static func estimatedArenaBytes(window: WindowShape, precision: Precision) -> Int {
+    /// 167-169 bytes per window voxel, 355-357 with Encode_block1 kept in fp32 (its f32 activations
+    /// at full resolution), fp32 551-554, linear in the voxels; rounded up by 4 % (Int8Tests
+    /// holds the engines to it).
+    /// - Parameter fp32Layers: the int8 model's `fp32_layers` (ModelManifest.Quantization).
+    public static func estimatedArenaBytes(window: WindowShape, precision: Precision, fp32Layers: [String] = []) -> Int {
         switch precision {
-        case .int8: window.voxelCount * 176
+        case .int8: window.voxelCount * (fp32Layers.contains("Encode_block1") ? 372 : 176)
         case .fp32: window.voxelCount * 576
         }
     }

@@ -3,7 +3,11 @@ internal import CDNNL
 /// The int8 graph: s8 weights per output channel, u8 activations with calibrated per-tensor
 /// scales (real value = scale × integer), int32 accumulation.
 ///
-/// - The window is quantized to s8 on entry (z-scored input is signed); the logits leave as f32.
+/// - The window is quantized on entry, to s8 (z-scored input is signed) or u8 (clip-scale input
+///   is not: 8 bits instead of 7), as the calibration says; the logits leave as f32.
+/// - With "Encode_block1" in `fp32_layers` (chosen by measurement in Int8Quantizer) the first
+///   block runs in fp32 on the f32 window and only its output is quantized: most of the int8
+///   error was born there (the 7-8-bit input and the block's full-resolution activations).
 /// - Attention: conv2_2 writes f32 at half resolution (oneDNN's sigmoid rejects u8 input), the
 ///   resampling applies the sigmoid and writes u8 in steps of 1/255, the gate multiplies into u8.
 /// - Decoder inputs are concatenated (u8 partial sums of a split convolution would clip), so an
@@ -49,7 +53,15 @@ extension LCOVNetGraph {
         let b = builder
         let spatial = input.spatial
         let x = try b.newTensor(channels: cout, spatial: spatial, type: dnnl_u8, scale: try scale(scales, "\(name).x"))
-        try int8Convolution("\(name).conv1", layer: "\(name).conv1", src: input, dst: x, relu6: true, weights: w)
+        if input.type == dnnl_f32 {
+            // fp32 conv1 on the f32 window, then quantized.
+            let xf = try b.newTensor(channels: cout, spatial: spatial, type: dnnl_f32)
+            try b.convolution("\(name).conv1", src: input, weights: convWeights(try folded("\(name).conv1", w)), dst: xf, postOps: PostOps(ops: [.relu6()]))
+            try b.reorder("\(name).x.quantize", src: xf, dst: x, scale: 1 / x.scale)
+            b.release(xf)
+        } else {
+            try int8Convolution("\(name).conv1", layer: "\(name).conv1", src: input, dst: x, relu6: true, weights: w)
+        }
         let pooled = try b.newTensor(channels: cout, spatial: half(spatial), type: dnnl_u8, scale: x.scale)
         try b.pooling("\(name).conv2_2.pool", src: x, dst: pooled, average: true, kernel: 4, stride: 2, padding: 1)
         let a = try b.newTensor(channels: cout, spatial: half(spatial), type: dnnl_f32)
@@ -82,6 +94,13 @@ extension LCOVNetGraph {
         return out
     }
 
+    /// A u8 copy of an f32 tensor at `scale`.
+    private func quantize(_ name: String, _ t: GraphTensor, scale: Float) throws -> GraphTensor {
+        let out = try builder.newTensor(channels: t.channels, spatial: t.spatial, type: dnnl_u8, scale: scale)
+        try builder.reorder(name, src: t, dst: out, scale: 1 / scale)
+        return out
+    }
+
     private func concatInt8(_ name: String, _ a: GraphTensor, _ b: GraphTensor) throws -> GraphTensor {
         precondition(a.scale == b.scale)
         let out = try builder.newTensor(channels: a.channels + b.channels, spatial: a.spatial, type: dnnl_u8, scale: a.scale)
@@ -89,7 +108,8 @@ extension LCOVNetGraph {
         return out
     }
 
-    func buildInt8(_ w: SafeTensors, scales: [String: Float]) throws {
+    func buildInt8(_ w: SafeTensors, _ q: ModelManifest.Quantization) throws {
+        let scales = q.activationScales
         let f = LCOVNetArchitecture.widths
         let b = builder
         // Scales shared by each encoder output and the Up output it is concatenated with.
@@ -99,9 +119,19 @@ extension LCOVNetGraph {
 
         let window = GraphTensor(md: try memoryDesc([1, 1] + self.window.dims, dnnl_f32, dnnl_ndhwc), slot: -1, channels: 1,
                                  spatial: self.window.dims, type: dnnl_f32)
-        let input = try b.newTensor(channels: 1, spatial: self.window.dims, type: dnnl_s8, scale: try scale(scales, "input"))
-        try b.reorder("input.quantize", src: window, dst: input, scale: 1 / input.scale)
-        let e1 = try highBlockInt8("Encode_block1", input, f[0], outScale: s1, w, scales); b.release(input)
+        let e1: GraphTensor
+        if q.fp32Layers.contains("Encode_block1") {
+            // fp32 head: the first block on the window as it comes, its output quantized.
+            let e1f = try highBlock("Encode_block1", [window], f[0], w)
+            e1 = try quantize("Encode_block1.quantize", e1f, scale: s1); b.release(e1f)
+        } else if q.fp32Layers.contains("Encode_block1.conv1") {
+            e1 = try highBlockInt8("Encode_block1", window, f[0], outScale: s1, w, scales)
+        } else {
+            let input = try b.newTensor(channels: 1, spatial: self.window.dims, type: q.inputType == "u8" ? dnnl_u8 : dnnl_s8,
+                                        scale: try scale(scales, "input"))
+            try b.reorder("input.quantize", src: window, dst: input, scale: 1 / input.scale)
+            e1 = try highBlockInt8("Encode_block1", input, f[0], outScale: s1, w, scales); b.release(input)
+        }
         let p1 = try down("down1", e1)
         let e2 = try highBlockInt8("Encode_block2", p1, f[1], outScale: s2, w, scales); b.release(p1)
         let p2 = try down("down2", e2)

@@ -11,11 +11,11 @@ struct LCOVNetGraph {
     let builder: GraphBuilder
     let window: WindowShape
 
-    /// - Parameter scales: activation scales of an int8 graph (ModelManifest.Quantization), or nil for fp32.
-    init(context: DNNLContext, weights: SafeTensors, window: WindowShape, int8Scales scales: [String: Float]? = nil) throws {
+    /// - Parameter quantization: the int8 calibration (scales, input type, fp32 layers), or nil for fp32.
+    init(context: DNNLContext, weights: SafeTensors, window: WindowShape, int8 quantization: ModelManifest.Quantization? = nil) throws {
         builder = GraphBuilder(context: context)
         self.window = window
-        if let scales { try buildInt8(weights, scales: scales) } else { try build(weights) }
+        if let quantization { try buildInt8(weights, quantization) } else { try build(weights) }
     }
 
     func folded(_ name: String, _ weights: SafeTensors) throws -> FoldedConvolution {

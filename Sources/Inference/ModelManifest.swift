@@ -74,16 +74,32 @@ public struct ModelManifest: Sendable, Codable, Equatable {
         public var fp32Layers: [String]
         /// Calibration inputs and the measurements behind the choices.
         public var notes: [String]
+        /// How the window enters the int8 graph: "s8" (signed input, e.g. z-scored) or "u8" (input
+        /// never negative, e.g. clip-scale to [0, 1]: one more bit). Manifests without it mean s8.
+        public var inputType: String
 
-        public init(method: String, activationScales: [String: Float], fp32Layers: [String], notes: [String]) {
+        public init(method: String, activationScales: [String: Float], fp32Layers: [String], notes: [String], inputType: String = "s8") {
             self.method = method
             self.activationScales = activationScales
             self.fp32Layers = fp32Layers
             self.notes = notes
+            self.inputType = inputType
+        }
+
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            method = try c.decode(String.self, forKey: .method)
+            activationScales = try c.decode([String: Float].self, forKey: .activationScales)
+            fp32Layers = try c.decode([String].self, forKey: .fp32Layers)
+            notes = try c.decode([String].self, forKey: .notes)
+            inputType = try c.decodeIfPresent(String.self, forKey: .inputType) ?? "s8"
+            guard ["s8", "u8"].contains(inputType) else {
+                throw DecodingError.dataCorruptedError(forKey: .inputType, in: c, debugDescription: "input_type must be s8 or u8, not \(inputType)")
+            }
         }
 
         enum CodingKeys: String, CodingKey {
-            case method, activationScales = "activation_scales", fp32Layers = "fp32_layers", notes
+            case method, activationScales = "activation_scales", fp32Layers = "fp32_layers", notes, inputType = "input_type"
         }
     }
 }

@@ -76,6 +76,7 @@ public final class Segmenter {
         let classCount = model.manifest.classes.count
         let size = prepared.volume.size
         let window = try WindowChoice.window(model: model.manifest.window, prepared: size, classCount: classCount, precision: precision,
+                                             fp32Layers: model.manifest.quantization?.fp32Layers ?? [],
                                              budgetBytes: options.memoryBudgetMiB << 20,
                                              heldBytes: WindowChoice.heldBytes(scan: scan.size, prepared: size))
         var engine: LCOVNetEngine? = try LCOVNetEngine(model: model, precision: options.precision, threads: options.threads, window: window)

@@ -18,7 +18,8 @@ enum WindowChoice {
 
     static let reserveBytes = 96 << 20
 
-    static func window(model: [Int], prepared size: Extent3, classCount: Int, precision: Precision,
+    /// - Parameter fp32Layers: an int8 model's layers kept in fp32 (they change its activations' size).
+    static func window(model: [Int], prepared size: Extent3, classCount: Int, precision: Precision, fp32Layers: [String] = [],
                        budgetBytes: Int, heldBytes: Int = 0) throws -> WindowShape {
         func fit(_ wanted: Int, _ available: Int) -> Int { max(32, min(wanted, (available + 15) / 16 * 16)) }
         var d = fit(model[0], size.k), h = fit(model[1], size.j), w = fit(model[2], size.i)
@@ -29,7 +30,7 @@ enum WindowChoice {
         func bytes() throws -> Int {
             let window = Extent3(w, h, d)
             let slab = classCount * d * size.sliceCount * MemoryLayout<Float>.stride
-            return LCOVNetEngine.estimatedArenaBytes(window: try WindowShape(d: d, h: h, w: w), precision: precision)
+            return LCOVNetEngine.estimatedArenaBytes(window: try WindowShape(d: d, h: h, w: w), precision: precision, fp32Layers: fp32Layers)
                 + SlidingWindowInference.workingBytes(volumeSize: size, windowSize: window, classCount: classCount)
                 + slab
         }

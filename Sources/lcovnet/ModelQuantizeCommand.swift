@@ -68,7 +68,7 @@ struct ModelQuantizeCommand: ParsableCommand {
         let (_, report) = try Int8Quantizer.quantize(model: directory, windows: windows, sources: inputs, output: output, threads: threads) {
             FileHandle.standardError.write(Data("\($0)\n".utf8))
         }
-        print("\(output): int8, calibration \(report.chosen)")
+        print("\(output): int8, calibration \(report.chosen.description)")
         for note in report.notes { print(note) }
     }
 }

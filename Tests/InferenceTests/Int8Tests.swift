@@ -34,17 +34,21 @@ struct Int8Tests {
         let calibration = [Self.phantomWindow(seed: 1), Self.phantomWindow(seed: 2)]
         let (int8Model, report) = try Int8Quantizer.quantize(model: model, windows: calibration.map { (Self.window, $0) },
                                                              sources: ["phantom-1", "phantom-2"], output: dir.file("int8"), threads: 2)
-        #expect(report.results.count == Int8Quantizer.candidateMethods.count)
+        // z-scored input is signed: s8 input only, every method with and without the fp32 first block.
+        #expect(report.results.count == Int8Quantizer.candidateMethods.count * Int8Quantizer.candidateHeads.count)
+        #expect(report.results.allSatisfy { $0.inputType == "s8" })
         #expect(!report.notes.contains { $0.contains("NEGATIVE") }, "a u8 tensor had negative fp32 values")
         let reread = try ModelDirectory(path: dir.file("int8"))
         #expect(reread.manifest.precision == .int8)
-        #expect(reread.manifest.quantization?.method == report.chosen.description)
+        #expect(reread.manifest.quantization?.method == report.chosen.method.description)
+        #expect(reread.manifest.quantization?.inputType == "s8")
 
         // Held out: phantoms the calibration never saw.
         let fp32 = try LCOVNetEngine(model: model, precision: .fp32, threads: 2, window: Self.window)
         let int8 = try LCOVNetEngine(model: int8Model, precision: .int8, threads: 2, window: Self.window)
         for engine in [fp32, int8] {
-            let estimate = LCOVNetEngine.estimatedArenaBytes(window: Self.window, precision: engine.precision)
+            let estimate = LCOVNetEngine.estimatedArenaBytes(window: Self.window, precision: engine.precision,
+                                                             fp32Layers: engine.precision == .int8 ? reread.manifest.quantization!.fp32Layers : [])
             #expect(engine.arenaBytes <= estimate && engine.arenaBytes * 10 >= estimate * 8,
                     "\(engine.precision) arena \(engine.arenaBytes) bytes against the estimate \(estimate)")
         }
@@ -59,7 +63,7 @@ struct Int8Tests {
             results.append(Int8Agreement.compare(fp32: a, int8: b, classes: 17))
         }
         let mean = Int8Agreement.mean(results)
-        print("int8 vs fp32 on held-out phantoms (random weights, \(report.chosen)): \(mean)")
+        print("int8 vs fp32 on held-out phantoms (random weights, \(report.chosen.description)): \(mean)")
         #expect(mean.argmaxAgreement >= 0.95)
         #expect(mean.relativeRMSE <= 0.01)
     }
