@@ -53,15 +53,7 @@ extension LCOVNetGraph {
         let b = builder
         let spatial = input.spatial
         let x = try b.newTensor(channels: cout, spatial: spatial, type: dnnl_u8, scale: try scale(scales, "\(name).x"))
-        if input.type == dnnl_f32 {
-            // fp32 conv1 on the f32 window, then quantized.
-            let xf = try b.newTensor(channels: cout, spatial: spatial, type: dnnl_f32)
-            try b.convolution("\(name).conv1", src: input, weights: convWeights(try folded("\(name).conv1", w)), dst: xf, postOps: PostOps(ops: [.relu6()]))
-            try b.reorder("\(name).x.quantize", src: xf, dst: x, scale: 1 / x.scale)
-            b.release(xf)
-        } else {
-            try int8Convolution("\(name).conv1", layer: "\(name).conv1", src: input, dst: x, relu6: true, weights: w)
-        }
+        try int8Convolution("\(name).conv1", layer: "\(name).conv1", src: input, dst: x, relu6: true, weights: w)
         let pooled = try b.newTensor(channels: cout, spatial: half(spatial), type: dnnl_u8, scale: x.scale)
         try b.pooling("\(name).conv2_2.pool", src: x, dst: pooled, average: true, kernel: 4, stride: 2, padding: 1)
         let a = try b.newTensor(channels: cout, spatial: half(spatial), type: dnnl_f32)
@@ -124,8 +116,6 @@ extension LCOVNetGraph {
             // fp32 head: the first block on the window as it comes, its output quantized.
             let e1f = try highBlock("Encode_block1", [window], f[0], w)
             e1 = try quantize("Encode_block1.quantize", e1f, scale: s1); b.release(e1f)
-        } else if q.fp32Layers.contains("Encode_block1.conv1") {
-            e1 = try highBlockInt8("Encode_block1", window, f[0], outScale: s1, w, scales)
         } else {
             let input = try b.newTensor(channels: 1, spatial: self.window.dims, type: q.inputType == "u8" ? dnnl_u8 : dnnl_s8,
                                         scale: try scale(scales, "input"))

@@ -33,7 +33,8 @@ struct Int8Tests {
         let model = try RandomModel.make(seed: 5, at: dir.file("fp32"))
         let calibration = [Self.phantomWindow(seed: 1), Self.phantomWindow(seed: 2)]
         let (int8Model, report) = try Int8Quantizer.quantize(model: model, windows: calibration.map { (Self.window, $0) },
-                                                             sources: ["phantom-1", "phantom-2"], output: dir.file("int8"), threads: 2)
+                                                             sources: ["phantom-1", "phantom-2"], output: dir.file("int8"), threads: 2,
+                                                             heads: Int8Quantizer.candidateHeads)
         // z-scored input is signed: s8 input only, every method with and without the fp32 first block.
         #expect(report.results.count == Int8Quantizer.candidateMethods.count * Int8Quantizer.candidateHeads.count)
         #expect(report.results.allSatisfy { $0.inputType == "s8" })
