@@ -7,7 +7,8 @@
 #
 # Knobs: CALIBRATION (seeds, default 21-26), EVALUATE (seeds, default 1001-1010), WINDOW
 # (inference window for the manifest, default the training window), THREADS (default 1),
-# OUT (default Models/default).
+# OUT (default Models/default), LOGS (training logs to concatenate into training-log.jsonl, in
+# order, for a run fine-tuned from earlier runs; default RUN/log.jsonl).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,6 +34,6 @@ rm -rf "$WORK" && mkdir -p "$WORK"
 
 mkdir -p "$OUT"
 cp "$WORK/int8/manifest.json" "$WORK/int8/weights.safetensors" "$WORK/int8/evaluation.json" "$OUT/"
-cp "$RUN/log.jsonl" "$OUT/training-log.jsonl"
+cat ${LOGS:-"$RUN/log.jsonl"} > "$OUT/training-log.jsonl"
 cp "$WORK/evaluate.log" "$OUT/evaluation.txt"
 echo "packaged $RUN into $OUT (int8, fp32 weights inside; REPORT.md is written by hand from evaluation.txt)"
