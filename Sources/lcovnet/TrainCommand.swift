@@ -60,6 +60,11 @@ struct TrainingOptions: ParsableArguments {
                 print("{\"event\":\"prepared\",\"seed\":\(seed)}")
             }
         }
+        if let evaluate, let done = Trainer.checkpointStep(in: output), done >= configuration.steps {
+            // A finished run: evaluate it without preparing the training phantoms again.
+            try report(evaluate, configuration)
+            return
+        }
         let trainer = try Trainer(configuration: configuration, directory: output, teacher: teacher) { print($0) }
         print("{\"event\":\"start\",\"parameters\":\(trainer.parameterCount),\"multiply_adds_per_step\":\(trainer.multiplyAddsPerStep),\"step\":\(trainer.step)}")
         let start = Date()
@@ -72,14 +77,17 @@ struct TrainingOptions: ParsableArguments {
                                             + (teacher.map { ", distilled from \($0)" } ?? "")])
             print("{\"event\":\"exported\",\"model\":\"\(exportModel)\"}")
         }
-        if let evaluate {
-            let report = try Evaluation.dice(stateDict: "\(output)/checkpoint.safetensors", seeds: try Self.range(evaluate), configuration: configuration)
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            let data = try encoder.encode(report)
-            try data.write(to: URL(fileURLWithPath: "\(output)/evaluation.json"))
-            print(String(decoding: data, as: UTF8.self))
-        }
+        if let evaluate { try report(evaluate, configuration) }
+    }
+
+    /// Dice of the run's checkpoint on held-out phantoms, into OUTPUT/evaluation.json.
+    private func report(_ seeds: String, _ configuration: TrainingConfiguration) throws {
+        let report = try Evaluation.dice(stateDict: "\(output)/checkpoint.safetensors", seeds: try Self.range(seeds), configuration: configuration)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let data = try encoder.encode(report)
+        try data.write(to: URL(fileURLWithPath: "\(output)/evaluation.json"))
+        print(String(decoding: data, as: UTF8.self))
     }
 }
 

@@ -55,6 +55,13 @@ public final class Trainer {
         try encoder.encode(configuration).write(to: URL(fileURLWithPath: "\(directory)/configuration.json"))
     }
 
+    /// The step of the checkpoint in a run folder, if there is one (without loading the run).
+    public static func checkpointStep(in directory: String) -> Int? {
+        guard FileManager.default.fileExists(atPath: "\(directory)/checkpoint.safetensors"),
+              let state = try? SafeTensors(contentsOf: "\(directory)/optimizer.safetensors") else { return nil }
+        return state.metadata["step"].flatMap { Int($0) }
+    }
+
     var checkpointPath: String { "\(directory)/checkpoint.safetensors" }
     var optimizerPath: String { "\(directory)/optimizer.safetensors" }
     public var logPath: String { "\(directory)/log.jsonl" }
