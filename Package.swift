@@ -93,7 +93,9 @@ let inferenceTargets: [Target] = [
     .target(name: "Inference", dependencies: ["CDNNL", "ModelSpec"]),
 ]
 let inferenceTests: [Target] = [
-    .testTarget(name: "InferenceTests", dependencies: ["Inference", "ModelSpec", "Phantom", "Volumes", "TestSupport"]),
+    .testTarget(name: "InferenceTests", dependencies: ["Inference", "ModelSpec", "Phantom", "Volumes", "TestSupport", "ModelTestSupport"]),
+    // RandomModel for the test targets that need an LCOV-Net model directory.
+    .target(name: "ModelTestSupport", dependencies: ["Inference", "ModelSpec"], path: "Tests/ModelTestSupport"),
 ]
 let inferenceModules: [Target.Dependency] = [
     "Inference",
@@ -103,7 +105,8 @@ let inferenceModules: [Target.Dependency] = [
 // MARK: Segmentation: the whole job on one scan (ingest → prepare → infer → labels on the scan's grid)
 let segmentationTargets: [Target] = [
     .target(name: "Segmentation", dependencies: ["Ingest", "Preprocess", "Inference", "SlidingWindows", "Export", "NIfTI", "Volumes", "Phantom", logging]),
-    .testTarget(name: "SegmentationTests", dependencies: ["Segmentation", "Inference", "SlidingWindows", "Phantom", "NIfTI", "Volumes", "TestSupport"]),
+    .testTarget(name: "SegmentationTests", dependencies: ["Segmentation", "Inference", "SlidingWindows", "Phantom", "NIfTI", "Volumes", "TestSupport",
+                                                          "ModelTestSupport"]),
 ]
 
 
@@ -112,7 +115,7 @@ let retrainingTargets: [Target] = [
     .target(name: "Retraining", dependencies: ["Training", "Inference", "Preprocess", "ModelSpec", "NIfTI", "Export", "Volumes", "CZstd", logging],
             swiftSettings: [.unsafeFlags(["-O"])]),
     .testTarget(name: "RetrainingTests", dependencies: ["Retraining", "Training", "Inference", "Phantom", "Preprocess", "ModelSpec", "Volumes",
-                                                        "NIfTI", "Ingest", "Daemon", "DaemonJobs", "TestSupport", logging]),
+                                                        "NIfTI", "Ingest", "Daemon", "DaemonJobs", "TestSupport", "ModelTestSupport", logging]),
     // The domain-shift experiment of docs/RETRAINING.md (a release build; not part of the product).
     .executableTarget(name: "retrain-experiment", dependencies: ["Retraining", "Segmentation", "Inference", "NIfTI", "Phantom", "Volumes", logging],
                       path: "Sources/RetrainExperiment"),

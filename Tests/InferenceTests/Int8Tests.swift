@@ -1,8 +1,9 @@
 import Foundation
 import Inference
+import ModelTestSupport
 import Phantom
-import Testing
 import TestSupport
+import Testing
 import Volumes
 
 /// int8 against fp32 on phantom CT windows. There is no trained model yet: the weights are
@@ -30,7 +31,7 @@ struct Int8Tests {
 
     @Test func int8AgreesWithFp32OnPhantoms() throws {
         let dir = try TemporaryDirectory("lcovnet-int8")
-        let model = try RandomModel.make(seed: 5, at: dir.file("fp32"))
+        let model = try RandomModel.write(to: dir.file("fp32"), seed: 5, statistics: .farFromIdentity)
         let calibration = [Self.phantomWindow(seed: 1), Self.phantomWindow(seed: 2)]
         let (int8Model, report) = try Int8Quantizer.quantize(model: model, windows: calibration.map { (Self.window, $0) },
                                                              sources: ["phantom-1", "phantom-2"], output: dir.file("int8"), threads: 2,
@@ -71,7 +72,7 @@ struct Int8Tests {
 
     @Test func int8NeedsACalibratedModel() throws {
         let dir = try TemporaryDirectory("lcovnet-int8")
-        let model = try RandomModel.make(seed: 6, at: dir.file("fp32"))
+        let model = try RandomModel.write(to: dir.file("fp32"), seed: 6, statistics: .farFromIdentity)
         let error = #expect(throws: InferenceError.self) { try LCOVNetEngine(model: model, precision: .int8, threads: 1, window: Self.window) }
         #expect(error?.message.contains("lcovnet model quantize") == true)
     }

@@ -1,10 +1,11 @@
+import DaemonJobs
 import Foundation
 import Ingest
 import Logging
-import Testing
+import ModelTestSupport
 import TestSupport
+import Testing
 @testable import Daemon
-import DaemonJobs
 @testable import Retraining
 
 /// The daemon's segment job with a tiny random model: each series is cached for retraining after

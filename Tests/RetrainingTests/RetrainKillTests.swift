@@ -1,7 +1,8 @@
 import Foundation
 import Inference
-import Testing
+import ModelTestSupport
 import TestSupport
+import Testing
 @testable import Retraining
 
 /// The real `lcovnet retrain` binary killed with SIGKILL at random instants: the current model

@@ -1,10 +1,11 @@
 import Foundation
 import Inference
 import Logging
+import ModelTestSupport
 import NIfTI
 import Phantom
-import Testing
 import TestSupport
+import Testing
 @testable import Retraining
 
 /// Whole rounds on tiny cached phantoms. The teacher is the student's own network, so the

@@ -1,9 +1,10 @@
 import Foundation
 import Inference
 import Logging
+import ModelTestSupport
 import Phantom
-import Testing
 import TestSupport
+import Testing
 import Volumes
 @testable import Segmentation
 

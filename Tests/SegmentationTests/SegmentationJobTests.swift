@@ -1,10 +1,11 @@
 import Foundation
 import Ingest
 import Logging
+import ModelTestSupport
 import NIfTI
 import Phantom
-import Testing
 import TestSupport
+import Testing
 import Volumes
 @testable import Segmentation
 

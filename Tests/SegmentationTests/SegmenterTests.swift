@@ -1,13 +1,14 @@
 import Foundation
-import Ingest
 import Inference
+import Ingest
 import Logging
 import ModelSpec
+import ModelTestSupport
 import NIfTI
 import Phantom
 import SlidingWindows
-import Testing
 import TestSupport
+import Testing
 import Volumes
 @testable import Segmentation
 
