@@ -31,6 +31,7 @@ import Testing
             disk_watermark_mb = 0
             [retention]
             after_success = "delete"
+            replaced_days = 7.5
             [limits]
             memory_budget_mb = 8192
             concurrency = 2
@@ -55,7 +56,7 @@ import Testing
         #expect(c.ingest.markerFile == "")
         #expect(c.ingest.rescanSeconds == 5)
         #expect(c.ingest.diskWatermarkMB == 0)
-        #expect(c.retention == .delete)
+        #expect(c.retention == .delete && c.keepReplacedDays == 7.5)
         #expect(c.limits.memoryBudgetMB == 8192 && c.limits.concurrency == 2)
         #expect(c.metrics.port == 0)
         #expect(c.logLevel == .debug)
@@ -70,6 +71,7 @@ import Testing
         ("[paths]\nwatch = \"incoming\"", "paths.watch", "from the root"),
         ("[paths]\nwatch = \"/srv/x\"\noutput = \"/srv/x/results\"", "paths.output", "its own folder"),
         ("[retention]\nafter_success = \"shred\"", "retention.after_success", "\"archive\""),
+        ("[retention]\nreplaced_days = -1", "retention.replaced_days", "replaced_days = 30"),
         ("[limits]\nconcurrency = 0", "limits.concurrency", "concurrency = 3"),
         ("[limits]\nmemory_budget_mb = 1.5", "limits.memory_budget_mb", "whole number"),
         ("[metrics]\naddress = \"0.0.0.0\"", "metrics.address", "127.0.0.1"),

@@ -39,6 +39,14 @@ import TestSupport
         let kept = retention == .keep ? f.spool.inputFolder(job.id) : "\(f.config.paths.archive)/\(job.id)"
         #expect(FileSystem.entries(kept) == ["a.dcm", "b.dcm", "c.dcm"])
         #expect(try f.ledger.job(id: first.id)?.reason?.contains(job.id) == true)
+
+        // The superseded result stays for the configured time, measured from when it was set
+        // aside, then goes; the current result is untouched.
+        let setAside = try #require(FileSystem.info("\(f.config.paths.work)/replaced/1.2.3-\(job.id)")).modified
+        #expect(try f.spool.pruneReplaced(keepSeconds: 86_400, now: setAside + 3600).isEmpty)
+        #expect(try f.spool.pruneReplaced(keepSeconds: 86_400, now: setAside + 86_401) == ["1.2.3-\(job.id)"])
+        #expect(FileSystem.entries("\(f.config.paths.work)/replaced").isEmpty)
+        #expect(f.contents("\(f.config.paths.output)/1.2.3/image.nii.gz") == "three slices")
     }
 
     @Test func aSeriesSentAgainByteForByteIsNotProcessedAgain() throws {

@@ -47,12 +47,14 @@ public enum ConfigurationLoader {
         c.ingest.diskWatermarkMB = try reader.integer("ingest", "disk_watermark_mb", default: c.ingest.diskWatermarkMB, in: 0...100_000_000,
                                                       fix: "set the free space (MB) under which intake pauses, e.g. disk_watermark_mb = 1024")
 
-        try reader.section("retention", keys: ["after_success"])
+        try reader.section("retention", keys: ["after_success", "replaced_days"])
         let retention = try reader.string("retention", "after_success", default: c.retention.rawValue)
         guard let mode = DaemonConfiguration.Retention(rawValue: retention) else {
             throw reader.error("retention.after_success", "is \"\(retention)\"", "use one of \"keep\", \"archive\" or \"delete\"")
         }
         c.retention = mode
+        c.keepReplacedDays = try reader.number("retention", "replaced_days", default: c.keepReplacedDays, in: 0...36_500,
+                                               fix: "set how many days superseded results are kept, e.g. replaced_days = 30 (0 deletes them at once)")
 
         try reader.section("job", keys: ["kind", "model", "precision", "threads"])
         let kind = try reader.string("job", "kind", default: c.job.kind.rawValue)

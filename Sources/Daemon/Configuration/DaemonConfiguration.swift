@@ -102,6 +102,9 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var paths: Paths
     public var ingest: Ingest
     public var retention: Retention
+    /// Days a superseded result (a series' earlier result, replaced when late files came) is
+    /// kept under <work>/replaced before it is deleted; 0 deletes it at once.
+    public var keepReplacedDays: Double
     public var job: Job
     public var limits: Limits
     public var metrics: Metrics
@@ -128,6 +131,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
                      archive: "/var/lib/lcovnet/archive"),
         ingest: Ingest(quietSeconds: 10, markerFile: "lcovnet.complete", rescanSeconds: 30, diskWatermarkMB: 1024),
         retention: .archive,
+        keepReplacedDays: 30,
         job: Job(kind: .segment, model: "", precision: "", threads: 0),
         limits: Limits(memoryBudgetMB: 4096, concurrency: 3, maxAttempts: 3, retrySeconds: 5, drainSeconds: 60),
         metrics: Metrics(address: "127.0.0.1", port: 9464),

@@ -126,6 +126,12 @@ struct JobRunner: Sendable {
             metrics.seriesDone.increment()
             logger.info("series done", metadata: ["stage": "commit", "series.uid": "\(done.seriesUID ?? "")", "files": .stringConvertible(done.fileCount),
                                                   "result": "\(done.resultDir ?? "")", "duration_ms": .stringConvertible(done.durationMS ?? 0)])
+            do {
+                let pruned = try spool.pruneReplaced(keepSeconds: config.keepReplacedDays * 86_400, now: now())
+                if !pruned.isEmpty { logger.info("superseded results deleted", metadata: ["stage": "commit", "count": .stringConvertible(pruned.count)]) }
+            } catch {
+                logger.warning("superseded results not deleted", metadata: ["stage": "commit", "error": "\(error)"])
+            }
         case .rejected(let reason):
             let start = now()
             _ = try spool.quarantine(job, reason: reason, now: now())

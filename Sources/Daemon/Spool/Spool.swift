@@ -203,6 +203,19 @@ public struct Spool: Sendable {
         return try retain(job, retention: retention, now: now)
     }
 
+    /// Deletes superseded results under <work>/replaced set aside more than `keepSeconds` ago
+    /// (a rename sets the folder's ctime, which `FileSystem.info` counts); returns their names.
+    public func pruneReplaced(keepSeconds: Double, now: Double) throws -> [String] {
+        let folder = "\(paths.work)/replaced"
+        var removed: [String] = []
+        for name in FileSystem.entries(folder) {
+            guard let info = FileSystem.info("\(folder)/\(name)"), now - info.modified >= keepSeconds else { continue }
+            try FileSystem.removeTree("\(folder)/\(name)")
+            removed.append(name)
+        }
+        return removed
+    }
+
     /// Keeps, archives or deletes the inputs of a committed job, then marks it done.
     func retain(_ job: JobRecord, retention: DaemonConfiguration.Retention, now: Double) throws -> JobRecord {
         let folder = jobFolder(job.id)
