@@ -12,12 +12,11 @@ public enum Int8Quantizer {
                                     "Encode_BottleNeck_block5.conv2_2", "up1.conv"]
 
     /// Layers that may be tried in fp32 on top of those, cheapest first: none, or the whole first
-    /// encoder block. Measured on the default model (2600 steps; 24 calibration windows; mean
-    /// Dice against fp32): none 0.968 (s8 input) / 0.971 (u8), Encode_block1 0.986 (its conv1
-    /// alone 0.976; with Encode_block2 0.985; segout4, or Decode_block4 and segout4, 0.971: no
-    /// gain). On 10 whole held-out phantoms the fp32 first block raised the label maps'
-    /// agreement only from 0.979 to 0.982, for 1.4× the time per window and 2× the activations'
-    /// memory, so it is an option (`model quantize --try-fp32-first-block`), not the default.
+    /// encoder block. On the 2600-step model it raised the calibration windows' mean Dice against
+    /// fp32 from 0.968 to 0.986 but whole phantoms' agreement only from 0.979 to 0.982; on the
+    /// 3400-step model it gained nothing (0.975 → 0.973). It costs 1.4× the time per window and
+    /// 2× the activations' memory, so it is an option (`model quantize --try-fp32-first-block`),
+    /// not the default (docs/INFERENCE.md).
     public static let candidateHeads: [[String]] = [[], ["Encode_block1"]]
 
     /// A candidate is chosen over a cheaper one only when its mean Dice against fp32 is higher by
