@@ -7,7 +7,7 @@
 // before and after the round is scored on held-out phantoms of the same population.
 //
 // retrain-experiment --model DIR --out DIR [--teacher FILE] [--shift] [--stream N] [--heldout N]
-//                    [--corrected PERCENT] [--steps N] [--batch N] [--learning-rate X] [--threads N]
+//                    [--corrected PERCENT] [--validation PERCENT] [--steps N] [--batch N] [--learning-rate X] [--threads N]
 import Foundation
 import Inference
 import Logging
@@ -23,13 +23,14 @@ func option(_ name: String) -> String? {
     return arguments[i + 1]
 }
 guard let modelPath = option("--model"), let out = option("--out") else {
-    FileHandle.standardError.write(Data("usage: retrain-experiment --model DIR --out DIR [--teacher FILE] [--shift] [--stream N] [--heldout N] [--corrected PERCENT] [--steps N] [--batch N] [--learning-rate X] [--threads N]\n".utf8))
+    FileHandle.standardError.write(Data("usage: retrain-experiment --model DIR --out DIR [--teacher FILE] [--shift] [--stream N] [--heldout N] [--corrected PERCENT] [--validation PERCENT] [--steps N] [--batch N] [--learning-rate X] [--threads N]\n".utf8))
     exit(2)
 }
 let shifted = arguments.contains("--shift")
 let streamCount = Int(option("--stream") ?? "") ?? 8
 let heldoutCount = Int(option("--heldout") ?? "") ?? 6
 let correctedPercent = Int(option("--corrected") ?? "") ?? 100
+let validationPercent = Int(option("--validation") ?? "") ?? 25
 let steps = Int(option("--steps") ?? "") ?? 60
 let batch = Int(option("--batch") ?? "") ?? 1
 let learningRate = Double(option("--learning-rate") ?? "") ?? 5e-4
@@ -77,7 +78,7 @@ for n in 0..<streamCount {
 }
 
 // 2. One round, as `lcovnet retrain` runs it.
-var settings = RetrainSettings(window: window, steps: steps, batch: batch, learningRate: learningRate, validationPercent: 25,
+var settings = RetrainSettings(window: window, steps: steps, batch: batch, learningRate: learningRate, validationPercent: validationPercent,
                                promoteMargin: 0.01, minimumSeries: 4, threads: threads, teacher: teacher, corrections: "\(work)/corrections")
 settings.calibrationWindows = 4
 let roundStart = Date()

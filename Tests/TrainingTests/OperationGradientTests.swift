@@ -89,6 +89,23 @@ import Testing
                   forward: { try wide.forward($0, ctx, training: true) }, backward: { try wide.backward($0, ctx) })
     }
 
+    /// Fine-tuning: normalised with the running statistics, which stay as they were.
+    @Test func batchNormWithFrozenStatistics() throws {
+        let bn = BatchNorm(key: "bn", channels: 32)
+        bn.scale.values = Self.noise(32, seed: 8).map { 1 + 0.3 * $0 }
+        bn.shift.values = Self.noise(32, seed: 9).map { 0.2 * $0 }
+        bn.running.mean = Self.noise(32, seed: 10).map { 0.3 * $0 }
+        bn.running.variance = Self.noise(32, seed: 11).map { 0.5 + abs($0) }
+        let (mean, variance) = (bn.running.mean, bn.running.variance)
+        bn.statisticsFrozen = true
+        try check("batchnorm, frozen statistics", shape: [2, 32, 4, 4, 6], epsilon: 1e-2, tolerance: 1e-3,
+                  forward: { try bn.forward($0, ctx, training: true) }, backward: { try bn.backward($0, ctx) })
+        #expect(bn.running.mean == mean && bn.running.variance == variance)
+        // The same values as evaluation mode.
+        let x = Tensor(planar: Self.noise(2 * 32 * 96, seed: 12), shape: [2, 32, 4, 4, 6], pool: ctx.pool)
+        #expect(try bn.forward(x, ctx, training: true).planar == bn.forward(x, ctx, training: false).planar)
+    }
+
     @Test func poolingAndUpsampling() throws {
         let maxPool = Pooling.maxDown(ctx.pool), avgPool = Pooling.attentionAverage(ctx.pool)
         try check("max pool", shape: [2, 3, 4, 6, 8], epsilon: 1e-3,

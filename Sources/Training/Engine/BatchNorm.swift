@@ -3,7 +3,9 @@ import Foundation
 
 /// BatchNorm3d (eps 1e-5, momentum 0.1) on oneDNN. Training mode normalises with the batch's
 /// statistics and updates the running ones as PyTorch does (unbiased variance); evaluation mode
-/// uses the running statistics.
+/// uses the running statistics. With `statisticsFrozen`, training mode normalises with the
+/// running statistics and leaves them alone (fine-tuning on a few small patches, whose batch
+/// statistics are not those of the scans the model will see), while scale and shift still learn.
 final class BatchNorm {
     let key: String
     let channels: Int
@@ -13,6 +15,7 @@ final class BatchNorm {
     static let epsilon: Float = 1e-5
     static let momentum: Float = 0.1
     private var saved: (input: Tensor, mean: [Float], variance: [Float])?
+    var statisticsFrozen = false
 
     init(key: String, channels: Int) {
         self.key = key
@@ -82,7 +85,8 @@ final class BatchNorm {
         let p = try forwardPrimitive(ctx, x.shape, training: training, givenStatistics: true)
         let md = try channelsLast(x.shape), vec = try plainDesc([channels], dnnl_x)
         let y = Tensor(x.shape, pool: ctx.pool)
-        var (mean, variance) = training ? Self.statistics(x, ctx) : (running.mean, running.variance)
+        let batchStatistics = training && !statisticsFrozen
+        var (mean, variance) = batchStatistics ? Self.statistics(x, ctx) : (running.mean, running.variance)
         try mean.withUnsafeMutableBytes { m in
             try variance.withUnsafeMutableBytes { v in
                 try ctx.execute(p, [(Int32(DNNL_ARG_SRC), md, x.raw), (Int32(DNNL_ARG_DST), md, y.raw),
@@ -91,7 +95,7 @@ final class BatchNorm {
                                     (Int32(DNNL_ARG_MEAN), vec, m.baseAddress!), (Int32(DNNL_ARG_VARIANCE), vec, v.baseAddress!)])
             }
         }
-        if training {
+        if batchStatistics {
             let m = Float(x.batch * x.voxels)
             let unbiased = m > 1 ? m / (m - 1) : 1
             for c in 0..<channels {
@@ -99,8 +103,8 @@ final class BatchNorm {
                 running.variance[c] = (1 - Self.momentum) * running.variance[c] + Self.momentum * variance[c] * unbiased
             }
             running.batchesTracked += 1
-            saved = (x, mean, variance)
         }
+        if training { saved = (x, mean, variance) }
         return y
     }
 
@@ -108,12 +112,15 @@ final class BatchNorm {
         guard var s = saved else { throw TrainingError("\(key): backward without a training forward pass") }
         saved = nil
         let x = s.input
-        let fwd = try forwardPrimitive(ctx, x.shape, training: true, givenStatistics: false)
+        // Frozen statistics are constants: the backward pass is then the plain per-channel scaling.
+        let frozen = statisticsFrozen
+        let fwd = try forwardPrimitive(ctx, x.shape, training: true, givenStatistics: frozen)
         let md = try channelsLast(x.shape), vec = try plainDesc([channels], dnnl_x)
-        let p = try ctx.primitive("bn bwd \(x.shape)") {
+        let backwardFlags = frozen ? flags | dnnl_use_global_stats.rawValue : flags
+        let p = try ctx.primitive("bn bwd \(frozen) \(x.shape)") {
             var data = md, diff = md
             var desc = dnnl_batch_normalization_desc_t()
-            try check(dnnl_batch_normalization_backward_desc_init(&desc, dnnl_backward, &diff, &data, Self.epsilon, flags),
+            try check(dnnl_batch_normalization_backward_desc_init(&desc, dnnl_backward, &diff, &data, Self.epsilon, backwardFlags),
                       "batchnorm backward desc \(key)")
             return try ctx.makePrimitive("batchnorm backward \(key)", desc: &desc, hint: fwd)
         }

@@ -45,6 +45,11 @@ final class TrainableLCOVNet {
     var parameters: [Parameter] { units.flatMap(\.parameters) + heads.flatMap(\.parameters) }
     var statistics: [RunningStatistics] { units.compactMap { $0.batchNorm?.running } }
 
+    /// Normalise with the running BatchNorm statistics in training too, and keep them (fine-tuning).
+    func freezeBatchNormStatistics(_ frozen: Bool = true) {
+        for unit in units { unit.batchNorm?.statisticsFrozen = frozen }
+    }
+
     /// Multiply-adds of one forward pass on a window of `voxels` voxels (convolutions only).
     func multiplyAdds(voxels: Int) -> Int {
         var total = 0
