@@ -6,8 +6,8 @@ internal import CDNNL
 /// - The window is quantized on entry, to s8 (z-scored input is signed) or u8 (clip-scale input
 ///   is not: 8 bits instead of 7), as the calibration says; the logits leave as f32.
 /// - With "Encode_block1" in `fp32_layers` (chosen by measurement in Int8Quantizer) the first
-///   block runs in fp32 on the f32 window and only its output is quantized: most of the int8
-///   error was born there (the 7-8-bit input and the block's full-resolution activations).
+///   block runs in fp32 on the f32 window and only its output is quantized (an option of
+///   `model quantize`; measured gains and costs in docs/INFERENCE.md).
 /// - Attention: conv2_2 writes f32 at half resolution (oneDNN's sigmoid rejects u8 input), the
 ///   resampling applies the sigmoid and writes u8 in steps of 1/255, the gate multiplies into u8.
 /// - Decoder inputs are concatenated (u8 partial sums of a split convolution would clip), so an
@@ -137,8 +137,7 @@ extension LCOVNetGraph {
         let up1f = try folded("up1.conv", w)
         let u1f = try b.newTensor(channels: f[3], spatial: bottom.spatial, type: dnnl_f32)
         try b.convolution("up1.conv", src: bottom, weights: convWeights(up1f), dst: u1f, postOps: PostOps(ops: [.relu6()])); b.release(bottom)
-        let u1q = try b.newTensor(channels: f[3], spatial: bottom.spatial, type: dnnl_u8, scale: s4)
-        try b.reorder("up1.quantize", src: u1f, dst: u1q, scale: 1 / s4); b.release(u1f)
+        let u1q = try quantize("up1.quantize", u1f, scale: s4); b.release(u1f)
         let u1 = try b.newTensor(channels: f[3], spatial: e4.spatial, type: dnnl_u8, scale: s4)
         try b.resampling("up1.up", src: u1q, dst: u1, postOps: PostOps()); b.release(u1q)
 
