@@ -8,6 +8,7 @@
 //
 // retrain-experiment --model DIR --out DIR [--teacher FILE] [--shift] [--stream N] [--heldout N]
 //                    [--corrected PERCENT] [--validation PERCENT] [--steps N] [--batch N] [--learning-rate X] [--threads N]
+//                    [--rehearsal FRACTION] [--anchors N] [--patches N]
 import Foundation
 import Inference
 import Logging
@@ -23,7 +24,7 @@ func option(_ name: String) -> String? {
     return arguments[i + 1]
 }
 guard let modelPath = option("--model"), let out = option("--out") else {
-    FileHandle.standardError.write(Data("usage: retrain-experiment --model DIR --out DIR [--teacher FILE] [--shift] [--stream N] [--heldout N] [--corrected PERCENT] [--validation PERCENT] [--steps N] [--batch N] [--learning-rate X] [--threads N]\n".utf8))
+    FileHandle.standardError.write(Data("usage: retrain-experiment --model DIR --out DIR [--teacher FILE] [--shift] [--stream N] [--heldout N] [--corrected PERCENT] [--validation PERCENT] [--steps N] [--batch N] [--learning-rate X] [--threads N] [--rehearsal FRACTION] [--anchors N] [--patches N]\n".utf8))
     exit(2)
 }
 let shifted = arguments.contains("--shift")
@@ -36,6 +37,9 @@ let batch = Int(option("--batch") ?? "") ?? 1
 let learningRate = Double(option("--learning-rate") ?? "") ?? 5e-4
 let threads = Int(option("--threads") ?? "") ?? 1
 let teacher = option("--teacher")
+let rehearsal = Double(option("--rehearsal") ?? "") ?? 0.5
+let anchors = Int(option("--anchors") ?? "") ?? 2
+let patchesPerSeries = Int(option("--patches") ?? "") ?? 4
 let window = [32, 64, 64]
 
 LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
@@ -60,7 +64,7 @@ func segmenter(_ path: String) throws -> Segmenter {
 
 // 1. The stream, as the daemon sees it.
 let student = try segmenter(modelPath)
-let writer = SeriesCacheWriter(cache: cache, window: window, patchesPerSeries: 4, threads: threads)
+let writer = SeriesCacheWriter(cache: cache, window: window, patchesPerSeries: patchesPerSeries, threads: threads)
 var streamDice: [Double] = []
 for n in 0..<streamCount {
     let seed = UInt64(3000 + n)
@@ -81,6 +85,8 @@ for n in 0..<streamCount {
 var settings = RetrainSettings(window: window, steps: steps, batch: batch, learningRate: learningRate, validationPercent: validationPercent,
                                promoteMargin: 0.01, minimumSeries: 4, threads: threads, teacher: teacher, corrections: "\(work)/corrections")
 settings.calibrationWindows = 4
+settings.rehearsalFraction = rehearsal
+settings.anchorSeeds = (0..<anchors).map { 9001 + UInt64($0) }
 let roundStart = Date()
 let status = try RetrainRound(cache: cache, store: store, baseline: modelPath, settings: settings, workPath: "\(work)/retrain", logger: logger).run()
 let roundSeconds = Date().timeIntervalSince(roundStart)

@@ -20,6 +20,19 @@ public struct RetrainSettings: Sendable {
     public var seed: UInt64 = 1
     /// Cached training inputs the int8 calibration runs on.
     public var calibrationWindows = 4
+    /// The share of fine-tuning steps whose batch is drawn from synthetic phantoms with true
+    /// labels (rehearsal), so the student does not forget what the cache does not show.
+    public var rehearsalFraction = 0.5
+    /// The phantoms rehearsal draws from (the default model's training seeds start at 1).
+    public var rehearsalSeeds: [UInt64] = Array(1...4)
+    /// Whole phantoms of the training population (seeds no training run uses) on which the
+    /// candidate may not fall more than `anchorTolerance` below the current model; empty: no floor.
+    public var anchorSeeds: [UInt64] = [9001, 9002]
+    public var anchorTolerance = 0.01
+    /// The in-plane matrix of the rehearsal and anchor phantoms (the training phantoms' is 256).
+    public var phantomMatrix = 256
+    /// Fewer validation series than this and the round is skipped: one series decided a promotion once.
+    public var minimumValidationSeries = 2
 
     public init(window: [Int], steps: Int, batch: Int, learningRate: Double, validationPercent: Int, promoteMargin: Double,
                 minimumSeries: Int, threads: Int, teacher: String?, corrections: String) {
@@ -172,11 +185,22 @@ public final class RetrainRound {
         logger.info("retraining split", metadata: ["stage": "retrain", "training_series": .stringConvertible(trainingSeries.count),
                                                    "validation_series": .stringConvertible(validationSeries.count),
                                                    "corrected_series": .stringConvertible(corrected)])
-        guard trainingSeries.count + validationSeries.count >= settings.minimumSeries, !trainingSeries.isEmpty, !validationSeries.isEmpty else {
+        guard trainingSeries.count + validationSeries.count >= settings.minimumSeries, !trainingSeries.isEmpty,
+              validationSeries.count >= max(1, settings.minimumValidationSeries) else {
             finish("skipped", "\(trainingSeries.count) training and \(validationSeries.count) validation series with labels; a round needs "
-                   + "\(settings.minimumSeries) in all and at least one on each side" + (settings.teacher == nil ? " (no teacher configured)" : ""))
+                   + "\(settings.minimumSeries) in all, one for training and \(max(1, settings.minimumValidationSeries)) for validation"
+                   + (settings.teacher == nil ? " (no teacher configured)" : ""))
             return
         }
+
+        try publish("phantoms")
+        let classCount = LCOVNetArchitecture.classCount
+        var rehearsal = settings.rehearsalFraction > 0
+            ? try RehearsalWindows(seeds: settings.rehearsalSeeds, matrix: settings.phantomMatrix, spec: current.manifest.input, classCount: classCount,
+                                   window: settings.window, seed: settings.seed &+ StableHash.fnv1a(status.round) &+ 1, threads: settings.threads)
+            : nil
+        let anchors = settings.anchorSeeds.isEmpty ? nil
+            : try AnchorPhantoms(seeds: settings.anchorSeeds, matrix: settings.phantomMatrix, spec: current.manifest.input, window: settings.window, threads: settings.threads)
 
         try publish("baseline")
         let precision = current.manifest.precision
@@ -188,10 +212,15 @@ public final class RetrainRound {
         var rng = SplitMix64(seed: settings.seed &+ StableHash.fnv1a(status.round))
         let withTeacher = training.filter(\.hasTeacher), without = training.filter { !$0.hasTeacher }
         status.steps = settings.steps
+        var rehearsed = 0
         for step in 1...settings.steps {
-            let pool = without.isEmpty || (!withTeacher.isEmpty && rng.next() % UInt64(training.count) < UInt64(withTeacher.count)) ? withTeacher : without
             var batch: [DistillationSample] = []
-            for _ in 0..<settings.batch {
+            if rehearsal != nil, Double(rng.next() >> 11) / Double(1 << 53) < settings.rehearsalFraction {
+                for _ in 0..<settings.batch { batch.append(rehearsal!.next()) }
+                rehearsed += 1
+            }
+            let pool = without.isEmpty || (!withTeacher.isEmpty && rng.next() % UInt64(training.count) < UInt64(withTeacher.count)) ? withTeacher : without
+            for _ in 0..<(batch.isEmpty ? settings.batch : 0) {
                 let s = pool[Int(rng.next() % UInt64(pool.count))]
                 let patch = try cache.patch(s.patchID)
                 let teacher = s.hasTeacher ? try cache.teacher(s.patchID)?.targets : nil
@@ -206,7 +235,8 @@ public final class RetrainRound {
                                                           "loss": "\(String(format: "%.4f", terms.loss))",
                                                           "dice_loss": "\(String(format: "%.4f", terms.dice))",
                                                           "cakd": "\(String(format: "%.4f", terms.affinity))",
-                                                          "mskd": "\(String(format: "%.4f", terms.featureNorm))"])
+                                                          "mskd": "\(String(format: "%.4f", terms.featureNorm))",
+                                                          "rehearsal_steps": .stringConvertible(rehearsed)])
             }
         }
 
@@ -222,7 +252,7 @@ public final class RetrainRound {
         manifest.provenance.created = ModelStore.now()
         manifest.provenance.notes.append("retrained by lcovnet retrain from \(currentVersion): \(settings.steps) steps on "
                                          + "\(trainingSeries.count) cached series (\(withTeacher.count) patches with teacher targets, "
-                                         + "\(corrected) corrected series)")
+                                         + "\(corrected) corrected series, \(rehearsed) steps on synthetic phantoms)")
         let weights = try ModelDirectory.canonicalWeights(fromStateDict: network.stateDict(), sourceName: "retraining round \(status.round)")
         try ModelDirectory(path: fp32, manifest: manifest, weights: weights).write()
         let calibrationSamples = training.prefix(settings.calibrationWindows)
@@ -237,8 +267,21 @@ public final class RetrainRound {
         try FileManager.default.removeItem(atPath: fp32)
 
         try publish("evaluate")
-        status.candidateDice = try dice(of: try ModelDirectory(path: staged), precision: precision, on: validation)
+        let stagedModel = try ModelDirectory(path: staged)
+        status.candidateDice = try dice(of: stagedModel, precision: precision, on: validation)
         let gain = status.candidateDice! - status.currentDice!
+        if gain >= settings.promoteMargin, let anchors {
+            let floor = try anchors.dice(of: current, precision: precision, threads: settings.threads)
+            status.anchorCurrentDice = floor
+            status.anchorCandidateDice = try anchors.dice(of: stagedModel, precision: precision, threads: settings.threads)
+            if status.anchorCandidateDice! < floor - settings.anchorTolerance {
+                try? FileManager.default.removeItem(atPath: staged)
+                finish("kept-current", String(format: "mean validation Dice %.4f beats %.4f by %.4f, but on the anchor phantoms the candidate "
+                                              + "scores %.4f against %.4f (tolerance %.4f)", status.candidateDice!, status.currentDice!, gain,
+                                              status.anchorCandidateDice!, floor, settings.anchorTolerance))
+                return
+            }
+        }
         if gain >= settings.promoteMargin {
             try store.commit(staged: staged, version: version)
             try store.promote(version, reason: String(format: "validation Dice %.4f → %.4f (margin %.4f)", status.currentDice!, status.candidateDice!, settings.promoteMargin))

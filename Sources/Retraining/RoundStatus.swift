@@ -7,7 +7,7 @@ public struct RoundStatus: Codable, Sendable {
     public var round: String
     public var started: String
     public var updated: String
-    /// backfill, split, baseline, fine-tune, quantize, evaluate, done, skipped, failed
+    /// backfill, split, phantoms, baseline, fine-tune, quantize, evaluate, done, skipped, failed
     public var phase: String
     public var step: Int?
     public var steps: Int?
@@ -20,6 +20,10 @@ public struct RoundStatus: Codable, Sendable {
     public var currentDice: Double?
     public var candidateDice: Double?
     public var margin: Double?
+    /// Mean Dice on the whole anchor phantoms (the promotion floor), measured only for a
+    /// candidate that cleared the validation margin.
+    public var anchorCurrentDice: Double?
+    public var anchorCandidateDice: Double?
     /// promoted, kept-current, skipped, failed
     public var decision: String?
     public var reason: String?
@@ -30,6 +34,7 @@ public struct RoundStatus: Codable, Sendable {
         case currentVersion = "current_version", candidateVersion = "candidate_version", trainingSeries = "training_series"
         case validationSeries = "validation_series", validationPatches = "validation_patches", correctedSeries = "corrected_series"
         case currentDice = "current_dice", candidateDice = "candidate_dice"
+        case anchorCurrentDice = "anchor_current_dice", anchorCandidateDice = "anchor_candidate_dice"
     }
 
     public static func read(_ path: String) -> RoundStatus? {

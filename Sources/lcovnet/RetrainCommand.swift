@@ -42,6 +42,11 @@ struct RetrainCommand: ParsableCommand {
                                        corrections: c.correctionsPath)
         var settings = configured
         settings.calibrationWindows = r.calibrationWindows
+        settings.rehearsalFraction = r.rehearsal
+        settings.rehearsalSeeds = (1...r.rehearsalPhantoms).map(UInt64.init)
+        settings.anchorSeeds = (0..<r.anchorPhantoms).map { 9001 + UInt64($0) }
+        settings.anchorTolerance = r.anchorTolerance
+        settings.minimumValidationSeries = r.minimumValidationSeries
         let round: RetrainRound
         do {
             round = RetrainRound(cache: try DistillationCache(path: c.cachePath, boundBytes: Int64(r.cacheMB) << 20),

@@ -44,11 +44,18 @@ import Testing
             teacher = "/srv/teacher.safetensors"
             steps = 50
             promote_margin = 0.02
+            rehearsal = 0.25
+            rehearsal_phantoms = 6
+            anchor_phantoms = 0
+            anchor_tolerance = 0.005
+            minimum_validation_series = 3
             [log]
             level = "debug"
             """)
         #expect(!c.retrain.cache && c.retrain.cacheMB == 512 && c.retrain.patchWindow == [32, 96, 96])
         #expect(c.retrain.teacher == "/srv/teacher.safetensors" && c.retrain.steps == 50 && c.retrain.promoteMargin == 0.02)
+        #expect(c.retrain.rehearsal == 0.25 && c.retrain.rehearsalPhantoms == 6 && c.retrain.anchorPhantoms == 0)
+        #expect(c.retrain.anchorTolerance == 0.005 && c.retrain.minimumValidationSeries == 3)
         #expect(c.correctionsPath == "/srv/work/corrections" && c.modelsPath == "/srv/work/models")
         #expect(c.paths.watch == "/srv/in")
         #expect(c.paths.archive == "/srv/work/archive")
@@ -88,6 +95,8 @@ import Testing
         ("[retrain]\nvalidation_percent = 0", "retrain.validation_percent", "validation_percent = 20"),
         ("[retrain]\nsteps = 0", "retrain.steps", "steps = 200"),
         ("[retrain]\nepochs = 3", "retrain.epochs", "calibration_windows"),
+        ("[retrain]\nrehearsal = 1", "retrain.rehearsal", "rehearsal = 0.5"),
+        ("[retrain]\nrehearsal_phantoms = 0", "retrain.rehearsal_phantoms", "rehearsal_phantoms = 4"),
         ("[spool]\nx = 1", "spool", "[paths]"),
         ("watch = \"/x\"", "watch", "[paths]"),
         ("[paths\nwatch = 1", "", "TOML"),

@@ -28,10 +28,11 @@ import Testing
             try RetrainingFixtures.fill(cache, uids: RetrainingFixtures.uids(validation: 1, training: 3))
         }
 
-        func round(steps: Int, margin: Double) -> RetrainRound {
-            RetrainRound(cache: cache, store: store, baseline: base.path,
-                         settings: RetrainingFixtures.settings(steps: steps, margin: margin, teacher: teacher, corrections: dir.file("work/corrections")),
-                         workPath: dir.file("work/retrain"), logger: Logger(label: "test"))
+        func round(steps: Int, margin: Double, anchorTolerance: Double = 1) -> RetrainRound {
+            var settings = RetrainingFixtures.settings(steps: steps, margin: margin, teacher: teacher, corrections: dir.file("work/corrections"))
+            settings.anchorTolerance = anchorTolerance
+            return RetrainRound(cache: cache, store: store, baseline: base.path, settings: settings,
+                                workPath: dir.file("work/retrain"), logger: Logger(label: "test"))
         }
     }
 
@@ -63,12 +64,36 @@ import Testing
         let status = try s.round(steps: 2, margin: -1).run()
         #expect(status.decision == "promoted", "\(status.reason ?? "")")
         #expect(status.correctedSeries == 1)
+        #expect(status.anchorCurrentDice != nil && status.anchorCandidateDice != nil)
         let candidate = try #require(status.candidateVersion)
         #expect(s.store.current() == candidate)
         let promoted = try ModelDirectory(path: s.store.currentPath()!)
         #expect(promoted.manifest.modelVersion == candidate && promoted.manifest.quantization != nil)
         #expect(promoted.manifest.precision == s.base.manifest.precision)
         #expect(try s.store.rollback().hasSuffix("-baseline"))
+    }
+
+    @Test func aCandidateBelowTheAnchorFloorIsKeptOut() throws {
+        let s = try Setup()
+        // The candidate clears the validation margin, but the floor asks it to beat the current
+        // model on the whole anchor phantoms by a full point of Dice, which no model can.
+        let status = try s.round(steps: 2, margin: -1, anchorTolerance: -1).run()
+        #expect(status.decision == "kept-current", "\(status.reason ?? "")")
+        #expect(status.reason?.contains("anchor phantoms") == true)
+        let current = try #require(status.anchorCurrentDice), candidate = try #require(status.anchorCandidateDice)
+        #expect((0...1).contains(current) && (0...1).contains(candidate))
+        #expect(s.store.versions().count == 1 && s.store.current()!.hasSuffix("-baseline"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: s.store.path).allSatisfy { !$0.hasPrefix(".incoming-") })
+    }
+
+    @Test func aRoundNeedsTheMinimumOfValidationSeries() throws {
+        let s = try Setup()
+        var settings = RetrainingFixtures.settings(steps: 1, margin: -1, teacher: s.teacher, corrections: s.dir.file("work/corrections"))
+        settings.minimumValidationSeries = 2
+        let status = try RetrainRound(cache: s.cache, store: s.store, baseline: s.base.path, settings: settings,
+                                      workPath: s.dir.file("work/retrain"), logger: Logger(label: "test")).run()
+        #expect(status.decision == "skipped", "\(status.reason ?? "")")
+        #expect(status.reason?.contains("2 for validation") == true)
     }
 
     @Test func tooFewSeriesSkipTheRound() throws {

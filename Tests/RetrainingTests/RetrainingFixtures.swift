@@ -44,6 +44,11 @@ enum RetrainingFixtures {
         var s = RetrainSettings(window: window, steps: steps, batch: 1, learningRate: 1e-3, validationPercent: 20, promoteMargin: margin,
                                 minimumSeries: 3, threads: 1, teacher: teacher, corrections: corrections)
         s.calibrationWindows = 1
+        s.phantomMatrix = 64
+        s.rehearsalSeeds = [1]
+        s.anchorSeeds = [2]
+        s.anchorTolerance = 1
+        s.minimumValidationSeries = 1
         return s
     }
 }

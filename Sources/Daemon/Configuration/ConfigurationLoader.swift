@@ -112,7 +112,8 @@ public enum ConfigurationLoader {
     private static func readRetrain(_ c: inout DaemonConfiguration, _ reader: TableReader) throws(ConfigurationError) {
         try reader.section("retrain", keys: ["cache", "cache_mb", "patches_per_series", "patch_window", "teacher", "corrections", "steps",
                                              "batch", "learning_rate", "validation_percent", "promote_margin", "minimum_series", "threads",
-                                             "calibration_windows"])
+                                             "calibration_windows", "rehearsal", "rehearsal_phantoms", "anchor_phantoms", "anchor_tolerance",
+                                             "minimum_validation_series"])
         var r = c.retrain
         r.cache = try reader.bool("retrain", "cache", default: r.cache)
         r.cacheMB = try reader.integer("retrain", "cache_mb", default: r.cacheMB, in: 16...10_000_000,
@@ -149,6 +150,16 @@ public enum ConfigurationLoader {
                                        fix: "set the round's threads, e.g. threads = 1, or 0 for every core")
         r.calibrationWindows = try reader.integer("retrain", "calibration_windows", default: r.calibrationWindows, in: 1...64,
                                                   fix: "set how many cached inputs calibrate the candidate's int8 scales, e.g. calibration_windows = 4")
+        r.rehearsal = try reader.number("retrain", "rehearsal", default: r.rehearsal, in: 0...0.95,
+                                        fix: "set the share of steps on synthetic phantoms, e.g. rehearsal = 0.5, or 0 for none")
+        r.rehearsalPhantoms = try reader.integer("retrain", "rehearsal_phantoms", default: r.rehearsalPhantoms, in: 1...64,
+                                                 fix: "set how many phantoms rehearsal draws from, e.g. rehearsal_phantoms = 4")
+        r.anchorPhantoms = try reader.integer("retrain", "anchor_phantoms", default: r.anchorPhantoms, in: 0...64,
+                                              fix: "set how many whole phantoms guard promotion, e.g. anchor_phantoms = 2, or 0 for none")
+        r.anchorTolerance = try reader.number("retrain", "anchor_tolerance", default: r.anchorTolerance, in: 0...1,
+                                              fix: "set the anchor Dice a candidate may lose, e.g. anchor_tolerance = 0.01")
+        r.minimumValidationSeries = try reader.integer("retrain", "minimum_validation_series", default: r.minimumValidationSeries,
+                                                       in: 1...1_000_000, fix: "set how many validation series a round needs, e.g. minimum_validation_series = 2")
         c.retrain = r
     }
 

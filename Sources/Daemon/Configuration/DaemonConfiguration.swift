@@ -97,6 +97,16 @@ public struct DaemonConfiguration: Sendable, Equatable {
         public var threads: Int
         /// Cached training inputs the candidate's int8 calibration runs on.
         public var calibrationWindows: Int
+        /// Share of fine-tuning steps spent on windows of synthetic phantoms with true labels.
+        public var rehearsal = 0.5
+        /// Phantoms (seeds 1…N, the default model's training seeds) rehearsal draws from.
+        public var rehearsalPhantoms = 4
+        /// Whole phantoms (seeds 9001…) a candidate may not score worse on than the current
+        /// model by more than anchorTolerance; 0 for no such floor.
+        public var anchorPhantoms = 2
+        public var anchorTolerance = 0.01
+        /// Validation series a round needs before it may promote anything.
+        public var minimumValidationSeries = 2
     }
 
     public var paths: Paths

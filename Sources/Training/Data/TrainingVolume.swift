@@ -34,12 +34,17 @@ public struct TrainingVolume: Sendable {
                 }
             }
         }
+        self.init(size: size, image: prepared.volume.voxels, labels: out, classCount: classCount)
+    }
+
+    /// A volume already on the prepared grid (D×H×W arrays, i fastest).
+    public init(size: Extent3, image: [Float], labels: [UInt8], classCount: Int) {
         self.size = size
-        image = prepared.volume.voxels
+        self.image = image
         minimum = image.min() ?? 0
-        self.labels = out
+        self.labels = labels
         var lists = [[Int32]](repeating: [], count: classCount)
-        for (v, l) in out.enumerated() where Int(l) < classCount { lists[Int(l)].append(Int32(v)) }
+        for (v, l) in labels.enumerated() where Int(l) < classCount { lists[Int(l)].append(Int32(v)) }
         voxelsOfClass = lists
     }
 

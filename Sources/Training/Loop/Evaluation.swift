@@ -22,34 +22,39 @@ public enum Evaluation {
         let state = try SafeTensors(contentsOf: path)
         let net = TrainableLCOVNet(widths: TrainableLCOVNet.widths(of: state) ?? LCOVNetArchitecture.widths, pool: ctx.pool)
         try net.load(state, source: path)
-        let classes = net.classCount
-        var sums = [Double](repeating: 0, count: classes), counts = [Int](repeating: 0, count: classes)
+        var score = VolumeDice(classCount: net.classCount)
         for seed in seeds {
             let volume = try TrainingVolume.phantom(seed: seed, matrix: configuration.phantomMatrix, spec: configuration.input,
-                                                    classCount: classes, threads: configuration.threads)
-            let predicted = try segment(volume, net, window: configuration.window, ctx)
-            var intersection = [Int](repeating: 0, count: classes), p = intersection, t = intersection
-            for v in 0..<predicted.count {
-                let a = Int(predicted[v]), b = Int(volume.labels[v])
-                p[a] += 1; t[b] += 1
-                if a == b { intersection[a] += 1 }
-            }
-            for c in 1..<classes where t[c] > 0 {
-                sums[c] += 2 * Double(intersection[c]) / Double(p[c] + t[c])
-                counts[c] += 1
-            }
+                                                    classCount: net.classCount, threads: configuration.threads)
+            score.add(predicted: try segment(volume, net, window: configuration.window, ctx), truth: volume.labels)
         }
         var perOrgan: [String: Double] = [:]
-        for c in 1..<classes where counts[c] > 0 {
-            let name = OrganClass.word.first { $0.id == c }?.name ?? "class \(c)"
-            perOrgan[name] = sums[c] / Double(counts[c])
+        for (c, d) in score.perOrgan {
+            perOrgan[OrganClass.word.first { $0.id == c }?.name ?? "class \(c)"] = d
         }
-        let mean = perOrgan.values.reduce(0, +) / Double(max(1, perOrgan.count))
-        return Report(seeds: seeds, dicePerOrgan: perOrgan, meanDice: mean, seconds: Date().timeIntervalSince(start))
+        return Report(seeds: seeds, dicePerOrgan: perOrgan, meanDice: score.mean, seconds: Date().timeIntervalSince(start))
     }
 
     /// Argmax labels on the prepared grid.
     static func segment(_ volume: TrainingVolume, _ net: TrainableLCOVNet, window: [Int], _ ctx: TrainingContext) throws -> [UInt8] {
+        try segment(volume, window: window) { tile in
+            let logits = try net.forward(Tensor(planar: tile, shape: [1, 1] + window, pool: ctx.pool), ctx, training: false).logits[0]
+            let c = logits.channels, n = tile.count
+            var out = [UInt8](repeating: 0, count: n)
+            for v in 0..<n {
+                let row = logits.data + v * c
+                var best = 0
+                for k in 1..<c where row[k] > row[best] { best = k }
+                out[v] = UInt8(best)
+            }
+            return out
+        }
+    }
+
+    /// Labels on the prepared grid from any predictor of one D×H×W window (C order) to its
+    /// labels: windows tile the volume, the last one along each axis shifted to end at the edge;
+    /// a volume smaller than the window is padded with its minimum.
+    public static func segment(_ volume: TrainingVolume, window: [Int], predict: ([Float]) throws -> [UInt8]) rethrows -> [UInt8] {
         let size = [volume.size.k, volume.size.j, volume.size.i]     // D, H, W
         func starts(_ n: Int, _ w: Int) -> [Int] {
             if n <= w { return [0] }
@@ -69,21 +74,55 @@ public enum Evaluation {
                             for x in 0..<min(w, size[2] - x0) { tile[(z * h + y) * w + x] = volume.image[src + x] }
                         }
                     }
-                    let logits = try net.forward(Tensor(planar: tile, shape: [1, 1, d, h, w], pool: ctx.pool), ctx, training: false).logits[0]
-                    let c = logits.channels
+                    let labels = try predict(tile)
                     for z in 0..<min(d, size[0] - z0) {
                         for y in 0..<min(h, size[1] - y0) {
-                            for x in 0..<min(w, size[2] - x0) {
-                                let row = logits.data + ((z * h + y) * w + x) * c
-                                var best = 0
-                                for k in 1..<c where row[k] > row[best] { best = k }
-                                out[(x0 + x) + size[2] * ((y0 + y) + size[1] * (z0 + z))] = UInt8(best)
-                            }
+                            let dst = x0 + size[2] * ((y0 + y) + size[1] * (z0 + z))
+                            for x in 0..<min(w, size[2] - x0) { out[dst + x] = labels[(z * h + y) * w + x] }
                         }
                     }
                 }
             }
         }
         return out
+    }
+}
+
+/// Dice per organ over whole volumes: each volume's Dice per organ it contains, averaged per
+/// organ over the volumes that contain it; the score is the mean over those organs.
+public struct VolumeDice: Sendable {
+    let classCount: Int
+    var sums: [Double]
+    var counts: [Int]
+
+    public init(classCount: Int) {
+        self.classCount = classCount
+        sums = [Double](repeating: 0, count: classCount)
+        counts = [Int](repeating: 0, count: classCount)
+    }
+
+    public mutating func add(predicted: [UInt8], truth: [UInt8]) {
+        var intersection = [Int](repeating: 0, count: 256), p = intersection, t = intersection
+        for v in predicted.indices {
+            let a = Int(predicted[v]), b = Int(truth[v])
+            p[a] += 1; t[b] += 1
+            if a == b { intersection[a] += 1 }
+        }
+        for c in 1..<classCount where t[c] > 0 {
+            sums[c] += 2 * Double(intersection[c]) / Double(p[c] + t[c])
+            counts[c] += 1
+        }
+    }
+
+    /// Mean Dice by class id, over the volumes containing the class.
+    public var perOrgan: [Int: Double] {
+        var out: [Int: Double] = [:]
+        for c in 1..<classCount where counts[c] > 0 { out[c] = sums[c] / Double(counts[c]) }
+        return out
+    }
+
+    public var mean: Double {
+        let d = perOrgan
+        return d.isEmpty ? 0 : d.values.reduce(0, +) / Double(d.count)
     }
 }
