@@ -20,20 +20,7 @@ public struct TrainingVolume: Sendable {
     public init(image scan: Volume<Int16>, labels: Volume<UInt8>, spec: InputPreparation, classCount: Int, threads: Int) throws {
         let prepared = try Preparation.prepare(scan, as: spec, threads: threads)
         let size = prepared.volume.size
-        let map = prepared.record.map
-        let source = labels.size
-        var out = [UInt8](repeating: 0, count: size.count)
-        for k in 0..<size.k {
-            for j in 0..<size.j {
-                for i in 0..<size.i {
-                    let s = map.sourceIndex(of: SIMD3(Double(i), Double(j), Double(k)))
-                    let si = min(max(Int(s.x.rounded()), 0), source.i - 1)
-                    let sj = min(max(Int(s.y.rounded()), 0), source.j - 1)
-                    let sk = min(max(Int(s.z.rounded()), 0), source.k - 1)
-                    out[i + size.i * (j + size.j * k)] = labels.voxels[labels.offset(si, sj, sk)]
-                }
-            }
-        }
+        let out = PreparedLabels.carry(labels, onto: prepared.record)
         self.init(size: size, image: prepared.volume.voxels, labels: out, classCount: classCount)
     }
 
