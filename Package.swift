@@ -112,7 +112,7 @@ let segmentationTargets: [Target] = [
 
 // MARK: Retraining: the distillation cache, teacher backfill, retraining rounds, versioned models
 let retrainingTargets: [Target] = [
-    .target(name: "Retraining", dependencies: ["Training", "Inference", "Preprocess", "ModelSpec", "NIfTI", "Export", "Volumes", "CZstd", logging],
+    .target(name: "Retraining", dependencies: ["Training", "Inference", "Segmentation", "Phantom", "Preprocess", "ModelSpec", "NIfTI", "Export", "Volumes", "CZstd", logging],
             swiftSettings: [.unsafeFlags(["-O"])]),
     .testTarget(name: "RetrainingTests", dependencies: ["Retraining", "Training", "Inference", "Phantom", "Preprocess", "ModelSpec", "Volumes",
                                                         "NIfTI", "Ingest", "Daemon", "DaemonJobs", "TestSupport", "ModelTestSupport", logging]),

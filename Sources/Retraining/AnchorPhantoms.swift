@@ -1,31 +1,33 @@
 import Foundation
 import Inference
-import ModelSpec
+import Logging
+import Phantom
+import Segmentation
 import Training
+import Volumes
 
 /// A floor for promotion that the cache cannot give: whole synthetic phantoms of the population
-/// the default model was trained on, with their true labels, segmented window by window on the
-/// prepared grid by the engine at the served precision. The cached validation patches are
-/// organ-centred and (for uncorrected series) labelled by the teacher, so a candidate that forgets
-/// the rest of the scan can look better on them; on whole anchor phantoms it cannot.
+/// the default model was trained on, segmented the way the daemon serves a scan (the model's own
+/// window and overlap, at the served precision, labels mapped back to the scan's grid) and scored
+/// against their truth. The cached validation patches are organ-centred and (for uncorrected
+/// series) labelled by the teacher, so a candidate that forgets the rest of the scan can look
+/// better on them; on whole anchor phantoms it cannot. (A first version tiled the prepared grid
+/// with the round's small patch window: a candidate fine-tuned on that window gained 8 points
+/// there that the served path did not see.)
 struct AnchorPhantoms {
-    let volumes: [TrainingVolume]
-    let window: [Int]
+    let phantoms: [Phantom]
 
-    init(seeds: [UInt64], matrix: Int, spec: InputPreparation, window: [Int], threads: Int) throws {
-        volumes = try seeds.map {
-            try TrainingVolume.phantom(seed: $0, matrix: matrix, spec: spec, classCount: LCOVNetArchitecture.classCount, threads: threads)
-        }
-        self.window = window
+    init(seeds: [UInt64], matrix: Int) {
+        phantoms = seeds.map { PhantomGenerator.generate(PhantomOptions(seed: $0, matrix: matrix)) }
     }
 
     /// Mean Dice per organ over the anchors (each organ averaged over the phantoms holding it).
-    func dice(of model: ModelDirectory, precision: Precision, threads: Int) throws -> Double {
-        let engine = try LCOVNetEngine(model: model, precision: precision, threads: threads,
-                                       window: try WindowShape(d: window[0], h: window[1], w: window[2]))
+    func dice(of model: ModelDirectory, precision: Precision, threads: Int, logger: Logger) throws -> Double {
+        let segmenter = Segmenter(model: model, options: SegmentationOptions(precision: precision, threads: threads, memoryBudgetMiB: 1024),
+                                  logger: logger)
         var score = VolumeDice(classCount: LCOVNetArchitecture.classCount)
-        for volume in volumes {
-            score.add(predicted: try Evaluation.segment(volume, window: window) { try PatchDice.predict(engine, image: $0) }, truth: volume.labels)
+        for phantom in phantoms {
+            score.add(predicted: try segmenter.segment(phantom.image).labels.voxels, truth: phantom.labels.voxels)
         }
         return score.mean
     }

@@ -200,7 +200,7 @@ public final class RetrainRound {
                                    window: settings.window, seed: settings.seed &+ StableHash.fnv1a(status.round) &+ 1, threads: settings.threads)
             : nil
         let anchors = settings.anchorSeeds.isEmpty ? nil
-            : try AnchorPhantoms(seeds: settings.anchorSeeds, matrix: settings.phantomMatrix, spec: current.manifest.input, window: settings.window, threads: settings.threads)
+            : AnchorPhantoms(seeds: settings.anchorSeeds, matrix: settings.phantomMatrix)
 
         try publish("baseline")
         let precision = current.manifest.precision
@@ -271,9 +271,9 @@ public final class RetrainRound {
         status.candidateDice = try dice(of: stagedModel, precision: precision, on: validation)
         let gain = status.candidateDice! - status.currentDice!
         if gain >= settings.promoteMargin, let anchors {
-            let floor = try anchors.dice(of: current, precision: precision, threads: settings.threads)
+            let floor = try anchors.dice(of: current, precision: precision, threads: settings.threads, logger: logger)
             status.anchorCurrentDice = floor
-            status.anchorCandidateDice = try anchors.dice(of: stagedModel, precision: precision, threads: settings.threads)
+            status.anchorCandidateDice = try anchors.dice(of: stagedModel, precision: precision, threads: settings.threads, logger: logger)
             if status.anchorCandidateDice! < floor - settings.anchorTolerance {
                 try? FileManager.default.removeItem(atPath: staged)
                 finish("kept-current", String(format: "mean validation Dice %.4f beats %.4f by %.4f, but on the anchor phantoms the candidate "

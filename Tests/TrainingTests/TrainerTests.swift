@@ -35,12 +35,20 @@ import TestSupport
         let first = try JSONDecoder().decode(Trainer.StepRecord.self, from: Data(log[0].utf8))
         #expect(first.loss.isFinite && first.loss > 0)
 
+        // A step logged after the last checkpoint (the run was killed before the next one) is
+        // taken again on resume and logged once.
+        let handle = try #require(FileHandle(forWritingAtPath: "\(run)/log.jsonl"))
+        handle.seekToEndOfFile()
+        handle.write(Data(String(log[2]).replacingOccurrences(of: "\"step\":3", with: "\"step\":4").utf8 + [10]))
+        try handle.close()
         c.steps = 5
         let resumed = try Trainer(configuration: c, directory: run)
         #expect(resumed.step == 3)
         try resumed.run()
         #expect(resumed.step == 5)
-        #expect(try String(contentsOfFile: "\(run)/log.jsonl", encoding: .utf8).split(separator: "\n").count == 5)
+        let steps = try String(contentsOfFile: "\(run)/log.jsonl", encoding: .utf8).split(separator: "\n")
+            .map { try JSONDecoder().decode(Trainer.StepRecord.self, from: Data($0.utf8)).step }
+        #expect(steps == [1, 2, 3, 4, 5])
 
         // Distillation from the run above (a same-width "teacher" suffices to exercise the path).
         var d = Self.configuration()

@@ -91,9 +91,23 @@ public final class Trainer {
             vv.withUnsafeBufferPointer { p.secondMoment.update(from: $0.baseAddress!, count: p.count) }
         }
         optimizer.step = Int(state.metadata["step"] ?? "0") ?? 0
+        try truncateLog(after: optimizer.step)
         // The sampler continues from a seed derived from the step, so a resumed run is reproducible.
         sampler.rng = SplitMix(seed: configuration.seed &+ UInt64(optimizer.step) &* 7919)
         return true
+    }
+
+    /// Drops the log records of steps after the checkpoint (a run stopped between two checkpoints
+    /// logged steps it will now take again), so that the log holds each step once.
+    private func truncateLog(after step: Int) throws {
+        guard let text = try? String(contentsOfFile: logPath, encoding: .utf8) else { return }
+        struct Step: Decodable { var step: Int }
+        let kept = text.split(separator: "\n").filter { line in
+            (try? JSONDecoder().decode(Step.self, from: Data(line.utf8)))?.step ?? 0 <= step
+        }
+        let temporary = logPath + ".tmp"
+        try Data(kept.map { $0 + "\n" }.joined().utf8).write(to: URL(fileURLWithPath: temporary))
+        guard rename(temporary, logPath) == 0 else { throw TrainingError("\(logPath): cannot replace it (errno \(errno))") }
     }
 
     /// Writes the state dict and the optimizer state (atomically, each).
