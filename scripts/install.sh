@@ -2,7 +2,7 @@
 # Installs lcovnet as a systemd service (see docs/DAEMON.md):
 #   /usr/local/bin/lcovnet                  the binary (release build)
 #   /etc/systemd/system/lcovnet.service     the unit
-#   /etc/systemd/system/lcovnet-retrain.{service,timer}  the weekly retraining round (not enabled)
+#   /etc/systemd/system/lcovnet-retrain.{service,timer}  the weekly retraining round (enabled with the service)
 #   /etc/lcovnet/lcovnet.toml               the configuration (kept if it already exists)
 #   /usr/local/share/doc/lcovnet/DAEMON.md  operations notes
 #   /var/lib/lcovnet/{incoming,work,results,quarantine,archive}  owned by the user lcovnet
@@ -54,11 +54,14 @@ install -d -o lcovnet -g lcovnet -m 2770 /var/lib/lcovnet /var/lib/lcovnet/{inco
 /usr/local/bin/lcovnet status --config /etc/lcovnet/lcovnet.toml >/dev/null 2>&1 || true
 if command -v systemctl >/dev/null && [[ -d /run/systemd/system ]]; then
   systemctl daemon-reload
-  if ((start)); then systemctl enable --now lcovnet.service; fi
-  # Installed, not enabled: a round can promote a model that is worse on whole scans while its
-  # patch validation approves (docs/RETRAINING.md, session 3). Enable it knowingly.
-  echo "install.sh: the weekly retraining round is installed but not enabled (docs/RETRAINING.md);" \
-       "enable it with: systemctl enable --now lcovnet-retrain.timer" >&2
+  if ((start)); then
+    # The weekly round promotes a candidate only when it beats the current model on the cached
+    # validation series and does not fall below it on whole anchor phantoms (docs/RETRAINING.md);
+    # without a teacher or corrections it has nothing to train on and skips.
+    systemctl enable --now lcovnet.service lcovnet-retrain.timer
+  else
+    echo "install.sh: not started; later: systemctl enable --now lcovnet.service lcovnet-retrain.timer" >&2
+  fi
 else
   echo "install.sh: systemd is not running here; start it with: systemctl enable --now lcovnet.service" >&2
 fi
