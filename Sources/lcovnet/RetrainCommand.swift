@@ -47,6 +47,7 @@ struct RetrainCommand: ParsableCommand {
         settings.anchorSeeds = (0..<r.anchorPhantoms).map { 9001 + UInt64($0) }
         settings.anchorTolerance = r.anchorTolerance
         settings.minimumValidationSeries = r.minimumValidationSeries
+        settings.phantomMatrix = r.phantomMatrix
         let round: RetrainRound
         do {
             round = RetrainRound(cache: try DistillationCache(path: c.cachePath, boundBytes: Int64(r.cacheMB) << 20),

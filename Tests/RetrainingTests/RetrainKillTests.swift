@@ -42,6 +42,10 @@ import Testing
             minimum_series = 3
             threads = 1
             calibration_windows = 1
+            minimum_validation_series = 1
+            rehearsal_phantoms = 1
+            anchor_phantoms = 1
+            phantom_matrix = 64
             """.write(toFile: config, atomically: true, encoding: .utf8)
 
         let statusPath = dir.file("work/retrain/status.json")
@@ -79,7 +83,7 @@ import Testing
         // Kills at random instants inside each phase, the candidate's staging and evaluation included.
         var generator = SystemRandomNumberGenerator()
         var kills: [String] = []
-        for phase in ["backfill", "fine-tune", "quantize", "evaluate"] {
+        for phase in ["backfill", "phantoms", "fine-tune", "quantize", "evaluate"] {
             let (status, killedIn) = try run(killIn: phase, delay: Double.random(in: 0...0.5, using: &generator))
             #expect(status == SIGKILL || killedIn == nil, "\(phase)")
             if let killedIn { kills.append(killedIn) }

@@ -113,7 +113,7 @@ public enum ConfigurationLoader {
         try reader.section("retrain", keys: ["cache", "cache_mb", "patches_per_series", "patch_window", "teacher", "corrections", "steps",
                                              "batch", "learning_rate", "validation_percent", "promote_margin", "minimum_series", "threads",
                                              "calibration_windows", "rehearsal", "rehearsal_phantoms", "anchor_phantoms", "anchor_tolerance",
-                                             "minimum_validation_series"])
+                                             "minimum_validation_series", "phantom_matrix"])
         var r = c.retrain
         r.cache = try reader.bool("retrain", "cache", default: r.cache)
         r.cacheMB = try reader.integer("retrain", "cache_mb", default: r.cacheMB, in: 16...10_000_000,
@@ -160,6 +160,8 @@ public enum ConfigurationLoader {
                                               fix: "set the anchor Dice a candidate may lose, e.g. anchor_tolerance = 0.01")
         r.minimumValidationSeries = try reader.integer("retrain", "minimum_validation_series", default: r.minimumValidationSeries,
                                                        in: 1...1_000_000, fix: "set how many validation series a round needs, e.g. minimum_validation_series = 2")
+        r.phantomMatrix = try reader.integer("retrain", "phantom_matrix", default: r.phantomMatrix, in: 32...512,
+                                             fix: "set the rehearsal and anchor phantoms' matrix, e.g. phantom_matrix = 256 (as in training)")
         c.retrain = r
     }
 

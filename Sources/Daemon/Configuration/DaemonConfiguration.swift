@@ -105,6 +105,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
         /// model by more than anchorTolerance; 0 for no such floor.
         public var anchorPhantoms = 2
         public var anchorTolerance = 0.01
+        /// In-plane matrix of the rehearsal and anchor phantoms (the training phantoms' is 256).
+        public var phantomMatrix = 256
         /// Validation series a round needs before it may promote anything.
         public var minimumValidationSeries = 2
     }
