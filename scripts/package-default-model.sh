@@ -27,7 +27,7 @@ rm -rf "$WORK" && mkdir -p "$WORK"
 # Prepared exactly as the model's manifest says; --steps 0 prepares and trains nothing.
 "$BIN" train -o "$WORK/calibration" --write-prepared "$CALIBRATION" --phantoms 1-1 --steps 0 --batch 1 \
     --threads "$THREADS" > "$WORK/calibration.log"
-"$BIN" model quantize "$WORK/fp32" --calibrate "$WORK"/calibration/prepared/*.npy -o "$WORK/int8" --threads "$THREADS" \
+"$BIN" model quantize "$WORK/fp32" --calibrate "$WORK"/calibration/prepared/*.npy --windows-per-volume 12 -o "$WORK/int8" --threads "$THREADS" \
     | tee "$WORK/quantize.log"
 "$BIN" evaluate --model "$WORK/int8" --seeds "$EVALUATE" --precision int8,fp32 --threads "$THREADS" \
     --report "$WORK/int8/evaluation.json" | tee "$WORK/evaluate.log"
