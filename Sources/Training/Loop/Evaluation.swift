@@ -1,6 +1,7 @@
 import Foundation
 import Inference
 import ModelSpec
+import Volumes
 
 /// Dice per organ of a trained network on prepared phantoms: windows tile the prepared volume
 /// (the last one along each axis shifted to end at the edge), the network runs in evaluation
@@ -102,14 +103,9 @@ public struct VolumeDice: Sendable {
     }
 
     public mutating func add(predicted: [UInt8], truth: [UInt8]) {
-        var intersection = [Int](repeating: 0, count: 256), p = intersection, t = intersection
-        for v in predicted.indices {
-            let a = Int(predicted[v]), b = Int(truth[v])
-            p[a] += 1; t[b] += 1
-            if a == b { intersection[a] += 1 }
-        }
-        for c in 1..<classCount where t[c] > 0 {
-            sums[c] += 2 * Double(intersection[c]) / Double(p[c] + t[c])
+        let overlap = LabelOverlap(prediction: predicted, reference: truth, labelCount: classCount)
+        for c in 1..<classCount where overlap.reference[c] > 0 {
+            sums[c] += overlap.dice(c)!
             counts[c] += 1
         }
     }
