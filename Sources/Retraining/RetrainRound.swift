@@ -199,8 +199,6 @@ public final class RetrainRound {
             ? try RehearsalWindows(seeds: settings.rehearsalSeeds, matrix: settings.phantomMatrix, spec: current.manifest.input, classCount: classCount,
                                    window: settings.window, seed: settings.seed &+ StableHash.fnv1a(status.round) &+ 1, threads: settings.threads)
             : nil
-        let anchors = settings.anchorSeeds.isEmpty ? nil
-            : AnchorPhantoms(seeds: settings.anchorSeeds, matrix: settings.phantomMatrix)
 
         try publish("baseline")
         let precision = current.manifest.precision
@@ -270,7 +268,9 @@ public final class RetrainRound {
         let stagedModel = try ModelDirectory(path: staged)
         status.candidateDice = try dice(of: stagedModel, precision: precision, on: validation)
         let gain = status.candidateDice! - status.currentDice!
-        if gain >= settings.promoteMargin, let anchors {
+        if gain >= settings.promoteMargin, !settings.anchorSeeds.isEmpty {
+            // Generated only for a candidate that may be promoted: most rounds never need them.
+            let anchors = AnchorPhantoms(seeds: settings.anchorSeeds, matrix: settings.phantomMatrix)
             let floor = try anchors.dice(of: current, precision: precision, threads: settings.threads, logger: logger)
             status.anchorCurrentDice = floor
             status.anchorCandidateDice = try anchors.dice(of: stagedModel, precision: precision, threads: settings.threads, logger: logger)
