@@ -19,6 +19,9 @@ public enum Int8Quantizer {
     /// not the default (docs/INFERENCE.md).
     public static let candidateHeads: [[String]] = [[], ["Encode_block1"]]
 
+    /// The blocks the int8 graph can run in fp32 (LCOVNetGraph+Int8).
+    public static let blocksAllowedInFP32 = (1...4).map { "Encode_block\($0)" } + (1...4).map { "Decode_block\($0)" }
+
     /// A candidate is chosen over a cheaper one only when its mean Dice against fp32 is higher by
     /// more than this: an fp32 block costs time and memory at full resolution.
     public static let headMargin = 0.002
@@ -59,7 +62,7 @@ public enum Int8Quantizer {
         let inputTypes = calibrator.inputIsNonNegative ? ["s8", "u8"] : ["s8"]
         var results: [Candidate] = []
         for head in heads {
-            for inputType in head.isEmpty ? inputTypes : ["s8"] {
+            for inputType in head.contains("Encode_block1") ? ["s8"] : inputTypes {
                 for method in candidateMethods {
                     let q = ModelManifest.Quantization(method: method.description, activationScales: calibrator.scales(method, inputType: inputType),
                                                        fp32Layers: fp32Layers + head, notes: [], inputType: inputType)

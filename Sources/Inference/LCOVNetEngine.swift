@@ -94,17 +94,26 @@ public final class LCOVNetEngine: @unchecked Sendable {
     public var arenaBytes: Int { graph.builder.arenaSlotSizes.reduce(0, +) + graph.builder.scratchpadBytes }
 
     /// What `arenaBytes` will be for a window, before building an engine (to choose a window
-    /// within a memory budget). Measured with `lcovnet bench` at 32×96×96 and 64×128×176: int8
-    /// 167-169 bytes per window voxel, 355-357 with Encode_block1 kept in fp32 (its f32 activations
-    /// at full resolution), fp32 551-554, linear in the voxels; rounded up by 4 % (Int8Tests
-    /// holds the engines to it).
+    /// within a memory budget). Measured with `lcovnet bench` at 32×96×96 and 64×128×176 and by
+    /// Int8Tests at 32×64×64: int8 167-169 bytes per window voxel, fp32 551-554, linear in the
+    /// voxels; an LACB-H block kept in fp32 inside the int8 graph adds its f32 activations
+    /// (Encode_block1 +188, Decode_block4 +360 with its two dequantized inputs, the deeper
+    /// blocks 0-31), never more than the fp32 graph. Rounded up by about 4 % (Int8Tests holds
+    /// the engines to it).
     /// - Parameter fp32Layers: the int8 model's `fp32_layers` (ModelManifest.Quantization).
     public static func estimatedArenaBytes(window: WindowShape, precision: Precision, fp32Layers: [String] = []) -> Int {
+        let fp32 = 576
         switch precision {
-        case .int8: window.voxelCount * (fp32Layers.contains("Encode_block1") ? 372 : 176)
-        case .fp32: window.voxelCount * 576
+        case .int8:
+            let extra = fp32Layers.reduce(0) { $0 + (fp32BlockArenaBytes[$1] ?? 0) }
+            return window.voxelCount * min(176 + extra, fp32)
+        case .fp32: return window.voxelCount * fp32
         }
     }
+
+    /// Bytes per window voxel that an LACB-H block kept in fp32 adds to the int8 arena.
+    static let fp32BlockArenaBytes = ["Encode_block1": 196, "Encode_block2": 4, "Encode_block3": 8, "Encode_block4": 4,
+                                      "Decode_block1": 8, "Decode_block2": 16, "Decode_block3": 34, "Decode_block4": 375]
 
     /// Multiply-adds of one window.
     public var multiplyAdds: Int { graph.builder.steps.reduce(0) { $0 + $1.multiplyAdds } }

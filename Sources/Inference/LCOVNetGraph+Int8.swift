@@ -5,9 +5,11 @@ internal import CDNNL
 ///
 /// - The window is quantized on entry, to s8 (z-scored input is signed) or u8 (clip-scale input
 ///   is not: 8 bits instead of 7), as the calibration says; the logits leave as f32.
-/// - With "Encode_block1" in `fp32_layers` (chosen by measurement in Int8Quantizer) the first
-///   block runs in fp32 on the f32 window and only its output is quantized (an option of
-///   `model quantize`; measured gains and costs in docs/INFERENCE.md).
+/// - Any LACB-H block named in `fp32_layers` (Encode_block1-4, Decode_block1-4) runs in fp32
+///   on its dequantized input(s) and only its output is quantized; Encode_block1 then reads the
+///   f32 window as it comes, and Decode_block4 feeds segout4 in fp32 (no quantized output at
+///   all). Which blocks is chosen by measurement (`model quantize --fp32-blocks`; figures in
+///   docs/INFERENCE.md).
 /// - Attention: conv2_2 writes f32 at half resolution (oneDNN's sigmoid rejects u8 input), the
 ///   resampling applies the sigmoid and writes u8 in steps of 1/255, the gate multiplies into u8.
 /// - Decoder inputs are concatenated (u8 partial sums of a split convolution would clip), so an
@@ -93,6 +95,30 @@ extension LCOVNetGraph {
         return out
     }
 
+    /// An f32 copy of a u8 tensor (real values).
+    private func dequantize(_ name: String, _ t: GraphTensor) throws -> GraphTensor {
+        let out = try builder.newTensor(channels: t.channels, spatial: t.spatial, type: dnnl_f32)
+        try builder.reorder(name, src: t, dst: out, scale: t.scale)
+        return out
+    }
+
+    /// A block kept in fp32, consuming its inputs (one, or [upsampled, skip]): u8 inputs are
+    /// dequantized and released at once, the block runs in fp32, and its output is quantized to
+    /// `outScale` (or left f32 when `outScale` is nil).
+    private func fp32Block(_ name: String, _ inputs: [GraphTensor], _ cout: Int, outScale: Float?, _ w: SafeTensors) throws -> GraphTensor {
+        let real = try inputs.enumerated().map { i, t in
+            guard t.type != dnnl_f32 else { return t }
+            defer { builder.release(t) }
+            return try dequantize("\(name).dequantize\(i)", t)
+        }
+        let out = try highBlock(name, real, cout, w)
+        real.forEach(builder.release)
+        guard let outScale else { return out }
+        let q = try quantize("\(name).quantize", out, scale: outScale)
+        builder.release(out)
+        return q
+    }
+
     private func concatInt8(_ name: String, _ a: GraphTensor, _ b: GraphTensor) throws -> GraphTensor {
         precondition(a.scale == b.scale)
         let out = try builder.newTensor(channels: a.channels + b.channels, spatial: a.spatial, type: dnnl_u8, scale: a.scale)
@@ -111,11 +137,16 @@ extension LCOVNetGraph {
 
         let window = GraphTensor(md: try memoryDesc([1, 1] + self.window.dims, dnnl_f32, dnnl_ndhwc), slot: -1, channels: 1,
                                  spatial: self.window.dims, type: dnnl_f32)
+        let fp32 = Set(q.fp32Layers)
+        /// An encoder block in int8, or in fp32 where the manifest keeps it there; consumes its input.
+        func encoder(_ name: String, _ input: GraphTensor, _ cout: Int, outScale: Float) throws -> GraphTensor {
+            if fp32.contains(name) { return try fp32Block(name, [input], cout, outScale: outScale, w) }
+            defer { b.release(input) }
+            return try highBlockInt8(name, input, cout, outScale: outScale, w, scales)
+        }
         let e1: GraphTensor
-        if q.fp32Layers.contains("Encode_block1") {
-            // fp32 head: the first block on the window as it comes, its output quantized.
-            let e1f = try highBlock("Encode_block1", [window], f[0], w)
-            e1 = try quantize("Encode_block1.quantize", e1f, scale: s1); b.release(e1f)
+        if fp32.contains("Encode_block1") {
+            e1 = try fp32Block("Encode_block1", [window], f[0], outScale: s1, w)
         } else {
             let input = try b.newTensor(channels: 1, spatial: self.window.dims, type: q.inputType == "u8" ? dnnl_u8 : dnnl_s8,
                                         scale: try scale(scales, "input"))
@@ -123,11 +154,11 @@ extension LCOVNetGraph {
             e1 = try highBlockInt8("Encode_block1", input, f[0], outScale: s1, w, scales); b.release(input)
         }
         let p1 = try down("down1", e1)
-        let e2 = try highBlockInt8("Encode_block2", p1, f[1], outScale: s2, w, scales); b.release(p1)
+        let e2 = try encoder("Encode_block2", p1, f[1], outScale: s2)
         let p2 = try down("down2", e2)
-        let e3 = try highBlockInt8("Encode_block3", p2, f[2], outScale: s3, w, scales); b.release(p2)
+        let e3 = try encoder("Encode_block3", p2, f[2], outScale: s3)
         let p3 = try down("down3", e3)
-        let e4 = try highBlockInt8("Encode_block4", p3, f[3], outScale: s4, w, scales); b.release(p3)
+        let e4 = try encoder("Encode_block4", p3, f[3], outScale: s4)
         let p4 = try down("down4", e4)
 
         // fp32 island at 1/16 resolution: the bottleneck and up1's convolution.
@@ -141,20 +172,31 @@ extension LCOVNetGraph {
         let u1 = try b.newTensor(channels: f[3], spatial: e4.spatial, type: dnnl_u8, scale: s4)
         try b.resampling("up1.up", src: u1q, dst: u1, postOps: PostOps()); b.release(u1q)
 
-        let c1 = try concatInt8("Decode_block1.concat", u1, e4); b.release(u1); b.release(e4)
-        let d1 = try highBlockInt8("Decode_block1", c1, f[3], outScale: try scale(scales, "Decode_block1.out"), w, scales); b.release(c1)
+        /// A decoder block on [upsampled, skip], consuming both: concatenated in int8, or
+        /// dequantized side by side in fp32 (nil `outScale`: its output stays f32).
+        func decoder(_ name: String, _ up: GraphTensor, _ skip: GraphTensor, _ cout: Int, outScale: Float?) throws -> GraphTensor {
+            if fp32.contains(name) { return try fp32Block(name, [up, skip], cout, outScale: outScale, w) }
+            let c = try concatInt8("\(name).concat", up, skip)
+            b.release(up); b.release(skip)
+            defer { b.release(c) }
+            return try highBlockInt8(name, c, cout, outScale: outScale ?? scale(scales, "\(name).out"), w, scales)
+        }
+        let d1 = try decoder("Decode_block1", u1, e4, f[3], outScale: try scale(scales, "Decode_block1.out"))
         let u2 = try upInt8("up2", d1, outScale: s3, w); b.release(d1)
-        let c2 = try concatInt8("Decode_block2.concat", u2, e3); b.release(u2); b.release(e3)
-        let d2 = try highBlockInt8("Decode_block2", c2, f[2], outScale: try scale(scales, "Decode_block2.out"), w, scales); b.release(c2)
+        let d2 = try decoder("Decode_block2", u2, e3, f[2], outScale: try scale(scales, "Decode_block2.out"))
         let u3 = try upInt8("up3", d2, outScale: s2, w); b.release(d2)
-        let c3 = try concatInt8("Decode_block3.concat", u3, e2); b.release(u3); b.release(e2)
-        let d3 = try highBlockInt8("Decode_block3", c3, f[1], outScale: try scale(scales, "Decode_block3.out"), w, scales); b.release(c3)
+        let d3 = try decoder("Decode_block3", u3, e2, f[1], outScale: try scale(scales, "Decode_block3.out"))
         let u4 = try upInt8("up4", d3, outScale: s1, w); b.release(d3)
-        let c4 = try concatInt8("Decode_block4.concat", u4, e1); b.release(u4); b.release(e1)
-        let d4 = try highBlockInt8("Decode_block4", c4, f[0], outScale: try scale(scales, "Decode_block4.out"), w, scales); b.release(c4)
+        // An fp32 last block feeds the head in fp32: no quantized tensor between it and the logits.
+        let lastInFP32 = fp32.contains("Decode_block4")
+        let d4 = try decoder("Decode_block4", u4, e1, f[0], outScale: lastInFP32 ? nil : try scale(scales, "Decode_block4.out"))
 
         let logits = try b.newTensor(channels: LCOVNetArchitecture.classCount, spatial: self.window.dims, type: dnnl_f32)
-        try int8Convolution("segout4", layer: "segout4", src: d4, dst: logits, relu6: false, weights: w)
+        if lastInFP32 {
+            try b.convolution("segout4", src: d4, weights: convWeights(try folded("segout4", w)), dst: logits, postOps: PostOps())
+        } else {
+            try int8Convolution("segout4", layer: "segout4", src: d4, dst: logits, relu6: false, weights: w)
+        }
         b.release(d4)
         try b.reorder("logits.reorder", src: logits, dst: nil)
         b.release(logits)

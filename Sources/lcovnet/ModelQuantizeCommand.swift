@@ -31,7 +31,13 @@ struct ModelQuantizeCommand: ParsableCommand {
     @Flag(help: "Also try Encode_block1 in fp32 (closer to fp32, but about 1.4× the time per window and 2× the activations' memory); kept only if it measures better.")
     var tryFp32FirstBlock = false
 
+    @Option(help: "LACB-H blocks to keep in fp32 in every candidate, comma-separated (Encode_block1-4, Decode_block1-4; Decode_block4 also takes segout4).")
+    var fp32Blocks: String?
+
     func validate() throws {
+        for name in fp32BlockList where !Int8Quantizer.blocksAllowedInFP32.contains(name) {
+            throw ValidationError("--fp32-blocks: \(name) is not one of \(Int8Quantizer.blocksAllowedInFP32.joined(separator: ", "))")
+        }
         guard !inputs.isEmpty else { throw ValidationError("give at least one calibration input with --calibrate") }
     }
 
@@ -68,7 +74,7 @@ struct ModelQuantizeCommand: ParsableCommand {
                 windows.append((window, crop))
             }
         }
-        let heads = tryFp32FirstBlock ? Int8Quantizer.candidateHeads : [[]]
+        let heads = (tryFp32FirstBlock ? Int8Quantizer.candidateHeads : [[]]).map { Array(Set($0 + fp32BlockList)).sorted() }
         let (_, report) = try Int8Quantizer.quantize(model: directory, windows: windows, sources: inputs, output: output, threads: threads,
                                                      heads: heads) {
             FileHandle.standardError.write(Data("\($0)\n".utf8))
@@ -76,4 +82,6 @@ struct ModelQuantizeCommand: ParsableCommand {
         print("\(output): int8, calibration \(report.chosen.description)")
         for note in report.notes { print(note) }
     }
+
+    var fp32BlockList: [String] { fp32Blocks?.split(separator: ",").map(String.init) ?? [] }
 }

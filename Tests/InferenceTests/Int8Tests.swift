@@ -70,6 +70,39 @@ struct Int8Tests {
         #expect(mean.relativeRMSE <= 0.01)
     }
 
+    /// Each LACB-H block can stay in fp32 inside the int8 graph: the engine builds, its arena
+    /// stays within the estimate, and with every block in fp32 the logits come much closer to
+    /// fp32 than the all-int8 graph's (only the Up convolutions, poolings and the bottleneck's
+    /// input stay quantized).
+    @Test func fp32BlocksInsideTheInt8Graph() throws {
+        let dir = try TemporaryDirectory("lcovnet-int8-blocks")
+        let model = try RandomModel.write(to: dir.file("fp32"), seed: 7, statistics: .farFromIdentity)
+        let (int8Model, _) = try Int8Quantizer.quantize(model: model, windows: [(Self.window, Self.phantomWindow(seed: 1))],
+                                                        sources: ["phantom-1"], output: dir.file("int8"), threads: 2)
+        let x = Self.phantomWindow(seed: 3)
+        let fp32 = try LCOVNetEngine(model: model, precision: .fp32, threads: 2, window: Self.window)
+        var reference = [Float](repeating: 0, count: 17 * Self.window.voxelCount)
+        try x.withUnsafeBufferPointer { x in try reference.withUnsafeMutableBufferPointer { try fp32.predict(window: x, into: $0) } }
+        func agreement(_ blocks: [String]) throws -> Int8Agreement {
+            var m = int8Model
+            m.manifest.quantization!.fp32Layers += blocks
+            let engine = try LCOVNetEngine(model: m, precision: .int8, threads: 2, window: Self.window)
+            let estimate = LCOVNetEngine.estimatedArenaBytes(window: Self.window, precision: .int8, fp32Layers: m.manifest.quantization!.fp32Layers)
+            #expect(engine.arenaBytes <= estimate && engine.arenaBytes * 10 >= estimate * 7,
+                    "fp32 \(blocks): arena \(engine.arenaBytes) bytes against the estimate \(estimate)")
+            var logits = reference
+            try x.withUnsafeBufferPointer { x in try logits.withUnsafeMutableBufferPointer { try engine.predict(window: x, into: $0) } }
+            let a = Int8Agreement.compare(fp32: reference, int8: logits, classes: 17)
+            print("fp32 \(blocks.isEmpty ? "none" : blocks.joined(separator: "+")): arena \(engine.arenaBytes / Self.window.voxelCount) bytes per voxel, \(a)")
+            return a
+        }
+        let none = try agreement([])
+        for block in Int8Quantizer.blocksAllowedInFP32 { _ = try agreement([block]) }
+        let all = try agreement(Int8Quantizer.blocksAllowedInFP32)
+        #expect(all.relativeRMSE * 2 < none.relativeRMSE, "all blocks in fp32: RMSE \(all.relativeRMSE) against \(none.relativeRMSE) all-int8")
+        #expect(all.argmaxAgreement >= none.argmaxAgreement)
+    }
+
     @Test func int8NeedsACalibratedModel() throws {
         let dir = try TemporaryDirectory("lcovnet-int8")
         let model = try RandomModel.write(to: dir.file("fp32"), seed: 6, statistics: .farFromIdentity)
