@@ -17,6 +17,8 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "Phantom in-plane matrix.") var matrix: Int = 256
     @Option(help: "oneDNN threads.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "Checkpoint every N steps.") var checkpointEvery: Int = 100
+    @Flag(help: "Convolutions on bf16 operands with f32 accumulation (needs AVX512-BF16 or AMX to be fast); weights, optimizer and other operations stay f32.")
+    var bf16 = false
     @Option(help: "Write the trained student as a model directory here at the end.") var exportModel: String?
     @Option(help: "Held-out phantom seeds to report Dice on at the end, as FIRST-LAST (e.g. 1001-1010).") var evaluate: String?
     @Option(help: "Also write these phantoms, prepared as the model wants them, as D×H×W .npy files into OUTPUT/prepared (FIRST-LAST; int8 calibration input).")
@@ -37,6 +39,7 @@ struct TrainingOptions: ParsableArguments {
         c.phantomSeeds = try Self.range(phantoms)
         c.phantomMatrix = matrix
         c.threads = threads
+        c.bf16 = bf16 ? true : nil
         c.checkpointEvery = checkpointEvery
         if let widths { c.widths = widths }
         c.initialWeights = initialWeights

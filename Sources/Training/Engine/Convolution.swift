@@ -5,11 +5,15 @@ import Inference
 /// A stride-1 "same"-padded 3D convolution with bias (grouped or not): forward-training,
 /// backward-data and backward-weights on oneDNN. Weights stay in PyTorch's plain layout and are
 /// reordered into the layout each primitive chose (they are small; activations never move).
+/// On a bf16 context the operands (input, weights, incoming gradient) are rounded to bf16 and
+/// the results (output, gradients) come out in f32.
 final class Convolution {
     let layer: LCOVNetArchitecture.ConvLayer
     let weight: Parameter
     let bias: Parameter
-    private var input: Tensor?
+    /// What backward needs of the forward's input: its shape and its operand (an f32 Tensor or
+    /// its BF16Tensor copy, kept alive here).
+    private var input: (shape: [Int], raw: UnsafeMutableRawPointer, owner: AnyObject)?
     private var packed: [String: UnsafeMutableRawPointer] = [:]
 
     init(_ layer: LCOVNetArchitecture.ConvLayer) {
@@ -33,12 +37,26 @@ final class Convolution {
     }
     private var plainWeights: dnnl_memory_desc_t { get throws { try plainDesc(weightDims, grouped ? dnnl_goidhw : dnnl_oidhw) } }
     private var signature: String { "\(layer.inChannels)>\(layer.outChannels) k\(layer.kernel) g\(layer.groups)" }
+
+    /// The operand type on `ctx`: bf16 where the context asks for it and oneDNN has a fast bf16
+    /// kernel for the shape (not the one-channel first layer, whose bf16 kernel is slower).
+    private func operandType(_ ctx: TrainingContext) -> dnnl_data_type_t {
+        ctx.bf16 && layer.inChannels / layer.groups > 1 ? dnnl_bf16 : dnnl_f32
+    }
+
+    /// The operand of `x` in type `t` (a bf16 copy, or x itself).
+    private func operand(_ x: Tensor, _ t: dnnl_data_type_t, _ ctx: TrainingContext) throws -> (raw: UnsafeMutableRawPointer, owner: AnyObject) {
+        guard t == dnnl_bf16 else { return (x.raw, x) }
+        let b = try BF16Tensor(converting: x, ctx)
+        return (b.raw, b)
+    }
     private var padding: [Int64] { layer.kernel.map { Int64($0 / 2) } }
 
     private func forwardPrimitive(_ ctx: TrainingContext, _ shape: [Int], training: Bool) throws -> Primitive {
-        try ctx.primitive("conv fwd \(training) \(signature) \(shape)") {
-            var src = try channelsLast(shape), dst = try channelsLast([shape[0], layer.outChannels] + Array(shape[2...]))
-            var w = try plainDesc(weightDims, dnnl_format_tag_any), b = try plainDesc([layer.outChannels], dnnl_x)
+        let t = operandType(ctx)
+        return try ctx.primitive("conv fwd \(training) \(signature) \(shape) \(t)") {
+            var src = try channelsLast(shape, t), dst = try channelsLast([shape[0], layer.outChannels] + Array(shape[2...]))
+            var w = try plainDesc(weightDims, dnnl_format_tag_any, t), b = try plainDesc([layer.outChannels], dnnl_x)
             var desc = dnnl_convolution_desc_t()
             try check(dnnl_convolution_forward_desc_init(&desc, training ? dnnl_forward_training : dnnl_forward_inference, dnnl_convolution_direct,
                                                          &src, &w, &b, &dst, [1, 1, 1], padding, padding), "conv desc \(layer.name)")
@@ -60,15 +78,17 @@ final class Convolution {
 
     func forward(_ x: Tensor, _ ctx: TrainingContext, training: Bool) throws -> Tensor {
         precondition(x.channels == layer.inChannels, "\(layer.name): \(x.channels) input channels")
+        let t = operandType(ctx)
         let p = try forwardPrimitive(ctx, x.shape, training: training)
         let y = Tensor([x.batch, layer.outChannels] + x.spatial, pool: ctx.pool)
         let wmd = p.md(dnnl_query_weights_md)
-        let w = try packedWeights(ctx, wmd, tag: "fwd \(x.shape)")
-        try ctx.execute(p, [(Int32(DNNL_ARG_SRC), try channelsLast(x.shape), x.raw),
+        let w = try packedWeights(ctx, wmd, tag: "fwd \(x.shape) \(t)")
+        let src = try operand(x, t, ctx)
+        try ctx.execute(p, [(Int32(DNNL_ARG_SRC), try channelsLast(x.shape, t), src.raw),
                             (Int32(DNNL_ARG_WEIGHTS), wmd, w),
                             (Int32(DNNL_ARG_BIAS), try plainDesc([layer.outChannels], dnnl_x), UnsafeMutableRawPointer(bias.value)),
                             (Int32(DNNL_ARG_DST), try channelsLast(y.shape), y.raw)])
-        input = training ? x : nil
+        input = training ? (x.shape, src.raw, src.owner) : nil
         return y
     }
 
@@ -79,11 +99,13 @@ final class Convolution {
     func backward(_ g: Tensor, _ ctx: TrainingContext, inputGradient: Bool = true) throws -> Tensor? {
         guard let x = input else { throw TrainingError("\(layer.name): backward without a training forward pass") }
         input = nil
+        let t = operandType(ctx)
         let fwd = try forwardPrimitive(ctx, x.shape, training: true)
-        let srcMD = try channelsLast(x.shape), dstMD = try channelsLast(g.shape)
+        let srcMD = try channelsLast(x.shape, t), dstMD = try channelsLast(g.shape, t)
         let biasMD = try plainDesc([layer.outChannels], dnnl_x)
+        let gradient = try operand(g, t, ctx)
 
-        let bw = try ctx.primitive("conv bwd-w \(signature) \(x.shape)") {
+        let bw = try ctx.primitive("conv bwd-w \(signature) \(x.shape) \(t)") {
             var src = srcMD, dst = dstMD, w = try plainDesc(weightDims, dnnl_format_tag_any), b = biasMD
             var desc = dnnl_convolution_desc_t()
             try check(dnnl_convolution_backward_weights_desc_init(&desc, dnnl_convolution_direct, &src, &w, &b, &dst, [1, 1, 1], padding, padding),
@@ -99,7 +121,7 @@ final class Convolution {
             ctx.pool.give(dwPlain, weight.count)
             ctx.pool.give(db, layer.outChannels)
         }
-        try ctx.execute(bw, [(Int32(DNNL_ARG_SRC), srcMD, x.raw), (Int32(DNNL_ARG_DIFF_DST), dstMD, g.raw),
+        try ctx.execute(bw, [(Int32(DNNL_ARG_SRC), srcMD, x.raw), (Int32(DNNL_ARG_DIFF_DST), dstMD, gradient.raw),
                              (Int32(DNNL_ARG_DIFF_WEIGHTS), dwMD, UnsafeMutableRawPointer(dwPacked)),
                              (Int32(DNNL_ARG_DIFF_BIAS), biasMD, UnsafeMutableRawPointer(db))])
         try ctx.reorder(from: dwMD, UnsafeMutableRawPointer(dwPacked), to: try plainWeights, UnsafeMutableRawPointer(dwPlain), key: "\(signature) dw \(x.shape)")
@@ -107,19 +129,19 @@ final class Convolution {
         for i in 0..<layer.outChannels { bias.gradient[i] += db[i] }
 
         guard inputGradient else { return nil }
-        if backwardDataAsForward { return try backwardDataByForward(g, inputShape: x.shape, ctx) }
-        let bd = try ctx.primitive("conv bwd-d \(signature) \(x.shape)") {
-            var src = srcMD, dst = dstMD, w = try plainDesc(weightDims, dnnl_format_tag_any)
+        if backwardDataAsForward { return try backwardDataByForward(gradient.raw, gradientShape: g.shape, inputShape: x.shape, t, ctx) }
+        let bd = try ctx.primitive("conv bwd-d \(signature) \(x.shape) \(t)") {
+            var src = try channelsLast(x.shape), dst = dstMD, w = try plainDesc(weightDims, dnnl_format_tag_any, t)
             var desc = dnnl_convolution_desc_t()
             try check(dnnl_convolution_backward_data_desc_init(&desc, dnnl_convolution_direct, &src, &w, &dst, [1, 1, 1], padding, padding),
                       "conv bwd-data desc \(layer.name)")
             return try ctx.makePrimitive("convolution backward-data \(layer.name)", desc: &desc, hint: fwd)
         }
         let wmd = bd.md(dnnl_query_weights_md)
-        let w = try packedWeights(ctx, wmd, tag: "bwd \(x.shape)")
+        let w = try packedWeights(ctx, wmd, tag: "bwd \(x.shape) \(t)")
         let dx = Tensor(x.shape, pool: ctx.pool)
-        try ctx.execute(bd, [(Int32(DNNL_ARG_DIFF_DST), dstMD, g.raw), (Int32(DNNL_ARG_WEIGHTS), wmd, w),
-                             (Int32(DNNL_ARG_DIFF_SRC), srcMD, dx.raw)])
+        try ctx.execute(bd, [(Int32(DNNL_ARG_DIFF_DST), dstMD, gradient.raw), (Int32(DNNL_ARG_WEIGHTS), wmd, w),
+                             (Int32(DNNL_ARG_DIFF_SRC), try channelsLast(x.shape), dx.raw)])
         return dx
     }
 
@@ -131,12 +153,13 @@ final class Convolution {
     /// dL/dx of a stride-1, same-padded, odd-kernel convolution is the forward convolution of
     /// dL/dy with the weights' in and out channels swapped and the kernel flipped, which oneDNN
     /// runs on its fast forward (brgconv) kernels.
-    private func backwardDataByForward(_ g: Tensor, inputShape: [Int], _ ctx: TrainingContext) throws -> Tensor {
+    private func backwardDataByForward(_ g: UnsafeMutableRawPointer, gradientShape: [Int], inputShape: [Int], _ t: dnnl_data_type_t,
+                                       _ ctx: TrainingContext) throws -> Tensor {
         let (ci, co) = (layer.inChannels, layer.outChannels)
         let k = layer.kernel, taps = k.reduce(1, *)
-        let p = try ctx.primitive("conv bwd-d as fwd \(signature) \(inputShape)") {
-            var src = try channelsLast(g.shape), dst = try channelsLast(inputShape)
-            var w = try plainDesc([ci, co] + k, dnnl_format_tag_any)
+        let p = try ctx.primitive("conv bwd-d as fwd \(signature) \(inputShape) \(t)") {
+            var src = try channelsLast(gradientShape, t), dst = try channelsLast(inputShape)
+            var w = try plainDesc([ci, co] + k, dnnl_format_tag_any, t)
             var desc = dnnl_convolution_desc_t()
             try check(dnnl_convolution_forward_desc_init(&desc, dnnl_forward_inference, dnnl_convolution_direct,
                                                          &src, &w, nil, &dst, [1, 1, 1], padding, padding), "conv bwd-data-as-forward desc \(layer.name)")
@@ -152,16 +175,16 @@ final class Convolution {
             }
         }
         let wmd = p.md(dnnl_query_weights_md)
-        let key = "bwd-as-fwd \(inputShape)"
+        let key = "bwd-as-fwd \(inputShape) \(t)"
         let buffer: UnsafeMutableRawPointer
         if let b = packed[key] { buffer = b } else {
             buffer = UnsafeMutableRawPointer.allocate(byteCount: max(byteSize(wmd), 64), alignment: 64)
             packed[key] = buffer
         }
         try ctx.reorder(from: try plainDesc([ci, co] + k, dnnl_oidhw), UnsafeMutableRawPointer(flipped), to: wmd, buffer,
-                        key: "\(signature) flipped \(inputShape)")
+                        key: "\(signature) flipped \(inputShape) \(t)")
         let dx = Tensor(inputShape, pool: ctx.pool)
-        try ctx.execute(p, [(Int32(DNNL_ARG_SRC), try channelsLast(g.shape), g.raw), (Int32(DNNL_ARG_WEIGHTS), wmd, buffer),
+        try ctx.execute(p, [(Int32(DNNL_ARG_SRC), try channelsLast(gradientShape, t), g), (Int32(DNNL_ARG_WEIGHTS), wmd, buffer),
                             (Int32(DNNL_ARG_DST), try channelsLast(inputShape), dx.raw)])
         return dx
     }

@@ -18,8 +18,8 @@ public struct TrainingError: Error, CustomStringConvertible, Sendable {
 
 /// Channels-last (N, D, H, W, C in memory) f32 descriptor of an N×C×D×H×W tensor: the layout
 /// brgconv, pooling and resampling run fast on, so activations are never reordered.
-func channelsLast(_ shape: [Int]) throws -> dnnl_memory_desc_t {
-    try plainDesc(shape, dnnl_ndhwc)
+func channelsLast(_ shape: [Int], _ type: dnnl_data_type_t = dnnl_f32) throws -> dnnl_memory_desc_t {
+    try plainDesc(shape, dnnl_ndhwc, type)
 }
 
 func plainDesc(_ dims: [Int], _ tag: dnnl_format_tag_t, _ type: dnnl_data_type_t = dnnl_f32) throws -> dnnl_memory_desc_t {
@@ -39,19 +39,24 @@ func sameDesc(_ a: dnnl_memory_desc_t, _ b: dnnl_memory_desc_t) -> Bool {
     return dnnl_memory_desc_equal(&x, &y) != 0
 }
 
-/// The CPU engine, one stream, the OpenMP thread count, a shared user scratchpad, and the
-/// primitives built so far (by a key that names the operation and its shapes).
+/// The CPU engine, one stream, the OpenMP thread count, whether convolutions compute in bf16, a
+/// shared user scratchpad, and the primitives built so far (by a key that names the operation
+/// and its shapes).
 final class TrainingContext {
     let engine: dnnl_engine_t
     let stream: dnnl_stream_t
     let threads: Int
+    /// Convolutions (forward, backward-data, backward-weights) take bf16 operands and accumulate
+    /// in f32; weights, gradients, optimizer state and every other operation stay f32.
+    let bf16: Bool
     let pool = BufferPool()
     private var scratchpad: UnsafeMutableRawPointer?
     private var scratchpadBytes = 0
     private var primitives: [String: Primitive] = [:]
 
-    init(threads: Int) throws {
+    init(threads: Int, bf16: Bool = false) throws {
         self.threads = max(1, threads)
+        self.bf16 = bf16
         var e: dnnl_engine_t?
         try check(dnnl_engine_create(&e, dnnl_cpu, 0), "engine_create")
         var s: dnnl_stream_t?

@@ -26,7 +26,7 @@ public final class Trainer {
         objective = Objective(affinityWeight: configuration.affinityWeight, featureNormWeight: configuration.featureNormWeight)
         _ = try WindowShape(d: configuration.window[0], h: configuration.window[1], w: configuration.window[2])
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        context = try TrainingContext(threads: configuration.threads)
+        context = try TrainingContext(threads: configuration.threads, bf16: configuration.bf16 ?? false)
         network = TrainableLCOVNet(widths: configuration.widths, pool: context.pool)
         network.initialize(seed: configuration.seed)
         if let teacherPath {

@@ -14,6 +14,9 @@ public struct TrainingConfiguration: Sendable, Codable {
     public var warmup: Int = 50
     public var seed: UInt64 = 1
     public var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    /// Convolutions compute on bf16 operands with f32 accumulation (TrainingContext); nil (runs
+    /// from before the option) and false mean fp32 throughout.
+    public var bf16: Bool?
     /// Phantom seeds used for training (held-out evaluation seeds must not overlap).
     public var phantomSeeds: [UInt64] = Array(1...16)
     public var phantomMatrix: Int = 256
