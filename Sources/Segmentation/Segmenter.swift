@@ -14,6 +14,9 @@ public struct SegmentationOptions: Sendable {
     public var overlap: Double
     /// Keep only the largest connected component of each organ.
     public var largestComponentPerOrgan: Bool
+    /// A fixed network window instead of the one chosen within the budget (comparisons that
+    /// must tile two runs alike, e.g. int8 against fp32).
+    public var window: WindowShape?
 
     public init(precision: Precision? = nil, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
                 memoryBudgetMiB: Int = 512, overlap: Double = 0.5, largestComponentPerOrgan: Bool = true) {
@@ -75,7 +78,7 @@ public final class Segmenter {
 
         let classCount = model.manifest.classes.count
         let size = prepared.volume.size
-        let window = try WindowChoice.window(model: model.manifest.window, prepared: size, classCount: classCount, precision: precision,
+        let window = try options.window ?? WindowChoice.window(model: model.manifest.window, prepared: size, classCount: classCount, precision: precision,
                                              fp32Layers: model.manifest.quantization?.fp32Layers ?? [],
                                              budgetBytes: options.memoryBudgetMiB << 20,
                                              heldBytes: WindowChoice.heldBytes(scan: scan.size, prepared: size))

@@ -13,7 +13,8 @@ struct EvaluateCommand: ParsableCommand {
             Generates each phantom, segments it (preparation, sliding windows, the engine, labels \\
             mapped back onto the scan's grid) and scores the labels against the phantom's own, per \\
             organ. With `--precision int8,fp32` both run and the second is also scored against the \\
-            first (int8-vs-fp32 agreement). The phantom knobs shift the population (domain shift). \\
+            first (int8-vs-fp32 agreement), on the window the first chose within the budget, so that \
+            the two runs are tiled alike. The phantom knobs shift the population (domain shift). \\
             Prints one line per phantom and a table; --report writes everything as JSON.
             """)
 
