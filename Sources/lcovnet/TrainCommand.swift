@@ -15,6 +15,9 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "Seed of initialisation and sampling.") var seed: UInt64 = 1
     @Option(help: "Training phantom seeds, as FIRST-LAST.") var phantoms: String = "1-16"
     @Option(help: "Phantom in-plane matrix.") var matrix: Int = 256
+    @Option(help: "Seeds, as FIRST-LAST, that replace the pool's phantoms one at a time during the run (more anatomy in the same memory).")
+    var refreshPhantoms: String?
+    @Option(help: "With --refresh-phantoms: replace one phantom of the pool after every N steps.") var refreshEvery: Int = 25
     @Option(help: "oneDNN threads.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "Checkpoint every N steps.") var checkpointEvery: Int = 100
     @Flag(help: "Convolutions on bf16 operands with f32 accumulation (needs AVX512-BF16 or AMX to be fast); weights, optimizer and other operations stay f32.")
@@ -38,6 +41,14 @@ struct TrainingOptions: ParsableArguments {
         c.seed = seed
         c.phantomSeeds = try Self.range(phantoms)
         c.phantomMatrix = matrix
+        if let refreshPhantoms {
+            guard refreshEvery > 0 else { throw ValidationError("--refresh-every must be positive") }
+            c.phantomRefresh = PhantomRefresh(every: refreshEvery, seeds: try Self.range(refreshPhantoms))
+        }
+        // Seeds from 1000 on are the held-out evaluation phantoms.
+        if let seed = (c.phantomSeeds + (c.phantomRefresh?.seeds ?? [])).first(where: { $0 >= 1000 }) {
+            throw ValidationError("phantom seed \(seed) is a held-out seed (1000 and above are never trained on)")
+        }
         c.threads = threads
         c.bf16 = bf16 ? true : nil
         c.checkpointEvery = checkpointEvery

@@ -5,7 +5,8 @@ import Foundation
 /// and the gallbladder, are seen as often as the liver); the rest are centred anywhere. Windows
 /// that reach past the volume are padded with the volume's minimum (air after clip-scale).
 struct PatchSampler {
-    let volumes: [TrainingVolume]
+    /// The pool; Trainer replaces members as its PhantomRefresh says.
+    var volumes: [TrainingVolume]
     /// D, H, W
     let window: [Int]
     var rng: SplitMix

@@ -12,6 +12,7 @@ public final class Trainer {
     let teacher: TrainableLCOVNet?
     var optimizer: AdamOptimizer
     var sampler: PatchSampler
+    let pool: PhantomPool
     let objective: Objective
     public let directory: String
 
@@ -39,11 +40,11 @@ public final class Trainer {
         }
         optimizer = AdamOptimizer(totalSteps: configuration.steps, learningRate: configuration.learningRate,
                                   weightDecay: configuration.weightDecay, warmup: configuration.warmup)
+        pool = PhantomPool(initial: configuration.phantomSeeds, refresh: configuration.phantomRefresh)
+        // A resumed run starts from the pool its checkpoint had reached.
         var volumes: [TrainingVolume] = []
-        for seed in configuration.phantomSeeds {
-            volumes.append(try TrainingVolume.phantom(seed: seed, matrix: configuration.phantomMatrix, spec: configuration.input,
-                                                      classCount: network.classCount, threads: configuration.threads))
-            progress("{\"event\":\"phantom\",\"seed\":\(seed),\"size\":[\(volumes.last!.size.i),\(volumes.last!.size.j),\(volumes.last!.size.k)]}")
+        for seed in pool.seeds(atStep: Self.checkpointStep(in: directory) ?? 0) {
+            volumes.append(try Self.phantom(seed, configuration, classCount: network.classCount, progress))
         }
         sampler = PatchSampler(volumes: volumes, window: configuration.window, seed: configuration.seed)
         if try !resumeIfPresent(), let initial = configuration.initialWeights {
@@ -54,6 +55,18 @@ public final class Trainer {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try encoder.encode(configuration).write(to: URL(fileURLWithPath: "\(directory)/configuration.json"))
     }
+
+    /// A training phantom, prepared as the configuration says.
+    static func phantom(_ seed: UInt64, _ configuration: TrainingConfiguration, classCount: Int,
+                        _ progress: (String) -> Void) throws -> TrainingVolume {
+        let v = try TrainingVolume.phantom(seed: seed, matrix: configuration.phantomMatrix, spec: configuration.input,
+                                           classCount: classCount, threads: configuration.threads)
+        progress("{\"event\":\"phantom\",\"seed\":\(seed),\"size\":[\(v.size.i),\(v.size.j),\(v.size.k)]}")
+        return v
+    }
+
+    /// The seeds of the pool the next step draws from.
+    public var poolSeeds: [UInt64] { pool.seeds(atStep: optimizer.step) }
 
     /// The step of the checkpoint in a run folder, if there is one (without loading the run).
     public static func checkpointStep(in directory: String) -> Int? {
@@ -175,6 +188,9 @@ public final class Trainer {
             log.write(Data(line.utf8))
             progress(String(line.dropLast()))
             if optimizer.step % configuration.checkpointEvery == 0 || optimizer.step == configuration.steps { try saveCheckpoint() }
+            if optimizer.step < configuration.steps, let (slot, seed) = pool.replacement(afterStep: optimizer.step) {
+                sampler.volumes[slot] = try Self.phantom(seed, configuration, classCount: network.classCount, progress)
+            }
         }
     }
 

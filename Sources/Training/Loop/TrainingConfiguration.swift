@@ -20,6 +20,8 @@ public struct TrainingConfiguration: Sendable, Codable {
     /// Phantom seeds used for training (held-out evaluation seeds must not overlap).
     public var phantomSeeds: [UInt64] = Array(1...16)
     public var phantomMatrix: Int = 256
+    /// Phantoms that replace those of the pool during the run (nil: the pool stays as it is).
+    public var phantomRefresh: PhantomRefresh?
     public var input: InputPreparation = .lcovnetDefault
     /// Network widths (the student: LCOV-Net's [32, 64, 128, 256, 256]).
     public var widths: [Int] = LCOVNetArchitecture.widths

@@ -1,0 +1,52 @@
+import Foundation
+import Testing
+import TestSupport
+import Volumes
+@testable import Training
+
+/// The refreshed pool: its seeds at a step are what replacing one slot after every `every`
+/// steps gives, and a run (and a resumed run) draws from exactly those phantoms.
+@Suite struct PhantomPoolTests {
+    @Test func seedsAtAStepReplayTheReplacements() {
+        let pool = PhantomPool(initial: [1, 2, 3], refresh: PhantomRefresh(every: 4, seeds: [10, 11, 12, 13, 14]))
+        var replayed: [UInt64] = [1, 2, 3]
+        for step in 1...100 {
+            if let (slot, seed) = pool.replacement(afterStep: step) { replayed[slot] = seed }
+            #expect(pool.seeds(atStep: step) == replayed, "step \(step)")
+        }
+        #expect(pool.seeds(atStep: 3) == [1, 2, 3])
+        #expect(pool.seeds(atStep: 4) == [10, 2, 3])
+        #expect(pool.seeds(atStep: 12) == [10, 11, 12])
+        #expect(pool.seeds(atStep: 16) == [13, 11, 12])
+        // The stream wraps around once used up.
+        #expect(pool.seeds(atStep: 24) == [13, 14, 10])
+        #expect(PhantomPool(initial: [1, 2], refresh: nil).seeds(atStep: 50) == [1, 2])
+    }
+
+    @Test func aRunAndItsResumptionDrawFromTheRefreshedPool() throws {
+        let dir = try TemporaryDirectory("lcovnet-pool")
+        var c = TrainerTests.configuration()
+        c.phantomSeeds = [1, 2]
+        c.phantomRefresh = PhantomRefresh(every: 2, seeds: [3, 4, 5])
+        c.steps = 4
+        c.checkpointEvery = 2
+        let run = dir.file("run")
+        var events: [String] = []
+        let trainer = try Trainer(configuration: c, directory: run)
+        try trainer.run { if $0.contains("\"phantom\"") { events.append($0) } }
+        // After steps 2 (slot 0 ← 3); the replacement due after the last step is not made.
+        #expect(events.count == 1 && events[0].contains("\"seed\":3"), "\(events)")
+        #expect(trainer.poolSeeds == [3, 4])
+        let expected = try [UInt64(3), 2].map { try TrainingVolume.phantom(seed: $0, matrix: c.phantomMatrix, spec: c.input, classCount: 17, threads: 1) }
+        #expect(trainer.sampler.volumes.map { $0.image } == expected.map { $0.image })
+
+        // Resumed from its step-4 checkpoint with more steps: the pool is rebuilt as of step 4.
+        c.steps = 6
+        var built: [String] = []
+        let resumed = try Trainer(configuration: c, directory: run) { if $0.contains("\"phantom\"") { built.append($0) } }
+        #expect(resumed.step == 4)
+        #expect(built.count == 2 && built[0].contains("\"seed\":3") && built[1].contains("\"seed\":4"), "\(built)")
+        try resumed.run()
+        #expect(resumed.poolSeeds == [5, 4] && resumed.step == 6)
+    }
+}
