@@ -1,23 +1,27 @@
 import Volumes
 
-/// Keeps, for every label, only its largest 6-connected component; the rest becomes background.
+/// Keeps, for every label, only its largest 6-connected component (or its `pieces` largest: the
+/// two adrenal glands share one label; 0 leaves a label alone, as bowel loops are many); the
+/// rest becomes background.
 ///
 /// Each label is searched inside its own bounding box with one byte of state per box voxel and
 /// a queue of the component being grown, never a full-size component map: memory is about
 /// 1 byte per voxel of the largest organ's box plus 4 bytes per voxel of its largest piece,
 /// times the threads. Labels are searched in parallel; voxels are cleared afterwards.
 public enum LargestComponent {
-    public static func keepLargestPerLabel(_ labels: inout Volume<UInt8>, threads: Int = 1) {
+    /// - Parameter pieces: components to keep per label value (1 where the array is short).
+    public static func keepLargestPerLabel(_ labels: inout Volume<UInt8>, threads: Int = 1, pieces: [Int] = []) {
         let size = labels.geometry.size
         guard size.count > 0 else { return }
         let boxes = labelBoxes(labels, threads: threads)
-        let present = (1..<256).filter { boxes[$0] != nil }
+        func keep(_ label: Int) -> Int { label < pieces.count ? pieces[label] : 1 }
+        let present = (1..<256).filter { boxes[$0] != nil && keep($0) > 0 }
         var removals = [[Int]](repeating: [], count: present.count)
         labels.voxels.withUnsafeBufferPointer { voxels in
             removals.withUnsafeMutableBufferPointer { out in
                 let out = out
                 Parallel.forEach(present.count, threads: threads) { n in
-                    out[n] = strayVoxels(of: UInt8(present[n]), in: voxels, size: size, box: boxes[present[n]]!)
+                    out[n] = strayVoxels(of: UInt8(present[n]), in: voxels, size: size, box: boxes[present[n]]!, keep: keep(present[n]))
                 }
             }
         }
@@ -66,8 +70,8 @@ public enum LargestComponent {
         return boxes
     }
 
-    /// Offsets (in the whole volume) of the voxels of `label` outside its largest component.
-    static func strayVoxels(of label: UInt8, in voxels: UnsafeBufferPointer<UInt8>, size: Extent3, box: CropBox) -> [Int] {
+    /// Offsets (in the whole volume) of the voxels of `label` outside its `keep` largest components.
+    static func strayVoxels(of label: UInt8, in voxels: UnsafeBufferPointer<UInt8>, size: Extent3, box: CropBox, keep: Int = 1) -> [Int] {
         let n = box.size
         let (ni, nj, nk) = (n.i, n.j, n.k)
         // 0 unvisited, 1 seen, 2 in the kept component.
@@ -112,14 +116,15 @@ public enum LargestComponent {
             } }
         }
 
-        var best = (count: 0, seed: -1)
+        var components: [(count: Int, seed: Int)] = []
         forEachVoxel { v, g in
             guard state[v] == 0 && voxels[g] == label else { return }
-            let count = grow(from: v, mark: 1)
-            if count > best.count { best = (count, v) }
+            components.append((grow(from: v, mark: 1), v))
         }
-        guard best.seed >= 0 else { return [] }
-        _ = grow(from: best.seed, mark: 2)
+        guard components.count > keep else { return [] }
+        // The largest first; among equal sizes the first in raster order, as before.
+        let kept = components.enumerated().sorted { ($0.element.count, -$0.offset) > ($1.element.count, -$1.offset) }.prefix(keep)
+        for c in kept { _ = grow(from: c.element.seed, mark: 2) }
         var stray = [Int]()
         forEachVoxel { v, g in if state[v] == 1 { stray.append(g) } }
         return stray

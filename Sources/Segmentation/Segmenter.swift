@@ -105,7 +105,9 @@ public final class Segmenter {
         ) { slab in try labeler.add(slab) }
         // The activations go before the largest-component pass, which needs room of its own.
         engine = nil
-        let labels = try labeler.finish(largestComponentPerOrgan: options.largestComponentPerOrgan)
+        var pieces = [Int](repeating: 1, count: classCount)
+        for c in model.manifest.classes where c.id < classCount { pieces[c.id] = c.pieces ?? 1 }
+        let labels = try labeler.finish(largestComponentPerOrgan: options.largestComponentPerOrgan, pieces: pieces)
         lap(.infer)
         return SegmentationResult(labels: labels, preparation: prepared.record, window: window, windowCount: plan.origins.count,
                                   precision: precision, seconds: seconds)

@@ -28,17 +28,22 @@ import Volumes
         let input = Self.blobs()
         try ReferenceIO.writeRaw(input.voxels, to: dir.file("in.raw"))
         var ours = input
-        LargestComponent.keepLargestPerLabel(&ours, threads: 2)
+        // Label 2 keeps its two largest pieces (as the adrenal glands do), label 3 all of them
+        // (as bowel loops do), the others their largest.
+        LargestComponent.keepLargestPerLabel(&ours, threads: 2, pieces: [1, 1, 2, 0])
         let script = """
         import sys, numpy as np
         from scipy import ndimage
         x = np.fromfile(sys.argv[1], np.uint8).reshape(30, 40, 48)
         y = x.copy()
+        keep = {2: 2, 3: 0}
         for l in range(1, 256):
+            k = keep.get(l, 1)
             comp, n = ndimage.label(x == l)
-            if n > 1:
+            if k > 0 and n > k:
                 sizes = np.bincount(comp.ravel())[1:]
-                y[(comp > 0) & (comp != 1 + int(np.argmax(sizes)))] = 0
+                kept = 1 + np.argsort(-sizes, kind="stable")[:k]
+                y[(comp > 0) & ~np.isin(comp, kept)] = 0
         y.tofile(sys.argv[2])
         print(int((y != x).sum()))
         """
