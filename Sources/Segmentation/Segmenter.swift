@@ -88,8 +88,7 @@ public final class Segmenter {
         if options.window == nil {
             // A window smaller than the model's costs accuracy (measured: fp32 at 512 MiB on
             // phantom 22, mean Dice 0.837 against 0.861 on the full window), so say so.
-            let full = try WindowChoice.window(model: model.manifest.window, prepared: size, classCount: classCount, precision: precision,
-                                               budgetBytes: Int.max / 4)
+            let full = try WindowChoice.fitted(model: model.manifest.window, prepared: size)
             if window != full {
                 logger.warning("window shrunk to fit the memory budget; accuracy may drop", metadata: [
                     "window": "\(window)", "model_window": "\(full)", "memory_budget_mib": "\(options.memoryBudgetMiB)",

@@ -18,11 +18,17 @@ enum WindowChoice {
 
     static let reserveBytes = 96 << 20
 
+    /// The model's window shrunk only where the volume is smaller: what any budget large enough gets.
+    static func fitted(model: [Int], prepared size: Extent3) throws -> WindowShape {
+        func fit(_ wanted: Int, _ available: Int) -> Int { max(32, min(wanted, (available + 15) / 16 * 16)) }
+        return try WindowShape(d: fit(model[0], size.k), h: fit(model[1], size.j), w: fit(model[2], size.i))
+    }
+
     /// - Parameter fp32Layers: an int8 model's layers kept in fp32 (they change its activations' size).
     static func window(model: [Int], prepared size: Extent3, classCount: Int, precision: Precision, fp32Layers: [String] = [],
                        budgetBytes: Int, heldBytes: Int = 0) throws -> WindowShape {
-        func fit(_ wanted: Int, _ available: Int) -> Int { max(32, min(wanted, (available + 15) / 16 * 16)) }
-        var d = fit(model[0], size.k), h = fit(model[1], size.j), w = fit(model[2], size.i)
+        let full = try fitted(model: model, prepared: size)
+        var d = full.d, h = full.h, w = full.w
         // What grows with the window (the engine's activations, one input and one output window,
         // the merger's ring and a finalized slab) gets at most half the budget, and no more than
         // the labels on the scan's grid and the other holdings leave: a long scan gets a
