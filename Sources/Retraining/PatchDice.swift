@@ -1,29 +1,23 @@
 import Foundation
 import Inference
+import Volumes
 
 /// Dice of a model against reference labels on cached patches. Per organ, intersections and
 /// sizes are summed over all the patches, then Dice is taken; the score is the mean over the
 /// organs present in the references (the same patches and references for every model compared).
 public struct PatchDice: Sendable {
-    var intersection = [Int](repeating: 0, count: 256)
-    var predicted = [Int](repeating: 0, count: 256)
-    var reference = [Int](repeating: 0, count: 256)
+    var overlap = LabelOverlap(labelCount: 256)
 
     public init() {}
 
     public mutating func add(predicted p: [UInt8], reference r: [UInt8]) {
-        for v in p.indices {
-            let a = Int(p[v]), b = Int(r[v])
-            predicted[a] += 1
-            reference[b] += 1
-            if a == b { intersection[a] += 1 }
-        }
+        overlap.add(prediction: p, reference: r)
     }
 
     /// Dice per organ id present in the references (background excluded).
     public var perOrgan: [Int: Double] {
         var out: [Int: Double] = [:]
-        for c in 1..<256 where reference[c] > 0 { out[c] = 2 * Double(intersection[c]) / Double(predicted[c] + reference[c]) }
+        for c in 1..<256 where overlap.reference[c] > 0 { out[c] = overlap.dice(c) }
         return out
     }
 

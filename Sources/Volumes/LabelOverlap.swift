@@ -5,11 +5,22 @@ public struct LabelOverlap: Sendable, Equatable {
     public var reference: [Int]
     public var both: [Int]
 
-    public init(prediction: [UInt8], reference truth: [UInt8], labelCount: Int) {
-        precondition(prediction.count == truth.count, "label maps of different sizes")
+    /// No voxels yet; `add` accumulates pairs of label maps (e.g. the patches of a validation set).
+    public init(labelCount: Int) {
         predicted = [Int](repeating: 0, count: labelCount)
         reference = predicted
         both = predicted
+    }
+
+    public init(prediction: [UInt8], reference truth: [UInt8], labelCount: Int) {
+        self.init(labelCount: labelCount)
+        add(prediction: prediction, reference: truth)
+    }
+
+    /// Counts one more pair of label maps into the totals (labels ≥ labelCount are ignored).
+    public mutating func add(prediction: [UInt8], reference truth: [UInt8]) {
+        precondition(prediction.count == truth.count, "label maps of different sizes")
+        let labelCount = predicted.count
         for (p, t) in zip(prediction, truth) {
             if Int(p) < labelCount { predicted[Int(p)] += 1 }
             if Int(t) < labelCount { reference[Int(t)] += 1 }

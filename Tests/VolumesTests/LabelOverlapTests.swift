@@ -17,4 +17,14 @@ import Volumes
         #expect(o.dice(2) == nil)
         #expect(o.meanForegroundDice == nil)
     }
+
+    /// Summed over several maps, Dice pools the counts (not a mean of per-map Dice).
+    @Test func addPoolsCountsOverMaps() {
+        var o = LabelOverlap(labelCount: 3)
+        o.add(prediction: [1, 1, 0], reference: [1, 0, 0])
+        o.add(prediction: [0, 0, 2], reference: [1, 1, 2])
+        #expect(o.dice(1) == 2.0 * 1 / (2 + 3))
+        #expect(o.dice(2) == 1)
+        #expect(o == LabelOverlap(prediction: [1, 1, 0, 0, 0, 2], reference: [1, 0, 0, 1, 1, 2], labelCount: 3))
+    }
 }
