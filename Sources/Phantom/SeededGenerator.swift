@@ -1,17 +1,11 @@
-/// SplitMix64: a small, fast generator whose sequence depends only on its seed, so that a
-/// phantom is the same on every machine and every run.
+/// The phantom's random source: SplitMix64 (whose sequence depends only on its seed, so that a
+/// phantom is the same on every machine and every run) with the draws a phantom needs.
 public struct SeededGenerator: RandomNumberGenerator, Sendable {
-    private var state: UInt64
+    private var core: SplitMix64
 
-    public init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
+    public init(seed: UInt64) { core = SplitMix64(seed: seed &+ 0x9E37_79B9_7F4A_7C15) }
 
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    public mutating func next() -> UInt64 { core.next() }
 
     /// A uniform value in `range`.
     public mutating func uniform(_ range: ClosedRange<Double>) -> Double { Double.random(in: range, using: &self) }
@@ -24,12 +18,13 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
 
     /// An independent generator for a named part, so adding a part never shifts the others.
     public func fork(_ salt: UInt64) -> SeededGenerator {
-        var copy = SeededGenerator(seed: state ^ (salt &* 0xD6E8_FEB8_6659_FD93))
+        var copy = SeededGenerator(seed: core.state ^ (salt &* 0xD6E8_FEB8_6659_FD93))
         _ = copy.next()
         return copy
     }
 }
 
+import Volumes
 #if canImport(Glibc)
 import Glibc
 #else

@@ -1,5 +1,6 @@
 import Foundation
 import Inference
+import Volumes
 
 /// Initialisation, and the state dict (parameters and BatchNorm statistics under the
 /// reference's key names) as safetensors: what `model import`, the Inference engine and
@@ -65,18 +66,12 @@ extension Convolution {
     }
 }
 
-/// A small seeded generator (SplitMix64) for initialisation and sampling.
+/// The trainer's seeded random source (SplitMix64) for initialisation and sampling.
 struct SplitMix: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
+    private var core: SplitMix64
+    init(seed: UInt64) { core = SplitMix64(seed: seed &+ 0x9E37_79B9_7F4A_7C15) }
 
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    mutating func next() -> UInt64 { core.next() }
 
     mutating func uniform() -> Double { Double(next() >> 11) / Double(1 << 53) }
 
