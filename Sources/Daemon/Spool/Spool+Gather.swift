@@ -88,15 +88,7 @@ extension Spool {
     func finishGather(_ job: JobRecord) throws -> JobRecord {
         let path = "\(jobFolder(job.id))/gather.json"
         let manifest = try JSONDecoder().decode(GatherManifest.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
-        var folders = Set<String>()
-        for entry in manifest.entries {
-            let target = "\(inputFolder(job.id))/\(entry.name)"
-            if FileSystem.exists(entry.from) && !FileSystem.exists(target) {
-                try FileSystem.rename(entry.from, target)
-            }
-            folders.insert(FileSystem.parent(entry.from))
-        }
-        try FileSystem.sync(inputFolder(job.id))
+        let folders = try moveIntoInput(manifest.entries, of: job.id)
         for folder in folders where FileSystem.exists(folder) {
             try FileSystem.sync(folder)
             guard FileSystem.entries(folder).isEmpty else { continue }

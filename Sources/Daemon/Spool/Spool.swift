@@ -75,15 +75,7 @@ public struct Spool: Sendable {
     /// Moves every file of claim.json that is still in the watch folder; fsyncs both folders.
     func finishClaim(_ job: JobRecord, now: Double) throws -> JobRecord {
         let manifest = try ClaimManifest.read("\(jobFolder(job.id))/claim.json")
-        var sources = Set<String>()
-        for entry in manifest.entries {
-            let target = "\(inputFolder(job.id))/\(entry.name)"
-            if FileSystem.exists(entry.from) && !FileSystem.exists(target) {
-                try FileSystem.rename(entry.from, target)
-                sources.insert(FileSystem.parent(entry.from))
-            }
-        }
-        try FileSystem.sync(inputFolder(job.id))
+        let sources = try moveIntoInput(manifest.entries, of: job.id)
         for folder in sources where FileSystem.exists(folder) { try FileSystem.sync(folder) }
         var job = job
         job.state = .queued
@@ -91,6 +83,19 @@ public struct Spool: Sendable {
         job.queuedAt = now
         try ledger.update(job)
         return job
+    }
+
+    /// Moves each manifest entry still at its origin into the job's input folder (a rerun after a
+    /// crash skips what already moved), fsyncs the input folder, and returns every origin folder.
+    func moveIntoInput(_ entries: [ClaimManifest.Entry], of id: String) throws -> Set<String> {
+        var origins = Set<String>()
+        for entry in entries {
+            let target = "\(inputFolder(id))/\(entry.name)"
+            if FileSystem.exists(entry.from) && !FileSystem.exists(target) { try FileSystem.rename(entry.from, target) }
+            origins.insert(FileSystem.parent(entry.from))
+        }
+        try FileSystem.sync(inputFolder(id))
+        return origins
     }
 
     // MARK: Processing
