@@ -61,6 +61,20 @@ import Volumes
         try Data((0..<1000).map { UInt8(truncatingIfNeeded: $0 &* 7919) }).write(to: URL(fileURLWithPath: dir.file("r.nii")))
         let error = #expect(throws: NIfTIError.self) { try NIfTIFile.read(dir.file("r.nii")) }
         #expect(error?.path == dir.file("r.nii"))
+        #expect(error?.reason.contains("sizeof_hdr") == true)
+    }
+
+    /// A header nifticlib would refuse is refused before nifticlib parses it (which prints
+    /// "** ERROR" lines on stderr whatever its debug level), with the reason.
+    @Test func aBadDimensionCountIsNamed() throws {
+        let dir = try TemporaryDirectory()
+        var header = [UInt8](repeating: 0, count: 352 + 64)
+        header[0] = 0x5C; header[1] = 0x01                       // sizeof_hdr 348, little-endian
+        for (n, d) in [9, 4, 4, 4, 1, 1, 1, 1].enumerated() { header[40 + 2 * n] = UInt8(d) }   // dim[0] = 9
+        header[344] = UInt8(ascii: "n"); header[345] = UInt8(ascii: "+"); header[346] = UInt8(ascii: "1")
+        try Data(header).write(to: URL(fileURLWithPath: dir.file("d.nii")))
+        let error = #expect(throws: NIfTIError.self) { try NIfTIFile.read(dir.file("d.nii")) }
+        #expect(error?.reason.contains("dim[0]") == true)
     }
 
     @Test(.enabled(if: ReferenceTools.hasPythonModules("nibabel"), "needs Debian's python3-nibabel"))

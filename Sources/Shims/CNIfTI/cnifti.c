@@ -63,6 +63,34 @@ static nifti_image *nim_from_header(const cnifti_header *h) {
     return nim;
 }
 
+// The checks nifticlib makes of a header, made quietly: nifti_image_read prints "** ERROR"
+// lines on stderr for a bad header whatever the debug level. Swaps nhdr to native order.
+static int check_header(struct nifti_1_header *nhdr, int *swapped, char *err, size_t errlen, const char *path) {
+    *swapped = 0;
+    if (nhdr->sizeof_hdr != 348) {
+        if (nhdr->sizeof_hdr == 540) return fail(err, errlen, "a NIfTI-2 file (only NIfTI-1 is read)", path);
+        swap_nifti_header(nhdr, 1);
+        if (nhdr->sizeof_hdr != 348) return fail(err, errlen, "not a NIfTI-1 header (sizeof_hdr is not 348)", path);
+        *swapped = 1;
+    }
+    if (strcmp(nhdr->magic, "n+1") != 0) return fail(err, errlen, "not a single-file NIfTI-1 image (magic is not n+1)", path);
+    if (nhdr->dim[0] < 1 || nhdr->dim[0] > 7) return fail(err, errlen, "NIfTI-1 header has a bad dim[0] (not 1...7)", path);
+    if (!nifti_hdr_looks_good(nhdr)) return fail(err, errlen, "NIfTI-1 header fails nifticlib's checks", path);
+    return 0;
+}
+
+// Reads and checks the header of a .nii or .nii.gz before nifticlib parses it.
+static int check_file_header(const char *path, char *err, size_t errlen) {
+    znzFile file = znzopen(path, "rb", nifti_is_gzfile(path));
+    if (znz_isnull(file)) return fail(err, errlen, "cannot open the file", path);
+    struct nifti_1_header nhdr;
+    size_t got = znzread(&nhdr, 1, sizeof nhdr, file);
+    znzclose(file);
+    if (got < 348) return fail(err, errlen, "file is shorter than a NIfTI-1 header", path);
+    int swapped;
+    return check_header(&nhdr, &swapped, err, errlen, path);
+}
+
 struct cnifti_reader {
     nifti_image *nim;   // header only: data stays NULL
     znzFile file;       // positioned at the next unread voxel
@@ -71,6 +99,7 @@ struct cnifti_reader {
 int cnifti_open(const char *path, cnifti_header *header, cnifti_reader **reader, char *err, size_t errlen) {
     nifti_set_debug_level(0);   // failures come back as our one-line message, not on stderr
     *reader = NULL;
+    if (check_file_header(path, err, errlen) != 0) return -1;
     nifti_image *nim = nifti_image_read(path, 0);
     if (!nim) return fail(err, errlen, "not a readable NIfTI-1 file", path);
     if (nim->nt > 1 || nim->nu > 1 || nim->nv > 1 || nim->nw > 1) {
@@ -136,14 +165,7 @@ int cnifti_decode_header(const unsigned char *bytes, size_t count, cnifti_header
     if (count < 348) return fail(err, errlen, "file is shorter than a NIfTI-1 header", NULL);
     struct nifti_1_header nhdr;
     memcpy(&nhdr, bytes, 348);
-    *swapped = 0;
-    if (nhdr.sizeof_hdr != 348) {
-        swap_nifti_header(&nhdr, 1);
-        if (nhdr.sizeof_hdr != 348) return fail(err, errlen, "not a NIfTI-1 header (sizeof_hdr is not 348)", NULL);
-        *swapped = 1;
-    }
-    if (strcmp(nhdr.magic, "n+1") != 0) return fail(err, errlen, "not a single-file NIfTI-1 image (magic is not n+1)", NULL);
-    if (!nifti_hdr_looks_good(&nhdr)) return fail(err, errlen, "NIfTI-1 header fails nifticlib's checks", NULL);
+    if (check_header(&nhdr, swapped, err, errlen, NULL) != 0) return -1;
     nifti_image *nim = nifti_convert_nhdr2nim(nhdr, NULL);
     if (!nim) return fail(err, errlen, "nifticlib could not convert the header", NULL);
     if (nim->nt > 1 || nim->nu > 1 || nim->nv > 1 || nim->nw > 1) {
