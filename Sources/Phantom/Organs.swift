@@ -91,13 +91,16 @@ enum Organs {
         list.append(Structure(shape: Tube(points: [at(0.05, 0.3, -72), at(0, 0.55, -112), at(0, 0.6, -160)],
                                           radius: 17 * s, deformation: deform(0.12, 40)),
                               label: 13, tissue: Tissue(35, 50, 60, 50)))
-        // 15 left and 16 right femoral head: cortex round cancellous bone.
+        // 15 left and 16 right femoral head: cortex round cancellous bone, whole spheres (the
+        // cavity's wall and the femoral neck, which starts at the head's centre, do not cut them:
+        // a cut through saturated bone is a label edge no image shows).
         for (label, side) in [(UInt8(15), 1.0), (UInt8(16), -1.0)] {
             let centre = SIMD3(side * 0.56 * w, 0.05 * d, -150 + jitter(5))
             let radius = 23 * s + jitter(1.5)
-            list.append(Structure(shape: Blob(center: centre, semiAxes: SIMD3(repeating: radius)), label: label, tissue: .corticalBone))
+            list.append(Structure(shape: Blob(center: centre, semiAxes: SIMD3(repeating: radius)), label: label, tissue: .corticalBone,
+                                  outsideCavity: true))
             list.append(Structure(shape: Blob(center: centre, semiAxes: SIMD3(repeating: radius - 3)), label: nil,
-                                  tissue: .cancellousBone, onlyInside: [label]))
+                                  tissue: .cancellousBone, onlyInside: [label], outsideCavity: true))
         }
         rng = r
         return list

@@ -113,7 +113,8 @@ public enum PhantomGenerator {
                     for j in rj {
                         for i in ri {
                             let o = i + n.i * (j + n.j * k)
-                            guard cavity[o] else { continue }
+                            // Outside the cavity only for structures allowed there, and never in the air around the body.
+                            guard cavity[o] || (s.outsideCavity && huOut[o] > -500) else { continue }
                             if let allowed = s.onlyInside, !allowed.contains(labelOut[o]) { continue }
                             let p = g.point(atIndex: SIMD3(Double(i), Double(j), Double(k)))
                             guard s.shape.contains(p) else { continue }

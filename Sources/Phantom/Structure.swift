@@ -7,6 +7,10 @@ struct Structure: Sendable {
     /// When set, the structure only paints voxels that already carry one of these labels
     /// (a lumen stays inside its organ).
     var onlyInside: Set<UInt8>? = nil
+    /// Paints anywhere inside the body, over muscle and bone, not only inside the abdominal
+    /// cavity: the femoral heads sit in the acetabulum, among muscle, where the femoral necks
+    /// meet them.
+    var outsideCavity = false
 }
 
 /// A tissue's attenuation: a base HU per contrast phase, and how strongly the shared texture

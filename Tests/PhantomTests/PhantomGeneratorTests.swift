@@ -70,4 +70,28 @@ import Volumes
         #expect(p.image.geometry.spacing.z == 5)
         #expect(p.image.geometry.orientationCode == "LAS")
     }
+
+    /// The femoral heads are whole balls: neither the cavity's wall nor the femoral neck cuts a
+    /// piece out of them (a cut through saturated bone is a label edge the image does not show).
+    /// Each head's label fills the ball its in-plane extent spans (cut, it filled 0.79 and 0.81).
+    @Test func femoralHeadsAreWholeBalls() {
+        let p = PhantomGenerator.generate(PhantomOptions(seed: 11, matrix: 128, sliceSpacing: 3))
+        let n = p.labels.geometry.size, spacing = p.labels.geometry.spacing
+        for head in [UInt8(15), 16] {
+            var (iMin, iMax, jMin, jMax, count) = (n.i, -1, n.j, -1, 0)
+            for k in 0..<n.k {
+                for j in 0..<n.j {
+                    for i in 0..<n.i where p.labels.voxels[i + n.i * (j + n.j * k)] == head {
+                        (iMin, iMax, jMin, jMax) = (min(iMin, i), max(iMax, i), min(jMin, j), max(jMax, j))
+                        count += 1
+                    }
+                }
+            }
+            let width = Double(iMax - iMin + 1) * spacing.x, depth = Double(jMax - jMin + 1) * spacing.y
+            let ball = Double.pi / 6 * width * depth * depth
+            let volume = Double(count) * spacing.x * spacing.y * spacing.z
+            #expect(abs(width - depth) <= 2 * spacing.x, "head \(head): \(width) × \(depth) mm")
+            #expect(volume >= 0.9 * ball, "head \(head): \(volume) of a \(ball) mm³ ball")
+        }
+    }
 }
