@@ -5,7 +5,7 @@
 #
 #   scripts/package-default-model.sh [RUN]      RUN defaults to runs/student
 #
-# Knobs: CALIBRATION (seeds, default 21-26), EVALUATE (seeds, default 1001-1010), WINDOW
+# Knobs: CALIBRATION (seeds, default 921-926, which the shipped model never trained on), EVALUATE (seeds, default 1001-1010), WINDOW
 # (inference window for the manifest, default the training window), THREADS (default 1),
 # OUT (default Models/default), LOGS (training logs to concatenate into training-log.jsonl, in
 # order, for a run fine-tuned from earlier runs; default RUN/log.jsonl).
@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 RUN=${1:-runs/student}
-CALIBRATION=${CALIBRATION:-21-26}
+CALIBRATION=${CALIBRATION:-921-926}
 EVALUATE=${EVALUATE:-1001-1010}
 THREADS=${THREADS:-1}
 OUT=${OUT:-Models/default}

@@ -4,10 +4,10 @@ import Foundation
 /// an organ drawn uniformly among the organs present (so small organs, such as the adrenal glands
 /// and the gallbladder, are seen as often as the liver); the rest are centred anywhere. A window
 /// is then shifted to lie inside the volume, as inference's windows do (they never cross the
-/// volume's edge). Padding with air instead showed the model the femoral heads, which lie in the
-/// lowest 60 mm of every phantom, above air that no scan has, and the heads are what it misses
-/// most at inference (a suspected cause, to be measured by a run with this sampler). Only along
-/// an axis shorter than the window is the rest padded with the volume's minimum.
+/// volume's edge), so training sees the volume's edges as inference does (padding with air
+/// showed the femoral heads, in the lowest 60 mm of every phantom, above air no scan has; the
+/// heads' poor Dice turned out to be mostly the phantom's cut labels, fixed in the generator).
+/// Only along an axis shorter than the window is the rest padded with the volume's minimum.
 struct PatchSampler {
     /// The pool; Trainer replaces members as its PhantomRefresh says.
     var volumes: [TrainingVolume]
