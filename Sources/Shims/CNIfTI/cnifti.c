@@ -73,7 +73,7 @@ static int check_header(struct nifti_1_header *nhdr, int *swapped, char *err, si
         if (nhdr->sizeof_hdr != 348) return fail(err, errlen, "not a NIfTI-1 header (sizeof_hdr is not 348)", path);
         *swapped = 1;
     }
-    if (strcmp(nhdr->magic, "n+1") != 0) return fail(err, errlen, "not a single-file NIfTI-1 image (magic is not n+1)", path);
+    if (memcmp(nhdr->magic, "n+1", 4) != 0) return fail(err, errlen, "not a single-file NIfTI-1 image (magic is not n+1)", path);
     if (nhdr->dim[0] < 1 || nhdr->dim[0] > 7) return fail(err, errlen, "NIfTI-1 header has a bad dim[0] (not 1...7)", path);
     if (!nifti_hdr_looks_good(nhdr)) return fail(err, errlen, "NIfTI-1 header fails nifticlib's checks", path);
     return 0;
