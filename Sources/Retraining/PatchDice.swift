@@ -21,10 +21,9 @@ public struct PatchDice: Sendable {
         return out
     }
 
-    public var mean: Double {
-        let d = perOrgan
-        return d.isEmpty ? 0 : d.values.reduce(0, +) / Double(d.count)
-    }
+    /// Mean over the organs present in the references (0 when none is): LabelOverlap's, summed in
+    /// label order rather than in a dictionary's varying order.
+    public var mean: Double { overlap.meanForegroundDice ?? 0 }
 
     /// Argmax labels of a model on one window (D×H×W input, C order).
     public static func predict(_ engine: LCOVNetEngine, image: [Float]) throws -> [UInt8] {
