@@ -67,18 +67,19 @@ enum Organs {
         list.append(Structure(shape: Tube(points: [at(-0.13, 0.0, 118), at(0.1, 0.12, 128), at(0.45, 0.3, 142)],
                                           radii: [15 * s, 11 * s, 9 * s], deformation: deform(0.15, 40)),
                               label: 8, tissue: Tissue(40, 110, 90, 70, texture: 12)))
-        // 9 duodenum: the C around the pancreatic head.
-        list.append(Structure(shape: Tube(points: [at(0.02, -0.22, 140), at(-0.2, -0.06, 134), at(-0.26, 0.05, 106),
-                                                   at(-0.05, 0.16, 94), at(0.15, 0.1, 100)],
-                                          radius: 11 * s, deformation: deform(0.15, 40)),
+        // 9 duodenum: the C around the pancreatic head (its content is painted last, below).
+        let duodenumPath = [at(0.02, -0.22, 140), at(-0.2, -0.06, 134), at(-0.26, 0.05, 106),
+                            at(-0.05, 0.16, 94), at(0.15, 0.1, 100)]
+        let duodenumRadius = 11 * s
+        list.append(Structure(shape: Tube(points: duodenumPath, radius: duodenumRadius, deformation: deform(0.15, 40)),
                               label: 9, tissue: Tissue(40, 70, 80, 70)))
         // 6 gallbladder under the liver.
         list.append(Structure(shape: Blob(center: at(-0.3, -0.38, 128), semiAxes: SIMD3(15, 17, 34) * s * r.uniform(0.7...1.2),
                                           yaw: 0.5, deformation: deform(0.08, 50)),
                               label: 6, tissue: Tissue(all: 10, texture: 3)))
         // 7 oesophagus: down in front of the spine, then left into the stomach.
-        list.append(Structure(shape: Tube(points: [at(0.02, 0.42, 330), at(0.05, 0.35, 205), at(0.22, 0.02, 182)],
-                                          radius: 8 * s, deformation: deform(0.15, 40)),
+        let oesophagusPath = [at(0.02, 0.42, 330), at(0.05, 0.35, 205), at(0.22, 0.02, 182)]
+        list.append(Structure(shape: Tube(points: oesophagusPath, radius: 8 * s, deformation: deform(0.15, 40)),
                               label: 7, tissue: Tissue(40, 70, 80, 70)))
         // 14 bladder, filled to a varying degree; excreted contrast settles posteriorly in the delayed phase.
         let fill = r.uniform(0.6...1.2)
@@ -102,6 +103,16 @@ enum Organs {
             list.append(Structure(shape: Blob(center: centre, semiAxes: SIMD3(repeating: radius - 3)), label: nil,
                                   tissue: .cancellousBone, onlyInside: [label], outsideCavity: true))
         }
+        // Hollow-organ content, painted last so that every structure above keeps its random draws
+        // (each structure draws an HU offset in paint order). The duodenum carries fluid, with gas
+        // in the bulb; the oesophagus a thread of swallowed air. A solid tube of bowel wall beside
+        // a pancreas of the same HU is a duodenum no CT shows.
+        list.append(Structure(shape: Tube(points: duodenumPath, radius: 0.6 * duodenumRadius), label: nil,
+                              tissue: .fluid, onlyInside: [9]))
+        list.append(Structure(shape: Tube(points: Array(duodenumPath.prefix(2)), radius: 0.5 * duodenumRadius), label: nil,
+                              tissue: .gas, onlyInside: [9]))
+        list.append(Structure(shape: Tube(points: oesophagusPath, radius: 2.5 * s), label: nil,
+                              tissue: .gas, onlyInside: [7]))
         rng = r
         return list
     }
