@@ -35,7 +35,7 @@ time "$BIN" train -o "$RUNS/student" --steps "$STEPS" --phantoms 1-20 "${COMMON[
 # 0.784; +2000 0.807; +3000 0.821 (0.845 with the per-organ pieces clean-up); then on 80
 # phantoms: +3000 (old sampler, femoral heads collapsed, not shipped) +3000 (windows kept inside
 # the volume) +1800 on the corrected phantom (whole femoral heads) 0.889; +1800 on the phantom
-# with duodenal and oesophageal content 0.904: see Models/default/REPORT.md.
+# whose duodenal and oesophageal content varies by patient 0.8996: see Models/default/REPORT.md.
 last="$RUNS/student"
 logs="$last/log.jsonl"
 round=0

@@ -103,16 +103,23 @@ enum Organs {
             list.append(Structure(shape: Blob(center: centre, semiAxes: SIMD3(repeating: radius - 3)), label: nil,
                                   tissue: .cancellousBone, onlyInside: [label], outsideCavity: true))
         }
-        // Hollow-organ content, painted last so that every structure above keeps its random draws
-        // (each structure draws an HU offset in paint order). The duodenum carries fluid, with gas
-        // in the bulb; the oesophagus a thread of swallowed air. A solid tube of bowel wall beside
-        // a pancreas of the same HU is a duodenum no CT shows.
-        list.append(Structure(shape: Tube(points: duodenumPath, radius: 0.6 * duodenumRadius), label: nil,
-                              tissue: .fluid, onlyInside: [9]))
-        list.append(Structure(shape: Tube(points: Array(duodenumPath.prefix(2)), radius: 0.5 * duodenumRadius), label: nil,
-                              tissue: .gas, onlyInside: [9]))
-        list.append(Structure(shape: Tube(points: oesophagusPath, radius: 2.5 * s), label: nil,
-                              tissue: .gas, onlyInside: [7]))
+        // Hollow-organ content, drawn and painted last so that every structure above keeps its
+        // random draws (each structure also draws an HU offset in paint order). As on CT, the
+        // duodenum is collapsed in some patients (a solid tube of bowel wall) and holds fluid in
+        // the others, often with gas in its bulb; the oesophagus often holds a thread of air.
+        if r.uniform(0...1) < 2.0 / 3 {
+            let lumen = r.uniform(0.4...0.7)
+            list.append(Structure(shape: Tube(points: duodenumPath, radius: lumen * duodenumRadius), label: nil,
+                                  tissue: .fluid, onlyInside: [9]))
+            if r.uniform(0...1) < 0.6 {
+                list.append(Structure(shape: Tube(points: Array(duodenumPath.prefix(2)), radius: lumen * 0.85 * duodenumRadius),
+                                      label: nil, tissue: .gas, onlyInside: [9]))
+            }
+        }
+        if r.uniform(0...1) < 0.6 {
+            list.append(Structure(shape: Tube(points: oesophagusPath, radius: r.uniform(2...3) * s), label: nil,
+                                  tissue: .gas, onlyInside: [7]))
+        }
         rng = r
         return list
     }
