@@ -5,8 +5,9 @@
 #
 #   scripts/package-default-model.sh [RUN]      RUN defaults to runs/student
 #
-# Knobs: CALIBRATION (seeds, default 921-926, which the shipped model never trained on), EVALUATE (seeds, default 1001-1010), WINDOW
-# (inference window for the manifest, default the training window), THREADS (default 1),
+# Knobs: CALIBRATION (seeds, default 921-926, which the shipped model never trained on), EVALUATE
+# (seeds, default 1001-1010), WINDOW (inference window for the manifest, default the training
+# window), THREADS (default 1),
 # OUT (default Models/default), LOGS (training logs to concatenate into training-log.jsonl, in
 # order, for a run fine-tuned from earlier runs; default RUN/log.jsonl).
 set -euo pipefail

@@ -97,8 +97,8 @@ import Volumes
 
     /// As on CT, the duodenum is collapsed in some patients and holds fluid in others (often with
     /// gas in its bulb), and the oesophagus often holds a thread of air: seed 4 draws all three,
-    /// seed 3 none. Before 0deaf90 every duodenum was solid (4 % below 25 HU, none below −200);
-    /// from 0deaf90 to this test's commit every one held fluid and gas.
+    /// seed 3 none. Before 0deaf90 every duodenum was solid (seed 11: 4 % below 25 HU, none below
+    /// −200); from 0deaf90 to this test's commit every one held fluid and gas.
     @Test func hollowOrganContentVariesByPatient() {
         func fractions(seed: UInt64) -> (fluid: Double, duodenalGas: Double, oesophagealAir: Double, pancreaticGas: Double) {
             let p = PhantomGenerator.generate(PhantomOptions(seed: seed, matrix: 128, sliceSpacing: 3))
