@@ -4,24 +4,38 @@ import Volumes
 /// two adrenal glands share one label; 0 leaves a label alone, as bowel loops are many); the
 /// rest becomes background.
 ///
+/// A label in `lowest` keeps instead its lowest pieces (by centre, towards the feet) among
+/// those at least `lowestMinimumFraction` of its largest: an organ whose place is below its
+/// look-alikes (the bladder under fluid-filled bowel loops) keeps its place, not its size,
+/// while small islands still cannot win.
+///
 /// Each label is searched inside its own bounding box with one byte of state per box voxel and
 /// a queue of the component being grown, never a full-size component map: memory is about
 /// 1 byte per voxel of the largest organ's box plus 4 bytes per voxel of its largest piece,
 /// times the threads. Labels are searched in parallel; voxels are cleared afterwards.
 public enum LargestComponent {
-    /// - Parameter pieces: components to keep per label value (1 where the array is short).
-    public static func keepLargestPerLabel(_ labels: inout Volume<UInt8>, threads: Int = 1, pieces: [Int] = []) {
+    /// - Parameters:
+    ///   - pieces: components to keep per label value (1 where the array is short).
+    ///   - lowest: per label value, whether it keeps its lowest pieces (false where short).
+    public static func keepLargestPerLabel(_ labels: inout Volume<UInt8>, threads: Int = 1, pieces: [Int] = [], lowest: [Bool] = []) {
         let size = labels.geometry.size
         guard size.count > 0 else { return }
         let boxes = labelBoxes(labels, threads: threads)
         func keep(_ label: Int) -> Int { label < pieces.count ? pieces[label] : 1 }
+        let geometry = labels.geometry
+        // Height (LPS z, towards the head) of a box-local centre, for the labels that keep their lowest.
+        func height(_ box: CropBox) -> (SIMD3<Double>) -> Double {
+            { geometry.point(atIndex: $0 + SIMD3(Double(box.lower[0]), Double(box.lower[1]), Double(box.lower[2]))).z }
+        }
         let present = (1..<256).filter { boxes[$0] != nil && keep($0) > 0 }
         var removals = [[Int]](repeating: [], count: present.count)
         labels.voxels.withUnsafeBufferPointer { voxels in
             removals.withUnsafeMutableBufferPointer { out in
                 let out = out
                 Parallel.forEach(present.count, threads: threads) { n in
-                    out[n] = strayVoxels(of: UInt8(present[n]), in: voxels, size: size, box: boxes[present[n]]!, keep: keep(present[n]))
+                    let label = present[n], box = boxes[label]!
+                    out[n] = strayVoxels(of: UInt8(label), in: voxels, size: size, box: box, keep: keep(label),
+                                         height: label < lowest.count && lowest[label] ? height(box) : nil)
                 }
             }
         }
@@ -70,16 +84,23 @@ public enum LargestComponent {
         return boxes
     }
 
-    /// Offsets (in the whole volume) of the voxels of `label` outside its `keep` largest components.
-    static func strayVoxels(of label: UInt8, in voxels: UnsafeBufferPointer<UInt8>, size: Extent3, box: CropBox, keep: Int = 1) -> [Int] {
+    /// Pieces smaller than this fraction of a label's largest never count as its lowest.
+    static let lowestMinimumFraction = 0.25
+
+    /// Offsets (in the whole volume) of the voxels of `label` outside its `keep` largest
+    /// components, or with `height` (of a box-local centre) its `keep` lowest of those not much
+    /// smaller than the largest.
+    static func strayVoxels(of label: UInt8, in voxels: UnsafeBufferPointer<UInt8>, size: Extent3, box: CropBox, keep: Int = 1,
+                            height: ((SIMD3<Double>) -> Double)? = nil) -> [Int] {
         let n = box.size
         let (ni, nj, nk) = (n.i, n.j, n.k)
         // 0 unvisited, 1 seen, 2 in the kept component.
         var state = [UInt8](repeating: 0, count: n.count)
         var queue = [Int32]()
 
-        // Grows the component of `seed` over voxels of `label` in state `mark − 1`, marking them.
-        func grow(from seed: Int, mark: UInt8) -> Int {
+        // Grows the component of `seed` over voxels of `label` in state `mark − 1`, marking them;
+        // returns its size and its box-local centre.
+        func grow(from seed: Int, mark: UInt8) -> (size: Int, centre: SIMD3<Double>) {
             let before = mark - 1
             queue.removeAll(keepingCapacity: true)
             queue.append(Int32(seed))
@@ -104,7 +125,12 @@ public enum LargestComponent {
                 if k > 0 { visit(-ni * nj, -size.sliceCount) }
                 if k < nk - 1 { visit(ni * nj, size.sliceCount) }
             }
-            return queue.count
+            var sum = SIMD3<Int>.zero
+            for v in queue {
+                let v = Int(v)
+                sum &+= SIMD3(v % ni, (v / ni) % nj, v / (ni * nj))
+            }
+            return (queue.count, SIMD3<Double>(Double(sum.x), Double(sum.y), Double(sum.z)) / Double(queue.count))
         }
 
         // Calls `body(local, global)` for every voxel of the box, in raster order.
@@ -116,15 +142,20 @@ public enum LargestComponent {
             } }
         }
 
-        var components: [(count: Int, seed: Int)] = []
+        var components: [(count: Int, seed: Int, centre: SIMD3<Double>)] = []
         forEachVoxel { v, g in
             guard state[v] == 0 && voxels[g] == label else { return }
-            components.append((grow(from: v, mark: 1), v))
+            let piece = grow(from: v, mark: 1)
+            components.append((piece.size, v, piece.centre))
         }
         guard components.count > keep else { return [] }
         // The largest first; among equal sizes the first in raster order, as before.
-        let kept = components.enumerated().sorted { ($0.element.count, -$0.offset) > ($1.element.count, -$1.offset) }.prefix(keep)
-        for c in kept { _ = grow(from: c.element.seed, mark: 2) }
+        var ranked = components.enumerated().sorted { ($0.element.count, -$0.offset) > ($1.element.count, -$1.offset) }.map(\.element)
+        if let height {
+            let floor = Double(ranked[0].count) * lowestMinimumFraction
+            ranked = ranked.filter { Double($0.count) >= floor }.sorted { height($0.centre) < height($1.centre) }
+        }
+        for c in ranked.prefix(keep) { _ = grow(from: c.seed, mark: 2) }
         var stray = [Int]()
         forEachVoxel { v, g in if state[v] == 1 { stray.append(g) } }
         return stray

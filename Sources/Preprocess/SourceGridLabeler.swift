@@ -68,15 +68,16 @@ public final class SourceGridLabeler {
 
     /// The labels on the scan's grid, once every prepared plane has been added.
     /// - Parameter pieces: with `largestComponentPerOrgan`, the components kept per label
-    ///   (LargestComponent; 1 where not given, 0 to leave a label alone).
-    public func finish(largestComponentPerOrgan: Bool = false, pieces: [Int] = []) throws -> Volume<UInt8> {
+    ///   (LargestComponent; 1 where not given, 0 to leave a label alone); `lowest` marks the
+    ///   labels that keep their lowest pieces instead.
+    public func finish(largestComponentPerOrgan: Bool = false, pieces: [Int] = [], lowest: [Bool] = []) throws -> Volume<UInt8> {
         guard pending.isEmpty else {
             throw PreprocessError("scores end at prepared plane \(receivedPlanes) of \(record.preparedSize.k)")
         }
         held.removeAll()
         var volume = Volume(geometry: record.sourceGeometry, voxels: labels)
         labels = []
-        if largestComponentPerOrgan { LargestComponent.keepLargestPerLabel(&volume, threads: threads, pieces: pieces) }
+        if largestComponentPerOrgan { LargestComponent.keepLargestPerLabel(&volume, threads: threads, pieces: pieces, lowest: lowest) }
         return volume
     }
 

@@ -104,9 +104,12 @@ public final class Segmenter {
         ) { slab in try labeler.add(slab) }
         // The activations go before the largest-component pass, which needs room of its own.
         engine = nil
-        var pieces = [Int](repeating: 1, count: classCount)
-        for c in model.manifest.classes where c.id < classCount { pieces[c.id] = c.pieces ?? 1 }
-        let labels = try labeler.finish(largestComponentPerOrgan: options.largestComponentPerOrgan, pieces: pieces)
+        var pieces = [Int](repeating: 1, count: classCount), lowest = [Bool](repeating: false, count: classCount)
+        for c in model.manifest.classes where c.id < classCount {
+            pieces[c.id] = c.pieces ?? 1
+            lowest[c.id] = c.lowestPieces ?? false
+        }
+        let labels = try labeler.finish(largestComponentPerOrgan: options.largestComponentPerOrgan, pieces: pieces, lowest: lowest)
         lap(.infer)
         return SegmentationResult(labels: labels, preparation: prepared.record, window: window, windowCount: plan.origins.count,
                                   precision: precision, seconds: seconds)

@@ -51,5 +51,28 @@ import Volumes
         #expect(Int(removed.trimmingCharacters(in: .whitespacesAndNewlines))! > 0, "the fixture must have pieces to remove")
         #expect(try ReferenceIO.readRaw(UInt8.self, from: dir.file("out.raw")) == ours.voxels)
     }
-}
 
+    /// A bladder-like label: a big piece high up, the true piece below it, and a small island
+    /// lower still. The lowest-piece rule keeps the middle one, whichever way k runs.
+    @Test(arguments: [1.0, -1.0])
+    func lowestPieceKeepsThePlaceNotTheSize(kTowardsHead: Double) {
+        let direction = Matrix3(columns: [1, 0, 0], [0, 1, 0], [0, 0, kTowardsHead])
+        var v = Volume<UInt8>(geometry: Geometry(size: Extent3(20, 20, 40), direction: direction), repeating: 0)
+        // Height order (feet first): island, true piece, big piece.
+        let heights = kTowardsHead > 0 ? [2, 12, 28] : [37, 27, 11]
+        func paint(k: Int, radius: Int) {
+            for kk in (k - radius)...(k + radius) { for j in (10 - radius)...(10 + radius) { for i in (10 - radius)...(10 + radius) {
+                v[i, j, kk] = 1
+            } } }
+        }
+        paint(k: heights[0], radius: 1)   // 27 voxels: under a quarter of the largest
+        paint(k: heights[1], radius: 3)   // 343 voxels
+        paint(k: heights[2], radius: 5)   // 1 331 voxels
+        var largest = v, lowest = v
+        LargestComponent.keepLargestPerLabel(&largest)
+        LargestComponent.keepLargestPerLabel(&lowest, lowest: [false, true])
+        #expect(largest.voxels.filter { $0 == 1 }.count == 1331)
+        #expect(lowest.voxels.filter { $0 == 1 }.count == 343)
+        #expect(lowest[10, 10, heights[1]] == 1)
+    }
+}
