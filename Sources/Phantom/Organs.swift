@@ -2,7 +2,7 @@
 /// first, so that smaller ones drawn later keep their full shape where they touch.
 enum Organs {
     static func structures(halfWidth w: Double, halfDepth d: Double, habitus h: Double,
-                           using rng: inout SeededGenerator) -> [Structure] {
+                           using rng: inout SeededGenerator) -> (structures: [Structure], content: HollowOrganContent) {
         var r = rng
         func jitter(_ scale: Double) -> Double { r.gaussian(sigma: scale) }
         func deform(_ amplitude: Double, _ wavelength: Double) -> SmoothField {
@@ -107,21 +107,25 @@ enum Organs {
         // random draws (each structure also draws an HU offset in paint order). As on CT, the
         // duodenum is collapsed in some patients (a solid tube of bowel wall) and holds fluid in
         // the others, often with gas in its bulb; the oesophagus often holds a thread of air.
-        if r.uniform(0...1) < 2.0 / 3 {
+        var content = HollowOrganContent()
+        if r.chance(2.0 / 3) {
             let lumen = r.uniform(0.4...0.7)
+            content.duodenalFluidLumen = lumen
             list.append(Structure(shape: Tube(points: duodenumPath, radius: lumen * duodenumRadius), label: nil,
                                   tissue: .fluid, onlyInside: [9]))
-            if r.uniform(0...1) < 0.6 {
+            if r.chance(0.6) {
+                content.duodenalBulbGas = true
                 list.append(Structure(shape: Tube(points: Array(duodenumPath.prefix(2)), radius: lumen * 0.85 * duodenumRadius),
                                       label: nil, tissue: .gas, onlyInside: [9]))
             }
         }
-        if r.uniform(0...1) < 0.6 {
-            list.append(Structure(shape: Tube(points: oesophagusPath, radius: r.uniform(2...3) * s), label: nil,
-                                  tissue: .gas, onlyInside: [7]))
+        if r.chance(0.6) {
+            let radius = r.uniform(2...3) * s
+            content.oesophagealAirRadiusMM = radius
+            list.append(Structure(shape: Tube(points: oesophagusPath, radius: radius), label: nil, tissue: .gas, onlyInside: [7]))
         }
         rng = r
-        return list
+        return (list, content)
     }
 }
 

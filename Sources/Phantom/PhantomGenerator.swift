@@ -20,14 +20,15 @@ public struct Phantom: Sendable {
 public enum PhantomGenerator {
     public static func generate(_ options: PhantomOptions) -> Phantom {
         var rng = SeededGenerator(seed: options.seed)
-        let parameters = drawParameters(options, &rng)
+        var parameters = drawParameters(options, &rng)
         let geometry = grid(parameters, matrix: options.matrix)
         let body = Body(halfWidth: parameters.halfWidth, halfDepth: parameters.halfDepth, fat: parameters.subcutaneousFat,
                         phase: parameters.phase, texture: SmoothField(wavelength: 25, amplitude: 10, count: 6, using: &rng),
                         outline: SmoothField(wavelength: 200, amplitude: 0.04, using: &rng), ribPhase: rng.uniform(0...6))
         var organRng = rng.fork(11)
-        let structures = Organs.structures(halfWidth: parameters.halfWidth, halfDepth: parameters.halfDepth,
-                                           habitus: parameters.habitus, using: &organRng)
+        let (structures, content) = Organs.structures(halfWidth: parameters.halfWidth, halfDepth: parameters.halfDepth,
+                                                      habitus: parameters.habitus, using: &organRng)
+        parameters.hollowOrganContent = content
         var hu = [Float](repeating: 0, count: geometry.size.count)
         var labels = [UInt8](repeating: 0, count: geometry.size.count)
         var cavity = [Bool](repeating: false, count: geometry.size.count)

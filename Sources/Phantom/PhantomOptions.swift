@@ -56,4 +56,18 @@ public struct PhantomParameters: Sendable, Codable, Equatable {
     public var pixelSpacing: Double
     public var sliceSpacing: Double
     public var zRange: ClosedRange<Double>
+    /// What the duodenum and oesophagus hold (nil in records written before it was drawn).
+    public var hollowOrganContent: HollowOrganContent?
+}
+
+/// The drawn content of the phantom's hollow organs, which changes their HU but not their labels.
+public struct HollowOrganContent: Sendable, Codable, Equatable {
+    /// Radius of the duodenum's fluid lumen as a fraction of the duodenum's; nil when collapsed.
+    public var duodenalFluidLumen: Double?
+    /// Gas in the duodenal bulb (only with a fluid lumen).
+    public var duodenalBulbGas = false
+    /// Radius of the oesophagus's air core in mm; nil without air.
+    public var oesophagealAirRadiusMM: Double?
+
+    public init() {}
 }

@@ -10,6 +10,9 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
     /// A uniform value in `range`.
     public mutating func uniform(_ range: ClosedRange<Double>) -> Double { Double.random(in: range, using: &self) }
 
+    /// True with probability `p` (one uniform draw).
+    public mutating func chance(_ p: Double) -> Bool { uniform(0...1) < p }
+
     /// A normally distributed value (Box–Muller).
     public mutating func gaussian(mean: Double = 0, sigma: Double = 1) -> Double {
         let u1 = max(Double.random(in: 0..<1, using: &self), 1e-300), u2 = Double.random(in: 0..<1, using: &self)

@@ -100,8 +100,10 @@ import Volumes
     /// seed 3 none. Before 0deaf90 every duodenum was solid (seed 11: 4 % below 25 HU, none below
     /// −200); from 0deaf90 to this test's commit every one held fluid and gas.
     @Test func hollowOrganContentVariesByPatient() {
+        var drawn: [UInt64: HollowOrganContent] = [:]
         func fractions(seed: UInt64) -> (fluid: Double, duodenalGas: Double, oesophagealAir: Double, pancreaticGas: Double) {
             let p = PhantomGenerator.generate(PhantomOptions(seed: seed, matrix: 128, sliceSpacing: 3))
+            drawn[seed] = p.parameters.hollowOrganContent
             func fraction(_ label: UInt8, below hu: Int16) -> Double {
                 var inside = 0, below = 0
                 for (l, v) in zip(p.labels.voxels, p.image.voxels) where l == label {
@@ -116,5 +118,9 @@ import Volumes
         #expect(full.fluid >= 0.2 && full.duodenalGas >= 0.03 && full.oesophagealAir >= 0.02, "\(full)")
         #expect(empty.fluid <= 0.08 && empty.duodenalGas == 0 && empty.oesophagealAir <= 0.01, "\(empty)")
         #expect(full.pancreaticGas <= 0.01 && empty.pancreaticGas <= 0.01, "the pancreas stays solid")
+        // The record says what was drawn (phantom.json).
+        let four = drawn[4]!, three = drawn[3]!
+        #expect(four.duodenalFluidLumen != nil && four.duodenalBulbGas && four.oesophagealAirRadiusMM != nil, "\(four)")
+        #expect(three == HollowOrganContent(), "\(three)")
     }
 }
