@@ -29,23 +29,25 @@ fi
 time "$BIN" train -o "$RUNS/student" --steps "$STEPS" --phantoms 1-20 "${COMMON[@]}"
 # Warm restarts: one round per entry of ROUNDS, each from the previous round's weights with a
 # fresh warm-up and cosine schedule at a quarter of the peak rate (the loss was still falling at
-# the end of each cosine). An entry is STEPS:PHANTOMS, or STEPS:PHANTOMS:REFRESH:EVERY for a pool
-# that replaces one phantom every EVERY steps by the next seed of REFRESH. History of the shipped
+# the end of each cosine). An entry is STEPS:PHANTOMS[:RATE[:REFRESH:EVERY]]: RATE is the peak
+# learning rate (5e-4 when empty), REFRESH:EVERY a pool that replaces one phantom every EVERY
+# steps by the next seed of REFRESH. History of the shipped
 # model (held-out int8 mean Dice, segment path, phantoms 1001-1010): 2600 steps 0.741; +400 +400
 # 0.784; +2000 0.807; +3000 0.821 (0.845 with the per-organ pieces clean-up); then on 80
 # phantoms: +3000 (old sampler, femoral heads collapsed, not shipped) +3000 (windows kept inside
 # the volume) +1800 on the corrected phantom (whole femoral heads) 0.889; +1800 on the phantom
-# whose duodenal and oesophageal content varies by patient 0.8996: see Models/default/REPORT.md.
+# whose duodenal and oesophageal content varies by patient 0.8996; +600 at 3e-4 0.915 (with the
+# bladder's lowest-piece clean-up): see Models/default/REPORT.md.
 last="$RUNS/student"
 logs="$last/log.jsonl"
 round=0
-for entry in ${ROUNDS:-400:1-20 400:1-20 2000:1-20 3000:1-20 3000:1-80 3000:1-80 1800:1-80 1800:1-80}; do
-    IFS=: read -r steps phantoms refresh every <<< "$entry"
+for entry in ${ROUNDS:-400:1-20 400:1-20 2000:1-20 3000:1-20 3000:1-80 3000:1-80 1800:1-80 1800:1-80 600:1-80:3e-4}; do
+    IFS=: read -r steps phantoms rate refresh every <<< "$entry"
     round=$((round + 1))
     extra=(--phantoms "$phantoms")
     [[ -n "${refresh:-}" ]] && extra+=(--refresh-phantoms "$refresh" --refresh-every "$every")
     time "$BIN" train -o "$RUNS/student-finetune$round" --initial-weights "$last/checkpoint.safetensors" \
-        --steps "$steps" --learning-rate 5e-4 "${COMMON[@]}" "${extra[@]}"
+        --steps "$steps" --learning-rate "${rate:-5e-4}" "${COMMON[@]}" "${extra[@]}"
     last="$RUNS/student-finetune$round"
     logs="$logs $last/log.jsonl"
 done
