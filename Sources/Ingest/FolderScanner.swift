@@ -99,7 +99,7 @@ enum FolderScanner {
     /// Scans files on `threads` threads, keeping their order.
     static func scan(_ paths: [String], policy: IngestPolicy, keeping openFiles: OpenFiles? = nil) -> [ScannedFile] {
         let results = ResultSlots<ScannedFile>(count: paths.count)
-        try? Parallel.forEach(paths.count, threads: policy.threads) { index in
+        Parallel.forEach(paths.count, threads: policy.threads) { index in
             results[index] = scan(paths[index], policy: policy, keeping: openFiles)
         }
         return results.values.map { $0! }

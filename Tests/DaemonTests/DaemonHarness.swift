@@ -68,8 +68,8 @@ final class DaemonHarness {
         p.executableURL = URL(fileURLWithPath: Self.binary)
         p.arguments = ["serve", "--config", configPath]
         p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-        FileManager.default.createFile(atPath: dir.file("stdout-\(runs).jsonl"), contents: nil)
-        FileManager.default.createFile(atPath: dir.file("stderr-\(runs).txt"), contents: nil)
+        _ = FileManager.default.createFile(atPath: dir.file("stdout-\(runs).jsonl"), contents: nil)
+        _ = FileManager.default.createFile(atPath: dir.file("stderr-\(runs).txt"), contents: nil)
         p.standardOutput = FileHandle(forWritingAtPath: dir.file("stdout-\(runs).jsonl"))
         p.standardError = FileHandle(forWritingAtPath: dir.file("stderr-\(runs).txt"))
         try p.run()

@@ -36,6 +36,21 @@ import Testing
         #expect(second["level"] as? String == "error")
     }
 
+    struct DiskFull: Error, CustomStringConvertible { var description: String { "no space left on /out" } }
+
+    /// An error handed to the logger itself (not in the metadata) still reaches the line.
+    @Test func anErrorPassedToTheLoggerIsLogged() throws {
+        let lines = try capture { logger in
+            logger.log(level: .error, "write failed", error: DiskFull(), metadata: ["job.id": "j2"])
+            logger.log(level: .error, "metadata wins", error: DiskFull(), metadata: ["error": "named by the caller"])
+        }
+        let first = try #require(try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any])
+        #expect(first["error"] as? String == "no space left on /out")
+        #expect(first["job.id"] as? String == "j2")
+        let second = try #require(try JSONSerialization.jsonObject(with: Data(lines[1].utf8)) as? [String: Any])
+        #expect(second["error"] as? String == "named by the caller")
+    }
+
     @Test func patientKeysNeverReachTheOutput() throws {
         let lines = try capture { logger in
             logger.info("oops", metadata: ["PatientName": "DOE^JANE", "patient.id": "12345", "birth_date": "19700101", "stage": "ingest"])

@@ -23,7 +23,7 @@ public enum ConfigurationLoader {
         } catch {
             throw ConfigurationError(file: file, key: "", problem: "is not valid TOML", fix: "correct the syntax")
         }
-        var reader = TableReader(root: root, file: file)
+        let reader = TableReader(root: root, file: file)
         var c = DaemonConfiguration.defaults
         try reader.checkSections(["paths", "ingest", "retention", "job", "limits", "metrics", "retrain", "log"])
 

@@ -29,16 +29,17 @@ public struct JSONLinesLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    public func log(level: Logger.Level, message: Logger.Message, metadata extra: Logger.Metadata?,
-                    source: String, file: String, function: String, line sourceLine: UInt) {
+    public func log(event: LogEvent) {
         var merged = metadata
-        if let extra { merged.merge(extra) { $1 } }
+        if let extra = event.metadata { merged.merge(extra) { $1 } }
+        // An error passed to the logger (rather than in the metadata) is logged as `error`.
+        if let error = event.error, merged["error"] == nil { merged["error"] = "\(error)" }
         var line = "{\"time\":"
         JSONText.appendString(Self.timestamp(), to: &line)
         line += ",\"level\":"
-        JSONText.appendString(level.rawValue, to: &line)
+        JSONText.appendString(event.level.rawValue, to: &line)
         line += ",\"message\":"
-        JSONText.appendString(message.description, to: &line)
+        JSONText.appendString(event.message.description, to: &line)
         line += ",\"logger\":"
         JSONText.appendString(label, to: &line)
         for key in merged.keys.sorted() where !Self.isPatientKey(key) {

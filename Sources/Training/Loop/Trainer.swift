@@ -175,7 +175,8 @@ public final class Trainer {
     /// Runs until `configuration.steps`, appending one JSON line per step to log.jsonl and
     /// passing it to `progress`; checkpoints every `checkpointEvery` steps and at the end.
     public func run(progress: (String) -> Void = { _ in }) throws {
-        if !FileManager.default.fileExists(atPath: logPath) { FileManager.default.createFile(atPath: logPath, contents: nil) }
+        // A file that cannot be created makes the FileHandle below throw, naming the path.
+        if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         defer { try? log.close() }
         log.seekToEndOfFile()
