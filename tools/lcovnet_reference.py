@@ -85,6 +85,15 @@ class LCOVNet(nn.Module):
         self.up4, self.Decode_block4, self.segout4 = Up(f[1], f[0]), LACBHigh(2 * f[0], f[0]), nn.Conv3d(f[0], classes, 1)
 
     def forward(self, x):
+        return self.segout4(self.decoder_features(x)[0])
+
+    def forward_all(self, x):
+        """Deep-supervision forward: (logits, decoder features) per scale, full resolution first."""
+        d = self.decoder_features(x)
+        return [self.segout4(d[0]), self.segout3(d[1]), self.segout2(d[2]), self.segout1(d[3])], d
+
+    def decoder_features(self, x):
+        """The four decoder blocks' outputs, full resolution first."""
         e1 = self.Encode_block1(x)
         e2 = self.Encode_block2(F.max_pool3d(e1, 2))
         e3 = self.Encode_block3(F.max_pool3d(e2, 2))
@@ -94,7 +103,7 @@ class LCOVNet(nn.Module):
         d2 = self.Decode_block2(torch.cat([self.up2(d1), e3], 1))
         d3 = self.Decode_block3(torch.cat([self.up3(d2), e2], 1))
         d4 = self.Decode_block4(torch.cat([self.up4(d3), e1], 1))
-        return self.segout4(d4)
+        return [d4, d3, d2, d1]
 
 
 def randomize(model, seed):

@@ -16,24 +16,9 @@ import sys
 import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from lcovnet_reference import load_model, save_safetensors  # noqa: E402
-
-
-def forward_all(m, x):
-    """Deep-supervision forward: (logits, features) per scale, full resolution first."""
-    e1 = m.Encode_block1(x)
-    e2 = m.Encode_block2(F.max_pool3d(e1, 2))
-    e3 = m.Encode_block3(F.max_pool3d(e2, 2))
-    e4 = m.Encode_block4(F.max_pool3d(e3, 2))
-    b = m.Encode_BottleNeck_block5(F.max_pool3d(e4, 2))
-    d1 = m.Decode_block1(torch.cat([m.up1(b), e4], 1))
-    d2 = m.Decode_block2(torch.cat([m.up2(d1), e3], 1))
-    d3 = m.Decode_block3(torch.cat([m.up3(d2), e2], 1))
-    d4 = m.Decode_block4(torch.cat([m.up4(d3), e1], 1))
-    return [m.segout4(d4), m.segout3(d3), m.segout2(d2), m.segout1(d1)], [d4, d3, d2, d1]
 
 
 def main(argv):
@@ -52,7 +37,7 @@ def main(argv):
         if isinstance(module, nn.Dropout):
             module.p = 0.0
     x = torch.from_numpy(np.load(args.input).astype(np.float64))
-    logits, features = forward_all(model, x)
+    logits, features = model.forward_all(x)
     total = 0
     for s in range(4):
         u = torch.from_numpy(np.load(f"{args.upstream}/logits{s}.npy").astype(np.float64))
