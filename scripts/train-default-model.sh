@@ -28,12 +28,11 @@ fi
 
 time "$BIN" train -o "$RUNS/student" --steps "$STEPS" --phantoms 1-20 "${COMMON[@]}"
 # Warm restarts: one round per entry of ROUNDS, each from the previous round's weights with a
-# fresh warm-up and cosine schedule at a quarter of the peak rate (the loss was still falling at
-# the end of each cosine). An entry is STEPS:PHANTOMS[:RATE[:REFRESH:EVERY]]: RATE is the peak
-# learning rate (5e-4 when empty), REFRESH:EVERY a pool that replaces one phantom every EVERY
-# steps by the next seed of REFRESH. History of the shipped
-# model (held-out int8 mean Dice, segment path, phantoms 1001-1010): 2600 steps 0.741; +400 +400
-# 0.784; +2000 0.807; +3000 0.821 (0.845 with the per-organ pieces clean-up); then on 80
+# fresh warm-up and cosine schedule (the loss was still falling at the end of each cosine). An
+# entry is STEPS:PHANTOMS[:RATE[:REFRESH:EVERY]]: RATE is the peak learning rate (when empty
+# 5e-4, a quarter of the first run's), REFRESH:EVERY a pool that replaces one phantom every
+# EVERY steps by the next seed of REFRESH. History of the shipped model (held-out int8 mean
+# Dice, segment path, phantoms 1001-1010): 2600 steps 0.741; +400 +400 0.784; +2000 0.807; +3000 0.821 (0.845 with the per-organ pieces clean-up); then on 80
 # phantoms: +3000 (old sampler, femoral heads collapsed, not shipped) +3000 (windows kept inside
 # the volume) +1800 on the corrected phantom (whole femoral heads) 0.889; +1800 on the phantom
 # whose duodenal and oesophageal content varies by patient 0.8996; +600 at 3e-4 0.915 (with the

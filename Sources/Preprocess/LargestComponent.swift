@@ -106,10 +106,13 @@ public enum LargestComponent {
             queue.append(Int32(seed))
             state[seed] = mark
             var head = 0
+            // Index sums for the centre, from the indices the search computes anyway.
+            var sum = (i: 0, j: 0, k: 0)
             while head < queue.count {
                 let v = Int(queue[head])
                 head += 1
                 let i = v % ni, j = (v / ni) % nj, k = v / (ni * nj)
+                sum = (sum.i + i, sum.j + j, sum.k + k)
                 let g = (box.lower[0] + i) + size.i * ((box.lower[1] + j) + size.j * (box.lower[2] + k))
                 func visit(_ local: Int, _ step: Int) {
                     let w = v + local
@@ -125,12 +128,7 @@ public enum LargestComponent {
                 if k > 0 { visit(-ni * nj, -size.sliceCount) }
                 if k < nk - 1 { visit(ni * nj, size.sliceCount) }
             }
-            var sum = SIMD3<Int>.zero
-            for v in queue {
-                let v = Int(v)
-                sum &+= SIMD3(v % ni, (v / ni) % nj, v / (ni * nj))
-            }
-            return (queue.count, SIMD3<Double>(Double(sum.x), Double(sum.y), Double(sum.z)) / Double(queue.count))
+            return (queue.count, SIMD3(Double(sum.i), Double(sum.j), Double(sum.k)) / Double(queue.count))
         }
 
         // Calls `body(local, global)` for every voxel of the box, in raster order.
