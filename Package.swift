@@ -22,6 +22,9 @@ let sharedTargets: [Target] = [
     .target(name: "ModelSpec"),
     // Synthetic abdominal CT phantoms with WORD labels (tests, demo, training).
     .target(name: "Phantom", dependencies: ["Volumes"]),
+    // CT synthesized on real anatomy (WORD label maps): the training data for real scans.
+    // Optimised even in debug builds: tests synthesize whole scans.
+    .target(name: "Synthesis", dependencies: ["Phantom", "Volumes", "NIfTI"], swiftSettings: [.unsafeFlags(["-O"])]),
     // Window planning, Gaussian weighting and the streaming merger: pure logic, no engine.
     .target(name: "SlidingWindows", dependencies: ["Volumes"]),
 ]
@@ -33,14 +36,14 @@ let sharedTests: [Target] = [
     .testTarget(name: "PhantomTests", dependencies: ["Phantom", "Volumes"]),
     .testTarget(name: "SlidingWindowsTests", dependencies: ["SlidingWindows", "Volumes"]),
 ]
-let sharedModules: [Target.Dependency] = ["Volumes", "NIfTI", "ModelSpec", "Phantom", "SlidingWindows"]
+let sharedModules: [Target.Dependency] = ["Volumes", "NIfTI", "ModelSpec", "Phantom", "Synthesis", "SlidingWindows"]
 
 
 // MARK: Training: losses, backward passes, optimizer, distillation
 // Optimised even in debug builds: the loss and elementwise loops would make tests crawl.
 let trainingLoops: [SwiftSetting] = [.unsafeFlags(["-O"])]
 let trainingTargets: [Target] = [
-    .target(name: "Training", dependencies: ["Inference", "CDNNL", "ModelSpec", "Phantom", "Preprocess", "Volumes"],
+    .target(name: "Training", dependencies: ["Inference", "CDNNL", "ModelSpec", "Phantom", "Synthesis", "Preprocess", "Volumes"],
             swiftSettings: trainingLoops),
     .testTarget(name: "TrainingTests", dependencies: ["Training", "Inference", "TestSupport"]),
 ]

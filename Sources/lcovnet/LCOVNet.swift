@@ -12,7 +12,7 @@ struct LCOVNet: AsyncParsableCommand {
             ConvertCommand.self,
             ServeCommand.self,
             StatusCommand.self,
-            PhantomCommand.self,
+            PhantomCommand.self, SynthesizeCommand.self,
             EvaluateCommand.self,
             ModelCommand.self,
             DicomWriteCommand.self,

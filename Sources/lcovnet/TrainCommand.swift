@@ -15,6 +15,8 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "Seed of initialisation and sampling.") var seed: UInt64 = 1
     @Option(help: "Training phantom seeds, as FIRST-LAST.") var phantoms: String = "1-16"
     @Option(help: "Phantom in-plane matrix.") var matrix: Int = 256
+    @Option(help: "Folder of WORD label maps: train on CT synthesized on them (seeds below 1000 use the training maps) instead of phantoms.")
+    var anatomies: String?
     @Option(help: "Seeds, as FIRST-LAST, that replace the pool's phantoms one at a time during the run (more anatomy in the same memory).")
     var refreshPhantoms: String?
     @Option(help: "With --refresh-phantoms: replace one phantom of the pool after every N steps.") var refreshEvery: Int = 25
@@ -41,6 +43,7 @@ struct TrainingOptions: ParsableArguments {
         c.seed = seed
         c.phantomSeeds = try Self.range(phantoms)
         c.phantomMatrix = matrix
+        c.anatomies = anatomies
         if let refreshPhantoms {
             guard refreshEvery > 0 else { throw ValidationError("--refresh-every must be positive") }
             c.phantomRefresh = PhantomRefresh(every: refreshEvery, seeds: try Self.range(refreshPhantoms))
@@ -68,8 +71,7 @@ struct TrainingOptions: ParsableArguments {
             let folder = "\(output)/prepared"
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             for seed in try Self.range(writePrepared) {
-                let v = try TrainingVolume.phantom(seed: seed, matrix: configuration.phantomMatrix, spec: configuration.input, classCount: 17,
-                                                   threads: configuration.threads)
+                let v = try TrainingVolume.sample(seed: seed, configuration, classCount: 17)
                 try v.image.withUnsafeBufferPointer { try NPYFile.write("\(folder)/phantom-\(seed).npy", shape: [v.size.k, v.size.j, v.size.i], values: $0) }
                 print("{\"event\":\"prepared\",\"seed\":\(seed)}")
             }

@@ -2,6 +2,7 @@ import Foundation
 import ModelSpec
 import Phantom
 import Preprocess
+import Synthesis
 import Volumes
 
 /// One training scan on the model's prepared grid: normalised intensities and labels, both as
@@ -33,6 +34,24 @@ public struct TrainingVolume: Sendable {
         var lists = [[Int32]](repeating: [], count: classCount)
         for (v, l) in labels.enumerated() where Int(l) < classCount { lists[Int(l)].append(Int32(v)) }
         voxelsOfClass = lists
+    }
+
+    /// The training scan a seed stands for under `configuration`: a CT synthesized on a real
+    /// label map when the configuration names a folder of them, a phantom otherwise.
+    public static func sample(seed: UInt64, _ configuration: TrainingConfiguration, classCount: Int) throws -> TrainingVolume {
+        guard let folder = configuration.anatomies else {
+            return try phantom(seed: seed, matrix: configuration.phantomMatrix, spec: configuration.input, classCount: classCount,
+                               threads: configuration.threads)
+        }
+        return try synthesized(seed: seed, maps: AnatomyMaps(folder: folder), spec: configuration.input, classCount: classCount,
+                               threads: configuration.threads)
+    }
+
+    /// A CT synthesized on one of `maps` (which one the seed says), prepared.
+    public static func synthesized(seed: UInt64, maps: AnatomyMaps, spec: InputPreparation, classCount: Int, threads: Int) throws -> TrainingVolume {
+        let name = maps.name(forSeed: seed)
+        let scan = try CTSynthesizer.synthesize(try maps.load(name), anatomy: name, seed: seed, threads: threads)
+        return try TrainingVolume(image: scan.image, labels: scan.labels, spec: spec, classCount: classCount, threads: threads)
     }
 
     /// A phantom, prepared.

@@ -25,8 +25,7 @@ public enum Evaluation {
         try net.load(state, source: path)
         var score = VolumeDice(classCount: net.classCount)
         for seed in seeds {
-            let volume = try TrainingVolume.phantom(seed: seed, matrix: configuration.phantomMatrix, spec: configuration.input,
-                                                    classCount: net.classCount, threads: configuration.threads)
+            let volume = try TrainingVolume.sample(seed: seed, configuration, classCount: net.classCount)
             score.add(predicted: try segment(volume, net, window: configuration.window, ctx), truth: volume.labels)
         }
         var perOrgan: [String: Double] = [:]

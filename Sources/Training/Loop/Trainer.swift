@@ -59,9 +59,8 @@ public final class Trainer {
     /// A training phantom, prepared as the configuration says.
     static func phantom(_ seed: UInt64, _ configuration: TrainingConfiguration, classCount: Int,
                         _ progress: (String) -> Void) throws -> TrainingVolume {
-        let v = try TrainingVolume.phantom(seed: seed, matrix: configuration.phantomMatrix, spec: configuration.input,
-                                           classCount: classCount, threads: configuration.threads)
-        progress("{\"event\":\"phantom\",\"seed\":\(seed),\"size\":[\(v.size.i),\(v.size.j),\(v.size.k)]}")
+        let v = try TrainingVolume.sample(seed: seed, configuration, classCount: classCount)
+        progress("{\"event\":\"\(configuration.anatomies == nil ? "phantom" : "synthesized")\",\"seed\":\(seed),\"size\":[\(v.size.i),\(v.size.j),\(v.size.k)]}")
         return v
     }
 

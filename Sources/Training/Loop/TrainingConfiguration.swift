@@ -22,6 +22,9 @@ public struct TrainingConfiguration: Sendable, Codable {
     public var phantomMatrix: Int = 256
     /// Phantoms that replace those of the pool during the run (nil: the pool stays as it is).
     public var phantomRefresh: PhantomRefresh?
+    /// A folder of WORD label maps: when set, every seed of the pool (and of evaluation) is a
+    /// CT synthesized on those maps (Synthesis.CTSynthesizer) instead of a phantom.
+    public var anatomies: String?
     public var input: InputPreparation = .lcovnetDefault
     /// Network widths (the student: LCOV-Net's [32, 64, 128, 256, 256]).
     public var widths: [Int] = LCOVNetArchitecture.widths

@@ -1,0 +1,109 @@
+import Phantom
+import Volumes
+
+/// How each WORD organ looks inside its label on one synthesized scan: parenchyma with texture,
+/// vessels and lesions; renal cortex and medulla; walls and content of the hollow organs (gas,
+/// fluid, food, stool, oral contrast, with a level where gas and fluid meet); bile, urine, bone.
+struct OrganAppearance {
+    let values: TissueValues
+    let p: SynthesisParameters
+    let texture: ValueNoise, coarse: ValueNoise, vesselA: ValueNoise, vesselB: ValueNoise
+    let loops: ValueNoise, bubbles: ValueNoise
+    let cortex: Double, sinus: Double, sinusHU: Float
+    let wall: [Double]                         // wall thickness per label (mm)
+    /// Gas above, fluid below this y (mm, LPS: smaller is anterior, the non-dependent side) per label.
+    let level: [Double]
+    let lesions: [(centre: SIMD3<Double>, radius: Double, hu: Float)]
+    let fattyPancreas: Bool
+    let oesophagealAir: Bool
+    let vesselWidth: Float
+
+    init(values: TissueValues, parameters: SynthesisParameters, boxes: LabelBoxes, span: (SIMD3<Double>, SIMD3<Double>),
+         using rng: inout SeededGenerator) {
+        self.values = values
+        p = parameters
+        texture = ValueNoise(lower: span.0, upper: span.1, spacing: rng.uniform(3...7), using: &rng)
+        coarse = ValueNoise(lower: span.0, upper: span.1, spacing: 25, using: &rng)
+        vesselA = ValueNoise(lower: span.0, upper: span.1, spacing: rng.uniform(10...18), using: &rng)
+        vesselB = ValueNoise(lower: span.0, upper: span.1, spacing: rng.uniform(10...18), using: &rng)
+        loops = ValueNoise(lower: span.0, upper: span.1, spacing: rng.uniform(9...15), using: &rng)
+        bubbles = ValueNoise(lower: span.0, upper: span.1, spacing: rng.uniform(2.5...5), using: &rng)
+        cortex = rng.uniform(3.5...7)
+        sinus = rng.uniform(9...14)
+        sinusHU = Float(rng.chance(0.5) ? rng.uniform(-90 ... -30) : rng.uniform(-5...40))
+        var w = [Double](repeating: 0, count: 17)
+        w[5] = rng.uniform(3...7); w[6] = rng.uniform(1.5...3); w[7] = rng.uniform(2...4); w[9] = rng.uniform(1.5...3)
+        w[10] = rng.uniform(1.5...3); w[11] = rng.uniform(1.5...3); w[13] = rng.uniform(2...4); w[14] = rng.uniform(2...4)
+        w[15] = rng.uniform(1.5...3); w[16] = w[15]
+        wall = w
+        level = (0..<17).map { l in
+            guard boxes.present[l] else { return 0 }
+            return boxes.lower[l].y + (boxes.upper[l].y - boxes.lower[l].y) * rng.uniform(0.15...0.6)
+        }
+        var found: [(SIMD3<Double>, Double, Float)] = []
+        for _ in 0..<Int(rng.uniform(0...3.99)) where boxes.present[1] {
+            let c = boxes.lower[1] + (boxes.upper[1] - boxes.lower[1]) * SIMD3(rng.uniform(0.2...0.8), rng.uniform(0.2...0.8), rng.uniform(0.2...0.8))
+            found.append((c, rng.uniform(3...18), Float(rng.chance(0.5) ? rng.uniform(0...20) : Double(values[.liver]) - rng.uniform(20...60))))
+        }
+        lesions = found
+        fattyPancreas = rng.chance(0.35)
+        oesophagealAir = rng.chance(0.5)
+        vesselWidth = Float(rng.uniform(0.06...0.14))
+    }
+
+    /// HU of a voxel of organ `label` at p, `depth` mm in from the organ's edge (in-plane).
+    func hu(label: UInt8, at p: SIMD3<Double>, depth: Double) -> Float {
+        let v = values
+        let tex = texture.value(p)
+        switch label {
+        case 1:
+            for lesion in lesions {
+                let d = p - lesion.centre
+                if (d * d).sum() < lesion.radius * lesion.radius { return lesion.hu + tex * 4 }
+            }
+            if abs(vesselA.value(p)) < vesselWidth && abs(vesselB.value(p)) < vesselWidth * 1.5 && depth > 3 {
+                return v[.liverVessel] + tex * 5
+            }
+            return v[.liver] + tex * v.textureOf(.liver) + coarse.value(p) * 4
+        case 2: return v[.spleen] + tex * v.textureOf(.spleen) + coarse.value(p) * 3
+        case 3, 4:
+            if depth < cortex { return v[.kidneyCortex] + tex * v.textureOf(.kidneyCortex) }
+            if depth > sinus { return self.p.phase == .delayed ? v[.excretedUrine] : sinusHU }
+            return v[.kidneyMedulla] + tex * v.textureOf(.kidneyMedulla)
+        case 5: return hollow(label, p, depth, content: self.p.stomachContent, wallTissue: .stomachWall)
+        case 6: return depth < wall[6] ? v[.stomachWall] : v[.bile] + tex * 2
+        case 7:
+            if oesophagealAir && depth > wall[7] + 1.5 { return v[.gas] }
+            return v[.esophagusWall] + tex * 3
+        case 8:
+            if fattyPancreas && bubbles.value(p) > 0.6 { return v[.visceralFat] * 0.6 + tex * 8 }
+            return v[.pancreas] + tex * v.textureOf(.pancreas)
+        case 9: return hollow(label, p, depth, content: self.p.smallBowelContent == "collapsed" ? "collapsed" : "fluid", wallTissue: .bowelWall)
+        case 10, 13: return hollow(label, p, depth, content: self.p.colonContent, wallTissue: .bowelWall)
+        case 11:
+            if abs(loops.value(p)) < 0.12 { return v[.bowelWall] + tex * 4 }   // walls between loops
+            return hollow(label, p, depth, content: self.p.smallBowelContent, wallTissue: .bowelWall)
+        case 12: return v[.adrenal] + tex * 4
+        case 14:
+            if depth < wall[14] { return v[.bowelWall] + tex * 3 }
+            return self.p.bladderContrast && p.y > level[14] ? v[.excretedUrine] : v[.urine] + tex * 2
+        case 15, 16:
+            return depth < wall[15] ? v[.corticalBone] * 0.8 + tex * 40 : v[.cancellousBone] + tex * v.textureOf(.cancellousBone)
+        default: return v[.visceralFat]
+        }
+    }
+
+    private func hollow(_ label: UInt8, _ p: SIMD3<Double>, _ depth: Double, content: String, wallTissue: Tissue) -> Float {
+        let v = values
+        let tex = texture.value(p)
+        if depth < wall[Int(label)] || content == "collapsed" { return v[wallTissue] + tex * 6 }
+        let bubble = bubbles.value(p)
+        switch content {
+        case "gas", "gas-fluid": return p.y < level[Int(label)] || bubble > 1.1 ? v[.gas] : v[.fluid] + tex * 3
+        case "food": return bubble > 1.0 ? v[.gas] : v[.stool] + tex * 12
+        case "stool": return bubble > 0.45 ? v[.gas] : v[.stool] + tex * v.textureOf(.stool)
+        case "oral-contrast": return p.y < level[Int(label)] - 15 && bubble > 0.2 ? v[.gas] : v[.oralContrast] + tex * 25
+        default: return v[.fluid] + tex * 3
+        }
+    }
+}

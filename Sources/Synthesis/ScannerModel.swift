@@ -1,0 +1,108 @@
+import Phantom
+import Volumes
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
+
+/// What the scanner does to the fine-grid HU: each slice integrates its thickness (partial
+/// volume along z), the reconstruction kernel blurs in-plane, quantum noise adds correlated
+/// grain, and photon starvation between the femoral heads draws a dark streak.
+enum ScannerModel {
+    static func acquire(_ hu: inout [Float], labels: [UInt8], fine: Geometry, parameters p: SynthesisParameters,
+                        layout: TrunkLayout, subSlices: Int, threads: Int,
+                        using rng: inout SeededGenerator) -> (image: Volume<Int16>, labels: Volume<UInt8>) {
+        let n = fine.size
+        let plane = n.i * n.j
+        let count = (n.k - 1) / subSlices + 1
+        let geometry = Geometry(size: Extent3(n.i, n.j, count), spacing: SIMD3(fine.spacing.x, fine.spacing.y, p.sliceSpacing),
+                                origin: fine.origin)
+        // Slice profile: a box of the slice's thickness over the fine slices.
+        let half = p.sliceThickness / 2
+        var image = [Float](repeating: 0, count: plane * count)
+        var outLabels = [UInt8](repeating: 0, count: plane * count)
+        for o in 0..<count {
+            let centre = o * subSlices
+            let reach = Int((half / fine.spacing.z).rounded(.down))
+            let ks = max(0, centre - reach)...min(n.k - 1, centre + reach)
+            let w = 1 / Float(ks.count)
+            for kk in ks {
+                for v in 0..<plane { image[o * plane + v] += hu[kk * plane + v] * w }
+            }
+            for v in 0..<plane { outLabels[o * plane + v] = labels[centre * plane + v] }
+        }
+        hu = []
+        let blurSigma = p.blurMM / fine.spacing.x
+        var noise = (0..<(plane * count)).map { _ in Float(rng.gaussian()) }
+        let noiseSigma = p.noiseCorrelation
+        // A Gaussian blur of white noise shrinks its spread by √Σw² per axis; undo that.
+        let gain = Float(p.noiseSigma) / (kernelNorm(noiseSigma) * kernelNorm(noiseSigma))
+        for o in 0..<count {
+            image.withUnsafeMutableBufferPointer { blurPlane($0, offset: o * plane, n.i, n.j, sigma: blurSigma) }
+            noise.withUnsafeMutableBufferPointer { blurPlane($0, offset: o * plane, n.i, n.j, sigma: noiseSigma) }
+        }
+        for v in 0..<image.count { image[v] += noise[v] * gain }
+        if p.streaks { addHeadStreak(&image, geometry, layout, using: &rng) }
+        let voxels = image.map { Int16(clamping: Int($0.rounded())) }
+        return (Volume(geometry: geometry, voxels: voxels), Volume(geometry: geometry, voxels: outLabels))
+    }
+
+    static func kernel(_ sigma: Double) -> [Float] {
+        guard sigma > 0.05 else { return [1] }
+        let r = max(1, Int((3 * sigma).rounded(.up)))
+        let w = (-r...r).map { Float(exp(-Double($0 * $0) / (2 * sigma * sigma))) }
+        let total = w.reduce(0, +)
+        return w.map { $0 / total }
+    }
+
+    static func kernelNorm(_ sigma: Double) -> Float { kernel(sigma).reduce(0) { $0 + $1 * $1 }.squareRoot() }
+
+    static func blurPlane(_ data: UnsafeMutableBufferPointer<Float>, offset: Int, _ ni: Int, _ nj: Int, sigma: Double) {
+        let k = kernel(sigma)
+        guard k.count > 1 else { return }
+        let r = k.count / 2
+        var line = [Float](repeating: 0, count: max(ni, nj))
+        for j in 0..<nj {
+            let row = offset + ni * j
+            for i in 0..<ni { line[i] = data[row + i] }
+            for i in 0..<ni {
+                var acc: Float = 0
+                for (m, w) in k.enumerated() { acc += w * line[min(max(i + m - r, 0), ni - 1)] }
+                data[row + i] = acc
+            }
+        }
+        for i in 0..<ni {
+            for j in 0..<nj { line[j] = data[offset + i + ni * j] }
+            for j in 0..<nj {
+                var acc: Float = 0
+                for (m, w) in k.enumerated() { acc += w * line[min(max(j + m - r, 0), nj - 1)] }
+                data[offset + i + ni * j] = acc
+            }
+        }
+    }
+
+    /// Photon starvation: the beam through both femoral heads is the most attenuated, and
+    /// filtered back-projection paints a dark band along it.
+    static func addHeadStreak(_ image: inout [Float], _ g: Geometry, _ layout: TrunkLayout, using rng: inout SeededGenerator) {
+        let a = layout.heads[0], b = layout.heads[1]
+        let depth = Float(rng.uniform(20...90)), width = rng.uniform(2...7)
+        let n = g.size
+        let ab = SIMD2(b.x - a.x, b.y - a.y)
+        let len2 = (ab * ab).sum()
+        for k in 0..<n.k {
+            let z = g.origin.z + g.spacing.z * Double(k)
+            guard abs(z - (a.z + b.z) / 2) < layout.headRadius * 0.8 else { continue }
+            for j in 0..<n.j {
+                let y = g.origin.y + g.spacing.y * Double(j)
+                for i in 0..<n.i {
+                    let q = SIMD2(g.origin.x + g.spacing.x * Double(i), y) - SIMD2(a.x, a.y)
+                    let t = (q * ab).sum() / len2
+                    guard t > 0, t < 1 else { continue }
+                    let d = q - ab * t
+                    image[i + n.i * (j + n.j * k)] -= depth * Float(exp(-(d * d).sum() / (2 * width * width)))
+                }
+            }
+        }
+    }
+}
