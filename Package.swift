@@ -34,6 +34,7 @@ let sharedTests: [Target] = [
     .testTarget(name: "NIfTITests", dependencies: ["NIfTI", "Volumes", "TestSupport"]),
     .testTarget(name: "ModelSpecTests", dependencies: ["ModelSpec"]),
     .testTarget(name: "PhantomTests", dependencies: ["Phantom", "Volumes"]),
+    .testTarget(name: "SynthesisTests", dependencies: ["Synthesis", "Phantom", "Volumes"]),
     .testTarget(name: "SlidingWindowsTests", dependencies: ["SlidingWindows", "Volumes"]),
 ]
 let sharedModules: [Target.Dependency] = ["Volumes", "NIfTI", "ModelSpec", "Phantom", "Synthesis", "SlidingWindows"]

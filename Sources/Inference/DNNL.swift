@@ -34,6 +34,26 @@ final class DNNLContext {
     }
 }
 
+/// Whether this CPU's oneDNN runs an fp32 convolution with post-ops [eltwise, sum] only in its
+/// reference code (AVX2 without AVX-512, oneDNN 2.6): then GraphBuilder splits the sum off,
+/// which costs a temporary, and the arena estimate counts it. Probed once on a small layer
+/// shaped like LCOV-Net's (channels-last, 3×3×1 kernel).
+let fusedSumAfterEltwiseIsReference: Bool = {
+    guard let context = try? DNNLContext(),
+          var src = try? memoryDesc([1, 32, 8, 8, 8], dnnl_f32, dnnl_ndhwc),
+          var weights = try? memoryDesc([32, 32, 3, 3, 1], dnnl_f32, dnnl_format_tag_any),
+          var dst = try? memoryDesc([1, 32, 8, 8, 8], dnnl_f32, dnnl_ndhwc),
+          let attr = try? makeAttr(postOps: PostOps(ops: [.relu6(), .sum(scale: 1)])) else { return false }
+    defer { dnnl_primitive_attr_destroy(attr) }
+    var desc = dnnl_convolution_desc_t()
+    guard dnnl_convolution_forward_desc_init(&desc, dnnl_forward_inference, dnnl_convolution_direct, &src, &weights, nil, &dst,
+                                             [1, 1, 1], [1, 1, 0], [1, 1, 0]) == dnnl_success else { return false }
+    var pd: dnnl_primitive_desc_t?
+    guard dnnl_primitive_desc_create(&pd, &desc, attr, context.engine, nil) == dnnl_success, let pd else { return false }
+    defer { dnnl_primitive_desc_destroy(pd) }
+    return implementationName(pd).hasPrefix("ref")
+}()
+
 /// Argument index of a binary post-op's second operand (DNNL_ARG_ATTR_MULTIPLE_POST_OP(i) | SRC_1).
 func postOpSrc1(_ index: Int) -> Int32 {
     Int32(DNNL_ARG_ATTR_MULTIPLE_POST_OP_BASE) * Int32(index + 1) | Int32(DNNL_ARG_SRC_1)

@@ -67,7 +67,7 @@ struct AnatomyWarp {
     let centre: SIMD3<Double>
     let forward: Matrix3
     let inverse: Matrix3
-    let displacement: [ValueNoise]
+    let displacement: VectorNoise
     let amplitude: Double
 
     init(_ p: SynthesisParameters, centre: SIMD3<Double>, span: (SIMD3<Double>, SIMD3<Double>), using rng: inout SeededGenerator) {
@@ -81,9 +81,7 @@ struct AnatomyWarp {
         forward = rz * ry * rx * shear * scale
         inverse = forward.inverse
         amplitude = p.elasticAmplitudeMM
-        displacement = (0..<3).map { _ in
-            ValueNoise(lower: span.0, upper: span.1, spacing: p.elasticWavelengthMM / 2, using: &rng)
-        }
+        displacement = VectorNoise(lower: span.0, upper: span.1, spacing: p.elasticWavelengthMM / 2, using: &rng)
     }
 
     func forwardPoint(_ source: SIMD3<Double>) -> SIMD3<Double> { centre + forward * (source - centre) }
@@ -93,6 +91,10 @@ struct AnatomyWarp {
         let n = grid.size, m = source.size
         let sourceScale = 1 / source.geometry.spacing
         let dirInverse = source.geometry.direction.inverse
+        let origin = grid.origin
+        let c0: SIMD3<Double> = grid.direction[0] * grid.spacing.x
+        let c1: SIMD3<Double> = grid.direction[1] * grid.spacing.y
+        let c2: SIMD3<Double> = grid.direction[2] * grid.spacing.z
         var out = [UInt8](repeating: 0, count: n.count)
         out.withUnsafeMutableBufferPointer { outBuffer in
             nonisolated(unsafe) let o = outBuffer
@@ -101,9 +103,9 @@ struct AnatomyWarp {
                 Parallel.forEach(n.k, threads: threads) { k in
                     for j in 0..<n.j {
                         for i in 0..<n.i {
-                            let p = grid.point(atIndex: SIMD3(Double(i), Double(j), Double(k)))
-                            let d = SIMD3(Double(displacement[0].value(p)), Double(displacement[1].value(p)),
-                                          Double(displacement[2].value(p))) * (amplitude / 1.6)
+                            let step: SIMD3<Double> = c0 * Double(i) + c1 * Double(j) + c2 * Double(k)
+                            let p = origin + step
+                            let d = displacement.value(p) * (amplitude / 1.6)
                             let q = centre + inverse * (p - centre) + d
                             let idx = (dirInverse * (q - source.geometry.origin)) * sourceScale
                             let si = Int((idx.x).rounded()), sj = Int((idx.y).rounded()), sk = Int((idx.z).rounded())

@@ -21,12 +21,12 @@ public struct SynthesizedScan: Sendable {
 /// correlated noise and streaks. The same map, seed and options give the same scan.
 public enum CTSynthesizer {
     /// Fine-grid voxels above which the field of view is shortened (memory and time per scan).
-    static let voxelBudget = 48_000_000
+    static let voxelBudget = 56_000_000
 
-    public static func synthesize(_ source: Volume<UInt8>, anatomy: String, seed: UInt64, phase: ContrastPhase? = nil,
+    public static func synthesize(_ source: Volume<UInt8>, anatomy: String, _ options: SynthesisOptions,
                                   threads: Int = 1) throws -> SynthesizedScan {
-        var rng = SeededGenerator(seed: seed &* 0x2545_F491_4F6C_DD1D)
-        var p = SynthesisParameters.draw(seed: seed, anatomy: anatomy, phase: phase, using: &rng)
+        var rng = SeededGenerator(seed: options.seed &* 0x2545_F491_4F6C_DD1D)
+        var p = SynthesisParameters.draw(options, anatomy: anatomy, using: &rng)
         let boxes = LabelBoxes(source)
         guard boxes.present[1], boxes.present[3], boxes.present[4], boxes.present[15], boxes.present[16] else {
             throw SynthesisError.missingOrgans(anatomy)
@@ -53,12 +53,13 @@ public enum CTSynthesizer {
         var (bottom, top) = fieldOfView(p.fieldOfView, layout, using: &fovRng)
         bottom = max(bottom, outLo.z)
         top = min(top, outHi.z)
-        let margin = p.visceralFatMM + p.abdominalWallMM + 1.5 * p.subcutaneousFatMM + 25
-        let spineBack = layout.kidneyCentre.y + 110 + p.subcutaneousFatMM + (p.table ? 45 : 10)
-        var fineLo = SIMD3(outLo.x + 20 - margin, outLo.y + 20 - margin, bottom)
-        var fineHi = SIMD3(outHi.x - 20 + margin, max(outHi.y - 20 + margin, spineBack), top)
+        let (boxLo, boxHi) = layout.bodyBox(from: bottom, to: top, margin: p.visceralFatMM + p.abdominalWallMM + 1.5 * p.subcutaneousFatMM + 15)
+        let spineBack = layout.kidneyCentre.y + 100 + p.subcutaneousFatMM + (p.table ? 45 : 10)
+        var fineLo = SIMD3(boxLo.x, boxLo.y, bottom)
+        var fineHi = SIMD3(boxHi.x, max(boxHi.y, spineBack), top)
+        // Thick slices integrate sub-slices; thin ones are read off a grid of at most 1.6 mm.
         let subSlices = max(1, Int((p.sliceSpacing / 1.6).rounded(.up)))
-        let fineZ = p.sliceSpacing / Double(subSlices)
+        let fineZ = p.sliceSpacing >= 1.6 ? p.sliceSpacing / Double(subSlices) : 1.6
         let s = SIMD3(p.pixelSpacing, p.pixelSpacing, fineZ)
         let perSlice = ((fineHi.x - fineLo.x) / s.x + 1) * ((fineHi.y - fineLo.y) / s.y + 1)
         let maxHeight = Double(voxelBudget) / perSlice * fineZ
@@ -78,8 +79,8 @@ public enum CTSynthesizer {
                                          span: (fineLo - 10, fineHi + 10), using: &appearanceRng)
         var hu = render(labels: labels, grid: fine, painter: painter, appearance: appearance, values: values, threads: threads)
         var scannerRng = rng.fork(6)
-        let scan = ScannerModel.acquire(&hu, labels: labels, fine: fine, parameters: p, layout: layout, subSlices: subSlices,
-                                        threads: threads, using: &scannerRng)
+        let scan = ScannerModel.acquire(&hu, labels: labels, fine: fine, parameters: p, layout: layout, threads: threads,
+                                        using: &scannerRng)
         p.anatomy = anatomy
         return SynthesizedScan(image: scan.image, labels: scan.labels, parameters: p)
     }

@@ -88,7 +88,8 @@ struct OrganAppearance {
             if depth < wall[14] { return v[.bowelWall] + tex * 3 }
             return self.p.bladderContrast && p.y > level[14] ? v[.excretedUrine] : v[.urine] + tex * 2
         case 15, 16:
-            return depth < wall[15] ? v[.corticalBone] * 0.8 + tex * 40 : v[.cancellousBone] + tex * v.textureOf(.cancellousBone)
+            // The femoral head's trabecular bone is denser than the spine's.
+            return depth < wall[15] ? v[.corticalBone] * 0.8 + tex * 40 : v[.cancellousBone] + 80 + tex * v.textureOf(.cancellousBone)
         default: return v[.visceralFat]
         }
     }

@@ -11,30 +11,39 @@ import Darwin
 /// grain, and photon starvation between the femoral heads draws a dark streak.
 enum ScannerModel {
     static func acquire(_ hu: inout [Float], labels: [UInt8], fine: Geometry, parameters p: SynthesisParameters,
-                        layout: TrunkLayout, subSlices: Int, threads: Int,
+                        layout: TrunkLayout, threads: Int,
                         using rng: inout SeededGenerator) -> (image: Volume<Int16>, labels: Volume<UInt8>) {
         let n = fine.size
         let plane = n.i * n.j
-        let count = (n.k - 1) / subSlices + 1
+        let height = fine.spacing.z * Double(n.k - 1)
+        let count = Int((height / p.sliceSpacing).rounded(.down)) + 1
         let geometry = Geometry(size: Extent3(n.i, n.j, count), spacing: SIMD3(fine.spacing.x, fine.spacing.y, p.sliceSpacing),
                                 origin: fine.origin)
-        // Slice profile: a box of the slice's thickness over the fine slices.
-        let half = p.sliceThickness / 2
+        // Slice profile: the mean over the slice's thickness, read at points 0.4 mm apart with
+        // linear interpolation between fine slices (so thick slices average several, thin ones
+        // fall between two).
         var image = [Float](repeating: 0, count: plane * count)
         var outLabels = [UInt8](repeating: 0, count: plane * count)
         for o in 0..<count {
-            let centre = o * subSlices
-            let reach = Int((half / fine.spacing.z).rounded(.down))
-            let ks = max(0, centre - reach)...min(n.k - 1, centre + reach)
-            let w = 1 / Float(ks.count)
-            for kk in ks {
+            let z = Double(o) * p.sliceSpacing
+            let points = max(1, Int((p.sliceThickness / 0.4).rounded()))
+            var weights = [Int: Float]()
+            for m in 0..<points {
+                let zz = min(max(z + p.sliceThickness * ((Double(m) + 0.5) / Double(points) - 0.5), 0), height) / fine.spacing.z
+                let k0 = min(Int(zz), n.k - 1), t = Float(zz - Double(k0))
+                weights[k0, default: 0] += (1 - t) / Float(points)
+                if t > 0, k0 + 1 < n.k { weights[k0 + 1, default: 0] += t / Float(points) }
+            }
+            // In slice order: a dictionary's order changes between runs and the sum with it.
+            for (kk, w) in weights.sorted(by: { $0.key < $1.key }) {
                 for v in 0..<plane { image[o * plane + v] += hu[kk * plane + v] * w }
             }
-            for v in 0..<plane { outLabels[o * plane + v] = labels[centre * plane + v] }
+            let nearest = min(n.k - 1, Int((z / fine.spacing.z).rounded()))
+            for v in 0..<plane { outLabels[o * plane + v] = labels[nearest * plane + v] }
         }
         hu = []
         let blurSigma = p.blurMM / fine.spacing.x
-        var noise = (0..<(plane * count)).map { _ in Float(rng.gaussian()) }
+        var noise = gaussianNoise(plane * count, using: &rng)
         let noiseSigma = p.noiseCorrelation
         // A Gaussian blur of white noise shrinks its spread by √Σw² per axis; undo that.
         let gain = Float(p.noiseSigma) / (kernelNorm(noiseSigma) * kernelNorm(noiseSigma))
@@ -46,6 +55,20 @@ enum ScannerModel {
         if p.streaks { addHeadStreak(&image, geometry, layout, using: &rng) }
         let voxels = image.map { Int16(clamping: Int($0.rounded())) }
         return (Volume(geometry: geometry, voxels: voxels), Volume(geometry: geometry, voxels: outLabels))
+    }
+
+    /// Standard normal values, two per Box–Muller draw.
+    static func gaussianNoise(_ count: Int, using rng: inout SeededGenerator) -> [Float] {
+        var out = [Float](repeating: 0, count: count)
+        var n = 0
+        while n < count {
+            let u1 = max(Float(rng.next() >> 40) / Float(1 << 24), 1e-7), u2 = Float(rng.next() >> 40) / Float(1 << 24)
+            let r = (-2 * log(u1)).squareRoot(), a = 2 * Float.pi * u2
+            out[n] = r * cos(a)
+            if n + 1 < count { out[n + 1] = r * sin(a) }
+            n += 2
+        }
+        return out
     }
 
     static func kernel(_ sigma: Double) -> [Float] {

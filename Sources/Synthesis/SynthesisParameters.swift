@@ -7,6 +7,27 @@ public enum FieldOfView: String, Sendable, Codable, CaseIterable {
     case abdomenPelvis = "abdomen-pelvis"
 }
 
+/// What to synthesize. Every value left nil is drawn from the seed; setting one shifts the
+/// population (a fixed slice spacing, say) and leaves every other draw as it was.
+public struct SynthesisOptions: Sendable, Codable, Equatable {
+    public var seed: UInt64
+    public var phase: ContrastPhase?
+    public var fieldOfView: FieldOfView?
+    public var pixelSpacing: Double?
+    public var sliceSpacing: Double?
+    public var noiseSigma: Double?
+
+    public init(seed: UInt64, phase: ContrastPhase? = nil, fieldOfView: FieldOfView? = nil, pixelSpacing: Double? = nil,
+                sliceSpacing: Double? = nil, noiseSigma: Double? = nil) {
+        self.seed = seed
+        self.phase = phase
+        self.fieldOfView = fieldOfView
+        self.pixelSpacing = pixelSpacing
+        self.sliceSpacing = sliceSpacing
+        self.noiseSigma = noiseSigma
+    }
+}
+
 /// What one synthesized scan was drawn with: the record `lcovnet synthesize` writes next to
 /// the images, so a sample can be understood (and reproduced from its seed and map).
 public struct SynthesisParameters: Sendable, Codable, Equatable {
@@ -43,7 +64,19 @@ public struct SynthesisParameters: Sendable, Codable, Equatable {
     public var table: Bool
     public var streaks: Bool
 
-    static func draw(seed: UInt64, anatomy: String, phase: ContrastPhase?, using rng: inout SeededGenerator) -> SynthesisParameters {
+    static func draw(_ o: SynthesisOptions, anatomy: String, using rng: inout SeededGenerator) -> SynthesisParameters {
+        var p = draw(seed: o.seed, anatomy: anatomy, phase: o.phase, using: &rng)
+        if let v = o.fieldOfView { p.fieldOfView = v }
+        if let v = o.pixelSpacing { p.pixelSpacing = v }
+        if let v = o.sliceSpacing {
+            p.sliceThickness *= v / p.sliceSpacing
+            p.sliceSpacing = v
+        }
+        if let v = o.noiseSigma { p.noiseSigma = v }
+        return p
+    }
+
+    private static func draw(seed: UInt64, anatomy: String, phase: ContrastPhase?, using rng: inout SeededGenerator) -> SynthesisParameters {
         let phase = phase ?? ContrastPhase.allCases[[0, 1, 2, 2, 2, 3][Int(rng.next() % 6)]]
         let fovDraw = rng.uniform(0...1)
         let fov: FieldOfView = fovDraw < 0.55 ? .abdomenPelvis : fovDraw < 0.8 ? .upperAbdomen : .pelvis

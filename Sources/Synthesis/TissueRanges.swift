@@ -4,7 +4,7 @@ import Phantom
 /// its own values (uniformly inside the range: a population, not one patient).
 ///
 /// Sources, and how the ranges were set: typical values of unenhanced tissue from standard CT
-/// tables (fat −120…−80, muscle 35…60, water-like fluids 0…25, cancellous bone 100…350 falling
+/// tables (fat −120…−80, muscle 35…60 (down to 15 with the fatty infiltration of age), water-like fluids 0…25, cancellous bone 100…350 falling
 /// with age, cortical bone > 600; e.g. Radiopaedia "Hounsfield unit"; Schreiber et al., J Bone
 /// Joint Surg Am 93:1057, 2011 for vertebral cancellous bone); enhancement by phase from Bae,
 /// Radiology 256:32, 2010 (aortic and hepatic enhancement curves: aorta 250-400 arterial,
@@ -30,7 +30,7 @@ enum Tissue: Int, CaseIterable, Sendable {
         case .skin: all(0...60)
         case .subcutaneousFat: all(-125 ... -85)
         case .visceralFat: all(-120 ... -70)
-        case .muscle: [35...60, 40...70, 45...75, 45...70]
+        case .muscle: [15...60, 25...70, 30...75, 30...70]
         case .corticalBone: all(550...1300)
         case .cancellousBone: all(100...380)
         case .marrow: all(-90...60)
@@ -42,13 +42,13 @@ enum Tissue: Int, CaseIterable, Sendable {
         case .portalVein: [30...55, 70...160, 140...230, 100...160]
         case .bloodPool: [30...55, 180...420, 120...210, 90...150]
         case .table: all(-450...250)
-        case .liver: [45...75, 55...95, 90...140, 75...115]
+        case .liver: [30...75, 50...95, 85...140, 70...115]
         case .liverVessel: [25...50, 60...160, 140...230, 100...160]
-        case .spleen: [35...60, 80...170, 95...145, 80...120]
-        case .pancreas: [30...55, 85...160, 75...125, 65...105]
-        case .adrenal: [10...45, 40...100, 45...95, 40...80]
-        case .kidneyCortex: [25...45, 140...260, 130...220, 110...190]
-        case .kidneyMedulla: [25...45, 55...120, 120...230, 120...200]
+        case .spleen: [28...60, 80...170, 95...145, 80...120]
+        case .pancreas: [10...55, 70...160, 65...125, 55...105]
+        case .adrenal: [0...45, 40...100, 45...95, 40...80]
+        case .kidneyCortex: [15...45, 140...260, 130...220, 110...190]
+        case .kidneyMedulla: [15...45, 55...120, 120...230, 120...200]
         case .excretedUrine: [0...20, 0...25, 0...40, 200...1100]
         case .bowelWall: [30...55, 60...120, 70...130, 60...100]
         case .stomachWall: [30...55, 60...120, 70...130, 60...100]

@@ -231,6 +231,20 @@ struct TrunkLayout {
         return out
     }
 
+    /// The in-plane box (lo, hi in x, y) round the organs' extent, plus `margin`, over the slices from z0 to z1.
+    func bodyBox(from z0: Double, to z1: Double, margin: Double) -> (SIMD2<Double>, SIMD2<Double>) {
+        var lo = SIMD2(repeating: Double.infinity), hi = SIMD2(repeating: -Double.infinity)
+        for k in slice(at: z0)...max(slice(at: z0), slice(at: z1)) {
+            for b in 0..<Self.bins {
+                let a = Self.angle(ofBin: b)
+                let q = centre[k] + SIMD2(cos(a), sin(a)) * (envelope[k][b] + margin)
+                lo = pointwiseMin(lo, q)
+                hi = pointwiseMax(hi, q)
+            }
+        }
+        return (lo, hi)
+    }
+
     /// The layout's slice nearest to height z.
     func slice(at z: Double) -> Int {
         min(grid.size.k - 1, max(0, Int(((z - grid.origin.z) / grid.spacing.z).rounded())))

@@ -22,6 +22,7 @@ struct TrunkPainter {
     let aortaRadius: Double, bifurcation: Double
     let ribPitch: Double, ribPhase: Double
     let diaphragm: Double
+    let recess: Double                 // how far the lungs reach below the dome at the back (mm)
     let paraspinal: SIMD2<Double>      // semi-axes of each erector spinae
     let fatShape: [Double]             // subcutaneous fat per angle bin, relative
     let tableGap: Double, tableThickness: Double
@@ -46,6 +47,7 @@ struct TrunkPainter {
         ribPitch = rng.uniform(28...38)
         ribPhase = rng.uniform(0...(2 * .pi))
         diaphragm = rng.uniform(3...7)
+        recess = rng.uniform(20...70)
         paraspinal = SIMD2(rng.uniform(22...32), rng.uniform(20...30)) * size
         let harmonics = (0..<3).map { _ in (rng.uniform(0...(2 * .pi)), rng.uniform(0...0.25)) }
         fatShape = (0..<TrunkLayout.bins).map { b in
@@ -256,7 +258,10 @@ struct TrunkPainter {
                     if thorax, isRib(z: z, angle: atan2(dy, dx), radius: r) { code = .corticalBone }
                 } else {
                     code = .visceralFat
-                    let top = layout.domeHeight(x: x, y: y)
+                    // The lungs reach down behind the liver and spleen (the posterior costophrenic
+                    // recesses), between them and the chest wall.
+                    let posterior = max(0, dy / max(r, 1))
+                    let top = layout.domeHeight(x: x, y: y) - (r > 0.75 * rc ? recess * posterior : 0)
                     if z > top {
                         code = z < top + diaphragm ? .muscle : .lung
                         if code == .lung, abs(dx - 15) < 0.35 * rc, dy < 0.1 * rc { code = .bloodPool }

@@ -19,13 +19,25 @@ struct SynthesizeCommand: ParsableCommand {
     @Option(help: "Folder of WORD label maps (e.g. WORD_V0.1.0_labelsTs unpacked).") var anatomies: String
     @Option(help: "Seed: one seed is one scan.") var seed: UInt64 = 1
     @Option(help: "Contrast phase: native, arterial, portal-venous or delayed (drawn when omitted).") var phase: ContrastPhase?
+    @Option(help: "Field of view: upper-abdomen, pelvis or abdomen-pelvis (drawn when omitted).") var fieldOfView: FieldOfView?
+    @Option(help: "In-plane pixel spacing in mm (drawn from 0.6-1.0 when omitted).") var pixelSpacing: Double?
+    @Option(help: "Slice spacing in mm (drawn from 0.625-5 when omitted).") var sliceSpacing: Double?
+    @Option(help: "Noise standard deviation in HU (drawn from 5-40 when omitted).") var noise: Double?
     @Option(help: "Threads.") var threads: Int = 1
+
+    func validate() throws {
+        if let pixelSpacing, !(0.3...3).contains(pixelSpacing) { throw ValidationError("--pixel-spacing must be between 0.3 and 3 mm") }
+        if let sliceSpacing, !(0.5...10).contains(sliceSpacing) { throw ValidationError("--slice-spacing must be between 0.5 and 10 mm") }
+        if let noise, !(0...200).contains(noise) { throw ValidationError("--noise must be between 0 and 200 HU") }
+    }
 
     func run() throws {
         let maps = try AnatomyMaps(folder: anatomies)
         let name = maps.name(forSeed: seed)
         let start = Date()
-        let scan = try CTSynthesizer.synthesize(try maps.load(name), anatomy: name, seed: seed, phase: phase, threads: threads)
+        let options = SynthesisOptions(seed: seed, phase: phase, fieldOfView: fieldOfView, pixelSpacing: pixelSpacing,
+                                       sliceSpacing: sliceSpacing, noiseSigma: noise)
+        let scan = try CTSynthesizer.synthesize(try maps.load(name), anatomy: name, options, threads: threads)
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
         try NIfTIFile.write(scan.image, to: "\(output)/image.nii.gz", description: "lcovnet synthesized CT")
         try NIfTIFile.write(scan.labels, to: "\(output)/labels.nii.gz", description: "lcovnet synthesized CT labels")
@@ -37,3 +49,5 @@ struct SynthesizeCommand: ParsableCommand {
               + "\(scan.parameters.phase.rawValue), \(scan.parameters.fieldOfView.rawValue), \(seconds) s → \(output)")
     }
 }
+
+extension FieldOfView: ExpressibleByArgument {}

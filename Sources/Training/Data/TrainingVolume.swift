@@ -50,7 +50,7 @@ public struct TrainingVolume: Sendable {
     /// A CT synthesized on one of `maps` (which one the seed says), prepared.
     public static func synthesized(seed: UInt64, maps: AnatomyMaps, spec: InputPreparation, classCount: Int, threads: Int) throws -> TrainingVolume {
         let name = maps.name(forSeed: seed)
-        let scan = try CTSynthesizer.synthesize(try maps.load(name), anatomy: name, seed: seed, threads: threads)
+        let scan = try CTSynthesizer.synthesize(try maps.load(name), anatomy: name, SynthesisOptions(seed: seed), threads: threads)
         return try TrainingVolume(image: scan.image, labels: scan.labels, spec: spec, classCount: classCount, threads: threads)
     }
 

@@ -1,0 +1,111 @@
+import Foundation
+import Phantom
+@testable import Synthesis
+import Testing
+import Volumes
+
+/// The synthesizer on a phantom's label map (all 16 WORD organs on a grid the synthesizer has
+/// never seen: dcm2niix's LAS order), so the tests need no WORD data.
+@Suite struct CTSynthesizerTests {
+    static let anatomy = PhantomGenerator.generate(PhantomOptions(seed: 3, matrix: 96, sliceSpacing: 4)).labels
+    static let options = SynthesisOptions(seed: 5, phase: .portalVenous, fieldOfView: .abdomenPelvis, pixelSpacing: 2,
+                                          sliceSpacing: 5, noiseSigma: 10)
+    static let scan = try! CTSynthesizer.synthesize(anatomy, anatomy: "phantom-3", options, threads: 2)
+
+    /// Centroid (LPS mm) of the voxels where `keep` holds (the mean index, mapped once: the
+    /// grid's affine is linear).
+    static func centroid(_ v: Volume<UInt8>, where keep: (Int) -> Bool) -> SIMD3<Double>? {
+        var sum = SIMD3<Double>.zero, count = 0
+        let n = v.size
+        for k in 0..<n.k { for j in 0..<n.j { for i in 0..<n.i where keep(i + n.i * (j + n.j * k)) {
+            sum += SIMD3(Double(i), Double(j), Double(k))
+            count += 1
+        } } }
+        return count > 0 ? v.geometry.point(atIndex: sum / Double(count)) : nil
+    }
+
+    @Test func sameSeedSameScan() throws {
+        let again = try CTSynthesizer.synthesize(Self.anatomy, anatomy: "phantom-3", Self.options, threads: 1)
+        // Threads change nothing; compared as Bools (a failure would print both volumes).
+        let sameImage = again.image.voxels == Self.scan.image.voxels, sameLabels = again.labels.voxels == Self.scan.labels.voxels
+        #expect(sameImage)
+        #expect(sameLabels)
+        var other = Self.options
+        other.seed = 6
+        let different = try CTSynthesizer.synthesize(Self.anatomy, anatomy: "phantom-3", other, threads: 2)
+        let differs = different.image.voxels != Self.scan.image.voxels
+        #expect(differs)
+    }
+
+    @Test func theOptionsSetTheScannerGrid() {
+        let g = Self.scan.image.geometry
+        #expect(abs(g.spacing.x - 2) < 1e-9 && abs(g.spacing.z - 5) < 1e-9)
+        #expect(Self.scan.labels.geometry == g)
+        #expect(Self.scan.parameters.phase == .portalVenous)
+    }
+
+    /// The organs survive the deformation with plausible volumes, and nothing mirrors them:
+    /// the liver stays on the patient's right (smaller x in LPS) of the spleen.
+    @Test func theAnatomyIsKeptNotMirrored() throws {
+        let labels = Self.scan.labels
+        var counts = [Int](repeating: 0, count: 17)
+        for l in labels.voxels { counts[Int(l)] += 1 }
+        let ml = labels.geometry.voxelVolumeML
+        for organ in [1, 2, 3, 4, 5, 10, 11, 14] { #expect(counts[organ] > 0, "organ \(organ) missing") }
+        var source = [Int](repeating: 0, count: 17)
+        for l in Self.anatomy.voxels { source[Int(l)] += 1 }
+        let liverSource = Double(source[1]) * Self.anatomy.geometry.voxelVolumeML
+        // The affine scales each axis by 0.82-1.2 at most: the volume stays within 0.55-1.75×.
+        #expect((0.55 * liverSource...1.75 * liverSource).contains(Double(counts[1]) * ml))
+        let liver = try #require(Self.centroid(labels) { labels.voxels[$0] == 1 })
+        let spleen = try #require(Self.centroid(labels) { labels.voxels[$0] == 2 })
+        #expect(liver.x < spleen.x)
+    }
+
+    /// The trunk is drawn round the organs: the spine (unlabelled bone) lies between the
+    /// kidneys and behind their front; fat and air are where they belong.
+    @Test func theSpineLiesBetweenTheKidneys() throws {
+        let image = Self.scan.image, labels = Self.scan.labels
+        let left = try #require(Self.centroid(labels) { labels.voxels[$0] == 3 })
+        let right = try #require(Self.centroid(labels) { labels.voxels[$0] == 4 })
+        // Bone in the slices of the kidneys, within 60 mm of their midpoint.
+        let mid = (left + right) / 2
+        let g = image.geometry
+        let bone = try #require(Self.centroid(labels) { v in
+            guard labels.voxels[v] == 0, image.voxels[v] > 250 else { return false }
+            let k = v / image.size.sliceCount, i = v % image.size.i
+            // The synthesizer's grids are LPS-aligned: x from i, z from k.
+            let x = g.origin.x + g.spacing.x * Double(i), z = g.origin.z + g.spacing.z * Double(k)
+            return abs(z - mid.z) < 20 && abs(x - mid.x) < 60
+        })
+        #expect(g.direction == .identity)
+        #expect(bone.x > right.x && bone.x < left.x)
+        #expect(bone.y > mid.y - 30)
+        // Air round the body, at the grid's first row and column.
+        #expect(image[0, 0, image.size.k / 2] < -800)
+    }
+
+    /// The drawn HU: the liver's median lies in the portal-venous range (noise 10 HU).
+    @Test func organsTakeTheirPhasesHU() {
+        var liver: [Int16] = []
+        for (v, l) in Self.scan.labels.voxels.enumerated() where l == 1 { liver.append(Self.scan.image.voxels[v]) }
+        liver.sort()
+        let median = Double(liver[liver.count / 2])
+        #expect((Tissue.liver.ranges[2].lowerBound - 25...Tissue.liver.ranges[2].upperBound + 25).contains(median))
+    }
+
+    /// Seeds below 1000 use the training maps, seeds from 1000 the held-out ones (every sixth).
+    @Test func theHeldOutMapsAreNeverTrainingMaps() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("anatomy-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: "\(folder)/labelsTs", withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        for n in 0..<12 { #expect(FileManager.default.createFile(atPath: "\(folder)/labelsTs/word_\(String(format: "%04d", n)).nii.gz", contents: Data())) }
+        #expect(FileManager.default.createFile(atPath: "\(folder)/README.md", contents: Data()))
+        let maps = try AnatomyMaps(folder: folder)
+        #expect(maps.names.count == 12)
+        #expect(maps.heldOut == ["labelsTs/word_0005.nii.gz", "labelsTs/word_0011.nii.gz"])
+        let training = Set((0..<999).map { maps.name(forSeed: UInt64($0)) })
+        let heldOut = Set((1000..<1100).map { maps.name(forSeed: UInt64($0)) })
+        #expect(training.count == 10 && heldOut == Set(maps.heldOut) && training.isDisjoint(with: heldOut))
+    }
+}
