@@ -146,7 +146,11 @@ struct TrunkPainter {
             tubes.add([head, neckEnd], radii: [r * 0.6, r * 0.7], .init(tissue: .cancellousBone, shell: 2.5))
             tubes.add([neckEnd + SIMD3(side * 8, 6, 25), neckEnd + SIMD3(side * 4, 4, -15)], radii: [14, 16],
                       .init(tissue: .cancellousBone, shell: 2.5))
-            tubes.add([neckEnd + SIMD3(0, 0, -10), neckEnd + SIMD3(-side * 10, -4, -200)], radii: [14, 13], .init(tissue: .marrow, shell: 5))
+            // The proximal femur is trabecular down past the lesser trochanter; fatty marrow
+            // fills the shaft only below (a dark core in a bright ring would read as bowel).
+            let shaftTop = neckEnd + SIMD3(0, 0, -10), shaftMid = neckEnd + SIMD3(-side * 4, -2, -80)
+            tubes.add([shaftTop, shaftMid], radii: [16, 14], .init(tissue: .cancellousBone, shell: 3))
+            tubes.add([shaftMid, neckEnd + SIMD3(-side * 10, -4, -200)], radii: [14, 13], .init(tissue: .marrow, shell: 5))
             let midline = layout.bladderFront.map { SIMD3((left.x + right.x) / 2, $0 - 10, head.z - r * 0.4) }
                 ?? SIMD3((left.x + right.x) / 2, head.y - r - 25, head.z - r * 0.4)
             tubes.add([head + SIMD3(-side * r * 0.8, -r * 0.6, r * 0.2), midline + SIMD3(side * 4, 0, 0)], radii: [9, 8],
@@ -218,8 +222,20 @@ struct TrunkPainter {
         let smoothed = (0..<TrunkLayout.bins).map { b in
             (cavity[(b + TrunkLayout.bins - 1) % TrunkLayout.bins] + 2 * cavity[b] + cavity[(b + 1) % TrunkLayout.bins]) / 4
         }
+        // A trunk's section is convex: the radius never dips below 92 % of the organs' support
+        // function (the farthest reach of any bin towards that direction), which fills the
+        // notches between the hips and the back that organs alone leave.
+        let support = (0..<TrunkLayout.bins).map { b -> Double in
+            let a = TrunkLayout.angle(ofBin: b)
+            var h = 0.0
+            for b2 in 0..<TrunkLayout.bins {
+                let c = cos(a - TrunkLayout.angle(ofBin: b2))
+                if c > 0 { h = max(h, smoothed[b2] * c) }
+            }
+            return h
+        }
         for b in 0..<TrunkLayout.bins {
-            cavity[b] = max(cavity[b] - visceral * 0.5, smoothed[b])
+            cavity[b] = max(cavity[b] - visceral * 0.5, smoothed[b], 0.92 * support[b])
             let posterior = max(0, sin(TrunkLayout.angle(ofBin: b)))
             body[b] = cavity[b] + wall * (1 - 0.7 * posterior) + fat * fatShape[b] + 2
         }
@@ -258,6 +274,11 @@ struct TrunkPainter {
                     if thorax, isRib(z: z, angle: atan2(dy, dx), radius: r) { code = .corticalBone }
                 } else {
                     code = .visceralFat
+                    // The hip joints sit in muscle (iliopsoas, glutei, obturators), not in fat.
+                    if hips > 0, layout.heads.contains(where: { h in
+                        let d = SIMD2(x - h.x, y - h.y), dz = z - h.z
+                        return (d * d).sum() + dz * dz < (layout.headRadius + 35 * hips) * (layout.headRadius + 35 * hips)
+                    }) { code = .muscle }
                     // The lungs reach down behind the liver and spleen (the posterior costophrenic
                     // recesses), between them and the chest wall.
                     let posterior = max(0, dy / max(r, 1))
@@ -319,10 +340,10 @@ struct TrunkPainter {
             }
             ellipse(k, canal, SIMD2(8, 7), .canal, shell: 0, labels, tissue)
         } else {
-            // Sacrum: a plate narrowing downwards.
+            // Sacrum: a wedge, deep (S1's body) at the top, narrowing and thinning downwards.
             let depth = promontory - z
             let half = max(12, 52 - 0.35 * depth)
-            ellipse(k, sp, SIMD2(half, max(6, 14 - 0.05 * depth)), .cancellousBone, shell: 2, labels, tissue)
+            ellipse(k, sp, SIMD2(half, max(7, vertebra.y - 0.1 * depth)), .cancellousBone, shell: 2, labels, tissue)
             // Iliac wings from the sacroiliac joints, sweeping forward and out to the crest.
             let crest = promontory + 35
             if z < crest, z > layout.headTop - 5 {
