@@ -162,9 +162,10 @@ final class GraphBuilder {
         try check(status, "convolution desc \(name)")
         // oneDNN 2.6 has no JIT fp32 convolution with an eltwise before a sum post-op on AVX2
         // (only AVX-512): it runs the reference code, 50-100× slower. There, the convolution
-        // writes a temporary with the ops before the sum and a binary add does the sum.
-        if case .sum(scale: 1)? = postOps.ops.last, postOps.ops.count > 1, w.int8Scales == nil, outputScales == nil,
-           try referenceOnly(&desc, postOps: postOps) {
+        // writes a temporary with the ops before the sum and a binary add does the sum. One
+        // probe decides, the same the arena estimate reads (LCOVNetEngine.unfusedSumBytes).
+        if fusedSumAfterEltwiseIsReference, case .sum(scale: 1)? = postOps.ops.last, postOps.ops.count > 1,
+           w.int8Scales == nil, outputScales == nil {
             let partial = try newTensor(channels: dst.channels, spatial: dst.spatial, type: dst.type, scale: dst.scale)
             try convolution(name, src: src, weights: w, dst: partial, postOps: PostOps(ops: Array(postOps.ops.dropLast())), extra: extra)
             try binary("\(name).sum", multiply: false, src0: dst, src1: partial, dst: dst)
@@ -198,16 +199,6 @@ final class GraphBuilder {
             }
             return result
         }
-    }
-
-    /// Whether oneDNN would run this convolution in its reference implementation.
-    private func referenceOnly(_ desc: inout dnnl_convolution_desc_t, postOps: PostOps) throws -> Bool {
-        let attr = try makeAttr(postOps: postOps)
-        defer { dnnl_primitive_attr_destroy(attr) }
-        var pd: dnnl_primitive_desc_t?
-        guard dnnl_primitive_desc_create(&pd, &desc, attr, context.engine, nil) == dnnl_success, let pd else { return false }
-        defer { dnnl_primitive_desc_destroy(pd) }
-        return implementationName(pd).hasPrefix("ref")
     }
 
     func pooling(_ name: String, src: GraphTensor, dst: GraphTensor, average: Bool, kernel: Int, stride: Int, padding: Int) throws {

@@ -79,8 +79,7 @@ public enum CTSynthesizer {
                                          span: (fineLo - 10, fineHi + 10), using: &appearanceRng)
         var hu = render(labels: labels, grid: fine, painter: painter, appearance: appearance, values: values, threads: threads)
         var scannerRng = rng.fork(6)
-        let scan = ScannerModel.acquire(&hu, labels: labels, fine: fine, parameters: p, layout: layout, threads: threads,
-                                        using: &scannerRng)
+        let scan = ScannerModel.acquire(&hu, labels: labels, fine: fine, parameters: p, layout: layout, using: &scannerRng)
         p.anatomy = anatomy
         return SynthesizedScan(image: scan.image, labels: scan.labels, parameters: p)
     }

@@ -11,8 +11,7 @@ import Darwin
 /// grain, and photon starvation between the femoral heads draws a dark streak.
 enum ScannerModel {
     static func acquire(_ hu: inout [Float], labels: [UInt8], fine: Geometry, parameters p: SynthesisParameters,
-                        layout: TrunkLayout, threads: Int,
-                        using rng: inout SeededGenerator) -> (image: Volume<Int16>, labels: Volume<UInt8>) {
+                        layout: TrunkLayout, using rng: inout SeededGenerator) -> (image: Volume<Int16>, labels: Volume<UInt8>) {
         let n = fine.size
         let plane = n.i * n.j
         let height = fine.spacing.z * Double(n.k - 1)
@@ -24,18 +23,24 @@ enum ScannerModel {
         // fall between two).
         var image = [Float](repeating: 0, count: plane * count)
         var outLabels = [UInt8](repeating: 0, count: plane * count)
+        let points = max(1, Int((p.sliceThickness / 0.4).rounded()))
         for o in 0..<count {
             let z = Double(o) * p.sliceSpacing
-            let points = max(1, Int((p.sliceThickness / 0.4).rounded()))
-            var weights = [Int: Float]()
+            // Weights per fine slice from `first` on, summed in slice order (deterministic).
+            var first = n.k, weights: [Float] = []
             for m in 0..<points {
                 let zz = min(max(z + p.sliceThickness * ((Double(m) + 0.5) / Double(points) - 0.5), 0), height) / fine.spacing.z
                 let k0 = min(Int(zz), n.k - 1), t = Float(zz - Double(k0))
-                weights[k0, default: 0] += (1 - t) / Float(points)
-                if t > 0, k0 + 1 < n.k { weights[k0 + 1, default: 0] += t / Float(points) }
+                if weights.isEmpty { first = k0 }
+                func add(_ k: Int, _ w: Float) {
+                    while weights.count <= k - first { weights.append(0) }
+                    weights[k - first] += w
+                }
+                add(k0, (1 - t) / Float(points))
+                if t > 0, k0 + 1 < n.k { add(k0 + 1, t / Float(points)) }
             }
-            // In slice order: a dictionary's order changes between runs and the sum with it.
-            for (kk, w) in weights.sorted(by: { $0.key < $1.key }) {
+            for (offset, w) in weights.enumerated() where w != 0 {
+                let kk = first + offset
                 for v in 0..<plane { image[o * plane + v] += hu[kk * plane + v] * w }
             }
             let nearest = min(n.k - 1, Int((z / fine.spacing.z).rounded()))

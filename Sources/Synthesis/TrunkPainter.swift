@@ -241,6 +241,11 @@ struct TrunkPainter {
         }
         let backSkin = c.y + body[Int(0.75 * Double(TrunkLayout.bins))]   // the bin pointing posterior (+y)
         let thorax = z > layout.kidneyCentre.z - 15
+        // Per head: its centre and the squared in-plane radius of the muscle ball round it on this slice.
+        let hipReach = layout.heads.map { h -> (SIMD3<Double>, Double) in
+            let reach = layout.headRadius + 35 * hips
+            return (h, reach * reach - (z - h.z) * (z - h.z))
+        }
         for j in 0..<n.j {
             let y = o.y + s.y * Double(j)
             let dy = y - c.y
@@ -275,10 +280,9 @@ struct TrunkPainter {
                 } else {
                     code = .visceralFat
                     // The hip joints sit in muscle (iliopsoas, glutei, obturators), not in fat.
-                    if hips > 0, layout.heads.contains(where: { h in
-                        let d = SIMD2(x - h.x, y - h.y), dz = z - h.z
-                        return (d * d).sum() + dz * dz < (layout.headRadius + 35 * hips) * (layout.headRadius + 35 * hips)
-                    }) { code = .muscle }
+                    if hips > 0 {
+                        for (h, reach2) in hipReach where (x - h.x) * (x - h.x) + (y - h.y) * (y - h.y) < reach2 { code = .muscle }
+                    }
                     // The lungs reach down behind the liver and spleen (the posterior costophrenic
                     // recesses), between them and the chest wall.
                     let posterior = max(0, dy / max(r, 1))
