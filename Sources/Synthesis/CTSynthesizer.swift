@@ -46,7 +46,7 @@ public enum CTSynthesizer {
         outLo -= 20
         outHi += 20
         let coarse = grid(outLo, outHi, spacing: SIMD3(2, 2, 3))
-        let layout = try TrunkLayout(labels: warp.labels(from: source, on: coarse, threads: threads), grid: coarse)
+        let layout = try TrunkLayout(labels: warp.labels(from: source, on: coarse, threads: threads), grid: coarse, kidneyFat: p.perirenalFatMM)
 
         // The scanner's field of view along z, then in-plane round the body with a margin.
         var fovRng = rng.fork(2)

@@ -63,6 +63,9 @@ public struct SynthesisParameters: Sendable, Codable, Equatable {
     public var clutterBlobs: Int
     public var table: Bool
     public var streaks: Bool
+    /// Fat round the kidneys and adrenals (perirenal and pararenal, mm): what sets them apart
+    /// from the muscles behind them on real CT.
+    public var perirenalFatMM: Double
 
     static func draw(_ o: SynthesisOptions, anatomy: String, using rng: inout SeededGenerator) -> SynthesisParameters {
         var p = draw(seed: o.seed, anatomy: anatomy, phase: o.phase, using: &rng)
@@ -101,6 +104,6 @@ public struct SynthesisParameters: Sendable, Codable, Equatable {
             smallBowelContent: content([("fluid", 0.35), ("collapsed", 0.3), ("oral-contrast", 0.25), ("gas-fluid", 0.1)]),
             colonContent: content([("stool", 0.45), ("gas", 0.3), ("fluid", 0.1), ("oral-contrast", 0.15)]),
             bladderContrast: phase == .delayed && rng.chance(0.7), clutterBlobs: Int(rng.uniform(8...40)),
-            table: rng.chance(0.7), streaks: rng.chance(0.5))
+            table: rng.chance(0.7), streaks: rng.chance(0.5), perirenalFatMM: rng.uniform(3...25))
     }
 }

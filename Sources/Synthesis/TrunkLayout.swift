@@ -33,7 +33,9 @@ struct TrunkLayout {
     /// Per slice: the most posterior y of the rectum there, if any.
     var rectumBack: [Double?]
 
-    init(labels: [UInt8], grid: Geometry) throws {
+    /// `kidneyFat`: how far the fat round the kidneys and adrenals reaches (mm); the envelope
+    /// takes it in, so the body wall stands off them.
+    init(labels: [UInt8], grid: Geometry, kidneyFat: Double = 0) throws {
         self.grid = grid
         let n = grid.size
         var count = [Int](repeating: 0, count: 17)
@@ -128,7 +130,8 @@ struct TrunkLayout {
                     for i in 0..<n.i where v[row + i] != 0 {
                         let dx = o.x + s.x * Double(i) - c.x
                         let b = Self.bin(dx, dy)
-                        radius[k][b] = max(radius[k][b], (dx * dx + dy * dy).squareRoot())
+                        let l = v[row + i], margin = l == 3 || l == 4 || l == 12 ? kidneyFat : 0
+                        radius[k][b] = max(radius[k][b], (dx * dx + dy * dy).squareRoot() + margin)
                     }
                 }
             }

@@ -276,7 +276,7 @@ struct TrunkPainter {
                     code = .subcutaneousFat
                 } else if r > rc {
                     code = .muscle
-                    if thorax, isRib(z: z, angle: atan2(dy, dx), radius: r) { code = .corticalBone }
+                    if thorax, let rib = rib(z: z, angle: atan2(dy, dx), depth: r - rc, wall: wall) { code = rib }
                 } else {
                     code = .visceralFat
                     // The hip joints sit in muscle (iliopsoas, glutei, obturators), not in fat.
@@ -287,7 +287,8 @@ struct TrunkPainter {
                     // recesses), between them and the chest wall.
                     let posterior = max(0, dy / max(r, 1))
                     let top = layout.domeHeight(x: x, y: y) - (r > 0.75 * rc ? recess * posterior : 0)
-                    if z > top {
+                    // (never behind the spine: the back muscles lie outside the rib cage)
+                    if z > top, y < sp.y + vertebra.y + 10 {
                         code = z < top + diaphragm ? .muscle : .lung
                         if code == .lung, abs(dx - 15) < 0.35 * rc, dy < 0.1 * rc { code = .bloodPool }
                     }
@@ -308,13 +309,18 @@ struct TrunkPainter {
         return max(0, (-qb + disc.squareRoot()) / (2 * qa))
     }
 
-    /// Ribs: oblique bands in the chest wall, falling towards the front, every `ribPitch` mm.
-    func isRib(z: Double, angle: Double, radius: Double) -> Bool {
+    /// Ribs: oblique bands in the chest wall, falling towards the front, every `ribPitch` mm;
+    /// each a flat bone about 10 × 7 mm in section (marrow in a cortex), in the wall's inner part.
+    func rib(z: Double, angle: Double, depth: Double, wall: Double) -> Tissue? {
         let fromBack = abs(angle - .pi / 2) > .pi ? 2 * .pi - abs(angle - .pi / 2) : abs(angle - .pi / 2)
         // Over the belly only above the costal margin.
-        if fromBack > 2.2, z < layout.liverTop - 40 { return false }
-        let phase = 2 * .pi * (z + 22 * fromBack) / ribPitch + ribPhase
-        return sin(phase) > 0.55
+        if fromBack > 2.2, z < layout.liverTop - 40 { return nil }
+        let thickness = min(7, max(3, wall - 2))
+        guard depth > 1, depth < 1 + thickness else { return nil }
+        let phase = sin(2 * .pi * (z + 22 * fromBack) / ribPitch + ribPhase)
+        guard phase > 0.82 else { return nil }
+        let inner = phase > 0.92 && depth > 2.5 && depth < thickness - 0.5
+        return inner ? .cancellousBone : .corticalBone
     }
 
     private func paintSkeleton(slice k: Int, z: Double, spine sp: SIMD2<Double>, labels: UnsafeBufferPointer<UInt8>,
@@ -336,13 +342,13 @@ struct TrunkPainter {
             // Posterior arch: pedicles and laminae round the canal, the spinous and transverse processes.
             let canal = SIMD2(sp.x, sp.y + vertebra.y + 10)
             if !disc {
-                ellipse(k, canal + SIMD2(0, 2), SIMD2(14, 12), .cancellousBone, shell: 1.5, labels, tissue)
+                ellipse(k, canal + SIMD2(0, 2), SIMD2(13, 11), .cancellousBone, shell: 1.5, labels, tissue)
                 if level > 0.35 { capsule(k, canal + SIMD2(0, 8), canal + SIMD2(0, 42), 4, .cancellousBone, labels, tissue) }
                 if level > 0.4 && level < 0.75 {
                     for side in [-1.0, 1.0] { capsule(k, canal + SIMD2(side * 8, -2), canal + SIMD2(side * 42, -6), 4, .cancellousBone, labels, tissue) }
                 }
             }
-            ellipse(k, canal, SIMD2(8, 7), .canal, shell: 0, labels, tissue)
+            ellipse(k, canal, SIMD2(10, 8), .canal, shell: 0, labels, tissue)
         } else {
             // Sacrum: a wedge, deep (S1's body) at the top, narrowing and thinning downwards.
             let depth = promontory - z
@@ -356,7 +362,9 @@ struct TrunkPainter {
                     let t = max(0, min(1, (z - layout.headTop) / (crest - layout.headTop)))
                     let joint = SIMD2(sp.x + side * (half - 4), sp.y - 4)
                     let front = SIMD2(h.x + side * (10 + 45 * t), h.y - 25 - 35 * t)
-                    let bulge = (joint + front) / 2 + SIMD2(side * (25 + 15 * t), 12)
+                    // A wing runs obliquely forward and out from the joint, slightly concave
+                    // towards the pelvis (the iliac fossa).
+                    let bulge = (joint + front) / 2 + SIMD2(side * (8 + 6 * t), 8)
                     let thick = 20 - 13 * t
                     capsule(k, joint, bulge, thick / 2, .cancellousBone, labels, tissue, shell: 2)
                     capsule(k, bulge, front, thick / 2, .cancellousBone, labels, tissue, shell: 2)

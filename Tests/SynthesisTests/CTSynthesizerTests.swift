@@ -86,6 +86,41 @@ import Volumes
     }
 
     /// The drawn HU: the liver's median lies in the portal-venous range (noise 10 HU).
+    /// Real kidneys stand out from the muscles behind them by the fat round them: what lies just
+    /// outside a kidney (laterally and behind, 2 mm off, unlabelled) is fat, not muscle.
+    @Test func theKidneysLieInFat() throws {
+        let image = Self.scan.image, labels = Self.scan.labels, n = image.size
+        let midline = try #require(Self.centroid(labels) { labels.voxels[$0] == 3 || labels.voxels[$0] == 4 }).x
+        var outside: [Int16] = []
+        for k in 0..<n.k { for j in 0..<(n.j - 1) { for i in 1..<(n.i - 1) {
+            let v = i + n.i * (j + n.j * k), l = labels.voxels[v]
+            guard l == 3 || l == 4 else { continue }
+            let x = image.geometry.origin.x + image.geometry.spacing.x * Double(i)
+            let lateral = v + (x > midline ? 1 : -1)
+            for w in [lateral, v + n.i] where labels.voxels[w] == 0 { outside.append(image.voxels[w]) }
+        } } }
+        #expect(outside.count > 50)
+        let median = outside.sorted()[outside.count / 2]
+        #expect(median < -20, "median HU just outside the kidneys: \(median)")
+    }
+
+    /// The body wall stands off the kidneys by the drawn perirenal fat: the layout's envelope
+    /// grows by that much where a kidney is the outermost organ, and nowhere shrinks.
+    @Test func theEnvelopeTakesInTheKidneysFat() throws {
+        let labels = Self.scan.labels
+        let lean = try TrunkLayout(labels: labels.voxels, grid: labels.geometry, kidneyFat: 0)
+        let fat = try TrunkLayout(labels: labels.voxels, grid: labels.geometry, kidneyFat: 20)
+        var grown = 0.0, shrunk = 0.0
+        for (a, b) in zip(lean.envelope, fat.envelope) {
+            for (r0, r1) in zip(a, b) {
+                grown = max(grown, r1 - r0)
+                shrunk = max(shrunk, r0 - r1)
+            }
+        }
+        #expect(grown > 12, "largest growth \(grown) mm")
+        #expect(shrunk < 1e-9)
+    }
+
     @Test func organsTakeTheirPhasesHU() {
         var liver: [Int16] = []
         for (v, l) in Self.scan.labels.voxels.enumerated() where l == 1 { liver.append(Self.scan.image.voxels[v]) }
