@@ -56,11 +56,11 @@ let ingestTargets: [Target] = [
     .target(
         name: "CDicom", dependencies: ["COpenJPEG"], path: "Sources/Shims/CDicom",
         linkerSettings: ["dcmjpls", "dcmtkcharls", "dcmjpeg", "ijg8", "ijg12", "ijg16", "dcmimage", "dcmimgle",
-                         "dcmdata", "oflog", "ofstd", "openjp2"].map { .linkedLibrary($0) }),
+                         "dcmdata", "oflog", "ofstd", "openjp2", "z"].map { .linkedLibrary($0) }),
     .target(name: "Ingest", dependencies: ["CDicom", "Volumes", logging]),
 ]
 let ingestTests: [Target] = [
-    .testTarget(name: "IngestTests", dependencies: ["Ingest", "NIfTI", "Volumes", "TestSupport", logging]),
+    .testTarget(name: "IngestTests", dependencies: ["Ingest", "NIfTI", "Volumes", "TestSupport", "CZlib", logging]),
 ]
 let ingestModules: [Target.Dependency] = [
     "Ingest",

@@ -42,6 +42,8 @@ public struct DicomAttributes: Sendable {
     /// 1 when absent; −1 when present but not a number.
     public var numberOfFrames: Int
     public var hasPixelData: Bool
+    /// The PixelData value's length in bytes; nil when encapsulated (compressed) or absent.
+    public var pixelDataBytes: Int?
     public var isEnhancedMultiFrame: Bool
     /// Top-level geometry merged with the shared functional groups.
     public var frame: FrameInfo
@@ -56,9 +58,10 @@ final class DicomFile {
     init(path: String, headersOnly: Bool) throws(IngestError) {
         var opened: OpaquePointer?
         var message = [CChar](repeating: 0, count: 512)
-        let status = cdicom_open(path, headersOnly ? 1 : 0, &opened, &message, message.count)
+        let status = cdicom_open(path, headersOnly ? 1 : 0, Plausibility.maxInflatedDicomBytes, &opened, &message, message.count)
         guard status == 0, let opened else {
             let text = text(of: message)
+            if status == -2 { throw IngestError(.decompressedTooLarge, path: path, detail: text) }
             let code: IngestCode = text.hasPrefix("not a DICOM") || text.hasPrefix("the file is empty") ? .notDicom
                 : text.hasPrefix("DCMTK") ? .corrupt : .unreadable
             throw IngestError(code, path: path, detail: text)
@@ -93,7 +96,8 @@ final class DicomFile {
             rows: Int(a.rows), columns: Int(a.columns), samplesPerPixel: Int(a.samples_per_pixel),
             bitsAllocated: Int(a.bits_allocated), bitsStored: Int(a.bits_stored), highBit: Int(a.high_bit),
             pixelRepresentation: Int(a.pixel_representation), numberOfFrames: a.number_of_frames < 0 ? -1 : max(1, Int(a.number_of_frames)),
-            hasPixelData: a.has_pixel_data != 0, isEnhancedMultiFrame: a.has_per_frame_groups != 0,
+            hasPixelData: a.has_pixel_data != 0, pixelDataBytes: a.pixel_data_bytes >= 0 ? Int(a.pixel_data_bytes) : nil,
+            isEnhancedMultiFrame: a.has_per_frame_groups != 0,
             frame: FrameInfo(a.frame))
     }
 

@@ -119,8 +119,10 @@ extension DicomScan {
         }
         let counts = Dictionary(grouping: fileNotes, by: \.code)
         if let (code, notes) = counts.max(by: { $0.value.count < $1.value.count }) {
-            let detail = notes.count == 1 ? notes[0].detail : "\(notes.count) of \(fileCount) files"
-            if fileNotes.count == fileCount, [.notDicom, .corrupt, .unreadable].contains(code) {
+            let detail = notes.count == 1 ? notes[0].detail
+                : "\(notes.count) of \(fileCount) files" + (notes[0].detail.map { "; first: \($0)" } ?? "")
+            // Every file left out for one reason that says more than "no series": that reason.
+            if fileNotes.count == fileCount, [.notDicom, .corrupt, .unreadable, .decodeFailed].contains(code) || code.isPlausibilityLimit {
                 throw IngestError(code, path: notes.count == 1 ? (notes[0].path ?? root) : root, detail: detail)
             }
             throw IngestError(.noSeries, path: root, detail: "\(code.rawValue): \(detail ?? code.sentence)")

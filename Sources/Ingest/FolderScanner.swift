@@ -67,6 +67,20 @@ enum FolderScanner {
         if attributes.imageType.contains("LOCALIZER") || attributes.imageType.contains("SCOUT") {
             return exclude(.localizer)
         }
+        // Nothing is sized from the header before it passes the plausibility limits, and the
+        // stored pixel data must hold what Rows × Columns × frames promise.
+        do {
+            try Plausibility.checkImage(rows: attributes.rows, columns: attributes.columns, frames: attributes.numberOfFrames, path: path)
+        } catch {
+            return exclude(IngestCode(error.code), error.detail)
+        }
+        if let stored = attributes.pixelDataBytes {
+            let needed = attributes.rows * attributes.columns * attributes.numberOfFrames * (attributes.bitsAllocated / 8)
+            if stored < needed {
+                return exclude(.decodeFailed, "PixelData holds \(stored) bytes; \(attributes.columns)×\(attributes.rows)×\(attributes.numberOfFrames) "
+                               + "pixels of \(attributes.bitsAllocated) bits need \(needed)")
+            }
+        }
         var frames: [ScannedFrame] = []
         for frame in 0..<attributes.numberOfFrames {
             let info: FrameInfo
@@ -79,6 +93,15 @@ enum FolderScanner {
                   let rowSpacing = info.rowSpacing, let columnSpacing = info.columnSpacing,
                   abs(dot(row, column)) < 0.01 else {
                 return exclude(.missingGeometry, attributes.numberOfFrames > 1 ? "frame \(frame + 1)" : nil)
+            }
+            do {
+                try Plausibility.checkPosition(position, name: "ImagePositionPatient", path: path)
+                try Plausibility.checkSpacing(rowSpacing, name: "PixelSpacing (between rows)", path: path)
+                try Plausibility.checkSpacing(columnSpacing, name: "PixelSpacing (between columns)", path: path)
+                try Plausibility.checkExtent(Double(attributes.rows) * rowSpacing, name: "column (Rows × spacing)", plane: true, path: path)
+                try Plausibility.checkExtent(Double(attributes.columns) * columnSpacing, name: "row (Columns × spacing)", plane: true, path: path)
+            } catch {
+                return exclude(IngestCode(error.code), attributes.numberOfFrames > 1 ? "frame \(frame + 1): \(error.detail)" : error.detail)
             }
             // A classic multi-frame object without functional groups repeats one position: its
             // frames cannot be placed.

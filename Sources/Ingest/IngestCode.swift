@@ -1,3 +1,5 @@
+import Volumes
+
 /// Why a file or a series was rejected, or how it was repaired: a stable code and one sentence.
 ///
 /// The raw values never change once released; the daemon's quarantine records and the table in
@@ -26,6 +28,11 @@ public enum IngestCode: String, Sendable, CaseIterable, Codable {
     case tooFewSlices = "too-few-slices"
     case decodeFailed = "decode-failed"
     case valuesClamped = "values-clamped"
+    // Plausibility limits (Volumes.Plausibility): files or series
+    case implausibleGeometry = "implausible-geometry"
+    case implausibleSize = "implausible-size"
+    case decompressedTooLarge = "decompressed-too-large"
+    case implausibleTilt = "implausible-tilt"
     // Folders
     case noInput = "no-input"
     case noSeries = "no-series"
@@ -55,6 +62,10 @@ public enum IngestCode: String, Sendable, CaseIterable, Codable {
         case .tooFewSlices: "The series has fewer slices than the policy requires."
         case .decodeFailed: "The pixel data cannot be decoded."
         case .valuesClamped: "Some values lay outside the int16 range and were clamped."
+        case .implausibleGeometry: PlausibilityCode.implausibleGeometry.sentence
+        case .implausibleSize: PlausibilityCode.implausibleSize.sentence
+        case .decompressedTooLarge: PlausibilityCode.decompressedTooLarge.sentence
+        case .implausibleTilt: PlausibilityCode.implausibleTilt.sentence
         case .noInput: "The input folder does not exist, is empty, or holds no readable file."
         case .noSeries: "No eligible CT series was found among the DICOM files."
         case .seriesNotFound: "No eligible series has the requested SeriesInstanceUID."
@@ -69,6 +80,21 @@ public enum IngestCode: String, Sendable, CaseIterable, Codable {
         default: true
         }
     }
+}
+
+extension IngestCode {
+    /// The ingest code of a plausibility limit (the same stable string).
+    public init(_ code: PlausibilityCode) {
+        switch code {
+        case .implausibleGeometry: self = .implausibleGeometry
+        case .implausibleSize: self = .implausibleSize
+        case .decompressedTooLarge: self = .decompressedTooLarge
+        case .implausibleTilt: self = .implausibleTilt
+        }
+    }
+
+    /// Whether the code is one of the plausibility limits.
+    public var isPlausibilityLimit: Bool { PlausibilityCode(rawValue: rawValue) != nil }
 }
 
 /// One rejection, repair or note, with the file or series it concerns.
@@ -104,6 +130,11 @@ public struct IngestError: Error, Sendable, CustomStringConvertible {
         self.code = code
         self.path = path
         self.detail = detail
+    }
+
+    /// The same failure in ingest's terms.
+    public init(_ error: PlausibilityError) {
+        self.init(IngestCode(error.code), path: error.path, detail: error.detail)
     }
 
     public var description: String {

@@ -64,6 +64,12 @@ enum SeriesAssembly {
         // Spacing along the normal.
         let locations = slices.map(\.location)
         let gaps = zip(locations.dropFirst(), locations).map { $0 - $1 }
+        // Every count below is sized from these distances: they pass the limits first.
+        do {
+            try Plausibility.checkExtent(locations.last! - locations[0], name: "slice (first to last position)", plane: false, path: key)
+        } catch {
+            return reject(IngestCode(error.code), error.detail)
+        }
         var sliceSpacing = stack[0].thickness.flatMap { $0 > 0 ? $0 : nil } ?? 1
         var targetLocations: [Double]?
         if let smallest = gaps.min() {
@@ -86,7 +92,11 @@ enum SeriesAssembly {
                 let detail = String(format: "spacing %.3f to %.3f mm", smallest, gaps.max()!)
                 if choice == .reject { return reject(code, detail) }
                 let step = isGap ? smallest : typical
-                let count = Int((span / step).rounded()) + 1
+                let steps = (span / step).rounded()
+                guard steps < Double(Plausibility.maxSlices) else {
+                    return reject(.implausibleSize, detail + String(format: ", %.0f slices; at most %d", steps + 1, Plausibility.maxSlices))
+                }
+                let count = Int(steps) + 1
                 sliceSpacing = span / Double(count - 1)
                 targetLocations = (0..<count).map { locations[0] + Double($0) * sliceSpacing }
                 notes.append(IngestNote(isGap ? .missingSlicesInterpolated : .nonUniformSpacingResampled,
@@ -105,11 +115,26 @@ enum SeriesAssembly {
         if let largest = drifts.map(length).max(), largest > 0.01 {
             let angle = atan2(length(drifts.last!), max(1e-9, locations.last! - locations[0])) * 180 / .pi
             let detail = String(format: "%.2f°", angle)
+            // A gantry tilts every slice alike: each drift lies on one straight line through the
+            // first slice, at a plausible angle. Anything else is not a tilt to repair.
+            let shear = drifts.last! / max(1e-9, locations.last! - locations[0])
+            do {
+                for k in 1..<slices.count {
+                    let distance = max(1e-9, locations[k] - locations[0])
+                    try Plausibility.checkTilt(degrees: atan2(length(drifts[k]), distance) * 180 / .pi, path: key)
+                    try Plausibility.checkTiltLine(offsetMM: length(drifts[k] - shear * distance), slice: k, path: key)
+                }
+            } catch {
+                return reject(IngestCode(error.code), error.detail)
+            }
             if policy.gantryTilt == .reject { return reject(.gantryTilt, detail) }
             // As dcm2niix's _Tilt: the grid grows by the rows the shear spans, so no voxel is lost,
             // and it is aligned with the slice shifted furthest down the DICOM rows.
             let rowShifts = drifts.map { dot($0, column) / rowSpacing }
             let highest = rowShifts.max()!, lowest = rowShifts.min()!
+            guard highest - lowest <= Double(Plausibility.maxImageSide) else {
+                return reject(.implausibleSize, detail + String(format: ", %.0f rows to add; at most %d", highest - lowest, Plausibility.maxImageSide))
+            }
             extraRows = Int((highest - lowest - 1e-6).rounded(.up))
             originRow = highest + Double(rows - 1)
             tilt = TiltCorrection(rowOffsets: rowShifts.map { highest - $0 },
@@ -125,6 +150,11 @@ enum SeriesAssembly {
         let geometry = Geometry(size: Extent3(columns, rows + extraRows, sliceCount),
                                 spacing: SIMD3(columnSpacing, rowSpacing, sliceSpacing), origin: origin,
                                 direction: Matrix3(columns: row, -column, normal))
+        do {
+            try Plausibility.checkGeometry(geometry, path: key)
+        } catch {
+            return reject(IngestCode(error.code), error.detail)
+        }
         return .success(SeriesCandidate(
             seriesInstanceUID: first.seriesInstanceUID, id: key, modality: first.modality,
             seriesNumber: first.seriesNumber, seriesDescription: first.seriesDescription,

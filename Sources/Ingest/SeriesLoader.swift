@@ -7,6 +7,11 @@ enum SeriesLoader {
     static func decode(_ candidate: SeriesCandidate, threads: Int) throws(IngestError) -> (Volume<Int16>, Int) {
         let sliceVoxels = candidate.rows * candidate.columns
         let count = candidate.slices.count
+        do {
+            try Plausibility.checkVoxelCount([candidate.columns, candidate.rows, count], path: candidate.slices[0].path)
+        } catch {
+            throw IngestError(error)
+        }
         var geometry = candidate.geometry
         geometry.size = Extent3(candidate.columns, candidate.rows, count)
         // Every file is opened once, however many of its frames the series uses.

@@ -1,10 +1,12 @@
 // Opening files and reading the attributes series assembly needs.
 #include "cdicom_internal.hpp"
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <cstdlib>
 #include <cstdint>
+#include <zlib.h>
 
 namespace {
 
@@ -98,13 +100,89 @@ void mergeFunctionalGroup(DcmItem *group, cdicom_frame_info *info) {
     mergeFrameInfo(sequenceItem(group, DCM_PixelValueTransformationSequence, 0), info);
 }
 
+/// The offset where the dataset starts when a Part 10 file's meta information names the deflated
+/// transfer syntax; 0 for every other file (or a meta group that cannot be walked).
+long deflatedDatasetOffset(FILE *f) {
+    unsigned char head[132];
+    if (std::fread(head, 1, sizeof head, f) != sizeof head || std::memcmp(head + 128, "DICM", 4) != 0) return 0;
+    long offset = 132;
+    bool deflated = false;
+    for (int elements = 0; elements < 64; elements++) {
+        unsigned char tag[8];
+        if (std::fseek(f, offset, SEEK_SET) != 0 || std::fread(tag, 1, 8, f) != 8) return 0;
+        unsigned group = tag[0] | (tag[1] << 8), element = tag[2] | (tag[3] << 8);
+        if (group != 0x0002) break;
+        char vr[3] = {char(tag[4]), char(tag[5]), 0};
+        unsigned long length;
+        long header;
+        if (!std::strcmp(vr, "OB") || !std::strcmp(vr, "OW") || !std::strcmp(vr, "UN") || !std::strcmp(vr, "SQ")
+            || !std::strcmp(vr, "UT") || !std::strcmp(vr, "UC") || !std::strcmp(vr, "UR") || !std::strcmp(vr, "OF")) {
+            unsigned char l[4];
+            if (std::fread(l, 1, 4, f) != 4) return 0;
+            length = l[0] | (l[1] << 8) | (l[2] << 16) | (unsigned long)(l[3]) << 24;
+            header = 12;
+        } else {
+            length = tag[6] | (tag[7] << 8);
+            header = 8;
+        }
+        if (length > (1u << 20)) return 0;
+        if (element == 0x0010) {
+            char uid[80] = {0};
+            size_t n = std::min<unsigned long>(length, sizeof uid - 1);
+            if (std::fseek(f, offset + header, SEEK_SET) != 0 || std::fread(uid, 1, n, f) != n) return 0;
+            while (n > 0 && (uid[n - 1] == 0 || uid[n - 1] == ' ')) uid[--n] = 0;
+            deflated = std::strcmp(uid, "1.2.840.10008.1.2.1.99") == 0;
+        }
+        offset += header + long(length);
+    }
+    return deflated ? offset : 0;
+}
+
+/// Inflates a deflated dataset into a scratch buffer, counting bytes: true when it stays
+/// within `limit` (or is not deflated, or is damaged: DCMTK reports that).
+bool inflatesWithin(const char *path, size_t limit, std::string &reason) {
+    FILE *f = std::fopen(path, "rb");
+    if (!f) return true;
+    long offset = deflatedDatasetOffset(f);
+    if (offset == 0 || std::fseek(f, offset, SEEK_SET) != 0) { std::fclose(f); return true; }
+    z_stream z;
+    std::memset(&z, 0, sizeof z);
+    if (inflateInit2(&z, -MAX_WBITS) != Z_OK) { std::fclose(f); return true; }
+    std::vector<unsigned char> in(1 << 16), out(1 << 18);
+    size_t total = 0;
+    bool within = true;
+    int status = Z_OK;
+    while (status != Z_STREAM_END) {
+        if (z.avail_in == 0) {
+            size_t n = std::fread(in.data(), 1, in.size(), f);
+            if (n == 0) break;
+            z.next_in = in.data();
+            z.avail_in = uInt(n);
+        }
+        z.next_out = out.data();
+        z.avail_out = uInt(out.size());
+        status = inflate(&z, Z_NO_FLUSH);
+        if (status != Z_OK && status != Z_STREAM_END) break;
+        total += out.size() - z.avail_out;
+        if (total > limit) { within = false; break; }
+    }
+    inflateEnd(&z);
+    std::fclose(f);
+    if (!within) {
+        reason = "the deflated dataset inflates to more than " + std::to_string(limit) + " bytes (stopped counting there)";
+    }
+    return within;
+}
+
 }  // namespace
 
-extern "C" int cdicom_open(const char *path, int headers_only, cdicom_file **out, char *err, size_t errlen) {
+extern "C" int cdicom_open(const char *path, int headers_only, size_t max_inflated_bytes, cdicom_file **out,
+                           char *err, size_t errlen) {
     cdicom_initialize();
     *out = nullptr;
     std::string reason;
     if (!looksLikeDicom(path, reason)) { cdicom_set_error(err, errlen, reason); return -1; }
+    if (!inflatesWithin(path, max_inflated_bytes, reason)) { cdicom_set_error(err, errlen, reason); return -2; }
     auto *file = new cdicom_file();
     file->path = path;
     file->headersOnly = headers_only != 0;
@@ -169,6 +247,12 @@ extern "C" int cdicom_read_attributes(cdicom_file *file, cdicom_attributes *a, c
         a->number_of_frames = (end && *end == 0 && value > 0 && value < INT32_MAX) ? int(value) : -1;
     }
     a->has_pixel_data = ds->tagExists(DCM_PixelData) ? 1 : 0;
+    a->pixel_data_bytes = -1;
+    DcmElement *pixels = nullptr;
+    if (a->has_pixel_data && !DcmXfer(ds->getOriginalXfer()).isEncapsulated()
+        && ds->findAndGetElement(DCM_PixelData, pixels).good() && pixels && pixels->getLength() != DCM_UndefinedLength) {
+        a->pixel_data_bytes = (long long)pixels->getLength();
+    }
     a->has_per_frame_groups = ds->tagExists(DCM_PerFrameFunctionalGroupsSequence) ? 1 : 0;
     mergeFrameInfo(ds, &a->frame);
     mergeFunctionalGroup(sequenceItem(ds, DCM_SharedFunctionalGroupsSequence, 0), &a->frame);

@@ -47,13 +47,16 @@ typedef struct cdicom_attributes {
     int bits_allocated, bits_stored, high_bit, pixel_representation;
     int number_of_frames;    // 1 when the attribute is absent
     int has_pixel_data;
+    long long pixel_data_bytes;  // PixelData's value length; -1 when encapsulated or absent
     int has_per_frame_groups;  // enhanced multi-frame: per-frame functional groups present
     cdicom_frame_info frame;   // top level, overridden by shared functional groups
 } cdicom_attributes;
 
 /// Opens a DICOM file (Part 10 or a raw dataset that starts with a plausible tag).
-/// headers_only leaves large values (pixel data) on disk.
-int cdicom_open(const char *path, int headers_only, cdicom_file **out, char *err, size_t errlen);
+/// headers_only leaves large values (pixel data) on disk. A deflated dataset is inflated once
+/// to count its bytes before DCMTK reads it: beyond max_inflated_bytes the call returns -2
+/// (DCMTK would hold the whole inflated dataset in memory).
+int cdicom_open(const char *path, int headers_only, size_t max_inflated_bytes, cdicom_file **out, char *err, size_t errlen);
 void cdicom_close(cdicom_file *file);
 
 int cdicom_read_attributes(cdicom_file *file, cdicom_attributes *out, char *err, size_t errlen);

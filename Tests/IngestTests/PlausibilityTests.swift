@@ -1,0 +1,226 @@
+import CZlib
+import Foundation
+import Ingest
+import Testing
+import TestSupport
+import Volumes
+
+/// Crafted DICOM headers that once trapped the reader or sized huge allocations: each is now
+/// refused with its plausibility code (Volumes.Plausibility, docs/INGEST.md) before anything is
+/// allocated from it, and a plausible series beside it still converts.
+@Suite struct PlausibilityTests {
+    /// Writes `volume` as a series (explicit little endian unless configured) into a fresh folder.
+    func write(_ volume: Volume<Int16>, _ configure: (inout DicomWriterOptions) -> Void = { _ in }) throws -> TemporaryDirectory {
+        let directory = try TemporaryDirectory("plausibility")
+        var options = DicomWriterOptions()
+        configure(&options)
+        try DicomSeriesWriter(options).write(volume, to: directory.path)
+        return directory
+    }
+
+    /// The error reading the folder gives (the test fails when it reads without one).
+    func failure(_ folder: String, policy: IngestPolicy = IngestPolicy()) throws -> IngestError {
+        do {
+            let series = try DicomFolder.loadSeries(in: folder, policy: policy)
+            Issue.record("read a \(series.volume.size) volume instead of refusing it")
+        } catch {
+            return error
+        }
+        throw IngestError(.noInput, path: folder, detail: "no error")
+    }
+
+    static func volume(spacing: SIMD3<Double>, size: Extent3 = Extent3(16, 12, 6)) -> Volume<Int16> {
+        IngestFixtures.volume(size: size, spacing: spacing)
+    }
+
+    @Test(arguments: [
+        (SIMD3<Double>(1e300, 1e300, 2.5), "ImagePositionPatient"),   // the positions grow with the spacing
+        (SIMD3<Double>(1e-300, 1e-300, 2.5), "PixelSpacing"),
+        (SIMD3<Double>(1e6, 1e6, 2.5), "PixelSpacing"),
+        (SIMD3<Double>(40, 40, 2.5), "PixelSpacing"),                   // a 556 KB series once planned 5 472 windows
+    ])
+    func implausiblePixelSpacingIsRefused(spacing: SIMD3<Double>, named: String) throws {
+        let directory = try write(Self.volume(spacing: spacing))
+        let error = try failure(directory.path)
+        #expect(error.code == .implausibleGeometry, "\(error)")
+        #expect(error.description.contains(named), "\(error)")
+    }
+
+    @Test func slicesAMillionMillimetresApartAreRefused() throws {
+        let directory = try write(Self.volume(spacing: [0.8, 0.7, 1e6]))
+        let error = try failure(directory.path)
+        #expect(error.code == .implausibleGeometry, "\(error)")
+        #expect(error.description.contains("slice"), "\(error)")
+    }
+
+    @Test func anEnhancedCTWhoseSecondFrameLiesAt1e300IsRefused() throws {
+        // One enhanced object: frame 1 at a plausible position, frame 2 a slice step of 1e300 away.
+        let directory = try write(Self.volume(spacing: [0.8, 0.7, 1e300], size: Extent3(16, 12, 2))) { $0.enhancedMultiFrame = true }
+        let error = try failure(directory.path)
+        #expect(error.code == .implausibleGeometry, "\(error)")
+        #expect(error.description.contains("frame 2"), "\(error)")
+    }
+
+    @Test func rowsAndColumns65535OverSmallPixelDataAreRefusedBeforeAllocating() throws {
+        let directory = try write(Self.volume(spacing: [0.8, 0.7, 2.5], size: Extent3(64, 64, 4)))
+        for file in try files(directory) {
+            try DicomBytes.patchUInt16(file, group: 0x0028, element: 0x0010, value: 65535)   // Rows
+            try DicomBytes.patchUInt16(file, group: 0x0028, element: 0x0011, value: 65535)   // Columns
+        }
+        let error = try failure(directory.path)
+        #expect(error.code == .implausibleSize, "\(error)")
+    }
+
+    @Test func plausibleRowsOverTooLittlePixelDataAreRefusedBeforeAllocating() throws {
+        let directory = try write(Self.volume(spacing: [0.8, 0.7, 2.5], size: Extent3(64, 64, 4)))
+        for file in try files(directory) {
+            try DicomBytes.patchUInt16(file, group: 0x0028, element: 0x0010, value: 1024)
+            try DicomBytes.patchUInt16(file, group: 0x0028, element: 0x0011, value: 1024)
+        }
+        let scan = try DicomFolder.scan(directory.path)
+        #expect(scan.candidates.isEmpty)
+        #expect(scan.fileNotes.map(\.code) == Array(repeating: .decodeFailed, count: 4))
+        let error = try failure(directory.path)
+        #expect(error.code == .decodeFailed, "\(error)")
+        #expect(error.description.contains("need 2097152"), "\(error)")
+    }
+
+    @Test func aTiltBeyondThirtyDegreesIsAReasonNotARepair() throws {
+        let directory = try write(IngestFixtures.volume(size: Extent3(16, 12, 6))) { $0.gantryTiltDegrees = 45 }
+        let error = try failure(directory.path)
+        #expect(error.code == .implausibleTilt, "\(error)")
+        // The same angle is refused whatever the tilt policy says.
+        var policy = IngestPolicy()
+        policy.gantryTilt = .reject
+        #expect(try failure(directory.path, policy: policy).code == .implausibleTilt)
+        // A plausible tilt is still repaired.
+        let tilted = try write(IngestFixtures.volume(size: Extent3(16, 12, 6))) { $0.gantryTiltDegrees = 20 }
+        #expect(try DicomFolder.loadSeries(in: tilted.path).notes.map(\.code).contains(.gantryTiltResampled))
+    }
+
+    @Test(arguments: [1e6, 1e7, 3.0])
+    func oneSliceMovedWithinItsPlaneIsNotATilt(millimetres: Double) throws {
+        // A 10° tilt, then the fourth slice moved along its rows: off the tilt's straight line
+        // (3 mm) or at an angle near 90° (1e6, 1e7 mm; once 191 103 added rows, up to 11 GB).
+        let volume = IngestFixtures.volume(size: Extent3(16, 12, 8))
+        let directory = try write(volume) { $0.gantryTiltDegrees = 10 }
+        let file = try files(directory)[3]
+        let position = try DicomBytes.decimals(file, group: 0x0020, element: 0x0032)
+        try DicomBytes.patchDecimals(file, group: 0x0020, element: 0x0032, values: [position[0] + millimetres, position[1], position[2]])
+        let error = try failure(directory.path)
+        #expect(error.code == .implausibleTilt, "\(error)")
+    }
+
+    @Test func aDeflatedFileThatInflatesBeyondTheLimitIsRefusedBeforeDCMTKHoldsIt() throws {
+        let directory = try write(Self.volume(spacing: [0.8, 0.7, 2.5], size: Extent3(16, 12, 1))) { $0.transferSyntax = .deflated }
+        let file = try files(directory)[0]
+        // The honest file reads.
+        #expect(try DicomFolder.loadSeries(in: directory.path).volume.size == Extent3(16, 12, 1))
+        // Keep its meta information (which names the deflated syntax) and replace the dataset by
+        // a deflate stream of zeros one MiB beyond the limit: about 5 MB on disk (zlib level 1;
+        // level 9 makes it 1 MB in four times the time).
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: file))
+        let metaLength = bytes[140..<144].enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
+        var bomb = bytes.prefix(144 + metaLength)
+        bomb += try Self.rawDeflateOfZeros(Plausibility.maxInflatedDicomBytes + (1 << 20))
+        #expect(bomb.count < 8 << 20)
+        try bomb.write(to: URL(fileURLWithPath: file))
+        let error = try failure(directory.path)
+        #expect(error.code == .decompressedTooLarge, "\(error)")
+        #expect(error.description.contains(file), "\(error)")
+    }
+
+    @Test func everyPlausibilityCodeIsAnIngestCodeWithTheSameString() {
+        for code in PlausibilityCode.allCases {
+            #expect(IngestCode(code).rawValue == code.rawValue)
+            #expect(IngestCode(code).isRejection)
+            #expect(IngestCode(code).isPlausibilityLimit)
+        }
+        #expect(!IngestCode.decodeFailed.isPlausibilityLimit)
+    }
+
+    func files(_ directory: TemporaryDirectory) throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted().map { directory.file($0) }
+    }
+
+    /// `count` zero bytes as a raw deflate stream (no zlib header), compressed a MiB at a time.
+    static func rawDeflateOfZeros(_ count: Int) throws -> Data {
+        var z = z_stream()
+        guard deflateInit2_(&z, 1, Z_DEFLATED, -MAX_WBITS, 9, Z_DEFAULT_STRATEGY, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+            throw IngestError(.unreadable, path: "zlib", detail: "deflateInit2 failed")
+        }
+        defer { deflateEnd(&z) }
+        var input = [UInt8](repeating: 0, count: 1 << 20)
+        var output = [UInt8](repeating: 0, count: 1 << 16)
+        var result = Data()
+        var left = count
+        while true {
+            let part = min(left, input.count)
+            left -= part
+            let flush = left == 0 ? Z_FINISH : Z_NO_FLUSH
+            var status = Z_OK
+            input.withUnsafeMutableBufferPointer { inp in
+                z.next_in = inp.baseAddress
+                z.avail_in = uInt(part)
+                repeat {
+                    output.withUnsafeMutableBufferPointer { out in
+                        z.next_out = out.baseAddress
+                        z.avail_out = uInt(out.count)
+                        status = deflate(&z, flush)
+                        result.append(out.baseAddress!, count: out.count - Int(z.avail_out))
+                    }
+                } while z.avail_out == 0 || (flush == Z_FINISH && status != Z_STREAM_END)
+            }
+            if left == 0 { break }
+        }
+        return result
+    }
+}
+
+/// Edits of single attributes in an explicit VR little endian file (the writer's default), the
+/// way a crafted file differs from an honest one. Only top-level elements with a 2-byte length.
+enum DicomBytes {
+    static func find(_ data: Data, group: UInt16, element: UInt16, vr: String) -> Int? {
+        let pattern = [UInt8(group & 0xff), UInt8(group >> 8), UInt8(element & 0xff), UInt8(element >> 8)] + Array(vr.utf8)
+        guard data.count > pattern.count else { return nil }
+        let bytes = [UInt8](data)
+        for start in 132..<(bytes.count - pattern.count) where bytes[start..<(start + pattern.count)].elementsEqual(pattern) {
+            return start
+        }
+        return nil
+    }
+
+    static func patchUInt16(_ path: String, group: UInt16, element: UInt16, value: UInt16) throws {
+        var data = try Data(contentsOf: URL(fileURLWithPath: path))
+        guard let at = find(data, group: group, element: element, vr: "US") else {
+            throw IngestError(.corrupt, path: path, detail: "no (\(group),\(element)) US element")
+        }
+        data[at + 8] = UInt8(value & 0xff)
+        data[at + 9] = UInt8(value >> 8)
+        try data.write(to: URL(fileURLWithPath: path))
+    }
+
+    static func decimals(_ path: String, group: UInt16, element: UInt16) throws -> [Double] {
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        guard let at = find(data, group: group, element: element, vr: "DS") else {
+            throw IngestError(.corrupt, path: path, detail: "no (\(group),\(element)) DS element")
+        }
+        let length = Int(data[at + 6]) | Int(data[at + 7]) << 8
+        let text = String(decoding: data[(at + 8)..<(at + 8 + length)], as: UTF8.self)
+        return text.split(separator: "\\").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
+    }
+
+    /// Replaces a DS element's value (the length changes; the writer adds no group lengths).
+    static func patchDecimals(_ path: String, group: UInt16, element: UInt16, values: [Double]) throws {
+        var data = try Data(contentsOf: URL(fileURLWithPath: path))
+        guard let at = find(data, group: group, element: element, vr: "DS") else {
+            throw IngestError(.corrupt, path: path, detail: "no (\(group),\(element)) DS element")
+        }
+        let length = Int(data[at + 6]) | Int(data[at + 7]) << 8
+        var text = values.map { String(format: "%.10g", $0) }.joined(separator: "\\")
+        if text.utf8.count % 2 == 1 { text += " " }
+        let value = Array(text.utf8)
+        data.replaceSubrange((at + 6)..<(at + 8 + length), with: [UInt8(value.count & 0xff), UInt8(value.count >> 8)] + value)
+        try data.write(to: URL(fileURLWithPath: path))
+    }
+}
