@@ -53,6 +53,22 @@ final class NIfTIVoxelStream {
         sformCode = header.sform_code
         stored = StoredVoxels(datatype: header.datatype, bytesPerVoxel: Int(header.bytes_per_voxel),
                               slope: header.scl_slope, intercept: header.scl_inter)
+        // Nothing is sized from the header before it passes the plausibility limits (all
+        // properties are set, so a throw here still closes the reader in deinit).
+        if format != .nii {
+            let (bytes, overflow) = max(0, Int(header.dim.0)).multipliedReportingOverflow(
+                by: max(0, Int(header.dim.1)) * max(0, Int(header.dim.2)) * max(0, Int(header.bytes_per_voxel)))
+            try Plausibility.checkDecompressedNIfTI(bytes: overflow ? Int.max : bytes, path: path)
+        }
+        try Plausibility.checkGeometry(geometry, path: path)
+        if format == .nii {
+            // A plain file must hold what its header declares before that much is allocated.
+            var info = stat()
+            let needed = geometry.size.count * stored.bytesPerVoxel + 348
+            if stat(path, &info) == 0, Int(info.st_size) < needed {
+                throw NIfTIError(path: path, reason: "NIfTI file is truncated (\(info.st_size) bytes; its header declares \(needed - 348) voxel bytes)")
+            }
+        }
     }
 
     /// The voxel grid in LPS: sform when set, else qform, else the bare spacing (ANALYZE-style files).

@@ -34,8 +34,13 @@ public struct ScanInput: Sendable {
         guard NIfTIFormat(path: path) != nil else {
             throw SegmentationError(path: path, reason: "not a DICOM folder nor a .nii, .nii.gz or .nii.zst file")
         }
-        let volume = try NIfTIFile.readHounsfield(path)
-        return ScanInput(volume: volume, seriesInstanceUID: nil, path: path)
+        do {
+            let volume = try NIfTIFile.readHounsfield(path)
+            return ScanInput(volume: volume, seriesInstanceUID: nil, path: path)
+        } catch let error as PlausibilityError {
+            // One family of reason codes for every input: the daemon and `segment` map ingest codes.
+            throw IngestError(error)
+        }
     }
 }
 
