@@ -166,20 +166,43 @@ public enum ConfigurationLoader {
     }
 
     /// The folders must be distinct and none may hold another: a results folder inside the watch
-    /// folder would be ingested again.
+    /// folder would be ingested again. Compared as resolved paths (`resolvedPath`), so that a
+    /// double slash, a `..` or a symbolic link cannot hide an overlap.
     private static func checkPathsApart(_ c: DaemonConfiguration, reader: TableReader) throws(ConfigurationError) {
         let named = [("paths.watch", c.paths.watch), ("paths.work", c.paths.work), ("paths.output", c.paths.output),
                      ("paths.quarantine", c.paths.quarantine), ("paths.archive", c.paths.archive)]
+        let resolved = named.map { resolvedPath($0.1) }
         for (i, a) in named.enumerated() {
-            for b in named[(i + 1)...] {
-                let (x, y) = (a.1 + "/", b.1 + "/")
+            for (n, b) in named.enumerated() where n > i {
+                let (x, y) = (resolved[i] == "/" ? "/" : resolved[i] + "/", resolved[n] == "/" ? "/" : resolved[n] + "/")
                 if x == y || x.hasPrefix(y) || y.hasPrefix(x) {
                     // The default archive inside work is fine: work is not watched.
                     if a.0 == "paths.work" && b.0 == "paths.archive" && y.hasPrefix(x) && x != y { continue }
-                    throw reader.error(b.0, "overlaps \(a.0) (\(a.1))", "give each of watch, work, output, quarantine and archive its own folder")
+                    let shown = resolved[n] == b.1 && resolved[i] == a.1 ? "" : " (resolved: \(resolved[n]) and \(resolved[i]))"
+                    throw reader.error(b.0, "overlaps \(a.0) (\(a.1))\(shown)", "give each of watch, work, output, quarantine and archive its own folder")
                 }
             }
         }
+    }
+
+    /// An absolute path with `//`, `.` and `..` removed and symbolic links resolved as far as the
+    /// path exists (the part not created yet is appended as written).
+    public static func resolvedPath(_ path: String) -> String {
+        var parts: [Substring] = []
+        for part in path.split(separator: "/", omittingEmptySubsequences: true) where part != "." {
+            if part == ".." { _ = parts.popLast() } else { parts.append(part) }
+        }
+        // The longest prefix that exists, resolved by the kernel; the rest as written.
+        for count in stride(from: parts.count, through: 0, by: -1) {
+            let prefix = "/" + parts[..<count].joined(separator: "/")
+            guard let real = realpath(prefix, nil) else { continue }
+            defer { free(real) }
+            let base = String(cString: real)
+            let rest = parts[count...].joined(separator: "/")
+            if rest.isEmpty { return base }
+            return (base == "/" ? "" : base) + "/" + rest
+        }
+        return "/" + parts.joined(separator: "/")
     }
 }
 

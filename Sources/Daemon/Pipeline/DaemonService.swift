@@ -56,7 +56,10 @@ public struct DaemonService: Service {
     private func loop(flags: LoopFlags) async throws {
         var config = initial
         let env = environment
-        try Spool.prepareFolders(config)
+        try Spool.prepareFolders(config, file: env.configFile ?? "configuration")
+        // One daemon per work folder, from before the ledger opens until the process ends.
+        let lock = try WorkFolderLock(work: config.paths.work, file: env.configFile ?? "configuration")
+        defer { withExtendedLifetime(lock) {} }
         let ledger = try JobLedger(path: config.ledgerPath)
         let spool = Spool(configuration: config, ledger: ledger)
         let running = RunningJobs()

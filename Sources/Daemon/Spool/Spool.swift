@@ -22,15 +22,39 @@ public struct Spool: Sendable {
     public func inputFolder(_ id: String) -> String { "\(spoolPath)/\(id)/input" }
     func stagingFolder(_ id: String) -> String { "\(spoolPath)/\(id)/staging" }
 
-    /// Creates the folders and checks that they share one filesystem (claims and commits are renames).
-    public static func prepareFolders(_ c: DaemonConfiguration) throws {
+    /// Creates the folders and checks that each is a folder the daemon can write, and that they
+    /// share one filesystem (claims and commits are renames). Every problem is a
+    /// `ConfigurationError` naming the key and the path (`lcovnet serve` exits 78).
+    /// - Parameter file: the configuration file, for the error line.
+    public static func prepareFolders(_ c: DaemonConfiguration, file: String = "configuration") throws {
         let folders = [("paths.watch", c.paths.watch), ("paths.work", c.paths.work), ("paths.output", c.paths.output),
                        ("paths.quarantine", c.paths.quarantine), ("paths.archive", c.paths.archive)]
-        for (_, path) in folders { try FileSystem.makeDirectories(path) }
+        let access = "give the daemon's user (lcovnet) write access to it, or name another folder"
+        for (key, path) in folders {
+            do {
+                try FileSystem.makeDirectories(path)
+            } catch {
+                throw ConfigurationError(file: file, key: key, problem: "\(path) cannot be created (\(String(cString: strerror(error.errno))))",
+                                         fix: "name a folder, or a path whose parents are folders the daemon may write")
+            }
+            guard FileSystem.isDirectory(path) else {
+                throw ConfigurationError(file: file, key: key, problem: "\(path) is not a folder",
+                                         fix: "name a folder (it is created when missing), not a file")
+            }
+            // Permission bits do not bind root (and say nothing of read-only mounts or immutable
+            // folders): create and remove a file instead of asking access(2).
+            let probe = "\(path)/.lcovnet-write-probe-\(getpid())"
+            let fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+            guard fd >= 0 else {
+                throw ConfigurationError(file: file, key: key, problem: "\(path) is not writable (\(String(cString: strerror(errno))))", fix: access)
+            }
+            close(fd)
+            unlink(probe)
+        }
         try FileSystem.makeDirectories(c.spoolPath)
         let device = FileSystem.info(c.paths.work)?.device
         for (key, path) in folders where FileSystem.info(path)?.device != device {
-            throw ConfigurationError(file: "configuration", key: key, problem: "\(path) is on another filesystem than paths.work",
+            throw ConfigurationError(file: file, key: key, problem: "\(path) is on another filesystem than paths.work",
                                      fix: "put watch, work, output, quarantine and archive on one filesystem (series move by rename)")
         }
     }
