@@ -224,3 +224,35 @@ enum DicomBytes {
         try data.write(to: URL(fileURLWithPath: path))
     }
 }
+
+/// A JPEG 2000 frame whose codestream declares another size than the DICOM attributes: refused
+/// before OpenJPEG sizes its buffers from it.
+@Suite struct JPEG2000DeclaredSizeTests {
+    @Test func aCodestreamDeclaringMorePixelsThanTheFrameIsRefusedBeforeDecoding() throws {
+        let directory = try TemporaryDirectory("j2k")
+        var options = DicomWriterOptions(transferSyntax: .jpeg2000Lossless)
+        options.seriesNumber = 1
+        try DicomSeriesWriter(options).write(IngestFixtures.volume(size: Extent3(16, 12, 2)), to: directory.path)
+        // The honest series reads.
+        #expect(try DicomFolder.loadSeries(in: directory.path).volume.size == Extent3(16, 12, 2))
+        for name in try FileManager.default.contentsOfDirectory(atPath: directory.path) {
+            let path = directory.file(name)
+            var data = try Data(contentsOf: URL(fileURLWithPath: path))
+            // SOC (FF4F), SIZ (FF51), Lsiz, Rsiz, then Xsiz and Ysiz (big endian): 65535 each,
+            // and one tile of that size (XTsiz, YTsiz), as a crafted codestream would declare.
+            let bytes = [UInt8](data)
+            let marker: [UInt8] = [0xFF, 0x4F, 0xFF, 0x51]
+            let found = (0..<(bytes.count - 4)).first { (at: Int) -> Bool in bytes[at..<(at + 4)].elementsEqual(marker) }
+            let soc = try #require(found)
+            data.replaceSubrange((soc + 8)..<(soc + 16), with: [0, 0, 0xFF, 0xFF, 0, 0, 0xFF, 0xFF])
+            data.replaceSubrange((soc + 24)..<(soc + 32), with: [0, 0, 0xFF, 0xFF, 0, 0, 0xFF, 0xFF])
+            try data.write(to: URL(fileURLWithPath: path))
+        }
+        #expect {
+            try DicomFolder.loadSeries(in: directory.path)
+        } throws: { error in
+            guard let error = error as? IngestError else { return false }
+            return error.code == .decodeFailed && error.description.contains("declares 65535×65535")
+        }
+    }
+}

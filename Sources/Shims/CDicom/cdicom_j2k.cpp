@@ -81,10 +81,21 @@ bool cdicom_j2k_decode(const uint8_t *data, size_t length, int width, int height
     opj_stream_set_skip_function(stream, skipBytes);
     opj_stream_set_seek_function(stream, seekBytes);
     opj_image_t *image = nullptr;
-    bool ok = opj_setup_decoder(codec, &parameters) && opj_read_header(stream, codec, &image)
-              && opj_decode(codec, stream, image) && opj_end_decompress(codec, stream);
+    bool ok = opj_setup_decoder(codec, &parameters) && opj_read_header(stream, codec, &image);
+    // OpenJPEG sizes its buffers from the codestream's own header: it must declare the frame
+    // the DICOM attributes promise (already within the plausibility limits) before decoding.
+    bool declared = ok && image && image->numcomps >= 1 && image->x1 > image->x0 && image->y1 > image->y0
+                    && image->x1 - image->x0 == OPJ_UINT32(width) && image->y1 - image->y0 == OPJ_UINT32(height);
+    if (ok && !declared) {
+        message = "the JPEG 2000 codestream declares " + (image ? std::to_string(image->x1 - image->x0) + "×" + std::to_string(image->y1 - image->y0)
+                                                                : std::string("no size"))
+                  + " pixels, not the frame's " + std::to_string(width) + "×" + std::to_string(height);
+        ok = false;
+    } else if (ok) {
+        ok = opj_decode(codec, stream, image) && opj_end_decompress(codec, stream);
+    }
     if (!ok) {
-        message = "OpenJPEG cannot decode the JPEG 2000 frame" + (opjError.empty() ? "" : ": " + opjError);
+        if (message.empty()) message = "OpenJPEG cannot decode the JPEG 2000 frame" + (opjError.empty() ? "" : ": " + opjError);
     } else if (image->numcomps < 1 || int(image->comps[0].w) != width || int(image->comps[0].h) != height) {
         message = "the JPEG 2000 frame is not " + std::to_string(width) + "×" + std::to_string(height);
         ok = false;
