@@ -24,6 +24,8 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "Checkpoint every N steps.") var checkpointEvery: Int = 100
     @Flag(help: "Convolutions on bf16 operands with f32 accumulation (needs AVX512-BF16 or AMX to be fast); weights, optimizer and other operations stay f32.")
     var bf16 = false
+    @Flag(help: "Blur, noise, contrast and brightness drawn per window, so the network relies on neither a scanner's texture nor its smoothness (needs clip-scale input).")
+    var augmentIntensities = false
     @Option(help: "Write the trained student as a model directory here at the end.") var exportModel: String?
     @Option(help: "Held-out phantom seeds to report Dice on at the end, as FIRST-LAST (e.g. 1001-1010).") var evaluate: String?
     @Option(help: "Also write these phantoms, prepared as the model wants them, as D×H×W .npy files into OUTPUT/prepared (FIRST-LAST; int8 calibration input).")
@@ -54,6 +56,7 @@ struct TrainingOptions: ParsableArguments {
         }
         c.threads = threads
         c.bf16 = bf16 ? true : nil
+        c.intensityAugmentation = augmentIntensities ? true : nil
         c.checkpointEvery = checkpointEvery
         if let widths { c.widths = widths }
         c.initialWeights = initialWeights

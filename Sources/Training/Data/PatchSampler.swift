@@ -15,11 +15,14 @@ struct PatchSampler {
     let window: [Int]
     var rng: SplitMix
     let foregroundFraction = 2.0 / 3.0
+    /// Applied to every window drawn (nil: the windows as prepared).
+    let augmentation: IntensityAugmentation?
 
-    init(volumes: [TrainingVolume], window: [Int], seed: UInt64) {
+    init(volumes: [TrainingVolume], window: [Int], seed: UInt64, augmentation: IntensityAugmentation? = nil) {
         self.volumes = volumes
         self.window = window
         rng = SplitMix(seed: seed)
+        self.augmentation = augmentation
     }
 
     struct Patch {
@@ -69,6 +72,7 @@ struct PatchSampler {
                 }
             }
         }
+        augmentation?.apply(&image, depth: d, height: h, width: w, rng: &rng)
         return Patch(image: image, labels: labels)
     }
 }

@@ -40,13 +40,20 @@ public final class Trainer {
         }
         optimizer = AdamOptimizer(totalSteps: configuration.steps, learningRate: configuration.learningRate,
                                   weightDecay: configuration.weightDecay, warmup: configuration.warmup)
+        var augmentation: IntensityAugmentation?
+        if configuration.intensityAugmentation == true {
+            guard let a = IntensityAugmentation(configuration.input) else {
+                throw TrainingError("intensity augmentation needs clip-scale normalization (its ranges are in HU)")
+            }
+            augmentation = a
+        }
         pool = PhantomPool(initial: configuration.phantomSeeds, refresh: configuration.phantomRefresh)
         // A resumed run starts from the pool its checkpoint had reached.
         var volumes: [TrainingVolume] = []
         for seed in pool.seeds(atStep: Self.checkpointStep(in: directory) ?? 0) {
             volumes.append(try Self.phantom(seed, configuration, classCount: network.classCount, progress))
         }
-        sampler = PatchSampler(volumes: volumes, window: configuration.window, seed: configuration.seed)
+        sampler = PatchSampler(volumes: volumes, window: configuration.window, seed: configuration.seed, augmentation: augmentation)
         if try !resumeIfPresent(), let initial = configuration.initialWeights {
             try network.load(SafeTensors(contentsOf: initial), source: initial)
             progress("{\"event\":\"initialised\",\"from\":\"\(initial)\"}")

@@ -36,6 +36,9 @@ public struct TrainingConfiguration: Sendable, Codable {
     /// a = 0.1, m = 0.2; setting one to 0 leaves that loss out (the ablation).
     public var affinityWeight: Double = 0.1
     public var featureNormWeight: Double = 0.2
+    /// Blur, noise, contrast and brightness drawn per window (IntensityAugmentation); nil (runs
+    /// from before the option) and false leave the windows as prepared.
+    public var intensityAugmentation: Bool?
 
     public init() {}
 }
