@@ -1,3 +1,4 @@
+import Foundation
 import Phantom
 
 /// Which part of the trunk a synthesized scan covers (real abdominal CT comes in all three).
@@ -95,7 +96,7 @@ public struct SynthesisParameters: Sendable, Codable, Equatable {
         return SynthesisParameters(
             seed: seed, anatomy: anatomy, phase: phase, fieldOfView: fov,
             pixelSpacing: rng.uniform(0.6...1.0), sliceSpacing: sliceSpacing, sliceThickness: thickness,
-            blurMM: rng.uniform(0.3...0.9), noiseSigma: rng.uniform(5...40), noiseCorrelation: rng.uniform(0.5...1.3),
+            blurMM: rng.uniform(0.3...0.9), noiseSigma: exp(rng.uniform(log(4.0)...log(30.0))), noiseCorrelation: rng.uniform(0.5...1.3),
             scale: (0..<3).map { _ in global * rng.uniform(0.93...1.07) },
             rotation: [rng.gaussian(sigma: 0.04), rng.gaussian(sigma: 0.04), rng.gaussian(sigma: 0.08)],
             shear: rng.gaussian(sigma: 0.03), elasticAmplitudeMM: rng.uniform(2...10), elasticWavelengthMM: rng.uniform(60...140),

@@ -75,12 +75,12 @@ struct TissueValues: Sendable {
         hu = Tissue.allCases.map { Float(rng.uniform($0.ranges[index])) }
         texture = Tissue.allCases.map { tissue in
             switch tissue {
-            case .subcutaneousFat, .visceralFat: Float(rng.uniform(4...14))
+            case .subcutaneousFat, .visceralFat: Float(rng.uniform(3...10))
             case .muscle: Float(rng.uniform(3...10))
             case .cancellousBone: Float(rng.uniform(20...70))
             case .corticalBone: Float(rng.uniform(40...150))
-            case .liver, .pancreas, .kidneyCortex, .kidneyMedulla: Float(rng.uniform(3...12))
-            case .spleen: Float(phase == .arterial ? rng.uniform(10...45) : rng.uniform(3...12))
+            case .liver, .pancreas, .kidneyCortex, .kidneyMedulla: Float(rng.uniform(2...8))
+            case .spleen: Float(phase == .arterial ? rng.uniform(10...45) : rng.uniform(2...8))
             case .lung: Float(rng.uniform(15...50))
             case .stool: Float(rng.uniform(20...80))
             case .marrow: Float(rng.uniform(10...40))

@@ -22,7 +22,7 @@ struct SynthesizeCommand: ParsableCommand {
     @Option(help: "Field of view: upper-abdomen, pelvis or abdomen-pelvis (drawn when omitted).") var fieldOfView: FieldOfView?
     @Option(help: "In-plane pixel spacing in mm (drawn from 0.6-1.0 when omitted).") var pixelSpacing: Double?
     @Option(help: "Slice spacing in mm (drawn from 0.625-5 when omitted).") var sliceSpacing: Double?
-    @Option(help: "Noise standard deviation in HU (drawn from 5-40 when omitted).") var noise: Double?
+    @Option(help: "Noise standard deviation in HU (drawn from 4-30, log-uniform, when omitted).") var noise: Double?
     @Option(help: "Threads.") var threads: Int = 1
 
     func validate() throws {
