@@ -66,6 +66,14 @@ import Volumes
         try writer.write([UInt8](data))
         try writer.finish()
         #expect(code(reading: dir.file("d.nii.zst")) == .decompressedTooLarge)
+        // And gzip'd, as .nii.gz (through nifticlib's znzlib).
+        let gzip = Process()
+        gzip.executableURL = URL(fileURLWithPath: "/bin/gzip")
+        gzip.arguments = ["-k", "-n", dir.file("d.nii")]
+        try gzip.run()
+        gzip.waitUntilExit()
+        try #require(gzip.terminationStatus == 0)
+        #expect(code(reading: dir.file("d.nii.gz")) == .decompressedTooLarge)
     }
 
     @Test func aSmallZstdFileThatDecompressesTo1024CubedIsRefusedBeforeAllocating() throws {
