@@ -20,6 +20,9 @@ public enum Preparation {
         let grid = ResampleGrid(spec.resample, inputSize: orientedCrop.size, inputSpacing: orientedSpacing)
         let start = SIMD3<Double>(Double(orientedCrop.lower[0]), Double(orientedCrop.lower[1]), Double(orientedCrop.lower[2]))
         let map = orientMap.appending(scale: grid.scale, offset: grid.offset + start)
+        // The prepared Float volume is sized from the model's spacing and the scan's extent:
+        // held to the same voxel limit as every input before it is allocated.
+        try Plausibility.checkVoxelCount([grid.size.i, grid.size.j, grid.size.k], path: "the prepared grid")
 
         var volume = Resampler.resample(scan, map: map, size: grid.size, threads: threads)
         let applied = Normalizer.normalize(&volume, spec.normalization, threads: threads)

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Volumes
 
 /// One attempt at one job through the pipeline: start (counted in the ledger), decode, compute
 /// and write into the staging folder, each in its stage, then commit, quarantine, retry later
@@ -34,8 +35,10 @@ struct JobRunner: Sendable {
                 return
             } catch {
                 guard await running.beginCommit(job.id) else { return }
-                let reason = QuarantineReason(code: DaemonCode.processingError.rawValue, sentence: DaemonCode.processingError.sentence,
-                                              detail: "\(error)")
+                // A plausibility limit met after decoding (the prepared grid) keeps its own code.
+                let reason = (error as? PlausibilityError).map { QuarantineReason(code: $0.code.rawValue, sentence: $0.code.sentence, detail: $0.detail) }
+                    ?? QuarantineReason(code: DaemonCode.processingError.rawValue, sentence: DaemonCode.processingError.sentence,
+                                        detail: "\(error)")
                 _ = try spool.quarantine(job, reason: reason, now: now())
                 environment.metrics.seriesQuarantined.increment()
                 logger.error("job quarantined", metadata: ["stage": "quarantine", "code": "\(reason.code)", "error": "\(error)"])
