@@ -73,7 +73,7 @@ public enum CTSynthesizer {
         var trunkRng = rng.fork(3)
         let painter = TrunkPainter(layout: layout, grid: fine, parameters: p, using: &trunkRng)
         var valueRng = rng.fork(4)
-        let values = TissueValues(phase: p.phase, using: &valueRng)
+        let values = TissueValues(phase: p.phase, randomContrast: p.randomContrast, using: &valueRng)
         var appearanceRng = rng.fork(5)
         let appearance = OrganAppearance(values: values, parameters: p, boxes: LabelBoxes(Volume(geometry: fine, voxels: labels)),
                                          span: (fineLo - 10, fineHi + 10), using: &appearanceRng)

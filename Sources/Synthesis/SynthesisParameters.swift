@@ -17,15 +17,17 @@ public struct SynthesisOptions: Sendable, Codable, Equatable {
     public var pixelSpacing: Double?
     public var sliceSpacing: Double?
     public var noiseSigma: Double?
+    public var randomContrast: Bool?
 
     public init(seed: UInt64, phase: ContrastPhase? = nil, fieldOfView: FieldOfView? = nil, pixelSpacing: Double? = nil,
-                sliceSpacing: Double? = nil, noiseSigma: Double? = nil) {
+                sliceSpacing: Double? = nil, noiseSigma: Double? = nil, randomContrast: Bool? = nil) {
         self.seed = seed
         self.phase = phase
         self.fieldOfView = fieldOfView
         self.pixelSpacing = pixelSpacing
         self.sliceSpacing = sliceSpacing
         self.noiseSigma = noiseSigma
+        self.randomContrast = randomContrast
     }
 }
 
@@ -67,6 +69,8 @@ public struct SynthesisParameters: Sendable, Codable, Equatable {
     /// Fat round the kidneys and adrenals (perirenal and pararenal, mm): what sets them apart
     /// from the muscles behind them on real CT.
     public var perirenalFatMM: Double
+    /// Soft tissues at random HU whatever the phase (a quarter of scans; `TissueValues`).
+    public var randomContrast: Bool
 
     static func draw(_ o: SynthesisOptions, anatomy: String, using rng: inout SeededGenerator) -> SynthesisParameters {
         var p = draw(seed: o.seed, anatomy: anatomy, phase: o.phase, using: &rng)
@@ -77,6 +81,7 @@ public struct SynthesisParameters: Sendable, Codable, Equatable {
             p.sliceSpacing = v
         }
         if let v = o.noiseSigma { p.noiseSigma = v }
+        if let v = o.randomContrast { p.randomContrast = v }
         return p
     }
 
@@ -105,6 +110,7 @@ public struct SynthesisParameters: Sendable, Codable, Equatable {
             smallBowelContent: content([("fluid", 0.35), ("collapsed", 0.3), ("oral-contrast", 0.25), ("gas-fluid", 0.1)]),
             colonContent: content([("stool", 0.45), ("gas", 0.3), ("fluid", 0.1), ("oral-contrast", 0.15)]),
             bladderContrast: phase == .delayed && rng.chance(0.7), clutterBlobs: Int(rng.uniform(8...40)),
-            table: rng.chance(0.7), streaks: rng.chance(0.5), perirenalFatMM: rng.uniform(3...25))
+            table: rng.chance(0.7), streaks: rng.chance(0.5), perirenalFatMM: rng.uniform(3...25),
+            randomContrast: rng.chance(0.25))
     }
 }

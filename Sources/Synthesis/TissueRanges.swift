@@ -70,7 +70,17 @@ struct TissueValues: Sendable {
     var hu: [Float]
     var texture: [Float]
 
-    init(phase: ContrastPhase, using rng: inout SeededGenerator) {
+    /// Soft tissues whose HU a randomized-contrast scan draws anew, ignoring the phase.
+    static let randomizable: [Tissue] = [.muscle, .liver, .spleen, .pancreas, .adrenal, .kidneyCortex, .kidneyMedulla,
+                                         .bowelWall, .stomachWall, .esophagusWall, .bile, .urine, .fluid, .artery, .vein,
+                                         .portalVein, .bloodPool, .liverVessel]
+    static let randomContrastHU: ClosedRange<Double> = -20...200
+
+    /// `randomContrast`: every soft tissue takes any value in −20…200 HU, independently
+    /// (SynthSeg's randomized contrast): an organ is then known by its shape and place, not by
+    /// being brighter or darker than its neighbours in one phase. Fat, gas, air and bone keep
+    /// their values.
+    init(phase: ContrastPhase, randomContrast: Bool = false, using rng: inout SeededGenerator) {
         let index = ContrastPhase.allCases.firstIndex(of: phase) ?? 0
         hu = Tissue.allCases.map { Float(rng.uniform($0.ranges[index])) }
         texture = Tissue.allCases.map { tissue in
@@ -90,6 +100,9 @@ struct TissueValues: Sendable {
         // The kidneys' collecting systems only fill with contrast in the excretory phase; the
         // medulla then matches the cortex (nephrographic), as Yuh & Cohan describe.
         if phase == .native { hu[Tissue.kidneyMedulla.rawValue] = hu[Tissue.kidneyCortex.rawValue] }
+        if randomContrast {
+            for t in Self.randomizable { hu[t.rawValue] = Float(rng.uniform(Self.randomContrastHU)) }
+        }
     }
 
     subscript(_ t: Tissue) -> Float {

@@ -9,7 +9,7 @@ import Volumes
 @Suite struct CTSynthesizerTests {
     static let anatomy = PhantomGenerator.generate(PhantomOptions(seed: 3, matrix: 96, sliceSpacing: 4)).labels
     static let options = SynthesisOptions(seed: 5, phase: .portalVenous, fieldOfView: .abdomenPelvis, pixelSpacing: 2,
-                                          sliceSpacing: 5, noiseSigma: 10)
+                                          sliceSpacing: 5, noiseSigma: 10, randomContrast: false)
     static let scan = try! CTSynthesizer.synthesize(anatomy, anatomy: "phantom-3", options, threads: 2)
 
     /// Centroid (LPS mm) of the voxels where `keep` holds (the mean index, mapped once: the
@@ -119,6 +119,26 @@ import Volumes
         }
         #expect(grown > 12, "largest growth \(grown) mm")
         #expect(shrunk < 1e-9)
+    }
+
+    /// Randomized contrast frees the soft tissues from the phase (the kidney below the liver,
+    /// above it, anywhere in −20…200 HU) and leaves fat and bone alone.
+    @Test func randomizedContrastFreesOnlyTheSoftTissues() {
+        var below = 0, above = 0
+        for seed in 0..<200 as Range<UInt64> {
+            var rng = SeededGenerator(seed: seed)
+            let v = TissueValues(phase: .portalVenous, randomContrast: true, using: &rng)
+            #expect(TissueValues.randomizable.allSatisfy { TissueValues.randomContrastHU.contains(Double(v[$0])) })
+            #expect(Tissue.visceralFat.ranges[2].contains(Double(v[.visceralFat])))
+            #expect(Tissue.corticalBone.ranges[2].contains(Double(v[.corticalBone])))
+            if v[.kidneyCortex] < v[.liver] - 30 { below += 1 }
+            if v[.kidneyCortex] > v[.liver] + 30 { above += 1 }
+        }
+        // Portal venous ranges alone never put the cortex 30 HU below the liver.
+        #expect(below > 40 && above > 40)
+        var rng = SeededGenerator(seed: 1)
+        let plain = TissueValues(phase: .portalVenous, using: &rng)
+        #expect(Tissue.kidneyCortex.ranges[2].contains(Double(plain[.kidneyCortex])))
     }
 
     @Test func organsTakeTheirPhasesHU() {
