@@ -26,6 +26,8 @@ struct TrainingOptions: ParsableArguments {
     var bf16 = false
     @Flag(help: "Blur, noise, contrast and brightness drawn per window, so the network relies on neither a scanner's texture nor its smoothness (needs clip-scale input).")
     var augmentIntensities = false
+    @Option(help: "Before each checkpoint, set BatchNorm's running statistics to the average over this many training windows (0: keep the momentum average of the last few).")
+    var statisticsWindows: Int = 32
     @Option(help: "Write the trained student as a model directory here at the end.") var exportModel: String?
     @Option(help: "Held-out phantom seeds to report Dice on at the end, as FIRST-LAST (e.g. 1001-1010).") var evaluate: String?
     @Option(help: "Also write these phantoms, prepared as the model wants them, as D×H×W .npy files into OUTPUT/prepared (FIRST-LAST; int8 calibration input).")
@@ -57,6 +59,8 @@ struct TrainingOptions: ParsableArguments {
         c.threads = threads
         c.bf16 = bf16 ? true : nil
         c.intensityAugmentation = augmentIntensities ? true : nil
+        guard statisticsWindows >= 0 else { throw ValidationError("--statistics-windows must be 0 or more") }
+        c.statisticsWindows = statisticsWindows > 0 ? statisticsWindows : nil
         c.checkpointEvery = checkpointEvery
         if let widths { c.widths = widths }
         c.initialWeights = initialWeights

@@ -106,6 +106,25 @@ import Testing
         #expect(try bn.forward(x, ctx, training: true).planar == bn.forward(x, ctx, training: false).planar)
     }
 
+    /// Precise statistics: after beginAveraging, n batches leave the plain average of their
+    /// means (not the momentum average, which weights the last batch 0.1 and the first 0.081).
+    @Test func batchNormAveragesItsStatistics() throws {
+        let bn = BatchNorm(key: "bn", channels: 4)
+        bn.running.mean = [9, 9, 9, 9]
+        let shape = [1, 4, 2, 4, 4]
+        var means: [[Float]] = []
+        bn.beginAveraging()
+        for seed in 20..<23 as Range<UInt64> {
+            let x = Self.noise(128, seed: seed, scale: 2).enumerated().map { $0.element + Float(seed - 20) * 3 }
+            means.append((0..<4).map { c in x[(c * 32)..<(c * 32 + 32)].reduce(0, +) / 32 })
+            _ = try bn.forward(Tensor(planar: x, shape: shape, pool: ctx.pool), ctx, training: true)
+        }
+        for c in 0..<4 {
+            let expected = (means[0][c] + means[1][c] + means[2][c]) / 3
+            #expect(abs(bn.running.mean[c] - expected) < 1e-4, "channel \(c): \(bn.running.mean[c]) vs \(expected)")
+        }
+    }
+
     @Test func poolingAndUpsampling() throws {
         let maxPool = Pooling.maxDown(ctx.pool), avgPool = Pooling.attentionAverage(ctx.pool)
         try check("max pool", shape: [2, 3, 4, 6, 8], epsilon: 1e-3,

@@ -16,6 +16,18 @@ final class BatchNorm {
     static let momentum: Float = 0.1
     private var saved: (input: Tensor, mean: [Float], variance: [Float])?
     var statisticsFrozen = false
+    /// While set, each training-mode batch enters the running statistics with weight 1/(n+1),
+    /// so after n batches they are the plain average of those n ("precise BatchNorm", Wu &
+    /// Johnson, arXiv:2105.07576): with one window per batch, momentum 0.1 leaves them the mood
+    /// of the last ten windows, and a checkpoint's output swings with it.
+    var averaging = false
+    private var averaged = 0
+
+    /// Starts a new plain average (the next batch replaces the statistics outright).
+    func beginAveraging() {
+        averaging = true
+        averaged = 0
+    }
 
     init(key: String, channels: Int) {
         self.key = key
@@ -98,9 +110,11 @@ final class BatchNorm {
         if batchStatistics {
             let m = Float(x.batch * x.voxels)
             let unbiased = m > 1 ? m / (m - 1) : 1
+            let weight = averaging ? 1 / Float(averaged + 1) : Self.momentum
+            if averaging { averaged += 1 }
             for c in 0..<channels {
-                running.mean[c] = (1 - Self.momentum) * running.mean[c] + Self.momentum * mean[c]
-                running.variance[c] = (1 - Self.momentum) * running.variance[c] + Self.momentum * variance[c] * unbiased
+                running.mean[c] = (1 - weight) * running.mean[c] + weight * mean[c]
+                running.variance[c] = (1 - weight) * running.variance[c] + weight * variance[c] * unbiased
             }
             running.batchesTracked += 1
         }

@@ -131,6 +131,7 @@ public final class Trainer {
 
     /// Writes the state dict and the optimizer state (atomically, each).
     public func saveCheckpoint() throws {
+        if let n = configuration.statisticsWindows, n > 0 { try averageStatistics(windows: n) }
         try network.stateDict().write(to: checkpointPath)
         var tensors: [String: SafeTensors.Tensor] = [:]
         for p in network.parameters {
@@ -138,6 +139,16 @@ public final class Trainer {
             tensors["\(p.key).adam_v"] = SafeTensors.Tensor(shape: p.shape, values: Array(UnsafeBufferPointer(start: p.secondMoment, count: p.count)))
         }
         try SafeTensors(tensors: tensors, metadata: ["step": "\(optimizer.step)"]).write(to: optimizerPath)
+    }
+
+    /// BatchNorm statistics averaged over n windows drawn as training draws them (from a copy
+    /// of the sampler seeded by the step, so training's own sequence is unchanged).
+    func averageStatistics(windows n: Int) throws {
+        var draw = sampler
+        draw.rng = SplitMix(seed: configuration.seed &+ UInt64(optimizer.step) &* 104_729 &+ 17)
+        let (d, h, w) = (configuration.window[0], configuration.window[1], configuration.window[2])
+        let windows = (0..<n).map { _ in Tensor(planar: draw.next().image, shape: [1, 1, d, h, w], pool: context.pool) }
+        try network.averageBatchNormStatistics(over: windows, context)
     }
 
     public struct StepRecord: Codable, Sendable {

@@ -39,6 +39,9 @@ public struct TrainingConfiguration: Sendable, Codable {
     /// Blur, noise, contrast and brightness drawn per window (IntensityAugmentation); nil (runs
     /// from before the option) and false leave the windows as prepared.
     public var intensityAugmentation: Bool?
+    /// Windows over which BatchNorm's running statistics are averaged before each checkpoint
+    /// (precise BatchNorm); nil or 0 keep PyTorch's momentum-0.1 statistics.
+    public var statisticsWindows: Int?
 
     public init() {}
 }

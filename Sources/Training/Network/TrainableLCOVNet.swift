@@ -50,6 +50,15 @@ final class TrainableLCOVNet {
         for unit in units { unit.batchNorm?.statisticsFrozen = frozen }
     }
 
+    /// Sets every BatchNorm's running statistics to the plain average over `windows` (forward
+    /// passes in training mode, no backward); the weights are untouched.
+    func averageBatchNormStatistics(over windows: [Tensor], _ ctx: TrainingContext) throws {
+        let norms = units.compactMap(\.batchNorm).filter { !$0.statisticsFrozen }
+        for n in norms { n.beginAveraging() }
+        defer { for n in norms { n.averaging = false } }
+        for x in windows { _ = try forward(x, ctx, training: true) }
+    }
+
     /// Multiply-adds of one forward pass on a window of `voxels` voxels (convolutions only).
     func multiplyAdds(voxels: Int) -> Int {
         var total = 0
