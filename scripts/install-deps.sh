@@ -9,6 +9,7 @@ packages=(
   libopenjp2-7-dev            # JPEG 2000 pixel data (DCMTK's free build has no J2K codec)
   libnifti-dev                # NIfTI-1 I/O
   libzstd-dev                 # .nii.zst
+  zlib1g-dev                  # .nii.gz and deflated DICOM (inflated with a size limit)
   libdnnl-dev                 # oneDNN, the inference and training engine
   libsqlite3-dev              # job ledger
   dcm2niix dicom3tools        # reference converter and DICOM validator for the tests
