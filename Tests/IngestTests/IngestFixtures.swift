@@ -6,6 +6,17 @@ import Volumes
 
 /// Volumes and reference checks shared by the ingest tests.
 enum IngestFixtures {
+    /// `volume` written as a DICOM series (explicit little endian unless configured) into a fresh
+    /// temporary folder named after `label`.
+    static func series(_ volume: Volume<Int16>, _ label: String,
+                       _ configure: (inout DicomWriterOptions) -> Void = { _ in }) throws -> TemporaryDirectory {
+        let directory = try TemporaryDirectory(label)
+        var options = DicomWriterOptions()
+        configure(&options)
+        try DicomSeriesWriter(options).write(volume, to: directory.path)
+        return directory
+    }
+
     /// A 64×48×20 volume whose voxels are all different-looking (a hash of i, j, k in
     /// −1024…2975 HU), so any flip, shift or reordering shows. Axial, LAS like dcm2niix's output.
     static func volume(size: Extent3 = Extent3(64, 48, 20), direction: Matrix3? = nil,

@@ -9,13 +9,8 @@ import Volumes
 /// refused with its plausibility code (Volumes.Plausibility, docs/INGEST.md) before anything is
 /// allocated from it, and a plausible series beside it still converts.
 @Suite struct PlausibilityTests {
-    /// Writes `volume` as a series (explicit little endian unless configured) into a fresh folder.
     func write(_ volume: Volume<Int16>, _ configure: (inout DicomWriterOptions) -> Void = { _ in }) throws -> TemporaryDirectory {
-        let directory = try TemporaryDirectory("plausibility")
-        var options = DicomWriterOptions()
-        configure(&options)
-        try DicomSeriesWriter(options).write(volume, to: directory.path)
-        return directory
+        try IngestFixtures.series(volume, "plausibility", configure)
     }
 
     /// The error reading the folder gives (the test fails when it reads without one).

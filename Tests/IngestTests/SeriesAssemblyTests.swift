@@ -7,11 +7,7 @@ import Volumes
 /// Quirks of real exports: the reader must give back the volume that was written, and say what it did.
 @Suite struct SeriesAssemblyTests {
     func write(_ volume: Volume<Int16>, _ configure: (inout DicomWriterOptions) -> Void = { _ in }) throws -> TemporaryDirectory {
-        let directory = try TemporaryDirectory("assembly")
-        var options = DicomWriterOptions()
-        configure(&options)
-        try DicomSeriesWriter(options).write(volume, to: directory.path)
-        return directory
+        try IngestFixtures.series(volume, "assembly", configure)
     }
 
     @Test func orderComesFromPositionsNotNamesOrInstanceNumbers() throws {

@@ -147,8 +147,9 @@ public final class Trainer {
         var draw = sampler
         draw.rng = SplitMix(seed: configuration.seed &+ UInt64(optimizer.step) &* 104_729 &+ 17)
         let (d, h, w) = (configuration.window[0], configuration.window[1], configuration.window[2])
-        let windows = (0..<n).map { _ in Tensor(planar: draw.next().image, shape: [1, 1, d, h, w], pool: context.pool) }
-        try network.averageBatchNormStatistics(over: windows, context)
+        try network.averageBatchNormStatistics(over: n, context) {
+            Tensor(planar: draw.next().image, shape: [1, 1, d, h, w], pool: context.pool)
+        }
     }
 
     public struct StepRecord: Codable, Sendable {

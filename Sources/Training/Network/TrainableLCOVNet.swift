@@ -50,13 +50,14 @@ final class TrainableLCOVNet {
         for unit in units { unit.batchNorm?.statisticsFrozen = frozen }
     }
 
-    /// Sets every BatchNorm's running statistics to the plain average over `windows` (forward
-    /// passes in training mode, no backward); the weights are untouched.
-    func averageBatchNormStatistics(over windows: [Tensor], _ ctx: TrainingContext) throws {
+    /// Sets every BatchNorm's running statistics to the plain average over `count` windows
+    /// from `window` (forward passes in training mode, one window alive at a time, no
+    /// backward); the weights are untouched.
+    func averageBatchNormStatistics(over count: Int, _ ctx: TrainingContext, window: () -> Tensor) throws {
         let norms = units.compactMap(\.batchNorm).filter { !$0.statisticsFrozen }
         for n in norms { n.beginAveraging() }
         defer { for n in norms { n.averaging = false } }
-        for x in windows { _ = try forward(x, ctx, training: true) }
+        for _ in 0..<count { _ = try forward(window(), ctx, training: true) }
     }
 
     /// Multiply-adds of one forward pass on a window of `voxels` voxels (convolutions only).
