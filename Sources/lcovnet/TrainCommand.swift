@@ -28,6 +28,8 @@ struct TrainingOptions: ParsableArguments {
     var augmentIntensities = false
     @Option(help: "Before each checkpoint, set BatchNorm's running statistics to the average over this many training windows (0: keep the momentum average of the last few).")
     var statisticsWindows: Int = 32
+    @Option(help: "Checkpoints hold the moving average of the weights with this decay per step, e.g. 0.999 (0: the last step's weights). With one window per batch the last step carries that window's noise.")
+    var averageWeights: Double = 0
     @Option(help: "Write the trained student as a model directory here at the end.") var exportModel: String?
     @Option(help: "Held-out phantom seeds to report Dice on at the end, as FIRST-LAST (e.g. 1001-1010).") var evaluate: String?
     @Option(help: "Also write these phantoms, prepared as the model wants them, as D×H×W .npy files into OUTPUT/prepared (FIRST-LAST; int8 calibration input).")
@@ -61,6 +63,8 @@ struct TrainingOptions: ParsableArguments {
         c.intensityAugmentation = augmentIntensities ? true : nil
         guard statisticsWindows >= 0 else { throw ValidationError("--statistics-windows must be 0 or more") }
         c.statisticsWindows = statisticsWindows > 0 ? statisticsWindows : nil
+        guard averageWeights >= 0, averageWeights < 1 else { throw ValidationError("--average-weights must be in [0, 1)") }
+        c.weightAverageDecay = averageWeights > 0 ? averageWeights : nil
         c.checkpointEvery = checkpointEvery
         if let widths { c.widths = widths }
         c.initialWeights = initialWeights

@@ -70,4 +70,33 @@ import TestSupport
         let e = NetworkGradientTests.relativeError(logits, ours)
         #expect(e < 1e-4, "engine vs training network logits: relative error \(e)")
     }
+
+    /// An averaging run's checkpoint holds the moving average of the weights, the network trains
+    /// on from its own weights, and a resumed run takes those training weights back.
+    @Test func checkpointsHoldTheAverageOfTheWeights() throws {
+        let dir = try TemporaryDirectory("lcovnet-average")
+        var c = Self.configuration()
+        c.weightAverageDecay = 0.5
+        let run = dir.file("averaged")
+        let trainer = try Trainer(configuration: c, directory: run)
+        let p = trainer.network.parameters[0]
+        let w0 = p.values
+        _ = try trainer.trainStep()
+        let w1 = p.values
+        _ = try trainer.trainStep()
+        let w2 = p.values
+        #expect(w1 != w0 && w2 != w1)
+        try trainer.saveCheckpoint()
+        #expect(p.values == w2, "the checkpoint left the average in the training network")
+        let saved = try #require(SafeTensors(contentsOf: "\(run)/checkpoint.safetensors").tensors[p.key]).floats()
+        let expected = (0..<p.count).map { (i: Int) -> Float in
+            let after1: Float = 0.5 * w0[i] + 0.5 * w1[i]
+            return 0.5 * after1 + 0.5 * w2[i]
+        }
+        let worst = zip(saved, expected).map { abs($0 - $1) }.max() ?? 1
+        #expect(worst < 1e-6, "checkpoint differs from the average by up to \(worst)")
+        let resumed = try Trainer(configuration: c, directory: run)
+        #expect(resumed.step == 2)
+        #expect(resumed.network.parameters[0].values == w2)
+    }
 }

@@ -14,6 +14,8 @@ public final class Trainer {
     var sampler: PatchSampler
     let pool: PhantomPool
     let objective: Objective
+    /// The average of the weights over recent steps, which checkpoints hold (nil: the last step's weights).
+    private(set) var average: WeightAverage?
     public let directory: String
 
     /// - Parameters:
@@ -54,9 +56,15 @@ public final class Trainer {
             volumes.append(try Self.phantom(seed, configuration, classCount: network.classCount, progress))
         }
         sampler = PatchSampler(volumes: volumes, window: configuration.window, seed: configuration.seed, augmentation: augmentation)
-        if try !resumeIfPresent(), let initial = configuration.initialWeights {
+        let resumed = try resumeIfPresent()
+        if !resumed, let initial = configuration.initialWeights {
             try network.load(SafeTensors(contentsOf: initial), source: initial)
             progress("{\"event\":\"initialised\",\"from\":\"\(initial)\"}")
+        }
+        if let decay = configuration.weightAverageDecay {
+            // A checkpoint holds the average; the training weights are beside the moments.
+            average = WeightAverage(network.parameters, decay: decay)
+            if resumed { try restoreTrainingWeights() }
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
@@ -116,6 +124,18 @@ public final class Trainer {
         return true
     }
 
+    /// The training weights a checkpoint of an averaging run keeps beside the moments (a run
+    /// from before averaging has none: training goes on from the checkpoint's weights).
+    private func restoreTrainingWeights() throws {
+        let state = try SafeTensors(contentsOf: optimizerPath)
+        for p in network.parameters {
+            guard let t = state.tensors["\(p.key).training"] else { continue }
+            let values = try t.floats()
+            guard values.count == p.count else { throw TrainingError("\(optimizerPath): \(p.key).training has the wrong size") }
+            p.values = values
+        }
+    }
+
     /// Drops the log records of steps after the checkpoint (a run stopped between two checkpoints
     /// logged steps it will now take again), so that the log holds each step once.
     private func truncateLog(after step: Int) throws {
@@ -131,14 +151,24 @@ public final class Trainer {
 
     /// Writes the state dict and the optimizer state (atomically, each).
     public func saveCheckpoint() throws {
-        if let n = configuration.statisticsWindows, n > 0 { try averageStatistics(windows: n) }
-        try network.stateDict().write(to: checkpointPath)
+        try trainedStateDict().write(to: checkpointPath)
         var tensors: [String: SafeTensors.Tensor] = [:]
         for p in network.parameters {
             tensors["\(p.key).adam_m"] = SafeTensors.Tensor(shape: p.shape, values: Array(UnsafeBufferPointer(start: p.firstMoment, count: p.count)))
             tensors["\(p.key).adam_v"] = SafeTensors.Tensor(shape: p.shape, values: Array(UnsafeBufferPointer(start: p.secondMoment, count: p.count)))
+            if average != nil { tensors["\(p.key).training"] = SafeTensors.Tensor(shape: p.shape, values: p.values) }
         }
         try SafeTensors(tensors: tensors, metadata: ["step": "\(optimizer.step)"]).write(to: optimizerPath)
+    }
+
+    /// What the run has learnt so far: the averaged weights if the run averages, and BatchNorm
+    /// statistics measured under those weights if the run measures them.
+    func trainedStateDict() throws -> SafeTensors {
+        func measured() throws -> SafeTensors {
+            if let n = configuration.statisticsWindows, n > 0 { try averageStatistics(windows: n) }
+            return network.stateDict()
+        }
+        return try average.map { try $0.withAverageInNetwork(measured) } ?? measured()
     }
 
     /// BatchNorm statistics averaged over n windows drawn as training draws them (from a copy
@@ -182,6 +212,7 @@ public final class Trainer {
         try network.backward(logits: gLogits, features: gFeatures, context)
         let rate = optimizer.rate(at: optimizer.step)
         optimizer.apply(network.parameters)
+        average?.update()
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         let record = StepRecord(step: optimizer.step, loss: terms.total, dice: terms.dice, crossEntropy: terms.crossEntropy,
                                 affinity: terms.affinity, featureNorm: terms.featureNorm, learningRate: rate, seconds: seconds,
@@ -216,7 +247,7 @@ public final class Trainer {
     /// The student as a model directory (manifest + fp32 safetensors) that `model info`, the
     /// Inference engine and `segment` read.
     public func exportModel(to path: String, version: String, notes: [String]) throws {
-        try Self.exportModel(stateDict: network.stateDict(), configuration: configuration, source: checkpointPath,
+        try Self.exportModel(stateDict: trainedStateDict(), configuration: configuration, source: checkpointPath,
                              to: path, version: version, notes: notes)
     }
 

@@ -42,6 +42,9 @@ public struct TrainingConfiguration: Sendable, Codable {
     /// Windows over which BatchNorm's running statistics are averaged before each checkpoint
     /// (precise BatchNorm); nil or 0 keep PyTorch's momentum-0.1 statistics.
     public var statisticsWindows: Int?
+    /// Checkpoints hold the exponential moving average of the weights with this decay per step
+    /// (e.g. 0.999: about the last thousand steps); nil keeps the last step's weights.
+    public var weightAverageDecay: Double?
 
     public init() {}
 }
