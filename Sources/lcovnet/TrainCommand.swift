@@ -17,6 +17,8 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "Phantom in-plane matrix.") var matrix: Int = 256
     @Option(help: "Folder of WORD label maps: train on CT synthesized on them (seeds below 1000 use the training maps) instead of phantoms.")
     var anatomies: String?
+    @Option(help: "With --anatomies: every seed divisible by N is a phantom instead of a synthesized CT, so the model keeps the phantom population (0: none).")
+    var phantomEvery: Int = 0
     @Option(help: "Seeds, as FIRST-LAST, that replace the pool's phantoms one at a time during the run (more anatomy in the same memory).")
     var refreshPhantoms: String?
     @Option(help: "With --refresh-phantoms: replace one phantom of the pool after every N steps.") var refreshEvery: Int = 25
@@ -50,6 +52,8 @@ struct TrainingOptions: ParsableArguments {
         c.phantomSeeds = try Self.range(phantoms)
         c.phantomMatrix = matrix
         c.anatomies = anatomies
+        guard phantomEvery >= 0 else { throw ValidationError("--phantom-every must be 0 or more") }
+        c.phantomEvery = phantomEvery > 0 ? phantomEvery : nil
         if let refreshPhantoms {
             guard refreshEvery > 0 else { throw ValidationError("--refresh-every must be positive") }
             c.phantomRefresh = PhantomRefresh(every: refreshEvery, seeds: try Self.range(refreshPhantoms))

@@ -50,3 +50,21 @@ import Volumes
         #expect(resumed.poolSeeds == [5, 4] && resumed.step == 6)
     }
 }
+
+/// A run on synthesized CT can keep phantoms in its pool: the seeds `phantomEvery` names are
+/// phantoms (drawn without touching the anatomy folder), the others synthesized.
+@Suite struct PhantomMixTests {
+    @Test func everyNthSeedOfASynthesizedRunIsAPhantom() throws {
+        var c = TrainerTests.configuration()
+        c.anatomies = "/nonexistent/word-maps"
+        #expect(!c.drawsPhantom(seed: 10))
+        c.phantomEvery = 5
+        #expect(c.drawsPhantom(seed: 10) && !c.drawsPhantom(seed: 11))
+        let phantom = try TrainingVolume.sample(seed: 10, c, classCount: 17)
+        let direct = try TrainingVolume.phantom(seed: 10, matrix: c.phantomMatrix, spec: c.input, classCount: 17, threads: 1)
+        #expect(phantom.labels == direct.labels && phantom.image == direct.image)
+        #expect(throws: (any Error).self) { try TrainingVolume.sample(seed: 11, c, classCount: 17) }
+        c.anatomies = nil
+        #expect(c.drawsPhantom(seed: 11))
+    }
+}

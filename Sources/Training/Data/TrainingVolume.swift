@@ -37,9 +37,10 @@ public struct TrainingVolume: Sendable {
     }
 
     /// The training scan a seed stands for under `configuration`: a CT synthesized on a real
-    /// label map when the configuration names a folder of them, a phantom otherwise.
+    /// label map when the configuration names a folder of them, a phantom otherwise (and for
+    /// the seeds `phantomEvery` gives to phantoms).
     public static func sample(seed: UInt64, _ configuration: TrainingConfiguration, classCount: Int) throws -> TrainingVolume {
-        guard let folder = configuration.anatomies else {
+        guard let folder = configuration.anatomies, !configuration.drawsPhantom(seed: seed) else {
             return try phantom(seed: seed, matrix: configuration.phantomMatrix, spec: configuration.input, classCount: classCount,
                                threads: configuration.threads)
         }

@@ -75,7 +75,7 @@ public final class Trainer {
     static func phantom(_ seed: UInt64, _ configuration: TrainingConfiguration, classCount: Int,
                         _ progress: (String) -> Void) throws -> TrainingVolume {
         let v = try TrainingVolume.sample(seed: seed, configuration, classCount: classCount)
-        progress("{\"event\":\"\(configuration.anatomies == nil ? "phantom" : "synthesized")\",\"seed\":\(seed),\"size\":[\(v.size.i),\(v.size.j),\(v.size.k)]}")
+        progress("{\"event\":\"\(configuration.drawsPhantom(seed: seed) ? "phantom" : "synthesized")\",\"seed\":\(seed),\"size\":[\(v.size.i),\(v.size.j),\(v.size.k)]}")
         return v
     }
 

@@ -25,6 +25,9 @@ public struct TrainingConfiguration: Sendable, Codable {
     /// A folder of WORD label maps: when set, every seed of the pool (and of evaluation) is a
     /// CT synthesized on those maps (Synthesis.CTSynthesizer) instead of a phantom.
     public var anatomies: String?
+    /// With `anatomies`: every seed divisible by this is a phantom instead, so that a model
+    /// trained on synthesized CT keeps the phantom population too; nil: none.
+    public var phantomEvery: Int?
     public var input: InputPreparation = .lcovnetDefault
     /// Network widths (the student: LCOV-Net's [32, 64, 128, 256, 256]).
     public var widths: [Int] = LCOVNetArchitecture.widths
@@ -47,6 +50,13 @@ public struct TrainingConfiguration: Sendable, Codable {
     public var weightAverageDecay: Double?
 
     public init() {}
+
+    /// Whether training seed `seed` stands for a phantom (else a CT synthesized on `anatomies`).
+    public func drawsPhantom(seed: UInt64) -> Bool {
+        guard anatomies != nil else { return true }
+        guard let n = phantomEvery, n > 0 else { return false }
+        return seed % UInt64(n) == 0
+    }
 }
 
 extension InputPreparation {
