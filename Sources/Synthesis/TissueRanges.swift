@@ -58,7 +58,7 @@ enum Tissue: Int, CaseIterable, Sendable {
         case .gas: all(-1010 ... -850)
         case .fluid: all(-5...30)
         case .oralContrast: all(150...600)
-        case .stool: all(-40...70)
+        case .stool: all(-70...60)
         }
     }
 

@@ -163,4 +163,24 @@ import Volumes
         let heldOut = Set((1000..<1100).map { maps.name(forSeed: UInt64($0)) })
         #expect(training.count == 10 && heldOut == Set(maps.heldOut) && training.isDisjoint(with: heldOut))
     }
+
+    /// A colon is not one content end to end: in most scans its segments hold different
+    /// contents (stool, gas over fluid, the scan's drawn content).
+    @Test func theColonsSegmentsHoldDifferentContents() {
+        let boxes = LabelBoxes(Self.scan.labels)
+        let lower = boxes.lower[10], upper = boxes.upper[10]
+        var mixed = 0
+        for seed in 1...20 as ClosedRange<UInt64> {
+            var rng = SeededGenerator(seed: seed)
+            let values = TissueValues(phase: .portalVenous, using: &rng)
+            let a = OrganAppearance(values: values, parameters: Self.scan.parameters, boxes: boxes,
+                                    span: (lower - 10, upper + 10), using: &rng)
+            var seen = Set<String>()
+            for t in stride(from: 0.0, through: 1.0, by: 0.1) { for u in stride(from: 0.0, through: 1.0, by: 0.25) {
+                seen.insert(a.colonContent(at: lower + (upper - lower) * SIMD3(t, u, 1 - t)))
+            } }
+            if seen.count > 1 { mixed += 1 }
+        }
+        #expect(mixed >= 10, "only \(mixed) of 20 scans have more than one colon content")
+    }
 }
