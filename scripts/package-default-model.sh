@@ -7,7 +7,8 @@
 #
 # Knobs: CALIBRATION (seeds, default 921-926, which the shipped model never trained on), EVALUATE
 # (seeds, default 1001-1010), WINDOW (inference window for the manifest, default the training
-# window), THREADS (default 1),
+# window), THREADS (default 1), ANATOMIES (a folder of WORD label maps: calibrate on CT
+# synthesized on them instead of phantoms, for a model trained on synthesized CT),
 # OUT (default Models/default), LOGS (training logs to concatenate into training-log.jsonl, in
 # order, for a run fine-tuned from earlier runs; default RUN/log.jsonl).
 set -euo pipefail
@@ -27,7 +28,7 @@ rm -rf "$WORK" && mkdir -p "$WORK"
 "$BIN" model export "$RUN" -o "$WORK/fp32" ${WINDOW:+--window "$WINDOW"}
 # Prepared exactly as the model's manifest says; --steps 0 prepares and trains nothing.
 "$BIN" train -o "$WORK/calibration" --write-prepared "$CALIBRATION" --phantoms 1-1 --steps 0 --batch 1 \
-    --threads "$THREADS" > "$WORK/calibration.log"
+    --threads "$THREADS" ${ANATOMIES:+--anatomies "$ANATOMIES"} > "$WORK/calibration.log"
 "$BIN" model quantize "$WORK/fp32" --calibrate "$WORK"/calibration/prepared/*.npy --windows-per-volume 12 -o "$WORK/int8" --threads "$THREADS" \
     | tee "$WORK/quantize.log"
 "$BIN" evaluate --model "$WORK/int8" --seeds "$EVALUATE" --precision int8,fp32 --threads "$THREADS" \
