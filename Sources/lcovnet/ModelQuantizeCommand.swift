@@ -55,24 +55,8 @@ struct ModelQuantizeCommand: ParsableCommand {
                 windows.append((window, values))
                 continue
             }
-            // A prepared volume: windows of the model's size (smaller where the volume is), spread evenly.
-            let size = zip(dims, m).map { d, w in min(w, d / 16 * 16) }
-            guard let window = try? WindowShape(d: size[0], h: size[1], w: size[2]) else {
-                throw ValidationError("\(input): \(dims.map(String.init).joined(separator: "×")) is too small for a window (each size ≥ 32)")
-            }
-            for i in 0..<windowsPerVolume {
-                let t = windowsPerVolume == 1 ? 0.5 : Double(i) / Double(windowsPerVolume - 1)
-                let origin = (0..<3).map { Int(Double(dims[$0] - size[$0]) * t) }
-                var crop = [Float](repeating: 0, count: window.voxelCount)
-                var o = 0
-                for z in 0..<size[0] {
-                    for y in 0..<size[1] {
-                        let base = ((origin[0] + z) * dims[1] + origin[1] + y) * dims[2] + origin[2]
-                        for x in 0..<size[2] { crop[o] = values[base + x]; o += 1 }
-                    }
-                }
-                windows.append((window, crop))
-            }
+            // A prepared volume: windows cut as segmentation would see them.
+            windows += try CalibrationWindows.cut(values, dims: dims, model: m, count: windowsPerVolume)
         }
         let heads = (tryFp32FirstBlock ? Int8Quantizer.candidateHeads : [[]]).map { Array(Set($0 + fp32BlockList)).sorted() }
         let (_, report) = try Int8Quantizer.quantize(model: directory, windows: windows, sources: inputs, output: output, threads: threads,

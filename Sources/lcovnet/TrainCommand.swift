@@ -87,7 +87,8 @@ struct TrainingOptions: ParsableArguments {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             for seed in try Self.range(writePrepared) {
                 let v = try TrainingVolume.sample(seed: seed, configuration, classCount: 17)
-                try v.image.withUnsafeBufferPointer { try NPYFile.write("\(folder)/phantom-\(seed).npy", shape: [v.size.k, v.size.j, v.size.i], values: $0) }
+                let name = "\(configuration.drawsPhantom(seed: seed) ? "phantom" : "synthesized")-\(seed).npy"
+                try v.image.withUnsafeBufferPointer { try NPYFile.write("\(folder)/\(name)", shape: [v.size.k, v.size.j, v.size.i], values: $0) }
                 print("{\"event\":\"prepared\",\"seed\":\(seed)}")
             }
         }
