@@ -78,6 +78,8 @@ public enum CTSynthesizer {
         let appearance = OrganAppearance(values: values, parameters: p, boxes: LabelBoxes(Volume(geometry: fine, voxels: labels)),
                                          span: (fineLo - 10, fineHi + 10), using: &appearanceRng)
         var hu = render(labels: labels, grid: fine, painter: painter, appearance: appearance, values: values, threads: threads)
+        var implantRng = rng.fork(7)
+        HipImplants.paint(&hu, grid: fine, layout: layout, sides: p.hipImplants.map { $0 == "left" ? 0 : 1 }, using: &implantRng)
         var scannerRng = rng.fork(6)
         let scan = ScannerModel.acquire(&hu, labels: labels, fine: fine, parameters: p, layout: layout, using: &scannerRng)
         p.anatomy = anatomy

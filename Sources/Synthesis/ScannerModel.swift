@@ -8,7 +8,7 @@ import Darwin
 
 /// What the scanner does to the fine-grid HU: each slice integrates its thickness (partial
 /// volume along z), the reconstruction kernel blurs in-plane, quantum noise adds correlated
-/// grain, and photon starvation between the femoral heads draws a dark streak.
+/// grain, photon starvation between the femoral heads draws a dark streak, and metal streaks.
 enum ScannerModel {
     static func acquire(_ hu: inout [Float], labels: [UInt8], fine: Geometry, parameters p: SynthesisParameters,
                         layout: TrunkLayout, using rng: inout SeededGenerator) -> (image: Volume<Int16>, labels: Volume<UInt8>) {
@@ -58,6 +58,7 @@ enum ScannerModel {
         }
         for v in 0..<image.count { image[v] += noise[v] * gain }
         if p.streaks { addHeadStreak(&image, geometry, layout, using: &rng) }
+        if !p.hipImplants.isEmpty { HipImplants.addStreaks(&image, geometry: geometry, layout: layout, using: &rng) }
         let voxels = image.map { Int16(clamping: Int($0.rounded())) }
         return (Volume(geometry: geometry, voxels: voxels), Volume(geometry: geometry, voxels: outLabels))
     }

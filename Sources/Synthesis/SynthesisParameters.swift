@@ -18,9 +18,11 @@ public struct SynthesisOptions: Sendable, Codable, Equatable {
     public var sliceSpacing: Double?
     public var noiseSigma: Double?
     public var randomContrast: Bool?
+    /// "left", "right", both or none (an empty list).
+    public var hipImplants: [String]?
 
     public init(seed: UInt64, phase: ContrastPhase? = nil, fieldOfView: FieldOfView? = nil, pixelSpacing: Double? = nil,
-                sliceSpacing: Double? = nil, noiseSigma: Double? = nil, randomContrast: Bool? = nil) {
+                sliceSpacing: Double? = nil, noiseSigma: Double? = nil, randomContrast: Bool? = nil, hipImplants: [String]? = nil) {
         self.seed = seed
         self.phase = phase
         self.fieldOfView = fieldOfView
@@ -28,6 +30,7 @@ public struct SynthesisOptions: Sendable, Codable, Equatable {
         self.sliceSpacing = sliceSpacing
         self.noiseSigma = noiseSigma
         self.randomContrast = randomContrast
+        self.hipImplants = hipImplants
     }
 }
 
@@ -71,6 +74,8 @@ public struct SynthesisParameters: Sendable, Codable, Equatable {
     public var perirenalFatMM: Double
     /// Soft tissues at random HU whatever the phase (a quarter of scans; `TissueValues`).
     public var randomContrast: Bool
+    /// Total hip replacements: "left", "right" (none in most scans; `HipImplants`).
+    public var hipImplants: [String]
 
     static func draw(_ o: SynthesisOptions, anatomy: String, using rng: inout SeededGenerator) -> SynthesisParameters {
         var p = draw(seed: o.seed, anatomy: anatomy, phase: o.phase, using: &rng)
@@ -82,6 +87,7 @@ public struct SynthesisParameters: Sendable, Codable, Equatable {
         }
         if let v = o.noiseSigma { p.noiseSigma = v }
         if let v = o.randomContrast { p.randomContrast = v }
+        if let v = o.hipImplants { p.hipImplants = v }
         return p
     }
 
@@ -111,6 +117,12 @@ public struct SynthesisParameters: Sendable, Codable, Equatable {
             colonContent: content([("stool", 0.45), ("gas", 0.3), ("fluid", 0.1), ("oral-contrast", 0.15)]),
             bladderContrast: phase == .delayed && rng.chance(0.7), clutterBlobs: Int(rng.uniform(8...40)),
             table: rng.chance(0.7), streaks: rng.chance(0.5), perirenalFatMM: rng.uniform(3...25),
-            randomContrast: rng.chance(0.25))
+            randomContrast: rng.chance(0.25), hipImplants: drawHipImplants(using: &rng))
+    }
+
+    /// About one scan in ten: a population that has reached the age of hip replacements.
+    private static func drawHipImplants(using rng: inout SeededGenerator) -> [String] {
+        guard rng.chance(0.1) else { return [] }
+        return rng.chance(0.35) ? ["left", "right"] : [rng.chance(0.5) ? "left" : "right"]
     }
 }

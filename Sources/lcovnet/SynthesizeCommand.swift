@@ -23,6 +23,8 @@ struct SynthesizeCommand: ParsableCommand {
     @Option(help: "In-plane pixel spacing in mm (drawn from 0.6-1.0 when omitted).") var pixelSpacing: Double?
     @Option(help: "Slice spacing in mm (drawn from 0.625-5 when omitted).") var sliceSpacing: Double?
     @Option(help: "Noise standard deviation in HU (drawn from 4-30, log-uniform, when omitted).") var noise: Double?
+    @Option(help: "Total hip replacements: left, right, both or none (drawn when omitted; about one scan in ten has them).")
+    var hipImplants: HipImplantChoice?
     @Option(help: "Threads.") var threads: Int = 1
 
     func validate() throws {
@@ -36,7 +38,7 @@ struct SynthesizeCommand: ParsableCommand {
         let name = maps.name(forSeed: seed)
         let start = Date()
         let options = SynthesisOptions(seed: seed, phase: phase, fieldOfView: fieldOfView, pixelSpacing: pixelSpacing,
-                                       sliceSpacing: sliceSpacing, noiseSigma: noise)
+                                       sliceSpacing: sliceSpacing, noiseSigma: noise, hipImplants: hipImplants?.sides)
         let scan = try CTSynthesizer.synthesize(try maps.load(name), anatomy: name, options, threads: threads)
         try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true)
         try NIfTIFile.write(scan.image, to: "\(output)/image.nii.gz", description: "lcovnet synthesized CT")
@@ -51,3 +53,8 @@ struct SynthesizeCommand: ParsableCommand {
 }
 
 extension FieldOfView: ExpressibleByArgument {}
+
+enum HipImplantChoice: String, ExpressibleByArgument, CaseIterable {
+    case left, right, both, none
+    var sides: [String] { self == .both ? ["left", "right"] : self == .none ? [] : [rawValue] }
+}

@@ -183,4 +183,44 @@ import Volumes
         }
         #expect(mixed >= 10, "only \(mixed) of 20 scans have more than one colon content")
     }
+
+    /// A left hip replacement: metal at the scanner's ceiling in and round the left femoral head
+    /// only, and streaks that change the slices holding metal but not those far above it.
+    @Test func aHipImplantIsMetalWithStreaks() throws {
+        var with = Self.options, without = Self.options
+        with.hipImplants = ["left"]
+        without.hipImplants = []
+        let a = try CTSynthesizer.synthesize(Self.anatomy, anatomy: "phantom-3", with, threads: 2)
+        let b = try CTSynthesizer.synthesize(Self.anatomy, anatomy: "phantom-3", without, threads: 2)
+        #expect(a.parameters.hipImplants == ["left"] && b.parameters.hipImplants.isEmpty)
+        let metal = Float(HipImplants.metalThreshold)
+        #expect(!b.image.voxels.contains { Float($0) > metal })
+        let n = a.image.size, plane = n.i * n.j
+        let left = try #require(Self.centroid(a.labels) { a.labels.voxels[$0] == 15 })
+        let right = try #require(Self.centroid(a.labels) { a.labels.voxels[$0] == 16 })
+        var metalVoxels = 0, inLeftHead = 0, wrongSide = 0
+        var metalSlices = Set<Int>()
+        for v in 0..<a.image.voxels.count where Float(a.image.voxels[v]) > metal {
+            metalVoxels += 1
+            if a.labels.voxels[v] == 15 { inLeftHead += 1 }
+            let p = a.image.geometry.point(atIndex: SIMD3(Double(v % n.i), Double(v / n.i % n.j), Double(v / plane)))
+            if p.x < (left.x + right.x) / 2 { wrongSide += 1 }
+            metalSlices.insert(v / plane)
+        }
+        #expect(metalVoxels > 50 && inLeftHead > 10 && wrongSide == 0, "\(metalVoxels) metal voxels, \(inLeftHead) in the head, \(wrongSide) on the right")
+        // Streaks: a mean change of tens of HU on the metal's slices, none 120 mm above the head.
+        var change = 0.0, count = 0
+        for k in metalSlices {
+            for v in k * plane..<(k + 1) * plane where Float(a.image.voxels[v]) <= metal && a.image.voxels[v] > -900 {
+                change += abs(Double(a.image.voxels[v]) - Double(b.image.voxels[v]))
+                count += 1
+            }
+        }
+        #expect(change / Double(max(count, 1)) > 5, "mean streak change \(change / Double(max(count, 1))) HU")
+        let far = Int(((left.z + 120) - a.image.geometry.origin.z) / a.image.geometry.spacing.z)
+        if far >= 0 && far < n.k {
+            let same = a.image.voxels[far * plane..<(far + 1) * plane] == b.image.voxels[far * plane..<(far + 1) * plane]
+            #expect(same)
+        }
+    }
 }
