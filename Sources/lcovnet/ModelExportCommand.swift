@@ -32,11 +32,10 @@ struct ModelExportCommand: ParsableCommand {
             return parts
         }
         let today = ISO8601DateFormatter().string(from: Date()).prefix(10)
-        let seeds = configuration.phantomSeeds
         try Trainer.exportModel(
             stateDict: state, configuration: configuration, source: checkpoint, to: output,
             version: modelVersion ?? "\(today)-step\(step)", window: inferenceWindow,
-            notes: ["trained on phantoms \(seeds.first ?? 0)-\(seeds.last ?? 0), step \(step) of \(configuration.steps), "
+            notes: ["\(configuration.dataDescription), step \(step) of \(configuration.steps), "
                     + "window \(configuration.window.map(String.init).joined(separator: "x")), batch \(configuration.batch)"])
         print("\(output): LCOV-Net fp32 from \(checkpoint) (step \(step))")
     }

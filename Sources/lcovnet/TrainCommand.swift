@@ -105,7 +105,7 @@ struct TrainingOptions: ParsableArguments {
         print("{\"event\":\"trained\",\"steps\":\(trainer.step),\"seconds\":\(Int(Date().timeIntervalSince(start)))}")
         if let exportModel {
             try trainer.exportModel(to: exportModel, version: ISO8601DateFormatter().string(from: Date()).prefix(10).description,
-                                    notes: ["trained on phantoms \(phantoms), \(configuration.steps) steps, window \(window), batch \(batch)"
+                                    notes: ["\(configuration.dataDescription), \(configuration.steps) steps, window \(window), batch \(batch)"
                                             + (teacher.map { ", distilled from \($0)" } ?? "")])
             print("{\"event\":\"exported\",\"model\":\"\(exportModel)\"}")
         }

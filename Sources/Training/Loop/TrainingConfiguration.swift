@@ -57,6 +57,14 @@ public struct TrainingConfiguration: Sendable, Codable {
         guard let n = phantomEvery, n > 0 else { return false }
         return seed % UInt64(n) == 0
     }
+
+    /// What the run trained on, for a model's provenance notes.
+    public var dataDescription: String {
+        let phantoms = "phantoms \(phantomSeeds.first ?? 0)-\(phantomSeeds.last ?? 0)"
+        guard let anatomies else { return "trained on \(phantoms)" }
+        let mix = phantomEvery.map { $0 > 0 ? ", every \($0)th seed a phantom (\(phantoms) and refreshed)" : "" } ?? ""
+        return "trained on CT synthesized on the WORD label maps in \(anatomies)\(mix)"
+    }
 }
 
 extension InputPreparation {
