@@ -73,8 +73,10 @@ enum HipImplants {
         let n = g.size, plane = n.i * n.j
         let midline = (layout.heads[0].x + layout.heads[1].x) / 2
         let strength = rng.uniform(150...600), fade = rng.uniform(60...160)
+        // Each line by its unit normal (the distance across it is one dot product per pixel).
         let lines = (0..<Int(rng.uniform(10...24))).map { _ in
-            (angle: rng.uniform(0...Double.pi), amplitude: rng.uniform(-1...0.5), width: rng.uniform(0.8...2.5))
+            let angle = rng.uniform(0...Double.pi)
+            return (normal: SIMD2(sin(angle), -cos(angle)), amplitude: rng.uniform(-1...0.5), width: rng.uniform(0.8...2.5))
         }
         let band = (depth: rng.uniform(300...900), width: rng.uniform(3...8))
         // A full ball's cross-section: the metal at which streaks reach full strength.
@@ -103,7 +105,7 @@ enum HipImplants {
                         let r = (d * d).sum().squareRoot()
                         let decay = strength * source.weight * exp(-r / fade)
                         for line in lines {
-                            let across = abs(d.x * sin(line.angle) - d.y * cos(line.angle))
+                            let across = abs((d * line.normal).sum())
                             guard across < 3 * line.width else { continue }
                             change += line.amplitude * decay * exp(-across * across / (2 * line.width * line.width))
                         }

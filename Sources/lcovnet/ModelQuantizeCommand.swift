@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Inference
+import Segmentation
 
 /// `lcovnet model quantize <model-dir> --calibrate <inputs...> -o <int8-model-dir>`
 struct ModelQuantizeCommand: ParsableCommand {

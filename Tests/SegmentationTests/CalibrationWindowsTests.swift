@@ -1,4 +1,5 @@
 import Inference
+import Segmentation
 import Testing
 
 struct CalibrationWindowsTests {
