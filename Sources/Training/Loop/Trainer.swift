@@ -58,8 +58,8 @@ public final class Trainer {
         sampler = PatchSampler(volumes: volumes, window: configuration.window, seed: configuration.seed, augmentation: augmentation)
         let resumed = try resumeIfPresent()
         if !resumed, let initial = configuration.initialWeights {
-            try network.load(SafeTensors(contentsOf: initial), source: initial)
-            progress("{\"event\":\"initialised\",\"from\":\"\(initial)\"}")
+            let widened = try network.loadInitial(SafeTensors(contentsOf: initial), source: initial, seed: configuration.seed)
+            progress("{\"event\":\"initialised\",\"from\":\"\(initial)\"" + (widened.map { ",\"widenedFrom\":\"\($0.map(String.init).joined(separator: ","))\"" } ?? "") + "}")
         }
         if let decay = configuration.weightAverageDecay {
             // A checkpoint holds the average; the training weights are beside the moments.
