@@ -44,8 +44,10 @@ public enum LCOVNetArchitecture {
     }
 
     /// Every convolution whose weights the engine needs (segout1..3 serve deep supervision only).
-    public static let layers: [ConvLayer] = {
-        let f = widths
+    public static let layers = layers(widths: widths)
+
+    /// The same for a network of other widths (a teacher is wider).
+    public static func layers(widths f: [Int]) -> [ConvLayer] {
         var l = highBlock("Encode_block1", inputChannels, f[0]) + highBlock("Encode_block2", f[0], f[1])
             + highBlock("Encode_block3", f[1], f[2]) + highBlock("Encode_block4", f[2], f[3])
             + lowBlock("Encode_BottleNeck_block5", f[3], f[4])
@@ -55,14 +57,26 @@ public enum LCOVNetArchitecture {
         l += [up("up4", f[1], f[0])] + highBlock("Decode_block4", 2 * f[0], f[0])
         l += [head("segout4", f[0])]
         return l
-    }()
+    }
 
     /// The deep-supervision heads a checkpoint also carries; imported and kept, unused at inference.
-    public static let auxiliaryHeads: [ConvLayer] = [head("segout1", widths[3]), head("segout2", widths[2]), head("segout3", widths[1])]
+    public static let auxiliaryHeads = auxiliaryHeads(widths: widths)
 
-    public static func layer(_ name: String) -> ConvLayer {
-        guard let l = (layers + auxiliaryHeads).first(where: { $0.name == name }) else { preconditionFailure("no layer \(name)") }
+    public static func auxiliaryHeads(widths f: [Int]) -> [ConvLayer] {
+        [head("segout1", f[3]), head("segout2", f[2]), head("segout3", f[1])]
+    }
+
+    public static func layer(_ name: String, widths f: [Int] = widths) -> ConvLayer {
+        guard let l = (layers(widths: f) + auxiliaryHeads(widths: f)).first(where: { $0.name == name }) else { preconditionFailure("no layer \(name)") }
         return l
+    }
+
+    /// The widths a state dict's encoder convolutions have (LCOV-Net's own when a tensor is
+    /// missing: validation then names it).
+    public static func widths(of weights: SafeTensors) -> [Int] {
+        let blocks = (1...4).map { "Encode_block\($0)" } + ["Encode_BottleNeck_block5"]
+        let found = blocks.compactMap { weights.tensors["\($0).conv1.0.weight"]?.shape.first }
+        return found.count == 5 ? found : widths
     }
 }
 

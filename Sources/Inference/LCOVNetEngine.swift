@@ -100,16 +100,23 @@ public final class LCOVNetEngine: @unchecked Sendable {
     /// (Encode_block1 +188, Decode_block4 +360 with its two dequantized inputs, the deeper
     /// blocks 0-31), never more than the fp32 graph. Rounded up by about 4 % (Int8Tests holds
     /// the engines to it).
-    /// - Parameter fp32Layers: the int8 model's `fp32_layers` (ModelManifest.Quantization).
-    public static func estimatedArenaBytes(window: WindowShape, precision: Precision, fp32Layers: [String] = []) -> Int {
+    /// - Parameters:
+    ///   - fp32Layers: the int8 model's `fp32_layers` (ModelManifest.Quantization).
+    ///   - widths: a wider network (a teacher) holds activations in proportion to its widest
+    ///     ratio to LCOV-Net's own (an upper bound: the measured figures are LCOV-Net's).
+    public static func estimatedArenaBytes(window: WindowShape, precision: Precision, fp32Layers: [String] = [],
+                                           widths: [Int] = LCOVNetArchitecture.widths) -> Int {
         let unfused = fusedSumAfterEltwiseIsReference
         let fp32 = 576 + (unfused ? unfusedSumBytes["all"]! : 0)
+        let perVoxel: Int
         switch precision {
         case .int8:
             let extra = fp32Layers.reduce(0) { $0 + (fp32BlockArenaBytes[$1] ?? 0) + (unfused ? unfusedSumBytes[$1] ?? 0 : 0) }
-            return window.voxelCount * min(176 + extra, fp32)
-        case .fp32: return window.voxelCount * fp32
+            perVoxel = min(176 + extra, fp32)
+        case .fp32: perVoxel = fp32
         }
+        let ratio = zip(widths, LCOVNetArchitecture.widths).map { Double($0) / Double($1) }.max() ?? 1
+        return Int((Double(window.voxelCount * perVoxel) * max(ratio, 1)).rounded(.up))
     }
 
     /// Bytes per window voxel that an LACB-H block kept in fp32 adds to the int8 arena.

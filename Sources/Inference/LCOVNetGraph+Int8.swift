@@ -79,7 +79,7 @@ extension LCOVNetGraph {
 
     /// Up: 1×1 conv + ReLU6 to `outScale`, then trilinear ×2 in u8.
     private func upInt8(_ name: String, _ input: GraphTensor, outScale: Float, _ w: SafeTensors) throws -> GraphTensor {
-        let cout = LCOVNetArchitecture.layer("\(name).conv").outChannels
+        let cout = LCOVNetArchitecture.layer("\(name).conv", widths: widths).outChannels
         let u = try builder.newTensor(channels: cout, spatial: input.spatial, type: dnnl_u8, scale: outScale)
         try int8Convolution("\(name).conv", layer: "\(name).conv", src: input, dst: u, relu6: true, weights: w)
         let out = try builder.newTensor(channels: cout, spatial: input.spatial.map { $0 * 2 }, type: dnnl_u8, scale: outScale)
@@ -128,7 +128,7 @@ extension LCOVNetGraph {
 
     func buildInt8(_ w: SafeTensors, _ q: ModelManifest.Quantization) throws {
         let scales = q.activationScales
-        let f = LCOVNetArchitecture.widths
+        let f = widths
         let b = builder
         // Scales shared by each encoder output and the Up output it is concatenated with.
         func shared(_ encoder: String, _ up: String) throws -> Float { max(try scale(scales, "\(encoder).out"), try scale(scales, "\(up).conv")) }

@@ -10,16 +10,19 @@ import Foundation
 struct LCOVNetGraph {
     let builder: GraphBuilder
     let window: WindowShape
+    /// LCOV-Net's own, or a wider teacher's (from the weights' shapes).
+    let widths: [Int]
 
     /// - Parameter quantization: the int8 calibration (scales, input type, fp32 layers), or nil for fp32.
     init(context: DNNLContext, weights: SafeTensors, window: WindowShape, int8 quantization: ModelManifest.Quantization? = nil) throws {
         builder = GraphBuilder(context: context)
         self.window = window
+        widths = LCOVNetArchitecture.widths(of: weights)
         if let quantization { try buildInt8(weights, quantization) } else { try build(weights) }
     }
 
     func folded(_ name: String, _ weights: SafeTensors) throws -> FoldedConvolution {
-        try FoldedConvolution(LCOVNetArchitecture.layer(name), from: weights)
+        try FoldedConvolution(LCOVNetArchitecture.layer(name, widths: widths), from: weights)
     }
 
     func convWeights(_ f: FoldedConvolution, values: [Float]? = nil, inChannels: Int? = nil, bias: Bool = true) -> GraphBuilder.ConvWeights {
@@ -97,7 +100,7 @@ struct LCOVNetGraph {
     }
 
     func build(_ w: SafeTensors) throws {
-        let f = LCOVNetArchitecture.widths
+        let f = widths
         let b = builder
         // The caller's 1×1×D×H×W window: with one channel, N,C,D,H,W and channels-last coincide.
         let input = GraphTensor(md: try memoryDesc([1, 1] + window.dims, dnnl_f32, dnnl_ndhwc), slot: -1, channels: 1,

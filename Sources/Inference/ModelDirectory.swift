@@ -67,7 +67,7 @@ public struct ModelDirectory: Sendable {
     /// Checks that every layer the engine needs has its tensors with the right shapes.
     static func validate(_ weights: SafeTensors, source: String) throws {
         do {
-            for layer in LCOVNetArchitecture.layers { _ = try FoldedConvolution(layer, from: weights) }
+            for layer in LCOVNetArchitecture.layers(widths: LCOVNetArchitecture.widths(of: weights)) { _ = try FoldedConvolution(layer, from: weights) }
         } catch let error as InferenceError {
             throw InferenceError("\(source): \(error.message.replacingOccurrences(of: "weights: ", with: ""))")
         }

@@ -80,6 +80,7 @@ public final class Segmenter {
         let size = prepared.volume.size
         let window = try options.window ?? WindowChoice.window(model: model.manifest.window, prepared: size, classCount: classCount, precision: precision,
                                              fp32Layers: model.manifest.quantization?.fp32Layers ?? [],
+                                             widths: LCOVNetArchitecture.widths(of: model.weights),
                                              budgetBytes: options.memoryBudgetMiB << 20,
                                              heldBytes: WindowChoice.heldBytes(scan: scan.size, prepared: size))
         var engine: LCOVNetEngine? = try LCOVNetEngine(model: model, precision: options.precision, threads: options.threads, window: window)

@@ -26,7 +26,7 @@ enum WindowChoice {
 
     /// - Parameter fp32Layers: an int8 model's layers kept in fp32 (they change its activations' size).
     static func window(model: [Int], prepared size: Extent3, classCount: Int, precision: Precision, fp32Layers: [String] = [],
-                       budgetBytes: Int, heldBytes: Int = 0) throws -> WindowShape {
+                       widths: [Int] = LCOVNetArchitecture.widths, budgetBytes: Int, heldBytes: Int = 0) throws -> WindowShape {
         let full = try fitted(model: model, prepared: size)
         var d = full.d, h = full.h, w = full.w
         // What grows with the window (the engine's activations, one input and one output window,
@@ -36,7 +36,7 @@ enum WindowChoice {
         func bytes() throws -> Int {
             let window = Extent3(w, h, d)
             let slab = classCount * d * size.sliceCount * MemoryLayout<Float>.stride
-            return LCOVNetEngine.estimatedArenaBytes(window: try WindowShape(d: d, h: h, w: w), precision: precision, fp32Layers: fp32Layers)
+            return LCOVNetEngine.estimatedArenaBytes(window: try WindowShape(d: d, h: h, w: w), precision: precision, fp32Layers: fp32Layers, widths: widths)
                 + SlidingWindowInference.workingBytes(volumeSize: size, windowSize: window, classCount: classCount)
                 + slab
         }

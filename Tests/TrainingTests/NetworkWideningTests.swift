@@ -1,6 +1,7 @@
 import Foundation
 import Inference
 import Testing
+import TestSupport
 @testable import Training
 
 /// A teacher widened from a student (Net2WiderNet) computes what the student computes.
@@ -65,5 +66,25 @@ import Testing
             #expect(nearest > 0 && nearest < 0.05)
         }
         #expect(throws: TrainingError.self) { try small.widen(from: wide, seed: 1) }
+    }
+
+    /// A teacher exports as a model the Inference engine runs (its widths read off the weights).
+    @Test func theEngineRunsAWiderNetwork() throws {
+        let ctx = try TrainingContext(threads: 2)
+        let wide = TrainableLCOVNet(widths: [8, 16, 16, 32, 32], pool: ctx.pool)
+        try wide.widen(from: Self.student(ctx), seed: 3)
+        let dir = try TemporaryDirectory("lcovnet-wide-model")
+        var c = TrainerTests.configuration()
+        c.widths = wide.widths
+        try Trainer.exportModel(stateDict: wide.stateDict(), configuration: c, source: "wide", to: dir.file("model"), version: "wide", notes: [])
+        let model = try ModelDirectory(path: dir.file("model"))
+        #expect(LCOVNetArchitecture.widths(of: model.weights) == wide.widths)
+        let engine = try LCOVNetEngine(model: model, threads: 2, window: try WindowShape(d: 32, h: 32, w: 32))
+        let x = Self.input(ctx, seed: 4).planar[0..<(32 * 32 * 32)].map { $0 }
+        var logits = [Float](repeating: 0, count: 17 * 32 * 32 * 32)
+        try x.withUnsafeBufferPointer { input in try logits.withUnsafeMutableBufferPointer { try engine.predict(window: input, into: $0) } }
+        let ours = try wide.forward(Tensor(planar: x, shape: [1, 1, 32, 32, 32], pool: ctx.pool), ctx, training: false).logits[0].planar
+        let e = Self.relativeError(logits, ours)
+        #expect(e < 1e-4, "engine vs training network: relative error \(e)")
     }
 }

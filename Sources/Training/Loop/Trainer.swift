@@ -255,9 +255,6 @@ public final class Trainer {
     /// window of the run that trained it (`window` overrides the inference window).
     public static func exportModel(stateDict: SafeTensors, configuration: TrainingConfiguration, source: String, to path: String,
                                    version: String, window: [Int]? = nil, notes: [String]) throws {
-        guard configuration.widths == LCOVNetArchitecture.widths else {
-            throw TrainingError("\(path): only LCOV-Net's own widths \(LCOVNetArchitecture.widths) export as a model (this network has \(configuration.widths))")
-        }
         let weights = try ModelDirectory.canonicalWeights(fromStateDict: stateDict, sourceName: source)
         let now = ISO8601DateFormatter().string(from: Date())
         let manifest = ModelManifest(modelVersion: version, classes: OrganClass.word, input: configuration.input,
