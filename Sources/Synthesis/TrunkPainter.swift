@@ -158,16 +158,23 @@ struct TrunkPainter {
             tubes.add([head + SIMD3(-side * r * 0.6, r * 0.8, -r * 0.3), head + SIMD3(-side * r * 0.9, r * 0.9, -r - 45)],
                       radii: [12, 11], .init(tissue: .cancellousBone, shell: 2))
         }
-        // Clutter: lymph nodes, unlabelled bowel, fluid, gas, calcification, fat stranding, and
-        // mesenteric vessels, in the visceral fat among the organs.
+        // Clutter in the visceral fat among the organs: what real CT has there besides the labelled
+        // gut. Never a gas pocket or a large fluid tube: in WORD every bowel loop is labelled, so
+        // gas or fluid in a tube among the mesenteric fat is gut, and clutter like it taught the
+        // models to leave fluid-filled loops as background (the real example's colon and small
+        // bowel). Lymph nodes are under 10 mm short axis when normal; calcifications (vascular,
+        // phleboliths) a few mm; fat stranding and cysts may be larger.
         let lo = SIMD3(k.x - 120, k.y - 110, layout.headTop), hi = SIMD3(k.x + 120, k.y + 10, layout.liverTop)
         for _ in 0..<p.clutterBlobs {
             let c = SIMD3(rng.uniform(lo.x...hi.x), rng.uniform(lo.y...hi.y), rng.uniform(lo.z...hi.z))
-            let d = SIMD3(rng.gaussian(), rng.gaussian(), rng.gaussian()) * rng.uniform(0...15)
             let kind = rng.uniform(0...1)
-            let hu: Double = kind < 0.45 ? rng.uniform(20...90) : kind < 0.6 ? rng.uniform(-5...25)
-                : kind < 0.7 ? rng.uniform(-1000 ... -800) : kind < 0.78 ? rng.uniform(200...900) : rng.uniform(-70...10)
-            tubes.add([c - d, c + d], radii: [rng.uniform(3...18), rng.uniform(3...18)],
+            let (hu, radius, length): (Double, ClosedRange<Double>, Double) =
+                kind < 0.5 ? (rng.uniform(20...80), 3...7, 8)            // lymph node
+                : kind < 0.62 ? (rng.uniform(-5...20), 4...12, 4)        // cyst, pocket of fluid
+                : kind < 0.72 ? (rng.uniform(200...900), 1...3, 3)       // calcification
+                : (rng.uniform(-70...10), 5...18, 15)                    // fat stranding
+            let d = SIMD3(rng.gaussian(), rng.gaussian(), rng.gaussian()) * rng.uniform(0...length)
+            tubes.add([c - d, c + d], radii: [rng.uniform(radius), rng.uniform(radius)],
                       .init(tissue: .visceralFat, onlyInFat: true, code: UInt8(64 + customHU.count)))
             customHU.append(Float(hu))
         }
