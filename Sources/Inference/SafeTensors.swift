@@ -25,6 +25,18 @@ public struct SafeTensors: Sendable {
 
         public var count: Int { shape.reduce(1, *) }
 
+        /// An F32 tensor as F16 (round to nearest); other dtypes as they are. Throws where a value
+        /// lies beyond F16's range (65504), which would turn into infinity.
+        public func halved(name: String) throws -> Tensor {
+            guard dtype == "F32" else { return self }
+            let values = try floats()
+            if let big = values.first(where: { !(abs($0) <= 65504) }) {
+                throw InferenceError("safetensors: \(name) holds \(big), beyond F16's range")
+            }
+            let halves = values.map { Float16($0).bitPattern.littleEndian }
+            return Tensor(dtype: "F16", shape: shape, bytes: halves.withUnsafeBufferPointer { Data(buffer: $0) })
+        }
+
         /// The values converted to Float (floating-point and integer dtypes).
         public func floats() throws -> [Float] {
             let n = count

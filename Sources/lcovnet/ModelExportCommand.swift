@@ -15,6 +15,8 @@ struct ModelExportCommand: ParsableCommand {
     @Option(name: .shortAndLong, help: "Model directory to write.") var output: String
     @Option(help: "Model version to record (default: today's date and the run's step).") var modelVersion: String?
     @Option(help: "Inference window D×H×W for the manifest (default: the training window).") var window: String?
+    @Option(help: "Also write the checkpoint as an fp16 state dict here: a teacher for `distill --teacher` and the daemon's retrain.teacher, at half the size.")
+    var halfStateDict: String?
 
     func run() throws {
         let configurationPath = "\(runFolder)/configuration.json", checkpoint = "\(runFolder)/checkpoint.safetensors"
@@ -38,5 +40,12 @@ struct ModelExportCommand: ParsableCommand {
             notes: ["\(configuration.dataDescription), step \(step) of \(configuration.steps), "
                     + "window \(configuration.window.map(String.init).joined(separator: "x")), batch \(configuration.batch)"])
         print("\(output): LCOV-Net fp32 from \(checkpoint) (step \(step))")
+        if let halfStateDict {
+            var half = state
+            for (name, tensor) in state.tensors { half.tensors[name] = try tensor.halved(name: name) }
+            half.metadata["source"] = "\((checkpoint as NSString).lastPathComponent) step \(step), \(configuration.dataDescription)"
+            try half.write(to: halfStateDict)
+            print("\(halfStateDict): fp16 state dict, widths \(configuration.widths.map(String.init).joined(separator: ","))")
+        }
     }
 }

@@ -18,6 +18,16 @@ struct ModelFilesTests {
         #expect(try read.tensors["b"]?.floats() == [-128, 0, 1, 127])
     }
 
+    /// A teacher ships as fp16: values round to F16's 11 significant bits; beyond its range is an error.
+    @Test func halvedTensorsKeepElevenBits() throws {
+        let values: [Float] = [1, -2, 3.14159, 0.001234, 60000, -1e-3]
+        let half = try SafeTensors.Tensor(shape: [6], values: values).halved(name: "w")
+        #expect(half.dtype == "F16" && half.bytes.count == 12)
+        for (h, v) in zip(try half.floats(), values) { #expect(abs(h - v) <= abs(v) / 2048) }
+        #expect(try SafeTensors.Tensor(shape: [2], values: [Int8(1), 2]).halved(name: "i").dtype == "I8")
+        #expect(throws: InferenceError.self) { try SafeTensors.Tensor(shape: [1], values: [Float(70000)]).halved(name: "big") }
+    }
+
     @Test func npyRoundTripThroughNumPy() throws {
         try #require(ReferenceTools.hasPythonModules("numpy"), "numpy is needed")
         let dir = try TemporaryDirectory()
