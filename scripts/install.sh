@@ -5,6 +5,7 @@
 #   /etc/systemd/system/lcovnet-retrain.{service,timer}  the weekly retraining round (enabled with the service)
 #   /etc/lcovnet/lcovnet.toml               the configuration (kept if it already exists)
 #   /usr/local/share/doc/lcovnet/DAEMON.md  operations notes
+#   /usr/local/share/lcovnet/models/{default,teacher}  the shipped model and the retraining teacher
 #   /var/lib/lcovnet/{incoming,work,results,quarantine,archive}  owned by the user lcovnet
 # Usage: scripts/install.sh [--binary PATH] [--destdir DIR] [--no-start]
 #   --binary   install this binary instead of building a release one
@@ -35,6 +36,12 @@ install -D -m 0644 systemd/lcovnet-retrain.service "$destdir/etc/systemd/system/
 install -D -m 0644 systemd/lcovnet-retrain.timer "$destdir/etc/systemd/system/lcovnet-retrain.timer"
 install -D -m 0644 docs/DAEMON.md "$destdir/usr/local/share/doc/lcovnet/DAEMON.md"
 install -D -m 0644 docs/RETRAINING.md "$destdir/usr/local/share/doc/lcovnet/RETRAINING.md"
+for model in Models/default Models/teacher; do
+  [[ -d "$model" ]] || continue
+  for f in "$model"/*; do
+    install -D -m 0644 "$f" "$destdir/usr/local/share/lcovnet/models/$(basename "$model")/$(basename "$f")"
+  done
+done
 if [[ -e "$destdir/etc/lcovnet/lcovnet.toml" ]]; then
   install -D -m 0644 etc/lcovnet/lcovnet.toml "$destdir/etc/lcovnet/lcovnet.toml.new"
   echo "install.sh: kept /etc/lcovnet/lcovnet.toml; the shipped one is lcovnet.toml.new" >&2

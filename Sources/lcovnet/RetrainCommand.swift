@@ -38,7 +38,7 @@ struct RetrainCommand: ParsableCommand {
         let threads = r.threads == 0 ? ProcessInfo.processInfo.activeProcessorCount : r.threads
         let configured = RetrainSettings(window: r.patchWindow, steps: r.steps, batch: r.batch, learningRate: r.learningRate,
                                        validationPercent: r.validationPercent, promoteMargin: r.promoteMargin,
-                                       minimumSeries: r.minimumSeries, threads: threads, teacher: r.teacher.isEmpty ? nil : r.teacher,
+                                       minimumSeries: r.minimumSeries, threads: threads, teacher: TeacherLocation.path(c, environment: ProcessInfo.processInfo.environment),
                                        corrections: c.correctionsPath)
         var settings = configured
         settings.calibrationWindows = r.calibrationWindows

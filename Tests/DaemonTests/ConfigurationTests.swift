@@ -1,5 +1,7 @@
 import Daemon
+import DaemonJobs
 import Foundation
+import TestSupport
 import Testing
 
 @Suite struct ConfigurationTests {
@@ -9,6 +11,22 @@ import Testing
     @Test func shippedFileParsesToTheDocumentedDefaults() throws {
         let parsed = try ConfigurationLoader.load(file: Self.shipped)
         #expect(parsed == DaemonConfiguration.defaults)
+    }
+
+    /// A round distils from the configured teacher, none when told "none", else the environment's
+    /// or the installed one.
+    @Test func theTeacherIsConfiguredFoundOrOff() throws {
+        let dir = try TemporaryDirectory("lcovnet-teacher")
+        let file = dir.file("t.safetensors")
+        FileManager.default.createFile(atPath: file, contents: Data())
+        func teacher(_ value: String, _ env: [String: String]) throws -> String? {
+            TeacherLocation.path(try ConfigurationLoader.parse("[retrain]\nteacher = \"\(value)\""), environment: env)
+        }
+        #expect(try teacher(file, ["LCOVNET_TEACHER": "/elsewhere"]) == file)
+        #expect(try teacher("none", ["LCOVNET_TEACHER": file]) == nil)
+        #expect(try teacher("", ["LCOVNET_TEACHER": file]) == file)
+        let installed = TeacherLocation.installed.first { FileManager.default.fileExists(atPath: $0) }
+        #expect(try teacher("", [:]) == installed)
     }
 
     @Test func anEmptyFileTakesTheDefaults() throws {

@@ -126,9 +126,9 @@ public enum ConfigurationLoader {
                                "give [D, H, W], each a multiple of 16 from 32 to 512, e.g. patch_window = [32, 64, 64]")
         }
         r.teacher = try reader.string("retrain", "teacher", default: r.teacher)
-        if !r.teacher.isEmpty && !r.teacher.hasPrefix("/") {
-            throw reader.error("retrain.teacher", "must be an absolute file path, not \"\(r.teacher)\"",
-                               "give the teacher's checkpoint from the root, e.g. teacher = \"/var/lib/lcovnet/teacher/checkpoint.safetensors\"")
+        if !r.teacher.isEmpty && r.teacher != "none" && !r.teacher.hasPrefix("/") {
+            throw reader.error("retrain.teacher", "must be an absolute file path, \"none\" or \"\" (the installed teacher), not \"\(r.teacher)\"",
+                               "give the teacher's state dict from the root, e.g. teacher = \"/var/lib/lcovnet/teacher/checkpoint.safetensors\"")
         }
         r.corrections = try reader.string("retrain", "corrections", default: r.corrections)
         if !r.corrections.isEmpty && !r.corrections.hasPrefix("/") {

@@ -79,7 +79,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
         public var patchesPerSeries: Int
         /// Patch size [D, H, W] on the prepared grid (multiples of 16, at least 32).
         public var patchWindow: [Int]
-        /// The teacher's state dict (safetensors, from `lcovnet train --widths 48,96,192,384,384`); "" for none.
+        /// The teacher's state dict (safetensors, from `lcovnet train --widths 48,96,192,384,384`);
+        /// "" for $LCOVNET_TEACHER or the installed teacher (DaemonJobs.TeacherLocation), "none" for none.
         public var teacher: String
         /// Corrected label maps, `<SeriesInstanceUID>.nii.gz` (or .nii, .nii.zst) on the series' grid.
         public var corrections: String
