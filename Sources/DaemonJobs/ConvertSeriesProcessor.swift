@@ -9,10 +9,11 @@ import NIfTI
 /// (no patient data). Every file is written to a temporary name, fsync'd and renamed. Its
 /// compute stage has nothing to do; the tests use it because it is fast in a debug build.
 public struct ConvertSeriesProcessor: SeriesProcessor {
-    public var policy: IngestPolicy
+    public var decoding: SeriesDecoding
 
-    public init(policy: IngestPolicy = IngestPolicy()) {
-        self.policy = policy
+    /// - Parameter worker: decode in a child process (`lcovnet serve`); nil decodes here.
+    public init(policy: IngestPolicy = IngestPolicy(), worker: WorkerProcess? = nil) {
+        decoding = SeriesDecoding(policy: policy, worker: worker)
     }
 
     public var residentMB: Int { 0 }
@@ -21,17 +22,9 @@ public struct ConvertSeriesProcessor: SeriesProcessor {
     public func workingSetMB(inputBytes: Int64) -> Int { Int(inputBytes >> 20) * 2 + 16 }
 
     public func decode(series: ClaimedSeries, logger: Logger) async throws -> Decoding<LoadedSeries> {
-        let policy = policy
-        return try await BlockingWork.run {
-            do {
-                let scan = try DicomFolder.scan(series.inputDirectory, policy: policy, logger: logger)
-                let candidate = try scan.select(id: series.seriesUID)
-                let loaded = try DicomFolder.load(candidate, policy: policy, logger: logger)
-                return .decoded(loaded, workingSetMB: (loaded.volume.voxels.count * 4) >> 20 + 16)
-            } catch let error as IngestError {
-                if error.code == .unreadable { throw SystemCallError("read", path: error.path, errno: EIO) }
-                return .rejected(QuarantineReason(code: error.code.rawValue, sentence: error.code.sentence, detail: error.detail))
-            }
+        switch try await decoding.decode(series, logger: logger) {
+        case .loaded(let loaded): .decoded(loaded, workingSetMB: (loaded.volume.voxels.count * 4) >> 20 + 16)
+        case .rejected(let reason): .rejected(reason)
         }
     }
 

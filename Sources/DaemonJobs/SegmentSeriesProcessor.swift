@@ -26,6 +26,7 @@ public final class SegmentSeriesProcessor: SeriesProcessor, @unchecked Sendable 
     private var servedModel: String
     /// Distillation-cache writes, one at a time, off the result path.
     private let cacheWriter = BackgroundCacheWriter()
+    private let decoding: SeriesDecoding
 
     /// A decoded series, and how long reading it took (statistics.json reports it).
     public struct Decoded: Sendable {
@@ -45,9 +46,11 @@ public final class SegmentSeriesProcessor: SeriesProcessor, @unchecked Sendable 
     /// Where the model is looked for when [job] model is "".
     public static let installedModels = ["/usr/local/share/lcovnet/models/default", "/usr/share/lcovnet/models/default"]
 
-    public init(configuration: DaemonConfiguration, logger: Logger) throws {
+    /// - Parameter worker: decode in a child process (`lcovnet serve`); nil decodes here.
+    public init(configuration: DaemonConfiguration, worker: WorkerProcess? = nil, logger: Logger) throws {
         (segmenter, servedModel) = try Self.makeSegmenter(configuration, logger: logger)
         self.configuration = configuration
+        decoding = SeriesDecoding(worker: worker)
     }
 
     /// The model folder [job] model names, else the version `lcovnet retrain` (or `lcovnet model
@@ -152,17 +155,16 @@ public final class SegmentSeriesProcessor: SeriesProcessor, @unchecked Sendable 
     static func workingSetMB(voxels: Int) -> Int { (voxels * 5) >> 20 + 32 }
 
     public func decode(series: ClaimedSeries, logger: Logger) async throws -> Decoding<Decoded> {
-        try await BlockingWork.run {
-            let started = ContinuousClock.now
-            do {
-                let scan = try ScanInput.load(series.inputDirectory, series: series.seriesUID, logger: logger)
-                let load = ContinuousClock.now - started
-                return .decoded(Decoded(scan: scan, loadSeconds: Double(load.components.seconds) + Double(load.components.attoseconds) / 1e18),
-                                workingSetMB: Self.workingSetMB(voxels: scan.volume.voxels.count))
-            } catch let error as IngestError {
-                if error.code == .unreadable { throw SystemCallError("read", path: error.path, errno: EIO) }
-                return .rejected(QuarantineReason(code: error.code.rawValue, sentence: error.code.sentence, detail: error.detail))
-            }
+        let started = ContinuousClock.now
+        switch try await decoding.decode(series, logger: logger) {
+        case .rejected(let reason):
+            return .rejected(reason)
+        case .loaded(let loaded):
+            let scan = ScanInput(volume: loaded.volume, seriesInstanceUID: loaded.seriesInstanceUID.isEmpty ? nil : loaded.seriesInstanceUID,
+                                 path: series.inputDirectory)
+            let load = ContinuousClock.now - started
+            return .decoded(Decoded(scan: scan, loadSeconds: Double(load.components.seconds) + Double(load.components.attoseconds) / 1e18),
+                            workingSetMB: Self.workingSetMB(voxels: scan.volume.voxels.count))
         }
     }
 

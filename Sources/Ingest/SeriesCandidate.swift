@@ -95,4 +95,16 @@ public struct LoadedSeries: Sendable {
     /// How many DICOM frames went into the volume.
     public var sourceSliceCount: Int
     public var notes: [IngestNote]
+
+    public init(volume: Volume<Int16>, seriesInstanceUID: String, id: String, modality: String, seriesNumber: Int?,
+                seriesDescription: String, sourceSliceCount: Int, notes: [IngestNote]) {
+        self.volume = volume
+        self.seriesInstanceUID = seriesInstanceUID
+        self.id = id
+        self.modality = modality
+        self.seriesNumber = seriesNumber
+        self.seriesDescription = seriesDescription
+        self.sourceSliceCount = sourceSliceCount
+        self.notes = notes
+    }
 }

@@ -10,7 +10,7 @@ struct LCOVNet: AsyncParsableCommand {
             DemoCommand.self,
             SegmentCommand.self,
             ConvertCommand.self,
-            ServeCommand.self,
+            ServeCommand.self, WorkerCommand.self,
             StatusCommand.self,
             PhantomCommand.self, SynthesizeCommand.self,
             EvaluateCommand.self,

@@ -30,13 +30,15 @@ struct ServeCommand: AsyncParsableCommand {
         let control = LogLevelControl(configuration.logLevel)
         LoggingSystem.bootstrap { label in JSONLinesLogHandler(label: label, control: control) }
         let logger = Logger(label: "lcovnet.daemon")
+        // Untrusted bytes are read in `lcovnet worker` children: a crash there ends the child only.
+        let worker = WorkerProcess.forDaemon(configuration)
         let processor: any SeriesProcessor
         switch configuration.job.kind {
         case .convert:
-            processor = ConvertSeriesProcessor()
+            processor = ConvertSeriesProcessor(worker: worker)
         case .segment:
             do {
-                processor = try SegmentSeriesProcessor(configuration: configuration, logger: logger)
+                processor = try SegmentSeriesProcessor(configuration: configuration, worker: worker, logger: logger)
             } catch {
                 logger.critical("invalid configuration", metadata: ["error": "\(error)"])
                 FileHandle.standardError.write(Data("lcovnet serve: \(error)\n".utf8))
@@ -44,7 +46,7 @@ struct ServeCommand: AsyncParsableCommand {
             }
         }
         let environment = DaemonService.Environment(
-            configFile: config, processor: processor, grouper: IngestSeriesGrouper(),
+            configFile: config, processor: processor, grouper: IngestSeriesGrouper(worker: worker, scratch: "\(configuration.paths.work)/worker"),
             logLevel: control, notifier: SystemdNotifier(environment: ProcessInfo.processInfo.environment),
             metrics: DaemonMetrics())
         let service = DaemonService(configuration: configuration, environment: environment, logger: logger)

@@ -5,6 +5,7 @@ public enum DaemonCode: String, Sendable, CaseIterable {
     case alreadyProcessed = "already_processed"
     case transientError = "transient_error"
     case merged = "merged"
+    case workerCrashed = "worker_crashed"
 
     public var sentence: String {
         switch self {
@@ -13,6 +14,7 @@ public enum DaemonCode: String, Sendable, CaseIterable {
         case .alreadyProcessed: "This series already has a committed result; the new copy was not processed again."
         case .transientError: "A transient error (disk full, I/O) interrupted the job; it will be retried."
         case .merged: "More files of this series arrived later; its files were processed with them by a later job."
+        case .workerCrashed: "The process that read these files crashed or ran past its limits on every allowed attempt; the daemon carried on without it."
         }
     }
 }

@@ -31,6 +31,9 @@ struct JobRunner: Sendable {
             } catch let error as SystemCallError where error.isTransient {
                 try await retryLater(job, error: error, logger: logger)
                 return
+            } catch let crash as WorkerCrash {
+                try await workerCrashed(job, crash, logger: logger)
+                return
             } catch is CancellationError {
                 return
             } catch {
@@ -113,6 +116,26 @@ struct JobRunner: Sendable {
         } else {
             environment.metrics.retries.increment()
             logger.warning("transient error; job will be retried", metadata: ["stage": "process", "error": "\(error)", "retry_in_s": "\(delay)"])
+        }
+    }
+
+    /// A crashed worker costs this job an attempt, nothing else: it is tried again after the
+    /// retry delay, and quarantined once its attempts are spent (the same bytes crash the same way).
+    private func workerCrashed(_ job: JobRecord, _ crash: WorkerCrash, logger: Logger) async throws {
+        guard await running.beginCommit(job.id) else { return }
+        let now = Date().timeIntervalSince1970
+        if job.attempts >= config.limits.maxAttempts {
+            let reason = QuarantineReason(code: DaemonCode.workerCrashed.rawValue, sentence: DaemonCode.workerCrashed.sentence,
+                                          detail: "\(crash) on each of \(job.attempts) attempts")
+            _ = try spool.quarantine(job, reason: reason, now: now)
+            environment.metrics.seriesQuarantined.increment()
+            logger.error("job quarantined", metadata: ["stage": "quarantine", "code": "\(reason.code)", "error": "\(crash)"])
+        } else {
+            let delay = config.limits.retrySeconds * pow(2, Double(max(0, job.attempts - 1)))
+            _ = try spool.deferRetry(job, reason: "\(crash)", retryAt: now + delay, maxAttempts: config.limits.maxAttempts, now: now,
+                                     code: .workerCrashed)
+            environment.metrics.retries.increment()
+            logger.warning("worker crashed; job will be retried", metadata: ["stage": "process", "error": "\(crash)", "retry_in_s": "\(delay)"])
         }
     }
 

@@ -158,7 +158,8 @@ public struct Spool: Sendable {
     }
 
     /// A transient failure: back to the queue until `retryAt`, or failed when attempts are used up.
-    public func deferRetry(_ job: JobRecord, reason: String, retryAt: Double, maxAttempts: Int, now: Double) throws -> JobRecord {
+    public func deferRetry(_ job: JobRecord, reason: String, retryAt: Double, maxAttempts: Int, now: Double,
+                           code: DaemonCode = .transientError) throws -> JobRecord {
         if job.attempts >= maxAttempts {
             return try fail(job, code: DaemonCode.attemptsExhausted.rawValue, reason: "\(DaemonCode.attemptsExhausted.sentence) Last error: \(reason)", now: now)
         }
@@ -166,7 +167,7 @@ public struct Spool: Sendable {
         job.state = .queued
         job.step = .claimed
         job.nextAttemptAt = retryAt
-        job.reasonCode = DaemonCode.transientError.rawValue
+        job.reasonCode = code.rawValue
         job.reason = reason
         try ledger.update(job)
         return job
