@@ -25,6 +25,7 @@ public struct PreviewRenderer: Sendable {
 
     static let background: [UInt8] = [20, 20, 24]
     static let margin = 10
+    static let minimumPanelPixels = 64
 
     public func render(labels: Volume<UInt8>, scan: Volume<Int16>, classes: [OrganClass], title: String) -> RGBImage {
         let census = LabelCensus(labels)
@@ -60,8 +61,10 @@ public struct PreviewRenderer: Sendable {
             ("sagittal", 1, 2, false, 0, ["A", "P", "S", "I"]),
         ]
         return views.map { view -> RGBImage in
-            let width = max(1, Int((box.extent[view.h] / mm).rounded()))
-            let height = max(1, Int((box.extent[view.v] / mm).rounded()))
+            // A thin scan (one slice, a few) still gets panels its captions fit in; the part
+            // beyond the scan stays black.
+            let width = max(Self.minimumPanelPixels, Int((box.extent[view.h] / mm).rounded()))
+            let height = max(Self.minimumPanelPixels, Int((box.extent[view.v] / mm).rounded()))
             var corner = box.lower
             corner[view.fixed] = planes[view.fixed]
             if !view.down { corner[view.v] = box.upper[view.v] }

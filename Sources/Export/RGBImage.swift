@@ -24,8 +24,10 @@ public struct RGBImage: Sendable, Equatable {
         pixels[n + 2] = c[2]
     }
 
+    /// Fills the rectangle's part inside the image (none when it lies wholly outside).
     public mutating func fill(x: Int, y: Int, width w: Int, height h: Int, _ c: [UInt8]) {
-        for yy in max(0, y)..<min(height, y + h) { for xx in max(0, x)..<min(width, x + w) { set(xx, yy, c) } }
+        let rows = max(0, y)..<max(max(0, y), min(height, y + h)), columns = max(0, x)..<max(max(0, x), min(width, x + w))
+        for yy in rows { for xx in columns { set(xx, yy, c) } }
     }
 
     /// Copies `other` with its top-left corner at (x, y).

@@ -29,6 +29,20 @@ import Volumes
         }
     }
 
+    /// Scans of every odd shape get a preview that fits, never a trap (once: an 8-slice series of
+    /// 2.5 mm, a single slice and 1 × 1 images stopped the renderer, and the daemon's job with it).
+    @Test(arguments: [Extent3(1, 1, 1), Extent3(1, 1, 40), Extent3(64, 64, 1), Extent3(512, 512, 8), Extent3(2, 300, 3)])
+    func oddShapesGetAPreview(size: Extent3) {
+        for spacing: SIMD3<Double> in [[0.7, 0.7, 2.5], [40, 40, 0.6], [0.1, 0.1, 10]] {
+            let g = Geometry(size: size, spacing: spacing)
+            var labels = Volume<UInt8>(geometry: g, repeating: 0)
+            labels.voxels[labels.voxels.count / 2] = 1
+            let scan = Volume<Int16>(geometry: g, repeating: 40)
+            let image = PreviewRenderer().render(labels: labels, scan: scan, classes: OrganClass.word, title: "odd")
+            #expect(image.width > 0 && image.height > 0 && image.pixels.count == 3 * image.width * image.height)
+        }
+    }
+
     /// A 60 mm ball on 1.6 × 1.6 × 4.5 mm voxels must look round in every view, and every
     /// organ the scan holds must be outlined in its colour somewhere.
     @Test func viewsAreDrawnInMillimetresThroughTheOrgans() throws {
