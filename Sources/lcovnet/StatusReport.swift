@@ -13,11 +13,11 @@ enum StatusReport {
         let trouble = jobs.filter { [.failed, .quarantined].contains($0.state) }
         let done = jobs.filter { $0.state == .done }.suffix(recent)
         func line(_ job: JobRecord) -> String {
-            var parts = ["  \(job.id)", job.state.rawValue, job.seriesUID ?? "-", "\(job.fileCount) files"]
+            var parts = ["  \(job.id)", job.state.rawValue, job.seriesUID?.escapingControlCharacters ?? "-", "\(job.fileCount) files"]
             if job.attempts > 0 { parts.append("attempt \(job.attempts)") }
             if let ms = job.durationMS { parts.append("\(ms) ms") }
-            if let code = job.reasonCode { parts.append("[\(code)] \(job.reason ?? "")") }
-            if let dir = job.resultDir, job.state == .done || job.state == .quarantined { parts.append("→ \(dir)") }
+            if let code = job.reasonCode { parts.append("[\(code)] \((job.reason ?? "").escapingControlCharacters)") }
+            if let dir = job.resultDir, job.state == .done || job.state == .quarantined { parts.append("→ \(dir.escapingControlCharacters)") }
             return parts.joined(separator: "  ") + "\n"
         }
         if !active.isEmpty { out += "active:\n" + active.map(line).joined() }

@@ -73,3 +73,14 @@ import Testing
         #expect(!text.contains("hidden") && text.contains("shown"))
     }
 }
+
+/// A SeriesInstanceUID holding ESC sequences and a newline is printed escaped (`status`, `convert`).
+@Suite struct ControlCharacterTests {
+    @Test func controlCharactersAreEscapedAndTheRestKept() {
+        let hostile = "1.2.3\u{1B}[2J\u{1B}]0;owned\u{07}\nforged line\r\u{9B}é 東"
+        let shown = hostile.escapingControlCharacters
+        #expect(shown == "1.2.3\\u{1B}[2J\\u{1B}]0;owned\\u{7}\\u{A}forged line\\u{D}\\u{9B}é 東")
+        #expect(!shown.unicodeScalars.contains { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) })
+        #expect("1.2.840.10008".escapingControlCharacters == "1.2.840.10008")
+    }
+}
