@@ -87,7 +87,8 @@ struct DaemonProcessTests {
         try h.start()
         let a = try DaemonFixtures.series(in: h.dir.file("a"), size: Extent3(24, 20, 8), seed: 2, number: 2)
         let b = try DaemonFixtures.series(in: h.dir.file("b"), size: Extent3(16, 16, 6), seed: 3, number: 3)
-        let study = "\(h.watch)/study-2"
+        // Named as storescp --sort-on-patientname names it: the name must not reach the logs.
+        let study = "\(h.watch)/\(DaemonHarness.phantomIdentity[0])"
         for index in 0..<max(a.files.count, b.files.count) {
             if index < a.files.count { try DaemonFixtures.drop(a.files[index], into: study) }
             if index < b.files.count { try DaemonFixtures.drop(b.files[index], into: study) }

@@ -177,7 +177,7 @@ public struct DaemonService: Service {
             for group in grouping.series {
                 let job = try spool.claim(files: group.files, seriesUID: group.seriesUID, source: folder.relative, now: now)
                 logger.info("series claimed", metadata: ["job.id": "\(job.id)", "series.uid": "\(job.seriesUID ?? "")",
-                                                         "stage": "claim", "files": .stringConvertible(job.fileCount), "source": "\(folder.relative)"])
+                                                         "stage": "claim", "files": .stringConvertible(job.fileCount)])
                 claimed.append(job)
             }
             for rejected in grouping.rejected {
@@ -186,11 +186,12 @@ public struct DaemonService: Service {
                 let done = try spool.quarantine(job, reason: rejected.reason, now: Self.now())
                 environment.metrics.seriesQuarantined.increment()
                 logger.warning("files quarantined", metadata: ["job.id": "\(done.id)", "stage": "quarantine", "code": "\(rejected.reason.code)",
-                                                              "files": .stringConvertible(rejected.files.count), "source": "\(folder.relative)"])
+                                                              "files": .stringConvertible(rejected.files.count)])
             }
         } catch {
-            logger.error("claim failed; the files stay in the watch folder", metadata: ["stage": "claim", "error": "\(error)",
-                                                                                        "source": "\(folder.relative)"])
+            // No folder name or path: storescp may name the watch folder after the patient.
+            logger.error("claim failed; the files stay in the watch folder",
+                         metadata: ["stage": "claim", "error": "\((error as? SystemCallError)?.reason ?? "\(type(of: error))")"])
             return claimed.isEmpty ? nil : claimed
         }
         environment.metrics.record(stage: "claim", seconds: Self.now() - started)

@@ -13,7 +13,10 @@ public struct SystemCallError: Error, Sendable, CustomStringConvertible {
         self.errno = errno
     }
 
-    public var description: String { "\(path): \(call) failed: \(String(cString: strerror(errno)))" }
+    public var description: String { "\(path): \(call) failed: \(reason)" }
+
+    /// The failure without the path (for logs, where a watch folder's name may be a patient's).
+    public var reason: String { "\(call) failed: \(String(cString: strerror(errno)))" }
 
     /// Errors that go away by themselves (space freed, I/O recovered, descriptors closed):
     /// the job is retried with backoff instead of failed.

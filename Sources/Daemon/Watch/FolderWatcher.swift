@@ -138,8 +138,8 @@ public final class FolderWatcher {
         if wd >= 0 {
             watches[wd] = relative
         } else {
-            logger.warning("cannot watch folder; the periodic rescan still covers it",
-                           metadata: ["folder": "\(relative)", "errno": "\(errno)"])
+            // Not the folder's name: storescp may name it after the patient.
+            logger.warning("cannot watch folder; the periodic rescan still covers it", metadata: ["errno": "\(errno)"])
         }
         for name in FileSystem.entries(path) where !name.hasPrefix(".") {
             let child = relative.isEmpty ? name : "\(relative)/\(name)"
