@@ -44,4 +44,30 @@ import Testing
         #expect(response.contains("lcovnet_resident_memory_bytes "))
         #expect(try get("/", port: port).hasPrefix("HTTP/1.0 404"))
     }
+
+    /// 30 clients that connect and say nothing do not hold up a real scrape (once: 36 s).
+    @Test func idleClientsDoNotDelayAScrape() throws {
+        let server = MetricsServer(metrics: DaemonMetrics(), logger: Logger(label: "test"))
+        let port = try server.start(address: "127.0.0.1", port: 0)
+        defer { server.stop() }
+        var idle: [Int32] = []
+        defer { for fd in idle { close(fd) } }
+        for _ in 0..<30 {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            address.sin_addr.s_addr = in_addr_t(0x7F00_0001).bigEndian
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            #expect(connected == 0)
+            idle.append(fd)
+        }
+        let start = ContinuousClock.now
+        let response = try get("/metrics", port: port)
+        let waited = ContinuousClock.now - start
+        #expect(response.hasPrefix("HTTP/1.0 200 OK"))
+        #expect(waited < .seconds(5), "the scrape waited \(waited) behind idle clients")
+    }
 }

@@ -63,29 +63,66 @@ public final class MetricsServer: @unchecked Sendable {
         }
     }
 
+    /// A connection whose request line has not arrived yet.
+    private struct Pending {
+        var fd: Int32
+        var request: [UInt8] = []
+        var deadline: ContinuousClock.Instant
+    }
+
+    static let requestSeconds = 2
+    static let maximumPending = 64
+
+    /// One thread, many connections: clients that connect and say nothing wait beside the others
+    /// (each until its own 2 s deadline) instead of in front of them; a scrape is answered as
+    /// soon as its request line is in.
     private func serve(_ fd: Int32) {
+        var pending: [Pending] = []
+        defer { for p in pending { close(p.fd) } }
         while true {
-            let client = accept(fd, nil, nil)
-            if client < 0 {
-                if errno == EINTR || errno == ECONNABORTED { continue }
+            var fds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0)] + pending.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
+            if poll(&fds, nfds_t(fds.count), 250) < 0 {
+                if errno == EINTR { continue }
                 return
             }
-            handle(client)
-            close(client)
+            if fds[0].revents & Int16(POLLNVAL | POLLERR | POLLHUP) != 0 { return }   // stop() closed the listener
+            let now = ContinuousClock.now
+            var waiting: [Pending] = []
+            for (index, var client) in pending.enumerated() {
+                var complete = now >= client.deadline
+                if fds[index + 1].revents != 0 {
+                    var chunk = [UInt8](repeating: 0, count: 2048)
+                    let n = chunk.withUnsafeMutableBytes { recv(client.fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+                    if n > 0 { client.request += chunk[0..<n] } else if n == 0 || (errno != EAGAIN && errno != EINTR) { complete = true }
+                    if client.request.contains(10) || client.request.count >= 8192 { complete = true }
+                }
+                if complete {
+                    respond(client.fd, request: client.request)
+                    close(client.fd)
+                } else {
+                    waiting.append(client)
+                }
+            }
+            pending = waiting
+            if fds[0].revents & Int16(POLLIN) != 0 {
+                let client = accept(fd, nil, nil)
+                if client >= 0 {
+                    _ = fcntl(client, F_SETFD, FD_CLOEXEC)
+                    _ = fcntl(client, F_SETFL, fcntl(client, F_GETFL) | O_NONBLOCK)
+                    if pending.count >= Self.maximumPending { close(pending.removeFirst().fd) }
+                    pending.append(Pending(fd: client, deadline: now + .seconds(Self.requestSeconds)))
+                } else if ![EINTR, ECONNABORTED, EAGAIN].contains(errno) {
+                    return
+                }
+            }
         }
     }
 
-    private func handle(_ client: Int32) {
-        var timeout = timeval(tv_sec: 2, tv_usec: 0)
-        setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var request: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 2048)
-        while request.count < 8192 {
-            let n = chunk.withUnsafeMutableBytes { recv(client, $0.baseAddress, $0.count, 0) }
-            if n <= 0 { break }
-            request += chunk[0..<n]
-            if request.count >= 4, request.suffix(4) == [13, 10, 13, 10] || request.contains(10) { break }
-        }
+    private func respond(_ client: Int32, request: [UInt8]) {
+        // The response goes out blocking, with a bound: a client that does not read gets dropped.
+        _ = fcntl(client, F_SETFL, fcntl(client, F_GETFL) & ~O_NONBLOCK)
+        var timeout = timeval(tv_sec: Self.requestSeconds, tv_usec: 0)
+        setsockopt(client, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         let firstLine = String(decoding: request.prefix { $0 != 13 && $0 != 10 }, as: UTF8.self)
         let parts = firstLine.split(separator: " ")
         let body: [UInt8]
