@@ -78,6 +78,9 @@ final class DicomFile {
         guard cdicom_read_attributes(handle, &a, &message, message.count) == 0 else {
             throw IngestError(.corrupt, path: path, detail: text(of: message))
         }
+        if a.uid_too_long != 0 {
+            throw IngestError(.uidTooLong, path: path, detail: "longer than \(CDICOM_UID_LENGTH - 1) characters")
+        }
         return DicomAttributes(
             transferSyntaxUID: string(&a.transfer_syntax_uid),
             sopClassUID: nonEmpty(string(&a.sop_class_uid), or: string(&a.media_sop_class_uid)),

@@ -33,6 +33,7 @@ public enum IngestCode: String, Sendable, CaseIterable, Codable {
     case implausibleSize = "implausible-size"
     case decompressedTooLarge = "decompressed-too-large"
     case implausibleTilt = "implausible-tilt"
+    case uidTooLong = "uid-too-long"
     // Folders
     case noInput = "no-input"
     case noSeries = "no-series"
@@ -66,6 +67,7 @@ public enum IngestCode: String, Sendable, CaseIterable, Codable {
         case .implausibleSize: PlausibilityCode.implausibleSize.sentence
         case .decompressedTooLarge: PlausibilityCode.decompressedTooLarge.sentence
         case .implausibleTilt: PlausibilityCode.implausibleTilt.sentence
+        case .uidTooLong: "A UID is longer than DICOM allows (64 characters); cut short it could merge two series or two slices."
         case .noInput: "The input folder does not exist, is empty, or holds no readable file."
         case .noSeries: "No eligible CT series was found among the DICOM files."
         case .seriesNotFound: "No eligible series has the requested SeriesInstanceUID."

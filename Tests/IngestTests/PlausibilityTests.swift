@@ -41,6 +41,20 @@ import Volumes
         #expect(error.description.contains(named), "\(error)")
     }
 
+    /// Two series whose SeriesInstanceUIDs differ only after character 70 were once cut to 67
+    /// characters and merged; now each file is refused, and a 64-character UID still reads.
+    @Test func uidsLongerThanDICOMAllowsAreRefusedNotCut() throws {
+        let long = "1.2.826.0.1.3680043.10.1234." + String(repeating: "7", count: 50)
+        let directory = try write(Self.volume(spacing: [0.8, 0.8, 2.5])) { $0.seriesInstanceUID = long }
+        let scan = try DicomFolder.scan(directory.path)
+        #expect(scan.candidates.isEmpty)
+        #expect(scan.fileNotes.count == 6 && scan.fileNotes.allSatisfy { $0.code == .uidTooLong }, "\(scan.fileNotes)")
+        let legal = "1.2.826.0.1.3680043.10.1234." + String(repeating: "7", count: 36)
+        #expect(legal.count == 64)
+        let fine = try write(Self.volume(spacing: [0.8, 0.8, 2.5])) { $0.seriesInstanceUID = legal }
+        #expect(try DicomFolder.loadSeries(in: fine.path).seriesInstanceUID == legal)
+    }
+
     @Test func slicesAMillionMillimetresApartAreRefused() throws {
         let directory = try write(Self.volume(spacing: [0.8, 0.7, 1e6]))
         let error = try failure(directory.path)

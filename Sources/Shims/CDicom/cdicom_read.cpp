@@ -32,15 +32,18 @@ bool looksLikeDicom(const char *path, std::string &reason) {
     return false;
 }
 
-void copyString(DcmItem *item, const DcmTagKey &key, char *out, size_t size, bool allValues = false) {
+/// Copies a string value, cut to the buffer; returns false when it had to be cut.
+bool copyString(DcmItem *item, const DcmTagKey &key, char *out, size_t size, bool allValues = false) {
     out[0] = 0;
-    if (!item) return;
+    if (!item) return true;
     OFString value;
     OFCondition status = allValues ? item->findAndGetOFStringArray(key, value) : item->findAndGetOFString(key, value);
     if (status.good()) {
         std::strncpy(out, value.c_str(), size - 1);
         out[size - 1] = 0;
+        return value.size() < size;
     }
+    return true;
 }
 
 bool readInt(DcmItem *item, const DcmTagKey &key, int &out) {
@@ -211,13 +214,15 @@ extern "C" int cdicom_read_attributes(cdicom_file *file, cdicom_attributes *a, c
         DcmXfer xfer(ds->getOriginalXfer());
         std::strncpy(a->transfer_syntax_uid, xfer.getXferID(), sizeof a->transfer_syntax_uid - 1);
     }
-    copyString(meta, DCM_MediaStorageSOPClassUID, a->media_sop_class_uid, CDICOM_UID_LENGTH);
-    copyString(meta, DCM_MediaStorageSOPInstanceUID, a->media_sop_instance_uid, CDICOM_UID_LENGTH);
-    copyString(ds, DCM_SOPClassUID, a->sop_class_uid, CDICOM_UID_LENGTH);
-    copyString(ds, DCM_SOPInstanceUID, a->sop_instance_uid, CDICOM_UID_LENGTH);
-    copyString(ds, DCM_StudyInstanceUID, a->study_instance_uid, CDICOM_UID_LENGTH);
-    copyString(ds, DCM_SeriesInstanceUID, a->series_instance_uid, CDICOM_UID_LENGTH);
-    copyString(ds, DCM_FrameOfReferenceUID, a->frame_of_reference_uid, CDICOM_UID_LENGTH);
+    // A cut UID could make two series one, or two slices duplicates: flagged, never cut silently.
+    bool fits = copyString(meta, DCM_MediaStorageSOPClassUID, a->media_sop_class_uid, CDICOM_UID_LENGTH);
+    fits &= copyString(meta, DCM_MediaStorageSOPInstanceUID, a->media_sop_instance_uid, CDICOM_UID_LENGTH);
+    fits &= copyString(ds, DCM_SOPClassUID, a->sop_class_uid, CDICOM_UID_LENGTH);
+    fits &= copyString(ds, DCM_SOPInstanceUID, a->sop_instance_uid, CDICOM_UID_LENGTH);
+    fits &= copyString(ds, DCM_StudyInstanceUID, a->study_instance_uid, CDICOM_UID_LENGTH);
+    fits &= copyString(ds, DCM_SeriesInstanceUID, a->series_instance_uid, CDICOM_UID_LENGTH);
+    fits &= copyString(ds, DCM_FrameOfReferenceUID, a->frame_of_reference_uid, CDICOM_UID_LENGTH);
+    a->uid_too_long = fits ? 0 : 1;
     copyString(ds, DCM_Modality, a->modality, sizeof a->modality);
     copyString(ds, DCM_ImageType, a->image_type, sizeof a->image_type, true);
     if (a->image_type[0] == 0) copyString(ds, DCM_FrameType, a->image_type, sizeof a->image_type, true);

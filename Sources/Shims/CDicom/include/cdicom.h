@@ -39,6 +39,7 @@ typedef struct cdicom_attributes {
     char image_type[160];           // values joined by backslashes
     char photometric_interpretation[20];
     char series_description[68];
+    int uid_too_long;  // a UID above did not fit its buffer (DICOM allows 64 characters): it would be cut
     int has_series_number;   int series_number;
     int has_instance_number; int instance_number;
     int has_acquisition_number; int acquisition_number;
