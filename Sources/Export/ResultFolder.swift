@@ -16,15 +16,45 @@ public enum ResultFolder {
         return sanitized(stem.isEmpty ? "scan" : stem)
     }
 
-    /// Creates `<outputDirectory>/<name>/` (and its parents) and returns its path.
-    public static func create(outputDirectory: String, seriesUID: String?, inputPath: String) throws -> String {
-        let path = "\(outputDirectory)/\(name(seriesUID: seriesUID, inputPath: inputPath))"
+    /// Creates the output folder (and its parents) if need be.
+    public static func ensureOutputDirectory(_ path: String) throws {
         do {
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         } catch {
-            throw ExportError(path: path, reason: "cannot create the result folder: \((error as NSError).localizedDescription)")
+            throw ExportError(path: path, reason: "cannot create the output folder: \((error as NSError).localizedDescription)")
         }
-        return path
+    }
+
+    /// Writes a result folder whole or not at all: `write` fills a hidden staging folder beside
+    /// it, which then takes the place of `<outputDirectory>/<name>/` (an earlier result there is
+    /// replaced as a whole, never mixed with the new files). When `write` fails, the staging
+    /// folder is removed and an earlier result stays as it was. Returns the folder's path.
+    public static func publish<T>(outputDirectory: String, name: String, _ write: (_ staging: String) throws -> T) throws -> (folder: String, value: T) {
+        let fm = FileManager.default
+        let folder = "\(outputDirectory)/\(name)"
+        let tag = "\(getpid())-\(UInt32.random(in: .min ... .max))"
+        let staging = "\(outputDirectory)/.\(name).partial-\(tag)"
+        do {
+            try fm.createDirectory(atPath: staging, withIntermediateDirectories: true)
+        } catch {
+            throw ExportError(path: staging, reason: "cannot create the result folder: \((error as NSError).localizedDescription)")
+        }
+        let value: T
+        do { value = try write(staging) } catch {
+            try? fm.removeItem(atPath: staging)
+            throw error
+        }
+        let replaced = "\(outputDirectory)/.\(name).replaced-\(tag)"
+        let hadEarlier = fm.fileExists(atPath: folder)
+        guard !hadEarlier || rename(folder, replaced) == 0, rename(staging, folder) == 0 else {
+            let reason = String(cString: strerror(errno))
+            if hadEarlier && !fm.fileExists(atPath: folder) { _ = rename(replaced, folder) }
+            try? fm.removeItem(atPath: staging)
+            throw ExportError(path: folder, reason: "cannot move the result into place: \(reason)")
+        }
+        if hadEarlier { try? fm.removeItem(atPath: replaced) }
+        try AtomicFile.syncFile(outputDirectory, directory: true)
+        return (folder, value)
     }
 
     static func sanitized(_ text: String) -> String {

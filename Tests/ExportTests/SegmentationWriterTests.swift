@@ -68,4 +68,29 @@ import Volumes
         #expect(ResultFolder.name(seriesUID: nil, inputPath: "/data/dicom/") == "dicom")
         #expect(ResultFolder.name(seriesUID: "", inputPath: "..") == "_..")
     }
+
+    /// A run that fails half-way leaves an earlier result as it was; a run that succeeds replaces
+    /// it whole (once: new segmentation files beside the old statistics and preview).
+    @Test func aResultFolderIsPublishedWholeOrNotAtAll() throws {
+        let dir = try TemporaryDirectory()
+        let first = try ResultFolder.publish(outputDirectory: dir.path, name: "1.2.3") { staging in
+            try AtomicFile.write(text: "old stats", to: "\(staging)/statistics.json")
+            try AtomicFile.write(text: "old preview", to: "\(staging)/preview.png")
+        }
+        #expect(first.folder == dir.file("1.2.3"))
+        #expect(throws: ExportError.self) {
+            try ResultFolder.publish(outputDirectory: dir.path, name: "1.2.3") { staging in
+                try AtomicFile.write(text: "new labels", to: "\(staging)/segmentation.nii.gz")
+                throw ExportError(path: staging, reason: "disk full half-way")
+            }
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["1.2.3"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.file("1.2.3")).sorted() == ["preview.png", "statistics.json"])
+        _ = try ResultFolder.publish(outputDirectory: dir.path, name: "1.2.3") { staging in
+            try AtomicFile.write(text: "new stats", to: "\(staging)/statistics.json")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["1.2.3"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.file("1.2.3")) == ["statistics.json"])
+        #expect(try String(contentsOfFile: dir.file("1.2.3/statistics.json"), encoding: .utf8) == "new stats")
+    }
 }
