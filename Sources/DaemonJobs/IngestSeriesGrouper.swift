@@ -45,9 +45,14 @@ public struct IngestSeriesGrouper: SeriesGrouper {
             rejected: rejected.keys.sorted().map { code in
                 var reason = rejected[code]!.reason
                 reason.detail = "\(rejected[code]!.files.count) file(s)" + (reason.detail.map { "; \($0)" } ?? "")
-                return SeriesGrouping.Rejected(reason: reason, files: rejected[code]!.files)
+                return SeriesGrouping.Rejected(reason: reason, files: rejected[code]!.files,
+                                               mayBeIncomplete: Self.incompleteLooking.contains(IngestCode(rawValue: code) ?? .noSeries))
             })
     }
+
+    /// What a DICOM file cut short by a sender that paused mid-file reads as: no marker yet
+    /// (empty), a dataset DCMTK cannot finish, pixel data shorter than its header says.
+    static let incompleteLooking: Set<IngestCode> = [.notDicom, .corrupt, .implausibleSize]
 
     enum Classification: Codable, Equatable {
         /// The SeriesInstanceUID, or Ingest's fallback key when the file has none.

@@ -67,4 +67,35 @@ struct DaemonLateFilesTests {
         #expect(h.jobs().filter { $0.seriesUID == one.uid && $0.attempts > 0 }.count == 2)
         #expect(FileSystem.entries("\(h.work)/replaced").count == 1)
     }
+
+    /// A sender that pauses in the middle of a file: the part written so far is not quarantined
+    /// but waits; once the file is whole, the series is processed with it (once: the half file
+    /// went to quarantine and was then finished inside it).
+    @Test func aFileCutShortByAPausedSenderWaitsForItsEnd() throws {
+        // A file changed within three quiet periods waits: 9 s here, of which the test spends
+        // one quiet period after the rest of the series is done.
+        let h = try DaemonHarness(quietSeconds: 3)
+        try h.start()
+        let series = try DaemonFixtures.series(in: h.dir.file("one"), size: Extent3(16, 16, 6), seed: 23, number: 1)
+        let last = series.files[5]
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: last))
+        for file in series.files where file != last { try DaemonFixtures.drop(file, into: "\(h.watch)/study") }
+        let arriving = "\(h.watch)/study/\(FileSystem.name(last))"
+        try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: arriving))
+        #expect(h.wait { h.jobs().contains { $0.state == .done && $0.fileCount == 5 } })
+        Thread.sleep(forTimeInterval: 3.2)
+        #expect(!h.jobs().contains { $0.state == .quarantined }, "\(h.jobs().map { "\($0.state) \($0.reasonCode ?? "-") \($0.fileCount) \($0.reason ?? "")" })")
+        #expect(FileManager.default.fileExists(atPath: arriving))
+        #expect(h.logged("files that may still be arriving wait another quiet period"))
+        // The sender goes on and finishes the file.
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: arriving))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: bytes.dropFirst(bytes.count / 2))
+        try handle.close()
+        #expect(h.wait { h.jobs().contains { $0.state == .done && $0.fileCount == 6 } })
+        #expect(h.stop() == 0)
+        #expect(FileSystem.entries(h.quarantine).isEmpty)
+        let volume = try NIfTIFile.read("\(h.output)/\(series.uid)/image.nii.gz").hounsfieldVolume()
+        #expect(volume.voxels == series.volume.voxels)
+    }
 }

@@ -107,7 +107,7 @@ public struct DaemonService: Service {
             if !paused {
                 for folder in watcher.readyFolders(now: now, quietSeconds: config.ingest.quietSeconds) {
                     guard !flags.draining else { break }
-                    guard let claimed = await intake(folder, spool: spool, now: now) else { break }
+                    guard let claimed = await intake(folder, spool: spool, quietSeconds: config.ingest.quietSeconds, now: now) else { break }
                     queue += claimed
                     watcher.claimed(folder, now: Self.now())
                 }
@@ -169,7 +169,7 @@ public struct DaemonService: Service {
 
     /// Groups a quiet folder's files into series and claims each; nil when claiming hit a
     /// transient error (the rest waits for the next turn).
-    private func intake(_ folder: ReadyFolder, spool: Spool, now: Double) async -> [JobRecord]? {
+    private func intake(_ folder: ReadyFolder, spool: Spool, quietSeconds: Double, now: Double) async -> [JobRecord]? {
         let started = Self.now()
         let grouping = await environment.grouper.group(files: folder.files, logger: logger)
         var claimed: [JobRecord] = []
@@ -180,7 +180,19 @@ public struct DaemonService: Service {
                                                          "stage": "claim", "files": .stringConvertible(job.fileCount)])
                 claimed.append(job)
             }
-            for rejected in grouping.rejected {
+            for var rejected in grouping.rejected {
+                if rejected.mayBeIncomplete {
+                    // A sender that paused mid-file: a file changed within the last three quiet
+                    // periods stays in the watch folder and is read again after the next one.
+                    let recent = now - 3 * quietSeconds
+                    let waiting = rejected.files.filter { (FileSystem.info($0)?.modified ?? 0) > recent }
+                    if !waiting.isEmpty {
+                        logger.info("files that may still be arriving wait another quiet period",
+                                    metadata: ["stage": "claim", "code": "\(rejected.reason.code)", "files": .stringConvertible(waiting.count)])
+                        rejected.files.removeAll { waiting.contains($0) }
+                        if rejected.files.isEmpty { continue }
+                    }
+                }
                 let job = try spool.claim(files: rejected.files, seriesUID: nil, source: folder.relative,
                                           rejection: rejected.reason, now: now)
                 let done = try spool.quarantine(job, reason: rejected.reason, now: Self.now())

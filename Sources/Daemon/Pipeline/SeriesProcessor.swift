@@ -94,9 +94,13 @@ public struct SeriesGrouping: Sendable {
     public struct Rejected: Sendable {
         public var reason: QuarantineReason
         public var files: [String]
-        public init(reason: QuarantineReason, files: [String]) {
+        /// The reason is what a file still being written looks like (cut short): a file that
+        /// changed lately waits another quiet period instead of going to quarantine.
+        public var mayBeIncomplete: Bool
+        public init(reason: QuarantineReason, files: [String], mayBeIncomplete: Bool = false) {
             self.reason = reason
             self.files = files
+            self.mayBeIncomplete = mayBeIncomplete
         }
     }
 
