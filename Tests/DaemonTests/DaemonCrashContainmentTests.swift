@@ -1,5 +1,7 @@
 import Daemon
 import Foundation
+import Glibc
+import NIfTI
 import Testing
 import TestSupport
 
@@ -51,5 +53,27 @@ struct DaemonCrashContainmentTests {
         #expect(reason.contains("signal 11"), "\(reason)")
         #expect(h.logged("a file crashed the header worker; it is set aside"))
         #expect(h.stop() == 0)
+    }
+
+    /// storescp writes Latin-1 names (a patient's folder "Müller" as the byte 0xFC): such a folder
+    /// and file are renamed to their Latin-1 reading and processed (once: never processed, never
+    /// quarantined), and the name reaches no log line.
+    @Test func namesThatAreNotUTF8AreProcessed() throws {
+        let h = try DaemonHarness(quietSeconds: 1)
+        try h.start()
+        let series = try DaemonFixtures.series(in: h.dir.file("s"), seed: 31)
+        func bytePath(_ parts: [[UInt8]]) -> [CChar] { (parts.joined(separator: [UInt8(ascii: "/")]) + [0]).map { CChar(bitPattern: $0) } }
+        let folder = Array(h.watch.utf8), patient: [UInt8] = Array("M".utf8) + [0xFC] + Array("ller^Hans".utf8)
+        #expect(mkdir(bytePath([folder, patient]), 0o755) == 0)
+        for (n, file) in series.files.enumerated() {
+            let name = n == 0 ? Array("Bild-".utf8) + [0xE9] + Array(".dcm".utf8) : Array(FileSystem.name(file).utf8)
+            #expect(rename(file, bytePath([folder, patient, name])) == 0)
+        }
+        #expect(h.wait { h.finished(1) })
+        #expect(h.jobs().map { "\($0.state.rawValue) \($0.fileCount)" } == ["done \(series.files.count)"])
+        #expect(h.stop() == 0)
+        #expect(!h.stdoutLines.contains { $0.contains("ller^Hans") })
+        let volume = try NIfTIFile.read("\(h.output)/\(series.uid)/image.nii.gz").hounsfieldVolume()
+        #expect(volume.voxels == series.volume.voxels)
     }
 }

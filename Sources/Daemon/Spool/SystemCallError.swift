@@ -112,17 +112,40 @@ public enum FileSystem {
     }
 
     /// Entries of a folder (names only, "." and ".." left out); empty when it cannot be read.
-    public static func entries(_ path: String) -> [String] {
+    /// The names in a folder, sorted. A name that is not UTF-8 (Latin-1 from storescp, say) cannot
+    /// be reached through a String path: with `repairingNames` it is renamed to its Latin-1
+    /// reading (bytes ≥ 0x80 as U+0080…U+00FF) and listed under that name; otherwise it is left out.
+    public static func entries(_ path: String, repairingNames: Bool = false) -> [String] {
         guard let dir = opendir(path) else { return [] }
         defer { closedir(dir) }
         var names: [String] = []
+        var undecodable: [[UInt8]] = []
         while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            let bytes = withUnsafeBytes(of: entry.pointee.d_name) { raw in Array(raw.prefix { $0 != 0 }) }
+            if let name = String(validating: bytes, as: UTF8.self) {
+                if name != "." && name != ".." { names.append(name) }
+            } else {
+                undecodable.append(bytes)
             }
-            if name != "." && name != ".." { names.append(name) }
         }
+        if repairingNames { names += undecodable.compactMap { repairName($0, in: path) } }
         return names.sorted()
+    }
+
+    /// Renames a non-UTF-8 entry to its Latin-1 reading (made unique); nil when that fails.
+    static func repairName(_ bytes: [UInt8], in folder: String) -> String? {
+        let latin1 = String(String.UnicodeScalarView(bytes.map { Unicode.Scalar($0) }))
+        var name = latin1
+        var n = 1
+        while info("\(folder)/\(name)") != nil {
+            name = "\(latin1)-\(n)"
+            n += 1
+        }
+        let from = Array(folder.utf8) + [UInt8(ascii: "/")] + bytes + [0]
+        let renamed = from.withUnsafeBufferPointer { source in
+            source.withMemoryRebound(to: CChar.self) { Glibc.rename($0.baseAddress!, "\(folder)/\(name)") }
+        }
+        return renamed == 0 ? name : nil
     }
 
     public struct FileInfo: Sendable, Equatable {

@@ -141,7 +141,7 @@ public final class FolderWatcher {
             // Not the folder's name: storescp may name it after the patient.
             logger.warning("cannot watch folder; the periodic rescan still covers it", metadata: ["errno": "\(errno)"])
         }
-        for name in FileSystem.entries(path) where !name.hasPrefix(".") {
+        for name in FileSystem.entries(path, repairingNames: true) where !name.hasPrefix(".") {
             let child = relative.isEmpty ? name : "\(relative)/\(name)"
             if FileSystem.info(absolute(child))?.isDirectory == true { addWatches(under: child) }
         }
@@ -154,7 +154,7 @@ public final class FolderWatcher {
 
     private func scanTree(_ relative: String, now: Double) {
         scanFolder(relative, now: now, fresh: false)
-        for name in FileSystem.entries(absolute(relative)) where !name.hasPrefix(".") {
+        for name in FileSystem.entries(absolute(relative), repairingNames: true) where !name.hasPrefix(".") {
             let child = relative.isEmpty ? name : "\(relative)/\(name)"
             if FileSystem.info(absolute(child))?.isDirectory == true { scanTree(child, now: now) }
         }
@@ -187,7 +187,7 @@ public final class FolderWatcher {
     private func listing(_ path: String) -> (files: [String], marker: String?) {
         var files: [String] = []
         var marker: String?
-        for name in FileSystem.entries(path) where !name.hasPrefix(".") {
+        for name in FileSystem.entries(path, repairingNames: true) where !name.hasPrefix(".") {
             let full = "\(path)/\(name)"
             guard FileSystem.info(full)?.isRegular == true else { continue }
             if !markerFile.isEmpty && name == markerFile { marker = full } else { files.append(full) }
