@@ -21,9 +21,12 @@ public struct SeriesDecoding: Sendable {
     }
 
     public func decode(_ series: ClaimedSeries, logger: Logger) async throws -> Result {
+        // A fallback key hashes the watch folder, and the files are now in the spool: the job's
+        // input holds that one group's files, so the folder's only series is the one.
+        let seriesUID = series.seriesUID.flatMap { SeriesKey.isFallback($0) ? nil : $0 }
         guard let worker else {
-            let policy = policy
-            return try await BlockingWork.run { try Self.decodeHere(series.inputDirectory, seriesUID: series.seriesUID, policy: policy, logger: logger) }
+            let policy = policy, input = series.inputDirectory
+            return try await BlockingWork.run { try Self.decodeHere(input, seriesUID: seriesUID, policy: policy, logger: logger) }
         }
         // Beside the job's input in the spool: removed with the job, on the same disk.
         let folder = (series.inputDirectory as NSString).deletingLastPathComponent + "/decoded"
@@ -32,7 +35,7 @@ public struct SeriesDecoding: Sendable {
             throw SystemCallError("mkdir", path: folder)
         }
         let status = try await worker.run("decode", ["--input", series.inputDirectory, "--output", folder]
-                                                     + (series.seriesUID.map { ["--series", $0] } ?? []),
+                                                     + (seriesUID.map { ["--series", $0] } ?? []),
                                           stderrPath: "\(folder)/worker.stderr")
         if status == WorkerProcess.temporaryFailure { throw SystemCallError("read", path: series.inputDirectory, errno: EIO) }
         let result = try await BlockingWork.run { try DecodedSeriesFile.read(from: folder) }

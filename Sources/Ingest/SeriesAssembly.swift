@@ -10,7 +10,7 @@ enum SeriesAssembly {
         if !a.seriesInstanceUID.isEmpty { return a.seriesInstanceUID }
         let folder = (path as NSString).deletingLastPathComponent
         let number = a.seriesNumber.map(String.init) ?? "?"
-        return "nouid:\(stableHash("\(a.studyInstanceUID)|\(number)|\(a.frameOfReferenceUID)|\(folder)"))"
+        return SeriesKey.fallbackPrefix + "\(stableHash("\(a.studyInstanceUID)|\(number)|\(a.frameOfReferenceUID)|\(folder)"))"
     }
 
     static func assemble(_ frames: [ScannedFrame], key: String, excluded: [IngestNote], policy: IngestPolicy)

@@ -84,6 +84,15 @@ public struct DicomScan: Sendable {
     }
 }
 
+/// How series are told apart: by SeriesInstanceUID, or, for files without one, by a fallback key
+/// that hashes their folder among other things (so it changes when the files move).
+public enum SeriesKey {
+    static let fallbackPrefix = "nouid:"
+
+    /// Whether a key is a fallback one: meaningful only in the folder it was computed in.
+    public static func isFallback(_ key: String) -> Bool { key.hasPrefix(fallbackPrefix) }
+}
+
 /// A decoded series: the volume in HU with its geometry and a few non-identifying attributes.
 public struct LoadedSeries: Sendable {
     public var volume: Volume<Int16>

@@ -1,16 +1,16 @@
 import Daemon
 import Foundation
 import Glibc
+import Ingest
+import Volumes
 import NIfTI
 import Testing
 import TestSupport
 
-/// A file whose parsing crashes the reader (DCMTK recursing through a sequence nested 50 000
-/// deep overflows its stack), dropped beside a good series into the real `lcovnet serve`: the
-/// header worker dies, not the daemon; the file is set aside as `worker_crashed`, the good
-/// series is done, and the daemon is the same process throughout (once: SIGSEGV at every start).
+/// Input a PACS or a person may send that once stopped the daemon or was never processed,
+/// through the real `lcovnet serve`.
 @Suite(.serialized, .enabled(if: DaemonHarness.binaryExists, "needs the lcovnet binary (swift build --build-tests)"))
-struct DaemonCrashContainmentTests {
+struct DaemonHostileInputTests {
     /// Explicit VR little endian: file meta, modality CT, then (0008,1115) sequences of
     /// undefined length, each holding one item that holds the next, `depth` deep.
     static func nestedSequences(depth: Int) -> Data {
@@ -33,6 +33,10 @@ struct DaemonCrashContainmentTests {
         return data
     }
 
+    /// A file whose parsing crashes the reader (DCMTK recursing through a sequence nested 50 000
+    /// deep overflows its stack), beside a good series: the header worker dies, not the daemon;
+    /// the file is set aside as `worker_crashed`, the good series is done, and the daemon is the
+    /// same process throughout (once: SIGSEGV at every start).
     @Test func aFileThatCrashesTheReaderIsSetAsideAndTheGoodSeriesIsDone() throws {
         let h = try DaemonHarness(quietSeconds: 1.5)
         try h.start()
@@ -75,5 +79,21 @@ struct DaemonCrashContainmentTests {
         #expect(!h.stdoutLines.contains { $0.contains("ller^Hans") })
         let volume = try NIfTIFile.read("\(h.output)/\(series.uid)/image.nii.gz").hounsfieldVolume()
         #expect(volume.voxels == series.volume.voxels)
+    }
+
+    /// Files without a SeriesInstanceUID are grouped by a key that hashes their watch folder; the
+    /// job still finds its series once the files are in the spool (once: series-not-found).
+    @Test func aSeriesWithoutUIDsIsProcessed() throws {
+        let h = try DaemonHarness(quietSeconds: 1)
+        try h.start()
+        var options = DicomWriterOptions()
+        options.emptyDatasetUIDs = true
+        let volume = DaemonFixtures.volume(size: Extent3(24, 20, 8), seed: 32)
+        let files = try DicomSeriesWriter(options).write(volume, to: h.dir.file("nouid")).files
+        for file in files { try DaemonFixtures.drop(file, into: "\(h.watch)/study") }
+        #expect(h.wait { h.finished(1) })
+        let job = try #require(h.jobs().first)
+        #expect(job.state == .done && job.fileCount == files.count, "\(job.state) \(job.reasonCode ?? "-") \(job.reason ?? "")")
+        #expect(h.stop() == 0)
     }
 }
