@@ -17,6 +17,8 @@ let sharedTargets: [Target] = [
         name: "CNIfTI", path: "Sources/Shims/CNIfTI",
         linkerSettings: ["niftiio", "znz", "z", "m"].map { .linkedLibrary($0) }),
     .target(name: "Volumes"),
+    // Crash-safe file writes, one owner for every writer (temp name, fsync, rename, folder fsync).
+    .target(name: "DurableFiles"),
     .target(name: "NIfTI", dependencies: ["Volumes", "CNIfTI", "CZstd"]),
     // What a model is: its classes and how it wants its input prepared.
     .target(name: "ModelSpec"),
@@ -75,7 +77,7 @@ let preprocessTargets: [Target] = [
     // zlib for the PNG encoder of the preview (deflate and CRC-32).
     .systemLibrary(name: "CZlib", path: "Sources/Shims/CZlib"),
     .target(name: "Preprocess", dependencies: ["Volumes", "ModelSpec"], swiftSettings: optimizedVoxelLoops),
-    .target(name: "Export", dependencies: ["Volumes", "NIfTI", "ModelSpec", "CZlib"], swiftSettings: optimizedVoxelLoops),
+    .target(name: "Export", dependencies: ["Volumes", "NIfTI", "ModelSpec", "CZlib", "DurableFiles"], swiftSettings: optimizedVoxelLoops),
     // Time and peak memory of each step on scan-sized input (docs/BENCHMARKS.md).
     .executableTarget(name: "preprocess-bench", dependencies: ["Preprocess", "Export", "Volumes", "ModelSpec"],
                       path: "Sources/PreprocessBench"),
@@ -116,7 +118,7 @@ let segmentationTargets: [Target] = [
 
 // MARK: Retraining: the distillation cache, teacher backfill, retraining rounds, versioned models
 let retrainingTargets: [Target] = [
-    .target(name: "Retraining", dependencies: ["Training", "Inference", "Segmentation", "Phantom", "Preprocess", "ModelSpec", "NIfTI", "Export", "Volumes", "CZstd", logging],
+    .target(name: "Retraining", dependencies: ["Training", "Inference", "Segmentation", "Phantom", "Preprocess", "ModelSpec", "NIfTI", "Export", "Volumes", "CZstd", "DurableFiles", logging],
             swiftSettings: [.unsafeFlags(["-O"])]),
     .testTarget(name: "RetrainingTests", dependencies: ["Retraining", "Training", "Inference", "Phantom", "Preprocess", "ModelSpec", "Volumes",
                                                         "NIfTI", "Ingest", "Daemon", "DaemonJobs", "TestSupport", "ModelTestSupport", logging]),
@@ -138,13 +140,13 @@ let daemonTargets: [Target] = [
     .target(name: "CDaemonSystem", path: "Sources/Shims/CDaemonSystem"),
     .target(
         name: "Daemon",
-        dependencies: ["Volumes", "NIfTI", "CDaemonSystem", logging,
+        dependencies: ["Volumes", "NIfTI", "CDaemonSystem", "DurableFiles", logging,
                        .product(name: "GRDB", package: "GRDB.swift"),
                        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                        .product(name: "Prometheus", package: "swift-prometheus"),
                        .product(name: "TOMLKit", package: "TOMLKit")]),
     // The jobs `lcovnet serve` wires into the daemon: grouping by DICOM headers, segmentation, conversion.
-    .target(name: "DaemonJobs", dependencies: ["Daemon", "Ingest", "NIfTI", "Volumes", "Segmentation", "Inference", "Export", "Retraining", logging]),
+    .target(name: "DaemonJobs", dependencies: ["Daemon", "Ingest", "NIfTI", "Volumes", "Segmentation", "Inference", "Export", "Retraining", "DurableFiles", logging]),
 ]
 let daemonTests: [Target] = [
     .testTarget(name: "DaemonTests", dependencies: ["Daemon", "DaemonJobs", "Ingest", "Phantom", "Volumes", "TestSupport", logging]),

@@ -1,4 +1,5 @@
 import Daemon
+import DurableFiles
 import Foundation
 import Ingest
 import Logging
@@ -36,15 +37,14 @@ public struct ConvertSeriesProcessor: SeriesProcessor {
 
     static func write(_ loaded: LoadedSeries, jobID: String, into resultDir: String) throws -> ProcessingOutcome {
         let image = "\(resultDir)/image.nii.gz"
-        let partial = "\(resultDir)/.image.partial.nii.gz"
         do {
-            try NIfTIFile.write(loaded.volume, to: partial)
+            try Durable.write(to: image) { temporary in try NIfTIFile.write(loaded.volume, to: temporary) }
+        } catch let error as DurableError {
+            throw SystemCallError(error)
         } catch {
             // Writing fails for lack of space or I/O: transient, retried with backoff.
-            throw SystemCallError("write", path: partial, errno: [ENOSPC, EDQUOT].contains(Glibc.errno) ? Glibc.errno : EIO)
+            throw SystemCallError("write", path: image, errno: [ENOSPC, EDQUOT].contains(Glibc.errno) ? Glibc.errno : EIO)
         }
-        try FileSystem.sync(partial)
-        try FileSystem.rename(partial, image)
 
         let g = loaded.volume.geometry
         let description = SeriesDescription(

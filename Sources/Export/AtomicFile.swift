@@ -1,45 +1,26 @@
+import DurableFiles
 import Foundation
-import Glibc
 
-/// Writes a file so that readers see either the old file or the complete new one, never a
-/// partial one, even across a crash: the bytes go to a temporary name in the same folder,
-/// are fsync'd, renamed over the final name, and the folder is fsync'd so the rename lasts.
-/// On failure the temporary file is removed and any old file stays as it was.
+/// Export's durable writes (DurableFiles owns how), with failures as `ExportError`s naming the
+/// file: readers see the old file or the whole new one, never a part, even across a crash.
 public enum AtomicFile {
     /// Runs `write` with a temporary path (same folder, same file-name ending, so writers that
     /// choose their format by the name keep working), then commits it to `path`.
     public static func write(to path: String, _ write: (_ temporaryPath: String) throws -> Void) throws {
-        let url = URL(fileURLWithPath: path)
-        let folder = url.deletingLastPathComponent().path
-        let temporary = "\(folder)/.tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))-\(url.lastPathComponent)"
         do {
-            try write(temporary)
-            try syncFile(temporary)
-            guard rename(temporary, path) == 0 else { throw ExportError(path: path, reason: "rename failed: \(lastError())") }
+            try Durable.write(to: path, write)
+        } catch let error as ExportError {
+            throw error
+        } catch let error as DurableError {
+            throw exportError(error, path: path)
         } catch {
-            unlink(temporary)
-            if let error = error as? ExportError { throw error }
             throw ExportError(path: path, reason: "\(error)")
         }
-        try syncFile(folder, directory: true)
     }
 
     /// Writes `bytes` atomically.
     public static func write(_ bytes: some Collection<UInt8>, to path: String) throws {
-        try write(to: path) { temporary in
-            let fd = retryingEINTR { open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644) }
-            guard fd >= 0 else { throw ExportError(path: path, reason: "cannot create a file in its folder: \(lastError())") }
-            defer { close(fd) }
-            let data = Array(bytes)
-            try data.withUnsafeBytes { raw in
-                var done = 0
-                while done < raw.count {
-                    let n = retryingEINTR { Glibc.write(fd, raw.baseAddress! + done, raw.count - done) }
-                    guard n > 0 else { throw ExportError(path: path, reason: "write failed: \(lastError())") }
-                    done += n
-                }
-            }
-        }
+        do { try Durable.write(bytes, to: path) } catch { throw exportError(error, path: path) }
     }
 
     /// Writes a string as UTF-8 atomically.
@@ -47,19 +28,13 @@ public enum AtomicFile {
         try write(Array(text.utf8), to: path)
     }
 
-    static func syncFile(_ path: String, directory: Bool = false) throws {
-        let fd = retryingEINTR { open(path, (directory ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC) }
-        guard fd >= 0 else { throw ExportError(path: path, reason: "cannot open to fsync: \(lastError())") }
-        defer { close(fd) }
-        guard retryingEINTR({ fsync(fd) }) == 0 else { throw ExportError(path: path, reason: "fsync failed: \(lastError())") }
+    /// fsync on a folder, so the renames into it last.
+    static func syncFolder(_ path: String) throws {
+        do { try Durable.sync(path) } catch { throw exportError(error, path: path) }
     }
 
-    static func lastError() -> String { String(cString: strerror(errno)) }
-
-    static func retryingEINTR<T: BinaryInteger>(_ call: () -> T) -> T {
-        while true {
-            let result = call()
-            if result >= 0 || errno != EINTR { return result }
-        }
+    /// The failure, named by the file the caller asked for (not the temporary one).
+    static func exportError(_ error: DurableError, path: String) -> ExportError {
+        ExportError(path: path, reason: "\(error.call) failed: \(String(cString: strerror(error.errno)))")
     }
 }

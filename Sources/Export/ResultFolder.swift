@@ -53,7 +53,7 @@ public enum ResultFolder {
             throw ExportError(path: folder, reason: "cannot move the result into place: \(reason)")
         }
         if hadEarlier { try? fm.removeItem(atPath: replaced) }
-        try AtomicFile.syncFile(outputDirectory, directory: true)
+        try AtomicFile.syncFolder(outputDirectory)
         return (folder, value)
     }
 

@@ -47,23 +47,3 @@ enum StableHash {
         return String(repeating: "0", count: 16 - s.count) + s
     }
 }
-
-/// fsync of a file or a folder, so that a rename that follows (or precedes) it lasts a crash.
-enum Durable {
-    static func sync(_ path: String, directory: Bool = false) throws {
-        let fd = open(path, (directory ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC)
-        guard fd >= 0 else { throw CacheError("\(path): cannot open to fsync: \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        guard fsync(fd) == 0 else { throw CacheError("\(path): fsync failed: \(String(cString: strerror(errno)))") }
-    }
-
-    /// Every file in a folder, then the folder itself.
-    static func syncTree(_ path: String) throws {
-        for name in try FileManager.default.contentsOfDirectory(atPath: path) { try sync("\(path)/\(name)") }
-        try sync(path, directory: true)
-    }
-
-    static func rename(_ from: String, _ to: String) throws {
-        guard Glibc.rename(from, to) == 0 else { throw CacheError("\(to): rename from \(from) failed: \(String(cString: strerror(errno)))") }
-    }
-}

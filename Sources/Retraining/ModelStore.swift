@@ -1,6 +1,7 @@
 import Export
 import Foundation
 import Glibc
+import DurableFiles
 import Inference
 
 /// Versioned student models under `<work>/models`: one complete model directory per version,
@@ -72,7 +73,7 @@ public struct ModelStore: Sendable {
         _ = try ModelDirectory(path: staged)     // loads: manifest, weights, every layer's shapes
         try Durable.syncTree(staged)
         try Durable.rename(staged, "\(path)/\(version)")
-        try Durable.sync(path, directory: true)
+        try Durable.sync(path)
     }
 
     /// Copies a model directory in as a version (the student that served before the first round).
@@ -117,7 +118,7 @@ public struct ModelStore: Sendable {
         unlink(temporary)
         guard symlink(version, temporary) == 0 else { throw CacheError("\(temporary): symlink failed: \(String(cString: strerror(errno)))") }
         try Durable.rename(temporary, currentLink)
-        try Durable.sync(path, directory: true)
+        try Durable.sync(path)
     }
 
     private func write(_ h: History) throws {

@@ -1,4 +1,5 @@
 import CDaemonSystem
+import DurableFiles
 import Glibc
 
 /// A failed system call: its name, the path concerned and errno.
@@ -11,6 +12,10 @@ public struct SystemCallError: Error, Sendable, CustomStringConvertible {
         self.call = call
         self.path = path
         self.errno = errno
+    }
+
+    public init(_ error: DurableError) {
+        self.init(error.call, path: error.path, errno: error.errno)
     }
 
     public var description: String { "\(path): \(call) failed: \(reason)" }
@@ -28,7 +33,7 @@ public struct SystemCallError: Error, Sendable, CustomStringConvertible {
 /// Thin wrappers over the calls the spool needs: each retries EINTR and throws with errno.
 public enum FileSystem {
     public static func rename(_ from: String, _ to: String) throws(SystemCallError) {
-        if Glibc.rename(from, to) != 0 { throw SystemCallError("rename to \(to)", path: from) }
+        do { try Durable.rename(from, to) } catch { throw SystemCallError(error) }
     }
 
     /// Swaps `a` and `b` (both must exist) in one step.
@@ -61,12 +66,7 @@ public enum FileSystem {
 
     /// fsync on a file or folder, so a rename into it (or its data) survives a power cut.
     public static func sync(_ path: String) throws(SystemCallError) {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 { throw SystemCallError("open", path: path) }
-        defer { close(fd) }
-        while fsync(fd) != 0 {
-            if errno != EINTR { throw SystemCallError("fsync", path: path) }
-        }
+        do { try Durable.sync(path) } catch { throw SystemCallError(error) }
     }
 
     public static func parent(_ path: String) -> String {
@@ -78,37 +78,9 @@ public enum FileSystem {
         path.lastIndex(of: "/").map { String(path[path.index(after: $0)...]) } ?? path
     }
 
-    /// Writes `bytes` to a temporary name beside `path`, fsyncs it, renames it over `path` and
-    /// fsyncs the folder: readers see the old file or the whole new one, never a part.
+    /// Writes `bytes` durably (DurableFiles): readers see the old file or the whole new one.
     public static func writeAtomically(_ bytes: [UInt8], to path: String) throws(SystemCallError) {
-        let temporary = "\(parent(path))/.\(name(path)).tmp-\(getpid())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
-        if fd < 0 { throw SystemCallError("open", path: temporary) }
-        var failure: SystemCallError?
-        bytes.withUnsafeBytes { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let n = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
-                if n < 0 && errno == EINTR { continue }
-                if n < 0 { failure = SystemCallError("write", path: temporary); return }
-                offset += n
-            }
-            while fsync(fd) != 0 {
-                if errno != EINTR { failure = SystemCallError("fsync", path: temporary); return }
-            }
-        }
-        close(fd)
-        if let failure {
-            unlink(temporary)
-            throw failure
-        }
-        do {
-            try rename(temporary, path)
-        } catch {
-            unlink(temporary)
-            throw error
-        }
-        try sync(parent(path))
+        do { try Durable.write(bytes, to: path) } catch { throw SystemCallError(error) }
     }
 
     /// Entries of a folder (names only, "." and ".." left out); empty when it cannot be read.
