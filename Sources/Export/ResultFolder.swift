@@ -1,3 +1,4 @@
+import DurableFiles
 import Foundation
 
 /// Where one job's results go: `<out-dir>/<SeriesInstanceUID>/` for DICOM input, otherwise
@@ -6,14 +7,14 @@ import Foundation
 public enum ResultFolder {
     public static func name(seriesUID: String?, inputPath: String) -> String {
         if let uid = seriesUID?.trimmingCharacters(in: .whitespaces), !uid.isEmpty {
-            return sanitized(uid)
+            return SafeFileName.make(uid)
         }
         var stem = inputPath.split(separator: "/").last.map(String.init) ?? ""
         for ending in [".nii.zst", ".nii.gz", ".nii"] where stem.lowercased().hasSuffix(ending) {
             stem = String(stem.dropLast(ending.count))
             break
         }
-        return sanitized(stem.isEmpty ? "scan" : stem)
+        return SafeFileName.make(stem.isEmpty ? "scan" : stem)
     }
 
     /// Creates the output folder (and its parents) if need be.
@@ -57,9 +58,4 @@ public enum ResultFolder {
         return (folder, value)
     }
 
-    static func sanitized(_ text: String) -> String {
-        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_")
-        let cleaned = String(text.map { allowed.contains($0) ? $0 : "_" })
-        return cleaned.allSatisfy { $0 == "." } ? "_" + cleaned : cleaned
-    }
 }

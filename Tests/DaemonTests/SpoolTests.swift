@@ -41,6 +41,13 @@ import TestSupport
 
     let logger = Logger(label: "test")
 
+    /// Result folders are named by `segment`'s rule (DurableFiles.SafeFileName), else the job id.
+    @Test func resultFoldersFollowTheOneNamingRule() {
+        #expect(Spool.resultName(seriesUID: "Müller 7", jobID: "j1") == "M_ller_7")
+        #expect(Spool.resultName(seriesUID: ".hidden", jobID: "j1") == "_.hidden")
+        #expect(Spool.resultName(seriesUID: " ", jobID: "j1") == "j1")
+    }
+
     @Test func claimMovesEveryFileAndRecordsTheJob() throws {
         let f = try Fixture()
         let files = try f.drop(["a.dcm", "b.dcm", "c.dcm"])

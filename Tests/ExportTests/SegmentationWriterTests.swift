@@ -67,6 +67,10 @@ import Volumes
         #expect(ResultFolder.name(seriesUID: nil, inputPath: "/data/ct.NII.ZST") == "ct")
         #expect(ResultFolder.name(seriesUID: nil, inputPath: "/data/dicom/") == "dicom")
         #expect(ResultFolder.name(seriesUID: "", inputPath: "..") == "_..")
+        // The rule the daemon's result folders follow too (DurableFiles.SafeFileName).
+        #expect(ResultFolder.name(seriesUID: "Müller 7", inputPath: "/x") == "M_ller_7")
+        #expect(ResultFolder.name(seriesUID: ".hidden", inputPath: "/x") == "_.hidden")
+        #expect(ResultFolder.name(seriesUID: "a/b\u{1B}", inputPath: "/x") == "a_b_")
     }
 
     /// A run that fails half-way leaves an earlier result as it was; a run that succeeds replaces

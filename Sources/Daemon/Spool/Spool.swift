@@ -1,3 +1,4 @@
+import DurableFiles
 import Foundation
 import Logging
 
@@ -59,12 +60,11 @@ public struct Spool: Sendable {
         }
     }
 
-    /// The result folder's name: the SeriesInstanceUID (UIDs are digits and dots), or the job id.
+    /// The result folder's name: the SeriesInstanceUID made safe (SafeFileName, the rule
+    /// `segment` follows too), or the job id.
     public static func resultName(seriesUID: String?, jobID: String) -> String {
-        guard let uid = seriesUID, !uid.isEmpty else { return jobID }
-        let safe = uid.unicodeScalars.map { CharacterSet.alphanumerics.contains($0) || $0 == "." || $0 == "-" ? Character($0) : "_" }
-        let name = String(safe)
-        return name.hasPrefix(".") ? "_" + name : name
+        guard let uid = seriesUID?.trimmingCharacters(in: .whitespaces), !uid.isEmpty else { return jobID }
+        return SafeFileName.make(uid)
     }
 
     // MARK: Claim
