@@ -149,7 +149,7 @@ let daemonTargets: [Target] = [
     .target(name: "DaemonJobs", dependencies: ["Daemon", "Ingest", "NIfTI", "Volumes", "Segmentation", "Inference", "Export", "Retraining", "DurableFiles", logging]),
 ]
 let daemonTests: [Target] = [
-    .testTarget(name: "DaemonTests", dependencies: ["Daemon", "DaemonJobs", "Ingest", "Phantom", "Volumes", "TestSupport", logging]),
+    .testTarget(name: "DaemonTests", dependencies: ["Daemon", "DaemonJobs", "Ingest", "Phantom", "Segmentation", "Volumes", "TestSupport", logging]),
 ]
 let daemonModules: [Target.Dependency] = [
     "Daemon", "DaemonJobs", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -43,9 +43,6 @@ public final class SegmentSeriesProcessor: SeriesProcessor, @unchecked Sendable 
         var manifest: ModelManifest
     }
 
-    /// Where the model is looked for when [job] model is "".
-    public static let installedModels = ["/usr/local/share/lcovnet/models/default", "/usr/share/lcovnet/models/default"]
-
     /// - Parameter worker: decode in a child process (`lcovnet serve`); nil decodes here.
     public init(configuration: DaemonConfiguration, worker: WorkerProcess? = nil, logger: Logger) throws {
         (segmenter, servedModel) = try Self.makeSegmenter(configuration, logger: logger)
@@ -54,12 +51,12 @@ public final class SegmentSeriesProcessor: SeriesProcessor, @unchecked Sendable 
     }
 
     /// The model folder [job] model names, else the version `lcovnet retrain` (or `lcovnet model
-    /// promote`) made current under <work>/models, else $LCOVNET_MODEL, else the installed default.
+    /// promote`) made current under <work>/models, else the shipped default where `segment`
+    /// finds it too (ShippedModels).
     public static func modelPath(_ c: DaemonConfiguration, environment: [String: String]) -> String? {
         if !c.job.model.isEmpty { return c.job.model }
         if let promoted = promotedModel(c) { return promoted }
-        if let env = environment["LCOVNET_MODEL"], !env.isEmpty { return env }
-        return installedModels.first { FileManager.default.fileExists(atPath: "\($0)/manifest.json") }
+        return ShippedModels.defaultModel(environment: environment)
     }
 
     /// The current promoted version, when [job] model leaves the choice to the daemon.
@@ -72,7 +69,7 @@ public final class SegmentSeriesProcessor: SeriesProcessor, @unchecked Sendable 
 
     static func makeSegmenter(_ c: DaemonConfiguration, logger: Logger) throws -> (Segmenter, String) {
         guard let path = modelPath(c, environment: ProcessInfo.processInfo.environment) else {
-            throw ConfigurationError(file: "configuration", key: "job.model", problem: "no model was found (looked in \(installedModels.joined(separator: ", ")))",
+            throw ConfigurationError(file: "configuration", key: "job.model", problem: "no model was found (looked in [job] model, <work>/models/current, \(ShippedModels.searched))",
                                      fix: "install the default model, set [job] model to a model folder, or set [job] kind = \"convert\"")
         }
         let model: ModelDirectory

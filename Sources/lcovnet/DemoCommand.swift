@@ -27,7 +27,7 @@ struct DemoCommand: ParsableCommand {
 
     func run() throws {
         let logger = Logger(label: "lcovnet.demo")
-        guard let modelPath = model ?? ModelLocation.defaultModel() else {
+        guard let modelPath = model ?? ShippedModels.defaultModel() else {
             FileHandle.standardError.write(Data("lcovnet demo: no default model found (Models/default is missing; scripts/train-default-model.sh makes it)\n".utf8))
             throw ExitCode(9)
         }

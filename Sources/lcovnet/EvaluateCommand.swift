@@ -32,7 +32,7 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "Threads.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
     func run() throws {
-        guard let modelPath = model ?? ModelLocation.defaultModel() else {
+        guard let modelPath = model ?? ShippedModels.defaultModel() else {
             FileHandle.standardError.write(Data("lcovnet evaluate: no default model found (Models/default is missing)\n".utf8))
             throw ExitCode(9)
         }

@@ -40,7 +40,7 @@ struct SegmentCommand: ParsableCommand {
         let reporter = ProgressReporter(started: started)
         let logger = Logger(label: "lcovnet.segment")
         do {
-            guard let modelPath = model ?? ModelLocation.defaultModel() else {
+            guard let modelPath = model ?? ShippedModels.defaultModel() else {
                 throw CommandFailure(line: "no model: give --model DIR (no default model is installed)", exitCode: 9)
             }
             let directory: ModelDirectory
