@@ -57,12 +57,12 @@ let ingestTargets: [Target] = [
     .systemLibrary(name: "COpenJPEG", path: "Sources/Shims/COpenJPEG", pkgConfig: "libopenjp2"),
     .target(
         name: "CDicom", dependencies: ["COpenJPEG"], path: "Sources/Shims/CDicom",
-        linkerSettings: ["dcmjpls", "dcmtkcharls", "dcmjpeg", "ijg8", "ijg12", "ijg16", "dcmimage", "dcmimgle",
+        linkerSettings: ["dcmseg", "dcmfg", "dcmiod", "dcmjpls", "dcmtkcharls", "dcmjpeg", "ijg8", "ijg12", "ijg16", "dcmimage", "dcmimgle",
                          "dcmdata", "oflog", "ofstd", "openjp2", "z"].map { .linkedLibrary($0) }),
-    .target(name: "Ingest", dependencies: ["CDicom", "Volumes", logging]),
+    .target(name: "Ingest", dependencies: ["CDicom", "Volumes", "ModelSpec", logging]),
 ]
 let ingestTests: [Target] = [
-    .testTarget(name: "IngestTests", dependencies: ["Ingest", "NIfTI", "Volumes", "TestSupport", "CZlib", logging]),
+    .testTarget(name: "IngestTests", dependencies: ["Ingest", "NIfTI", "Volumes", "ModelSpec", "TestSupport", "CZlib", logging]),
 ]
 let ingestModules: [Target.Dependency] = [
     "Ingest",

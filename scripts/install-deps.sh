@@ -29,3 +29,12 @@ if ((${#missing[@]})); then
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+
+# highdicom is not packaged by Debian: a venv for the DICOM SEG read-back check
+# (Tests/IngestTests/DicomSegmentationTests, tools/check_seg.py).
+cd "$(dirname "$0")/.."
+if [[ ! -f .cache/dicom-venv/.complete ]]; then
+  /usr/bin/python3 -m venv .cache/dicom-venv
+  .cache/dicom-venv/bin/pip install --quiet --disable-pip-version-check highdicom==0.23.1
+  touch .cache/dicom-venv/.complete
+fi

@@ -77,6 +77,7 @@ enum DecodedSeriesFile {
         var seriesDescription: String
         var sourceSliceCount: Int
         var notes: [Note]
+        var source: DicomSource?
     }
 
     static func write(_ result: SeriesDecoding.Result, to folder: String) throws {
@@ -88,7 +89,7 @@ enum DecodedSeriesFile {
             try FileSystem.writeAtomically(bytes, to: "\(folder)/voxels.raw")
             let header = Header(geometry: s.volume.geometry, seriesInstanceUID: s.seriesInstanceUID, id: s.id, modality: s.modality,
                                 seriesNumber: s.seriesNumber, seriesDescription: s.seriesDescription, sourceSliceCount: s.sourceSliceCount,
-                                notes: s.notes.map { .init(code: $0.code.rawValue, path: $0.path, detail: $0.detail) })
+                                notes: s.notes.map { .init(code: $0.code.rawValue, path: $0.path, detail: $0.detail) }, source: s.source)
             try FileSystem.writeAtomically(Array(try JSONEncoder().encode(header)), to: "\(folder)/series.json")
         }
     }
@@ -112,6 +113,7 @@ enum DecodedSeriesFile {
         return .loaded(LoadedSeries(volume: Volume(geometry: h.geometry, voxels: voxels), seriesInstanceUID: h.seriesInstanceUID, id: h.id,
                                     modality: h.modality, seriesNumber: h.seriesNumber, seriesDescription: h.seriesDescription,
                                     sourceSliceCount: h.sourceSliceCount,
-                                    notes: h.notes.compactMap { n in IngestCode(rawValue: n.code).map { IngestNote($0, path: n.path, detail: n.detail) } }))
+                                    notes: h.notes.compactMap { n in IngestCode(rawValue: n.code).map { IngestNote($0, path: n.path, detail: n.detail) } },
+                                    source: h.source))
     }
 }

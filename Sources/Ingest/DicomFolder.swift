@@ -82,7 +82,7 @@ public enum DicomFolder {
         return LoadedSeries(volume: volume, seriesInstanceUID: candidate.seriesInstanceUID, id: candidate.id,
                             modality: candidate.modality, seriesNumber: candidate.seriesNumber,
                             seriesDescription: candidate.seriesDescription,
-                            sourceSliceCount: candidate.slices.count, notes: notes)
+                            sourceSliceCount: candidate.slices.count, notes: notes, source: DicomSource(candidate))
     }
 
     /// Scans and loads in one call: the series with `id` (UID or fallback key), or the preferred one.

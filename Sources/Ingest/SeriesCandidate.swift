@@ -104,9 +104,12 @@ public struct LoadedSeries: Sendable {
     /// How many DICOM frames went into the volume.
     public var sourceSliceCount: Int
     public var notes: [IngestNote]
+    /// What DICOM results refer back to: a file of the series (patient, study, frame of
+    /// reference) and, when slice k of the volume is source image k, their SOP Instance UIDs.
+    public var source: DicomSource?
 
     public init(volume: Volume<Int16>, seriesInstanceUID: String, id: String, modality: String, seriesNumber: Int?,
-                seriesDescription: String, sourceSliceCount: Int, notes: [IngestNote]) {
+                seriesDescription: String, sourceSliceCount: Int, notes: [IngestNote], source: DicomSource? = nil) {
         self.volume = volume
         self.seriesInstanceUID = seriesInstanceUID
         self.id = id
@@ -115,5 +118,6 @@ public struct LoadedSeries: Sendable {
         self.seriesDescription = seriesDescription
         self.sourceSliceCount = sourceSliceCount
         self.notes = notes
+        self.source = source
     }
 }

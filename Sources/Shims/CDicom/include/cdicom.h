@@ -121,6 +121,34 @@ typedef struct cdicom_slice {
 
 int cdicom_write(const char *path, const cdicom_slice *slice, char *err, size_t errlen);
 
+/// One segment of a DICOM Segmentation: the label-map value it covers, its name and codes.
+typedef struct cdicom_seg_segment {
+    int label;
+    const char *name;                                                   // Segment Label
+    const char *category_value, *category_scheme, *category_meaning;    // Segmented Property Category
+    const char *type_value, *type_scheme, *type_meaning;                // Segmented Property Type
+    const char *modifier_value, *modifier_scheme, *modifier_meaning;    // laterality, or NULL
+} cdicom_seg_segment;
+
+/// The label map's grid as DICOM sees it: frames of rows × columns, one per slice.
+typedef struct cdicom_seg_grid {
+    int rows, columns, slices;
+    double orientation[6];        // ImageOrientationPatient
+    double pixel_spacing[2];      // row spacing, column spacing
+    double slice_thickness;
+    const double *positions;      // ImagePositionPatient, 3 per slice
+} cdicom_seg_grid;
+
+/// Writes a binary DICOM Segmentation (dcmseg) of `labels` (slices × rows × columns, column
+/// fastest): one segment per entry of `segments` that has voxels, one frame per segment and slice
+/// it covers (empty frames left out). Patient, study and frame of reference are taken from
+/// `source_file`; `source_instances` (one SOP Instance UID per slice, or NULL when the slices do
+/// not map 1:1 to source images) become each frame's derivation reference.
+int cdicom_write_seg(const char *source_file, const char *const *source_instances, const cdicom_seg_grid *grid,
+                     const unsigned char *labels, const cdicom_seg_segment *segments, int segment_count,
+                     const char *series_description, int series_number, const char *software_version,
+                     const char *out_path, char *err, size_t errlen);
+
 #ifdef __cplusplus
 }
 #endif

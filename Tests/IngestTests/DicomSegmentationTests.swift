@@ -1,0 +1,73 @@
+import Foundation
+import Ingest
+import ModelSpec
+import Testing
+import TestSupport
+import Volumes
+
+/// The organ label map written back as a DICOM Segmentation, read by highdicom (a reference no
+/// one here wrote): masks equal to the labels voxel for voxel, codes equal to pydicom's.
+@Suite struct DicomSegmentationTests {
+    /// highdicom is not in Debian: scripts/install-deps.sh puts it in .cache/dicom-venv.
+    static let python: String? = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        let venv = url.appendingPathComponent(".cache/dicom-venv/bin/python").path
+        return FileManager.default.isExecutableFile(atPath: venv) ? venv : nil
+    }()
+    static let tool: String = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url.appendingPathComponent("tools/check_seg.py").path
+    }()
+
+    /// Blocks of four organs, the kidneys and femoral heads among them (laterality), on some
+    /// slices only (empty frames are left out, and must read back as background).
+    static func labels(on geometry: Geometry) -> Volume<UInt8> {
+        var labels = Volume<UInt8>(geometry: geometry, repeating: 0)
+        let n = geometry.size
+        for k in 2..<(n.k - 3) { for j in 0..<n.j { for i in 0..<n.i {
+            let organ: UInt8 = i < n.i / 3 ? 3 : i < 2 * n.i / 3 ? (j < n.j / 2 ? 1 : 16) : (k % 2 == 0 ? 4 : 0)
+            labels[i, j, k] = organ
+        } } }
+        return labels
+    }
+
+    @Test(.enabled(if: python != nil, "needs .cache/dicom-venv with highdicom (scripts/install-deps.sh)"))
+    func highdicomReadsTheOrgansBack() throws {
+        let series = try IngestFixtures.series(IngestFixtures.volume(size: Extent3(40, 32, 12)), "seg-source")
+        let loaded = try DicomFolder.loadSeries(in: series.path)
+        let source = try #require(loaded.source)
+        let uids = try #require(source.sliceInstanceUIDs)
+        #expect(uids.count == 12)
+        let labels = Self.labels(on: loaded.volume.geometry)
+        let dir = try TemporaryDirectory("seg")
+        try DicomSegmentationWriter.write(labels, source: source, classes: OrganClass.word, seriesDescription: "lcovnet organs",
+                                          seriesNumber: 901, softwareVersion: "test", to: dir.file("segmentation.dcm"))
+        try Data(labels.voxels).write(to: URL(fileURLWithPath: dir.file("labels.raw")))
+        let n = labels.size
+        let description = try JSONSerialization.data(withJSONObject: ["shape": [n.k, n.j, n.i], "instances": uids])
+        try description.write(to: URL(fileURLWithPath: dir.file("source.json")))
+        let result = try ReferenceTools.run(Self.python!, [Self.tool, dir.file("segmentation.dcm"), dir.file("labels.raw"), dir.file("source.json")])
+        #expect(result.status == 0 && result.stdout.hasSuffix("ok\n"), "\(result.stdout)\(result.stderr)")
+        // A person looking at it: LCOVNET_KEEP_SEG=/some/folder keeps a copy.
+        if let keep = ProcessInfo.processInfo.environment["LCOVNET_KEEP_SEG"] {
+            try? FileManager.default.copyItem(atPath: dir.file("segmentation.dcm"), toPath: "\(keep)/segmentation.dcm")
+        }
+        // dicom3tools' validator: no error against the Segmentation IOD.
+        let verified = try ReferenceTools.run("/usr/bin/dciodvfy", [dir.file("segmentation.dcm")])
+        let errors = (verified.stdout + verified.stderr).split(separator: "\n").filter { $0.hasPrefix("Error") }
+        #expect(errors.isEmpty, "\(errors.joined(separator: "\n"))")
+    }
+
+    @Test func anEmptyLabelMapIsRefusedWithAReason() throws {
+        let series = try IngestFixtures.series(IngestFixtures.volume(size: Extent3(16, 16, 4)), "seg-empty")
+        let loaded = try DicomFolder.loadSeries(in: series.path)
+        let dir = try TemporaryDirectory("seg-empty-out")
+        let empty = Volume<UInt8>(geometry: loaded.volume.geometry, repeating: 0)
+        #expect(throws: DicomWriteError.self) {
+            try DicomSegmentationWriter.write(empty, source: loaded.source!, classes: OrganClass.word, seriesDescription: "x",
+                                              seriesNumber: 1, softwareVersion: "test", to: dir.file("s.dcm"))
+        }
+    }
+}
