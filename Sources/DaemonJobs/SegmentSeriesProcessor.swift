@@ -158,7 +158,7 @@ public final class SegmentSeriesProcessor: SeriesProcessor, @unchecked Sendable 
             return .rejected(reason)
         case .loaded(let loaded):
             let scan = ScanInput(volume: loaded.volume, seriesInstanceUID: loaded.seriesInstanceUID.isEmpty ? nil : loaded.seriesInstanceUID,
-                                 path: series.inputDirectory)
+                                 path: series.inputDirectory, dicomSource: loaded.source)
             let load = ContinuousClock.now - started
             return .decoded(Decoded(scan: scan, loadSeconds: Double(load.components.seconds) + Double(load.components.attoseconds) / 1e18),
                             workingSetMB: Self.workingSetMB(voxels: scan.volume.voxels.count))

@@ -11,11 +11,14 @@ public struct ScanInput: Sendable {
     public var seriesInstanceUID: String?
     /// Where the scan came from (a folder or a file).
     public var path: String
+    /// The DICOM images it was read from (results go back as a DICOM Segmentation); nil for NIfTI.
+    public var dicomSource: DicomSource?
 
-    public init(volume: Volume<Int16>, seriesInstanceUID: String?, path: String) {
+    public init(volume: Volume<Int16>, seriesInstanceUID: String?, path: String, dicomSource: DicomSource? = nil) {
         self.volume = volume
         self.seriesInstanceUID = seriesInstanceUID
         self.path = path
+        self.dicomSource = dicomSource
     }
 
     /// The name of its results folder: the SeriesInstanceUID for DICOM input, the file stem for NIfTI input.
@@ -29,7 +32,8 @@ public struct ScanInput: Sendable {
         }
         if isDirectory.boolValue {
             let loaded = try DicomFolder.loadSeries(in: path, id: series, logger: logger)
-            return ScanInput(volume: loaded.volume, seriesInstanceUID: loaded.seriesInstanceUID.isEmpty ? nil : loaded.seriesInstanceUID, path: path)
+            return ScanInput(volume: loaded.volume, seriesInstanceUID: loaded.seriesInstanceUID.isEmpty ? nil : loaded.seriesInstanceUID, path: path,
+                             dicomSource: loaded.source)
         }
         guard NIfTIFormat(path: path) != nil else {
             throw SegmentationError(path: path, reason: "not a DICOM folder nor a .nii, .nii.gz or .nii.zst file")

@@ -1,11 +1,12 @@
 import Export
 import Foundation
 import Inference
+import Ingest
 import Volumes
 
 /// The write half of the segment job: the files `lcovnet segment` writes for one scan
-/// (segmentation.nii.zst and .nii.gz, statistics.json, preview.png, provenance.json, each
-/// atomically) into a folder. `SegmentationJob.run` calls it after `Segmenter.segment`; the
+/// (segmentation.nii.zst and .nii.gz, segmentation.dcm for DICOM input, statistics.json,
+/// preview.png, provenance.json, each atomically) into a folder. `SegmentationJob.run` calls it after `Segmenter.segment`; the
 /// daemon calls it in its own write stage, so that one series is written while the next is
 /// inferred.
 public struct SegmentationResultWriter: Sendable {
@@ -31,6 +32,9 @@ public struct SegmentationResultWriter: Sendable {
         let clock = ContinuousClock(), start = clock.now
         let model = StatisticsReport.Model(id: manifest.provenance.source, version: manifest.modelVersion)
         var files = try SegmentationWriter.write(result.labels, into: folder)
+        if let source = scan.dicomSource, result.labels.voxels.contains(where: { $0 != 0 }) {
+            files.append(try writeDicomSegmentation(result.labels, source: source, into: folder))
+        }
         let organs = try OrganStatistics.measure(labels: result.labels, scan: scan.volume, classes: manifest.classes, threads: threads)
         files.append(try PreviewRenderer().write(labels: result.labels, scan: scan.volume, classes: manifest.classes,
                                                  title: "lcovnet \(model.version), \(result.precision.rawValue)", into: folder))
@@ -48,4 +52,23 @@ public struct SegmentationResultWriter: Sendable {
                                           geometry: result.labels.geometry, organs: organs).write(into: folder))
         return Written(files: files, organs: organs, result: result)
     }
+
+    /// The organs as a DICOM Segmentation for PACS and viewers, on the source series' grid.
+    func writeDicomSegmentation(_ labels: Volume<UInt8>, source: DicomSource, into folder: String) throws -> String {
+        let path = "\(folder)/\(Self.dicomSegmentationName)"
+        try AtomicFile.write(to: path) { temporary in
+            do {
+                try DicomSegmentationWriter.write(labels, source: source, classes: manifest.classes,
+                                                  seriesDescription: "lcovnet organs (\(manifest.modelVersion))", seriesNumber: Self.seriesNumber,
+                                                  softwareVersion: SoftwareVersion.current, to: temporary)
+            } catch {
+                throw ExportError(path: path, reason: (error as? DicomWriteError)?.reason ?? "\(error)")
+            }
+        }
+        return path
+    }
+
+    public static let dicomSegmentationName = "segmentation.dcm"
+    /// Series Number of the Segmentation: apart from a scanner's usual 1-999.
+    static let seriesNumber = 9901
 }

@@ -23,7 +23,16 @@ import Volumes
         let outcome = try SegmentationJob.run(scan, outputDirectory: dir.file("out"), segmenter: segmenter)
         #expect(outcome.folder == dir.file("out/\(scan.seriesInstanceUID!)"))
         let names = try FileManager.default.contentsOfDirectory(atPath: outcome.folder).sorted()
-        #expect(names == ["preview.png", "provenance.json", "segmentation.nii.gz", "segmentation.nii.zst", "statistics.json"])
+        // DICOM input: the organs also as a DICOM Segmentation (when any was found).
+        let found = outcome.result.labels.voxels.contains { $0 != 0 }
+        #expect(found, "the random model labelled nothing: the SEG path is not exercised")
+        #expect(names == ["preview.png", "provenance.json"] + (found ? ["segmentation.dcm"] : []) + ["segmentation.nii.gz", "segmentation.nii.zst", "statistics.json"])
+        if ReferenceTools.highdicomPython != nil, let uids = scan.dicomSource?.sliceInstanceUIDs {
+            let n = outcome.result.labels.size
+            let disagreement = try ReferenceTools.segmentationDisagreement("\(outcome.folder)/segmentation.dcm", labels: outcome.result.labels.voxels,
+                                                                           size: (n.k, n.j, n.i), sourceInstances: uids, scratch: dir.path)
+            #expect(disagreement == nil, "\(disagreement ?? "")")
+        }
 
         let converted = try ReferenceTools.run("dcm2niix", ["-z", "n", "-f", "reference", "-o", dir.path, dir.file("dicom")])
         #expect(converted.status == 0, "\(converted.stderr)")

@@ -8,6 +8,32 @@ public enum ReferenceTools {
     /// earlier on PATH usually has none of them.
     public static let python = FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") ? "/usr/bin/python3" : "python3"
 
+    /// The source tree (three levels above this file).
+    public static let sourceRoot: URL = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url
+    }()
+
+    /// A venv with highdicom (not packaged by Debian; scripts/install-deps.sh makes it), or nil.
+    public static let highdicomPython: String? = {
+        let venv = sourceRoot.appendingPathComponent(".cache/dicom-venv/bin/python").path
+        return FileManager.default.isExecutableFile(atPath: venv) ? venv : nil
+    }()
+
+    /// Checks a DICOM Segmentation against its label map with highdicom (tools/check_seg.py):
+    /// returns nil when it agrees, else what differs.
+    public static func segmentationDisagreement(_ segmentation: String, labels: [UInt8], size: (slices: Int, rows: Int, columns: Int),
+                                                sourceInstances: [String], scratch: String) throws -> String? {
+        guard let python = highdicomPython else { return "no highdicom venv" }
+        try Data(labels).write(to: URL(fileURLWithPath: "\(scratch)/labels.raw"))
+        let description = try JSONSerialization.data(withJSONObject: ["shape": [size.slices, size.rows, size.columns], "instances": sourceInstances])
+        try description.write(to: URL(fileURLWithPath: "\(scratch)/source.json"))
+        let tool = sourceRoot.appendingPathComponent("tools/check_seg.py").path
+        let result = try run(python, [tool, segmentation, "\(scratch)/labels.raw", "\(scratch)/source.json"])
+        return result.status == 0 && result.stdout.hasSuffix("ok\n") ? nil : result.stdout + result.stderr
+    }
+
     public static func hasPythonModules(_ modules: String...) -> Bool {
         (try? run(python, ["-c", modules.map { "import \($0)" }.joined(separator: "; ")]).status) == 0
     }
