@@ -55,6 +55,19 @@ import Volumes
         #expect(try DicomFolder.loadSeries(in: fine.path).seriesInstanceUID == legal)
     }
 
+    /// Kept from the fuzzer (fuzz/run.sh): a 2 KB file whose PixelData declares 2.7 GB. DCMTK
+    /// reserves the declared length before it finds the file short (address space only; the
+    /// daemon's worker process bounds it); the file is refused as corrupt, not read.
+    @Test func aFuzzedFileWithPixelDataLongerThanTheFileIsRefused() throws {
+        let input = ReferenceTools.sourceRoot.appendingPathComponent("fuzz/crashes/pixel-data-longer-than-file.dcm").path
+        let dir = try TemporaryDirectory("fuzzed")
+        try FileManager.default.copyItem(atPath: input, toPath: dir.file("a.dcm"))
+        let scan = try DicomFolder.scan(dir.path)
+        #expect(scan.candidates.isEmpty)
+        #expect(scan.fileNotes.map(\.code) == [.corrupt] || scan.rejectedSeries.count == 1, "\(scan.fileNotes) \(scan.rejectedSeries)")
+        #expect(throws: IngestError.self) { try DicomFolder.loadSeries(in: dir.path) }
+    }
+
     @Test func slicesAMillionMillimetresApartAreRefused() throws {
         let directory = try write(Self.volume(spacing: [0.8, 0.7, 1e6]))
         let error = try failure(directory.path)
