@@ -17,7 +17,7 @@ let sharedTargets: [Target] = [
         name: "CNIfTI", path: "Sources/Shims/CNIfTI",
         linkerSettings: ["niftiio", "znz", "z", "m"].map { .linkedLibrary($0) }),
     .target(name: "Volumes"),
-    // Crash-safe file writes, one owner for every writer (temp name, fsync, rename, folder fsync).
+    // Crash-safe file writes (temp name, fsync, rename, folder fsync) and safe file names: one owner for every writer.
     .target(name: "DurableFiles"),
     .target(name: "NIfTI", dependencies: ["Volumes", "CNIfTI", "CZstd"]),
     // What a model is: its classes and how it wants its input prepared.
