@@ -12,6 +12,7 @@ public enum DicomSegmentationWriter {
     /// that has a code (OrganCodes) and voxels.
     public static func write(_ labels: Volume<UInt8>, source: DicomSource, classes: [OrganClass], seriesDescription: String,
                              seriesNumber: Int, softwareVersion: String, to path: String) throws(DicomWriteError) {
+        let labels = source.rowsReversed ? reversingRows(labels) : labels
         let g = labels.geometry
         let d = g.direction
         let normal = SIMD3(d[0, 2], d[1, 2], d[2, 2])
@@ -60,6 +61,23 @@ public enum DicomSegmentationWriter {
         guard status == 0 else {
             throw DicomWriteError(path: path, reason: String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
         }
+    }
+}
+
+extension DicomSegmentationWriter {
+    /// The same voxels and patient positions with rows in the opposite order: the source
+    /// images' own layout when ingest reversed it.
+    static func reversingRows(_ v: Volume<UInt8>) -> Volume<UInt8> {
+        var g = v.geometry
+        let n = g.size
+        g.origin = g.point(atIndex: [0, Double(n.j - 1), 0])
+        g.direction = Matrix3(columns: g.direction[0], -g.direction[1], g.direction[2])
+        var voxels = [UInt8](repeating: 0, count: v.voxels.count)
+        for k in 0..<n.k { for j in 0..<n.j {
+            let from = (k * n.j + j) * n.i, to = (k * n.j + (n.j - 1 - j)) * n.i
+            voxels[to..<(to + n.i)] = v.voxels[from..<(from + n.i)]
+        } }
+        return Volume(geometry: g, voxels: voxels)
     }
 }
 

@@ -33,7 +33,7 @@ import Volumes
                                           seriesNumber: 901, softwareVersion: "test", to: dir.file("segmentation.dcm"))
         let n = labels.size
         let disagreement = try ReferenceTools.segmentationDisagreement(dir.file("segmentation.dcm"), labels: labels.voxels, size: (n.k, n.j, n.i),
-                                                                       sourceInstances: uids, scratch: dir.path)
+                                                                       sourceInstances: uids, rowsReversed: source.rowsReversed, scratch: dir.path)
         #expect(disagreement == nil, "\(disagreement ?? "")")
         // A person looking at it: LCOVNET_KEEP_SEG=/some/folder keeps a copy.
         if let keep = ProcessInfo.processInfo.environment["LCOVNET_KEEP_SEG"] {
@@ -43,6 +43,15 @@ import Volumes
         let verified = try ReferenceTools.run("/usr/bin/dciodvfy", [dir.file("segmentation.dcm")])
         let errors = (verified.stdout + verified.stderr).split(separator: "\n").filter { $0.hasPrefix("Error") }
         #expect(errors.isEmpty, "\(errors.joined(separator: "\n"))")
+    }
+
+    /// Ingest reverses the rows of images whose columns run towards the patient's back (dcm2niix's
+    /// layout): the source says so, and the Segmentation's frames are written in the images' own
+    /// layout (what highdicomReadsTheOrgansBack reads pixel for pixel).
+    @Test func reversedRowsAreKnown() throws {
+        let series = try IngestFixtures.series(IngestFixtures.volume(size: Extent3(16, 12, 4)), "seg-flipped")
+        let loaded = try DicomFolder.loadSeries(in: series.path)
+        #expect(loaded.source?.rowsReversed == true && loaded.source?.sliceInstanceUIDs?.count == 4)
     }
 
     @Test func anEmptyLabelMapIsRefusedWithAReason() throws {

@@ -27,10 +27,13 @@ import Volumes
         let found = outcome.result.labels.voxels.contains { $0 != 0 }
         #expect(found, "the random model labelled nothing: the SEG path is not exercised")
         #expect(names == ["preview.png", "provenance.json"] + (found ? ["segmentation.dcm"] : []) + ["segmentation.nii.gz", "segmentation.nii.zst", "statistics.json"])
-        if ReferenceTools.highdicomPython != nil, let uids = scan.dicomSource?.sliceInstanceUIDs {
+        if ReferenceTools.highdicomPython != nil {
+            let source = try #require(scan.dicomSource)
+            let uids = try #require(source.sliceInstanceUIDs)
             let n = outcome.result.labels.size
             let disagreement = try ReferenceTools.segmentationDisagreement("\(outcome.folder)/segmentation.dcm", labels: outcome.result.labels.voxels,
-                                                                           size: (n.k, n.j, n.i), sourceInstances: uids, scratch: dir.path)
+                                                                           size: (n.k, n.j, n.i), sourceInstances: uids,
+                                                                           rowsReversed: source.rowsReversed, scratch: dir.path)
             #expect(disagreement == nil, "\(disagreement ?? "")")
         }
 

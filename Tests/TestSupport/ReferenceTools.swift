@@ -22,11 +22,20 @@ public enum ReferenceTools {
     }()
 
     /// Checks a DICOM Segmentation against its label map with highdicom (tools/check_seg.py):
-    /// returns nil when it agrees, else what differs.
+    /// returns nil when it agrees, else what differs. `rowsReversed`: the label map's rows run
+    /// opposite to the source images' (highdicom gives frames in the images' layout).
     public static func segmentationDisagreement(_ segmentation: String, labels: [UInt8], size: (slices: Int, rows: Int, columns: Int),
-                                                sourceInstances: [String], scratch: String) throws -> String? {
+                                                sourceInstances: [String], rowsReversed: Bool, scratch: String) throws -> String? {
         guard let python = highdicomPython else { return "no highdicom venv" }
-        try Data(labels).write(to: URL(fileURLWithPath: "\(scratch)/labels.raw"))
+        var layout = labels
+        if rowsReversed {
+            let plane = size.rows * size.columns
+            for k in 0..<size.slices { for r in 0..<size.rows {
+                let from = k * plane + r * size.columns, to = k * plane + (size.rows - 1 - r) * size.columns
+                layout[to..<(to + size.columns)] = labels[from..<(from + size.columns)]
+            } }
+        }
+        try Data(layout).write(to: URL(fileURLWithPath: "\(scratch)/labels.raw"))
         let description = try JSONSerialization.data(withJSONObject: ["shape": [size.slices, size.rows, size.columns], "instances": sourceInstances])
         try description.write(to: URL(fileURLWithPath: "\(scratch)/source.json"))
         let tool = sourceRoot.appendingPathComponent("tools/check_seg.py").path
