@@ -40,7 +40,7 @@ public struct ConvertSeriesProcessor: SeriesProcessor {
         do {
             try Durable.write(to: image) { temporary in try NIfTIFile.write(loaded.volume, to: temporary) }
         } catch let error as DurableError {
-            throw SystemCallError(error)
+            throw error
         } catch {
             // Writing fails for lack of space or I/O: transient, retried with backoff.
             throw SystemCallError("write", path: image, errno: [ENOSPC, EDQUOT].contains(Glibc.errno) ? Glibc.errno : EIO)

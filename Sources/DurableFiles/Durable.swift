@@ -13,7 +13,10 @@ public struct DurableError: Error, Sendable, CustomStringConvertible {
         self.errno = errno
     }
 
-    public var description: String { "\(path): \(call) failed: \(String(cString: strerror(errno)))" }
+    public var description: String { "\(path): \(call) failed: \(reason)" }
+
+    /// The failure without the path (for logs, where a watch folder's name may be a patient's).
+    public var reason: String { "\(call) failed: \(String(cString: strerror(errno)))" }
 }
 
 /// The one way lcovnet writes files that must survive a crash or a power cut: the bytes go to a

@@ -5,10 +5,9 @@ import Logging
 import Testing
 
 @Suite struct MetricsServerTests {
-    /// One HTTP/1.0 request over loopback; returns the whole response.
-    func get(_ path: String, port: Int) throws -> String {
+    /// A TCP connection to the server on loopback.
+    static func connection(port: Int) throws -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
@@ -16,7 +15,17 @@ import Testing
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard connected == 0 else { throw SystemCallError("connect", path: "127.0.0.1:\(port)") }
+        guard connected == 0 else {
+            close(fd)
+            throw SystemCallError("connect", path: "127.0.0.1:\(port)")
+        }
+        return fd
+    }
+
+    /// One HTTP/1.0 request over loopback; returns the whole response.
+    func get(_ path: String, port: Int) throws -> String {
+        let fd = try Self.connection(port: port)
+        defer { close(fd) }
         let request = Array("GET \(path) HTTP/1.0\r\nHost: localhost\r\n\r\n".utf8)
         _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
         var response: [UInt8] = []
@@ -52,18 +61,7 @@ import Testing
         defer { server.stop() }
         var idle: [Int32] = []
         defer { for fd in idle { close(fd) } }
-        for _ in 0..<30 {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = in_port_t(UInt16(port).bigEndian)
-            address.sin_addr.s_addr = in_addr_t(0x7F00_0001).bigEndian
-            let connected = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-            #expect(connected == 0)
-            idle.append(fd)
-        }
+        for _ in 0..<30 { idle.append(try Self.connection(port: port)) }
         let start = ContinuousClock.now
         let response = try get("/metrics", port: port)
         let waited = ContinuousClock.now - start

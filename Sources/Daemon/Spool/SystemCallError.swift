@@ -2,27 +2,11 @@ import CDaemonSystem
 import DurableFiles
 import Glibc
 
-/// A failed system call: its name, the path concerned and errno.
-public struct SystemCallError: Error, Sendable, CustomStringConvertible {
-    public var call: String
-    public var path: String
-    public var errno: Int32
+/// A failed system call: its name, the path concerned and errno (DurableFiles owns the type;
+/// the daemon adds which failures are transient).
+public typealias SystemCallError = DurableError
 
-    public init(_ call: String, path: String, errno: Int32 = Glibc.errno) {
-        self.call = call
-        self.path = path
-        self.errno = errno
-    }
-
-    public init(_ error: DurableError) {
-        self.init(error.call, path: error.path, errno: error.errno)
-    }
-
-    public var description: String { "\(path): \(call) failed: \(reason)" }
-
-    /// The failure without the path (for logs, where a watch folder's name may be a patient's).
-    public var reason: String { "\(call) failed: \(String(cString: strerror(errno)))" }
-
+extension DurableError {
     /// Errors that go away by themselves (space freed, I/O recovered, descriptors closed):
     /// the job is retried with backoff instead of failed.
     public var isTransient: Bool {
@@ -33,7 +17,7 @@ public struct SystemCallError: Error, Sendable, CustomStringConvertible {
 /// Thin wrappers over the calls the spool needs: each retries EINTR and throws with errno.
 public enum FileSystem {
     public static func rename(_ from: String, _ to: String) throws(SystemCallError) {
-        do { try Durable.rename(from, to) } catch { throw SystemCallError(error) }
+        try Durable.rename(from, to)
     }
 
     /// Swaps `a` and `b` (both must exist) in one step.
@@ -66,7 +50,7 @@ public enum FileSystem {
 
     /// fsync on a file or folder, so a rename into it (or its data) survives a power cut.
     public static func sync(_ path: String) throws(SystemCallError) {
-        do { try Durable.sync(path) } catch { throw SystemCallError(error) }
+        try Durable.sync(path)
     }
 
     public static func parent(_ path: String) -> String {
@@ -80,7 +64,7 @@ public enum FileSystem {
 
     /// Writes `bytes` durably (DurableFiles): readers see the old file or the whole new one.
     public static func writeAtomically(_ bytes: [UInt8], to path: String) throws(SystemCallError) {
-        do { try Durable.write(bytes, to: path) } catch { throw SystemCallError(error) }
+        try Durable.write(bytes, to: path)
     }
 
     /// Entries of a folder (names only, "." and ".." left out); empty when it cannot be read.

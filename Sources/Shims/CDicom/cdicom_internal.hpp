@@ -13,6 +13,9 @@ struct cdicom_file {
     bool nativeReady = false;   // pixel data converted to an uncompressed representation
 };
 
+/// A decimal string (DS) of at most 16 characters, as precise as that allows (cdicom_write.cpp).
+std::string cdicom_decimal(double value);
+
 /// Copies one line into a caller's buffer (always terminated).
 void cdicom_set_error(char *err, size_t errlen, const std::string &message);
 

@@ -22,15 +22,6 @@ void check(const OFCondition &status, const char *what) {
     if (status.bad()) throw Failure{std::string(what) + ": " + status.text()};
 }
 
-/// A decimal string (DS) of at most 16 characters, as precise as that allows.
-std::string ds(double value) {
-    char buffer[64];
-    for (int digits = 15; digits > 1; digits--) {
-        std::snprintf(buffer, sizeof buffer, "%.*g", digits, value);
-        if (std::strlen(buffer) <= 16) break;
-    }
-    return buffer;
-}
 
 /// Frames lie on their source images' grid, pixel for pixel: each Source Image Sequence item
 /// says so (dcmseg 3.6.7 has no setter; readers such as highdicom index by source image only
@@ -83,12 +74,12 @@ extern "C" int cdicom_write_seg(const char *source_file, const char *const *sour
 
         // What all frames share: pixel measures and orientation.
         FGPixelMeasures measures;
-        check(measures.setPixelSpacing((ds(g->pixel_spacing[0]) + "\\" + ds(g->pixel_spacing[1])).c_str()), "pixel spacing");
-        check(measures.setSliceThickness(ds(g->slice_thickness).c_str()), "slice thickness");
+        check(measures.setPixelSpacing((cdicom_decimal(g->pixel_spacing[0]) + "\\" + cdicom_decimal(g->pixel_spacing[1])).c_str()), "pixel spacing");
+        check(measures.setSliceThickness(cdicom_decimal(g->slice_thickness).c_str()), "slice thickness");
         check(seg->addForAllFrames(measures), "pixel measures");
         std::unique_ptr<FGPlaneOrientationPatient> orientation(FGPlaneOrientationPatient::createMinimal(
-            ds(g->orientation[0]).c_str(), ds(g->orientation[1]).c_str(), ds(g->orientation[2]).c_str(),
-            ds(g->orientation[3]).c_str(), ds(g->orientation[4]).c_str(), ds(g->orientation[5]).c_str()));
+            cdicom_decimal(g->orientation[0]).c_str(), cdicom_decimal(g->orientation[1]).c_str(), cdicom_decimal(g->orientation[2]).c_str(),
+            cdicom_decimal(g->orientation[3]).c_str(), cdicom_decimal(g->orientation[4]).c_str(), cdicom_decimal(g->orientation[5]).c_str()));
         if (!orientation) throw Failure{"cannot describe the orientation"};
         check(seg->addForAllFrames(*orientation), "plane orientation");
 
@@ -127,7 +118,7 @@ extern "C" int cdicom_write_seg(const char *source_file, const char *const *sour
                 const unsigned char *slice = labels + size_t(k) * plane;
                 for (size_t n = 0; n < plane; n++) frame[n] = slice[n] == d.label ? 1 : 0;
                 const double *p = g->positions + 3 * k;
-                std::unique_ptr<FGPlanePosPatient> position(FGPlanePosPatient::createMinimal(ds(p[0]).c_str(), ds(p[1]).c_str(), ds(p[2]).c_str()));
+                std::unique_ptr<FGPlanePosPatient> position(FGPlanePosPatient::createMinimal(cdicom_decimal(p[0]).c_str(), cdicom_decimal(p[1]).c_str(), cdicom_decimal(p[2]).c_str()));
                 FGFrameContent frameContent;
                 check(frameContent.setDimensionIndexValues(number, 0), "segment index");
                 check(frameContent.setDimensionIndexValues(Uint32(k + 1), 1), "position index");

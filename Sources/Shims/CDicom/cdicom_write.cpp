@@ -10,19 +10,9 @@
 
 namespace {
 
-/// A decimal string (DS) of at most 16 characters, as precise as that allows.
-std::string decimal(double value) {
-    char buffer[64];
-    for (int digits = 15; digits > 1; digits--) {
-        std::snprintf(buffer, sizeof buffer, "%.*g", digits, value);
-        if (std::strlen(buffer) <= 16) break;
-    }
-    return buffer;
-}
-
 std::string decimals(const double *values, int count) {
     std::string text;
-    for (int i = 0; i < count; i++) text += (i ? "\\" : "") + decimal(values[i]);
+    for (int i = 0; i < count; i++) text += (i ? "\\" : "") + cdicom_decimal(values[i]);
     return text;
 }
 
@@ -82,10 +72,10 @@ void describe(DcmDataset *ds, const cdicom_slice *s) {
     put16(ds, DCM_BitsStored, Uint16(s->bits_stored));
     put16(ds, DCM_HighBit, Uint16(s->bits_stored - 1));
     put16(ds, DCM_PixelRepresentation, Uint16(s->pixel_representation));
-    if (s->has_gantry_tilt) put(ds, DCM_GantryDetectorTilt, decimal(s->gantry_tilt));
+    if (s->has_gantry_tilt) put(ds, DCM_GantryDetectorTilt, cdicom_decimal(s->gantry_tilt));
     std::string spacing = decimals(s->pixel_spacing, 2), orientation = decimals(s->orientation, 6);
-    std::string thickness = decimal(s->slice_thickness);
-    std::string slope = decimal(s->rescale_slope), intercept = decimal(s->rescale_intercept);
+    std::string thickness = cdicom_decimal(s->slice_thickness);
+    std::string slope = cdicom_decimal(s->rescale_slope), intercept = cdicom_decimal(s->rescale_intercept);
     if (!enhanced) {
         put(ds, DCM_ImagePositionPatient, decimals(s->positions, 3));
         put(ds, DCM_ImageOrientationPatient, orientation);
@@ -192,4 +182,14 @@ extern "C" int cdicom_write(const char *path, const cdicom_slice *s, char *err, 
         cdicom_set_error(err, errlen, failure.message);
         return -1;
     }
+}
+
+/// A decimal string (DS) of at most 16 characters, as precise as that allows.
+std::string cdicom_decimal(double value) {
+    char buffer[64];
+    for (int digits = 15; digits > 1; digits--) {
+        std::snprintf(buffer, sizeof buffer, "%.*g", digits, value);
+        if (std::strlen(buffer) <= 16) break;
+    }
+    return buffer;
 }
