@@ -15,6 +15,7 @@ packages=(
   dcm2niix dicom3tools        # reference converter and DICOM validator for the tests
   python3-numpy python3-scipy python3-torch python3-nibabel python3-pydicom python3-pil python3-venv   # reference checks
   time                        # /usr/bin/time for bench/convert.sh
+  libgl1 libglib2.0-0         # OpenCV's wheel (rt-utils, the RT Structure Set read-back) links them
 )
 
 missing=()
@@ -30,11 +31,12 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# highdicom is not packaged by Debian: a venv for the DICOM SEG read-back check
-# (Tests/IngestTests/DicomSegmentationTests, tools/check_seg.py).
+# highdicom and rt-utils are not packaged by Debian: a venv for the DICOM SEG and RT Structure Set
+# read-back checks (Tests/IngestTests/DicomSegmentationTests, tools/check_seg.py, tools/check_rtstruct.py).
 cd "$(dirname "$0")/.."
-if [[ ! -f .cache/dicom-venv/.complete ]]; then
+venv_packages=(highdicom==0.23.1 rt-utils==1.2.7)
+if [[ "$(cat .cache/dicom-venv/.complete 2>/dev/null)" != "${venv_packages[*]}" ]]; then
   /usr/bin/python3 -m venv .cache/dicom-venv
-  .cache/dicom-venv/bin/pip install --quiet --disable-pip-version-check highdicom==0.23.1
-  touch .cache/dicom-venv/.complete
+  .cache/dicom-venv/bin/pip install --quiet --disable-pip-version-check "${venv_packages[@]}"
+  echo "${venv_packages[*]}" > .cache/dicom-venv/.complete
 fi

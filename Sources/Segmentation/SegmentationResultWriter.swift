@@ -5,7 +5,7 @@ import Ingest
 import Volumes
 
 /// The write half of the segment job: the files `lcovnet segment` writes for one scan
-/// (segmentation.nii.zst and .nii.gz, segmentation.dcm for DICOM input, statistics.json,
+/// (segmentation.nii.zst and .nii.gz, segmentation.dcm and rtstruct.dcm for DICOM input, statistics.json,
 /// preview.png, provenance.json, each atomically) into a folder. `SegmentationJob.run` calls it after `Segmenter.segment`; the
 /// daemon calls it in its own write stage, so that one series is written while the next is
 /// inferred.
@@ -34,6 +34,7 @@ public struct SegmentationResultWriter: Sendable {
         var files = try SegmentationWriter.write(result.labels, into: folder)
         if let source = scan.dicomSource, result.labels.voxels.contains(where: { $0 != 0 }) {
             files.append(try writeDicomSegmentation(result.labels, source: source, into: folder))
+            files.append(try writeStructureSet(result.labels, source: source, into: folder))
         }
         let organs = try OrganStatistics.measure(labels: result.labels, scan: scan.volume, classes: manifest.classes, threads: threads)
         files.append(try PreviewRenderer().write(labels: result.labels, scan: scan.volume, classes: manifest.classes,
@@ -55,20 +56,32 @@ public struct SegmentationResultWriter: Sendable {
 
     /// The organs as a DICOM Segmentation for PACS and viewers, on the source series' grid.
     func writeDicomSegmentation(_ labels: Volume<UInt8>, source: DicomSource, into folder: String) throws -> String {
-        let path = "\(folder)/\(Self.dicomSegmentationName)"
+        try writeDicom(named: Self.dicomSegmentationName, into: folder) { (temporary: String) throws(DicomWriteError) in
+            try DicomSegmentationWriter.write(labels, source: source, classes: manifest.classes,
+                                              seriesDescription: "lcovnet organs (\(manifest.modelVersion))", seriesNumber: Self.seriesNumber,
+                                              softwareVersion: SoftwareVersion.current, to: temporary)
+        }
+    }
+
+    /// The organs' contours as an RT Structure Set for radiotherapy planning systems.
+    func writeStructureSet(_ labels: Volume<UInt8>, source: DicomSource, into folder: String) throws -> String {
+        try writeDicom(named: Self.structureSetName, into: folder) { (temporary: String) throws(DicomWriteError) in
+            try DicomStructureSetWriter.write(labels, source: source, classes: manifest.classes, seriesNumber: Self.structureSetSeriesNumber,
+                                              softwareVersion: SoftwareVersion.current, to: temporary)
+        }
+    }
+
+    func writeDicom(named name: String, into folder: String, _ body: (String) throws(DicomWriteError) -> Void) throws -> String {
+        let path = "\(folder)/\(name)"
         try AtomicFile.write(to: path) { temporary in
-            do {
-                try DicomSegmentationWriter.write(labels, source: source, classes: manifest.classes,
-                                                  seriesDescription: "lcovnet organs (\(manifest.modelVersion))", seriesNumber: Self.seriesNumber,
-                                                  softwareVersion: SoftwareVersion.current, to: temporary)
-            } catch {
-                throw ExportError(path: path, reason: (error as? DicomWriteError)?.reason ?? "\(error)")
-            }
+            do throws(DicomWriteError) { try body(temporary) } catch { throw ExportError(path: path, reason: error.reason) }
         }
         return path
     }
 
     public static let dicomSegmentationName = "segmentation.dcm"
-    /// Series Number of the Segmentation: apart from a scanner's usual 1-999.
+    public static let structureSetName = "rtstruct.dcm"
+    /// Series Numbers of the Segmentation and the Structure Set: apart from a scanner's usual 1-999.
     static let seriesNumber = 9901
+    static let structureSetSeriesNumber = 9902
 }

@@ -52,7 +52,7 @@ struct DaemonSegmentTests {
             let folder = "\(h.output)/\(uid)"
             let labels = try NIfTIFile.read("\(folder)/segmentation.nii.gz")
             let found = try labels.labelVolume().voxels.contains { $0 != 0 }
-            #expect(h.files(folder) == ["preview.png", "provenance.json"] + (found ? ["segmentation.dcm"] : [])
+            #expect(h.files(folder) == ["preview.png", "provenance.json"] + (found ? ["rtstruct.dcm", "segmentation.dcm"] : [])
                     + ["segmentation.nii.gz", "segmentation.nii.zst", "statistics.json"])
             #expect(labels.geometry.size == scan.geometry.size)
             let statistics = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(folder)/statistics.json"))) as? [String: Any])

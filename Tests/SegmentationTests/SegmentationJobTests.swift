@@ -23,10 +23,11 @@ import Volumes
         let outcome = try SegmentationJob.run(scan, outputDirectory: dir.file("out"), segmenter: segmenter)
         #expect(outcome.folder == dir.file("out/\(scan.seriesInstanceUID!)"))
         let names = try FileManager.default.contentsOfDirectory(atPath: outcome.folder).sorted()
-        // DICOM input: the organs also as a DICOM Segmentation (when any was found).
+        // DICOM input: the organs also as a DICOM Segmentation and an RT Structure Set (when any was found).
         let found = outcome.result.labels.voxels.contains { $0 != 0 }
         #expect(found, "the random model labelled nothing: the SEG path is not exercised")
-        #expect(names == ["preview.png", "provenance.json"] + (found ? ["segmentation.dcm"] : []) + ["segmentation.nii.gz", "segmentation.nii.zst", "statistics.json"])
+        #expect(names == ["preview.png", "provenance.json"] + (found ? ["rtstruct.dcm", "segmentation.dcm"] : [])
+                + ["segmentation.nii.gz", "segmentation.nii.zst", "statistics.json"])
         if ReferenceTools.highdicomPython != nil {
             let source = try #require(scan.dicomSource)
             let uids = try #require(source.sliceInstanceUIDs)
@@ -35,6 +36,10 @@ import Volumes
                                                                            size: (n.k, n.j, n.i), sourceInstances: uids,
                                                                            rowsReversed: source.rowsReversed, scratch: dir.path)
             #expect(disagreement == nil, "\(disagreement ?? "")")
+            let contoured = try ReferenceTools.structureSetDisagreement("\(outcome.folder)/rtstruct.dcm", seriesFolder: dir.file("dicom"),
+                                                                        labels: outcome.result.labels.voxels, size: (n.k, n.j, n.i),
+                                                                        sourceInstances: uids, rowsReversed: source.rowsReversed, scratch: dir.path)
+            #expect(contoured == nil, "\(contoured ?? "")")
         }
 
         let converted = try ReferenceTools.run("dcm2niix", ["-z", "n", "-f", "reference", "-o", dir.path, dir.file("dicom")])

@@ -15,7 +15,7 @@ public enum ReferenceTools {
         return url
     }()
 
-    /// A venv with highdicom (not packaged by Debian; scripts/install-deps.sh makes it), or nil.
+    /// A venv with highdicom and rt-utils (not packaged by Debian; scripts/install-deps.sh makes it), or nil.
     public static let highdicomPython: String? = {
         let venv = sourceRoot.appendingPathComponent(".cache/dicom-venv/bin/python").path
         return FileManager.default.isExecutableFile(atPath: venv) ? venv : nil
@@ -26,7 +26,24 @@ public enum ReferenceTools {
     /// opposite to the source images' (highdicom gives frames in the images' layout).
     public static func segmentationDisagreement(_ segmentation: String, labels: [UInt8], size: (slices: Int, rows: Int, columns: Int),
                                                 sourceInstances: [String], rowsReversed: Bool, scratch: String) throws -> String? {
-        guard let python = highdicomPython else { return "no highdicom venv" }
+        try readBackDisagreement(tool: "check_seg.py", [segmentation], labels: labels, size: size, sourceInstances: sourceInstances,
+                                 rowsReversed: rowsReversed, scratch: scratch)
+    }
+
+    /// Checks an RT Structure Set against its label map with rt-utils (tools/check_rtstruct.py),
+    /// which fills the contours back on the images of `seriesFolder`: nil when every organ agrees.
+    public static func structureSetDisagreement(_ structureSet: String, seriesFolder: String, labels: [UInt8],
+                                                size: (slices: Int, rows: Int, columns: Int), sourceInstances: [String],
+                                                rowsReversed: Bool, scratch: String) throws -> String? {
+        try readBackDisagreement(tool: "check_rtstruct.py", [structureSet, seriesFolder], labels: labels, size: size,
+                                 sourceInstances: sourceInstances, rowsReversed: rowsReversed, scratch: scratch)
+    }
+
+    /// Runs a read-back tool on the labels in the source images' row order (labels.raw) and the
+    /// images' SOP Instance UIDs by slice (source.json).
+    static func readBackDisagreement(tool: String, _ files: [String], labels: [UInt8], size: (slices: Int, rows: Int, columns: Int),
+                                     sourceInstances: [String], rowsReversed: Bool, scratch: String) throws -> String? {
+        guard let python = highdicomPython else { return "no dicom-venv (scripts/install-deps.sh)" }
         var layout = labels
         if rowsReversed {
             let plane = size.rows * size.columns
@@ -38,8 +55,8 @@ public enum ReferenceTools {
         try Data(layout).write(to: URL(fileURLWithPath: "\(scratch)/labels.raw"))
         let description = try JSONSerialization.data(withJSONObject: ["shape": [size.slices, size.rows, size.columns], "instances": sourceInstances])
         try description.write(to: URL(fileURLWithPath: "\(scratch)/source.json"))
-        let tool = sourceRoot.appendingPathComponent("tools/check_seg.py").path
-        let result = try run(python, [tool, segmentation, "\(scratch)/labels.raw", "\(scratch)/source.json"])
+        let script = sourceRoot.appendingPathComponent("tools/\(tool)").path
+        let result = try run(python, [script] + files + ["\(scratch)/labels.raw", "\(scratch)/source.json"])
         return result.status == 0 && result.stdout.hasSuffix("ok\n") ? nil : result.stdout + result.stderr
     }
 

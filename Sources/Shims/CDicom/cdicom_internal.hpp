@@ -16,6 +16,14 @@ struct cdicom_file {
 /// A decimal string (DS) of at most 16 characters, as precise as that allows (cdicom_write.cpp).
 std::string cdicom_decimal(double value);
 
+/// A writer's failed step; its message becomes the caller's one-line error.
+struct CdicomFailure { std::string message; };
+
+/// Throws "what: DCMTK's reason" when a DCMTK call failed.
+inline void cdicom_check(const OFCondition &status, const char *what) {
+    if (status.bad()) throw CdicomFailure{std::string(what) + ": " + status.text()};
+}
+
 /// Copies one line into a caller's buffer (always terminated).
 void cdicom_set_error(char *err, size_t errlen, const std::string &message);
 

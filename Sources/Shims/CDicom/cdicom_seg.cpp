@@ -16,12 +16,6 @@
 
 namespace {
 
-struct Failure { std::string message; };
-
-void check(const OFCondition &status, const char *what) {
-    if (status.bad()) throw Failure{std::string(what) + ": " + status.text()};
-}
-
 
 /// Frames lie on their source images' grid, pixel for pixel: each Source Image Sequence item
 /// says so (dcmseg 3.6.7 has no setter; readers such as highdicom index by source image only
@@ -36,7 +30,7 @@ void markSpatialLocationsPreserved(DcmItem *dataset) {
             DcmSequenceOfItems *sources = nullptr;
             if (derivations->getItem(d)->findAndGetSequence(DCM_SourceImageSequence, sources).bad() || !sources) continue;
             for (unsigned long s = 0; s < sources->card(); s++) {
-                check(sources->getItem(s)->putAndInsertString(DCM_SpatialLocationsPreserved, "YES"), "spatial locations preserved");
+                cdicom_check(sources->getItem(s)->putAndInsertString(DCM_SpatialLocationsPreserved, "YES"), "spatial locations preserved");
             }
         }
     }
@@ -50,9 +44,9 @@ extern "C" int cdicom_write_seg(const char *source_file, const char *const *sour
                                 const char *out_path, char *err, size_t errlen) {
     try {
         if (g->rows <= 0 || g->columns <= 0 || g->slices <= 0 || g->rows > 65535 || g->columns > 65535)
-            throw Failure{"the grid's size is not one a DICOM frame can have"};
+            throw CdicomFailure{"the grid's size is not one a DICOM frame can have"};
         DcmFileFormat source;
-        check(source.loadFile(source_file, EXS_Unknown, EGL_noChange, 4096), "cannot read the source image");
+        cdicom_check(source.loadFile(source_file, EXS_Unknown, EGL_noChange, 4096), "cannot read the source image");
         OFString sopClass, sopInstance, patientID, study, series;
         DcmDataset *sourceSet = source.getDataset();
         sourceSet->findAndGetOFString(DCM_SOPClassUID, sopClass);
@@ -65,31 +59,31 @@ extern "C" int cdicom_write_seg(const char *source_file, const char *const *sour
         IODGeneralEquipmentModule::EquipmentInfo equipment("lcovnet", "lcovnet", "1", software_version);
         ContentIdentificationMacro content("1", "ORGANS", "Abdominal organs (WORD) segmented by lcovnet", "lcovnet");
         DcmSegmentation *created = nullptr;
-        check(DcmSegmentation::createBinarySegmentation(created, Uint16(g->rows), Uint16(g->columns), equipment, content),
+        cdicom_check(DcmSegmentation::createBinarySegmentation(created, Uint16(g->rows), Uint16(g->columns), equipment, content),
               "cannot create the segmentation");
         std::unique_ptr<DcmSegmentation> seg(created);
-        check(seg->importFromSourceImage(*source.getDataset(), OFTrue), "cannot take over patient, study and frame of reference");
-        check(seg->getSeries().setSeriesDescription(series_description), "series description");
-        check(seg->getSegmentationSeriesModule().setSeriesNumber(std::to_string(series_number).c_str()), "series number");
+        cdicom_check(seg->importFromSourceImage(*source.getDataset(), OFTrue), "cannot take over patient, study and frame of reference");
+        cdicom_check(seg->getSeries().setSeriesDescription(series_description), "series description");
+        cdicom_check(seg->getSegmentationSeriesModule().setSeriesNumber(std::to_string(series_number).c_str()), "series number");
 
         // What all frames share: pixel measures and orientation.
         FGPixelMeasures measures;
-        check(measures.setPixelSpacing((cdicom_decimal(g->pixel_spacing[0]) + "\\" + cdicom_decimal(g->pixel_spacing[1])).c_str()), "pixel spacing");
-        check(measures.setSliceThickness(cdicom_decimal(g->slice_thickness).c_str()), "slice thickness");
-        check(seg->addForAllFrames(measures), "pixel measures");
+        cdicom_check(measures.setPixelSpacing((cdicom_decimal(g->pixel_spacing[0]) + "\\" + cdicom_decimal(g->pixel_spacing[1])).c_str()), "pixel spacing");
+        cdicom_check(measures.setSliceThickness(cdicom_decimal(g->slice_thickness).c_str()), "slice thickness");
+        cdicom_check(seg->addForAllFrames(measures), "pixel measures");
         std::unique_ptr<FGPlaneOrientationPatient> orientation(FGPlaneOrientationPatient::createMinimal(
             cdicom_decimal(g->orientation[0]).c_str(), cdicom_decimal(g->orientation[1]).c_str(), cdicom_decimal(g->orientation[2]).c_str(),
             cdicom_decimal(g->orientation[3]).c_str(), cdicom_decimal(g->orientation[4]).c_str(), cdicom_decimal(g->orientation[5]).c_str()));
-        if (!orientation) throw Failure{"cannot describe the orientation"};
-        check(seg->addForAllFrames(*orientation), "plane orientation");
+        if (!orientation) throw CdicomFailure{"cannot describe the orientation"};
+        cdicom_check(seg->addForAllFrames(*orientation), "plane orientation");
 
         // Frames are indexed by segment, then by position.
         char uid[100];
         dcmGenerateUniqueIdentifier(uid, SITE_INSTANCE_UID_ROOT);
         IODMultiframeDimensionModule &dimensions = seg->getDimensions();
-        check(dimensions.addDimensionIndex(DCM_ReferencedSegmentNumber, uid, DCM_SegmentIdentificationSequence, "ReferencedSegmentNumber"),
+        cdicom_check(dimensions.addDimensionIndex(DCM_ReferencedSegmentNumber, uid, DCM_SegmentIdentificationSequence, "ReferencedSegmentNumber"),
               "segment dimension");
-        check(dimensions.addDimensionIndex(DCM_ImagePositionPatient, uid, DCM_PlanePositionSequence, "ImagePositionPatient"),
+        cdicom_check(dimensions.addDimensionIndex(DCM_ImagePositionPatient, uid, DCM_PlanePositionSequence, "ImagePositionPatient"),
               "position dimension");
 
         const size_t plane = size_t(g->rows) * size_t(g->columns);
@@ -104,7 +98,7 @@ extern "C" int cdicom_write_seg(const char *source_file, const char *const *sour
             }
             if (covered.empty()) continue;
             DcmSegment *segment = nullptr;
-            check(DcmSegment::create(segment, d.name, CodeSequenceMacro(d.category_value, d.category_scheme, d.category_meaning),
+            cdicom_check(DcmSegment::create(segment, d.name, CodeSequenceMacro(d.category_value, d.category_scheme, d.category_meaning),
                                      CodeSequenceMacro(d.type_value, d.type_scheme, d.type_meaning), DcmSegTypes::SAT_AUTOMATIC, "lcovnet"),
                   "cannot describe a segment");
             if (d.modifier_value) {
@@ -113,34 +107,34 @@ extern "C" int cdicom_write_seg(const char *source_file, const char *const *sour
             }
             Uint16 number = 0;
             OFCondition added = seg->addSegment(segment, number);
-            if (added.bad()) { delete segment; check(added, "cannot add a segment"); }
+            if (added.bad()) { delete segment; cdicom_check(added, "cannot add a segment"); }
             for (int k : covered) {
                 const unsigned char *slice = labels + size_t(k) * plane;
                 for (size_t n = 0; n < plane; n++) frame[n] = slice[n] == d.label ? 1 : 0;
                 const double *p = g->positions + 3 * k;
                 std::unique_ptr<FGPlanePosPatient> position(FGPlanePosPatient::createMinimal(cdicom_decimal(p[0]).c_str(), cdicom_decimal(p[1]).c_str(), cdicom_decimal(p[2]).c_str()));
                 FGFrameContent frameContent;
-                check(frameContent.setDimensionIndexValues(number, 0), "segment index");
-                check(frameContent.setDimensionIndexValues(Uint32(k + 1), 1), "position index");
+                cdicom_check(frameContent.setDimensionIndexValues(number, 0), "segment index");
+                cdicom_check(frameContent.setDimensionIndexValues(Uint32(k + 1), 1), "position index");
                 OFVector<FGBase *> perFrame;
                 perFrame.push_back(position.get());
                 perFrame.push_back(&frameContent);
                 std::unique_ptr<FGDerivationImage> derivation;
                 if (source_instances && source_instances[k] && source_instances[k][0] && !sopClass.empty()) {
                     ImageSOPInstanceReferenceMacro *reference = nullptr;
-                    check(ImageSOPInstanceReferenceMacro::create(sopClass, source_instances[k], reference), "source image reference");
+                    cdicom_check(ImageSOPInstanceReferenceMacro::create(sopClass, source_instances[k], reference), "source image reference");
                     OFVector<ImageSOPInstanceReferenceMacro> references;
                     references.push_back(*reference);
                     delete reference;
                     derivation.reset(DcmSegmentation::createDerivationImageFG(references, "Segmented by lcovnet"));
                     if (derivation) perFrame.push_back(derivation.get());
                 }
-                check(seg->addFrame(frame.data(), number, perFrame), "cannot add a frame");
+                cdicom_check(seg->addFrame(frame.data(), number, perFrame), "cannot add a frame");
                 if (derivation) referenced[size_t(k)] = true;
                 written++;
             }
         }
-        if (written == 0) throw Failure{"no organ was found: a segmentation needs at least one segment"};
+        if (written == 0) throw CdicomFailure{"no organ was found: a segmentation needs at least one segment"};
         // Every image a frame derives from, in the Referenced Series Sequence (readers check
         // that the two agree); without per-slice references, the source file itself.
         IODReferences references;
@@ -150,11 +144,11 @@ extern "C" int cdicom_write_seg(const char *source_file, const char *const *sour
         if (references.size() == 0) references.add(new IODImageReference(patientID, study, series, sopInstance, sopClass));
         seg->getCommonInstanceReference().addReferences(references, study);
         DcmFileFormat file;
-        check(seg->writeDataset(*file.getDataset()), "cannot build the segmentation");
+        cdicom_check(seg->writeDataset(*file.getDataset()), "cannot build the segmentation");
         markSpatialLocationsPreserved(file.getDataset());
-        check(file.saveFile(out_path, EXS_LittleEndianExplicit), "cannot write the segmentation");
+        cdicom_check(file.saveFile(out_path, EXS_LittleEndianExplicit), "cannot write the segmentation");
         return 0;
-    } catch (const Failure &f) {
+    } catch (const CdicomFailure &f) {
         cdicom_set_error(err, errlen, f.message);
         return -1;
     } catch (const std::exception &e) {

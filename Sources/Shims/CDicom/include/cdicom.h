@@ -149,6 +149,26 @@ int cdicom_write_seg(const char *source_file, const char *const *source_instance
                      const char *series_description, int series_number, const char *software_version,
                      const char *out_path, char *err, size_t errlen);
 
+/// One ROI of an RT Structure Set: its number, name, display colour and closed planar contours
+/// (contour n lies on slice contour_slices[n] and has contour_point_counts[n] points, x y z in
+/// patient mm, all contours' points one after the other in `points`).
+typedef struct cdicom_rt_roi {
+    int number;
+    const char *name;
+    unsigned char color[3];
+    int contour_count;
+    const int *contour_slices;
+    const int *contour_point_counts;
+    const double *points;
+} cdicom_rt_roi;
+
+/// Writes an RT Structure Set (DCMTK dcmrt) of the ROIs, interpreted type ORGAN, on the source
+/// series: patient, study and frame of reference taken from `source_file`; each contour refers to
+/// its slice's image when `source_instances` (one SOP Instance UID per slice) is given.
+int cdicom_write_rtstruct(const char *source_file, const char *const *source_instances, int slices,
+                          const cdicom_rt_roi *rois, int roi_count, int series_number, const char *software_version,
+                          const char *out_path, char *err, size_t errlen);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,7 +1,8 @@
 import Testing
-@testable import Export
+@testable import Volumes
 
-/// Loops along pixel borders give the mask back pixel for pixel under the even-odd rule.
+/// Loops a quarter pixel inside the pixel borders give the mask back pixel for pixel under the
+/// even-odd rule, and every point rounds to a pixel of the mask (what rt-utils fills from).
 @Suite struct PlanarContoursTests {
     /// Even-odd point-in-polygon over all loops, at pixel centres.
     static func fill(_ loops: [[SIMD2<Double>]], rows: Int, columns: Int) -> [Bool] {
@@ -35,14 +36,16 @@ import Testing
         let loops = PlanarContours.loops({ mask[$0 * columns + $1] }, rows: rows, columns: columns)
         #expect(Self.fill(loops, rows: rows, columns: columns) == mask)
         #expect(loops.allSatisfy { $0.count >= 4 })
+        let rounded = loops.joined().map { (Int($0.y.rounded()), Int($0.x.rounded())) }
+        #expect(rounded.allSatisfy { r, c in mask[r * columns + c] })
     }
 
     @Test func aPixelIsASquareAndARingHasAHole() {
         let one = PlanarContours.loops({ $0 == 1 && $1 == 2 }, rows: 3, columns: 4)
         #expect(one.count == 1 && one[0].count == 4)
-        #expect(Set(one[0].map { [$0.x, $0.y] }) == [[1.5, 0.5], [2.5, 0.5], [2.5, 1.5], [1.5, 1.5]])
+        #expect(Set(one[0].map { [$0.x, $0.y] }) == [[2, 0.75], [2.25, 1], [2, 1.25], [1.75, 1]])
         let ring = PlanarContours.loops({ r, c in (1...3).contains(r) && (1...3).contains(c) && !(r == 2 && c == 2) }, rows: 5, columns: 5)
-        #expect(ring.count == 2 && ring.allSatisfy { $0.count == 4 })
+        #expect(ring.map(\.count).sorted() == [4, 8])     // the hole a diamond, the outline an octagon
         // Two pixels touching at a corner stay two loops.
         #expect(PlanarContours.loops({ ($0 == 0 && $1 == 0) || ($0 == 1 && $1 == 1) }, rows: 2, columns: 2).count == 2)
     }

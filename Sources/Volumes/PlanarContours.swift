@@ -1,8 +1,11 @@
-/// The outlines of a binary mask on one slice as closed polygons along pixel borders, what an RT
-/// Structure Set stores (CLOSED_PLANAR contours): every border between a pixel inside and one
-/// outside lies on exactly one loop, so filling the loops by the even-odd rule (a hole is a loop
-/// inside a loop) gives back the mask pixel for pixel. Points are in pixel units, (column, row),
-/// pixel centres at whole numbers and corners at halves; straight runs keep only their ends.
+/// The outlines of a binary mask on one slice as closed polygons, what an RT Structure Set stores
+/// (CLOSED_PLANAR contours). Every border between a pixel inside and one outside is crossed by
+/// exactly one loop, a quarter pixel from the inside pixel's centre (a hole is a loop inside a
+/// loop), so both ways readers turn contours back into masks give the mask pixel for pixel:
+/// pixel centres inside by the even-odd rule (planning systems), and rounding the points to whole
+/// pixels and filling with the outline included (rt-utils, OpenCV). Loops along the pixel borders
+/// themselves would lie exactly half-way and round either way. Points are in pixel units,
+/// (column, row), pixel centres at whole numbers; straight runs keep only their ends.
 public enum PlanarContours {
     public static func loops(_ inside: (_ row: Int, _ column: Int) -> Bool, rows: Int, columns: Int) -> [[SIMD2<Double>]] {
         func isIn(_ r: Int, _ c: Int) -> Bool { r >= 0 && c >= 0 && r < rows && c < columns && inside(r, c) }
@@ -54,15 +57,23 @@ public enum PlanarContours {
         return 0
     }
 
-    /// The loop's corners without those in the middle of straight runs, in pixel coordinates.
+    /// The loop's points, a quarter pixel inside each border edge's midpoint (marching squares at
+    /// iso-level 0.75), without those in the middle of straight runs, in pixel coordinates.
     static func simplified(_ corners: [Int], stride: Int) -> [SIMD2<Double>] {
         let n = corners.count
+        // In quarter pixels: the midpoint of the edge a→b moved a quarter pixel to its right,
+        // where the inside pixel is (y down); corner (x, y) is pixel coordinate (x - ½, y - ½).
+        let quarters: [SIMD2<Int>] = (0..<n).map { i in
+            let a = corners[i], b = corners[(i + 1) % n]
+            let ax = a % stride, ay = a / stride, dx = b % stride - ax, dy = b / stride - ay
+            return SIMD2(4 * ax + 2 * dx - dy - 2, 4 * ay + 2 * dy + dx - 2)
+        }
         var points: [SIMD2<Double>] = []
         for i in 0..<n {
-            let a = corners[(i + n - 1) % n], b = corners[i], c = corners[(i + 1) % n]
-            let d1 = (b % stride - a % stride, b / stride - a / stride), d2 = (c % stride - b % stride, c / stride - b / stride)
-            if d1.0 * d2.1 - d1.1 * d2.0 == 0 && d1.0 * d2.0 + d1.1 * d2.1 > 0 { continue }
-            points.append(SIMD2(Double(b % stride) - 0.5, Double(b / stride) - 0.5))
+            let a = quarters[(i + n - 1) % n], b = quarters[i], c = quarters[(i + 1) % n]
+            let d1 = b &- a, d2 = c &- b
+            if d1.x * d2.y - d1.y * d2.x == 0 && d1.x * d2.x + d1.y * d2.y > 0 { continue }
+            points.append(SIMD2(Double(b.x), Double(b.y)) / 4)
         }
         return points
     }
