@@ -5,13 +5,16 @@ import ModelSpec
 import Phantom
 import Volumes
 
-/// How well a model segments phantoms through the product's own path (preparation, sliding
-/// windows, the engine in the chosen precision, labels mapped back onto the scan's grid), scored
-/// against the phantoms' labels on that grid. With two precisions it also scores one against the
-/// other (the int8-vs-fp32 agreement the quantizer must keep).
+/// How well a model segments labelled scans it never trained on (phantoms, or CT synthesized on
+/// held-out real label maps) through the product's own path (preparation, sliding windows, the
+/// engine in the chosen precision, labels mapped back onto the scan's grid), scored against the
+/// scans' labels on that grid. With two precisions it also scores one against the other (the
+/// int8-vs-fp32 agreement the quantizer must keep).
 public struct PhantomEvaluation: Codable, Sendable {
     public struct Case: Codable, Sendable {
         public var seed: UInt64
+        /// What the scan was built on, when not a phantom (the label map's name).
+        public var anatomy: String?
         /// Dice per organ name, for organs in the phantom (by precision).
         public var dice: [String: [String: Double]]
         /// Mean of `dice` over the organs in the phantom (by precision).
@@ -30,7 +33,10 @@ public struct PhantomEvaluation: Codable, Sendable {
     public var precisions: [String]
     public var overlap: Double
     public var memoryBudgetMiB: Int
-    public var phantom: PhantomOptions
+    /// The phantom knobs, for phantoms; nil for synthesized scans.
+    public var phantom: PhantomOptions?
+    /// Where the scans came from: "phantoms" or the label maps' folder.
+    public var source: String
     public var cases: [Case]
     /// Mean over cases of each organ's Dice, by precision then organ (cases without the organ skipped).
     public var dicePerOrgan: [String: [String: Double]]
@@ -48,15 +54,40 @@ public struct PhantomEvaluation: Codable, Sendable {
     ///   - options: threads, budget and overlap; the precision is taken from `precisions`.
     public static func run(model: ModelDirectory, seeds: [UInt64], template: PhantomOptions, precisions: [Precision],
                            options: SegmentationOptions, logger: Logger, progress: (String) -> Void = { _ in }) throws -> PhantomEvaluation {
+        var evaluation = try run(model: model, seeds: seeds, source: "phantoms", precisions: precisions, options: options, logger: logger,
+                                 progress: progress) { seed in
+            var phantomOptions = template
+            phantomOptions.seed = seed
+            let phantom = PhantomGenerator.generate(phantomOptions)
+            return LabelledScan(image: phantom.image, labels: phantom.labels)
+        }
+        evaluation.phantom = template
+        return evaluation
+    }
+
+    /// A scan with its reference labels on the same grid.
+    public struct LabelledScan: Sendable {
+        public var image: Volume<Int16>
+        public var labels: Volume<UInt8>
+        public var anatomy: String?
+        public init(image: Volume<Int16>, labels: Volume<UInt8>, anatomy: String? = nil) {
+            self.image = image
+            self.labels = labels
+            self.anatomy = anatomy
+        }
+    }
+
+    /// The same over scans that `scan` makes for each seed (e.g. synthesized on held-out maps).
+    public static func run(model: ModelDirectory, seeds: [UInt64], source: String, precisions: [Precision], options: SegmentationOptions,
+                           logger: Logger, progress: (String) -> Void = { _ in },
+                           scan: (UInt64) throws -> LabelledScan) throws -> PhantomEvaluation {
         precondition((1...2).contains(precisions.count), "one or two precisions")
         let classes = model.manifest.classes
         var cases: [Case] = []
         for seed in seeds {
-            var phantomOptions = template
-            phantomOptions.seed = seed
-            let phantom = PhantomGenerator.generate(phantomOptions)
+            let phantom = try scan(seed)
             var labels: [[UInt8]] = []
-            var item = Case(seed: seed, dice: [:], meanDice: [:], secondsPerScan: [:])
+            var item = Case(seed: seed, anatomy: phantom.anatomy, dice: [:], meanDice: [:], secondsPerScan: [:])
             for precision in precisions {
                 var chosen = options
                 chosen.precision = precision
@@ -83,7 +114,7 @@ public struct PhantomEvaluation: Codable, Sendable {
                 item.meanAgreement = scores.isEmpty ? 1 : scores.reduce(0, +) / Double(scores.count)
                 item.voxelAgreement = Double(overlap.both.reduce(0, +)) / Double(max(1, labels[0].count))
             }
-            progress("seed \(seed): " + precisions.map { String(format: "%@ mean Dice %.3f", $0.rawValue, item.meanDice[$0.rawValue] ?? 0) }
+            progress("seed \(seed)\(phantom.anatomy.map { " (\($0))" } ?? ""): " + precisions.map { String(format: "%@ mean Dice %.3f", $0.rawValue, item.meanDice[$0.rawValue] ?? 0) }
                 .joined(separator: ", ") + (item.meanAgreement.map { String(format: ", agreement %.4f", $0) } ?? "")
                 + (item.windows?[precisions[0].rawValue].map { ", window " + $0.map(String.init).joined(separator: "×") } ?? ""))
             cases.append(item)
@@ -99,7 +130,7 @@ public struct PhantomEvaluation: Codable, Sendable {
         let agreements = cases.compactMap(\.meanAgreement)
         return PhantomEvaluation(
             model: model.manifest.modelVersion, precisions: precisions.map(\.rawValue), overlap: options.overlap,
-            memoryBudgetMiB: options.memoryBudgetMiB, phantom: template, cases: cases,
+            memoryBudgetMiB: options.memoryBudgetMiB, phantom: nil, source: source, cases: cases,
             dicePerOrgan: dicePerOrgan, meanDice: meanDice,
             meanAgreement: agreements.isEmpty ? nil : agreements.reduce(0, +) / Double(agreements.count),
             minimumAgreement: agreements.min())

@@ -4,13 +4,15 @@ import Inference
 import Logging
 import Phantom
 import Segmentation
+import Synthesis
 
 struct EvaluateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "evaluate",
-        abstract: "Dice of a model on held-out phantoms, through the same path as `lcovnet segment`.",
+        abstract: "Dice of a model on held-out phantoms or synthesized CT, through the same path as `lcovnet segment`.",
         discussion: """
-            Generates each phantom, segments it (preparation, sliding windows, the engine, labels \\
+            Generates each phantom (or, with --anatomies, a CT synthesized on one of the held-out real \
+            label maps, as `lcovnet synthesize` makes it for seeds from 1000 on), segments it (preparation, sliding windows, the engine, labels \\
             mapped back onto the scan's grid) and scores the labels against the phantom's own, per \\
             organ. With `--precision int8,fp32` both run and the second is also scored against the \\
             first (int8-vs-fp32 agreement), on the window the first chose within the budget, so that \
@@ -20,6 +22,8 @@ struct EvaluateCommand: ParsableCommand {
 
     @Option(help: "Model folder (default: the embedded default model).") var model: String?
     @Option(help: "Phantom seeds, as FIRST-LAST (seeds ≥ 1000 are never used in training).") var seeds: String = "1001-1010"
+    @Option(help: "Folder of WORD label maps: score on CT synthesized on its held-out maps instead of phantoms (seeds from 1000 on).")
+    var anatomies: String?
     @Option(help: "Precisions to run, comma-separated: int8, fp32 or int8,fp32 (default: the model's own).") var precision: String?
     @Option(help: "In-plane matrix of the phantoms.") var matrix: Int = 256
     @Option(help: "Slice spacing in mm (drawn per seed when omitted).") var sliceSpacing: Double?
@@ -44,11 +48,26 @@ struct EvaluateCommand: ParsableCommand {
             }
         } ?? [directory.manifest.precision]
         guard (1...2).contains(precisions.count) else { throw ValidationError("--precision: one or two precisions") }
-        let template = PhantomOptions(seed: 0, matrix: matrix, sliceSpacing: sliceSpacing, phase: phase, noiseSigma: noise, habitus: habitus)
-        let evaluation = try PhantomEvaluation.run(
-            model: directory, seeds: try TrainingOptions.range(seeds), template: template, precisions: precisions,
-            options: SegmentationOptions(threads: threads, memoryBudgetMiB: memoryBudget, overlap: overlap),
-            logger: Logger(label: "lcovnet.evaluate")) { print($0) }
+        let seedList = try TrainingOptions.range(seeds)
+        let options = SegmentationOptions(threads: threads, memoryBudgetMiB: memoryBudget, overlap: overlap)
+        let logger = Logger(label: "lcovnet.evaluate")
+        let evaluation: PhantomEvaluation
+        if let anatomies {
+            guard seedList.allSatisfy({ $0 >= 1000 }) else { throw ValidationError("--anatomies: seeds below 1000 are built on training maps") }
+            let maps = try AnatomyMaps(folder: anatomies)
+            evaluation = try PhantomEvaluation.run(model: directory, seeds: seedList, source: anatomies, precisions: precisions,
+                                                   options: options, logger: logger, progress: { print($0) }) { seed in
+                let name = maps.name(forSeed: seed)
+                let scan = try CTSynthesizer.synthesize(try maps.load(name), anatomy: name,
+                                                        SynthesisOptions(seed: seed, phase: phase, sliceSpacing: sliceSpacing, noiseSigma: noise),
+                                                        threads: threads)
+                return .init(image: scan.image, labels: scan.labels, anatomy: name)
+            }
+        } else {
+            let template = PhantomOptions(seed: 0, matrix: matrix, sliceSpacing: sliceSpacing, phase: phase, noiseSigma: noise, habitus: habitus)
+            evaluation = try PhantomEvaluation.run(model: directory, seeds: seedList, template: template, precisions: precisions,
+                                                   options: options, logger: logger) { print($0) }
+        }
         let names = directory.manifest.classes.dropFirst().map(\.name)
         let header = precisions.map { $0.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0) }.joined(separator: " ")
         print("organ                 \(header)")

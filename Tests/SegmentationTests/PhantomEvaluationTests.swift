@@ -37,6 +37,28 @@ import Volumes
         }
     }
 
+    /// Any labelled scans can be scored (CT synthesized on held-out maps, `evaluate --anatomies`):
+    /// each case names what it was built on, the report its source and no phantom knobs, and the
+    /// same scans score the same as through the phantom path.
+    @Test func scansFromElsewhereAreScoredTheSameWay() throws {
+        let dir = try TemporaryDirectory()
+        let model = try RandomModel.write(to: dir.file("model"), input: SegmenterTests.recipe, window: [32, 32, 32])
+        let template = PhantomOptions(seed: 0, matrix: 48, sliceSpacing: 6)
+        let options = SegmentationOptions(threads: 2)
+        let viaPhantoms = try PhantomEvaluation.run(model: model, seeds: [7], template: template, precisions: [.fp32], options: options,
+                                                    logger: Logger(label: "test"))
+        let elsewhere = try PhantomEvaluation.run(model: model, seeds: [7], source: "maps", precisions: [.fp32], options: options,
+                                                  logger: Logger(label: "test")) { seed in
+            var o = template
+            o.seed = seed
+            let phantom = PhantomGenerator.generate(o)
+            return .init(image: phantom.image, labels: phantom.labels, anatomy: "map-\(seed)")
+        }
+        #expect(elsewhere.source == "maps" && elsewhere.phantom == nil && viaPhantoms.phantom != nil)
+        #expect(elsewhere.cases.map(\.anatomy) == ["map-7"])
+        #expect(elsewhere.cases[0].dice == viaPhantoms.cases[0].dice)
+    }
+
     /// int8 against fp32 runs both on the window the first precision chose, even where the budget
     /// alone would give fp32 (3× the activations) a smaller one: the agreement measures the
     /// precision, not two different tilings.
