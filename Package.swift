@@ -57,7 +57,7 @@ let ingestTargets: [Target] = [
     .systemLibrary(name: "COpenJPEG", path: "Sources/Shims/COpenJPEG", pkgConfig: "libopenjp2"),
     .target(
         name: "CDicom", dependencies: ["COpenJPEG"], path: "Sources/Shims/CDicom",
-        linkerSettings: ["dcmrt", "dcmseg", "dcmfg", "dcmiod", "dcmjpls", "dcmtkcharls", "dcmjpeg", "ijg8", "ijg12", "ijg16", "dcmimage", "dcmimgle",
+        linkerSettings: ["dcmnet", "dcmrt", "dcmseg", "dcmfg", "dcmiod", "dcmjpls", "dcmtkcharls", "dcmjpeg", "ijg8", "ijg12", "ijg16", "dcmimage", "dcmimgle",
                          "dcmdata", "oflog", "ofstd", "openjp2", "z"].map { .linkedLibrary($0) }),
     .target(name: "Ingest", dependencies: ["CDicom", "Volumes", "ModelSpec", logging]),
 ]
@@ -146,7 +146,7 @@ let daemonTargets: [Target] = [
                        .product(name: "Prometheus", package: "swift-prometheus"),
                        .product(name: "TOMLKit", package: "TOMLKit")]),
     // The jobs `lcovnet serve` wires into the daemon: grouping by DICOM headers, segmentation, conversion.
-    .target(name: "DaemonJobs", dependencies: ["Daemon", "Ingest", "NIfTI", "Volumes", "Segmentation", "Inference", "Export", "Retraining", "DurableFiles", logging]),
+    .target(name: "DaemonJobs", dependencies: ["Daemon", "Ingest", "NIfTI", "Volumes", "Segmentation", "Inference", "Export", "Retraining", "DurableFiles", logging, .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
 ]
 let daemonTests: [Target] = [
     .testTarget(name: "DaemonTests", dependencies: ["Daemon", "DaemonJobs", "Ingest", "Phantom", "Segmentation", "Volumes", "TestSupport", logging]),

@@ -50,7 +50,12 @@ struct ServeCommand: AsyncParsableCommand {
             logLevel: control, notifier: SystemdNotifier(environment: ProcessInfo.processInfo.environment),
             metrics: DaemonMetrics())
         let service = DaemonService(configuration: configuration, environment: environment, logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [.init(service: service)],
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: service)]
+        // The storage SCP in a child of its own: network bytes never parsed in the daemon.
+        if configuration.dicom.port > 0 {
+            services.append(.init(service: StorageSCPService(configuration: configuration, worker: worker, logger: logger)))
+        }
+        let group = ServiceGroup(configuration: .init(services: services,
                                                       gracefulShutdownSignals: [.sigterm, .sigint],
                                                       logger: logger))
         do {

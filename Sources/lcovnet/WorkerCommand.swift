@@ -10,7 +10,7 @@ import Logging
 struct WorkerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "worker", abstract: "Read untrusted DICOM in a child process of `lcovnet serve` (internal).",
-        shouldDisplay: false, subcommands: [WorkerDecodeCommand.self, WorkerGroupCommand.self])
+        shouldDisplay: false, subcommands: [WorkerDecodeCommand.self, WorkerGroupCommand.self, WorkerStoreSCPCommand.self])
 }
 
 /// The limits a worker sets on itself before it reads a byte.
@@ -65,5 +65,50 @@ struct WorkerGroupCommand: ParsableCommand {
         guard let handle = FileHandle(forWritingAtPath: output) else { throw ValidationError("\(output): cannot be opened") }
         try IngestSeriesGrouper.classify(files: list, policy: IngestPolicy(), appendingTo: handle)
         try handle.close()
+    }
+}
+
+/// The daemon's storage SCP ([dicom]): serves until killed, one JSON log line per event on
+/// stdout (the daemon's own). Exit 1 with a line when it cannot listen.
+struct WorkerStoreSCPCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "store-scp", abstract: "Receive DICOM for the daemon (internal).")
+
+    @OptionGroup var limits: WorkerLimits
+    @Option var aeTitle: String
+    @Option var address: String
+    @Option var port: Int
+    @Option(help: "Calling AE titles let in, comma-separated (empty: any).") var accept: String = ""
+    @Option var maxPdu: Int
+    @Option var acseTimeout: Int
+    @Option var dimseTimeout: Int
+    @Option var intake: String
+    @Option var minimumFreeMb: Int
+    @Option var logLevel: String = "info"
+
+    func run() throws {
+        try limits.apply()
+        let control = LogLevelControl(Logger.Level(rawValue: logLevel) ?? .info)
+        LoggingSystem.bootstrap { label in JSONLinesLogHandler(label: label, control: control) }
+        let logger = Logger(label: "lcovnet.dicom")
+        let scp = StorageSCP(aeTitle: aeTitle, address: address, port: port,
+                             acceptedCallingAETitles: accept.split(separator: ",").map(String.init), maxPDU: maxPdu,
+                             acseTimeoutSeconds: acseTimeout, dimseTimeoutSeconds: dimseTimeout, intake: intake,
+                             minimumFreeBytes: UInt64(minimumFreeMb) << 20)
+        logger.info("storage SCP listening", metadata: ["ae_title": "\(aeTitle)", "address": "\(address)", "port": "\(port)"])
+        do {
+            try scp.run { event in
+                switch event {
+                case .stored(let file): logger.debug("instance received", metadata: ["file": "\(file)"])
+                case .refused(let reason): logger.warning("association refused", metadata: ["reason": "\(reason)"])
+                case .storeFailed(let reason): logger.error("instance not stored", metadata: ["reason": "\(reason)"])
+                case .associationAccepted(let peer): logger.info("association accepted", metadata: ["calling_ae_title": "\(peer)"])
+                case .associationEnded(let peer): logger.info("association ended", metadata: ["calling_ae_title": "\(peer)"])
+                }
+            }
+        } catch {
+            logger.critical("storage SCP stopped", metadata: ["error": "\(error)"])
+            FileHandle.standardError.write(Data("lcovnet worker store-scp: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
     }
 }

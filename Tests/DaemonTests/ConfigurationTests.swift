@@ -55,6 +55,11 @@ import Testing
             concurrency = 2
             [metrics]
             port = 0
+            [dicom]
+            ae_title = "SEG AI"
+            address = "0.0.0.0"
+            port = 11112
+            accepted_calling_ae_titles = ["CT1", "PACS"]
             [retrain]
             cache = false
             cache_mb = 512
@@ -84,6 +89,8 @@ import Testing
         #expect(c.retention == .delete && c.keepReplacedDays == 7.5)
         #expect(c.limits.memoryBudgetMB == 8192 && c.limits.concurrency == 2)
         #expect(c.metrics.port == 0)
+        #expect(c.dicom.aeTitle == "SEG AI" && c.dicom.address == "0.0.0.0" && c.dicom.port == 11112)
+        #expect(c.dicom.acceptedCallingAETitles == ["CT1", "PACS"] && c.dicomIntakePath == "/srv/in/dicom-network")
         #expect(c.logLevel == .debug)
     }
 
@@ -102,6 +109,11 @@ import Testing
         ("[metrics]\naddress = \"0.0.0.0\"", "metrics.address", "127.0.0.1"),
         ("[metrics]\nport = 70000", "metrics.port", "port = 9464"),
         ("[log]\nlevel = \"loud\"", "log.level", "\"info\""),
+        ("[dicom]\nae_title = \"A_TITLE_LONGER_THAN_16\"", "dicom.ae_title", "1-16 printable"),
+        ("[dicom]\naccepted_calling_ae_titles = [\"OK\", \"BAD\\\\\"]", "dicom.accepted_calling_ae_titles", "without backslash"),
+        ("[dicom]\naddress = \"scanner.local\"", "dicom.address", "127.0.0.1"),
+        ("[dicom]\nport = -1", "dicom.port", "port = 11112"),
+        ("[dicom]\nintake_folder = \"../elsewhere\"", "dicom.intake_folder", "dicom-network"),
         ("[job]\nkind = \"classify\"", "job.kind", "\"convert\""),
         ("[job]\nmodel = \"models/default\"", "job.model", "from the root"),
         ("[job]\nprecision = \"fp16\"", "job.precision", "\"int8\""),

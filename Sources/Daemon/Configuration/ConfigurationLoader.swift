@@ -25,7 +25,7 @@ public enum ConfigurationLoader {
         }
         let reader = TableReader(root: root, file: file)
         var c = DaemonConfiguration.defaults
-        try reader.checkSections(["paths", "ingest", "retention", "job", "limits", "metrics", "retrain", "log"])
+        try reader.checkSections(["paths", "ingest", "retention", "job", "limits", "metrics", "dicom", "retrain", "log"])
 
         try reader.section("paths", keys: ["watch", "work", "output", "quarantine", "archive"])
         c.paths.watch = try reader.path("paths", "watch", default: c.paths.watch)
@@ -95,6 +95,7 @@ public enum ConfigurationLoader {
         c.metrics.port = try reader.integer("metrics", "port", default: c.metrics.port, in: 0...65_535,
                                             fix: "set a TCP port such as port = 9464, or port = 0 to turn the endpoint off")
 
+        try readDicom(&c, reader)
         try readRetrain(&c, reader)
 
         try reader.section("log", keys: ["level"])
@@ -107,6 +108,42 @@ public enum ConfigurationLoader {
 
         try checkPathsApart(c, reader: reader)
         return c
+    }
+
+    private static func readDicom(_ c: inout DaemonConfiguration, _ reader: TableReader) throws(ConfigurationError) {
+        try reader.section("dicom", keys: ["ae_title", "address", "port", "accepted_calling_ae_titles", "max_pdu", "acse_timeout_seconds",
+                                           "dimse_timeout_seconds", "intake_folder"])
+        var d = c.dicom
+        func checkAETitle(_ title: String, _ key: String) throws(ConfigurationError) {
+            // PS3.5 AE: up to 16 characters of the default repertoire, no backslash or control characters, not all spaces.
+            guard (1...16).contains(title.count), title.unicodeScalars.allSatisfy({ (0x20...0x7E).contains($0.value) && $0 != "\\" }),
+                  title.contains(where: { $0 != " " }) else {
+                throw reader.error(key, "is \"\(title)\", not an AE title", "use 1-16 printable ASCII characters without backslash, e.g. \"LCOVNET\"")
+            }
+        }
+        d.aeTitle = try reader.string("dicom", "ae_title", default: d.aeTitle)
+        try checkAETitle(d.aeTitle, "dicom.ae_title")
+        d.address = try reader.string("dicom", "address", default: d.address)
+        guard !d.address.isEmpty, d.address.allSatisfy({ $0.isHexDigit || $0 == "." || $0 == ":" }) else {
+            throw reader.error("dicom.address", "is \"\(d.address)\", not an IP address",
+                               "use address = \"127.0.0.1\" (loopback), an interface's address, or \"0.0.0.0\" for every interface")
+        }
+        d.port = try reader.integer("dicom", "port", default: d.port, in: 0...65_535,
+                                    fix: "set the DICOM port, e.g. port = 11112, or port = 0 to turn the storage SCP off")
+        d.acceptedCallingAETitles = try reader.strings("dicom", "accepted_calling_ae_titles", default: d.acceptedCallingAETitles)
+        for title in d.acceptedCallingAETitles { try checkAETitle(title, "dicom.accepted_calling_ae_titles") }
+        d.maxPDU = try reader.integer("dicom", "max_pdu", default: d.maxPDU, in: 4_096...131_072,
+                                      fix: "set the largest PDU received, e.g. max_pdu = 65536")
+        d.acseTimeoutSeconds = try reader.integer("dicom", "acse_timeout_seconds", default: d.acseTimeoutSeconds, in: 1...3_600,
+                                                  fix: "set the association timeout, e.g. acse_timeout_seconds = 30")
+        d.dimseTimeoutSeconds = try reader.integer("dicom", "dimse_timeout_seconds", default: d.dimseTimeoutSeconds, in: 1...3_600,
+                                                   fix: "set the message timeout, e.g. dimse_timeout_seconds = 60")
+        d.intakeFolder = try reader.string("dicom", "intake_folder", default: d.intakeFolder)
+        guard !d.intakeFolder.isEmpty, !d.intakeFolder.contains("/"), !d.intakeFolder.hasPrefix(".") else {
+            throw reader.error("dicom.intake_folder", "must be a plain folder name inside the watch folder",
+                               "use a name such as intake_folder = \"dicom-network\"")
+        }
+        c.dicom = d
     }
 
     private static func readRetrain(_ c: inout DaemonConfiguration, _ reader: TableReader) throws(ConfigurationError) {
@@ -254,6 +291,17 @@ struct TableReader {
         for item in array {
             guard let i = item.int else { throw error("\(section).\(key)", "must be a list of whole numbers", "write e.g. \(key) = \(fallback)") }
             out.append(i)
+        }
+        return out
+    }
+
+    func strings(_ section: String, _ key: String, default fallback: [String]) throws(ConfigurationError) -> [String] {
+        guard let v = value(section, key) else { return fallback }
+        guard let array = v.array else { throw error("\(section).\(key)", "must be a list of strings", "write e.g. \(key) = [\"CT1\", \"PACS\"]") }
+        var out: [String] = []
+        for item in array {
+            guard let s = item.string else { throw error("\(section).\(key)", "must be a list of strings", "write e.g. \(key) = [\"CT1\", \"PACS\"]") }
+            out.append(s)
         }
         return out
     }

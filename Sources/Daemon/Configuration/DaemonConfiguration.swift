@@ -52,6 +52,25 @@ public struct DaemonConfiguration: Sendable, Equatable {
         public var port: Int
     }
 
+    /// The storage SCP built into the daemon (DICOM over the network, beside the watch folder).
+    public struct Dicom: Sendable, Equatable {
+        /// The SCP's own AE title (called AE titles are not checked: peers often send their own guess).
+        public var aeTitle: String
+        /// Address the SCP listens on; loopback unless a site opens it.
+        public var address: String
+        /// 0 turns the SCP off.
+        public var port: Int
+        /// Calling AE titles let in; others are rejected at association. Empty: any.
+        public var acceptedCallingAETitles: [String]
+        public var maxPDU: Int
+        /// Seconds an association may take to negotiate, and to wait for the next message.
+        public var acseTimeoutSeconds: Int
+        public var dimseTimeoutSeconds: Int
+        /// Received instances go to `<watch>/<intake_folder>/<SeriesInstanceUID>/`, where the watch
+        /// folder's rules (quiet period, grouping, quarantine) take them over.
+        public var intakeFolder: String
+    }
+
     /// What each claimed series goes through.
     public struct Job: Sendable, Equatable {
         public enum Kind: String, Sendable, Equatable, CaseIterable {
@@ -121,6 +140,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var job: Job
     public var limits: Limits
     public var metrics: Metrics
+    public var dicom: Dicom
     public var retrain: Retrain
     public var logLevel: Logger.Level
 
@@ -134,6 +154,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var modelsPath: String { "\(paths.work)/models" }
     /// The retraining round's state: its lock and the last round's progress and decision.
     public var retrainPath: String { "\(paths.work)/retrain" }
+    /// Where the storage SCP writes what it receives (inside the watch folder).
+    public var dicomIntakePath: String { "\(paths.watch)/\(dicom.intakeFolder)" }
     /// Where corrected label maps are looked for.
     public var correctionsPath: String { retrain.corrections.isEmpty ? "\(paths.work)/corrections" : retrain.corrections }
 
@@ -148,6 +170,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
         job: Job(kind: .segment, model: "", precision: "", threads: 0),
         limits: Limits(memoryBudgetMB: 4096, concurrency: 3, maxAttempts: 3, retrySeconds: 5, drainSeconds: 60),
         metrics: Metrics(address: "127.0.0.1", port: 9464),
+        dicom: Dicom(aeTitle: "LCOVNET", address: "127.0.0.1", port: 0, acceptedCallingAETitles: [], maxPDU: 65_536,
+                     acseTimeoutSeconds: 30, dimseTimeoutSeconds: 60, intakeFolder: "dicom-network"),
         retrain: Retrain(cache: true, cacheMB: 4096, patchesPerSeries: 4, patchWindow: [32, 64, 64], teacher: "", corrections: "",
                          steps: 200, batch: 2, learningRate: 2e-4, validationPercent: 20, promoteMargin: 0.01, minimumSeries: 4,
                          threads: 0, calibrationWindows: 4),

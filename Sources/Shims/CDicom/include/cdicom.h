@@ -169,6 +169,34 @@ int cdicom_write_rtstruct(const char *source_file, const char *const *source_ins
                           const cdicom_rt_roi *rois, int roi_count, int series_number, const char *software_version,
                           const char *out_path, char *err, size_t errlen);
 
+/// What the storage SCP reports back while it runs (called on its thread).
+enum cdicom_scp_event_kind {
+    CDICOM_SCP_STORED = 1,          // text: the instance's file, relative to the intake folder
+    CDICOM_SCP_REFUSED = 2,         // text: why the association was refused
+    CDICOM_SCP_STORE_FAILED = 3,    // text: why an instance was not stored (answered with a failure status)
+    CDICOM_SCP_ASSOCIATION = 4,     // text: the calling AE title of an accepted association
+    CDICOM_SCP_RELEASED = 5,        // text: the calling AE title, at release or abort
+};
+typedef void (*cdicom_scp_event)(void *context, int kind, const char *text);
+
+typedef struct cdicom_scp_options {
+    int listen_socket;                  // bound and listening (the caller chose address and port)
+    const char *ae_title;
+    const char *const *accepted_calling; // calling AE titles let in; NULL or none: any
+    int accepted_count;
+    unsigned max_pdu;
+    unsigned acse_timeout_seconds, dimse_timeout_seconds;
+    const char *intake;                 // instances go to intake/<SeriesInstanceUID>/<SOPInstanceUID>.dcm
+    unsigned long long minimum_free_bytes;  // associations are refused while the intake's disk has less
+    cdicom_scp_event event;
+    void *context;
+} cdicom_scp_options;
+
+/// Runs a storage SCP (C-ECHO; C-STORE of CT images) on the listening socket until the process
+/// ends. Each instance is written to a hidden file, synced, then renamed into place and its folder
+/// synced before success is answered. Returns only on a setup failure (-1 with one line in err).
+int cdicom_run_storage_scp(const cdicom_scp_options *options, char *err, size_t errlen);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,70 @@
+import Daemon
+import Foundation
+import Glibc
+import NIfTI
+import Testing
+import TestSupport
+
+/// The storage SCP of `lcovnet serve` ([dicom]) against DCMTK's own SCU tools (echoscu,
+/// storescu), on the real daemon process.
+@Suite(.serialized, .enabled(if: DaemonHarness.binaryExists && ReferenceTools.hasExecutable("storescu"),
+                             "needs the lcovnet binary and DCMTK's storescu/echoscu (scripts/install-deps.sh)"))
+struct DaemonStorageSCPTests {
+    /// A TCP port free on loopback now.
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard bound else { throw POSIXError(.EADDRINUSE) }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// A series sent over the network is processed like one dropped in the watch folder; a
+    /// calling AE title not on the list is rejected at association; the SCP child killed with
+    /// SIGKILL is started again and answers, the daemon untouched.
+    @Test func aSeriesSentWithCStoreIsProcessedOnce() throws {
+        let port = try Self.freePort()
+        let h = try DaemonHarness(quietSeconds: 1.5, extra: """
+            [dicom]
+            ae_title = "LCOVNET"
+            port = \(port)
+            accepted_calling_ae_titles = ["CT1"]
+            """)
+        let series = try DaemonFixtures.series(in: h.dir.file("send"), seed: 31)
+        try h.start()
+        defer { h.stop() }
+        #expect(h.wait(seconds: 60) { h.logged("storage SCP listening") })
+        let target = ["-aec", "LCOVNET", "127.0.0.1", "\(port)"]
+
+        let wrong = try ReferenceTools.run("echoscu", ["-aet", "STRANGER"] + target)
+        #expect(wrong.status != 0)
+        #expect((wrong.stdout + wrong.stderr).contains("Calling AE Title Not Recognized"))
+        #expect(h.wait(seconds: 10) { h.logged("association refused") })
+
+        let sent = try ReferenceTools.run("storescu", ["-aet", "CT1"] + target + ["+sd", h.dir.file("send")])
+        #expect(sent.status == 0, "\(sent.stderr)")
+        let intake = "\(h.watch)/dicom-network"
+        #expect(h.wait(seconds: 120) { h.finished(1) })
+        let jobs = h.jobs()
+        #expect(jobs.map { "\($0.seriesUID ?? "") \($0.state)" } == ["\(series.uid) done"])
+        let volume = try NIfTIFile.read("\(h.output)/\(series.uid)/image.nii.gz").hounsfieldVolume()
+        #expect(volume.voxels == series.volume.voxels)
+
+        // The SCP is a child of its own: killing it costs no job and it is back at once.
+        let found = try ReferenceTools.run("pgrep", ["-f", "store-scp.*--intake \(intake)"])
+        let pids = found.stdout.split(separator: "\n").compactMap { Int32($0) }
+        #expect(pids.count == 1)
+        for pid in pids { kill(pid, SIGKILL) }
+        #expect(h.wait(seconds: 30) { h.stdoutLines.filter { $0.contains("\"message\":\"storage SCP listening\"") }.count == 2 })
+        let echoed = try ReferenceTools.run("echoscu", ["-aet", "CT1"] + target)
+        #expect(echoed.status == 0, "\(echoed.stderr)")
+        #expect(h.isRunning)
+        #expect(h.jobs().count == 1)
+    }
+}
