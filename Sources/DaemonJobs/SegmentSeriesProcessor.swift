@@ -171,7 +171,8 @@ public final class SegmentSeriesProcessor: SeriesProcessor, @unchecked Sendable 
             let segmenter = lock.withLock { self.segmenter }
             let result = try inference.withLock { try segmenter.segment(decoded.scan.volume) }
             let writer = SegmentationResultWriter(manifest: segmenter.model.manifest, threads: segmenter.options.threads,
-                                                  memoryBudgetMiB: segmenter.options.memoryBudgetMiB)
+                                                  memoryBudgetMiB: segmenter.options.memoryBudgetMiB,
+                                                  writesStructureSet: lock.withLock { configuration.job.rtstruct })
             return Computed(scan: decoded.scan, loadSeconds: decoded.loadSeconds, result: result, writer: writer, manifest: segmenter.model.manifest)
         }
     }

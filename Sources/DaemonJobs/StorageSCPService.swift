@@ -5,7 +5,7 @@ import ServiceLifecycle
 
 /// Keeps the daemon's storage SCP ([dicom], `lcovnet worker store-scp`) running beside it: a
 /// child that crashes on what a peer sent is started again (after 1 s, doubling to 60 s while it
-/// keeps failing), and graceful shutdown ends it with SIGTERM. What it stored is in the watch
+/// keeps failing), and graceful shutdown ends it. What it stored is in the watch
 /// folder already, so a restart loses nothing; a sender whose association broke sends again.
 public struct StorageSCPService: Service {
     let configuration: DaemonConfiguration
@@ -49,7 +49,9 @@ public struct StorageSCPService: Service {
                     }
                 }
             } onGracefulShutdown: {
-                if process.isRunning { kill(process.processIdentifier, SIGTERM) }
+                // SIGKILL: children inherit the daemon's blocked SIGTERM. Nothing is lost: an
+                // instance is answered only once it is on disk, and a cut association is resent.
+                if process.isRunning { kill(process.processIdentifier, SIGKILL) }
             }
             if Task.isCancelled || Task.isShuttingDownGracefully { break }
             if ContinuousClock.now - started > .seconds(60) { delay = 1 }

@@ -13,11 +13,15 @@ public struct SegmentationResultWriter: Sendable {
     public var manifest: ModelManifest
     public var threads: Int
     public var memoryBudgetMiB: Int
+    /// Whether DICOM input also gets rtstruct.dcm (`[job] rtstruct`; sites without radiotherapy
+    /// may not want a second object per series in PACS).
+    public var writesStructureSet: Bool
 
-    public init(manifest: ModelManifest, threads: Int, memoryBudgetMiB: Int) {
+    public init(manifest: ModelManifest, threads: Int, memoryBudgetMiB: Int, writesStructureSet: Bool = true) {
         self.manifest = manifest
         self.threads = threads
         self.memoryBudgetMiB = memoryBudgetMiB
+        self.writesStructureSet = writesStructureSet
     }
 
     public struct Written: Sendable {
@@ -34,7 +38,7 @@ public struct SegmentationResultWriter: Sendable {
         var files = try SegmentationWriter.write(result.labels, into: folder)
         if let source = scan.dicomSource, result.labels.voxels.contains(where: { $0 != 0 }) {
             files.append(try writeDicomSegmentation(result.labels, source: source, into: folder))
-            files.append(try writeStructureSet(result.labels, source: source, into: folder))
+            if writesStructureSet { files.append(try writeStructureSet(result.labels, source: source, into: folder)) }
         }
         let organs = try OrganStatistics.measure(labels: result.labels, scan: scan.volume, classes: manifest.classes, threads: threads)
         files.append(try PreviewRenderer().write(labels: result.labels, scan: scan.volume, classes: manifest.classes,

@@ -48,7 +48,7 @@ struct ServeCommand: AsyncParsableCommand {
         let environment = DaemonService.Environment(
             configFile: config, processor: processor, grouper: IngestSeriesGrouper(worker: worker, scratch: "\(configuration.paths.work)/worker"),
             logLevel: control, notifier: SystemdNotifier(environment: ProcessInfo.processInfo.environment),
-            metrics: DaemonMetrics())
+            metrics: DaemonMetrics(), outboxSender: WorkerOutboxSender(configuration: configuration, worker: worker))
         let service = DaemonService(configuration: configuration, environment: environment, logger: logger)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: service)]
         // The storage SCP in a child of its own: network bytes never parsed in the daemon.

@@ -34,6 +34,9 @@ struct StatusCommand: ParsableCommand {
         let ledger = try JobLedger(readOnlyPath: configuration.ledgerPath)
         let jobs = try ledger.allJobs()
         let retraining = StatusReport.Retraining(configuration)
-        print(json ? StatusReport.json(jobs, retraining: retraining) : StatusReport.text(jobs, recent: recent) + retraining.text, terminator: "")
+        // A ledger from before the outbox existed has no outbox table: nothing owed.
+        let outbox = StatusReport.Outbox.summarize((try? ledger.outbox()) ?? [])
+        print(json ? StatusReport.json(jobs, retraining: retraining, outbox: outbox)
+                   : StatusReport.text(jobs, recent: recent) + StatusReport.outboxText(outbox) + retraining.text, terminator: "")
     }
 }

@@ -26,13 +26,14 @@ enum StatusReport {
         return out
     }
 
-    static func json(_ jobs: [JobRecord], retraining: Retraining? = nil) -> String {
+    static func json(_ jobs: [JobRecord], retraining: Retraining? = nil, outbox: [Outbox] = []) -> String {
         var counts: [String: Int] = [:]
         for (state, n) in Self.counts(jobs) { counts[state.rawValue] = n }
         struct Report: Encodable {
             var counts: [String: Int]
             var jobs: [Job]
             var retraining: Retraining?
+            var outbox: [Outbox]
         }
         struct Job: Encodable {
             var id: String
@@ -57,7 +58,7 @@ enum StatusReport {
                 attempts: $0.attempts, file_count: $0.fileCount, input_bytes: $0.inputBytes, created_at: $0.createdAt,
                 started_at: $0.startedAt, finished_at: $0.finishedAt, next_attempt_at: $0.nextAttemptAt,
                 reason_code: $0.reasonCode, reason: $0.reason, result_dir: $0.resultDir, duration_ms: $0.durationMS)
-        }, retraining: retraining)
+        }, retraining: retraining, outbox: outbox)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
         return String(decoding: (try? encoder.encode(report)) ?? Data(), as: UTF8.self) + "\n"

@@ -10,7 +10,7 @@ import Logging
 struct WorkerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "worker", abstract: "Read untrusted DICOM in a child process of `lcovnet serve` (internal).",
-        shouldDisplay: false, subcommands: [WorkerDecodeCommand.self, WorkerGroupCommand.self, WorkerStoreSCPCommand.self])
+        shouldDisplay: false, subcommands: [WorkerDecodeCommand.self, WorkerGroupCommand.self, WorkerStoreSCPCommand.self, WorkerSendCommand.self])
 }
 
 /// The limits a worker sets on itself before it reads a byte.
@@ -87,6 +87,13 @@ struct WorkerStoreSCPCommand: ParsableCommand {
 
     func run() throws {
         try limits.apply()
+        // A daemon killed with SIGKILL cannot stop its SCP: the child leaves when its parent is
+        // gone, freeing the port for the next daemon's.
+        let parent = getppid()
+        Thread.detachNewThread {
+            while getppid() == parent { sleep(1) }
+            Glibc.exit(0)
+        }
         let control = LogLevelControl(Logger.Level(rawValue: logLevel) ?? .info)
         LoggingSystem.bootstrap { label in JSONLinesLogHandler(label: label, control: control) }
         let logger = Logger(label: "lcovnet.dicom")
@@ -110,5 +117,37 @@ struct WorkerStoreSCPCommand: ParsableCommand {
             FileHandle.standardError.write(Data("lcovnet worker store-scp: \(error)\n".utf8))
             throw ExitCode(1)
         }
+    }
+}
+
+/// Sends the files listed in FILES (a JSON array) to one peer with C-STORE; OUTPUT gets
+/// {"statuses": [...]}. Exit 75 with a line on stderr when the peer cannot be reached.
+struct WorkerSendCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "send", abstract: "Send result objects with C-STORE (internal).")
+
+    @OptionGroup var limits: WorkerLimits
+    @Option var host: String
+    @Option var port: Int
+    @Option var calledAeTitle: String
+    @Option var callingAeTitle: String
+    @Option var maxPdu: Int
+    @Option var acseTimeout: Int
+    @Option var dimseTimeout: Int
+    @Option var files: String
+    @Option var output: String
+
+    func run() throws {
+        try limits.apply()
+        let list = try JSONDecoder().decode([String].self, from: Data(contentsOf: URL(fileURLWithPath: files)))
+        let statuses: [Int]
+        do throws(StorageSCU.Failure) {
+            statuses = try StorageSCU.send(list, to: DicomPeer(aeTitle: calledAeTitle, host: host, port: port), callingAETitle: callingAeTitle,
+                                           maxPDU: maxPdu, acseTimeoutSeconds: acseTimeout, dimseTimeoutSeconds: dimseTimeout)
+        } catch {
+            FileHandle.standardError.write(Data("\(error)\n".utf8))
+            if case .unreachable = error { throw ExitCode(WorkerProcess.temporaryFailure) }
+            throw ExitCode(1)
+        }
+        try JSONEncoder().encode(["statuses": statuses]).write(to: URL(fileURLWithPath: output))
     }
 }

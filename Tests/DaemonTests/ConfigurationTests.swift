@@ -55,11 +55,22 @@ import Testing
             concurrency = 2
             [metrics]
             port = 0
+            [job]
+            rtstruct = false
             [dicom]
             ae_title = "SEG AI"
             address = "0.0.0.0"
             port = 11112
             accepted_calling_ae_titles = ["CT1", "PACS"]
+            [[dicom.destinations]]
+            ae_title = "PACS"
+            host = "10.0.0.5"
+            port = 104
+            [[dicom.destinations]]
+            ae_title = "TPS"
+            host = "tps.local"
+            port = 11112
+            send = "rtstruct"
             [retrain]
             cache = false
             cache_mb = 512
@@ -89,7 +100,10 @@ import Testing
         #expect(c.retention == .delete && c.keepReplacedDays == 7.5)
         #expect(c.limits.memoryBudgetMB == 8192 && c.limits.concurrency == 2)
         #expect(c.metrics.port == 0)
+        #expect(!c.job.rtstruct && DaemonConfiguration.defaults.job.rtstruct)
         #expect(c.dicom.aeTitle == "SEG AI" && c.dicom.address == "0.0.0.0" && c.dicom.port == 11112)
+        #expect(c.dicom.destinations.map { "\($0.name) \($0.send.files)" }
+                == ["PACS@10.0.0.5:104 [\"segmentation.dcm\", \"rtstruct.dcm\"]", "TPS@tps.local:11112 [\"rtstruct.dcm\"]"])
         #expect(c.dicom.acceptedCallingAETitles == ["CT1", "PACS"] && c.dicomIntakePath == "/srv/in/dicom-network")
         #expect(c.logLevel == .debug)
     }
@@ -113,10 +127,13 @@ import Testing
         ("[dicom]\naccepted_calling_ae_titles = [\"OK\", \"BAD\\\\\"]", "dicom.accepted_calling_ae_titles", "without backslash"),
         ("[dicom]\naddress = \"scanner.local\"", "dicom.address", "127.0.0.1"),
         ("[dicom]\nport = -1", "dicom.port", "port = 11112"),
+        ("[[dicom.destinations]]\nae_title = \"P\"\nhost = \"h\"\nport = 104\nsend = \"all\"", "dicom.destinations[1].send", "\"both\""),
+        ("[[dicom.destinations]]\nae_title = \"P\"\nport = 104", "dicom.destinations[1]", "needs ae_title, host and port"),
         ("[dicom]\nintake_folder = \"../elsewhere\"", "dicom.intake_folder", "dicom-network"),
         ("[job]\nkind = \"classify\"", "job.kind", "\"convert\""),
         ("[job]\nmodel = \"models/default\"", "job.model", "from the root"),
         ("[job]\nprecision = \"fp16\"", "job.precision", "\"int8\""),
+        ("[job]\nrtstruct = \"no\"", "job.rtstruct", "rtstruct = false"),
         ("[retrain]\npatch_window = [30, 64, 64]", "retrain.patch_window", "multiple of 16"),
         ("[retrain]\npatch_window = 32", "retrain.patch_window", "list of whole numbers"),
         ("[retrain]\ncache = \"yes\"", "retrain.cache", "cache = true"),

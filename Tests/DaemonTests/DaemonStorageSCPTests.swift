@@ -38,7 +38,6 @@ struct DaemonStorageSCPTests {
             """)
         let series = try DaemonFixtures.series(in: h.dir.file("send"), seed: 31)
         try h.start()
-        defer { h.stop() }
         #expect(h.wait(seconds: 60) { h.logged("storage SCP listening") })
         let target = ["-aec", "LCOVNET", "127.0.0.1", "\(port)"]
 
@@ -66,5 +65,8 @@ struct DaemonStorageSCPTests {
         #expect(echoed.status == 0, "\(echoed.stderr)")
         #expect(h.isRunning)
         #expect(h.jobs().count == 1)
+        // SIGTERM stops the daemon and its SCP (a hung child would make this -9).
+        #expect(h.stop() == 0)
+        #expect(try ReferenceTools.run("pgrep", ["-f", "store-scp.*--intake \(intake)"]).stdout.isEmpty)
     }
 }

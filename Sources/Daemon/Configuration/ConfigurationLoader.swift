@@ -56,7 +56,7 @@ public enum ConfigurationLoader {
         c.keepReplacedDays = try reader.number("retention", "replaced_days", default: c.keepReplacedDays, in: 0...36_500,
                                                fix: "set how many days superseded results are kept, e.g. replaced_days = 30 (0 deletes them at once)")
 
-        try reader.section("job", keys: ["kind", "model", "precision", "threads"])
+        try reader.section("job", keys: ["kind", "model", "precision", "threads", "rtstruct"])
         let kind = try reader.string("job", "kind", default: c.job.kind.rawValue)
         guard let jobKind = DaemonConfiguration.Job.Kind(rawValue: kind) else {
             throw reader.error("job.kind", "is \"\(kind)\"", "use \"segment\" (the organ segmentation) or \"convert\" (NIfTI only, no model)")
@@ -73,6 +73,7 @@ public enum ConfigurationLoader {
         }
         c.job.threads = try reader.integer("job", "threads", default: c.job.threads, in: 0...1024,
                                            fix: "set the threads per job, e.g. threads = 2, or 0 for every core")
+        c.job.rtstruct = try reader.bool("job", "rtstruct", default: c.job.rtstruct)
 
         try reader.section("limits", keys: ["memory_budget_mb", "concurrency", "max_attempts", "retry_seconds", "drain_seconds"])
         c.limits.memoryBudgetMB = try reader.integer("limits", "memory_budget_mb", default: c.limits.memoryBudgetMB, in: 256...1_048_576,
@@ -112,7 +113,7 @@ public enum ConfigurationLoader {
 
     private static func readDicom(_ c: inout DaemonConfiguration, _ reader: TableReader) throws(ConfigurationError) {
         try reader.section("dicom", keys: ["ae_title", "address", "port", "accepted_calling_ae_titles", "max_pdu", "acse_timeout_seconds",
-                                           "dimse_timeout_seconds", "intake_folder"])
+                                           "dimse_timeout_seconds", "intake_folder", "destinations"])
         var d = c.dicom
         func checkAETitle(_ title: String, _ key: String) throws(ConfigurationError) {
             // PS3.5 AE: up to 16 characters of the default repertoire, no backslash or control characters, not all spaces.
@@ -143,7 +144,36 @@ public enum ConfigurationLoader {
             throw reader.error("dicom.intake_folder", "must be a plain folder name inside the watch folder",
                                "use a name such as intake_folder = \"dicom-network\"")
         }
+        d.destinations = try readDestinations(reader, checkAETitle: checkAETitle)
         c.dicom = d
+    }
+
+    /// [[dicom.destinations]]: ae_title, host, port and send ("seg", "rtstruct" or "both") each.
+    private static func readDestinations(_ reader: TableReader,
+                                         checkAETitle: (String, String) throws(ConfigurationError) -> Void) throws(ConfigurationError)
+        -> [DaemonConfiguration.Destination] {
+        guard let value = reader.root["dicom"]?.table?["destinations"] else { return [] }
+        let example = "[[dicom.destinations]] with ae_title = \"PACS\", host = \"10.0.0.5\", port = 104, send = \"both\""
+        guard let array = value.array else { throw reader.error("dicom.destinations", "must be a list of tables", "write each as \(example)") }
+        var out: [DaemonConfiguration.Destination] = []
+        for (n, item) in array.enumerated() {
+            let key = "dicom.destinations[\(n + 1)]"
+            guard let table = item.table else { throw reader.error(key, "must be a table", "write each as \(example)") }
+            for k in table.keys where !["ae_title", "host", "port", "send"].contains(k) {
+                throw reader.error("\(key).\(k)", "is not a known key", "use only ae_title, host, port and send")
+            }
+            guard let title = table["ae_title"]?.string, let host = table["host"]?.string, !host.isEmpty, let port = table["port"]?.int else {
+                throw reader.error(key, "needs ae_title, host and port", "write it as \(example)")
+            }
+            try checkAETitle(title, "\(key).ae_title")
+            guard (1...65_535).contains(port) else { throw reader.error("\(key).port", "is \(port), outside 1...65535", "give the peer's DICOM port, e.g. port = 104") }
+            let sendText = table["send"]?.string ?? "both"
+            guard let send = DaemonConfiguration.Destination.Objects(rawValue: sendText) else {
+                throw reader.error("\(key).send", "is \"\(sendText)\"", "use \"seg\", \"rtstruct\" or \"both\"")
+            }
+            out.append(.init(aeTitle: title, host: host, port: port, send: send))
+        }
+        return out
     }
 
     private static func readRetrain(_ c: inout DaemonConfiguration, _ reader: TableReader) throws(ConfigurationError) {

@@ -69,6 +69,29 @@ public struct DaemonConfiguration: Sendable, Equatable {
         /// Received instances go to `<watch>/<intake_folder>/<SeriesInstanceUID>/`, where the watch
         /// folder's rules (quiet period, grouping, quarantine) take them over.
         public var intakeFolder: String
+        /// Where results are sent with C-STORE ([[dicom.destinations]]).
+        public var destinations: [Destination] = []
+    }
+
+    /// A PACS or planning system that gets each result's DICOM objects.
+    public struct Destination: Sendable, Equatable {
+        public enum Objects: String, Sendable, Equatable, CaseIterable {
+            case seg, rtstruct, both
+            /// The result files sent (as the segment job names them).
+            public var files: [String] {
+                switch self {
+                case .seg: ["segmentation.dcm"]
+                case .rtstruct: ["rtstruct.dcm"]
+                case .both: ["segmentation.dcm", "rtstruct.dcm"]
+                }
+            }
+        }
+        public var aeTitle: String
+        public var host: String
+        public var port: Int
+        public var send: Objects
+        /// How the outbox and logs name it.
+        public var name: String { "\(aeTitle)@\(host):\(port)" }
     }
 
     /// What each claimed series goes through.
@@ -86,6 +109,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
         public var precision: String
         /// Threads per job; 0 uses every core.
         public var threads: Int
+        /// DICOM input also gets rtstruct.dcm (beside segmentation.dcm).
+        public var rtstruct = true
     }
 
     /// The distillation cache and the retraining round (`lcovnet retrain`, docs/RETRAINING.md).

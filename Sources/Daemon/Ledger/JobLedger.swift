@@ -50,6 +50,23 @@ public final class JobLedger: Sendable {
             try db.create(index: "job_state", on: "job", columns: ["state"])
             try db.create(index: "job_series", on: "job", columns: ["series_uid"])
         }
+        migrator.registerMigration("v2: outbox") { db in
+            try db.create(table: "outbox") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("job_id", .text).notNull()
+                t.column("series_uid", .text)
+                t.column("destination", .text).notNull()
+                t.column("file", .text).notNull()
+                t.column("state", .text).notNull()
+                t.column("attempts", .integer).notNull().defaults(to: 0)
+                t.column("created_at", .double).notNull()
+                t.column("next_attempt_at", .double).notNull()
+                t.column("sent_at", .double)
+                t.column("last_error", .text)
+                t.uniqueKey(["job_id", "destination", "file"])
+            }
+            try db.create(index: "outbox_due", on: "outbox", columns: ["state", "next_attempt_at"])
+        }
         return migrator
     }
 
@@ -66,6 +83,31 @@ public final class JobLedger: Sendable {
         try database.write { db in
             for job in jobs { try job.update(db) }
         }
+    }
+
+    /// The job and the result objects it owes the DICOM destinations, in one transaction (an
+    /// entry already there, from a commit a kill interrupted, is kept as it is).
+    public func update(_ job: JobRecord, owing outbox: [OutboxEntry]) throws {
+        try database.write { db in
+            try job.update(db)
+            for var entry in outbox { try entry.insert(db, onConflict: .ignore) }
+        }
+    }
+
+    /// Pending entries due by `now`, oldest first.
+    public func dueOutbox(now: Double, limit: Int = 100) throws -> [OutboxEntry] {
+        try database.read { db in
+            try OutboxEntry.filter(Column("state") == OutboxEntry.State.pending.rawValue && Column("next_attempt_at") <= now)
+                .order(Column("id")).limit(limit).fetchAll(db)
+        }
+    }
+
+    public func update(_ entries: [OutboxEntry]) throws {
+        try database.write { db in for entry in entries { try entry.update(db) } }
+    }
+
+    public func outbox() throws -> [OutboxEntry] {
+        try database.read { db in try OutboxEntry.order(Column("id")).fetchAll(db) }
     }
 
     public func job(id: String) throws -> JobRecord? {

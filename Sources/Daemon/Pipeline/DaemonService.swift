@@ -13,9 +13,12 @@ public struct DaemonService: Service {
         public var logLevel: LogLevelControl
         public var notifier: SystemdNotifier
         public var metrics: DaemonMetrics
+        /// Sends the outbox to [[dicom.destinations]] (nil: results stay in the results folder only).
+        public var outboxSender: (any OutboxSender)?
 
         public init(configFile: String?, processor: any SeriesProcessor, grouper: any SeriesGrouper,
-                    logLevel: LogLevelControl, notifier: SystemdNotifier, metrics: DaemonMetrics) {
+                    logLevel: LogLevelControl, notifier: SystemdNotifier, metrics: DaemonMetrics, outboxSender: (any OutboxSender)? = nil) {
+            self.outboxSender = outboxSender
             self.configFile = configFile
             self.processor = processor
             self.grouper = grouper
@@ -74,6 +77,13 @@ public struct DaemonService: Service {
             logger.info("metrics endpoint listening", metadata: ["address": "\(config.metrics.address)", "port": "\(port)"])
         }
         defer { server.stop() }
+        // The outbox runs beside the pipeline from the ledger's schedule (what a kill interrupted included).
+        let outboxLoop = env.outboxSender.flatMap { sender in
+            config.dicom.destinations.isEmpty ? nil : OutboxLoop(ledger: ledger, sender: sender, destinations: config.dicom.destinations,
+                                                                 retrySeconds: config.limits.retrySeconds, logger: logger)
+        }
+        let outbox = outboxLoop.map { loop in Task { await loop.run() } }
+        defer { outbox?.cancel() }
 
         logger.info("daemon started", metadata: ["watch": "\(config.paths.watch)", "output": "\(config.paths.output)",
                                                  "queued": .stringConvertible(queue.count), "pid": .stringConvertible(getpid())])

@@ -12,11 +12,24 @@ public struct Spool: Sendable {
     public let paths: DaemonConfiguration.Paths
     public let spoolPath: String
     public let ledger: JobLedger
+    /// Where a done job's DICOM objects are owed ([[dicom.destinations]]).
+    public let destinations: [DaemonConfiguration.Destination]
 
     public init(configuration: DaemonConfiguration, ledger: JobLedger) {
         self.paths = configuration.paths
         self.spoolPath = configuration.spoolPath
         self.ledger = ledger
+        self.destinations = configuration.dicom.destinations
+    }
+
+    /// The outbox entries a committed job owes: each destination's objects that its result holds.
+    func owed(by job: JobRecord, now: Double) -> [OutboxEntry] {
+        guard let folder = job.resultDir else { return [] }
+        return destinations.flatMap { destination in
+            destination.send.files.map { "\(folder)/\($0)" }.filter(FileSystem.exists).map { file in
+                OutboxEntry(jobID: job.id, seriesUID: job.seriesUID, destination: destination.name, file: file, now: now)
+            }
+        }
     }
 
     func jobFolder(_ id: String) -> String { "\(spoolPath)/\(id)" }
@@ -266,7 +279,7 @@ public struct Spool: Sendable {
         job.state = .done
         job.step = .finished
         job.finishedAt = now
-        try ledger.update(job)
+        try ledger.update(job, owing: owed(by: job, now: now))
         return job
     }
 

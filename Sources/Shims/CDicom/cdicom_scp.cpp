@@ -110,14 +110,16 @@ class StorageSCP : public DcmSCP {
         // Names from UIDs only when they are plain UIDs; ingest reads the real ones from the file.
         const std::string folder = std::string(options.intake) + "/" + (isPlainUID(series.c_str()) ? series.c_str() : "unnamed-series");
         const std::string name = isPlainUID(instance.c_str()) ? std::string(instance.c_str()) : "instance-" + std::to_string(counter);
-        if (::mkdir(folder.c_str(), 0750) != 0 && errno != EEXIST) {
+        const bool created = ::mkdir(folder.c_str(), 0750) == 0;
+        if (!created && errno != EEXIST) {
             reason = std::string("cannot create a series folder in the intake: ") + std::strerror(errno);
             return STATUS_STORE_Refused_OutOfResources;
         }
         where = folder.substr(std::strlen(options.intake) + 1) + "/" + name + ".dcm";
         const std::string final = std::string(options.intake) + "/" + where;
+        // The file, its name in the series folder, and a new series folder's name in the intake.
         if (!syncPath(partial, O_RDONLY) || ::rename(partial.c_str(), final.c_str()) != 0 || !syncPath(folder, O_RDONLY | O_DIRECTORY) ||
-            !syncPath(options.intake, O_RDONLY | O_DIRECTORY)) {
+            (created && !syncPath(options.intake, O_RDONLY | O_DIRECTORY))) {
             reason = std::string("cannot store an instance durably: ") + std::strerror(errno);
             return STATUS_STORE_Refused_OutOfResources;
         }

@@ -197,6 +197,23 @@ typedef struct cdicom_scp_options {
 /// synced before success is answered. Returns only on a setup failure (-1 with one line in err).
 int cdicom_run_storage_scp(const cdicom_scp_options *options, char *err, size_t errlen);
 
+typedef struct cdicom_scu_options {
+    const char *host;
+    int port;
+    const char *calling_ae_title, *called_ae_title;
+    unsigned max_pdu, acse_timeout_seconds, dimse_timeout_seconds;
+} cdicom_scu_options;
+
+/// cdicom_send_files' result when no association could be made or it broke off (try again later).
+#define CDICOM_SCU_UNREACHABLE 2
+
+/// Sends the files with C-STORE in one association. Returns 0 when the association ran (each
+/// file's DIMSE status in statuses: 0 success, 0xBxxx warning = stored, others refused; err names
+/// how many were refused), CDICOM_SCU_UNREACHABLE when the peer could not be reached or the
+/// association broke off, -1 on a local failure (an unreadable file).
+int cdicom_send_files(const cdicom_scu_options *options, const char *const *files, int count, int *statuses,
+                      char *err, size_t errlen);
+
 #ifdef __cplusplus
 }
 #endif
