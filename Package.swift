@@ -57,7 +57,7 @@ let ingestTargets: [Target] = [
     .systemLibrary(name: "COpenJPEG", path: "Sources/Shims/COpenJPEG", pkgConfig: "libopenjp2"),
     .target(
         name: "CDicom", dependencies: ["COpenJPEG"], path: "Sources/Shims/CDicom",
-        linkerSettings: ["dcmnet", "dcmrt", "dcmseg", "dcmfg", "dcmiod", "dcmjpls", "dcmtkcharls", "dcmjpeg", "ijg8", "ijg12", "ijg16", "dcmimage", "dcmimgle",
+        linkerSettings: ["dcmtls", "dcmnet", "dcmrt", "dcmseg", "dcmfg", "dcmiod", "dcmjpls", "dcmtkcharls", "dcmjpeg", "ijg8", "ijg12", "ijg16", "dcmimage", "dcmimgle",
                          "dcmdata", "oflog", "ofstd", "openjp2", "z"].map { .linkedLibrary($0) }),
     .target(name: "Ingest", dependencies: ["CDicom", "Volumes", "ModelSpec", logging]),
 ]

@@ -26,7 +26,14 @@ public struct StorageSCPService: Service {
                 "--accept", d.acceptedCallingAETitles.joined(separator: ","), "--max-pdu", "\(d.maxPDU)",
                 "--acse-timeout", "\(d.acseTimeoutSeconds)", "--dimse-timeout", "\(d.dimseTimeoutSeconds)",
                 "--intake", configuration.dicomIntakePath, "--minimum-free-mb", "\(configuration.ingest.diskWatermarkMB)",
-                "--log-level", configuration.logLevel.rawValue]
+                "--log-level", configuration.logLevel.rawValue] + Self.tlsArguments(d, enabled: !d.tlsCertificate.isEmpty)
+    }
+
+    /// The TLS files a worker gets (none when TLS is off for its connection).
+    static func tlsArguments(_ d: DaemonConfiguration.Dicom, enabled: Bool) -> [String] {
+        guard enabled else { return [] }
+        return ["--tls-certificate", d.tlsCertificate, "--tls-private-key", d.tlsPrivateKey]
+            + (d.tlsTrustedCertificates.isEmpty ? [] : ["--tls-trusted", d.tlsTrustedCertificates])
     }
 
     /// RLIMIT_CPU of the long-lived child: reaching it restarts the child, nothing worse.

@@ -7,6 +7,7 @@ import Ingest
 public struct WorkerOutboxSender: OutboxSender {
     let worker: WorkerProcess
     let callingAETitle: String
+    let dicom: DaemonConfiguration.Dicom
     let scratch: String
     let maxPDU, acseTimeoutSeconds, dimseTimeoutSeconds: Int
 
@@ -15,6 +16,7 @@ public struct WorkerOutboxSender: OutboxSender {
         w.deadlineSeconds = 900
         self.worker = w
         self.callingAETitle = configuration.dicom.aeTitle
+        self.dicom = configuration.dicom
         self.scratch = "\(configuration.paths.work)/worker"
         self.maxPDU = configuration.dicom.maxPDU
         self.acseTimeoutSeconds = configuration.dicom.acseTimeoutSeconds
@@ -38,7 +40,8 @@ public struct WorkerOutboxSender: OutboxSender {
             let status = try await worker.run("send", [
                 "--host", destination.host, "--port", "\(destination.port)", "--called-ae-title", destination.aeTitle,
                 "--calling-ae-title", callingAETitle, "--max-pdu", "\(maxPDU)", "--acse-timeout", "\(acseTimeoutSeconds)",
-                "--dimse-timeout", "\(dimseTimeoutSeconds)", "--files", list, "--output", output], stderrPath: stderr)
+                "--dimse-timeout", "\(dimseTimeoutSeconds)", "--files", list, "--output", output]
+                + StorageSCPService.tlsArguments(dicom, enabled: destination.tls), stderrPath: stderr)
             if status == WorkerProcess.temporaryFailure {
                 let reason = (try? String(contentsOfFile: stderr, encoding: .utf8))?.split(separator: "\n").last.map(String.init)
                 return entries.map { _ in .notStored(reason ?? "\(destination.name) could not be reached") }

@@ -18,9 +18,12 @@ public struct StorageSCP: Sendable {
     public var intake: String
     /// Associations are refused while the intake's file system has less free space than this.
     public var minimumFreeBytes: UInt64
+    /// DICOM over TLS only, when given.
+    public var tls: DicomTLS?
 
     public init(aeTitle: String, address: String, port: Int, acceptedCallingAETitles: [String], maxPDU: Int,
-                acseTimeoutSeconds: Int, dimseTimeoutSeconds: Int, intake: String, minimumFreeBytes: UInt64) {
+                acseTimeoutSeconds: Int, dimseTimeoutSeconds: Int, intake: String, minimumFreeBytes: UInt64, tls: DicomTLS? = nil) {
+        self.tls = tls
         self.aeTitle = aeTitle
         self.address = address
         self.port = port
@@ -69,11 +72,13 @@ public struct StorageSCP: Sendable {
         _ = titles.map { UnsafePointer($0) }.withUnsafeBufferPointer { accepted in
             aeTitle.withCString { ae in
                 intake.withCString { folder in
-                    var options = cdicom_scp_options(
-                        listen_socket: socket, ae_title: ae, accepted_calling: accepted.baseAddress, accepted_count: Int32(accepted.count),
-                        max_pdu: UInt32(maxPDU), acse_timeout_seconds: UInt32(acseTimeoutSeconds), dimse_timeout_seconds: UInt32(dimseTimeoutSeconds),
-                        intake: folder, minimum_free_bytes: minimumFreeBytes, event: callback, context: box.toOpaque())
-                    return cdicom_run_storage_scp(&options, &message, message.count)
+                    DicomTLS.withOptions(tls) { tlsOptions in
+                        var options = cdicom_scp_options(
+                            listen_socket: socket, ae_title: ae, accepted_calling: accepted.baseAddress, accepted_count: Int32(accepted.count),
+                            max_pdu: UInt32(maxPDU), acse_timeout_seconds: UInt32(acseTimeoutSeconds), dimse_timeout_seconds: UInt32(dimseTimeoutSeconds),
+                            intake: folder, minimum_free_bytes: minimumFreeBytes, event: callback, context: box.toOpaque(), tls: tlsOptions)
+                        return cdicom_run_storage_scp(&options, &message, message.count)
+                    }
                 }
             }
         }

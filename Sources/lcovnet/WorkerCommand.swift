@@ -58,6 +58,7 @@ struct WorkerGroupCommand: ParsableCommand {
     @OptionGroup var limits: WorkerLimits
     @Option var files: String
     @Option var output: String
+    @OptionGroup var tls: WorkerTLSOptions
 
     func run() throws {
         try limits.apply()
@@ -65,6 +66,18 @@ struct WorkerGroupCommand: ParsableCommand {
         guard let handle = FileHandle(forWritingAtPath: output) else { throw ValidationError("\(output): cannot be opened") }
         try IngestSeriesGrouper.classify(files: list, policy: IngestPolicy(), appendingTo: handle)
         try handle.close()
+    }
+}
+
+/// DICOM over TLS for a worker's connections (DaemonJobs passes [dicom]'s files).
+struct WorkerTLSOptions: ParsableArguments {
+    @Option var tlsCertificate: String?
+    @Option var tlsPrivateKey: String?
+    @Option var tlsTrusted: String?
+
+    var tls: DicomTLS? {
+        guard let tlsCertificate, let tlsPrivateKey else { return nil }
+        return DicomTLS(certificate: tlsCertificate, privateKey: tlsPrivateKey, trusted: tlsTrusted)
     }
 }
 
@@ -84,6 +97,7 @@ struct WorkerStoreSCPCommand: ParsableCommand {
     @Option var intake: String
     @Option var minimumFreeMb: Int
     @Option var logLevel: String = "info"
+    @OptionGroup var tls: WorkerTLSOptions
 
     func run() throws {
         try limits.apply()
@@ -100,8 +114,9 @@ struct WorkerStoreSCPCommand: ParsableCommand {
         let scp = StorageSCP(aeTitle: aeTitle, address: address, port: port,
                              acceptedCallingAETitles: accept.split(separator: ",").map(String.init), maxPDU: maxPdu,
                              acseTimeoutSeconds: acseTimeout, dimseTimeoutSeconds: dimseTimeout, intake: intake,
-                             minimumFreeBytes: UInt64(minimumFreeMb) << 20)
-        logger.info("storage SCP listening", metadata: ["ae_title": "\(aeTitle)", "address": "\(address)", "port": "\(port)"])
+                             minimumFreeBytes: UInt64(minimumFreeMb) << 20, tls: tls.tls)
+        logger.info("storage SCP listening", metadata: ["ae_title": "\(aeTitle)", "address": "\(address)", "port": "\(port)",
+                                                        "tls": "\(tls.tls != nil)"])
         do {
             try scp.run { event in
                 switch event {
@@ -135,6 +150,7 @@ struct WorkerSendCommand: ParsableCommand {
     @Option var dimseTimeout: Int
     @Option var files: String
     @Option var output: String
+    @OptionGroup var tls: WorkerTLSOptions
 
     func run() throws {
         try limits.apply()
@@ -142,7 +158,7 @@ struct WorkerSendCommand: ParsableCommand {
         let statuses: [Int]
         do throws(StorageSCU.Failure) {
             statuses = try StorageSCU.send(list, to: DicomPeer(aeTitle: calledAeTitle, host: host, port: port), callingAETitle: callingAeTitle,
-                                           maxPDU: maxPdu, acseTimeoutSeconds: acseTimeout, dimseTimeoutSeconds: dimseTimeout)
+                                           maxPDU: maxPdu, acseTimeoutSeconds: acseTimeout, dimseTimeoutSeconds: dimseTimeout, tls: tls.tls)
         } catch {
             FileHandle.standardError.write(Data("\(error)\n".utf8))
             if case .unreachable = error { throw ExitCode(WorkerProcess.temporaryFailure) }

@@ -70,3 +70,57 @@ struct DaemonStorageSCPTests {
         #expect(try ReferenceTools.run("pgrep", ["-f", "store-scp.*--intake \(intake)"]).stdout.isEmpty)
     }
 }
+
+/// A test CA with a server and a client certificate (openssl), in `folder`.
+enum TestCertificates {
+    static func make(in folder: String) throws {
+        func openssl(_ arguments: [String]) throws {
+            let r = try ReferenceTools.run("openssl", arguments, workingDirectory: folder)
+            guard r.status == 0 else { throw POSIXError(.EIO) }
+        }
+        try openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=lcovnet test CA"])
+        for name in ["server", "client", "stranger"] {
+            try openssl(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "\(name).key", "-out", "\(name).csr", "-subj", "/CN=\(name)"])
+        }
+        for name in ["server", "client"] {
+            try openssl(["x509", "-req", "-in", "\(name).csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "\(name).pem", "-days", "2"])
+        }
+        // Self-signed: chains to no CA the daemon trusts.
+        try openssl(["x509", "-req", "-in", "stranger.csr", "-signkey", "stranger.key", "-out", "stranger.pem", "-days", "2"])
+    }
+}
+
+@Suite(.serialized, .enabled(if: DaemonHarness.binaryExists && ReferenceTools.hasExecutable("storescu") && ReferenceTools.hasExecutable("openssl"),
+                             "needs the lcovnet binary, DCMTK's storescu and openssl"))
+struct DaemonStorageSCPTLSTests {
+    /// With [dicom] TLS files the SCP speaks TLS only, and only to peers whose certificate chains
+    /// to the trusted CA: DCMTK's storescu over TLS with the CA's client certificate gets the
+    /// series in; plain TCP, and TLS with a self-signed certificate, get nothing in.
+    @Test func tlsPeersWithATrustedCertificateOnly() throws {
+        let port = try DaemonStorageSCPTests.freePort()
+        let certs = try TemporaryDirectory("certs")
+        try TestCertificates.make(in: certs.path)
+        let h = try DaemonHarness(quietSeconds: 1, extra: """
+            [dicom]
+            port = \(port)
+            tls_certificate = "\(certs.file("server.pem"))"
+            tls_private_key = "\(certs.file("server.key"))"
+            tls_trusted_certificates = "\(certs.file("ca.pem"))"
+            """)
+        let series = try DaemonFixtures.series(in: h.dir.file("send"), seed: 41)
+        try h.start()
+        #expect(h.wait(seconds: 60) { h.logged("storage SCP listening") })
+        let target = ["-aet", "CT1", "-aec", "LCOVNET", "127.0.0.1", "\(port)", "+sd", h.dir.file("send")]
+        let plain = try ReferenceTools.run("storescu", target)
+        #expect(plain.status != 0)
+        let stranger = try ReferenceTools.run("storescu", ["+tls", certs.file("stranger.key"), certs.file("stranger.pem"),
+                                                           "+cf", certs.file("ca.pem")] + target)
+        #expect(stranger.status != 0)
+        let trusted = try ReferenceTools.run("storescu", ["+tls", certs.file("client.key"), certs.file("client.pem"),
+                                                          "+cf", certs.file("ca.pem")] + target)
+        #expect(trusted.status == 0, "\(trusted.stderr)")
+        #expect(h.wait(seconds: 120) { h.finished(1) })
+        #expect(h.jobs().map { "\($0.seriesUID ?? "") \($0.state)" } == ["\(series.uid) done"])
+        #expect(h.stop() == 0)
+    }
+}

@@ -113,7 +113,8 @@ public enum ConfigurationLoader {
 
     private static func readDicom(_ c: inout DaemonConfiguration, _ reader: TableReader) throws(ConfigurationError) {
         try reader.section("dicom", keys: ["ae_title", "address", "port", "accepted_calling_ae_titles", "max_pdu", "acse_timeout_seconds",
-                                           "dimse_timeout_seconds", "intake_folder", "destinations"])
+                                           "dimse_timeout_seconds", "intake_folder", "destinations", "tls_certificate", "tls_private_key",
+                                           "tls_trusted_certificates"])
         var d = c.dicom
         func checkAETitle(_ title: String, _ key: String) throws(ConfigurationError) {
             // PS3.5 AE: up to 16 characters of the default repertoire, no backslash or control characters, not all spaces.
@@ -144,7 +145,22 @@ public enum ConfigurationLoader {
             throw reader.error("dicom.intake_folder", "must be a plain folder name inside the watch folder",
                                "use a name such as intake_folder = \"dicom-network\"")
         }
+        d.tlsCertificate = try reader.string("dicom", "tls_certificate", default: d.tlsCertificate)
+        d.tlsPrivateKey = try reader.string("dicom", "tls_private_key", default: d.tlsPrivateKey)
+        d.tlsTrustedCertificates = try reader.string("dicom", "tls_trusted_certificates", default: d.tlsTrustedCertificates)
+        for (key, path) in [("tls_certificate", d.tlsCertificate), ("tls_private_key", d.tlsPrivateKey), ("tls_trusted_certificates", d.tlsTrustedCertificates)]
+        where !path.isEmpty && !path.hasPrefix("/") {
+            throw reader.error("dicom.\(key)", "must be an absolute file path, not \"\(path)\"", "give the PEM file from the root, or \"\" for none")
+        }
+        if d.tlsCertificate.isEmpty != d.tlsPrivateKey.isEmpty {
+            throw reader.error(d.tlsCertificate.isEmpty ? "dicom.tls_certificate" : "dicom.tls_private_key", "is missing while its partner is set",
+                               "give both tls_certificate and tls_private_key (PEM), or neither")
+        }
         d.destinations = try readDestinations(reader, checkAETitle: checkAETitle)
+        if let plain = d.destinations.first(where: { $0.tls }), d.tlsCertificate.isEmpty {
+            throw reader.error("dicom.destinations", "\(plain.name) asks for TLS but [dicom] has no tls_certificate",
+                               "set tls_certificate and tls_private_key in [dicom], or tls = false for that destination")
+        }
         c.dicom = d
     }
 
@@ -159,8 +175,8 @@ public enum ConfigurationLoader {
         for (n, item) in array.enumerated() {
             let key = "dicom.destinations[\(n + 1)]"
             guard let table = item.table else { throw reader.error(key, "must be a table", "write each as \(example)") }
-            for k in table.keys where !["ae_title", "host", "port", "send"].contains(k) {
-                throw reader.error("\(key).\(k)", "is not a known key", "use only ae_title, host, port and send")
+            for k in table.keys where !["ae_title", "host", "port", "send", "tls"].contains(k) {
+                throw reader.error("\(key).\(k)", "is not a known key", "use only ae_title, host, port, send and tls")
             }
             guard let title = table["ae_title"]?.string, let host = table["host"]?.string, !host.isEmpty, let port = table["port"]?.int else {
                 throw reader.error(key, "needs ae_title, host and port", "write it as \(example)")
@@ -171,7 +187,12 @@ public enum ConfigurationLoader {
             guard let send = DaemonConfiguration.Destination.Objects(rawValue: sendText) else {
                 throw reader.error("\(key).send", "is \"\(sendText)\"", "use \"seg\", \"rtstruct\" or \"both\"")
             }
-            out.append(.init(aeTitle: title, host: host, port: port, send: send))
+            var tls = false
+            if let value = table["tls"] {
+                guard let flag = value.bool else { throw reader.error("\(key).tls", "must be true or false", "write tls = true or tls = false") }
+                tls = flag
+            }
+            out.append(.init(aeTitle: title, host: host, port: port, send: send, tls: tls))
         }
         return out
     }

@@ -71,6 +71,11 @@ public struct DaemonConfiguration: Sendable, Equatable {
         public var intakeFolder: String
         /// Where results are sent with C-STORE ([[dicom.destinations]]).
         public var destinations: [Destination] = []
+        /// DICOM over TLS: this side's certificate and private key (PEM; "" = no TLS for the SCP)
+        /// and the CA certificates a peer's must chain to ("" = peers are not verified).
+        public var tlsCertificate = ""
+        public var tlsPrivateKey = ""
+        public var tlsTrustedCertificates = ""
     }
 
     /// A PACS or planning system that gets each result's DICOM objects.
@@ -90,6 +95,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
         public var host: String
         public var port: Int
         public var send: Objects
+        /// Over TLS, with [dicom]'s certificate, key and trusted certificates.
+        public var tls = false
         /// How the outbox and logs name it.
         public var name: String { "\(aeTitle)@\(host):\(port)" }
     }

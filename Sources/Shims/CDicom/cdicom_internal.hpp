@@ -3,8 +3,11 @@
 #include "cdicom.h"
 #include "dcmtk/config/osconfig.h"
 #include "dcmtk/dcmdata/dctk.h"
+#include <memory>
 #include <string>
 #include <vector>
+
+class DcmTLSTransportLayer;
 
 struct cdicom_file {
     DcmFileFormat format;
@@ -38,3 +41,7 @@ bool cdicom_j2k_encode(const uint16_t *samples, int width, int height, int preci
                        std::vector<uint8_t> &codestream, std::string &message);
 
 bool cdicom_is_j2k_syntax(const char *transferSyntaxUID);
+
+/// A TLS layer from the PEM files (nullptr when no certificate is given): the peer's certificate
+/// must chain to `trusted` when that is given, and is not asked for otherwise (cdicom_tls.cpp).
+std::unique_ptr<DcmTLSTransportLayer> cdicom_tls_layer(const cdicom_tls_options &tls, bool acceptor);

@@ -4,6 +4,7 @@
 #include "dcmtk/dcmnet/diutil.h"
 #include "dcmtk/dcmnet/dul.h"
 #include "dcmtk/dcmnet/scp.h"
+#include "dcmtk/dcmtls/tlslayer.h"
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -149,6 +150,8 @@ extern "C" int cdicom_run_storage_scp(const cdicom_scp_options *options, char *e
         config.setDIMSETimeout(options->dimse_timeout_seconds);
         config.setConnectionBlockingMode(DUL_NOBLOCK);
         config.setHostLookupEnabled(OFFalse);
+        std::unique_ptr<DcmTLSTransportLayer> tls = cdicom_tls_layer(options->tls, true);
+        if (tls) config.setTransportLayer(tls.get());
         OFList<OFString> syntaxes;
         for (const char *uid : acceptedSyntaxes) syntaxes.push_back(uid);
         OFList<OFString> echo;

@@ -2,11 +2,18 @@
 #include "cdicom_internal.hpp"
 #include "dcmtk/dcmdata/dcuid.h"
 #include "dcmtk/dcmnet/scu.h"
+#include "dcmtk/dcmtls/tlslayer.h"
 #include <algorithm>
 #include <string>
 #include <vector>
 
 namespace {
+
+/// DcmSCU with its TLS hook public (protected in DCMTK 3.6.7; DcmTLSSCU would bring its own key handling).
+class SCU : public DcmSCU {
+  public:
+    using DcmSCU::useSecureConnection;
+};
 
 /// The SOP class of a file, read from its meta header and dataset.
 std::string sopClassOf(const char *path) {
@@ -23,7 +30,7 @@ std::string sopClassOf(const char *path) {
 extern "C" int cdicom_send_files(const cdicom_scu_options *o, const char *const *files, int count, int *statuses,
                                  char *err, size_t errlen) {
     try {
-        DcmSCU scu;
+        SCU scu;
         scu.setAETitle(o->calling_ae_title);
         scu.setPeerAETitle(o->called_ae_title);
         scu.setPeerHostName(o->host);
@@ -43,7 +50,9 @@ extern "C" int cdicom_send_files(const cdicom_scu_options *o, const char *const 
                 cdicom_check(scu.addPresentationContext(sop.c_str(), syntaxes), "presentation context");
             }
         }
+        std::unique_ptr<DcmTLSTransportLayer> tls = cdicom_tls_layer(o->tls, false);
         cdicom_check(scu.initNetwork(), "network");
+        if (tls) cdicom_check(scu.useSecureConnection(tls.get()), "TLS");
         OFCondition negotiated = scu.negotiateAssociation();
         if (negotiated.bad()) {
             cdicom_set_error(err, errlen, std::string("association with ") + o->called_ae_title + " at " + o->host + ":" +

@@ -169,6 +169,14 @@ int cdicom_write_rtstruct(const char *source_file, const char *const *source_ins
                           const cdicom_rt_roi *rois, int roi_count, int series_number, const char *software_version,
                           const char *out_path, char *err, size_t errlen);
 
+/// DICOM over TLS (BCP 195 profile): PEM files; certificate NULL or "": no TLS. With `trusted`,
+/// the peer must present a certificate chaining to it; without, the peer is not verified.
+typedef struct cdicom_tls_options {
+    const char *certificate;
+    const char *private_key;
+    const char *trusted;
+} cdicom_tls_options;
+
 /// What the storage SCP reports back while it runs (called on its thread).
 enum cdicom_scp_event_kind {
     CDICOM_SCP_STORED = 1,          // text: the instance's file, relative to the intake folder
@@ -190,6 +198,7 @@ typedef struct cdicom_scp_options {
     unsigned long long minimum_free_bytes;  // associations are refused while the intake's disk has less
     cdicom_scp_event event;
     void *context;
+    cdicom_tls_options tls;
 } cdicom_scp_options;
 
 /// Runs a storage SCP (C-ECHO; C-STORE of CT images) on the listening socket until the process
@@ -202,6 +211,7 @@ typedef struct cdicom_scu_options {
     int port;
     const char *calling_ae_title, *called_ae_title;
     unsigned max_pdu, acse_timeout_seconds, dimse_timeout_seconds;
+    cdicom_tls_options tls;
 } cdicom_scu_options;
 
 /// cdicom_send_files' result when no association could be made or it broke off (try again later).
