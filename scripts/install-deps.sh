@@ -16,7 +16,7 @@ packages=(
   python3-numpy python3-scipy python3-torch python3-nibabel python3-pydicom python3-pil python3-venv   # reference checks
   time                        # /usr/bin/time for bench/convert.sh
   procps                      # pgrep: the tests find the daemon's storage SCP child
-  orthanc curl                # the PACS the outbox test sends to, and its REST API
+  orthanc curl openssl        # the PACS the outbox test sends to, its REST API, test certificates
   libgl1 libglib2.0-0         # OpenCV's wheel (rt-utils, the RT Structure Set read-back) links them
 )
 

@@ -16,15 +16,23 @@ final class OrthancProcess {
     private let folder: String
     private var process: Process?
 
-    init(folder: String) throws {
+    /// `tls`: DICOM over TLS only, with this certificate and key, peers' certificates checked against `trusted`.
+    init(folder: String, tls: (certificate: String, key: String, trusted: String)? = nil) throws {
         self.folder = folder
         dicomPort = try DaemonStorageSCPTests.freePort()
         httpPort = try DaemonStorageSCPTests.freePort()
-        let config: [String: Any] = [
+        var config: [String: Any] = [
             "Name": "lcovnet-test", "StorageDirectory": "\(folder)/storage", "IndexDirectory": "\(folder)/index",
             "HttpPort": httpPort, "DicomPort": dicomPort, "DicomAet": "ORTHANC", "RemoteAccessAllowed": false,
             "AuthenticationEnabled": false, "DicomCheckCalledAet": false, "Plugins": [String](),
         ]
+        if let tls {
+            config["DicomTlsEnabled"] = true
+            config["DicomTlsCertificate"] = tls.certificate
+            config["DicomTlsPrivateKey"] = tls.key
+            config["DicomTlsTrustedCertificates"] = tls.trusted
+            config["DicomTlsRemoteCertificateRequired"] = true
+        }
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: "\(folder)/orthanc.json"))
     }
@@ -117,6 +125,37 @@ struct DaemonOutboxTests {
         #expect(h.stdoutLines.filter { $0.contains("\"message\":\"results sent\"") }.count == 1)
         let status = try ReferenceTools.run(DaemonHarness.binary, ["status", "--config", h.configPath])
         #expect(status.stdout.contains("ORTHANC@127.0.0.1:\(orthanc.dicomPort)  sent 2, pending 0"), "\(status.stdout)")
+        #expect(h.stop() == 0)
+    }
+
+    /// Over TLS both ways of trust: Orthanc requires the daemon's client certificate, the daemon
+    /// checks Orthanc's against the same CA. A series dropped in the watch folder arrives as SEG.
+    @Test(.enabled(if: ReferenceTools.hasExecutable("openssl"), "needs openssl"))
+    func resultsReachAnOrthancOverTLS() throws {
+        let dir = try TemporaryDirectory("orthanc-tls")
+        try TestCertificates.make(in: dir.path)
+        let orthanc = try OrthancProcess(folder: dir.file("orthanc"),
+                                         tls: (dir.file("server.pem"), dir.file("server.key"), dir.file("ca.pem")))
+        try orthanc.start()
+        let h = try DaemonHarness(quietSeconds: 1, extra: """
+            [dicom]
+            tls_certificate = "\(dir.file("client.pem"))"
+            tls_private_key = "\(dir.file("client.key"))"
+            tls_trusted_certificates = "\(dir.file("ca.pem"))"
+            [[dicom.destinations]]
+            ae_title = "ORTHANC"
+            host = "127.0.0.1"
+            port = \(orthanc.dicomPort)
+            send = "seg"
+            tls = true
+            """, job: "kind = \"segment\"\nmodel = \"\(ShippedModel.path)\"\nprecision = \"fp32\"\nthreads = 2")
+        let sent = try DicomSeriesWriter().write(DaemonSegmentTests.phantomSlab(), to: h.dir.file("ct"))
+        #expect(h.wait(seconds: 60) { orthanc.get("/system") != nil })
+        try h.start()
+        for file in sent.files { try DaemonFixtures.drop(file, into: "\(h.watch)/study") }
+        #expect(h.wait(seconds: 300) { orthanc.instances().count >= 1 })
+        #expect(orthanc.instances().values.sorted() == ["SEG"])
+        #expect(try JobLedger(readOnlyPath: "\(h.work)/ledger.sqlite").outbox().map(\.state) == [.sent])
         #expect(h.stop() == 0)
     }
 }
