@@ -28,7 +28,8 @@ final class DaemonHarness {
     /// Phantom identity the DICOM writer puts in every file; it must never reach a log line.
     static let phantomIdentity = ["PHANTOM^LCOVNET", "LCOVNET-PHANTOM"]
 
-    init(quietSeconds: Double = 0.8, extra: String = "", maxAttempts: Int = 3, job: String = "kind = \"convert\"") throws {
+    init(quietSeconds: Double = 0.8, extra: String = "", maxAttempts: Int = 3, job: String = "kind = \"convert\"",
+         memoryBudgetMB: Int = 4096) throws {
         dir = try TemporaryDirectory("daemon")
         watch = dir.file("incoming"); work = dir.file("work"); output = dir.file("results")
         quarantine = dir.file("quarantine"); archive = dir.file("archive")
@@ -47,6 +48,7 @@ final class DaemonHarness {
             [job]
             \(job)
             [limits]
+            memory_budget_mb = \(memoryBudgetMB)
             max_attempts = \(maxAttempts)
             retry_seconds = 0.5
             drain_seconds = 10

@@ -20,7 +20,8 @@ struct DaemonPlausibilityTests {
     }
 
     @Test func implausibleSeriesAreQuarantinedWithTheirCodesBesideAGoodOne() throws {
-        let h = try DaemonHarness(quietSeconds: 1.5)
+        // The smallest budget: a header that sizes an allocation would show in the peaks below.
+        let h = try DaemonHarness(quietSeconds: 1.5, memoryBudgetMB: 256)
         try h.start()
         #expect(h.wait(seconds: 60) { h.logged("daemon started") })
         let pid = try #require(h.process?.processIdentifier)
@@ -55,5 +56,11 @@ struct DaemonPlausibilityTests {
         let volume = try NIfTIFile.read("\(h.output)/\(good.uid)/image.nii.gz").hounsfieldVolume()
         #expect(volume.voxels == good.volume.voxels)
         #expect(h.stop() == 0)
+        // Measured: the daemon and its largest worker stayed inside the budget (the scans are tiny).
+        let stopped = try #require(h.stdoutLines.last { $0.contains("\"message\":\"daemon stopped\"") })
+        let fields = try #require(try JSONSerialization.jsonObject(with: Data(stopped.utf8)) as? [String: Any])
+        func megabytes(_ key: String) -> Int? { (fields[key] as? NSNumber)?.intValue ?? Int(fields[key] as? String ?? "") }
+        let own = try #require(megabytes("peak_rss_mb")), worker = try #require(megabytes("worker_peak_rss_mb"))
+        #expect(own > 0 && own <= 256 && worker > 0 && worker <= 256, "daemon \(own) MB, worker \(worker) MB")
     }
 }

@@ -316,7 +316,14 @@ public struct DaemonService: Service {
         }
         // Jobs already committing finish their renames (short) before the process exits.
         while await running.count > 0 { try? await Task.sleep(for: .milliseconds(50)) }
-        logger.notice("daemon stopped")
+        // Peak resident memory of the daemon and of its largest worker (the children it waited
+        // for), against the budget: what an operator sizes the machine by.
+        var own = rusage(), children = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &own)
+        getrusage(RUSAGE_CHILDREN.rawValue, &children)
+        logger.notice("daemon stopped", metadata: ["peak_rss_mb": .stringConvertible(own.ru_maxrss / 1024),
+                                                   "worker_peak_rss_mb": .stringConvertible(children.ru_maxrss / 1024),
+                                                   "memory_budget_mb": .stringConvertible(config.limits.memoryBudgetMB)])
     }
 
     /// Re-reads the configuration file; keeps the current one when the new one is invalid.
