@@ -86,11 +86,19 @@ public final class JobLedger: Sendable {
     }
 
     /// The job and the result objects it owes the DICOM destinations, in one transaction (an
-    /// entry already there, from a commit a kill interrupted, is kept as it is).
+    /// entry already there, from a commit a kill interrupted, is kept as it is). An earlier job's
+    /// entry for the same file still pending is abandoned: the file is now this job's result
+    /// (late files replaced the series' result in place), sent once under the new entry.
     public func update(_ job: JobRecord, owing outbox: [OutboxEntry]) throws {
         try database.write { db in
             try job.update(db)
-            for var entry in outbox { try entry.insert(db, onConflict: .ignore) }
+            for var entry in outbox {
+                try db.execute(sql: """
+                    UPDATE outbox SET state = ?, last_error = ? WHERE destination = ? AND file = ? AND state = ? AND job_id != ?
+                    """, arguments: [OutboxEntry.State.abandoned.rawValue, "replaced by a later result of the series",
+                                     entry.destination, entry.file, OutboxEntry.State.pending.rawValue, entry.jobID])
+                try entry.insert(db, onConflict: .ignore)
+            }
         }
     }
 

@@ -8,7 +8,7 @@ public struct OutboxEntry: Codable, Sendable, Equatable, FetchableRecord, Mutabl
 
     public enum State: String, Codable, Sendable, CaseIterable, DatabaseValueConvertible {
         case pending, sent
-        /// Its file is gone (a later result replaced it); never sent.
+        /// A later result replaced its file before it was sent, or the file is gone; never sent.
         case abandoned
     }
 

@@ -316,14 +316,21 @@ public struct DaemonService: Service {
         }
         // Jobs already committing finish their renames (short) before the process exits.
         while await running.count > 0 { try? await Task.sleep(for: .milliseconds(50)) }
-        // Peak resident memory of the daemon and of its largest worker (the children it waited
-        // for), against the budget: what an operator sizes the machine by.
-        var own = rusage(), children = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &own)
+        // Peak resident memory of the daemon (VmHWM: ru_maxrss would carry the spawning process's
+        // peak across exec) and of its largest worker (children waited for; a worker's figure
+        // includes what it shared with the daemon when it was spawned), against the budget.
+        var children = rusage()
         getrusage(RUSAGE_CHILDREN.rawValue, &children)
-        logger.notice("daemon stopped", metadata: ["peak_rss_mb": .stringConvertible(own.ru_maxrss / 1024),
+        logger.notice("daemon stopped", metadata: ["peak_rss_mb": .stringConvertible(Self.peakResidentKiB() / 1024),
                                                    "worker_peak_rss_mb": .stringConvertible(children.ru_maxrss / 1024),
                                                    "memory_budget_mb": .stringConvertible(config.limits.memoryBudgetMB)])
+    }
+
+    /// VmHWM of this process in KiB (0 when /proc is not there).
+    static func peakResidentKiB() -> Int {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }) else { return 0 }
+        return Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") ?? 0
     }
 
     /// Re-reads the configuration file; keeps the current one when the new one is invalid.
