@@ -33,6 +33,7 @@ public enum IngestCode: String, Sendable, CaseIterable, Codable {
     case implausibleSize = "implausible-size"
     case decompressedTooLarge = "decompressed-too-large"
     case implausibleTilt = "implausible-tilt"
+    case overMemoryBudget = "over-memory-budget"
     case uidTooLong = "uid-too-long"
     // Folders
     case noInput = "no-input"
@@ -67,6 +68,7 @@ public enum IngestCode: String, Sendable, CaseIterable, Codable {
         case .implausibleSize: PlausibilityCode.implausibleSize.sentence
         case .decompressedTooLarge: PlausibilityCode.decompressedTooLarge.sentence
         case .implausibleTilt: PlausibilityCode.implausibleTilt.sentence
+        case .overMemoryBudget: PlausibilityCode.overMemoryBudget.sentence
         case .uidTooLong: "A UID is longer than DICOM allows (64 characters); cut short it could merge two series or two slices."
         case .noInput: "The input folder does not exist, is empty, or holds no readable file."
         case .noSeries: "No eligible CT series was found among the DICOM files."
@@ -92,6 +94,7 @@ extension IngestCode {
         case .implausibleSize: self = .implausibleSize
         case .decompressedTooLarge: self = .decompressedTooLarge
         case .implausibleTilt: self = .implausibleTilt
+        case .overMemoryBudget: self = .overMemoryBudget
         }
     }
 

@@ -31,4 +31,12 @@ public enum Preparation {
             crop: crop, resample: grid, normalization: applied, preparation: spec)
         return PreparedVolume(volume: volume, record: record)
     }
+
+    /// The prepared grid of a scan on `source` before the body crop (which needs the voxels):
+    /// what `prepare` allocates at most.
+    public static func uncroppedSize(of source: Geometry, as spec: InputPreparation) throws -> Extent3 {
+        let reorientation = try spec.orientation.map { try Reorientation(from: source, to: $0) }
+        return ResampleGrid(spec.resample, inputSize: reorientation?.size ?? source.size,
+                            inputSpacing: reorientation?.geometry.spacing ?? source.spacing).size
+    }
 }

@@ -71,6 +71,7 @@ public final class Segmenter {
             start = clock.now
         }
 
+        try checkMemoryBudget(scan.geometry)
         progress(.prepare, 0)
         let prepared = try Preparation.prepare(scan, as: model.manifest.input, threads: options.threads)
         lap(.prepare)
@@ -114,6 +115,30 @@ public final class Segmenter {
         lap(.infer)
         return SegmentationResult(labels: labels, preparation: prepared.record, window: window, windowCount: plan.origins.count,
                                   precision: precision, seconds: seconds)
+    }
+
+    /// What segmenting a scan on `geometry` needs at least (MiB): the labels on its grid, the
+    /// prepared volume before the body crop (an upper bound: the crop needs the voxels) and the
+    /// smallest window's working memory. The process's fixed reserve is left out: this is the
+    /// floor no window choice can go below, not an estimate of the peak.
+    public func leastMemoryMiB(for geometry: Geometry) throws -> Int {
+        let size = try Preparation.uncroppedSize(of: geometry, as: model.manifest.input)
+        try Plausibility.checkVoxelCount([size.i, size.j, size.k], path: "the prepared grid")
+        let window = try WindowChoice.smallestWindowBytes(model: model.manifest.window, prepared: size, classCount: model.manifest.classes.count,
+                                                          precision: precision, fp32Layers: model.manifest.quantization?.fp32Layers ?? [],
+                                                          widths: LCOVNetArchitecture.widths(of: model.weights))
+        let held = WindowChoice.heldBytes(scan: geometry.size, prepared: size) - WindowChoice.reserveBytes
+        return (held + window + (1 << 20) - 1) >> 20
+    }
+
+    /// Refuses, before anything is allocated for it, a scan whose segmentation cannot keep the
+    /// budget: running it anyway would take the memory the budget promised to the rest of the host.
+    func checkMemoryBudget(_ geometry: Geometry) throws {
+        let need = try leastMemoryMiB(for: geometry)
+        guard need <= options.memoryBudgetMiB else {
+            throw PlausibilityError(.overMemoryBudget, path: "the scan",
+                                    detail: "\(geometry.size) voxels need at least \(need) MiB; the budget is \(options.memoryBudgetMiB) MiB")
+        }
     }
 
     static func seconds(_ d: Duration) -> Double {

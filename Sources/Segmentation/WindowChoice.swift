@@ -48,4 +48,15 @@ enum WindowChoice {
         return try WindowShape(d: d, h: h, w: w)
     }
 
+    /// What the smallest window this choice falls back to (32 deep, at most 64 across) needs
+    /// while it runs over a volume of `size`: below this no budget can be kept.
+    static func smallestWindowBytes(model: [Int], prepared size: Extent3, classCount: Int, precision: Precision,
+                                    fp32Layers: [String], widths: [Int]) throws -> Int {
+        let full = try fitted(model: model, prepared: size)
+        let window = try WindowShape(d: 32, h: min(full.h, 64), w: min(full.w, 64))
+        return LCOVNetEngine.estimatedArenaBytes(window: window, precision: precision, fp32Layers: fp32Layers, widths: widths)
+            + SlidingWindowInference.workingBytes(volumeSize: size, windowSize: Extent3(window.w, window.h, window.d), classCount: classCount)
+            + classCount * window.d * size.sliceCount * MemoryLayout<Float>.stride
+    }
+
 }

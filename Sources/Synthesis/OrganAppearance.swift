@@ -11,8 +11,10 @@ struct OrganAppearance {
     let loops: ValueNoise, bubbles: ValueNoise
     let cortex: Double, sinus: Double, sinusHU: Float
     let wall: [Double]                         // wall thickness per label (mm)
-    /// Gas above, fluid below this y (mm, LPS: smaller is anterior, the non-dependent side) per label.
-    let level: [Double]
+    /// Per label, the mean fraction of a lumen's height (from its non-dependent side) above its
+    /// gas-fluid level; `levelSpread` varies it from segment to segment (LumenLevels).
+    let levelFraction: [Double]
+    let levelSpread: ValueNoise
     let lesions: [(centre: SIMD3<Double>, radius: Double, hu: Float)]
     let fattyPancreas: Bool
     let oesophagealAir: Bool
@@ -44,10 +46,8 @@ struct OrganAppearance {
         w[10] = rng.uniform(1.5...3); w[11] = rng.uniform(1.5...3); w[13] = rng.uniform(2...4); w[14] = rng.uniform(2...4)
         w[15] = rng.uniform(1.5...3); w[16] = w[15]
         wall = w
-        level = (0..<17).map { l in
-            guard boxes.present[l] else { return 0 }
-            return boxes.lower[l].y + (boxes.upper[l].y - boxes.lower[l].y) * rng.uniform(0.15...0.6)
-        }
+        levelFraction = (0..<17).map { _ in rng.uniform(0.15...0.75) }
+        levelSpread = ValueNoise(lower: span.0, upper: span.1, spacing: rng.uniform(30...60), using: &rng)
         var found: [(SIMD3<Double>, Double, Float)] = []
         for _ in 0..<Int(rng.uniform(0...3.99)) where boxes.present[1] {
             let c = boxes.lower[1] + (boxes.upper[1] - boxes.lower[1]) * SIMD3(rng.uniform(0.2...0.8), rng.uniform(0.2...0.8), rng.uniform(0.2...0.8))
@@ -63,8 +63,14 @@ struct OrganAppearance {
         stoolBubbles = Float(rng.uniform(0.3...0.9))
     }
 
-    /// HU of a voxel of organ `label` at p, `depth` mm in from the organ's edge (in-plane).
-    func hu(label: UInt8, at p: SIMD3<Double>, depth: Double) -> Float {
+    /// The fraction of the lumen above the level for the segment of `label` centred at c.
+    func gasFraction(_ label: UInt8, at c: SIMD3<Double>) -> Double {
+        min(1, max(0, levelFraction[Int(label)] + 0.3 * Double(levelSpread.value(c))))
+    }
+
+    /// HU of a voxel of organ `label` at p, `depth` mm in from the organ's edge (in-plane);
+    /// `level` is the y of its segment's gas-fluid level (LumenLevels).
+    func hu(label: UInt8, at p: SIMD3<Double>, depth: Double, level: Double) -> Float {
         let v = values
         let tex = texture.value(p)
         switch label {
@@ -82,7 +88,7 @@ struct OrganAppearance {
             if depth < cortex { return v[.kidneyCortex] + tex * v.textureOf(.kidneyCortex) }
             if depth > sinus { return self.p.phase == .delayed ? v[.excretedUrine] : sinusHU }
             return v[.kidneyMedulla] + tex * v.textureOf(.kidneyMedulla)
-        case 5: return hollow(label, p, depth, content: self.p.stomachContent, wallTissue: .stomachWall)
+        case 5: return hollow(label, p, depth, level, content: self.p.stomachContent, wallTissue: .stomachWall)
         case 6: return depth < wall[6] ? v[.stomachWall] : v[.bile] + tex * 2
         case 7:
             if oesophagealAir && depth > wall[7] + 1.5 { return v[.gas] }
@@ -90,15 +96,15 @@ struct OrganAppearance {
         case 8:
             if fattyPancreas && bubbles.value(p) > 0.6 { return v[.visceralFat] * 0.6 + tex * 8 }
             return v[.pancreas] + tex * v.textureOf(.pancreas)
-        case 9: return hollow(label, p, depth, content: self.p.smallBowelContent == "collapsed" ? "collapsed" : "fluid", wallTissue: .bowelWall)
-        case 10, 13: return hollow(label, p, depth, content: colonContent(at: p), wallTissue: .bowelWall)
+        case 9: return hollow(label, p, depth, level, content: self.p.smallBowelContent == "collapsed" ? "collapsed" : "fluid", wallTissue: .bowelWall)
+        case 10, 13: return hollow(label, p, depth, level, content: colonContent(at: p), wallTissue: .bowelWall)
         case 11:
             if abs(loops.value(p)) < 0.12 { return v[.bowelWall] + tex * 4 }   // walls between loops
-            return hollow(label, p, depth, content: self.p.smallBowelContent, wallTissue: .bowelWall)
+            return hollow(label, p, depth, level, content: self.p.smallBowelContent, wallTissue: .bowelWall)
         case 12: return v[.adrenal] + tex * 4
         case 14:
             if depth < wall[14] { return v[.bowelWall] + tex * 3 }
-            return self.p.bladderContrast && p.y > level[14] ? v[.excretedUrine] : v[.urine] + tex * 2
+            return self.p.bladderContrast && p.y > level ? v[.excretedUrine] : v[.urine] + tex * 2
         case 15, 16:
             // The femoral head's trabecular bone is denser than the spine's.
             return depth < wall[15] ? v[.corticalBone] * 0.8 + tex * 40 : v[.cancellousBone] + 80 + tex * v.textureOf(.cancellousBone)
@@ -112,16 +118,16 @@ struct OrganAppearance {
         return s < stoolBelow ? "stool" : s < gasBelow ? "gas" : self.p.colonContent
     }
 
-    private func hollow(_ label: UInt8, _ p: SIMD3<Double>, _ depth: Double, content: String, wallTissue: Tissue) -> Float {
+    private func hollow(_ label: UInt8, _ p: SIMD3<Double>, _ depth: Double, _ level: Double, content: String, wallTissue: Tissue) -> Float {
         let v = values
         let tex = texture.value(p)
         if depth < wall[Int(label)] || content == "collapsed" { return v[wallTissue] + tex * 6 }
         let bubble = bubbles.value(p)
         switch content {
-        case "gas", "gas-fluid": return p.y < level[Int(label)] || bubble > 1.1 ? v[.gas] : v[.fluid] + tex * 3
+        case "gas", "gas-fluid": return p.y < level || bubble > 1.1 ? v[.gas] : v[.fluid] + tex * 3
         case "food": return bubble > 1.0 ? v[.gas] : v[.stool] + tex * 12
         case "stool": return bubble > stoolBubbles ? v[.gas] : v[.stool] + tex * v.textureOf(.stool)
-        case "oral-contrast": return p.y < level[Int(label)] - 15 && bubble > 0.2 ? v[.gas] : v[.oralContrast] + tex * 25
+        case "oral-contrast": return p.y < level && bubble > 0.2 ? v[.gas] : v[.oralContrast] + tex * 25
         default: return v[.fluid] + tex * 3
         }
     }

@@ -58,7 +58,9 @@ enum Tissue: Int, CaseIterable, Sendable {
         case .gas: all(-1010 ... -850)
         case .fluid: all(-5...30)
         case .oralContrast: all(150...600)
-        case .stool: all(-70...60)
+        // Faecal residue mixes fat-density matter, water and trapped gas: the example CT's colon
+        // content the model missed lay at −150…+30 HU, 60 % of it below 0.
+        case .stool: all(-110...40)
         }
     }
 

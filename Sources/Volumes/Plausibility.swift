@@ -11,6 +11,8 @@ public enum PlausibilityCode: String, Sendable, CaseIterable, Codable {
     case decompressedTooLarge = "decompressed-too-large"
     /// Slice positions sheared beyond a plausible gantry tilt, or not along a straight line.
     case implausibleTilt = "implausible-tilt"
+    /// A plausible scan whose segmentation cannot fit the memory budget even with the smallest window.
+    case overMemoryBudget = "over-memory-budget"
 
     public var sentence: String {
         switch self {
@@ -18,6 +20,7 @@ public enum PlausibilityCode: String, Sendable, CaseIterable, Codable {
         case .implausibleSize: "The image size, slice count or voxel count lies beyond what a CT scan can have."
         case .decompressedTooLarge: "The compressed data would decompress to more than the limit."
         case .implausibleTilt: "The slice positions shear more than a CT gantry can tilt, or not along a straight line."
+        case .overMemoryBudget: "Segmenting this scan needs more memory than the budget allows, even with the smallest window; raise the memory budget."
         }
     }
 }
