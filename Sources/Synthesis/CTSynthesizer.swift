@@ -120,7 +120,7 @@ public enum CTSynthesizer {
                     Parallel.forEach(n.k, threads: threads) { k in
                         painter.paint(slice: k, labels: lab, tissue: tis, discs: discs[k])
                         let depth = InPlaneDepth.slice(k, labels: lab, size: n, spacing: grid.spacing.x)
-                        let level = LumenLevels.slice(k, labels: lab, grid: grid, fraction: appearance.gasFraction)
+                        let pieces = LumenLevels.slice(k, labels: lab, grid: grid, fraction: appearance.gasFraction)
                         let z = grid.origin.z + grid.spacing.z * Double(k)
                         for j in 0..<n.j {
                             let y = grid.origin.y + grid.spacing.y * Double(j)
@@ -129,7 +129,7 @@ public enum CTSynthesizer {
                                 let q = SIMD3(grid.origin.x + grid.spacing.x * Double(i), y, z)
                                 let l = lab[v]
                                 if l != 0 {
-                                    out[v] = appearance.hu(label: l, at: q, depth: Double(depth[i + n.i * j]), level: Double(level[i + n.i * j]))
+                                    out[v] = appearance.hu(label: l, at: q, depth: Double(depth[i + n.i * j]), piece: pieces[i + n.i * j])
                                     continue
                                 }
                                 let code = Int(tis[v])

@@ -27,6 +27,9 @@ struct OrganAppearance {
     let stoolBelow: Float, gasBelow: Float
     /// Stool is gas where the bubble field exceeds this: mottled with many or few bubbles.
     let stoolBubbles: Float
+    /// The share of a piece's gas fraction left to gas above stool (gas over faeces, as in the
+    /// real example's flexures), 0 in some scans.
+    let stoolGas: Float
 
     init(values: TissueValues, parameters: SynthesisParameters, boxes: LabelBoxes, span: (SIMD3<Double>, SIMD3<Double>),
          using rng: inout SeededGenerator) {
@@ -61,6 +64,7 @@ struct OrganAppearance {
         stoolBelow = Float(rng.uniform(-1.0...0.6))
         gasBelow = stoolBelow + Float(rng.uniform(0...1.2))
         stoolBubbles = Float(rng.uniform(0.3...0.9))
+        stoolGas = rng.chance(0.3) ? 0 : Float(rng.uniform(0.2...0.8))
     }
 
     /// The fraction of the lumen above the level for the segment of `label` centred at c.
@@ -69,8 +73,8 @@ struct OrganAppearance {
     }
 
     /// HU of a voxel of organ `label` at p, `depth` mm in from the organ's edge (in-plane);
-    /// `level` is the y of its segment's gas-fluid level (LumenLevels).
-    func hu(label: UInt8, at p: SIMD3<Double>, depth: Double, level: Double) -> Float {
+    /// `piece` is the in-plane piece of a hollow organ it lies in (LumenLevels).
+    func hu(label: UInt8, at p: SIMD3<Double>, depth: Double, piece: LumenLevels.Piece) -> Float {
         let v = values
         let tex = texture.value(p)
         switch label {
@@ -88,7 +92,7 @@ struct OrganAppearance {
             if depth < cortex { return v[.kidneyCortex] + tex * v.textureOf(.kidneyCortex) }
             if depth > sinus { return self.p.phase == .delayed ? v[.excretedUrine] : sinusHU }
             return v[.kidneyMedulla] + tex * v.textureOf(.kidneyMedulla)
-        case 5: return hollow(label, p, depth, level, content: self.p.stomachContent, wallTissue: .stomachWall)
+        case 5: return hollow(label, p, depth, piece, content: self.p.stomachContent, wallTissue: .stomachWall)
         case 6: return depth < wall[6] ? v[.stomachWall] : v[.bile] + tex * 2
         case 7:
             if oesophagealAir && depth > wall[7] + 1.5 { return v[.gas] }
@@ -96,15 +100,15 @@ struct OrganAppearance {
         case 8:
             if fattyPancreas && bubbles.value(p) > 0.6 { return v[.visceralFat] * 0.6 + tex * 8 }
             return v[.pancreas] + tex * v.textureOf(.pancreas)
-        case 9: return hollow(label, p, depth, level, content: self.p.smallBowelContent == "collapsed" ? "collapsed" : "fluid", wallTissue: .bowelWall)
-        case 10, 13: return hollow(label, p, depth, level, content: colonContent(at: p), wallTissue: .bowelWall)
+        case 9: return hollow(label, p, depth, piece, content: self.p.smallBowelContent == "collapsed" ? "collapsed" : "fluid", wallTissue: .bowelWall)
+        case 10, 13: return hollow(label, p, depth, piece, content: colonContent(at: p), wallTissue: .bowelWall)
         case 11:
             if abs(loops.value(p)) < 0.12 { return v[.bowelWall] + tex * 4 }   // walls between loops
-            return hollow(label, p, depth, level, content: self.p.smallBowelContent, wallTissue: .bowelWall)
+            return hollow(label, p, depth, piece, content: self.p.smallBowelContent, wallTissue: .bowelWall)
         case 12: return v[.adrenal] + tex * 4
         case 14:
             if depth < wall[14] { return v[.bowelWall] + tex * 3 }
-            return self.p.bladderContrast && p.y > level ? v[.excretedUrine] : v[.urine] + tex * 2
+            return self.p.bladderContrast && p.y > piece.level() ? v[.excretedUrine] : v[.urine] + tex * 2
         case 15, 16:
             // The femoral head's trabecular bone is denser than the spine's.
             return depth < wall[15] ? v[.corticalBone] * 0.8 + tex * 40 : v[.cancellousBone] + 80 + tex * v.textureOf(.cancellousBone)
@@ -118,16 +122,16 @@ struct OrganAppearance {
         return s < stoolBelow ? "stool" : s < gasBelow ? "gas" : self.p.colonContent
     }
 
-    private func hollow(_ label: UInt8, _ p: SIMD3<Double>, _ depth: Double, _ level: Double, content: String, wallTissue: Tissue) -> Float {
+    private func hollow(_ label: UInt8, _ p: SIMD3<Double>, _ depth: Double, _ piece: LumenLevels.Piece, content: String, wallTissue: Tissue) -> Float {
         let v = values
         let tex = texture.value(p)
         if depth < wall[Int(label)] || content == "collapsed" { return v[wallTissue] + tex * 6 }
         let bubble = bubbles.value(p)
         switch content {
-        case "gas", "gas-fluid": return p.y < level || bubble > 1.1 ? v[.gas] : v[.fluid] + tex * 3
+        case "gas", "gas-fluid": return p.y < piece.level() || bubble > 1.1 ? v[.gas] : v[.fluid] + tex * 3
         case "food": return bubble > 1.0 ? v[.gas] : v[.stool] + tex * 12
-        case "stool": return bubble > stoolBubbles ? v[.gas] : v[.stool] + tex * v.textureOf(.stool)
-        case "oral-contrast": return p.y < level && bubble > 0.2 ? v[.gas] : v[.oralContrast] + tex * 25
+        case "stool": return p.y < piece.level(stoolGas) || bubble > stoolBubbles ? v[.gas] : v[.stool] + tex * v.textureOf(.stool)
+        case "oral-contrast": return p.y < piece.level(0.5) && bubble > 0.2 ? v[.gas] : v[.oralContrast] + tex * 25
         default: return v[.fluid] + tex * 3
         }
     }
