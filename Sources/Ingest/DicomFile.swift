@@ -58,10 +58,12 @@ final class DicomFile {
     init(path: String, headersOnly: Bool) throws(IngestError) {
         var opened: OpaquePointer?
         var message = [CChar](repeating: 0, count: 512)
-        let status = cdicom_open(path, headersOnly ? 1 : 0, Plausibility.maxInflatedDicomBytes, &opened, &message, message.count)
+        let status = cdicom_open(path, headersOnly ? 1 : 0, Plausibility.maxInflatedDicomBytes, Int32(Plausibility.maxSequenceNesting),
+                                 &opened, &message, message.count)
         guard status == 0, let opened else {
             let text = text(of: message)
             if status == -2 { throw IngestError(.decompressedTooLarge, path: path, detail: text) }
+            if status == -3 { throw IngestError(.corrupt, path: path, detail: text) }
             let code: IngestCode = text.hasPrefix("not a DICOM") || text.hasPrefix("the file is empty") ? .notDicom
                 : text.hasPrefix("DCMTK") ? .corrupt : .unreadable
             throw IngestError(code, path: path, detail: text)

@@ -76,6 +76,14 @@ public enum Plausibility {
     /// Bytes one DICOM file's dataset may inflate to (deflated transfer syntax):
     /// `maxVoxels` × 2 bytes + 64 MiB of attributes.
     public static let maxInflatedDicomBytes = (1 << 30) + (64 << 20)
+    /// How deep sequences and items may nest in one DICOM file: 128 (structured reports, the
+    /// deepest real objects, stay under 30). DCMTK's reader recurses once per level and a file
+    /// some thousands deep overflows the stack. LCOVNET_MAX_SEQUENCE_NESTING overrides it, to
+    /// reproduce such a crash (the daemon's worker containment is tested that way).
+    public static let maxSequenceNesting: Int = {
+        guard let text = ProcessInfo.processInfo.environment["LCOVNET_MAX_SEQUENCE_NESTING"], let value = Int(text), value > 0 else { return 128 }
+        return value
+    }()
     /// Voxel bytes a compressed NIfTI file (.nii.gz, .nii.zst) may declare: 2 GiB
     /// (`maxVoxels` in float32).
     public static let maxDecompressedNIfTIBytes = 1 << 31

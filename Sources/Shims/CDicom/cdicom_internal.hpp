@@ -30,6 +30,10 @@ inline void cdicom_check(const OFCondition &status, const char *what) {
 /// Copies one line into a caller's buffer (always terminated).
 void cdicom_set_error(char *err, size_t errlen, const std::string &message);
 
+/// False, with a reason, when the file's sequences and items nest deeper than max_depth
+/// (cdicom_nesting.cpp).
+bool cdicom_nesting_within(const char *path, int max_depth, std::string &reason);
+
 /// Decodes a JPEG 2000 codestream or JP2 file held in memory to one component of int32 samples.
 /// Returns false with a message when OpenJPEG fails or the image is not width × height × 1.
 /// isSigned tells whether the codestream itself declares signed samples.

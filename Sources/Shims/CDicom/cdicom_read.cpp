@@ -179,13 +179,14 @@ bool inflatesWithin(const char *path, size_t limit, std::string &reason) {
 
 }  // namespace
 
-extern "C" int cdicom_open(const char *path, int headers_only, size_t max_inflated_bytes, cdicom_file **out,
-                           char *err, size_t errlen) {
+extern "C" int cdicom_open(const char *path, int headers_only, size_t max_inflated_bytes, int max_nesting,
+                           cdicom_file **out, char *err, size_t errlen) {
     cdicom_initialize();
     *out = nullptr;
     std::string reason;
     if (!looksLikeDicom(path, reason)) { cdicom_set_error(err, errlen, reason); return -1; }
     if (!inflatesWithin(path, max_inflated_bytes, reason)) { cdicom_set_error(err, errlen, reason); return -2; }
+    if (!cdicom_nesting_within(path, max_nesting, reason)) { cdicom_set_error(err, errlen, reason); return -3; }
     auto *file = new cdicom_file();
     file->path = path;
     file->headersOnly = headers_only != 0;

@@ -56,8 +56,10 @@ typedef struct cdicom_attributes {
 /// Opens a DICOM file (Part 10 or a raw dataset that starts with a plausible tag).
 /// headers_only leaves large values (pixel data) on disk. A deflated dataset is inflated once
 /// to count its bytes before DCMTK reads it: beyond max_inflated_bytes the call returns -2
-/// (DCMTK would hold the whole inflated dataset in memory).
-int cdicom_open(const char *path, int headers_only, size_t max_inflated_bytes, cdicom_file **out, char *err, size_t errlen);
+/// (DCMTK would hold the whole inflated dataset in memory). Sequences nested deeper than
+/// max_nesting return -3 before DCMTK reads the file (its reader recurses once per level).
+int cdicom_open(const char *path, int headers_only, size_t max_inflated_bytes, int max_nesting, cdicom_file **out,
+                char *err, size_t errlen);
 void cdicom_close(cdicom_file *file);
 
 int cdicom_read_attributes(cdicom_file *file, cdicom_attributes *out, char *err, size_t errlen);
