@@ -91,6 +91,16 @@ def nifti(path, shape, affine, dtype=np.int16, fill=0):
     return path
 
 
+def cylinder(path, shape, spacing):
+    """Air with a 300 mm cylinder of water-like tissue along the slices: a body the crop keeps."""
+    i, j = np.mgrid[0:shape[0], 0:shape[1]]
+    disc = ((i - shape[0] / 2) * spacing[0]) ** 2 + ((j - shape[1] / 2) * spacing[1]) ** 2 < 150 ** 2
+    plane = np.where(disc, 40, -1000).astype(np.int16)
+    volume = np.repeat(plane[:, :, None], shape[2], axis=2)
+    nib.save(nib.Nifti1Image(volume, np.diag(list(spacing) + [1.0])), path)
+    return path
+
+
 def nifti_with_sform(path, shape, value):
     """A .nii whose sform's 3 × 3 part is `value` times the identity (NaN, huge, zero), no qform."""
     hdr = nib.Nifti1Header()
@@ -179,7 +189,9 @@ def build(root):
     add(".nii.gz of 1024³ int16 zeros", bomb_nii(f"{root}/bomb.nii.gz", compressor="gzip"))
     add(".nii.zst of 1024³ int16 zeros", bomb_nii(f"{root}/bomb.nii.zst", compressor="zstd"))
     add("deflated DICOM inflating to 2 GB", deflated_bomb(f"{root}/deflated"))
-    add("a plausible 512 × 512 × 1000 .nii.gz (1 mm): over a 256 MiB budget",
+    add("a plausible 512 × 512 × 300 .nii.gz (0.8 × 0.8 × 1 mm, a water cylinder)",
+        cylinder(f"{root}/cylinder.nii.gz", (512, 512, 300), (0.8, 0.8, 1.0)), 512 * 512 * 300)
+    add("a plausible 512 × 512 × 1000 .nii.gz (0.8 × 0.8 × 1 mm, air)",
         nifti(f"{root}/long.nii.gz", (512, 512, 1000), np.diag([0.8, 0.8, 1.0, 1.0]), fill=-1000), 512 * 512 * 1000)
     return inputs
 
