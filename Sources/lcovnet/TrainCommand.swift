@@ -26,6 +26,8 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "Checkpoint every N steps.") var checkpointEvery: Int = 100
     @Flag(help: "Convolutions on bf16 operands with f32 accumulation (needs AVX512-BF16 or AMX to be fast); weights, optimizer and other operations stay f32.")
     var bf16 = false
+    @Flag(inversion: .prefixedNo, help: "Make each refreshed training volume ahead on a thread of its own when the machine has a core beyond --threads (the same volumes either way).")
+    var prefetch = true
     @Flag(help: "Blur, noise, contrast and brightness drawn per window, so the network relies on neither a scanner's texture nor its smoothness (needs clip-scale input).")
     var augmentIntensities = false
     @Option(help: "Before each checkpoint, set BatchNorm's running statistics to the average over this many training windows (0: keep the momentum average of the last few).")
@@ -100,7 +102,7 @@ struct TrainingOptions: ParsableArguments {
         let trainer = try Trainer(configuration: configuration, directory: output, teacher: teacher) { print($0) }
         print("{\"event\":\"start\",\"parameters\":\(trainer.parameterCount),\"multiply_adds_per_step\":\(trainer.multiplyAddsPerStep),\"step\":\(trainer.step)}")
         let start = Date()
-        try trainer.run { print($0) }
+        try trainer.run(prefetch: prefetch) { print($0) }
         try trainer.saveCheckpoint()
         print("{\"event\":\"trained\",\"steps\":\(trainer.step),\"seconds\":\(Int(Date().timeIntervalSince(start)))}")
         if let exportModel {

@@ -21,6 +21,32 @@ import Volumes
         // The stream wraps around once used up.
         #expect(pool.seeds(atStep: 24) == [13, 14, 10])
         #expect(PhantomPool(initial: [1, 2], refresh: nil).seeds(atStep: 50) == [1, 2])
+        // What the prefetch makes ahead: the next replacement's step and seed.
+        #expect(pool.nextReplacement(afterStep: 0)! == (4, 10) && pool.nextReplacement(afterStep: 3)! == (4, 10))
+        #expect(pool.nextReplacement(afterStep: 4)! == (8, 11) && pool.nextReplacement(afterStep: 23)! == (24, 10))
+        #expect(PhantomPool(initial: [1, 2], refresh: nil).nextReplacement(afterStep: 5) == nil)
+    }
+
+    /// Made ahead on a thread of its own or when due, the refreshed volumes are the same, and so
+    /// is every step's loss.
+    @Test func aRunWithPrefetchTrainsExactlyAsOneWithout() throws {
+        let dir = try TemporaryDirectory("lcovnet-prefetch")
+        var c = TrainerTests.configuration()
+        c.phantomSeeds = [1, 2]
+        c.phantomRefresh = PhantomRefresh(every: 2, seeds: [3, 4, 5])
+        c.steps = 6
+        c.checkpointEvery = 6
+        func losses(prefetch: Bool) throws -> [String] {
+            let trainer = try Trainer(configuration: c, directory: dir.file("run-\(prefetch)"))
+            var lines: [String] = []
+            try trainer.run(prefetch: prefetch) { line in
+                if line.contains("\"step\"") { lines.append(line.components(separatedBy: ",").filter { $0.contains("\"loss\"") || $0.contains("\"dice\"") }.joined()) }
+            }
+            #expect(trainer.poolSeeds == [5, 4])
+            return lines
+        }
+        let with = try losses(prefetch: true), without = try losses(prefetch: false)
+        #expect(with.count == 6 && with == without, "\(with) vs \(without)")
     }
 
     @Test func aRunAndItsResumptionDrawFromTheRefreshedPool() throws {

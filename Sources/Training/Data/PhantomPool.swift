@@ -33,6 +33,13 @@ struct PhantomPool {
         return pool
     }
 
+    /// The first replacement due after `step` steps are done: its step and seed, if any.
+    func nextReplacement(afterStep step: Int) -> (step: Int, seed: UInt64)? {
+        guard let r = active else { return nil }
+        let next = (step / r.every + 1) * r.every
+        return replacement(afterStep: next).map { (next, $0.seed) }
+    }
+
     /// The replacement due once `step` steps are done, if any.
     func replacement(afterStep step: Int) -> (slot: Int, seed: UInt64)? {
         guard let r = active, step > 0, step % r.every == 0 else { return nil }

@@ -75,8 +75,12 @@ public final class Trainer {
     static func phantom(_ seed: UInt64, _ configuration: TrainingConfiguration, classCount: Int,
                         _ progress: (String) -> Void) throws -> TrainingVolume {
         let v = try TrainingVolume.sample(seed: seed, configuration, classCount: classCount)
-        progress("{\"event\":\"\(configuration.drawsPhantom(seed: seed) ? "phantom" : "synthesized")\",\"seed\":\(seed),\"size\":[\(v.size.i),\(v.size.j),\(v.size.k)]}")
+        progress(volumeEvent(seed, v, configuration))
         return v
+    }
+
+    static func volumeEvent(_ seed: UInt64, _ v: TrainingVolume, _ configuration: TrainingConfiguration) -> String {
+        "{\"event\":\"\(configuration.drawsPhantom(seed: seed) ? "phantom" : "synthesized")\",\"seed\":\(seed),\"size\":[\(v.size.i),\(v.size.j),\(v.size.k)]}"
     }
 
     /// The seeds of the pool the next step draws from.
@@ -223,7 +227,9 @@ public final class Trainer {
 
     /// Runs until `configuration.steps`, appending one JSON line per step to log.jsonl and
     /// passing it to `progress`; checkpoints every `checkpointEvery` steps and at the end.
-    public func run(progress: (String) -> Void = { _ in }) throws {
+    /// - Parameter prefetch: make each refresh's volume ahead, on a thread of its own, when the
+    ///   machine has a core beyond the run's threads (the same volumes either way).
+    public func run(prefetch: Bool = true, progress: (String) -> Void = { _ in }) throws {
         // A file that cannot be created makes the FileHandle below throw, naming the path.
         if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
@@ -231,7 +237,13 @@ public final class Trainer {
         log.seekToEndOfFile()
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
+        var upcoming: VolumePrefetch?
         while optimizer.step < configuration.steps {
+            if prefetch, upcoming == nil, VolumePrefetch.worthwhile(threads: configuration.threads), let next = pool.nextReplacement(afterStep: optimizer.step),
+               next.step < configuration.steps {
+                let (configuration, classCount) = (configuration, network.classCount)
+                upcoming = VolumePrefetch(seed: next.seed) { try TrainingVolume.sample(seed: next.seed, configuration, classCount: classCount) }
+            }
             let record = try trainStep()
             var line = String(decoding: try encoder.encode(record), as: UTF8.self)
             line += "\n"
@@ -239,7 +251,13 @@ public final class Trainer {
             progress(String(line.dropLast()))
             if optimizer.step % configuration.checkpointEvery == 0 || optimizer.step == configuration.steps { try saveCheckpoint() }
             if optimizer.step < configuration.steps, let (slot, seed) = pool.replacement(afterStep: optimizer.step) {
-                sampler.volumes[slot] = try Self.phantom(seed, configuration, classCount: network.classCount, progress)
+                if let prefetched = upcoming, prefetched.seed == seed {
+                    sampler.volumes[slot] = try prefetched.value()
+                    progress(Self.volumeEvent(seed, sampler.volumes[slot], configuration))
+                } else {
+                    sampler.volumes[slot] = try Self.phantom(seed, configuration, classCount: network.classCount, progress)
+                }
+                upcoming = nil
             }
         }
     }
