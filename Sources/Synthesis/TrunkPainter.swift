@@ -30,6 +30,12 @@ struct TrunkPainter {
     var customHU: [Float] = []
     /// The code of the table's foam core (between its two dense skins).
     var tableFoam: UInt8 = 0
+    /// Soft tissue against the lower bladder (mm, 0 in some scans): the obturator internus, the
+    /// pelvic floor, the prostate or the uterus, which WORD leaves unlabelled. Without it every
+    /// synthesized bladder lay in fat (the 4 mm round it: median −71 HU) while a real one abuts
+    /// soft tissue (the real example's: median −37 HU, its lower half missed by the model).
+    let pelvicSoftTissueMM: Double
+    let pelvicSoftTissueField: ValueNoise
 
     init(layout: TrunkLayout, grid: Geometry, parameters: SynthesisParameters, using rng: inout SeededGenerator) {
         self.layout = layout
@@ -59,6 +65,9 @@ struct TrunkPainter {
         }
         tableGap = rng.uniform(0...8)
         tableThickness = rng.uniform(8...35)
+        pelvicSoftTissueMM = rng.chance(0.2) ? 0 : rng.uniform(3...15)
+        pelvicSoftTissueField = ValueNoise(lower: grid.origin - 10, upper: grid.origin + grid.spacing * SIMD3(Double(grid.size.i), Double(grid.size.j), Double(grid.size.k)) + 10,
+                                           spacing: rng.uniform(15...30), using: &rng)
         buildTubes(using: &rng)
         tableFoam = UInt8(64 + customHU.count)
         customHU.append(Float(rng.uniform(-900 ... -600)))
@@ -303,8 +312,35 @@ struct TrunkPainter {
                 tissue[v] = UInt8(code.rawValue)
             }
         }
+        paintPelvicSoftTissue(slice: k, z: z, labels: labels, tissue: tissue)
         paintSkeleton(slice: k, z: z, spine: sp, labels: labels, tissue: tissue)
         paintDiscs(discs, slice: k, labels: labels, tissue: tissue)
+    }
+
+    /// Muscle instead of visceral fat within a drawn, noise-varied distance of the bladder, on
+    /// the slices from the femoral heads down (fading out 30 mm above their tops), thinner in
+    /// front (the fat of the retropubic space).
+    private func paintPelvicSoftTissue(slice k: Int, z: Double, labels: UnsafeBufferPointer<UInt8>, tissue: UnsafeMutableBufferPointer<UInt8>) {
+        let fade = max(0, min(1, (layout.headTop + 30 - z) / 30))
+        let reach = pelvicSoftTissueMM * 1.5 * fade
+        guard reach > 0.5 else { return }
+        let n = grid.size, base = n.i * n.j * k
+        let bladder = InPlaneDistance.from(label: 14, slice: k, labels: labels, size: n, spacing: grid.spacing.x, limit: reach)
+        guard let bladder else { return }
+        let (o, s) = (grid.origin, grid.spacing)
+        let fat = UInt8(Tissue.visceralFat.rawValue), muscle = UInt8(Tissue.muscle.rawValue)
+        let centreY = o.y + s.y * bladder.centre.y
+        for j in 0..<n.j {
+            for i in 0..<n.i {
+                let d = bladder.distance[i + n.i * j]
+                guard d < reach, tissue[base + i + n.i * j] == fat, labels[base + i + n.i * j] == 0 else { continue }
+                let x = o.x + s.x * Double(i), y = o.y + s.y * Double(j)
+                // Anterior (smaller y than the bladder's centre): a third of the thickness.
+                let front = y < centreY ? 1 - 0.66 * min(1, (centreY - y) / 20) : 1
+                let local = pelvicSoftTissueMM * fade * front * (0.75 + 0.5 * Double(pelvicSoftTissueField.value(SIMD3(x, y, z))))
+                if d < local { tissue[base + i + n.i * j] = muscle }
+            }
+        }
     }
 
     /// The farthest point along the ray c + t·u inside the ellipse (centre e, semi-axes a); 0 if none.
