@@ -87,26 +87,38 @@ enum ScannerModel {
 
     static func kernelNorm(_ sigma: Double) -> Float { kernel(sigma).reduce(0) { $0 + $1 * $1 }.squareRoot() }
 
+    /// A separable Gaussian blur of one plane, edges clamped. Rows run over a copy padded with
+    /// the edge values, columns a whole row at a time (contiguous, so the compiler vectorizes
+    /// it); each output sums its taps in the same order as a plain loop would, so the values are
+    /// those of the direct form.
     static func blurPlane(_ data: UnsafeMutableBufferPointer<Float>, offset: Int, _ ni: Int, _ nj: Int, sigma: Double) {
         let k = kernel(sigma)
         guard k.count > 1 else { return }
-        let r = k.count / 2
-        var line = [Float](repeating: 0, count: max(ni, nj))
-        for j in 0..<nj {
-            let row = offset + ni * j
-            for i in 0..<ni { line[i] = data[row + i] }
-            for i in 0..<ni {
-                var acc: Float = 0
-                for (m, w) in k.enumerated() { acc += w * line[min(max(i + m - r, 0), ni - 1)] }
-                data[row + i] = acc
+        let r = k.count / 2, taps = k.count
+        var line = [Float](repeating: 0, count: ni + 2 * r)
+        var copy = [Float](repeating: 0, count: ni * nj)
+        k.withUnsafeBufferPointer { w in
+            line.withUnsafeMutableBufferPointer { l in
+                for j in 0..<nj {
+                    let row = offset + ni * j
+                    for i in 0..<(ni + 2 * r) { l[i] = data[row + min(max(i - r, 0), ni - 1)] }
+                    for i in 0..<ni {
+                        var acc: Float = 0
+                        for m in 0..<taps { acc += w[m] * l[i + m] }
+                        data[row + i] = acc
+                    }
+                }
             }
-        }
-        for i in 0..<ni {
-            for j in 0..<nj { line[j] = data[offset + i + ni * j] }
-            for j in 0..<nj {
-                var acc: Float = 0
-                for (m, w) in k.enumerated() { acc += w * line[min(max(j + m - r, 0), nj - 1)] }
-                data[offset + i + ni * j] = acc
+            copy.withUnsafeMutableBufferPointer { c in
+                for v in 0..<(ni * nj) { c[v] = data[offset + v] }
+                for j in 0..<nj {
+                    let out = UnsafeMutableBufferPointer(rebasing: data[(offset + ni * j)..<(offset + ni * j + ni)])
+                    for i in 0..<ni { out[i] = 0 }
+                    for m in 0..<taps {
+                        let source = ni * min(max(j + m - r, 0), nj - 1), weight = w[m]
+                        for i in 0..<ni { out[i] += weight * c[source + i] }
+                    }
+                }
             }
         }
     }
