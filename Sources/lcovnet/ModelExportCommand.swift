@@ -17,6 +17,9 @@ struct ModelExportCommand: ParsableCommand {
     @Option(help: "Inference window D×H×W for the manifest (default: the training window).") var window: String?
     @Option(help: "Also write the checkpoint as an fp16 state dict here: a teacher for `distill --teacher` and the daemon's retrain.teacher, at half the size.")
     var halfStateDict: String?
+    @Option(help: "Measure BatchNorm's statistics again over windows of these volumes (FIRST-LAST, drawn as the run draws its training volumes: CT synthesized on its anatomy maps, or phantoms) instead of keeping the checkpoint's, which come from the training pool of its moment.")
+    var statisticsSeeds: String?
+    @Option(help: "Windows per volume for --statistics-seeds.") var statisticsWindowsPerVolume: Int = 8
 
     func run() throws {
         let configurationPath = "\(runFolder)/configuration.json", checkpoint = "\(runFolder)/checkpoint.safetensors"
@@ -24,7 +27,12 @@ struct ModelExportCommand: ParsableCommand {
             throw ValidationError("\(configurationPath): not found (not a training run folder)")
         }
         let configuration = try JSONDecoder().decode(TrainingConfiguration.self, from: data)
-        let state = try SafeTensors(contentsOf: checkpoint)
+        var state = try SafeTensors(contentsOf: checkpoint)
+        if let statisticsSeeds {
+            state = try BatchNormRecalibration.measure(state, source: checkpoint, configuration: configuration,
+                                                       seeds: try TrainingOptions.range(statisticsSeeds),
+                                                       windowsPerVolume: statisticsWindowsPerVolume) { print($0) }
+        }
         let step = (try? SafeTensors(contentsOf: "\(runFolder)/optimizer.safetensors"))?.metadata["step"] ?? "?"
         let inferenceWindow = try window.map { text -> [Int] in
             let parts = text.split(separator: "x").compactMap { Int($0) }
