@@ -9,7 +9,9 @@
 # (seeds, default 1001-1010), WINDOW (inference window for the manifest, default the training
 # window), THREADS (default 1), ANATOMIES (a folder of WORD label maps: calibrate on CT
 # synthesized on them instead of phantoms, for a model trained on synthesized CT),
-# OUT (default Models/default), LOGS (training logs to concatenate into training-log.jsonl, in
+# STATISTICS (seeds FIRST-LAST: measure BatchNorm's statistics again over windows of those
+# volumes, `model export --statistics-seeds`, instead of the checkpoint's training pool; e.g.
+# 921-944), OUT (default Models/default), LOGS (training logs to concatenate into training-log.jsonl, in
 # order, for a run fine-tuned from earlier runs; default RUN/log.jsonl).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,7 +27,7 @@ swift build -c release --product lcovnet
 BIN=.build/release/lcovnet
 rm -rf "$WORK" && mkdir -p "$WORK"
 
-"$BIN" model export "$RUN" -o "$WORK/fp32" ${WINDOW:+--window "$WINDOW"}
+"$BIN" model export "$RUN" -o "$WORK/fp32" ${WINDOW:+--window "$WINDOW"} ${STATISTICS:+--statistics-seeds "$STATISTICS"}
 # Prepared exactly as the model's manifest says; --steps 0 prepares and trains nothing.
 "$BIN" train -o "$WORK/calibration" --write-prepared "$CALIBRATION" --phantoms 1-1 --steps 0 --batch 1 \
     --threads "$THREADS" ${ANATOMIES:+--anatomies "$ANATOMIES"} > "$WORK/calibration.log"
