@@ -73,7 +73,6 @@ def nested_sequences(folder, depth=10_000):
     series(folder, n=1)
     ds = pydicom.dcmread(os.path.join(folder, "0000.dcm"))
     os.remove(os.path.join(folder, "0000.dcm"))
-    tail = bytearray()
     opening = struct.pack("<HH2sHI", 0x0008, 0x1115, b"SQ", 0, 0xFFFFFFFF) + struct.pack("<HHI", 0xFFFE, 0xE000, 0xFFFFFFFF)
     closing = struct.pack("<HHI", 0xFFFE, 0xE00D, 0) + struct.pack("<HHI", 0xFFFE, 0xE0DD, 0)
     body = opening * depth + closing * depth
