@@ -34,11 +34,8 @@ enum WindowChoice {
         // the labels on the scan's grid and the other holdings leave: a long scan gets a
         // shallower window, not a bigger peak.
         func bytes() throws -> Int {
-            let window = Extent3(w, h, d)
-            let slab = classCount * d * size.sliceCount * MemoryLayout<Float>.stride
-            return LCOVNetEngine.estimatedArenaBytes(window: try WindowShape(d: d, h: h, w: w), precision: precision, fp32Layers: fp32Layers, widths: widths)
-                + SlidingWindowInference.workingBytes(volumeSize: size, windowSize: window, classCount: classCount)
-                + slab
+            windowBytes(try WindowShape(d: d, h: h, w: w), prepared: size, classCount: classCount, precision: precision,
+                        fp32Layers: fp32Layers, widths: widths)
         }
         let budgetBytes = min(budgetBytes / 2, budgetBytes - heldBytes)
         while d > 32, try bytes() > budgetBytes { d -= 16 }
@@ -53,8 +50,15 @@ enum WindowChoice {
     static func smallestWindowBytes(model: [Int], prepared size: Extent3, classCount: Int, precision: Precision,
                                     fp32Layers: [String], widths: [Int]) throws -> Int {
         let full = try fitted(model: model, prepared: size)
-        let window = try WindowShape(d: 32, h: min(full.h, 64), w: min(full.w, 64))
-        return LCOVNetEngine.estimatedArenaBytes(window: window, precision: precision, fp32Layers: fp32Layers, widths: widths)
+        return windowBytes(try WindowShape(d: 32, h: min(full.h, 64), w: min(full.w, 64)), prepared: size, classCount: classCount,
+                           precision: precision, fp32Layers: fp32Layers, widths: widths)
+    }
+
+    /// What grows with the window while it runs: the engine's activations, one input and one
+    /// output window, the merger's ring and a finalized slab.
+    static func windowBytes(_ window: WindowShape, prepared size: Extent3, classCount: Int, precision: Precision,
+                            fp32Layers: [String], widths: [Int]) -> Int {
+        LCOVNetEngine.estimatedArenaBytes(window: window, precision: precision, fp32Layers: fp32Layers, widths: widths)
             + SlidingWindowInference.workingBytes(volumeSize: size, windowSize: Extent3(window.w, window.h, window.d), classCount: classCount)
             + classCount * window.d * size.sliceCount * MemoryLayout<Float>.stride
     }

@@ -38,11 +38,16 @@ enum LumenLevels {
                 members.append(v)
                 let i = v % n.i, j = v / n.i
                 top = min(top, j); bottom = max(bottom, j); sumI += i
-                for (w, inside) in [(v - 1, i > 0), (v + 1, i < n.i - 1), (v - n.i, j > 0), (v + n.i, j < n.j - 1)]
-                    where inside && !seen[w] && labels[base + w] == l {
+                // The four neighbours, without building an array per voxel.
+                func visit(_ w: Int) {
+                    guard !seen[w], labels[base + w] == l else { return }
                     seen[w] = true
                     stack.append(w)
                 }
+                if i > 0 { visit(v - 1) }
+                if i < n.i - 1 { visit(v + 1) }
+                if j > 0 { visit(v - n.i) }
+                if j < n.j - 1 { visit(v + n.i) }
             }
             let centre = SIMD3(grid.origin.x + grid.spacing.x * Double(sumI) / Double(members.count),
                                grid.origin.y + grid.spacing.y * Double(top + bottom) / 2,
