@@ -28,14 +28,29 @@ public final class SegmentSeriesProcessor: SeriesProcessor, @unchecked Sendable 
     private let cacheWriter = BackgroundCacheWriter()
     private let decoding: SeriesDecoding
 
+    /// Compute and write in `lcovnet worker` children (`lcovnet serve`); nil runs them here.
+    private let worker: WorkerProcess?
+
     /// A decoded series, and how long reading it took (statistics.json reports it).
     public struct Decoded: Sendable {
-        var scan: ScanInput
+        enum Scan: Sendable {
+            case here(ScanInput)
+            /// Left by the decode child in the job's folder, for the compute and write children.
+            case onDisk(folder: String)
+        }
+        var scan: Scan
         var loadSeconds: Double
     }
 
     /// A segmented series, with what the write stage needs of the model that made it.
-    public struct Computed: Sendable {
+    public enum Computed: Sendable {
+        case here(InProcess)
+        case onDisk(folder: String, job: ContainedSegmentation.Job, loadSeconds: Double)
+        /// The compute child found that the series can never be segmented.
+        case refused(QuarantineReason)
+    }
+
+    public struct InProcess: Sendable {
         var scan: ScanInput
         var loadSeconds: Double
         var result: SegmentationResult
@@ -43,10 +58,12 @@ public final class SegmentSeriesProcessor: SeriesProcessor, @unchecked Sendable 
         var manifest: ModelManifest
     }
 
-    /// - Parameter worker: decode in a child process (`lcovnet serve`); nil decodes here.
+    /// - Parameter worker: decode, compute and write in child processes (`lcovnet serve`); nil
+    ///   does it all here.
     public init(configuration: DaemonConfiguration, worker: WorkerProcess? = nil, logger: Logger) throws {
         (segmenter, servedModel) = try Self.makeSegmenter(configuration, logger: logger)
         self.configuration = configuration
+        self.worker = worker
         decoding = SeriesDecoding(worker: worker)
     }
 
@@ -79,11 +96,26 @@ public final class SegmentSeriesProcessor: SeriesProcessor, @unchecked Sendable 
             throw ConfigurationError(file: "configuration", key: "job.model", problem: "\(path) is not a usable model (\(error))",
                                      fix: "point [job] model at a folder with manifest.json and its weights")
         }
-        let threads = c.job.threads == 0 ? ProcessInfo.processInfo.activeProcessorCount : c.job.threads
-        let options = SegmentationOptions(precision: Precision(rawValue: c.job.precision), threads: threads,
-                                          memoryBudgetMiB: max(64, c.limits.memoryBudgetMB / 4))
+        let options = SegmentationOptions(precision: Precision(rawValue: c.job.precision), threads: threads(c),
+                                          memoryBudgetMiB: computeBudgetMiB(c))
         logger.info("model loaded", metadata: ["model": "\(path)", "model.version": "\(model.manifest.modelVersion)"])
         return (Segmenter(model: model, options: options, logger: logger), path)
+    }
+
+    static func threads(_ c: DaemonConfiguration) -> Int {
+        c.job.threads == 0 ? ProcessInfo.processInfo.activeProcessorCount : c.job.threads
+    }
+
+    /// The compute stage's working memory: a quarter of the budget (the rest is the jobs' scans).
+    static func computeBudgetMiB(_ c: DaemonConfiguration) -> Int { max(64, c.limits.memoryBudgetMB / 4) }
+
+    /// The children's job, for the model now served.
+    private func containedJob() -> (ContainedSegmentation, ContainedSegmentation.Job)? {
+        guard let worker else { return nil }
+        let (c, model) = lock.withLock { (configuration, servedModel) }
+        return (ContainedSegmentation(worker: worker.forJob(seconds: c.limits.jobSeconds, threads: Self.threads(c))),
+                ContainedSegmentation.Job(model: model, precision: c.job.precision, threads: Self.threads(c),
+                                          memoryBudgetMiB: Self.computeBudgetMiB(c), rtstruct: c.job.rtstruct))
     }
 
     public func reload(configuration: DaemonConfiguration, logger: Logger) throws {
@@ -115,12 +147,53 @@ public final class SegmentSeriesProcessor: SeriesProcessor, @unchecked Sendable 
         let c = lock.withLock { configuration }
         guard c.retrain.cache, let uid = scan.seriesInstanceUID else { return }
         let volume = scan.volume, input = manifest.input, version = manifest.modelVersion
+        submitCacheWrite(seriesUID: uid, logger: logger) {
+            let cache = try DistillationCache(path: c.cachePath, boundBytes: Int64(c.retrain.cacheMB) << 20)
+            return try SeriesCacheWriter(cache: cache, window: c.retrain.patchWindow, patchesPerSeries: c.retrain.patchesPerSeries, threads: 1)
+                .add(scan: volume, studentLabels: labels, seriesUID: uid, input: input, modelVersion: version)
+        }
+    }
+
+    /// The same from the decoded series and its labels on disk, in a `worker cache` child: the
+    /// folder is moved out of the job's (which goes at commit) and removed when the child is done.
+    private func cacheFromDisk(_ folder: String, model: String, logger: Logger) {
+        let c = lock.withLock { configuration }
+        guard c.retrain.cache, let worker, let uid = DecodedSeriesFile.seriesUID(in: folder) else {
+            try? FileManager.default.removeItem(atPath: folder)
+            return
+        }
+        let moved = "\(c.paths.work)/worker/cache-\(UUID().uuidString)"
+        do {
+            try FileManager.default.createDirectory(atPath: "\(c.paths.work)/worker", withIntermediateDirectories: true)
+            try FileSystem.rename(folder, moved)
+        } catch {
+            logger.warning("series not cached", metadata: ["stage": "cache", "series.uid": "\(uid)", "error": "\(error)"])
+            return
+        }
+        let child = worker.forJob(seconds: c.limits.jobSeconds, threads: 1)
+        let started = submitCacheWrite(seriesUID: uid, logger: logger) {
+            defer { try? FileManager.default.removeItem(atPath: moved) }
+            return try BlockingWork.wait {
+                _ = try await child.run("cache", ["--decoded", moved, "--cache-path", c.cachePath, "--cache-mb", "\(c.retrain.cacheMB)",
+                                                  "--window", c.retrain.patchWindow.map(String.init).joined(separator: ","),
+                                                  "--patches", "\(c.retrain.patchesPerSeries)", "--model", model],
+                                        stderrPath: "\(moved)/cache.stderr")
+                guard let data = FileManager.default.contents(atPath: "\(moved)/\(SegmentedSeriesFile.cachedName)") else {
+                    throw WorkerCrash(task: "cache", cause: .exitStatus(0))
+                }
+                return try JSONDecoder().decode(SeriesCacheWriter.Added.self, from: data)
+            }
+        }
+        if !started { try? FileManager.default.removeItem(atPath: moved) }
+    }
+
+    /// Runs `add` on the cache writer's queue and logs what it did; false when a write was in flight.
+    @discardableResult
+    private func submitCacheWrite(seriesUID uid: String, logger: Logger, _ add: @escaping @Sendable () throws -> SeriesCacheWriter.Added) -> Bool {
         let started = cacheWriter.submit {
             let start = Date()
             do {
-                let cache = try DistillationCache(path: c.cachePath, boundBytes: Int64(c.retrain.cacheMB) << 20)
-                let added = try SeriesCacheWriter(cache: cache, window: c.retrain.patchWindow, patchesPerSeries: c.retrain.patchesPerSeries, threads: 1)
-                    .add(scan: volume, studentLabels: labels, seriesUID: uid, input: input, modelVersion: version)
+                let added = try add()
                 logger.info("series cached for retraining", metadata: [
                     "stage": "cache", "series.uid": "\(uid)", "patches": .stringConvertible(added.patches),
                     "organs": .stringConvertible(added.organsCovered), "evicted": .stringConvertible(added.evictedSeries),
@@ -130,6 +203,7 @@ public final class SegmentSeriesProcessor: SeriesProcessor, @unchecked Sendable 
             }
         }
         if !started { logger.info("series not cached: the cache writer is busy", metadata: ["stage": "cache", "series.uid": "\(uid)"]) }
+        return started
     }
 
     /// Waits for a cache write in flight (tests).
@@ -153,46 +227,84 @@ public final class SegmentSeriesProcessor: SeriesProcessor, @unchecked Sendable 
 
     public func decode(series: ClaimedSeries, logger: Logger) async throws -> Decoding<Decoded> {
         let started = ContinuousClock.now
+        func seconds() -> Double { Segmenter.seconds(ContinuousClock.now - started) }
+        if worker != nil {
+            switch try await decoding.decodeIntoFolder(series) {
+            case .rejected(let reason):
+                return .rejected(reason)
+            case .decoded(let folder, let voxelCount):
+                return .decoded(Decoded(scan: .onDisk(folder: folder), loadSeconds: seconds()), workingSetMB: Self.workingSetMB(voxels: voxelCount))
+            }
+        }
         switch try await decoding.decode(series, logger: logger) {
         case .rejected(let reason):
             return .rejected(reason)
         case .loaded(let loaded):
             let scan = ScanInput(volume: loaded.volume, seriesInstanceUID: loaded.seriesInstanceUID.isEmpty ? nil : loaded.seriesInstanceUID,
                                  path: series.inputDirectory, dicomSource: loaded.source)
-            let load = ContinuousClock.now - started
-            return .decoded(Decoded(scan: scan, loadSeconds: Double(load.components.seconds) + Double(load.components.attoseconds) / 1e18),
-                            workingSetMB: Self.workingSetMB(voxels: scan.volume.voxels.count))
+            return .decoded(Decoded(scan: .here(scan), loadSeconds: seconds()), workingSetMB: Self.workingSetMB(voxels: scan.volume.voxels.count))
         }
     }
 
     public func compute(_ decoded: Decoded, series: ClaimedSeries, logger: Logger) async throws -> Computed {
-        try await BlockingWork.run { [self] in
-            pickUpPromotedModel(logger: logger)
-            let segmenter = lock.withLock { self.segmenter }
-            let result = try inference.withLock { try segmenter.segment(decoded.scan.volume) }
-            let writer = SegmentationResultWriter(manifest: segmenter.model.manifest, threads: segmenter.options.threads,
-                                                  memoryBudgetMiB: segmenter.options.memoryBudgetMiB,
-                                                  writesStructureSet: lock.withLock { configuration.job.rtstruct })
-            return Computed(scan: decoded.scan, loadSeconds: decoded.loadSeconds, result: result, writer: writer, manifest: segmenter.model.manifest)
+        switch decoded.scan {
+        case .onDisk(let folder):
+            try await BlockingWork.run { [self] in pickUpPromotedModel(logger: logger) }
+            guard let (contained, job) = containedJob() else { preconditionFailure("a scan on disk without a worker") }
+            if let reason = try await contained.compute(folder: folder, job: job) { return .refused(reason) }
+            return .onDisk(folder: folder, job: job, loadSeconds: decoded.loadSeconds)
+        case .here(let scan):
+            return try await BlockingWork.run { [self] in
+                pickUpPromotedModel(logger: logger)
+                let segmenter = lock.withLock { self.segmenter }
+                let result = try inference.withLock { try segmenter.segment(scan.volume) }
+                let writer = SegmentationResultWriter(manifest: segmenter.model.manifest, threads: segmenter.options.threads,
+                                                      memoryBudgetMiB: segmenter.options.memoryBudgetMiB,
+                                                      writesStructureSet: lock.withLock { configuration.job.rtstruct })
+                return .here(InProcess(scan: scan, loadSeconds: decoded.loadSeconds, result: result, writer: writer, manifest: segmenter.model.manifest))
+            }
         }
     }
 
     public func write(_ computed: Computed, series: ClaimedSeries, into resultDir: String, logger: Logger) async throws -> ProcessingOutcome {
-        try await BlockingWork.run { [self] in
-            let organs: [OrganStatistics]
-            do {
-                organs = try computed.writer.write(computed.result, scan: computed.scan, loadSeconds: computed.loadSeconds, into: resultDir).organs
-            } catch let error as ExportError {
-                // Results that cannot be written (a full disk, I/O) are retried with backoff; the
-                // inputs stay in the spool whatever happens.
-                throw SystemCallError("write results (\(error))", path: resultDir, errno: [ENOSPC, EDQUOT].contains(Glibc.errno) ? Glibc.errno : EIO)
-            }
+        switch computed {
+        case .refused(let reason):
+            return .rejected(reason)
+        case .onDisk(let folder, let job, let loadSeconds):
+            guard let (contained, _) = containedJob() else { preconditionFailure("a scan on disk without a worker") }
+            let written = try await contained.write(folder: folder, into: resultDir, job: job, loadSeconds: loadSeconds)
             try FileSystem.sync(resultDir)
-            logger.info("series segmented", metadata: [
-                "stage": "write", "precision": "\(computed.result.precision.rawValue)", "windows": .stringConvertible(computed.result.windowCount),
-                "organs_found": .stringConvertible(organs.filter { $0.voxelCount > 0 }.count)])
-            cache(computed.scan, labels: computed.result.labels, manifest: computed.manifest, logger: logger)
-            return .completed(seriesUID: computed.scan.seriesInstanceUID)
+            logSegmented(precision: written.precision, windows: written.windows, organsFound: written.organsFound, logger: logger)
+            cacheFromDisk(folder, model: job.model, logger: logger)
+            return .completed(seriesUID: written.seriesUID)
+        case .here(let c):
+            return try await BlockingWork.run { [self] in
+                let organs = try Self.writeResults(c.result, scan: c.scan, loadSeconds: c.loadSeconds, writer: c.writer, into: resultDir)
+                logSegmented(precision: c.result.precision.rawValue, windows: c.result.windowCount,
+                             organsFound: organs.filter { $0.voxelCount > 0 }.count, logger: logger)
+                cache(c.scan, labels: c.result.labels, manifest: c.manifest, logger: logger)
+                return .completed(seriesUID: c.scan.seriesInstanceUID)
+            }
         }
+    }
+
+    /// The result files, durably: the daemon's write stage, here or in the write child.
+    static func writeResults(_ result: SegmentationResult, scan: ScanInput, loadSeconds: Double, writer: SegmentationResultWriter,
+                             into resultDir: String) throws -> [OrganStatistics] {
+        let organs: [OrganStatistics]
+        do {
+            organs = try writer.write(result, scan: scan, loadSeconds: loadSeconds, into: resultDir).organs
+        } catch let error as ExportError {
+            // Results that cannot be written (a full disk, I/O) are retried with backoff; the
+            // inputs stay in the spool whatever happens.
+            throw SystemCallError("write results (\(error))", path: resultDir, errno: [ENOSPC, EDQUOT].contains(Glibc.errno) ? Glibc.errno : EIO)
+        }
+        try FileSystem.sync(resultDir)
+        return organs
+    }
+
+    private func logSegmented(precision: String, windows: Int, organsFound: Int, logger: Logger) {
+        logger.info("series segmented", metadata: [
+            "stage": "write", "precision": "\(precision)", "windows": .stringConvertible(windows), "organs_found": .stringConvertible(organsFound)])
     }
 }

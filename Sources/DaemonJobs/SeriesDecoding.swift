@@ -21,26 +21,56 @@ public struct SeriesDecoding: Sendable {
     }
 
     public func decode(_ series: ClaimedSeries, logger: Logger) async throws -> Result {
-        // A fallback key hashes the watch folder, and the files are now in the spool: the job's
-        // input holds that one group's files, so the folder's only series is the one.
-        let seriesUID = series.seriesUID.flatMap { SeriesKey.isFallback($0) ? nil : $0 }
-        guard let worker else {
-            let policy = policy, input = series.inputDirectory
+        guard worker != nil else {
+            let policy = policy, input = series.inputDirectory, seriesUID = Self.seriesUID(series)
             return try await BlockingWork.run { try Self.decodeHere(input, seriesUID: seriesUID, policy: policy, logger: logger) }
         }
-        // Beside the job's input in the spool: removed with the job, on the same disk.
-        let folder = (series.inputDirectory as NSString).deletingLastPathComponent + "/decoded"
+        switch try await decodeIntoFolder(series) {
+        case .rejected(let reason):
+            return .rejected(reason)
+        case .decoded(let folder, _):
+            let result = try await BlockingWork.run { try DecodedSeriesFile.read(from: folder) }
+            try? FileManager.default.removeItem(atPath: folder)
+            return result
+        }
+    }
+
+    /// A series decoded by the worker and left on disk for other workers (the parent never
+    /// holds its voxels), or why it cannot be.
+    public enum FolderResult: Sendable {
+        case decoded(folder: String, voxelCount: Int)
+        case rejected(QuarantineReason)
+    }
+
+    /// Decodes in the worker into a folder beside the job's input in the spool (on the same
+    /// disk, removed with the job). Only with a worker.
+    public func decodeIntoFolder(_ series: ClaimedSeries) async throws -> FolderResult {
+        guard let worker else { preconditionFailure("decodeIntoFolder needs a worker") }
+        let folder = Self.decodedFolder(series)
         try? FileManager.default.removeItem(atPath: folder)
         do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) } catch {
             throw SystemCallError("mkdir", path: folder)
         }
         let status = try await worker.run("decode", ["--input", series.inputDirectory, "--output", folder]
-                                                     + (seriesUID.map { ["--series", $0] } ?? []),
+                                                     + (Self.seriesUID(series).map { ["--series", $0] } ?? []),
                                           stderrPath: "\(folder)/worker.stderr")
         if status == WorkerProcess.temporaryFailure { throw SystemCallError("read", path: series.inputDirectory, errno: EIO) }
-        let result = try await BlockingWork.run { try DecodedSeriesFile.read(from: folder) }
-        try? FileManager.default.removeItem(atPath: folder)
-        return result
+        return try await BlockingWork.run {
+            switch try DecodedSeriesFile.readHeader(from: folder) {
+            case .rejected(let reason): .rejected(reason)
+            case .decoded(let header): .decoded(folder: folder, voxelCount: header.geometry.size.count)
+            }
+        }
+    }
+
+    static func decodedFolder(_ series: ClaimedSeries) -> String {
+        (series.inputDirectory as NSString).deletingLastPathComponent + "/decoded"
+    }
+
+    /// A fallback key hashes the watch folder, and the files are now in the spool: the job's
+    /// input holds that one group's files, so the folder's only series is the one.
+    static func seriesUID(_ series: ClaimedSeries) -> String? {
+        series.seriesUID.flatMap { SeriesKey.isFallback($0) ? nil : $0 }
     }
 
     /// The worker's side: decodes and leaves the result in `folder` for `decode` to read.
@@ -85,8 +115,7 @@ enum DecodedSeriesFile {
         case .rejected(let reason):
             try FileSystem.writeAtomically(Array(try JSONEncoder().encode(reason)), to: "\(folder)/rejected.json")
         case .loaded(let s):
-            let bytes = s.volume.voxels.withUnsafeBufferPointer { Array(UnsafeRawBufferPointer($0)) }
-            try FileSystem.writeAtomically(bytes, to: "\(folder)/voxels.raw")
+            try RawVoxels.write(s.volume.voxels, to: "\(folder)/voxels.raw")
             let header = Header(geometry: s.volume.geometry, seriesInstanceUID: s.seriesInstanceUID, id: s.id, modality: s.modality,
                                 seriesNumber: s.seriesNumber, seriesDescription: s.seriesDescription, sourceSliceCount: s.sourceSliceCount,
                                 notes: s.notes.map { .init(code: $0.code.rawValue, path: $0.path, detail: $0.detail) }, source: s.source)
@@ -94,26 +123,58 @@ enum DecodedSeriesFile {
         }
     }
 
-    static func read(from folder: String) throws -> SeriesDecoding.Result {
+    enum HeaderResult {
+        case decoded(Header)
+        case rejected(QuarantineReason)
+    }
+
+    /// The worker's verdict without the voxels.
+    static func readHeader(from folder: String) throws -> HeaderResult {
         let decoder = JSONDecoder()
         if let data = FileManager.default.contents(atPath: "\(folder)/rejected.json") {
             return .rejected(try decoder.decode(QuarantineReason.self, from: data))
         }
-        guard let data = FileManager.default.contents(atPath: "\(folder)/series.json") else {
+        guard let data = FileManager.default.contents(atPath: "\(folder)/series.json"),
+              let header = try? decoder.decode(Header.self, from: data) else {
             throw WorkerCrash(task: "decode", cause: .exitStatus(0))
         }
-        let h = try decoder.decode(Header.self, from: data)
-        let raw = "\(folder)/voxels.raw"
-        // The size is checked against the header before the voxels are read into memory.
-        guard let size = FileSystem.info(raw)?.size, size == Int64(h.geometry.size.count) * 2 else {
-            throw WorkerCrash(task: "decode", cause: .exitStatus(0))
+        return .decoded(header)
+    }
+
+    /// The series' UID as the decode child read it, nil when it has none (or no header is there).
+    static func seriesUID(in folder: String) -> String? {
+        guard case .decoded(let header)? = try? readHeader(from: folder), !header.seriesInstanceUID.isEmpty else { return nil }
+        return header.seriesInstanceUID
+    }
+
+    static func read(from folder: String) throws -> SeriesDecoding.Result {
+        let h: Header
+        switch try readHeader(from: folder) {
+        case .rejected(let reason): return .rejected(reason)
+        case .decoded(let header): h = header
         }
-        let bytes = try Data(contentsOf: URL(fileURLWithPath: raw))
-        let voxels = bytes.withUnsafeBytes { Array($0.bindMemory(to: Int16.self)) }
+        let voxels: [Int16] = try RawVoxels.read("\(folder)/voxels.raw", count: h.geometry.size.count, task: "decode")
         return .loaded(LoadedSeries(volume: Volume(geometry: h.geometry, voxels: voxels), seriesInstanceUID: h.seriesInstanceUID, id: h.id,
                                     modality: h.modality, seriesNumber: h.seriesNumber, seriesDescription: h.seriesDescription,
                                     sourceSliceCount: h.sourceSliceCount,
                                     notes: h.notes.compactMap { n in IngestCode(rawValue: n.code).map { IngestNote($0, path: n.path, detail: n.detail) } },
                                     source: h.source))
+    }
+}
+
+/// A worker's voxels on disk: little-endian, x fastest, nothing else. The size is checked
+/// against the count the header promised before anything is read into memory.
+enum RawVoxels {
+    static func write<T: FixedWidthInteger>(_ voxels: [T], to path: String) throws {
+        let bytes = voxels.withUnsafeBufferPointer { Array(UnsafeRawBufferPointer($0)) }
+        try FileSystem.writeAtomically(bytes, to: path)
+    }
+
+    static func read<T: FixedWidthInteger>(_ path: String, count: Int, task: String) throws -> [T] {
+        guard let size = FileSystem.info(path)?.size, size == Int64(count * MemoryLayout<T>.size) else {
+            throw WorkerCrash(task: task, cause: .exitStatus(0))
+        }
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        return bytes.withUnsafeBytes { Array($0.bindMemory(to: T.self)) }
     }
 }

@@ -29,6 +29,14 @@ public struct WorkerProcess: Sendable {
         return WorkerProcess(executable: own, addressSpaceMB: c.limits.memoryBudgetMB + 1024)
     }
 
+    /// The limits of a job's compute or write child: `seconds` of wall clock, as many CPU seconds
+    /// per thread and a little more (the deadline is the limit; CPU time is its backstop), and
+    /// room in the address space for each thread's malloc arena (64 MiB reserved apiece by glibc).
+    public func forJob(seconds: Double, threads: Int) -> WorkerProcess {
+        WorkerProcess(executable: executable, addressSpaceMB: addressSpaceMB + 64 * threads,
+                      cpuSeconds: Int(seconds.rounded(.up)) * threads + 10, deadlineSeconds: seconds)
+    }
+
     /// Exit status of a worker that could not read its input for now (I/O): the job is retried.
     public static let temporaryFailure: Int32 = 75
 

@@ -19,7 +19,7 @@ public struct SeriesCacheWriter: Sendable {
         self.threads = threads
     }
 
-    public struct Added: Sendable {
+    public struct Added: Sendable, Codable {
         public var patches: Int
         public var organsCovered: Int
         public var evictedSeries: Int

@@ -42,6 +42,16 @@ public struct SegmentationResult: Sendable {
     public var precision: Precision
     /// Seconds per stage (those this step ran).
     public var seconds: [SegmentationStage: Double]
+
+    public init(labels: Volume<UInt8>, preparation: PreparationRecord, window: WindowShape, windowCount: Int, precision: Precision,
+                seconds: [SegmentationStage: Double]) {
+        self.labels = labels
+        self.preparation = preparation
+        self.window = window
+        self.windowCount = windowCount
+        self.precision = precision
+        self.seconds = seconds
+    }
 }
 
 /// Loads a model once and segments many scans. The engine (the window's activations) is built
@@ -141,7 +151,7 @@ public final class Segmenter {
         }
     }
 
-    static func seconds(_ d: Duration) -> Double {
+    public static func seconds(_ d: Duration) -> Double {
         Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
     }
 }

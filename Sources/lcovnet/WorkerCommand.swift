@@ -9,8 +9,9 @@ import Logging
 /// WorkerProcess), so that a crash ends the child only. Not for people to call.
 struct WorkerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "worker", abstract: "Read untrusted DICOM in a child process of `lcovnet serve` (internal).",
-        shouldDisplay: false, subcommands: [WorkerDecodeCommand.self, WorkerGroupCommand.self, WorkerStoreSCPCommand.self, WorkerSendCommand.self])
+        commandName: "worker", abstract: "Work on untrusted series in a child process of `lcovnet serve` (internal).",
+        shouldDisplay: false, subcommands: [WorkerDecodeCommand.self, WorkerGroupCommand.self, WorkerSegmentCommand.self, WorkerWriteCommand.self, WorkerCacheCommand.self,
+                     WorkerStoreSCPCommand.self, WorkerSendCommand.self])
 }
 
 /// The limits a worker sets on itself before it reads a byte.

@@ -13,7 +13,7 @@ final class DaemonHarness {
     let configPath: String
     let watch, work, output, quarantine, archive: String
     private(set) var process: Process?
-    private var runs = 0
+    private(set) var runs = 0
 
     /// The `lcovnet` executable beside the test bundle (`swift build --build-tests` builds both).
     static let binary: String = {
@@ -29,7 +29,7 @@ final class DaemonHarness {
     static let phantomIdentity = ["PHANTOM^LCOVNET", "LCOVNET-PHANTOM"]
 
     init(quietSeconds: Double = 0.8, extra: String = "", maxAttempts: Int = 3, job: String = "kind = \"convert\"",
-         memoryBudgetMB: Int = 4096) throws {
+         memoryBudgetMB: Int = 4096, limits: String = "") throws {
         dir = try TemporaryDirectory("daemon")
         watch = dir.file("incoming"); work = dir.file("work"); output = dir.file("results")
         quarantine = dir.file("quarantine"); archive = dir.file("archive")
@@ -52,6 +52,7 @@ final class DaemonHarness {
             max_attempts = \(maxAttempts)
             retry_seconds = 0.5
             drain_seconds = 10
+            \(limits)
             [metrics]
             port = 0
             \(extra)

@@ -44,6 +44,9 @@ struct DaemonSegmentTests {
         for file in other.files { try DaemonFixtures.drop(file, into: "\(h.watch)/study-mr") }
 
         #expect(h.wait(seconds: 600) { h.finished(3) })
+        // The distillation cache is fed from the children's files, which are gone afterwards.
+        #expect(h.wait(seconds: 120) { h.logged("series cached for retraining") })
+        #expect(h.wait(seconds: 60) { h.files("\(h.work)/worker").isEmpty })
         #expect(h.stop() == 0)
         let jobs = h.jobs()
         // Exactly one result set per CT series, with every file of `lcovnet segment`.
@@ -85,6 +88,30 @@ struct DaemonSegmentTests {
             #expect((try? JSONSerialization.jsonObject(with: Data(line.utf8))) is [String: Any], "not JSON: \(line)")
             for identity in DaemonHarness.phantomIdentity { #expect(!line.contains(identity)) }
         }
+    }
+
+    /// Prepare, infer and write run in children of the daemon under `[limits] job_seconds`: a
+    /// series whose segmentation runs past it costs its own attempts (the child killed each
+    /// time), is quarantined as worker_crashed, and the daemon carries on in the same process.
+    @Test func aSeriesComputingPastItsDeadlineCostsOnlyItsOwnAttempts() throws {
+        let h = try DaemonHarness(quietSeconds: 1, maxAttempts: 2, job: "kind = \"segment\"\nmodel = \"\(ShippedModel.path)\"\nprecision = \"fp32\"\nthreads = 1",
+                                  limits: "job_seconds = 1")
+        try h.start()
+        // A whole phantom abdomen at 256²: far more than a second of preparing and inferring.
+        let scan = PhantomGenerator.generate(PhantomOptions(seed: 5, matrix: 256, sliceSpacing: 5)).image
+        let sent = try DicomSeriesWriter(DicomWriterOptions()).write(scan, to: h.dir.file("ct"))
+        for file in sent.files { try DaemonFixtures.drop(file, into: "\(h.watch)/study") }
+
+        #expect(h.wait(seconds: 600) { h.finished(1) })
+        #expect(h.stop() == 0)
+        #expect(h.runs == 1)
+        let job = try #require(h.jobs().first)
+        #expect("\(job.state) \(job.attempts)" == "quarantined 2")
+        #expect(job.reasonCode == "worker_crashed")
+        let reason = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(job.resultDir!)/reason.json"))) as? [String: Any])
+        #expect((reason["detail"] as? String)?.contains("the segment worker ran past its deadline of 1 s") == true, "\(reason)")
+        #expect(h.logged("worker crashed; job will be retried"))
+        #expect(FileSystem.entries(h.output).isEmpty)
     }
 }
 

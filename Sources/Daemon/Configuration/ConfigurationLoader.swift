@@ -75,7 +75,7 @@ public enum ConfigurationLoader {
                                            fix: "set the threads per job, e.g. threads = 2, or 0 for every core")
         c.job.rtstruct = try reader.bool("job", "rtstruct", default: c.job.rtstruct)
 
-        try reader.section("limits", keys: ["memory_budget_mb", "concurrency", "max_attempts", "retry_seconds", "drain_seconds"])
+        try reader.section("limits", keys: ["memory_budget_mb", "concurrency", "max_attempts", "retry_seconds", "drain_seconds", "job_seconds"])
         c.limits.memoryBudgetMB = try reader.integer("limits", "memory_budget_mb", default: c.limits.memoryBudgetMB, in: 256...1_048_576,
                                                      fix: "set the memory the jobs may use together in MB, e.g. memory_budget_mb = 4096")
         c.limits.concurrency = try reader.integer("limits", "concurrency", default: c.limits.concurrency, in: 1...64,
@@ -86,6 +86,8 @@ public enum ConfigurationLoader {
                                                   fix: "set the first retry delay in seconds, e.g. retry_seconds = 5")
         c.limits.drainSeconds = try reader.number("limits", "drain_seconds", default: c.limits.drainSeconds, in: 0...3_600,
                                                   fix: "set how long SIGTERM waits for running jobs, e.g. drain_seconds = 60")
+        c.limits.jobSeconds = try reader.number("limits", "job_seconds", default: c.limits.jobSeconds, in: 1...86_400,
+                                                fix: "set how long one series may compute before it is stopped, e.g. job_seconds = 1800")
 
         try reader.section("metrics", keys: ["address", "port"])
         c.metrics.address = try reader.string("metrics", "address", default: c.metrics.address)

@@ -43,6 +43,9 @@ public struct DaemonConfiguration: Sendable, Equatable {
         public var retrySeconds: Double
         /// How long SIGTERM waits for running jobs before checkpointing them.
         public var drainSeconds: Double
+        /// Wall-clock seconds a job's compute child (and its write child) may run before it is
+        /// killed; its CPU time is bounded at this many seconds per thread.
+        public var jobSeconds: Double = 1800
     }
 
     public struct Metrics: Sendable, Equatable {

@@ -12,4 +12,21 @@ public enum BlockingWork {
             thread.start()
         }
     }
+
+    /// The other way round: a blocking thread (a dispatch queue's) waits for async work.
+    public static func wait<T: Sendable>(_ work: @escaping @Sendable () async throws -> T) throws -> T {
+        let box = ResultBox<T>()
+        let done = DispatchSemaphore(value: 0)
+        Task {
+            do { box.result = .success(try await work()) } catch { box.result = .failure(error) }
+            done.signal()
+        }
+        done.wait()
+        return try box.result!.get()
+    }
+}
+
+/// Handed from the task to the waiting thread; the semaphore orders the write before the read.
+private final class ResultBox<T: Sendable>: @unchecked Sendable {
+    var result: Result<T, any Error>?
 }

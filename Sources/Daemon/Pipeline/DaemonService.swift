@@ -132,6 +132,7 @@ public struct DaemonService: Service {
                     }
                 }
             }
+            queue += await running.takeDeferred()
             for id in await running.takeStranded() {
                 stranded[id] = now + config.limits.retrySeconds
             }

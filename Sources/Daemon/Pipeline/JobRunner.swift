@@ -114,6 +114,7 @@ struct JobRunner: Sendable {
             environment.metrics.seriesFailed.increment()
             logger.error("job failed", metadata: ["stage": "process", "code": "\(next.reasonCode ?? "")", "error": "\(error)"])
         } else {
+            await running.requeue(next)
             environment.metrics.retries.increment()
             logger.warning("transient error; job will be retried", metadata: ["stage": "process", "error": "\(error)", "retry_in_s": "\(delay)"])
         }
@@ -132,8 +133,9 @@ struct JobRunner: Sendable {
             logger.error("job quarantined", metadata: ["stage": "quarantine", "code": "\(reason.code)", "error": "\(crash)"])
         } else {
             let delay = config.limits.retrySeconds * pow(2, Double(max(0, job.attempts - 1)))
-            _ = try spool.deferRetry(job, reason: "\(crash)", retryAt: now + delay, maxAttempts: config.limits.maxAttempts, now: now,
-                                     code: .workerCrashed)
+            let next = try spool.deferRetry(job, reason: "\(crash)", retryAt: now + delay, maxAttempts: config.limits.maxAttempts, now: now,
+                                            code: .workerCrashed)
+            await running.requeue(next)
             environment.metrics.retries.increment()
             logger.warning("worker crashed; job will be retried", metadata: ["stage": "process", "error": "\(crash)", "retry_in_s": "\(delay)"])
         }

@@ -9,6 +9,7 @@ actor RunningJobs {
     private var jobs: [String: State] = [:]
     private var abandoned = false
     private var stranded: [String] = []
+    private var deferred: [JobRecord] = []
 
     var count: Int { jobs.count }
 
@@ -64,6 +65,17 @@ actor RunningJobs {
     func takeStranded() -> [String] {
         defer { stranded = [] }
         return stranded
+    }
+
+    /// A job deferred to a later attempt (a transient error, a crashed worker): back to the
+    /// loop's queue, which starts it once its next attempt is due.
+    func requeue(_ job: JobRecord) {
+        deferred.append(job)
+    }
+
+    func takeDeferred() -> [JobRecord] {
+        defer { deferred = [] }
+        return deferred
     }
 
     /// At the end of the drain: the jobs still processing are given up (their caller checkpoints
