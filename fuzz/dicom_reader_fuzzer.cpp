@@ -28,7 +28,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     for (int headersOnly = 1; headersOnly >= 0; headersOnly--) {
         cdicom_file *file = nullptr;
         // The same inflated-size limit as Ingest's (Volumes.Plausibility: 1 GiB).
-        if (cdicom_open(path.c_str(), headersOnly, size_t(1) << 30, &file, err, sizeof err) != 0 || !file) return 0;
+        if (cdicom_open(path.c_str(), headersOnly, size_t(1) << 30, 128, &file, err, sizeof err) != 0 || !file) return 0;
         cdicom_attributes a;
         if (cdicom_read_attributes(file, &a, err, sizeof err) == 0) {
             int frames = a.number_of_frames < 1 ? 1 : (a.number_of_frames > 64 ? 64 : a.number_of_frames);

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 seconds=${1:-1800}
 work=fuzz/work
 mkdir -p "$work/corpus" "$work/artifacts" fuzz/crashes
-libs=(-ldcmseg -ldcmfg -ldcmiod -ldcmjpls -ldcmtkcharls -ldcmjpeg -lijg8 -lijg12 -lijg16 -ldcmimage -ldcmimgle -ldcmdata -loflog -lofstd -lopenjp2 -lz)
+libs=(-ldcmtls -ldcmnet -ldcmrt -ldcmseg -ldcmfg -ldcmiod -ldcmjpls -ldcmtkcharls -ldcmjpeg -lijg8 -lijg12 -lijg16 -ldcmimage -ldcmimgle -ldcmdata -loflog -lofstd -lopenjp2 -lssl -lcrypto -lz)
 clang++ -std=c++17 -O1 -g -fsanitize=fuzzer,address -I Sources/Shims/CDicom/include -I /usr/include/openjpeg-2.5 \
     Sources/Shims/CDicom/*.cpp fuzz/dicom_reader_fuzzer.cpp "${libs[@]}" -o "$work/dicom_reader_fuzzer"
 # Seeds: a phantom series in several transfer syntaxes, written by lcovnet itself.
@@ -16,7 +16,7 @@ if [[ -z "$(ls -A "$work/corpus")" ]]; then
     swift build --product lcovnet >/dev/null
     for syntax in explicit-little implicit-little explicit-big deflated rle jpeg-lossless jpeg-ls jpeg2000; do
         .build/debug/lcovnet phantom -o "$work/seed-$syntax" --format dicom --matrix 32 --transfer-syntax "$syntax" >/dev/null
-        find "$work/seed-$syntax/dicom" -type f | sort | head -2 | while read -r f; do cp "$f" "$work/corpus/$syntax-$(basename "$f")"; done
+        find "$work/seed-$syntax/dicom" -type f | sort | sed -n 1,2p | while read -r f; do cp "$f" "$work/corpus/$syntax-$(basename "$f")"; done
     done
 fi
 # A stack overflow in DCMTK's recursion over nested sequences is contained by the daemon's

@@ -7,7 +7,9 @@ public enum DicomBytes {
     /// File meta, modality CT, then (0008,1115) sequences each holding one item that holds the
     /// next, `depth` deep: explicit VR little endian by default, or implicit; undefined lengths
     /// closed by delimiters by default, or defined lengths.
-    public static func nestedSequences(depth: Int, implicitVR: Bool = false, definedLengths: Bool = false) -> Data {
+    /// `transferSyntax` overrides the one the meta group names (the dataset stays as encoded,
+    /// e.g. for a test that deflates it afterwards).
+    public static func nestedSequences(depth: Int, implicitVR: Bool = false, definedLengths: Bool = false, transferSyntax: String? = nil) -> Data {
         func le<T: FixedWidthInteger>(_ v: T) -> Data { withUnsafeBytes(of: v.littleEndian) { Data($0) } }
         func element(_ group: UInt16, _ elementNumber: UInt16, _ vr: String, _ value: String, explicit: Bool = true) -> Data {
             var bytes = Array(value.utf8)
@@ -18,7 +20,7 @@ public enum DicomBytes {
             le(UInt16(8)) + le(UInt16(0x1115)) + (implicitVR ? le(length) : Data("SQ".utf8) + le(UInt16(0)) + le(length))
         }
         let item = le(UInt16(0xFFFE)) + le(UInt16(0xE000))
-        let syntax = implicitVR ? "1.2.840.10008.1.2" : "1.2.840.10008.1.2.1"
+        let syntax = transferSyntax ?? (implicitVR ? "1.2.840.10008.1.2" : "1.2.840.10008.1.2.1")
         let meta = element(2, 0x0002, "UI", "1.2.840.10008.5.1.4.1.1.2") + element(2, 0x0003, "UI", "1.2.3.4") + element(2, 0x0010, "UI", syntax)
         var data = Data(count: 128) + Data("DICM".utf8) + le(UInt16(2)) + le(UInt16(0)) + Data("UL".utf8) + le(UInt16(4))
             + le(UInt32(meta.count)) + meta

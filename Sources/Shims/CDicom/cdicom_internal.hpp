@@ -30,9 +30,13 @@ inline void cdicom_check(const OFCondition &status, const char *what) {
 /// Copies one line into a caller's buffer (always terminated).
 void cdicom_set_error(char *err, size_t errlen, const std::string &message);
 
-/// False, with a reason, when the file's sequences and items nest deeper than max_depth
-/// (cdicom_nesting.cpp).
-bool cdicom_nesting_within(const char *path, int max_depth, std::string &reason);
+/// False, with a reason, when the file's sequences and items nest deeper than max_depth; a
+/// deflated dataset is walked as it inflates, at most max_inflated bytes (cdicom_nesting.cpp).
+bool cdicom_nesting_within(const char *path, int max_depth, size_t max_inflated, std::string &reason);
+
+/// Where a deflated dataset starts (after the meta group), or 0 when the file is not deflated
+/// (cdicom_read.cpp).
+long cdicom_deflated_dataset_offset(FILE *f);
 
 /// Decodes a JPEG 2000 codestream or JP2 file held in memory to one component of int32 samples.
 /// Returns false with a message when OpenJPEG fails or the image is not width × height × 1.

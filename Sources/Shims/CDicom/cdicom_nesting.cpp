@@ -1,7 +1,10 @@
 // How deep sequences nest in a file, found before DCMTK parses it: DCMTK's reader recurses once
 // per sequence and item, so a file nested some thousands deep overflows the stack of whatever
-// process opens it. The walk reads tags and lengths only (values are skipped with fseek).
+// process opens it. The walk reads tags and lengths only, forward (values are skipped): from the
+// file, or from a deflated dataset as it inflates.
 #include "cdicom_internal.hpp"
+#include <zlib.h>
+#include <climits>
 #include <cstdio>
 #include <cstring>
 #include <cstdint>
@@ -12,12 +15,65 @@ namespace {
 
 constexpr uint32_t undefinedLength = 0xFFFFFFFFu;
 
+/// Bytes at increasing offsets: the file itself, or its deflated dataset inflated as the walk
+/// goes (only a window is kept; a read behind it fails).
 struct Reader {
     FILE *f;
     bool bigEndian = false;
-    bool read(long offset, unsigned char *out, size_t n) {
-        return std::fseek(f, offset, SEEK_SET) == 0 && std::fread(out, 1, n, f) == n;
+    // Deflated: the dataset's bytes [windowStart, windowStart + window.size()) so far.
+    bool inflating = false;
+    z_stream z{};
+    std::vector<unsigned char> in, window;
+    long windowStart = 0;
+    size_t inflated = 0, limit = 0;
+    bool ended = false;
+
+    ~Reader() { if (inflating) inflateEnd(&z); }
+
+    /// Switches to the deflated dataset starting at `offset` in the file; false when zlib cannot start.
+    bool inflateFrom(long offset, size_t maxBytes) {
+        if (std::fseek(f, offset, SEEK_SET) != 0 || inflateInit2(&z, -MAX_WBITS) != Z_OK) return false;
+        inflating = true;
+        limit = maxBytes;
+        in.resize(1 << 16);
+        return true;
     }
+
+    bool read(long offset, unsigned char *out, size_t n) {
+        if (!inflating) return std::fseek(f, offset, SEEK_SET) == 0 && std::fread(out, 1, n, f) == n;
+        if (offset < windowStart) return false;
+        long end = offset + long(n);
+        while (windowStart + long(window.size()) < end) {
+            // Drop what lies before the read, then inflate more.
+            long drop = std::min<long>(offset - windowStart, long(window.size()));
+            window.erase(window.begin(), window.begin() + drop);
+            windowStart += drop;
+            if (!more()) return false;
+        }
+        std::memcpy(out, window.data() + (offset - windowStart), n);
+        return true;
+    }
+
+    bool more() {
+        if (ended || inflated > limit) return false;
+        if (z.avail_in == 0) {
+            size_t got = std::fread(in.data(), 1, in.size(), f);
+            if (got == 0) return false;
+            z.next_in = in.data();
+            z.avail_in = uInt(got);
+        }
+        unsigned char chunk[1 << 14];
+        z.next_out = chunk;
+        z.avail_out = sizeof chunk;
+        int status = inflate(&z, Z_NO_FLUSH);
+        if (status != Z_OK && status != Z_STREAM_END) return false;
+        ended = status == Z_STREAM_END;
+        size_t produced = sizeof chunk - z.avail_out;
+        inflated += produced;
+        window.insert(window.end(), chunk, chunk + produced);
+        return produced > 0 || !ended;
+    }
+
     uint16_t u16(const unsigned char *p) const { return bigEndian ? uint16_t(p[0] << 8 | p[1]) : uint16_t(p[1] << 8 | p[0]); }
     uint32_t u32(const unsigned char *p) const {
         return bigEndian ? uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | p[3]
@@ -37,8 +93,8 @@ bool isVR(const unsigned char *p) { return p[0] >= 'A' && p[0] <= 'Z' && p[1] >=
 }  // namespace
 
 /// False, with a reason, when sequences and items nest deeper than `maxDepth`. Files it cannot
-/// walk (deflated, damaged) pass: DCMTK's own checks (and the inflate limit) see to them.
-bool cdicom_nesting_within(const char *path, int maxDepth, std::string &reason) {
+/// walk (damaged) pass: DCMTK's own checks see to them.
+bool cdicom_nesting_within(const char *path, int maxDepth, size_t maxInflated, std::string &reason) {
     FILE *f = std::fopen(path, "rb");
     if (!f) return true;
     Reader r{f};
@@ -62,7 +118,12 @@ bool cdicom_nesting_within(const char *path, int maxDepth, std::string &reason) 
             if (length == undefinedLength) { std::fclose(f); return true; }
             pos += header + long(length);
         }
-        if (syntax == "1.2.840.10008.1.2.1.99") { std::fclose(f); return true; }   // deflated: see inflatesWithin
+        if (syntax == "1.2.840.10008.1.2.1.99") {
+            // Deflated explicit VR little endian: walk the dataset as it inflates, from offset 0.
+            if (!r.inflateFrom(pos, maxInflated)) { std::fclose(f); return true; }
+            pos = 0;
+            size = LONG_MAX;
+        }
         explicitVR = syntax != "1.2.840.10008.1.2";
         r.bigEndian = syntax == "1.2.840.10008.1.2.2";
     } else if (r.read(0, b, 8)) {

@@ -103,9 +103,11 @@ void mergeFunctionalGroup(DcmItem *group, cdicom_frame_info *info) {
     mergeFrameInfo(sequenceItem(group, DCM_PixelValueTransformationSequence, 0), info);
 }
 
+}  // namespace
+
 /// The offset where the dataset starts when a Part 10 file's meta information names the deflated
 /// transfer syntax; 0 for every other file (or a meta group that cannot be walked).
-long deflatedDatasetOffset(FILE *f) {
+long cdicom_deflated_dataset_offset(FILE *f) {
     unsigned char head[132];
     if (std::fread(head, 1, sizeof head, f) != sizeof head || std::memcmp(head + 128, "DICM", 4) != 0) return 0;
     long offset = 132;
@@ -141,12 +143,14 @@ long deflatedDatasetOffset(FILE *f) {
     return deflated ? offset : 0;
 }
 
+namespace {
+
 /// Inflates a deflated dataset into a scratch buffer, counting bytes: true when it stays
 /// within `limit` (or is not deflated, or is damaged: DCMTK reports that).
 bool inflatesWithin(const char *path, size_t limit, std::string &reason) {
     FILE *f = std::fopen(path, "rb");
     if (!f) return true;
-    long offset = deflatedDatasetOffset(f);
+    long offset = cdicom_deflated_dataset_offset(f);
     if (offset == 0 || std::fseek(f, offset, SEEK_SET) != 0) { std::fclose(f); return true; }
     z_stream z;
     std::memset(&z, 0, sizeof z);
@@ -186,7 +190,7 @@ extern "C" int cdicom_open(const char *path, int headers_only, size_t max_inflat
     std::string reason;
     if (!looksLikeDicom(path, reason)) { cdicom_set_error(err, errlen, reason); return -1; }
     if (!inflatesWithin(path, max_inflated_bytes, reason)) { cdicom_set_error(err, errlen, reason); return -2; }
-    if (!cdicom_nesting_within(path, max_nesting, reason)) { cdicom_set_error(err, errlen, reason); return -3; }
+    if (!cdicom_nesting_within(path, max_nesting, max_inflated_bytes, reason)) { cdicom_set_error(err, errlen, reason); return -3; }
     auto *file = new cdicom_file();
     file->path = path;
     file->headersOnly = headers_only != 0;
