@@ -30,6 +30,11 @@ struct OrganAppearance {
     /// The share of a piece's gas fraction left to gas above stool (gas over faeces, as in the
     /// real example's flexures), 0 in some scans.
     let stoolGas: Float
+    /// Haustral folds of the colon and rugae of the stomach: sheets of wall reaching `depth` mm
+    /// into the lumen where their field crosses zero. Against gas they are what tells a colon
+    /// from a stomach (the real example's gas-filled transverse colon was called stomach).
+    let haustra: ValueNoise, rugae: ValueNoise
+    let haustraDepth: Double, rugaeDepth: Double
 
     init(values: TissueValues, parameters: SynthesisParameters, boxes: LabelBoxes, span: (SIMD3<Double>, SIMD3<Double>),
          using rng: inout SeededGenerator) {
@@ -65,6 +70,10 @@ struct OrganAppearance {
         gasBelow = stoolBelow + Float(rng.uniform(0...1.2))
         stoolBubbles = Float(rng.uniform(0.3...0.9))
         stoolGas = rng.chance(0.3) ? 0 : Float(rng.uniform(0.2...0.8))
+        haustra = ValueNoise(lower: span.0, upper: span.1, spacing: rng.uniform(14...24), using: &rng)
+        rugae = ValueNoise(lower: span.0, upper: span.1, spacing: rng.uniform(7...12), using: &rng)
+        haustraDepth = rng.chance(0.15) ? 0 : rng.uniform(4...12)
+        rugaeDepth = rng.chance(0.4) ? 0 : rng.uniform(2...5)   // a distended stomach smooths them out
     }
 
     /// The fraction of the lumen above the level for the segment of `label` centred at c.
@@ -126,6 +135,8 @@ struct OrganAppearance {
         let v = values
         let tex = texture.value(p)
         if depth < wall[Int(label)] || content == "collapsed" { return v[wallTissue] + tex * 6 }
+        if label == 10 && depth < wall[10] + haustraDepth && abs(haustra.value(p)) < 0.08 { return v[wallTissue] + tex * 6 }
+        if label == 5 && depth < wall[5] + rugaeDepth && abs(rugae.value(p)) < 0.08 { return v[wallTissue] + tex * 6 }
         let bubble = bubbles.value(p)
         switch content {
         case "gas", "gas-fluid": return p.y < piece.level() || bubble > 1.1 ? v[.gas] : v[.fluid] + tex * 3
