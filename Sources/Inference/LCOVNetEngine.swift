@@ -133,7 +133,7 @@ public final class LCOVNetEngine: @unchecked Sendable {
     public var multiplyAdds: Int { graph.builder.steps.reduce(0) { $0 + $1.multiplyAdds } }
 
     /// One row of the per-layer breakdown.
-    public struct StepTiming: Sendable {
+    public struct StepTiming: Sendable, Codable {
         public var name: String
         public var kind: String
         public var implementation: String

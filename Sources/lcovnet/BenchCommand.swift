@@ -45,6 +45,12 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "append the Markdown section to this file too")
     var append: String?
 
+    /// One configuration ("int8/2") measured in this process alone, printed as JSON: what the
+    /// parent runs in a fresh child per configuration (a second engine in one process ran 25 %
+    /// slower than it does alone: 838 ms against 404 ms).
+    @Option(help: .hidden)
+    var single: String?
+
     func run() throws {
         let dims = window.lowercased().split(whereSeparator: { $0 == "x" || $0 == "×" }).compactMap { Int($0) }
         guard dims.count == 3 else { throw ValidationError("--window must look like 64x160x160") }
@@ -52,32 +58,25 @@ struct BenchCommand: ParsableCommand {
         let threadCounts = threads.split(separator: ",").compactMap { Int($0) }
         let fp32Model = try ModelDirectory(path: model)
         let int8 = try int8Model.map { try ModelDirectory(path: $0) }
-        let input = BenchWindow.make(d: shape.d, h: shape.h, w: shape.w)
-        var logits = [Float](repeating: 0, count: LCOVNetArchitecture.classCount * shape.voxelCount)
         var out = BenchReport(shape: shape, command: CommandLine.arguments.joined(separator: " "))
 
+        if let single {
+            let parts = single.split(separator: "/")
+            guard parts.count == 2, let precision = Precision(rawValue: String(parts[0])), let t = Int(parts[1]),
+                  let directory = precision == .int8 ? int8 : fp32Model else { throw ValidationError("--single must look like int8/2") }
+            let run = try measure(precision: precision, directory: directory, threads: t, shape: shape)
+            print(String(decoding: try JSONEncoder().encode(run), as: UTF8.self))
+            return
+        }
+
         for t in threadCounts {
-            out.peaks[t] = try PeakProbe.int8ConvolutionPeak(threads: t)
-            for (precision, directory) in [(Precision.int8, int8), (.fp32, fp32Model)] {
-                guard let directory else { continue }
-                log("lcovnet \(precision.rawValue), \(t) thread(s)")
-                let engine = try LCOVNetEngine(model: directory, precision: precision, threads: t, window: shape)
-                var times: [Double] = [], cpu: [Double] = []
-                try input.withUnsafeBufferPointer { x in
-                    try logits.withUnsafeMutableBufferPointer { y in
-                        try engine.predict(window: x, into: y)
-                        for _ in 0..<repeatCount {
-                            let start = DispatchTime.now().uptimeNanoseconds, cpuStart = processCPUSeconds()
-                            try engine.predict(window: x, into: y)
-                            times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-                            cpu.append(processCPUSeconds() - cpuStart)
-                        }
-                        out.profiles["\(precision.rawValue)/\(t)"] = try engine.profile(window: x, into: y)
-                    }
-                }
-                out.rows.append(.init(name: "lcovnet \(precision.rawValue)", threads: t, seconds: times, cpuSeconds: cpu, multiplyAdds: engine.multiplyAdds,
-                                      memoryMiB: engine.arenaBytes / (1 << 20)))
-                out.multiplyAdds = engine.multiplyAdds
+            for precision in [Precision.int8, .fp32] where (precision == .int8 ? int8Model : model) != nil {
+                log("lcovnet \(precision.rawValue), \(t) thread(s), in a process of its own")
+                let run = try measureInChild(precision: precision, threads: t)
+                out.peaks[t] = run.peak
+                out.rows.append(run.row)
+                out.profiles["\(precision.rawValue)/\(t)"] = run.profile
+                out.multiplyAdds = run.row.multiplyAdds
             }
             for (python, script) in [(torchPython, "pytorch_fp32.py"), (ortPython, "onnxruntime_int8.py")] where !python.isEmpty {
                 guard FileManager.default.isExecutableFile(atPath: python) else {
@@ -105,6 +104,55 @@ struct BenchCommand: ParsableCommand {
             handle.write(Data(("\n" + text).utf8))
             try handle.close()
         }
+    }
+
+    /// One configuration's figures, as the child hands them to the parent.
+    struct SingleRun: Codable {
+        var row: BenchReport.Row
+        var peak: Double
+        var profile: [LCOVNetEngine.StepTiming]
+    }
+
+    /// Times one engine after a warm-up, with the int8 convolution peak at the same thread count.
+    private func measure(precision: Precision, directory: ModelDirectory, threads t: Int, shape: WindowShape) throws -> SingleRun {
+        let peak = try PeakProbe.int8ConvolutionPeak(threads: t)
+        let input = BenchWindow.make(d: shape.d, h: shape.h, w: shape.w)
+        var logits = [Float](repeating: 0, count: LCOVNetArchitecture.classCount * shape.voxelCount)
+        let engine = try LCOVNetEngine(model: directory, precision: precision, threads: t, window: shape)
+        var times: [Double] = [], cpu: [Double] = []
+        var profile: [LCOVNetEngine.StepTiming] = []
+        try input.withUnsafeBufferPointer { x in
+            try logits.withUnsafeMutableBufferPointer { y in
+                try engine.predict(window: x, into: y)
+                for _ in 0..<repeatCount {
+                    let start = DispatchTime.now().uptimeNanoseconds, cpuStart = processCPUSeconds()
+                    try engine.predict(window: x, into: y)
+                    times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+                    cpu.append(processCPUSeconds() - cpuStart)
+                }
+                profile = try engine.profile(window: x, into: y)
+            }
+        }
+        return SingleRun(row: .init(name: "lcovnet \(precision.rawValue)", threads: t, seconds: times, cpuSeconds: cpu, multiplyAdds: engine.multiplyAdds,
+                                    memoryMiB: engine.arenaBytes / (1 << 20)),
+                         peak: peak, profile: profile)
+    }
+
+    /// `measure` in a fresh `lcovnet bench --single` process.
+    private func measureInChild(precision: Precision, threads: Int) throws -> SingleRun {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
+        process.arguments = ["bench", "--model", model, "--window", window, "--repeat", "\(repeatCount)", "--single", "\(precision.rawValue)/\(threads)"]
+            + (int8Model.map { ["--int8-model", $0] } ?? [])
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0, let line = data.split(separator: 0x0A).last else {
+            throw ValidationError("the \(precision.rawValue) run with \(threads) thread(s) failed (status \(process.terminationStatus))")
+        }
+        return try JSONDecoder().decode(SingleRun.self, from: Data(line))
     }
 
     /// Sliding windows over a synthetic volume, Gaussian-weighted and merged slab by slab.

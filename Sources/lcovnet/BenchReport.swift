@@ -3,7 +3,7 @@ import Inference
 
 /// Results of one `lcovnet bench` run and their Markdown form.
 struct BenchReport {
-    struct Row {
+    struct Row: Codable {
         var name: String
         var threads: Int
         var seconds: [Double]

@@ -6,8 +6,8 @@ import Logging
 /// else) from a thread of its own; one request per connection. A full HTTP stack would add
 /// minutes to every build for one read-only page.
 public final class MetricsServer: @unchecked Sendable {
-    // @unchecked: `listener` is written once in start() before the thread starts, and
-    // stop() only closes it.
+    // @unchecked: `listener` is written in start() before the thread starts and read by stop();
+    // the serving thread alone closes the socket (see stop()).
     private var listener: Int32 = -1
     private let metrics: DaemonMetrics
     private let logger: Logger
@@ -55,10 +55,12 @@ public final class MetricsServer: @unchecked Sendable {
         return boundPort
     }
 
+    /// Wakes the serving thread, which closes the socket itself: were it closed here, its number
+    /// could go to the next server's socket while the old thread still polls it, and the old
+    /// thread would answer the new server's scrapes with stale figures (seen in the tests).
     public func stop() {
         if listener >= 0 {
             shutdown(listener, Int32(SHUT_RDWR))
-            close(listener)
             listener = -1
         }
     }
@@ -78,14 +80,17 @@ public final class MetricsServer: @unchecked Sendable {
     /// soon as its request line is in.
     private func serve(_ fd: Int32) {
         var pending: [Pending] = []
-        defer { for p in pending { close(p.fd) } }
+        defer {
+            for p in pending { close(p.fd) }
+            close(fd)
+        }
         while true {
             var fds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0)] + pending.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
             if poll(&fds, nfds_t(fds.count), 250) < 0 {
                 if errno == EINTR { continue }
                 return
             }
-            if fds[0].revents & Int16(POLLNVAL | POLLERR | POLLHUP) != 0 { return }   // stop() closed the listener
+            if fds[0].revents & Int16(POLLNVAL | POLLERR | POLLHUP) != 0 { return }   // stop() shut the listener down
             let now = ContinuousClock.now
             var waiting: [Pending] = []
             for (index, var client) in pending.enumerated() {
