@@ -42,3 +42,11 @@ if [[ "$(cat .cache/dicom-venv/.complete 2>/dev/null)" != "${venv_packages[*]}" 
   .cache/dicom-venv/bin/pip install --quiet --disable-pip-version-check "${venv_packages[@]}"
   echo "${venv_packages[*]}" > .cache/dicom-venv/.complete
 fi
+
+# MONAI's surface metrics (HD95, normalized surface Dice) as the independent reference for
+# Volumes.SurfaceDistances (tools/surface_metrics_monai.py): pure Python over Debian's torch.
+if [[ "$(cat .cache/metrics-venv/.complete 2>/dev/null)" != "monai==1.3.2" ]]; then
+  /usr/bin/python3 -m venv --system-site-packages .cache/metrics-venv
+  .cache/metrics-venv/bin/pip install --quiet --disable-pip-version-check --no-deps monai==1.3.2
+  echo "monai==1.3.2" > .cache/metrics-venv/.complete
+fi
