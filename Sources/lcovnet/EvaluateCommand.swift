@@ -24,6 +24,11 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "Phantom seeds, as FIRST-LAST (seeds ≥ 1000 are never used in training).") var seeds: String = "1001-1010"
     @Option(help: "Folder of WORD label maps: score on CT synthesized on its held-out maps instead of phantoms (seeds from 1000 on).")
     var anatomies: String?
+    @Option(help: "A labelled dataset to score on instead: nnU-Net raw or MSD (dataset.json), WORD's imagesTr/labelsTr folders, or a CSV of image,label paths.")
+    var dataset: String?
+    @Option(help: "With --dataset: a JSON object from the dataset's label values to organ names or ids, e.g. {\"1\": \"spleen\"} (default: dataset.json's names, else WORD's ids). Values left out are not scored.")
+    var labelMap: String?
+    @Option(help: "With --dataset: tolerance of the normalized surface Dice, in mm.") var nsdTolerance: Double = 1
     @Option(help: "Precisions to run, comma-separated: int8, fp32 or int8,fp32 (default: the model's own).") var precision: String?
     @Option(help: "In-plane matrix of the phantoms.") var matrix: Int = 256
     @Option(help: "Slice spacing in mm (drawn per seed when omitted).") var sliceSpacing: Double?
@@ -51,6 +56,12 @@ struct EvaluateCommand: ParsableCommand {
         let seedList = try TrainingOptions.range(seeds)
         let options = SegmentationOptions(threads: threads, memoryBudgetMiB: memoryBudget, overlap: overlap)
         let logger = Logger(label: "lcovnet.evaluate")
+        if let dataset {
+            var single = options
+            single.precision = precisions[0]
+            try evaluateDataset(dataset, model: directory, options: single, logger: logger)
+            return
+        }
         let evaluation: PhantomEvaluation
         if let anatomies {
             guard seedList.allSatisfy({ $0 >= 1000 }) else { throw ValidationError("--anatomies: seeds below 1000 are built on training maps") }
@@ -80,6 +91,31 @@ struct EvaluateCommand: ParsableCommand {
             print(String(format: "%@ vs %@ agreement (mean Dice over organs): mean %.4f, worst phantom %.4f",
                          precisions[1].rawValue, precisions[0].rawValue, mean, worst))
         }
+        if let report {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try encoder.encode(evaluation).write(to: URL(fileURLWithPath: report), options: .atomic)
+        }
+    }
+
+    /// `--dataset`: per case and organ Dice, HD95 and NSD, a table of the means, --report as JSON.
+    private func evaluateDataset(_ path: String, model: ModelDirectory, options: SegmentationOptions, logger: Logger) throws {
+        let names = try labelMap.map { file -> [String: String] in
+            let object = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: file))) as? [String: Any] ?? [:]
+            return object.mapValues { "\($0)" }
+        }
+        let data = try LabelledDataset(path: path, classes: model.manifest.classes, labelMap: names)
+        print("\(data.cases.count) cases (\(data.layout) layout), \(Set(data.labelMap.values).count) organs labelled")
+        let evaluation = try DatasetEvaluation.run(model: model, dataset: data, source: path, options: options, nsdToleranceMM: nsdTolerance,
+                                                   logger: logger) { print($0) }
+        print("organ                 Dice    HD95 mm  NSD \(nsdTolerance) mm")
+        for name in evaluation.labelledOrgans {
+            let cells = [evaluation.dicePerOrgan[name].map { String(format: "%-7.3f", $0) } ?? "-      ",
+                         evaluation.hd95PerOrgan[name].map { String(format: "%-8.1f", $0) } ?? "-       ",
+                         evaluation.nsdPerOrgan[name].map { String(format: "%.3f", $0) } ?? "-"]
+            print(name.padding(toLength: 22, withPad: " ", startingAt: 0) + cells.joined(separator: " "))
+        }
+        print(String(format: "mean Dice             %.3f", evaluation.meanDice))
         if let report {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
