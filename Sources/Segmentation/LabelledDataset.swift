@@ -65,6 +65,21 @@ public struct LabelledDataset: Sendable {
         labelMap = try Self.map(explicit ?? names.map { Dictionary(uniqueKeysWithValues: $0.map { ("\($0.key)", $0.value) }) }, classes: classes)
     }
 
+    /// The label values of public abdominal CT sets (their papers' and challenges' label lists):
+    /// `--label-map btcv` etc. Vessels and tumours are left out; both adrenal glands map to
+    /// WORD's one adrenal class.
+    public static let knownLabelMaps: [String: [String: String]] = [
+        "btcv": ["1": "spleen", "2": "right kidney", "3": "left kidney", "4": "gallbladder", "5": "esophagus", "6": "liver",
+                 "7": "stomach", "11": "pancreas", "12": "right adrenal gland", "13": "left adrenal gland"],
+        "amos": ["1": "spleen", "2": "right kidney", "3": "left kidney", "4": "gallbladder", "5": "esophagus", "6": "liver",
+                 "7": "stomach", "10": "pancreas", "11": "right adrenal gland", "12": "left adrenal gland", "13": "duodenum", "14": "bladder"],
+        "flare22": ["1": "liver", "2": "right kidney", "3": "spleen", "4": "pancreas", "7": "right adrenal gland", "8": "left adrenal gland",
+                    "9": "gallbladder", "10": "esophagus", "11": "stomach", "12": "duodenum", "13": "left kidney"],
+        "word": ["1": "liver", "2": "spleen", "3": "left kidney", "4": "right kidney", "5": "stomach", "6": "gallbladder", "7": "esophagus",
+                 "8": "pancreas", "9": "duodenum", "10": "colon", "11": "intestine", "12": "adrenal", "13": "rectum", "14": "bladder",
+                 "15": "left head of femur", "16": "right head of femur"],
+    ]
+
     /// dataset.json's labels: nnU-Net v2 {"liver": 1}, v1 and MSD {"1": "liver"}.
     static func labelNames(_ value: Any?) -> [Int: String]? {
         guard let object = value as? [String: Any] else { return nil }

@@ -26,7 +26,7 @@ struct EvaluateCommand: ParsableCommand {
     var anatomies: String?
     @Option(help: "A labelled dataset to score on instead: nnU-Net raw or MSD (dataset.json), WORD's imagesTr/labelsTr folders, or a CSV of image,label paths.")
     var dataset: String?
-    @Option(help: "With --dataset: a JSON object from the dataset's label values to organ names or ids, e.g. {\"1\": \"spleen\"} (default: dataset.json's names, else WORD's ids). Values left out are not scored.")
+    @Option(help: "With --dataset: btcv, amos, flare22, word, or a JSON file mapping the dataset's label values to organ names or ids, e.g. {\"1\": \"spleen\"} (default: dataset.json's names, else WORD's ids). Values left out are not scored.")
     var labelMap: String?
     @Option(help: "With --dataset: tolerance of the normalized surface Dice, in mm.") var nsdTolerance: Double = 1
     @Option(help: "Precisions to run, comma-separated: int8, fp32 or int8,fp32 (default: the model's own).") var precision: String?
@@ -101,6 +101,7 @@ struct EvaluateCommand: ParsableCommand {
     /// `--dataset`: per case and organ Dice, HD95 and NSD, a table of the means, --report as JSON.
     private func evaluateDataset(_ path: String, model: ModelDirectory, options: SegmentationOptions, logger: Logger) throws {
         let names = try labelMap.map { file -> [String: String] in
+            if let known = LabelledDataset.knownLabelMaps[file.lowercased()] { return known }
             let object = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: file))) as? [String: Any] ?? [:]
             return object.mapValues { "\($0)" }
         }

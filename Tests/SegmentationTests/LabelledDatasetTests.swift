@@ -62,6 +62,16 @@ import Volumes
         #expect(csv.layout == "csv" && csv.cases == [.init(id: "word_Tr", image: dir.file("imagesTr/word_Tr.nii.gz"), labels: dir.file("labelsTr/word_Tr.nii.gz"))])
         #expect(csv.labelMap == [6: 14, 7: 15])
 
+        // The public sets' own tables: both adrenal glands are WORD's adrenal; vessels are no organ.
+        let amos = try LabelledDataset(path: dir.path, classes: Self.classes, labelMap: LabelledDataset.knownLabelMaps["amos"])
+        #expect(amos.labelMap == [1: 2, 2: 4, 3: 3, 4: 6, 5: 7, 6: 1, 7: 5, 10: 8, 11: 12, 12: 12, 13: 9, 14: 14])
+        for (name, table) in LabelledDataset.knownLabelMaps {
+            let mapped = try LabelledDataset(path: dir.path, classes: Self.classes, labelMap: table).labelMap
+            #expect(mapped.count == table.count, "\(name): every name in its table is an organ of the model's")
+        }
+        let wordTable = try LabelledDataset(path: dir.path, classes: Self.classes, labelMap: LabelledDataset.knownLabelMaps["word"])
+        #expect(wordTable.labelMap == Dictionary(uniqueKeysWithValues: (1...16).map { ($0, $0) }))
+
         let empty = try TemporaryDirectory()
         #expect(throws: PathError<LabelledDataset>.self) { try LabelledDataset(path: empty.path, classes: Self.classes) }
     }
