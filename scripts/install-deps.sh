@@ -43,10 +43,12 @@ if [[ "$(cat .cache/dicom-venv/.complete 2>/dev/null)" != "${venv_packages[*]}" 
   echo "${venv_packages[*]}" > .cache/dicom-venv/.complete
 fi
 
-# MONAI's surface metrics (HD95, normalized surface Dice) as the independent reference for
-# Volumes.SurfaceDistances (tools/surface_metrics_monai.py): pure Python over Debian's torch.
-if [[ "$(cat .cache/metrics-venv/.complete 2>/dev/null)" != "monai==1.3.2" ]]; then
-  /usr/bin/python3 -m venv --system-site-packages .cache/metrics-venv
-  .cache/metrics-venv/bin/pip install --quiet --disable-pip-version-check --no-deps monai==1.3.2
-  echo "monai==1.3.2" > .cache/metrics-venv/.complete
+# Pure-Python references over Debian's torch: MONAI's surface metrics (HD95, normalized surface
+# Dice) for Volumes.SurfaceDistances (tools/surface_metrics_monai.py), and PyMIC's LCOVNet class
+# for `lcovnet model import` of a PyMIC checkpoint (tools/pymic_lcovnet.py).
+torch_packages=(monai==1.3.2 PyMIC==0.6.2)
+if [[ "$(cat .cache/torch-venv/.complete 2>/dev/null)" != "${torch_packages[*]}" ]]; then
+  /usr/bin/python3 -m venv --system-site-packages .cache/torch-venv
+  .cache/torch-venv/bin/pip install --quiet --disable-pip-version-check --no-deps "${torch_packages[@]}"
+  echo "${torch_packages[*]}" > .cache/torch-venv/.complete
 fi

@@ -5,7 +5,7 @@ import Inference
 struct ModelImportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "import",
-        abstract: "Convert a PyTorch LCOV-Net state_dict (exported to safetensors by tools/export_checkpoint.py) into a model directory.")
+        abstract: "Convert a PyTorch LCOV-Net state_dict (the reference code's or PyMIC's, exported to safetensors by tools/export_checkpoint.py) into a model directory.")
 
     @Argument(help: "state_dict in safetensors (key names as in the reference code; up*.conv1.* duplicates accepted)")
     var stateDict: String

@@ -7,7 +7,7 @@ import Volumes
 /// lumpy organs in anisotropic voxels: overlapping, shifted, touching the grid's edge, present in
 /// one map only.
 @Suite struct SurfaceDistancesTests {
-    static let monaiPython = ReferenceTools.sourceRoot.appendingPathComponent(".cache/metrics-venv/bin/python").path
+    static let monaiPython = ReferenceTools.sourceRoot.appendingPathComponent(".cache/torch-venv/bin/python").path
     static var hasMonai: Bool { FileManager.default.isExecutableFile(atPath: monaiPython) }
 
     /// Label maps of `size` with ellipsoids whose surface is roughened by a few sine waves.
@@ -35,7 +35,7 @@ import Volumes
         return map
     }
 
-    @Test(.enabled(if: hasMonai, "needs .cache/metrics-venv with MONAI (scripts/install-deps.sh)"),
+    @Test(.enabled(if: hasMonai, "needs .cache/torch-venv with MONAI (scripts/install-deps.sh)"),
           arguments: [(SIMD3<Double>(0.8, 0.7, 2.5), 1.0), (SIMD3<Double>(1, 1, 1), 2.0)])
     func hd95AndSurfaceDiceEqualMONAIs(spacing: SIMD3<Double>, tolerance: Double) throws {
         let size = Extent3(44, 40, 12)
