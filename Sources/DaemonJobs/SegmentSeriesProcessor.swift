@@ -13,8 +13,10 @@ import Volumes
 /// write (Export writes segmentation.nii.zst/.nii.gz, statistics.json, preview.png and
 /// provenance.json, each atomically, into the job's staging folder).
 ///
-/// The model is loaded once and kept (with its compiled engines) across jobs; SIGHUP loads it
-/// again. One segmentation runs at a time per model: the engines are not shared across threads.
+/// With a worker (`lcovnet serve`) the three stages run in children (ContainedSegmentation) and
+/// the daemon only checks the model at start and on SIGHUP; without one (tests) the model is
+/// loaded once and kept across jobs, one segmentation at a time (the segmenter builds its engine
+/// per scan, for the window the scan allows).
 public final class SegmentSeriesProcessor: SeriesProcessor, @unchecked Sendable {
     // @unchecked: `segmenter` is read and replaced only under `lock`; segmentation itself runs
     // under `inference` so that no two jobs use the engines at once.

@@ -113,10 +113,3 @@ public struct SeriesGrouping: Sendable {
     }
 }
 
-/// Grouping by folder alone: every file of a quiet folder is one job.
-public struct FolderGrouper: SeriesGrouper {
-    public init() {}
-    public func group(files: [String], logger: Logger) async -> SeriesGrouping {
-        SeriesGrouping(series: [.init(seriesUID: nil, files: files)])
-    }
-}
