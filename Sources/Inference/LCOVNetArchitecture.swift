@@ -91,6 +91,19 @@ public struct WindowShape: Sendable, Equatable, Hashable, Codable, CustomStringC
         self.d = d; self.h = h; self.w = w
     }
 
+    /// A window written as commands take it: "64x160x160" (or with ×).
+    public init(parsing text: String) throws {
+        guard let p = Self.dimensions(text) else { throw InferenceError("window \(text): expected D×H×W, e.g. 64x160x160") }
+        try self.init(d: p[0], h: p[1], w: p[2])
+    }
+
+    /// The one parser of "D×H×W" (x or ×, any case) for every command: three positive sizes, or nil.
+    public static func dimensions(_ text: String) -> [Int]? {
+        let parts = text.lowercased().split(whereSeparator: { $0 == "x" || $0 == "×" }).compactMap { Int($0) }
+        guard parts.count == 3, parts.allSatisfy({ $0 > 0 }) else { return nil }
+        return parts
+    }
+
     public var voxelCount: Int { d * h * w }
     public var description: String { "\(d)×\(h)×\(w)" }
     var dims: [Int] { [d, h, w] }

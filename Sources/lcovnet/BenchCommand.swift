@@ -52,9 +52,8 @@ struct BenchCommand: ParsableCommand {
     var single: String?
 
     func run() throws {
-        let dims = window.lowercased().split(whereSeparator: { $0 == "x" || $0 == "×" }).compactMap { Int($0) }
-        guard dims.count == 3 else { throw ValidationError("--window must look like 64x160x160") }
-        let shape = try WindowShape(d: dims[0], h: dims[1], w: dims[2])
+        guard WindowShape.dimensions(window) != nil else { throw ValidationError("--window must look like 64x160x160") }
+        let shape = try WindowShape(parsing: window)
         let threadCounts = threads.split(separator: ",").compactMap { Int($0) }
         let fp32Model = try ModelDirectory(path: model)
         let int8 = try int8Model.map { try ModelDirectory(path: $0) }
@@ -88,8 +87,7 @@ struct BenchCommand: ParsableCommand {
             }
         }
         if let volume {
-            let v = volume.lowercased().split(whereSeparator: { $0 == "x" || $0 == "×" }).compactMap { Int($0) }
-            guard v.count == 3 else { throw ValidationError("--volume must look like 160x256x256") }
+            guard let v = WindowShape.dimensions(volume) else { throw ValidationError("--volume must look like 160x256x256") }
             for (precision, directory) in [(Precision.int8, int8), (.fp32, fp32Model)] {
                 guard let directory else { continue }
                 log("whole volume \(volume), lcovnet \(precision.rawValue)")

@@ -35,11 +35,10 @@ struct ModelExportCommand: ParsableCommand {
         }
         let step = (try? SafeTensors(contentsOf: "\(runFolder)/optimizer.safetensors"))?.metadata["step"] ?? "?"
         let inferenceWindow = try window.map { text -> [Int] in
-            let parts = text.split(separator: "x").compactMap { Int($0) }
-            guard parts.count == 3, parts.allSatisfy({ $0 >= 32 && $0 % 16 == 0 }) else {
+            guard let shape = try? WindowShape(parsing: text) else {
                 throw ValidationError("--window \(text): expected D×H×W, multiples of 16, at least 32")
             }
-            return parts
+            return [shape.d, shape.h, shape.w]
         }
         let today = ISO8601DateFormatter().string(from: Date()).prefix(10)
         try Trainer.exportModel(

@@ -43,8 +43,7 @@ struct TrainingOptions: ParsableArguments {
 
     func configuration(widths: [Int]? = nil) throws -> TrainingConfiguration {
         var c = TrainingConfiguration()
-        let w = window.lowercased().split(separator: "x").compactMap { Int($0) }
-        guard w.count == 3 else { throw ValidationError("--window must be DxHxW, e.g. 32x96x96") }
+        guard let w = WindowShape.dimensions(window) else { throw ValidationError("--window must be DxHxW, e.g. 32x96x96") }
         c.window = w
         c.steps = steps
         c.batch = batch
