@@ -229,7 +229,7 @@ public final class SegmentSeriesProcessor: SeriesProcessor, @unchecked Sendable 
 
     public func decode(series: ClaimedSeries, logger: Logger) async throws -> Decoding<Decoded> {
         let started = ContinuousClock.now
-        func seconds() -> Double { Segmenter.seconds(ContinuousClock.now - started) }
+        func seconds() -> Double { (ContinuousClock.now - started).inSeconds }
         if worker != nil {
             switch try await decoding.decodeIntoFolder(series) {
             case .rejected(let reason):

@@ -93,8 +93,7 @@ public enum DicomFolder {
     }
 
     static func milliseconds(since start: ContinuousClock.Instant) -> Int {
-        let d = ContinuousClock.now - start
-        return Int(d.components.seconds * 1000 + d.components.attoseconds / 1_000_000_000_000_000)
+        (ContinuousClock.now - start).inMilliseconds
     }
 }
 

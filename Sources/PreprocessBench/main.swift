@@ -39,8 +39,7 @@ func step<T>(_ name: String, _ body: () throws -> T) rethrows -> T {
     let cpuStart = cpuSeconds()
     let result = try body()
     let cpu = cpuSeconds() - cpuStart
-    let d = ContinuousClock.now - start
-    let seconds = Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    let seconds = (ContinuousClock.now - start).inSeconds
     let peak = Double(memoryKiB("VmHWM") - before) / 1024
     print("| \(name) | \(String(format: "%.3f", seconds)) | \(String(format: "%.3f", cpu)) | \(String(format: "%.0f", peak)) | \(String(format: "%.2f", peak / inputMiB)) |")
     return result

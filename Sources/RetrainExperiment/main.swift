@@ -59,7 +59,7 @@ let store = try ModelStore(path: "\(work)/models")
 let started = Date()
 
 func segmenter(_ path: String) throws -> Segmenter {
-    Segmenter(model: try ModelDirectory(path: path), options: SegmentationOptions(threads: threads, memoryBudgetMiB: 512), logger: logger)
+    Segmenter(model: try ModelDirectory(path: path), options: SegmentationOptions(threads: threads), logger: logger)
 }
 
 // 1. The stream, as the daemon sees it.

@@ -23,6 +23,8 @@ struct AnchorPhantoms {
 
     /// Mean Dice per organ over the anchors (each organ averaged over the phantoms holding it).
     func dice(of model: ModelDirectory, precision: Precision, threads: Int, logger: Logger) throws -> Double {
+        // Twice the default budget: fp32 gets the model's full window too, so that the old and the
+        // new model are compared on their weights, not on a tiling the budget shrank.
         let segmenter = Segmenter(model: model, options: SegmentationOptions(precision: precision, threads: threads, memoryBudgetMiB: 1024),
                                   logger: logger)
         var score = VolumeDice(classCount: LCOVNetArchitecture.classCount)

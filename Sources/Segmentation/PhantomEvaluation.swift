@@ -95,7 +95,7 @@ public struct PhantomEvaluation: Codable, Sendable {
                 let start = ContinuousClock.now
                 let result = try Segmenter(model: model, options: chosen, logger: logger).segment(phantom.image)
                 item.windows = (item.windows ?? [:]).merging([precision.rawValue: [result.window.d, result.window.h, result.window.w]]) { $1 }
-                item.secondsPerScan[precision.rawValue] = Segmenter.seconds(ContinuousClock.now - start)
+                item.secondsPerScan[precision.rawValue] = (ContinuousClock.now - start).inSeconds
                 let overlap = LabelOverlap(prediction: result.labels.voxels, reference: phantom.labels.voxels, labelCount: classes.count)
                 var perOrgan: [String: Double] = [:]
                 for organ in classes.dropFirst() where overlap.reference[organ.id] > 0 {

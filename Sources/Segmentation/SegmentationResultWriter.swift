@@ -48,7 +48,7 @@ public struct SegmentationResultWriter: Sendable {
                          geometry: scan.volume.geometry),
             model: model, softwareVersion: SoftwareVersion.current, precision: result.precision.rawValue, threads: threads,
             memoryBudgetMiB: memoryBudgetMiB).write(into: folder))
-        result.seconds[.write] = Segmenter.seconds(clock.now - start)
+        result.seconds[.write] = (clock.now - start).inSeconds
         if let loadSeconds { result.seconds[.load] = loadSeconds }
         let stages = SegmentationStage.allCases.compactMap { stage in
             result.seconds[stage].map { StatisticsReport.StageTime(stage: stage.rawValue, seconds: $0) }

@@ -18,8 +18,12 @@ public struct SegmentationOptions: Sendable {
     /// must tile two runs alike, e.g. int8 against fp32).
     public var window: WindowShape?
 
+    /// Working memory when none is given (`segment`, `evaluate`, the experiments): a full window
+    /// of the shipped model fits in int8 and fp32 on typical scans.
+    public static let defaultMemoryBudgetMiB = 512
+
     public init(precision: Precision? = nil, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
-                memoryBudgetMiB: Int = 512, overlap: Double = 0.5, largestComponentPerOrgan: Bool = true) {
+                memoryBudgetMiB: Int = defaultMemoryBudgetMiB, overlap: Double = 0.5, largestComponentPerOrgan: Bool = true) {
         self.precision = precision
         self.threads = max(1, threads)
         self.memoryBudgetMiB = memoryBudgetMiB
@@ -77,7 +81,7 @@ public final class Segmenter {
         let clock = ContinuousClock()
         var start = clock.now
         func lap(_ stage: SegmentationStage) {
-            seconds[stage] = Self.seconds(clock.now - start)
+            seconds[stage] = (clock.now - start).inSeconds
             start = clock.now
         }
 
@@ -149,9 +153,5 @@ public final class Segmenter {
             throw PlausibilityError(.overMemoryBudget, path: "the scan",
                                     detail: "\(geometry.size) voxels need at least \(need) MiB; the budget is \(options.memoryBudgetMiB) MiB")
         }
-    }
-
-    public static func seconds(_ d: Duration) -> Double {
-        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
     }
 }

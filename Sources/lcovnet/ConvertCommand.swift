@@ -4,6 +4,7 @@ import Foundation
 import Ingest
 import Logging
 import NIfTI
+import Volumes
 
 /// `lcovnet convert`: a folder of DICOM files → one NIfTI volume in HU (dcm2niix's voxel order).
 struct ConvertCommand: ParsableCommand {
@@ -85,7 +86,7 @@ struct ConvertCommand: ParsableCommand {
             do {
                 let start = ContinuousClock.now
                 try NIfTIFile.write(loaded.volume, to: output!)
-                logger.debug("wrote NIfTI", metadata: ["duration_ms": "\((ContinuousClock.now - start).components.attoseconds / 1_000_000_000_000_000 + (ContinuousClock.now - start).components.seconds * 1000)"])
+                logger.debug("wrote NIfTI", metadata: ["duration_ms": "\((ContinuousClock.now - start).inMilliseconds)"])
             } catch {
                 throw CommandFailure(line: "\(error)", exitCode: 8)
             }

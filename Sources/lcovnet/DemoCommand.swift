@@ -41,18 +41,18 @@ struct DemoCommand: ParsableCommand {
         let written = try DicomSeriesWriter(options).write(phantom.image, to: dicom)
         try NIfTIFile.write(phantom.labels, to: "\(output)/phantom-\(seed)/labels.nii.gz")
         print("phantom \(seed): \(written.files.count) DICOM files in \(dicom) "
-            + String(format: "(%.1f s)", (ContinuousClock.now - started).seconds))
+            + String(format: "(%.1f s)", (ContinuousClock.now - started).inSeconds))
 
         let reporter = ProgressReporter(started: ContinuousClock.now)
         let jobStart = ContinuousClock.now
         let scan = try ScanInput.load(dicom, logger: logger)
-        let loadSeconds = (ContinuousClock.now - jobStart).seconds
+        let loadSeconds = (ContinuousClock.now - jobStart).inSeconds
         let segmenter = Segmenter(model: directory, options: SegmentationOptions(precision: precision, threads: threads), logger: logger)
         let outcome = try SegmentationJob.run(scan, outputDirectory: "\(output)/results", segmenter: segmenter,
                                               loadSeconds: loadSeconds, progress: reporter.report)
         let overlap = LabelOverlap(prediction: outcome.result.labels.voxels, reference: phantom.labels.voxels,
                                    labelCount: directory.manifest.classes.count)
-        print("segmented in " + String(format: "%.1f s", (ContinuousClock.now - jobStart).seconds)
+        print("segmented in " + String(format: "%.1f s", (ContinuousClock.now - jobStart).inSeconds)
             + " (\(outcome.result.precision.rawValue), \(threads) threads): results in \(outcome.folder)")
         for organ in directory.manifest.classes.dropFirst() {
             guard let dice = overlap.dice(organ.id) else { continue }

@@ -5,6 +5,7 @@ import Inference
 import Ingest
 import Logging
 import Segmentation
+import Volumes
 
 struct SegmentCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -25,7 +26,7 @@ struct SegmentCommand: ParsableCommand {
     var model: String?
     @Option(help: "int8 or fp32 (default: the model's own precision).") var precision: Precision?
     @Option(help: "Threads for preparation and the network.") var threads: Int = ProcessInfo.processInfo.activeProcessorCount
-    @Option(help: "Working memory in MiB besides the scan itself.") var memoryBudget: Int = 512
+    @Option(help: "Working memory in MiB besides the scan itself.") var memoryBudget: Int = SegmentationOptions.defaultMemoryBudgetMiB
     @Option(help: "Overlap of neighbouring windows, as a fraction of the window (0 ≤ overlap < 1).") var overlap: Double = SegmentationOptions().overlap
     @Option(help: "Series to take from a DICOM folder (UID or the key `convert --list` shows).") var series: String?
 
@@ -54,7 +55,7 @@ struct SegmentCommand: ParsableCommand {
             } catch {
                 throw CommandFailure(line: "\(error)", exitCode: (error as? SegmentationError) != nil ? 3 : 4)
             }
-            let loadSeconds = (ContinuousClock.now - started).seconds
+            let loadSeconds = (ContinuousClock.now - started).inSeconds
             reporter.report(.load, 1)
             let segmenter = Segmenter(model: directory, options: SegmentationOptions(precision: precision, threads: threads,
                                                                                     memoryBudgetMiB: memoryBudget, overlap: overlap), logger: logger)
@@ -70,7 +71,7 @@ struct SegmentCommand: ParsableCommand {
             let organs = outcome.organs.filter { $0.voxelCount > 0 }.count
             let result = outcome.result, window = result.window
             print("segmented \(scan.name): \(organs) organs found, results in \(outcome.folder) "
-                + String(format: "(%.1f s; ", (ContinuousClock.now - started).seconds)
+                + String(format: "(%.1f s; ", (ContinuousClock.now - started).inSeconds)
                 + "\(result.precision.rawValue), \(result.windowCount) windows of \(window.d)×\(window.h)×\(window.w))")
         } catch let failure as CommandFailure {
             FileHandle.standardError.write(Data("lcovnet segment: \(failure.line)\n".utf8))
@@ -91,11 +92,7 @@ final class ProgressReporter: @unchecked Sendable {
         let percent = Int((fraction * 100).rounded(.down))
         if let previous = last[stage], percent < 100, percent - previous < 10 { return }
         last[stage] = percent
-        let line = String(format: "%@ %3d%% %6.1fs\n", stage.rawValue, percent, (ContinuousClock.now - started).seconds)
+        let line = String(format: "%@ %3d%% %6.1fs\n", stage.rawValue, percent, (ContinuousClock.now - started).inSeconds)
         FileHandle.standardError.write(Data(line.utf8))
     }
-}
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }
