@@ -4,12 +4,16 @@ import Volumes
 
 /// The oneDNN engine as a sliding-window predictor. The engine is built for one window shape;
 /// the window's (i, j, k) are the network's (W, H, D).
-struct EnginePredictor: WindowPredictor {
-    let engine: LCOVNetEngine
+public struct EnginePredictor: WindowPredictor {
+    public let engine: LCOVNetEngine
 
-    var classCount: Int { engine.classCount }
+    public init(engine: LCOVNetEngine) {
+        self.engine = engine
+    }
 
-    func predict(_ input: UnsafeBufferPointer<Float>, windowSize: Extent3, into output: UnsafeMutableBufferPointer<Float>) throws {
+    public var classCount: Int { engine.classCount }
+
+    public func predict(_ input: UnsafeBufferPointer<Float>, windowSize: Extent3, into output: UnsafeMutableBufferPointer<Float>) throws {
         precondition(windowSize == Extent3(engine.window.w, engine.window.h, engine.window.d),
                      "window \(windowSize) does not match the engine's \(engine.window)")
         try engine.predict(window: input, into: output)

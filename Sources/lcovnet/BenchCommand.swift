@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Inference
+import Segmentation
 import SlidingWindows
 import Volumes
 
@@ -206,16 +207,6 @@ func processCPUSeconds() -> Double {
     var usage = rusage()
     getrusage(RUSAGE_SELF.rawValue, &usage)
     return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
-}
-
-/// The engine as the sliding-window module's predictor.
-private struct EnginePredictor: WindowPredictor {
-    let engine: LCOVNetEngine
-    var classCount: Int { engine.classCount }
-
-    func predict(_ input: UnsafeBufferPointer<Float>, windowSize: Extent3, into output: UnsafeMutableBufferPointer<Float>) throws {
-        try engine.predict(window: input, into: output)
-    }
 }
 
 /// The same synthetic window as bench/peer_common.py's shape (smooth structure plus noise).
