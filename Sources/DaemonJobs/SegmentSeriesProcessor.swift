@@ -299,7 +299,7 @@ public final class SegmentSeriesProcessor: SeriesProcessor, @unchecked Sendable 
         } catch let error as ExportError {
             // Results that cannot be written (a full disk, I/O) are retried with backoff; the
             // inputs stay in the spool whatever happens.
-            throw SystemCallError("write results (\(error))", path: resultDir, errno: [ENOSPC, EDQUOT].contains(Glibc.errno) ? Glibc.errno : EIO)
+            throw SystemCallError("write results (\(error))", path: resultDir, errno: error.errno.flatMap { [ENOSPC, EDQUOT].contains($0) ? $0 : nil } ?? EIO)
         }
         try FileSystem.sync(resultDir)
         return organs

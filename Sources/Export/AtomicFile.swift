@@ -35,6 +35,6 @@ public enum AtomicFile {
 
     /// The failure, named by the file the caller asked for (not the temporary one).
     static func exportError(_ error: DurableError, path: String) -> ExportError {
-        ExportError(path: path, reason: error.reason)
+        ExportError(path: path, reason: error.reason, errno: error.errno)
     }
 }

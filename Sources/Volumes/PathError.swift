@@ -4,10 +4,14 @@
 public struct PathError<Origin>: Error, CustomStringConvertible, Sendable {
     public var path: String
     public var reason: String
+    /// The system call's errno when a system call failed (a full disk is ENOSPC), taken when it
+    /// failed; nil for failures the bytes or the arguments decide.
+    public var errno: Int32?
 
-    public init(path: String, reason: String) {
+    public init(path: String, reason: String, errno: Int32? = nil) {
         self.path = path
         self.reason = reason
+        self.errno = errno
     }
 
     public var description: String { "\(path): \(reason)" }
