@@ -13,9 +13,10 @@ final class FileLock {
         guard fd >= 0 else { throw CacheError("\(path): cannot open the lock file: \(String(cString: strerror(errno)))") }
         while flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0 {
             if errno == EINTR { continue }
-            let reason = errno == EWOULDBLOCK ? "held by another process" : String(cString: strerror(errno))
+            let failure = errno
             close(fd)
-            throw CacheError("\(path): \(reason)")
+            if failure == EWOULDBLOCK { throw LockHeld(path: path) }
+            throw CacheError("\(path): \(String(cString: strerror(failure)))")
         }
     }
 
@@ -29,6 +30,13 @@ final class FileLock {
         defer { withExtendedLifetime(lock) {} }
         return try body()
     }
+}
+
+/// Another process holds the lock (`FileLock(wait: false)`): e.g. a retraining round already
+/// running; `lcovnet retrain` exits 75 (try again later) on it.
+public struct LockHeld: Error, CustomStringConvertible {
+    public var path: String
+    public var description: String { "\(path): held by another process" }
 }
 
 /// A stable 64-bit hash of a string (FNV-1a over its UTF-8): the validation split and file names.

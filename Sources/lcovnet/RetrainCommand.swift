@@ -61,7 +61,7 @@ struct RetrainCommand: ParsableCommand {
         let status: RoundStatus
         do { status = try round.run() } catch {
             FileHandle.standardError.write(Data("lcovnet retrain: \(error)\n".utf8))
-            throw ExitCode(String(describing: error).contains("held by another process") ? 75 : 1)
+            throw ExitCode(error is LockHeld ? 75 : 1)
         }
         if status.decision == "failed" { throw ExitCode(1) }
     }

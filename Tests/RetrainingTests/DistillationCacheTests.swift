@@ -122,3 +122,17 @@ import Volumes
         #expect(Set(patch.studentLabels).subtracting([0]).map(Int.init).sorted() == patch.header.organs)
     }
 }
+
+/// A second round while one holds the lock fails at once with `LockHeld` (what `lcovnet retrain`
+/// maps to exit 75), not with an error whose text must be matched; free, the lock is taken.
+@Suite struct FileLockTests {
+    @Test func aHeldLockIsReportedAsHeld() throws {
+        let dir = try TemporaryDirectory()
+        do {
+            let held = try FileLock(dir.file("lock"))
+            #expect(throws: LockHeld.self) { try FileLock(dir.file("lock"), wait: false) }
+            withExtendedLifetime(held) {}
+        }
+        #expect(throws: Never.self) { try FileLock(dir.file("lock"), wait: false) }
+    }
+}
