@@ -63,7 +63,8 @@ public struct ContainedSegmentation: Sendable {
         let status = try await worker.run("write", ["--decoded", folder, "--output", resultDir, "--rtstruct", "\(job.rtstruct)",
                                                     "--load-seconds", "\(loadSeconds)"] + job.arguments,
                                           stderrPath: "\(folder)/write.stderr")
-        if status == WorkerProcess.temporaryFailure { throw SystemCallError("write results", path: resultDir, errno: ENOSPC) }
+        // The child exits 75 on a transient failure (a full disk, I/O; its write.stderr says which).
+        if status == WorkerProcess.temporaryFailure { throw SystemCallError("write results (see write.stderr)", path: resultDir, errno: EIO) }
         return try await BlockingWork.run {
             guard let data = FileManager.default.contents(atPath: "\(folder)/\(SegmentedSeriesFile.writtenName)"),
                   let written = try? JSONDecoder().decode(SegmentedSeriesFile.Written.self, from: data) else {
