@@ -140,7 +140,7 @@ let daemonTargets: [Target] = [
     .target(name: "CDaemonSystem", path: "Sources/Shims/CDaemonSystem"),
     .target(
         name: "Daemon",
-        dependencies: ["Volumes", "NIfTI", "CDaemonSystem", "DurableFiles", logging,
+        dependencies: ["Volumes", "CDaemonSystem", "DurableFiles", logging,
                        .product(name: "GRDB", package: "GRDB.swift"),
                        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                        .product(name: "Prometheus", package: "swift-prometheus"),
