@@ -92,10 +92,8 @@ public struct ContainedSegmentation: Sendable {
         do {
             result = try segmenter.segment(loaded.volume)
         } catch {
-            // What the bytes decide (a limit met on the prepared grid, a scan that cannot keep
-            // the budget) or any other error: the series cannot be segmented, as in the daemon.
-            let reason = (error as? PlausibilityError).map { QuarantineReason(code: $0.code.rawValue, sentence: $0.code.sentence, detail: $0.detail) }
-                ?? QuarantineReason(code: DaemonCode.processingError.rawValue, sentence: DaemonCode.processingError.sentence, detail: "\(error)")
+            // The series cannot be segmented: the same reason the daemon gives in-process.
+            let reason = QuarantineReason(processingFailure: error)
             try FileSystem.writeAtomically(Array(try JSONEncoder().encode(reason)), to: "\(folder)/\(refusedName)")
             return
         }
@@ -109,8 +107,7 @@ public struct ContainedSegmentation: Sendable {
         }
         let result = try SegmentedSeriesFile.read(from: folder, geometry: loaded.volume.geometry)
         let manifest = try ModelDirectory(path: job.model).manifest
-        let scan = ScanInput(volume: loaded.volume, seriesInstanceUID: loaded.seriesInstanceUID.isEmpty ? nil : loaded.seriesInstanceUID,
-                             path: folder, dicomSource: loaded.source)
+        let scan = ScanInput(loaded, path: folder)
         let writer = SegmentationResultWriter(manifest: manifest, threads: job.threads, memoryBudgetMiB: job.memoryBudgetMiB,
                                               writesStructureSet: job.rtstruct)
         let organs = try SegmentSeriesProcessor.writeResults(result, scan: scan, loadSeconds: loadSeconds, writer: writer, into: output)

@@ -242,8 +242,7 @@ public final class SegmentSeriesProcessor: SeriesProcessor, @unchecked Sendable 
         case .rejected(let reason):
             return .rejected(reason)
         case .loaded(let loaded):
-            let scan = ScanInput(volume: loaded.volume, seriesInstanceUID: loaded.seriesInstanceUID.isEmpty ? nil : loaded.seriesInstanceUID,
-                                 path: series.inputDirectory, dicomSource: loaded.source)
+            let scan = ScanInput(loaded, path: series.inputDirectory)
             return .decoded(Decoded(scan: .here(scan), loadSeconds: seconds()), workingSetMB: Self.workingSetMB(voxels: scan.volume.voxels.count))
         }
     }
@@ -274,8 +273,8 @@ public final class SegmentSeriesProcessor: SeriesProcessor, @unchecked Sendable 
             return .rejected(reason)
         case .onDisk(let folder, let job, let loadSeconds):
             guard let (contained, _) = containedJob() else { preconditionFailure("a scan on disk without a worker") }
+            // The child's writeResults has synced the folder.
             let written = try await contained.write(folder: folder, into: resultDir, job: job, loadSeconds: loadSeconds)
-            try FileSystem.sync(resultDir)
             logSegmented(precision: written.precision, windows: written.windows, organsFound: written.organsFound, logger: logger)
             cacheFromDisk(folder, model: job.model, logger: logger)
             return .completed(seriesUID: written.seriesUID)

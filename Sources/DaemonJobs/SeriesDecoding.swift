@@ -174,7 +174,24 @@ enum RawVoxels {
         guard let size = FileSystem.info(path)?.size, size == Int64(count * MemoryLayout<T>.size) else {
             throw WorkerCrash(task: task, cause: .exitStatus(0))
         }
-        let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
-        return bytes.withUnsafeBytes { Array($0.bindMemory(to: T.self)) }
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw SystemCallError("open", path: path) }
+        defer { try? handle.close() }
+        // Straight into the array: a Data first would hold the volume twice.
+        let fd = handle.fileDescriptor
+        var complete = true
+        let voxels = [T](unsafeUninitializedCapacity: count) { buffer, initialized in
+            let raw = UnsafeMutableRawBufferPointer(buffer)
+            var done = 0
+            while done < raw.count {
+                let n = Glibc.read(fd, raw.baseAddress! + done, raw.count - done)
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { break }
+                done += n
+            }
+            complete = done == raw.count
+            initialized = complete ? count : 0
+        }
+        guard complete else { throw SystemCallError("read", path: path, errno: EIO) }
+        return voxels
     }
 }

@@ -21,6 +21,12 @@ public struct ScanInput: Sendable {
         self.dicomSource = dicomSource
     }
 
+    /// A series Ingest read (an empty SeriesInstanceUID is none).
+    public init(_ loaded: LoadedSeries, path: String) {
+        self.init(volume: loaded.volume, seriesInstanceUID: loaded.seriesInstanceUID.isEmpty ? nil : loaded.seriesInstanceUID, path: path,
+                  dicomSource: loaded.source)
+    }
+
     /// The name of its results folder: the SeriesInstanceUID for DICOM input, the file stem for NIfTI input.
     public var name: String { ResultFolder.name(seriesUID: seriesInstanceUID, inputPath: path) }
 
@@ -32,8 +38,7 @@ public struct ScanInput: Sendable {
         }
         if isDirectory.boolValue {
             let loaded = try DicomFolder.loadSeries(in: path, id: series, logger: logger)
-            return ScanInput(volume: loaded.volume, seriesInstanceUID: loaded.seriesInstanceUID.isEmpty ? nil : loaded.seriesInstanceUID, path: path,
-                             dicomSource: loaded.source)
+            return ScanInput(loaded, path: path)
         }
         guard NIfTIFormat(path: path) != nil else {
             throw SegmentationError(path: path, reason: "not a DICOM folder nor a .nii, .nii.gz or .nii.zst file")

@@ -95,11 +95,12 @@ public struct SurfaceDistances: Sendable {
         var squared = to.map { $0 ? 0.0 : .infinity }
         let s = box.size
         // Separable exact transform: along x, then y, then z (Felzenszwalb & Huttenlocher 2012).
-        var line = [Double](), out = [Double]()
+        // Scratch for one line at a time, sized once for the longest axis.
+        let longest = max(s.x, s.y, s.z)
+        var line = [Double](repeating: 0, count: longest), out = line
+        var envelope = Envelope(length: longest)
         for (axis, length, stride, weight) in [(0, s.x, 1, spacing.x * spacing.x), (1, s.y, s.x, spacing.y * spacing.y),
                                                (2, s.z, s.x * s.y, spacing.z * spacing.z)] {
-            line = [Double](repeating: 0, count: length)
-            out = line
             let others = box.count / length
             for o in 0..<others {
                 // The first voxel of the o-th line along `axis`.
@@ -110,40 +111,49 @@ public struct SurfaceDistances: Sendable {
                 default: start = o
                 }
                 for i in 0..<length { line[i] = squared[start + i * stride] }
-                lowerEnvelope(line, weight: weight, into: &out)
+                envelope.lower(line, length: length, weight: weight, into: &out)
                 for i in 0..<length { squared[start + i * stride] = out[i] }
             }
         }
         return zip(from, squared).compactMap { $0 ? $1.squareRoot() : nil }
     }
 
-    /// d[q] = min over p of f[p] + weight·(q − p)², over the sites where f is finite.
-    static func lowerEnvelope(_ f: [Double], weight: Double, into d: inout [Double]) {
-        let n = f.count
-        var v = [Int](repeating: 0, count: n), z = [Double](repeating: 0, count: n + 1)
-        var k = -1
-        for q in 0..<n where f[q].isFinite {
-            let fq = f[q] + weight * Double(q * q)
-            var s = -Double.infinity
-            while k >= 0 {
-                let p = v[k]
-                s = (fq - (f[p] + weight * Double(p * p))) / (2 * weight * Double(q - p))
-                if s <= z[k] { k -= 1 } else { break }
+    /// The lower envelope of the parabolas f[p] + weight·(q − p)² (Felzenszwalb & Huttenlocher),
+    /// with its vertex and boundary arrays kept from line to line.
+    struct Envelope {
+        var v: [Int], z: [Double]
+
+        init(length: Int) {
+            v = [Int](repeating: 0, count: length)
+            z = [Double](repeating: 0, count: length + 1)
+        }
+
+        /// d[q] = min over p of f[p] + weight·(q − p)² for q < length, over the sites where f is finite.
+        mutating func lower(_ f: [Double], length n: Int, weight: Double, into d: inout [Double]) {
+            var k = -1
+            for q in 0..<n where f[q].isFinite {
+                let fq = f[q] + weight * Double(q * q)
+                var s = -Double.infinity
+                while k >= 0 {
+                    let p = v[k]
+                    s = (fq - (f[p] + weight * Double(p * p))) / (2 * weight * Double(q - p))
+                    if s <= z[k] { k -= 1 } else { break }
+                }
+                k += 1
+                v[k] = q
+                z[k] = k == 0 ? -.infinity : s
+                z[k + 1] = .infinity
             }
-            k += 1
-            v[k] = q
-            z[k] = k == 0 ? -.infinity : s
-            z[k + 1] = .infinity
-        }
-        guard k >= 0 else {
-            for q in 0..<n { d[q] = .infinity }
-            return
-        }
-        var j = 0
-        for q in 0..<n {
-            while z[j + 1] < Double(q) { j += 1 }
-            let p = v[j]
-            d[q] = f[p] + weight * Double((q - p) * (q - p))
+            guard k >= 0 else {
+                for q in 0..<n { d[q] = .infinity }
+                return
+            }
+            var j = 0
+            for q in 0..<n {
+                while z[j + 1] < Double(q) { j += 1 }
+                let p = v[j]
+                d[q] = f[p] + weight * Double((q - p) * (q - p))
+            }
         }
     }
 }

@@ -52,6 +52,10 @@ struct BenchCommand: ParsableCommand {
     @Option(help: .hidden)
     var single: String?
 
+    /// With --single: also measure the int8 peak (once per thread count, by its first child).
+    @Flag(help: .hidden)
+    var withPeak = false
+
     func run() throws {
         guard WindowShape.dimensions(window) != nil else { throw ValidationError("--window must look like 64x160x160") }
         let shape = try WindowShape(parsing: window)
@@ -64,7 +68,7 @@ struct BenchCommand: ParsableCommand {
             let parts = single.split(separator: "/")
             guard parts.count == 2, let precision = Precision(rawValue: String(parts[0])), let t = Int(parts[1]),
                   let directory = precision == .int8 ? int8 : fp32Model else { throw ValidationError("--single must look like int8/2") }
-            let run = try measure(precision: precision, directory: directory, threads: t, shape: shape)
+            let run = try measure(precision: precision, directory: directory, threads: t, shape: shape, peak: withPeak)
             print(String(decoding: try JSONEncoder().encode(run), as: UTF8.self))
             return
         }
@@ -72,8 +76,8 @@ struct BenchCommand: ParsableCommand {
         for t in threadCounts {
             for precision in [Precision.int8, .fp32] where (precision == .int8 ? int8Model : model) != nil {
                 log("lcovnet \(precision.rawValue), \(t) thread(s), in a process of its own")
-                let run = try measureInChild(precision: precision, threads: t)
-                out.peaks[t] = run.peak
+                let run = try measureInChild(precision: precision, threads: t, peak: out.peaks[t] == nil)
+                if let peak = run.peak { out.peaks[t] = peak }
                 out.rows.append(run.row)
                 out.profiles["\(precision.rawValue)/\(t)"] = run.profile
                 out.multiplyAdds = run.row.multiplyAdds
@@ -108,13 +112,14 @@ struct BenchCommand: ParsableCommand {
     /// One configuration's figures, as the child hands them to the parent.
     struct SingleRun: Codable {
         var row: BenchReport.Row
-        var peak: Double
+        var peak: Double?
         var profile: [LCOVNetEngine.StepTiming]
     }
 
-    /// Times one engine after a warm-up, with the int8 convolution peak at the same thread count.
-    private func measure(precision: Precision, directory: ModelDirectory, threads t: Int, shape: WindowShape) throws -> SingleRun {
-        let peak = try PeakProbe.int8ConvolutionPeak(threads: t)
+    /// Times one engine after a warm-up, with the int8 convolution peak at the same thread count
+    /// when asked.
+    private func measure(precision: Precision, directory: ModelDirectory, threads t: Int, shape: WindowShape, peak measuresPeak: Bool) throws -> SingleRun {
+        let peak = measuresPeak ? try PeakProbe.int8ConvolutionPeak(threads: t) : nil
         let input = BenchWindow.make(d: shape.d, h: shape.h, w: shape.w)
         var logits = [Float](repeating: 0, count: LCOVNetArchitecture.classCount * shape.voxelCount)
         let engine = try LCOVNetEngine(model: directory, precision: precision, threads: t, window: shape)
@@ -138,11 +143,11 @@ struct BenchCommand: ParsableCommand {
     }
 
     /// `measure` in a fresh `lcovnet bench --single` process.
-    private func measureInChild(precision: Precision, threads: Int) throws -> SingleRun {
+    private func measureInChild(precision: Precision, threads: Int, peak: Bool) throws -> SingleRun {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
         process.arguments = ["bench", "--model", model, "--window", window, "--repeat", "\(repeatCount)", "--single", "\(precision.rawValue)/\(threads)"]
-            + (int8Model.map { ["--int8-model", $0] } ?? [])
+            + (int8Model.map { ["--int8-model", $0] } ?? []) + (peak ? ["--with-peak"] : [])
         let pipe = Pipe()
         process.standardOutput = pipe
         try process.run()

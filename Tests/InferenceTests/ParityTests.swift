@@ -17,13 +17,7 @@ struct ParityTests {
         let window = testWindow(shape, seed: UInt64(dims[1]))
         let expected = try PyTorchReference.logits(weights: weights, window: window, shape: shape, in: Self.directory)
 
-        let engine = try LCOVNetEngine(model: model, precision: .fp32, threads: 2, window: shape)
-        var logits = [Float](repeating: .nan, count: 17 * shape.voxelCount)
-        try window.withUnsafeBufferPointer { x in try logits.withUnsafeMutableBufferPointer { try engine.predict(window: x, into: $0) } }
-
-        let range = expected.max()! - expected.min()!
-        var maxDelta: Float = 0
-        for i in expected.indices { maxDelta = max(maxDelta, abs(logits[i] - expected[i])) }
+        let (maxDelta, range) = try fp32Parity(model, shape: shape, window: window, expected: expected)
         print("parity \(shape): max |Δlogit| \(maxDelta), logit range \(range), ratio \(maxDelta / range)")
         #expect(range > 1, "random weights should give logits spread over more than 1, got \(range)")
         #expect(maxDelta <= 1e-4 * range, "max |Δlogit| \(maxDelta) over logit range \(range) at \(shape)")

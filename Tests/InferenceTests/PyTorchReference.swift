@@ -36,6 +36,17 @@ enum PyTorchReference {
     }
 }
 
+/// How far our fp32 engine's logits for `window` lie from a reference's: the largest difference
+/// and the reference's logit range (parity is judged as one against the other).
+func fp32Parity(_ model: ModelDirectory, shape: WindowShape, window: [Float], expected: [Float]) throws -> (maxDelta: Float, range: Float) {
+    let engine = try LCOVNetEngine(model: model, precision: .fp32, threads: 2, window: shape)
+    var logits = [Float](repeating: .nan, count: 17 * shape.voxelCount)
+    try window.withUnsafeBufferPointer { x in try logits.withUnsafeMutableBufferPointer { try engine.predict(window: x, into: $0) } }
+    var maxDelta: Float = 0
+    for i in expected.indices { maxDelta = max(maxDelta, abs(logits[i] - expected[i])) }
+    return (maxDelta, expected.max()! - expected.min()!)
+}
+
 /// Deterministic test windows: smooth structure plus noise, roughly z-scored like real input.
 func testWindow(_ shape: WindowShape, seed: UInt64) -> [Float] {
     var state = seed &* 6364136223846793005 &+ 1442695040888963407

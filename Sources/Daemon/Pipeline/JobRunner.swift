@@ -38,10 +38,7 @@ struct JobRunner: Sendable {
                 return
             } catch {
                 guard await running.beginCommit(job.id) else { return }
-                // A plausibility limit met after decoding (the prepared grid) keeps its own code.
-                let reason = (error as? PlausibilityError).map { QuarantineReason(code: $0.code.rawValue, sentence: $0.code.sentence, detail: $0.detail) }
-                    ?? QuarantineReason(code: DaemonCode.processingError.rawValue, sentence: DaemonCode.processingError.sentence,
-                                        detail: "\(error)")
+                let reason = QuarantineReason(processingFailure: error)
                 _ = try spool.quarantine(job, reason: reason, now: now())
                 environment.metrics.seriesQuarantined.increment()
                 logger.error("job quarantined", metadata: ["stage": "quarantine", "code": "\(reason.code)", "error": "\(error)"])

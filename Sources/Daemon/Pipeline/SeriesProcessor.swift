@@ -1,4 +1,5 @@
 import Logging
+import Volumes
 
 /// A series the daemon has claimed: its input files are in the spool and stay there until the
 /// results are committed.
@@ -23,6 +24,19 @@ public struct QuarantineReason: Sendable, Equatable, Codable {
         self.code = code
         self.sentence = sentence
         self.detail = detail
+    }
+}
+
+extension QuarantineReason {
+    /// Why a series that failed in processing (not in I/O) is set aside: a plausibility limit met
+    /// after decoding (the prepared grid, the memory budget) keeps its own code, anything else is
+    /// a processing error with the error's text.
+    public init(processingFailure error: any Error) {
+        if let limit = error as? PlausibilityError {
+            self.init(code: limit.code.rawValue, sentence: limit.code.sentence, detail: limit.detail)
+        } else {
+            self.init(code: DaemonCode.processingError.rawValue, sentence: DaemonCode.processingError.sentence, detail: "\(error)")
+        }
     }
 }
 
