@@ -58,7 +58,7 @@ public final class PatchNetwork {
     /// from the file's metadata when it records them, else LCOV-Net's own.
     public init(stateDict: SafeTensors, source: String, threads: Int) throws {
         context = try TrainingContext(threads: threads)
-        network = TrainableLCOVNet(widths: TrainableLCOVNet.widths(of: stateDict) ?? LCOVNetArchitecture.widths, pool: context.pool)
+        network = TrainableLCOVNet(widths: LCOVNetArchitecture.widths(of: stateDict), pool: context.pool)
         try network.load(stateDict, source: source)
     }
 

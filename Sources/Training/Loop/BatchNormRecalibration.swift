@@ -15,7 +15,7 @@ public enum BatchNormRecalibration {
     public static func measure(_ state: SafeTensors, source: String, configuration: TrainingConfiguration, seeds: [UInt64],
                                windowsPerVolume: Int, progress: (String) -> Void = { _ in }) throws -> SafeTensors {
         let context = try TrainingContext(threads: configuration.threads, bf16: false)
-        let network = TrainableLCOVNet(widths: TrainableLCOVNet.widths(of: state) ?? configuration.widths, pool: context.pool)
+        let network = TrainableLCOVNet(widths: LCOVNetArchitecture.widths(of: state), pool: context.pool)
         try network.load(state, source: source)
         var volumes: [TrainingVolume] = []
         for seed in seeds {

@@ -21,7 +21,7 @@ public enum Evaluation {
         let start = Date()
         let ctx = try TrainingContext(threads: configuration.threads)
         let state = try SafeTensors(contentsOf: path)
-        let net = TrainableLCOVNet(widths: TrainableLCOVNet.widths(of: state) ?? LCOVNetArchitecture.widths, pool: ctx.pool)
+        let net = TrainableLCOVNet(widths: LCOVNetArchitecture.widths(of: state), pool: ctx.pool)
         try net.load(state, source: path)
         var score = VolumeDice(classCount: net.classCount)
         for seed in seeds {

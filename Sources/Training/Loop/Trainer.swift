@@ -34,7 +34,7 @@ public final class Trainer {
         network.initialize(seed: configuration.seed)
         if let teacherPath {
             let state = try SafeTensors(contentsOf: teacherPath)
-            let t = TrainableLCOVNet(widths: TrainableLCOVNet.widths(of: state) ?? LCOVNetArchitecture.widths, pool: context.pool)
+            let t = TrainableLCOVNet(widths: LCOVNetArchitecture.widths(of: state), pool: context.pool)
             try t.load(state, source: teacherPath)
             teacher = t
         } else {

@@ -48,13 +48,6 @@ extension TrainableLCOVNet {
             if let t = byKey["\(s.key).num_batches_tracked"], let n = try? t.floats().first { s.batchesTracked = Int64(n) }
         }
     }
-
-    /// Widths recorded in a state dict written by `stateDict()` (nil for other files).
-    static func widths(of state: SafeTensors) -> [Int]? {
-        guard let text = state.metadata["widths"] else { return nil }
-        let w = text.split(separator: ",").compactMap { Int($0) }
-        return w.count == 5 ? w : nil
-    }
 }
 
 extension Convolution {

@@ -42,7 +42,8 @@ extension TrainableLCOVNet {
     /// Loads initial weights: as they are when their widths (state-dict metadata) are this
     /// network's, else widened from them. Returns the widths widened from, or nil.
     func loadInitial(_ state: SafeTensors, source: String, seed: UInt64) throws -> [Int]? {
-        guard let narrow = Self.widths(of: state), narrow != widths else {
+        let narrow = LCOVNetArchitecture.widths(of: state)
+        guard narrow != widths else {
             try load(state, source: source)
             return nil
         }
