@@ -45,8 +45,9 @@ fi
 
 # Pure-Python references over Debian's torch: MONAI's surface metrics (HD95, normalized surface
 # Dice) for Volumes.SurfaceDistances (tools/surface_metrics_monai.py), and PyMIC's LCOVNet class
-# for `lcovnet model import` of a PyMIC checkpoint (tools/pymic_lcovnet.py).
-torch_packages=(monai==1.3.2 PyMIC==0.6.2)
+# for `lcovnet model import` of a PyMIC checkpoint (tools/pymic_lcovnet.py), and nnU-Net v1's
+# preprocessing (tools/nnunet_v1_reference.py; with the few pure-Python modules it imports).
+torch_packages=(monai==1.3.2 PyMIC==0.6.2 nnunet==1.7.1 batchgenerators==0.25 SimpleITK==2.3.1 scikit-image==0.21.0 lazy_loader==0.6)
 if [[ "$(cat .cache/torch-venv/.complete 2>/dev/null)" != "${torch_packages[*]}" ]]; then
   /usr/bin/python3 -m venv --system-site-packages .cache/torch-venv
   .cache/torch-venv/bin/pip install --quiet --disable-pip-version-check --no-deps "${torch_packages[@]}"

@@ -75,12 +75,14 @@ public struct ModelDirectory: Sendable {
 
     /// Imports a state_dict (safetensors) into a new fp32 model directory.
     public static func importStateDict(_ file: String, into path: String, input: InputPreparation = .officialCheckpoint,
-                                       window: [Int] = [64, 160, 160], modelVersion: String? = nil) throws -> ModelDirectory {
+                                       window: [Int] = [64, 160, 160], modelVersion: String? = nil,
+                                       notes extra: [String] = []) throws -> ModelDirectory {
         let source = try SafeTensors(contentsOf: file)
         let weights = try canonicalWeights(fromStateDict: source, sourceName: file)
         let now = ISO8601DateFormatter().string(from: Date())
         var notes = ["imported by lcovnet model import"]
         if let meta = source.metadata["source"] { notes.append("exporter metadata source: \(meta)") }
+        notes += extra
         let manifest = ModelManifest(
             modelVersion: modelVersion ?? String(now.prefix(10)), classes: OrganClass.word, input: input, window: window,
             precision: .fp32,

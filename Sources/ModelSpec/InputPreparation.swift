@@ -13,17 +13,49 @@ public struct InputPreparation: Sendable, Equatable, Codable {
     public var normalization: Normalization
     /// nil: no body crop.
     public var bodyCrop: BodyCrop?
+    /// Crop to the bounding box of the voxels that are not exactly 0 before resampling, as
+    /// nnU-Net v1 does (`crop_to_nonzero`); an alternative to `bodyCrop`, not combined with it.
+    public var cropToNonzero: Bool
 
-    public init(orientation: String?, resample: Resampling, normalization: Normalization, bodyCrop: BodyCrop?) {
+    public init(orientation: String?, resample: Resampling, normalization: Normalization, bodyCrop: BodyCrop?,
+                cropToNonzero: Bool = false) {
         self.orientation = orientation
         self.resample = resample
         self.normalization = normalization
         self.bodyCrop = bodyCrop
+        self.cropToNonzero = cropToNonzero
     }
 
     enum CodingKeys: String, CodingKey {
         case orientation, resample, normalization
         case bodyCrop = "body_crop"
+        case cropToNonzero = "crop_to_nonzero"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        orientation = try c.decodeIfPresent(String.self, forKey: .orientation)
+        resample = try c.decode(Resampling.self, forKey: .resample)
+        normalization = try c.decode(Normalization.self, forKey: .normalization)
+        bodyCrop = try c.decodeIfPresent(BodyCrop.self, forKey: .bodyCrop)
+        cropToNonzero = try c.decodeIfPresent(Bool.self, forKey: .cropToNonzero) ?? false
+        if cropToNonzero && bodyCrop != nil {
+            throw DecodingError.dataCorruptedError(forKey: .cropToNonzero, in: c, debugDescription: "crop_to_nonzero and body_crop exclude each other")
+        }
+        if case .nnUNetV1 = resample, orientation != nil {
+            throw DecodingError.dataCorruptedError(forKey: .orientation, in: c,
+                                                   debugDescription: "nnunet-v1 resampling keeps the stored voxel order: orientation must be null")
+        }
+    }
+
+    /// Manifests written before `crop_to_nonzero` existed stay byte-identical: the key is written only when set.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encodeIfPresent(orientation, forKey: .orientation)
+        try c.encode(resample, forKey: .resample)
+        try c.encode(normalization, forKey: .normalization)
+        try c.encodeIfPresent(bodyCrop, forKey: .bodyCrop)
+        if cropToNonzero { try c.encode(true, forKey: .cropToNonzero) }
     }
 
     public enum Resampling: Sendable, Equatable, Codable {
@@ -31,8 +63,14 @@ public struct InputPreparation: Sendable, Equatable, Codable {
         case fixedShape(i: Int, j: Int, k: Int)
         /// Resampled to this voxel spacing in mm along (i, j, k).
         case spacing(SIMD3<Double>)
+        /// nnU-Net v1's `resample_patient` towards this spacing (i, j, k): `round(n · spacing /
+        /// target)` voxels (half to even), cubic B-spline with edge extension and clipped to the
+        /// input's range (skimage `resize`, order 3), except that when one axis's spacing (the
+        /// scan's, else the target's) exceeds `anisotropyThreshold` × the smallest, that axis
+        /// is resampled by nearest neighbour and the others slice by slice.
+        case nnUNetV1(spacing: SIMD3<Double>, anisotropyThreshold: Double)
 
-        enum CodingKeys: String, CodingKey { case mode, shape, spacingMM = "spacing_mm" }
+        enum CodingKeys: String, CodingKey { case mode, shape, spacingMM = "spacing_mm", anisotropyThreshold = "anisotropy_threshold" }
 
         /// JSON: `{"mode": "fixed-shape", "shape": [i, j, k]}` or `{"mode": "spacing", "spacing_mm": [x, y, z]}`.
         public init(from decoder: any Decoder) throws {
@@ -50,8 +88,18 @@ public struct InputPreparation: Sendable, Equatable, Codable {
                     throw DecodingError.dataCorruptedError(forKey: .spacingMM, in: c, debugDescription: "spacing_mm needs 3 positive numbers")
                 }
                 self = .spacing(SIMD3(s[0], s[1], s[2]))
+            case "nnunet-v1":
+                let s = try c.decode([Double].self, forKey: .spacingMM)
+                guard s.count == 3, s.allSatisfy({ $0 > 0 }) else {
+                    throw DecodingError.dataCorruptedError(forKey: .spacingMM, in: c, debugDescription: "spacing_mm needs 3 positive numbers")
+                }
+                let threshold = try c.decodeIfPresent(Double.self, forKey: .anisotropyThreshold) ?? 3
+                guard threshold > 1 else {
+                    throw DecodingError.dataCorruptedError(forKey: .anisotropyThreshold, in: c, debugDescription: "anisotropy_threshold must exceed 1")
+                }
+                self = .nnUNetV1(spacing: SIMD3(s[0], s[1], s[2]), anisotropyThreshold: threshold)
             case let other:
-                throw DecodingError.dataCorruptedError(forKey: .mode, in: c, debugDescription: "unknown resample mode \(other) (fixed-shape or spacing)")
+                throw DecodingError.dataCorruptedError(forKey: .mode, in: c, debugDescription: "unknown resample mode \(other) (fixed-shape, spacing or nnunet-v1)")
             }
         }
 
@@ -64,6 +112,10 @@ public struct InputPreparation: Sendable, Equatable, Codable {
             case let .spacing(s):
                 try c.encode("spacing", forKey: .mode)
                 try c.encode([s.x, s.y, s.z], forKey: .spacingMM)
+            case let .nnUNetV1(s, threshold):
+                try c.encode("nnunet-v1", forKey: .mode)
+                try c.encode([s.x, s.y, s.z], forKey: .spacingMM)
+                try c.encode(threshold, forKey: .anisotropyThreshold)
             }
         }
     }
@@ -73,8 +125,11 @@ public struct InputPreparation: Sendable, Equatable, Codable {
         case zScore
         /// Clip HU to [min, max] and scale linearly to [0, 1].
         case clipScale(min: Double, max: Double)
+        /// Clip HU to [min, max], then subtract `mean` and divide by `sd`: fixed statistics of a
+        /// training set's foreground (nnU-Net's "CT" scheme: its 0.5 and 99.5 percentiles, mean, sd).
+        case clipZScore(min: Double, max: Double, mean: Double, sd: Double)
 
-        enum CodingKeys: String, CodingKey { case mode, huMin = "hu_min", huMax = "hu_max" }
+        enum CodingKeys: String, CodingKey { case mode, huMin = "hu_min", huMax = "hu_max", mean, sd }
 
         /// JSON: `{"mode": "zscore"}` or `{"mode": "clip-scale", "hu_min": -200, "hu_max": 300}`.
         public init(from decoder: any Decoder) throws {
@@ -87,8 +142,16 @@ public struct InputPreparation: Sendable, Equatable, Codable {
                     throw DecodingError.dataCorruptedError(forKey: .huMax, in: c, debugDescription: "hu_max must exceed hu_min")
                 }
                 self = .clipScale(min: lo, max: hi)
+            case "clip-zscore":
+                let lo = try c.decode(Double.self, forKey: .huMin), hi = try c.decode(Double.self, forKey: .huMax)
+                let mean = try c.decode(Double.self, forKey: .mean), sd = try c.decode(Double.self, forKey: .sd)
+                guard hi > lo else {
+                    throw DecodingError.dataCorruptedError(forKey: .huMax, in: c, debugDescription: "hu_max must exceed hu_min")
+                }
+                guard sd > 0 else { throw DecodingError.dataCorruptedError(forKey: .sd, in: c, debugDescription: "sd must be positive") }
+                self = .clipZScore(min: lo, max: hi, mean: mean, sd: sd)
             case let other:
-                throw DecodingError.dataCorruptedError(forKey: .mode, in: c, debugDescription: "unknown normalization mode \(other) (zscore or clip-scale)")
+                throw DecodingError.dataCorruptedError(forKey: .mode, in: c, debugDescription: "unknown normalization mode \(other) (zscore, clip-scale or clip-zscore)")
             }
         }
 
@@ -100,6 +163,12 @@ public struct InputPreparation: Sendable, Equatable, Codable {
                 try c.encode("clip-scale", forKey: .mode)
                 try c.encode(lo, forKey: .huMin)
                 try c.encode(hi, forKey: .huMax)
+            case let .clipZScore(lo, hi, mean, sd):
+                try c.encode("clip-zscore", forKey: .mode)
+                try c.encode(lo, forKey: .huMin)
+                try c.encode(hi, forKey: .huMax)
+                try c.encode(mean, forKey: .mean)
+                try c.encode(sd, forKey: .sd)
             }
         }
     }

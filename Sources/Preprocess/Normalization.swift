@@ -3,7 +3,7 @@ import Volumes
 
 /// Intensity normalization in place on the prepared grid (no extra copy).
 public enum Normalizer {
-    /// What was applied: `value = (hu − shift) / divisor`, and for clip-scale the HU clip.
+    /// What was applied: `value = (hu − shift) / divisor`, and for the clipping modes the HU clip.
     public struct Applied: Sendable, Equatable, Codable {
         public var shift: Double
         public var divisor: Double
@@ -54,6 +54,10 @@ public enum Normalizer {
             let low = Float(lo), high = Float(hi), width = Float(hi - lo)
             let minimum = apply(&volume, slabs: slabs, threads: threads) { (min(max($0, low), high) - low) / width }
             return Applied(shift: lo, divisor: hi - lo, clipHU: [lo, hi], minimum: minimum)
+        case let .clipZScore(lo, hi, mean, sd):
+            let low = Float(lo), high = Float(hi), shift = Float(mean), divisor = Float(sd)
+            let minimum = apply(&volume, slabs: slabs, threads: threads) { (min(max($0, low), high) - shift) / divisor }
+            return Applied(shift: mean, divisor: sd, clipHU: [lo, hi], minimum: minimum)
         }
     }
 

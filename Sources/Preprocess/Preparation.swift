@@ -4,7 +4,7 @@ import Volumes
 /// The manifest's `input` applied to a scan: reorient, crop to the body, resample, normalize.
 ///
 /// Reorientation, crop and resampling compose into one `AxisAlignedMap` and run as a single
-/// trilinear pass from the Int16 scan, slab by slab along the prepared k axis on `threads`
+/// trilinear pass (nnU-Net v1's cubic passes for its checkpoints) from the Int16 scan, slab by slab along the prepared k axis on `threads`
 /// threads; normalization then runs in place. Peak memory beyond the scan itself: the
 /// prepared Float volume (4 bytes per prepared voxel) plus the body finder's coarse grid.
 public enum Preparation {
@@ -12,7 +12,8 @@ public enum Preparation {
         let source = scan.geometry
         guard source.size.count > 0 else { throw PreprocessError("the scan has no voxels (\(source.size))") }
         let reorientation = try spec.orientation.map { try Reorientation(from: source, to: $0) }
-        let crop = spec.bodyCrop.map { BodyCrop.box(of: scan, $0, threads: threads) } ?? CropBox(whole: source.size)
+        let crop = spec.bodyCrop.map { BodyCrop.box(of: scan, $0, threads: threads) }
+            ?? (spec.cropToNonzero ? CropBox(nonzeroOf: scan) : CropBox(whole: source.size))
 
         let orientMap = reorientation?.map ?? .identity
         let orientedCrop = reorientation.map { crop.reoriented(by: $0) } ?? crop
@@ -24,7 +25,15 @@ public enum Preparation {
         // held to the same voxel limit as every input before it is allocated.
         try Plausibility.checkVoxelCount([grid.size.i, grid.size.j, grid.size.k], path: "the prepared grid")
 
-        var volume = Resampler.resample(scan, map: map, size: grid.size, threads: threads)
+        var volume: Volume<Float>
+        if case let .nnUNetV1(target, threshold) = spec.resample {
+            guard reorientation == nil else { throw PreprocessError("nnunet-v1 resampling keeps the stored voxel order (orientation null)") }
+            let axis = NNUNetV1Resampler.separateAxis(source: source.spacing, target: target, threshold: threshold)
+            volume = Volume(geometry: map.derivedGeometry(source: source, size: grid.size),
+                            voxels: NNUNetV1Resampler.resample(scan, crop: crop, size: grid.size, separateAxis: axis, threads: threads))
+        } else {
+            volume = Resampler.resample(scan, map: map, size: grid.size, threads: threads)
+        }
         let applied = Normalizer.normalize(&volume, spec.normalization, threads: threads)
         let record = PreparationRecord(
             sourceGeometry: source, preparedGeometry: volume.geometry, map: map, orientation: spec.orientation,

@@ -4,7 +4,7 @@ import Volumes
 /// The output grid of a resampling step, as a per-axis affine from output index to input
 /// index (`input = scale * output + offset`) plus the output size.
 ///
-/// Two conventions, one per manifest mode, each exact in the output geometry:
+/// Three conventions, one per manifest mode, each exact in the output geometry:
 /// - fixed shape: PyMIC `Rescale` (scipy `ndimage.zoom`, order 1, `grid_mode=False`, the same as
 ///   PyTorch's `align_corners=True`): the centres of the first and last voxels stay where they
 ///   were, so `scale = (n − 1) / (m − 1)` and the spacing grows by that factor. This is what the
@@ -13,6 +13,8 @@ import Volumes
 ///   `align_corners=False`): `m = round(n · spacing / target)`, the spacing is exactly the
 ///   target, and the centre of the output grid is the centre of the input grid, so when the
 ///   extent divides evenly the outer voxel faces coincide.
+/// - nnU-Net v1: the outer voxel faces of input and output coincide (`scale = n / m`), so the
+///   spacing is the target's only up to the rounding of `m`, as in nnU-Net's own arrays.
 public struct ResampleGrid: Sendable, Equatable, Codable {
     public var size: Extent3
     public var scale: SIMD3<Double>
@@ -51,6 +53,13 @@ public struct ResampleGrid: Sendable, Equatable, Codable {
                 out[a] = m
                 scale[a] = target[a] / spacing[a]
                 offset[a] = (n - 1) / 2 - scale[a] * (Double(m) - 1) / 2
+            case let .nnUNetV1(target, _):
+                // numpy's round (half to even) of the spacing ratio times the size; samples at
+                // voxel centres spread over the same extent (skimage resize, grid_mode=True).
+                let m = max(1, Int((spacing[a] / target[a] * n).rounded(.toNearestOrEven)))
+                out[a] = m
+                scale[a] = n / Double(m)
+                offset[a] = scale[a] / 2 - 0.5
             }
         }
         self.init(size: Extent3(out[0], out[1], out[2]), scale: scale, offset: offset)
