@@ -4,7 +4,8 @@ its students with: the reference for `lcovnet model import` of a PyMIC checkpoin
 
   checkpoint -o ckpt.pt [--seed N]   random weights with non-trivial BatchNorm statistics, saved as
                                      PyMIC's agent saves them ({'iteration', 'model_state_dict', ...})
-  forward --checkpoint ckpt.pt --input x.npy --output y.npy    logits of one window (eval mode)
+  forward --checkpoint ckpt.pt --input x.npy --output y.npy    logits of one window (eval mode; a
+                                     PyMIC or an nnU-Net v1 checkpoint)
 """
 import argparse
 import contextlib
@@ -22,6 +23,17 @@ def network():
         return LCOVNet(dict(PARAMS))
 
 
+def randomize(net):
+    """Non-trivial BatchNorm, so that folding it into the convolutions is tested."""
+    for module in net.modules():
+        if isinstance(module, torch.nn.BatchNorm3d):
+            n = module.num_features
+            module.weight.data = torch.rand(n) * 1.5 + 0.25
+            module.bias.data = torch.randn(n) * 0.2
+            module.running_mean = torch.randn(n) * 0.3
+            module.running_var = torch.rand(n) * 1.5 + 0.5
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("command", choices=["checkpoint", "forward"])
@@ -34,17 +46,13 @@ def main():
     if args.command == "checkpoint":
         torch.manual_seed(args.seed)
         net = network()
-        for module in net.modules():
-            if isinstance(module, torch.nn.BatchNorm3d):
-                n = module.num_features
-                module.weight.data = torch.rand(n) * 1.5 + 0.25
-                module.bias.data = torch.randn(n) * 0.2
-                module.running_mean = torch.randn(n) * 0.3
-                module.running_var = torch.rand(n) * 1.5 + 0.5
+        randomize(net)
         torch.save({"iteration": 1000, "valid_pred": 0.5, "model_state_dict": net.state_dict(), "optimizer_state_dict": {}}, args.output)
     else:
         net = network()
-        net.load_state_dict(torch.load(args.checkpoint, map_location="cpu")["model_state_dict"])
+        saved = torch.load(args.checkpoint, map_location="cpu")
+        state = saved["model_state_dict"] if "model_state_dict" in saved else saved["state_dict"]   # PyMIC's or nnU-Net v1's
+        net.load_state_dict({k[len("module."):] if k.startswith("module.") else k: v for k, v in state.items()})
         net.eval()
         with torch.no_grad():
             y = net(torch.from_numpy(np.load(args.input)))

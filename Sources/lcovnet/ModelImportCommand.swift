@@ -1,7 +1,5 @@
 import ArgumentParser
-import Foundation
 import Inference
-import ModelSpec
 
 /// `lcovnet model import <state_dict.safetensors> -o <model-dir> [--preparation FILE]`
 struct ModelImportCommand: ParsableCommand {
@@ -21,28 +19,10 @@ struct ModelImportCommand: ParsableCommand {
     @Option(help: "JSON with the preparation the checkpoint was trained with: {\"input\": {...}, \"window\": [D, H, W], \"notes\": [...]} (tools/export_nnunet_v1.py writes it; default: the official checkpoint's PyMIC preparation)")
     var preparation: String?
 
-    /// What a framework's exporter records about how its checkpoint was trained.
-    struct TrainedPreparation: Decodable {
-        var input: InputPreparation
-        var window: [Int]
-        var notes: [String]?
-    }
-
     func run() throws {
-        var trained = TrainedPreparation(input: .officialCheckpoint, window: [64, 160, 160], notes: nil)
-        if let preparation {
-            do {
-                trained = try JSONDecoder().decode(TrainedPreparation.self, from: Data(contentsOf: URL(fileURLWithPath: preparation)))
-            } catch {
-                throw ValidationError("\(preparation): not a preparation file: \(error)")
-            }
-            let w = trained.window
-            guard w.count == 3, (try? WindowShape(d: w[0], h: w[1], w: w[2])) != nil else {
-                throw ValidationError("\(preparation): window \(w) is not [D, H, W] with each a multiple of 16 and at least 32")
-            }
-        }
+        let trained = try preparation.map(TrainedPreparation.read) ?? .officialCheckpoint
         let model = try ModelDirectory.importStateDict(stateDict, into: output, input: trained.input, window: trained.window,
-                                                       modelVersion: modelVersion, notes: trained.notes ?? [])
+                                                       modelVersion: modelVersion, notes: trained.notes)
         print("\(output): LCOV-Net fp32, \(model.manifest.classes.count) classes, window \(model.manifest.window.map(String.init).joined(separator: "×"))")
     }
 }
