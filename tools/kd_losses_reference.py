@@ -4,11 +4,13 @@ defines them, used to check lcovnet's Swift losses and their gradients with auto
 
 Usage: kd_losses_reference.py DIR C N
 DIR holds raw little-endian float32 files student.f32, teacher.f32 (C×N, class-major), and
-labels.u8 (N), plus features_student.f32 and features_teacher.f32 (F_S×N and F_T×N, channel-major: the decoder
+labels.u8 (N), optionally unlabelled.u8 (C flags) with labels_partial.u8 (N) for the marginal
+losses of partial labels, plus features_student.f32 and features_teacher.f32 (F_S×N and F_T×N, channel-major: the decoder
 features whose per-voxel L2 norms are MSKD's temperatures). Prints JSON with each loss and writes
 grad_<loss>.f32 (C×N) next to them, and grad_mskd_features.f32 (F×N) for the student's features.
 """
 import json
+import os
 import sys
 
 import numpy as np
@@ -25,6 +27,21 @@ def dice_loss(z, y, c, eps=1e-5):
 
 def cross_entropy(z, y):
     return F.cross_entropy(z.T, y)
+
+
+def marginal_segmentation(z, y, c, unlabelled, eps=1e-5):
+    """Dice + cross-entropy with the unlabelled classes' probabilities added to background's
+    (the marginal losses for partial labels), Dice over the labelled classes only."""
+    p = F.softmax(z, dim=0)
+    labelled = [k for k in range(1, c) if not unlabelled[k]]
+    q = torch.stack([p[0] + sum(p[k] for k in range(c) if unlabelled[k])] + [p[k] for k in labelled])
+    index = torch.zeros(c, dtype=torch.int64)
+    for i, k in enumerate(labelled):
+        index[k] = i + 1
+    ym = index[y]
+    g = F.one_hot(ym, len(labelled) + 1).T.to(z.dtype)
+    dice = 1 - ((2 * (q * g).sum(1) + eps) / (q.sum(1) + g.sum(1) + eps)).mean()
+    return dice - torch.log(q.gather(0, ym[None])).mean()
 
 
 def class_affinity(zs, zt):
@@ -47,8 +64,12 @@ def main():
     y = torch.tensor(np.fromfile(f"{folder}/labels.u8", dtype=np.uint8).astype(np.int64))
     load_f = lambda name: torch.tensor(np.fromfile(f"{folder}/{name}.f32", dtype="<f4").reshape(-1, n), dtype=torch.float64)
     f_s, f_t = load_f("features_student"), load_f("features_teacher")
+    unlabelled = np.fromfile(f"{folder}/unlabelled.u8", dtype=np.uint8).astype(bool) if os.path.exists(f"{folder}/unlabelled.u8") else None
+    y_partial = torch.tensor(np.fromfile(f"{folder}/labels_partial.u8", dtype=np.uint8).astype(np.int64)) \
+        if unlabelled is not None else None
     out = {}
-    for name, fn in [("dice", lambda z, fs: dice_loss(z, y, c)), ("ce", lambda z, fs: cross_entropy(z, y)),
+    extra = [] if unlabelled is None else [("marginal", lambda z, fs: marginal_segmentation(z, y_partial, c, unlabelled))]
+    for name, fn in extra + [("dice", lambda z, fs: dice_loss(z, y, c)), ("ce", lambda z, fs: cross_entropy(z, y)),
                      ("cakd", lambda z, fs: class_affinity(z, zt)),
                      ("mskd", lambda z, fs: feature_norm_kd(z, zt, fs, f_t))]:
         z = zs.clone().requires_grad_(True)

@@ -169,4 +169,70 @@ import TestSupport
         let worst = zip(expected, torchFeatures).map { abs($0 - $1) }.max()!
         #expect(worst <= 1e-4 * scale, "feature gradient differs by \(worst) (scale \(scale))")
     }
+
+    /// Partial labels: with class 3 unlabelled (its voxels labelled background), the fused loss's
+    /// marginal Dice + cross-entropy and its gradient equal PyTorch autograd's on the same merge.
+    @Test(.enabled(if: ReferenceTools.hasPythonModules("torch", "numpy"), "needs Debian's python3-torch"))
+    func marginalLossForPartialLabelsEqualsPyTorchAutograd() throws {
+        let (s, t, full) = Self.inputs()
+        let c = Self.classes, n = Self.voxels
+        let unlabelled = (0..<c).map { $0 == 3 }
+        let labels = full.map { $0 == 3 ? 0 : $0 }
+        let dir = try TemporaryDirectory()
+        func write<T>(_ values: [T], _ name: String) throws {
+            try values.withUnsafeBytes { try Data($0).write(to: URL(fileURLWithPath: dir.file(name))) }
+        }
+        try write(s.values, "student.f32")
+        try write(t.values, "teacher.f32")
+        try write(full, "labels.u8")
+        try write(labels, "labels_partial.u8")
+        try write(unlabelled.map { UInt8($0 ? 1 : 0) }, "unlabelled.u8")
+        try write([Float](repeating: 1, count: 2 * n), "features_student.f32")
+        try write([Float](repeating: 1, count: 2 * n), "features_teacher.f32")
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../tools/kd_losses_reference.py").path
+        let result = try ReferenceTools.run(ReferenceTools.python, [script, dir.path, "\(c)", "\(n)"])
+        try #require(result.status == 0, "\(result.stderr)")
+        let expected = try #require(try JSONDecoder().decode([String: Double].self, from: Data(result.stdout.utf8))["marginal"])
+        let torchGradient = try Data(contentsOf: URL(fileURLWithPath: dir.file("grad_marginal.f32"))).withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+
+        var voxelMajor = [Float](repeating: 0, count: c * n)
+        for v in 0..<n { for k in 0..<c { voxelMajor[v * c + k] = s.values[k * n + v] } }
+        var gradient = [Float](repeating: .nan, count: c * n)
+        let fused = voxelMajor.withUnsafeBufferPointer { zp in
+            gradient.withUnsafeMutableBufferPointer { gp in
+                FusedSegmentationLoss(logits: zp.baseAddress!, labels: labels, classCount: c, scale: 1, gradient: gp.baseAddress!,
+                                      unlabelled: unlabelled)
+            }
+        }
+        #expect(abs(fused.dice + fused.crossEntropy - expected) <= 1e-5 * max(1, abs(expected)), "\(fused.dice + fused.crossEntropy) vs \(expected)")
+        var worst: Float = 0, largest: Float = 0
+        for v in 0..<n {
+            for k in 0..<c {
+                worst = max(worst, abs(gradient[v * c + k] - torchGradient[k * n + v]))
+                largest = max(largest, abs(torchGradient[k * n + v]))
+            }
+        }
+        #expect(largest > 0)
+        #expect(worst <= 1e-4 * largest, "max |Δgradient| \(worst) of \(largest)")
+    }
+
+    /// What the marginal loss is for: a voxel labelled background that the network calls the
+    /// unlabelled organ costs no more than one it calls background, while a labelled organ
+    /// called background still costs.
+    @Test func anUnlabelledOrganIsNotTaughtAsBackground() {
+        func loss(_ logits: [Float], _ labels: [UInt8], unlabelled: [Bool]?) -> Double {
+            var g = [Float](repeating: 0, count: logits.count)
+            let r = logits.withUnsafeBufferPointer { z in
+                g.withUnsafeMutableBufferPointer { FusedSegmentationLoss(logits: z.baseAddress!, labels: labels, classCount: 3, scale: 1,
+                                                                         gradient: $0.baseAddress!, unlabelled: unlabelled) }
+            }
+            return r.crossEntropy
+        }
+        let callsOrgan2: [Float] = [0, 0, 9], callsBackground: [Float] = [9, 0, 0]
+        let partial = [false, false, true]
+        #expect(loss(callsOrgan2, [0], unlabelled: nil) > 8)
+        #expect(loss(callsOrgan2, [0], unlabelled: partial) < 1e-3)
+        #expect(abs(loss(callsOrgan2, [0], unlabelled: partial) - loss(callsBackground, [0], unlabelled: partial)) < 1e-3)
+        #expect(loss(callsBackground, [1], unlabelled: partial) > 8)
+    }
 }
