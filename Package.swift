@@ -46,9 +46,11 @@ let sharedModules: [Target.Dependency] = ["Volumes", "NIfTI", "ModelSpec", "Phan
 // Optimised even in debug builds: the loss and elementwise loops would make tests crawl.
 let trainingLoops: [SwiftSetting] = [.unsafeFlags(["-O"])]
 let trainingTargets: [Target] = [
-    .target(name: "Training", dependencies: ["Inference", "CDNNL", "ModelSpec", "Phantom", "Synthesis", "Preprocess", "Volumes"],
+    // A site's labelled CT (nnU-Net, MSD, WORD, CSV layouts) and how its labels map to the model's classes.
+    .target(name: "Datasets", dependencies: ["ModelSpec", "NIfTI", "Volumes"]),
+    .target(name: "Training", dependencies: ["Inference", "CDNNL", "ModelSpec", "Phantom", "Synthesis", "Preprocess", "Volumes", "Datasets", "NIfTI"],
             swiftSettings: trainingLoops),
-    .testTarget(name: "TrainingTests", dependencies: ["Training", "Inference", "TestSupport"]),
+    .testTarget(name: "TrainingTests", dependencies: ["Training", "Inference", "Datasets", "ModelSpec", "NIfTI", "Phantom", "Volumes", "TestSupport"]),
 ]
 
 
@@ -110,8 +112,9 @@ let inferenceModules: [Target.Dependency] = [
 
 // MARK: Segmentation: the whole job on one scan (ingest → prepare → infer → labels on the scan's grid)
 let segmentationTargets: [Target] = [
-    .target(name: "Segmentation", dependencies: ["Ingest", "Preprocess", "Inference", "SlidingWindows", "Export", "NIfTI", "Volumes", "Phantom", logging]),
-    .testTarget(name: "SegmentationTests", dependencies: ["Segmentation", "Inference", "SlidingWindows", "Phantom", "NIfTI", "Volumes", "TestSupport",
+    .target(name: "Segmentation", dependencies: ["Ingest", "Preprocess", "Inference", "SlidingWindows", "Export", "NIfTI", "Volumes", "Phantom",
+                                                 "Datasets", logging]),
+    .testTarget(name: "SegmentationTests", dependencies: ["Segmentation", "Datasets", "Inference", "SlidingWindows", "Phantom", "NIfTI", "Volumes", "TestSupport",
                                                           "ModelTestSupport"]),
 ]
 
@@ -160,7 +163,7 @@ let daemonModules: [Target.Dependency] = [
 let executableTargets: [Target] = [
     .executableTarget(
         name: "lcovnet",
-        dependencies: sharedModules + ingestModules + preprocessModules + inferenceModules + ["Segmentation", "Training", "Retraining"] + daemonModules
+        dependencies: sharedModules + ingestModules + preprocessModules + inferenceModules + ["Segmentation", "Datasets", "Training", "Retraining"] + daemonModules
             + [argumentParser, logging]),
 ]
 

@@ -1,3 +1,4 @@
+import Datasets
 import Foundation
 import Inference
 import Logging
@@ -49,7 +50,7 @@ public struct DatasetEvaluation: Codable, Sendable {
         for item in dataset.cases {
             let start = Date()
             let scan = try ScanInput.load(item.image, logger: logger)
-            let reference = try Self.reference(item.labels, map: dataset.labelMap, on: scan.volume.geometry)
+            let reference = try dataset.labels(of: item, on: scan.volume.geometry)
             let predicted = try segmenter.segment(scan.volume).labels
             var organs: [String: OrganScore] = [:]
             let overlap = LabelOverlap(prediction: predicted.voxels, reference: reference.voxels, labelCount: classes.count)
@@ -79,19 +80,5 @@ public struct DatasetEvaluation: Codable, Sendable {
             hd95PerOrgan: names.reduce(into: [:]) { $0[$1] = meanOver($1) { $0.hd95 } },
             nsdPerOrgan: names.reduce(into: [:]) { $0[$1] = meanOver($1) { $0.nsd } },
             meanDice: cases.isEmpty ? 0 : cases.map(\.meanDice).reduce(0, +) / Double(cases.count))
-    }
-
-    /// The case's labels as model classes on the scan's grid (values the dataset map leaves out
-    /// become 0 and are never scored); refused when the grids differ.
-    static func reference(_ path: String, map: [Int: Int], on geometry: Geometry) throws -> Volume<UInt8> {
-        var labels = try NIfTIFile.readLabels(path)
-        guard labels.geometry.size == geometry.size,
-              ((labels.geometry.spacing - geometry.spacing) * (labels.geometry.spacing - geometry.spacing)).sum() < 1e-6 else {
-            throw SegmentationError(path: path, reason: "the labels are not on the image's grid (\(labels.geometry.size) against \(geometry.size))")
-        }
-        var lookup = [UInt8](repeating: 0, count: 256)
-        for (value, id) in map where (0..<256).contains(value) { lookup[value] = UInt8(id) }
-        labels.voxels = labels.voxels.map { lookup[Int($0)] }
-        return labels
     }
 }

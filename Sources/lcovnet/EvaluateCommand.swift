@@ -1,4 +1,5 @@
 import ArgumentParser
+import Datasets
 import Foundation
 import Inference
 import Logging
@@ -100,11 +101,7 @@ struct EvaluateCommand: ParsableCommand {
 
     /// `--dataset`: per case and organ Dice, HD95 and NSD, a table of the means, --report as JSON.
     private func evaluateDataset(_ path: String, model: ModelDirectory, options: SegmentationOptions, logger: Logger) throws {
-        let names = try labelMap.map { file -> [String: String] in
-            if let known = LabelledDataset.knownLabelMaps[file.lowercased()] { return known }
-            let object = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: file))) as? [String: Any] ?? [:]
-            return object.mapValues { "\($0)" }
-        }
+        let names = try labelMap.map(LabelledDataset.labelMap(named:))
         let data = try LabelledDataset(path: path, classes: model.manifest.classes, labelMap: names)
         print("\(data.cases.count) cases (\(data.layout) layout), \(Set(data.labelMap.values).count) organs labelled")
         let evaluation = try DatasetEvaluation.run(model: model, dataset: data, source: path, options: options, nsdToleranceMM: nsdTolerance,

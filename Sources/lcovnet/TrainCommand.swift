@@ -1,6 +1,8 @@
 import ArgumentParser
+import Datasets
 import Foundation
 import Inference
+import ModelSpec
 import Training
 
 /// Options shared by `train` and `distill`.
@@ -17,8 +19,18 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "Phantom in-plane matrix.") var matrix: Int = 256
     @Option(help: "Folder of WORD label maps: train on CT synthesized on them (seeds below 1000 use the training maps) instead of phantoms.")
     var anatomies: String?
-    @Option(help: "With --anatomies: every seed divisible by N is a phantom instead of a synthesized CT, so the model keeps the phantom population (0: none).")
+    @Option(help: "With --anatomies or --dataset: every seed divisible by N is a phantom instead, so the model keeps the phantom population (0: none).")
     var phantomEvery: Int = 0
+    @Option(help: "A labelled CT dataset (nnU-Net raw, MSD, WORD's folders or a CSV of image,label): seeds stand for its training cases (docs/TRAINING.md).")
+    var dataset: String?
+    @Option(help: "With --dataset: btcv, amos, flare22, word, or a JSON file of label value → organ name or id (default: dataset.json's names, else WORD's ids). Organs left out are partial labels: merged into background in the loss, never taught as background.")
+    var labelMap: String?
+    @Option(help: "With --dataset: share of the cases held out for validation, chosen by a hash of the case id.")
+    var validationFraction: Double = 0.2
+    @Option(help: "With --dataset and --anatomies: every seed divisible by N is a CT synthesized on the anatomies instead of a dataset case.")
+    var synthesizedEvery: Int = 0
+    @Option(help: "With --dataset: folder of the prepared cases, reused by every run with the same preparation (default: OUTPUT/prepared-cases).")
+    var preparedCache: String?
     @Option(help: "Seeds, as FIRST-LAST, that replace the pool's phantoms one at a time during the run (more anatomy in the same memory).")
     var refreshPhantoms: String?
     @Option(help: "With --refresh-phantoms: replace one phantom of the pool after every N steps.") var refreshEvery: Int = 25
@@ -55,6 +67,25 @@ struct TrainingOptions: ParsableArguments {
         c.anatomies = anatomies
         guard phantomEvery >= 0 else { throw ValidationError("--phantom-every must be 0 or more") }
         c.phantomEvery = phantomEvery > 0 ? phantomEvery : nil
+        if let dataset {
+            c.dataset = dataset
+            c.datasetLabelMap = try labelMap.map(LabelledDataset.labelMap(named:))
+            guard validationFraction >= 0, validationFraction < 1 else { throw ValidationError("--validation-fraction must be in [0, 1)") }
+            c.validationFraction = validationFraction
+            guard synthesizedEvery >= 0, synthesizedEvery == 0 || anatomies != nil else {
+                throw ValidationError("--synthesized-every needs --anatomies (the label maps to synthesize on)")
+            }
+            c.synthesizedEvery = synthesizedEvery > 0 ? synthesizedEvery : nil
+            c.preparedCache = preparedCache ?? "\(output)/prepared-cases"
+            // Read once here, so that a dataset without pairs fails before any training.
+            let data = try LabelledDataset(path: dataset, classes: OrganClass.word, labelMap: c.datasetLabelMap)
+            let training = data.cases(validation: false, fraction: validationFraction)
+            let unlabelled = OrganClass.word.filter { data.unlabelledClasses(classCount: OrganClass.word.count)[$0.id] }.map(\.name)
+            print("{\"event\":\"dataset\",\"layout\":\"\(data.layout)\",\"cases\":\(data.cases.count),\"training\":\(training.count),"
+                  + "\"unlabelled\":[\(unlabelled.map { "\"\($0)\"" }.joined(separator: ","))]}")
+        } else if labelMap != nil || synthesizedEvery > 0 || preparedCache != nil {
+            throw ValidationError("--label-map, --synthesized-every and --prepared-cache need --dataset")
+        }
         if let refreshPhantoms {
             guard refreshEvery > 0 else { throw ValidationError("--refresh-every must be positive") }
             c.phantomRefresh = PhantomRefresh(every: refreshEvery, seeds: try Self.range(refreshPhantoms))
@@ -88,7 +119,7 @@ struct TrainingOptions: ParsableArguments {
             try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
             for seed in try Self.range(writePrepared) {
                 let v = try TrainingVolume.sample(seed: seed, configuration, classCount: 17)
-                let name = "\(configuration.drawsPhantom(seed: seed) ? "phantom" : "synthesized")-\(seed).npy"
+                let name = "\(configuration.source(ofSeed: seed).rawValue)-\(seed).npy"
                 try v.image.withUnsafeBufferPointer { try NPYFile.write("\(folder)/\(name)", shape: [v.size.k, v.size.j, v.size.i], values: $0) }
                 print("{\"event\":\"prepared\",\"seed\":\(seed)}")
             }

@@ -28,6 +28,8 @@ struct PatchSampler {
     struct Patch {
         var image: [Float]
         var labels: [UInt8]
+        /// The volume's partial labels (TrainingVolume.unlabelled).
+        var unlabelled: [Bool]?
     }
 
     mutating func next() -> Patch {
@@ -73,6 +75,6 @@ struct PatchSampler {
             }
         }
         augmentation?.apply(&image, depth: d, height: h, width: w, rng: &rng)
-        return Patch(image: image, labels: labels)
+        return Patch(image: image, labels: labels, unlabelled: volume.unlabelled)
     }
 }

@@ -15,6 +15,9 @@ public struct TrainingVolume: Sendable {
     public var voxelsOfClass: [[Int32]]
     /// The lowest intensity (air after clip-scale): what windows past the edge are padded with.
     public var minimum: Float
+    /// Per class, whether this volume's source leaves it unlabelled (a dataset's partial labels:
+    /// the loss merges it into background); nil: every class is labelled.
+    public var unlabelled: [Bool]?
 
     /// Prepares a scan as `spec` says (Preprocess, as inference does) and carries its labels
     /// onto the prepared grid by nearest neighbour.
@@ -26,8 +29,9 @@ public struct TrainingVolume: Sendable {
     }
 
     /// A volume already on the prepared grid (D×H×W arrays, i fastest).
-    public init(size: Extent3, image: [Float], labels: [UInt8], classCount: Int) {
+    public init(size: Extent3, image: [Float], labels: [UInt8], classCount: Int, unlabelled: [Bool]? = nil) {
         self.size = size
+        self.unlabelled = unlabelled
         self.image = image
         minimum = image.min() ?? 0
         self.labels = labels
@@ -36,16 +40,20 @@ public struct TrainingVolume: Sendable {
         voxelsOfClass = lists
     }
 
-    /// The training scan a seed stands for under `configuration`: a CT synthesized on a real
-    /// label map when the configuration names a folder of them, a phantom otherwise (and for
-    /// the seeds `phantomEvery` gives to phantoms).
+    /// The training scan a seed stands for under `configuration` (TrainingConfiguration.source):
+    /// a dataset's case, a CT synthesized on a real label map, or a phantom.
     public static func sample(seed: UInt64, _ configuration: TrainingConfiguration, classCount: Int) throws -> TrainingVolume {
-        guard let folder = configuration.anatomies, !configuration.drawsPhantom(seed: seed) else {
+        switch configuration.source(ofSeed: seed) {
+        case .phantom:
             return try phantom(seed: seed, matrix: configuration.phantomMatrix, spec: configuration.input, classCount: classCount,
                                threads: configuration.threads)
+        case .synthesized:
+            return try synthesized(seed: seed, maps: AnatomyMaps(folder: configuration.anatomies!), spec: configuration.input,
+                                   classCount: classCount, threads: configuration.threads)
+        case .dataset:
+            return try DatasetCases(configuration, classes: Array(OrganClass.word.prefix(classCount)))
+                .volume(forSeed: seed, classCount: classCount, threads: configuration.threads)
         }
-        return try synthesized(seed: seed, maps: AnatomyMaps(folder: folder), spec: configuration.input, classCount: classCount,
-                               threads: configuration.threads)
     }
 
     /// A CT synthesized on one of `maps` (which one the seed says), prepared.

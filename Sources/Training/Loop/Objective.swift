@@ -16,7 +16,8 @@ struct Objective {
     }
 
     /// Losses of the batch and the gradients for the student's logits and features, per scale.
-    func evaluate(student: TrainableLCOVNet.Output, teacher: TrainableLCOVNet.Output?, labels: [[UInt8]], window: [Int],
+    /// - Parameter unlabelled: per sample, the classes its source leaves unlabelled (partial labels), or nil.
+    func evaluate(student: TrainableLCOVNet.Output, teacher: TrainableLCOVNet.Output?, labels: [[UInt8]], unlabelled: [[Bool]?]? = nil, window: [Int],
                   _ ctx: TrainingContext) -> (Terms, logits: [Tensor?], features: [Tensor?]) {
         var terms = Terms()
         var gLogits: [Tensor?] = [], gFeatures: [Tensor?] = []
@@ -31,7 +32,8 @@ struct Objective {
             for n in 0..<batch {
                 let y = Self.downsample(labels[n], window: window, factor: 1 << s)
                 let seg = FusedSegmentationLoss(logits: logits.data + n * voxels * classes, labels: y, classCount: classes,
-                                                scale: Float(segWeight * w), gradient: g.data + n * voxels * classes)
+                                                scale: Float(segWeight * w), gradient: g.data + n * voxels * classes,
+                                                unlabelled: unlabelled?[n])
                 terms.dice += w * seg.dice
                 terms.crossEntropy += w * seg.crossEntropy
                 if let teacher {

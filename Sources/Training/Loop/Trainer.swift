@@ -80,7 +80,7 @@ public final class Trainer {
     }
 
     static func volumeEvent(_ seed: UInt64, _ v: TrainingVolume, _ configuration: TrainingConfiguration) -> String {
-        "{\"event\":\"\(configuration.drawsPhantom(seed: seed) ? "phantom" : "synthesized")\",\"seed\":\(seed),\"size\":[\(v.size.i),\(v.size.j),\(v.size.k)]}"
+        "{\"event\":\"\(configuration.source(ofSeed: seed).eventName)\",\"seed\":\(seed),\"size\":[\(v.size.i),\(v.size.j),\(v.size.k)]}"
     }
 
     /// The seeds of the pool the next step draws from.
@@ -203,16 +203,18 @@ public final class Trainer {
     public func trainStep() throws -> StepRecord {
         let start = DispatchTime.now().uptimeNanoseconds
         let (d, h, w) = (configuration.window[0], configuration.window[1], configuration.window[2])
-        var images: [Float] = [], labels: [[UInt8]] = []
+        var images: [Float] = [], labels: [[UInt8]] = [], unlabelled: [[Bool]?] = []
         for _ in 0..<configuration.batch {
             let p = sampler.next()
             images += p.image
             labels.append(p.labels)
+            unlabelled.append(p.unlabelled)
         }
         let x = Tensor(planar: images, shape: [configuration.batch, 1, d, h, w], pool: context.pool)
         let teacherOut = try teacher?.forward(x, context, training: false)
         let out = try network.forward(x, context, training: true)
-        let (terms, gLogits, gFeatures) = objective.evaluate(student: out, teacher: teacherOut, labels: labels, window: configuration.window, context)
+        let (terms, gLogits, gFeatures) = objective.evaluate(student: out, teacher: teacherOut, labels: labels, unlabelled: unlabelled,
+                                                                window: configuration.window, context)
         try network.backward(logits: gLogits, features: gFeatures, context)
         let rate = optimizer.rate(at: optimizer.step)
         optimizer.apply(network.parameters)

@@ -28,6 +28,20 @@ public struct TrainingConfiguration: Sendable, Codable {
     /// With `anatomies`: every seed divisible by this is a phantom instead, so that a model
     /// trained on synthesized CT keeps the phantom population too; nil: none.
     public var phantomEvery: Int?
+    /// A labelled CT dataset (Datasets.LabelledDataset's layouts): seeds that are neither
+    /// phantoms nor synthesized stand for its training cases, seed n for case (n − 1) mod count
+    /// in id order.
+    public var dataset: String?
+    /// The dataset's label values → organ names or ids, resolved when the run was set up (nil:
+    /// dataset.json's names, else WORD's ids). Organs it leaves out are partial labels.
+    public var datasetLabelMap: [String: String]?
+    /// Share of the dataset's cases held out for validation by a hash of the case id (nil: 0.2).
+    public var validationFraction: Double?
+    /// With both `dataset` and `anatomies`: every seed divisible by this is a CT synthesized on
+    /// the anatomies instead of a dataset case (the mix of real and synthesized data).
+    public var synthesizedEvery: Int?
+    /// Folder of the dataset's prepared cases, reused by every run with the same preparation.
+    public var preparedCache: String?
     public var input: InputPreparation = .lcovnetDefault
     /// Network widths (the student: LCOV-Net's [32, 64, 128, 256, 256]).
     public var widths: [Int] = LCOVNetArchitecture.widths
@@ -51,18 +65,34 @@ public struct TrainingConfiguration: Sendable, Codable {
 
     public init() {}
 
-    /// Whether training seed `seed` stands for a phantom (else a CT synthesized on `anatomies`).
-    public func drawsPhantom(seed: UInt64) -> Bool {
-        guard anatomies != nil else { return true }
-        guard let n = phantomEvery, n > 0 else { return false }
-        return seed % UInt64(n) == 0
+    /// What a training seed stands for.
+    public enum SampleSource: String, Sendable {
+        case phantom, synthesized, dataset
+
+        /// The training log's event for a volume of this source (the first two predate datasets).
+        public var eventName: String { self == .dataset ? "datasetCase" : rawValue }
     }
+
+    public func source(ofSeed seed: UInt64) -> SampleSource {
+        guard anatomies != nil || dataset != nil else { return .phantom }
+        if let n = phantomEvery, n > 0, seed % UInt64(n) == 0 { return .phantom }
+        guard dataset != nil else { return .synthesized }
+        if anatomies != nil, let n = synthesizedEvery, n > 0, seed % UInt64(n) == 0 { return .synthesized }
+        return .dataset
+    }
+
+    /// Whether training seed `seed` stands for a phantom.
+    public func drawsPhantom(seed: UInt64) -> Bool { source(ofSeed: seed) == .phantom }
 
     /// What the run trained on, for a model's provenance notes.
     public var dataDescription: String {
         let phantoms = "phantoms \(phantomSeeds.first ?? 0)-\(phantomSeeds.last ?? 0)"
-        guard let anatomies else { return "trained on \(phantoms)" }
         let mix = phantomEvery.map { $0 > 0 ? ", every \($0)th seed a phantom (\(phantoms) and refreshed)" : "" } ?? ""
+        if let dataset {
+            let synthesized = anatomies.flatMap { a in synthesizedEvery.map { ", every \($0)th seed CT synthesized on the WORD label maps in \(a)" } } ?? ""
+            return "trained on the labelled CT of \(dataset) (its training split)\(synthesized)\(mix)"
+        }
+        guard let anatomies else { return "trained on \(phantoms)" }
         return "trained on CT synthesized on the WORD label maps in \(anatomies)\(mix)"
     }
 }

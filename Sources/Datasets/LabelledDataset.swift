@@ -15,6 +15,12 @@ public struct LabelledDataset: Sendable {
         public var id: String
         public var image: String
         public var labels: String
+
+        public init(id: String, image: String, labels: String) {
+            self.id = id
+            self.image = image
+            self.labels = labels
+        }
     }
 
     public var layout: String
@@ -80,6 +86,17 @@ public struct LabelledDataset: Sendable {
                  "15": "left head of femur", "16": "right head of femur"],
     ]
 
+    /// `--label-map`: a known dataset's name (`knownLabelMaps`) or a JSON file of label value →
+    /// organ name or class id.
+    public static func labelMap(named nameOrFile: String) throws -> [String: String] {
+        if let known = knownLabelMaps[nameOrFile.lowercased()] { return known }
+        guard let data = FileManager.default.contents(atPath: nameOrFile),
+              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw PathError<LabelledDataset>(path: nameOrFile, reason: "not a known dataset (\(knownLabelMaps.keys.sorted().joined(separator: ", "))) nor a JSON object of label value → organ")
+        }
+        return object.mapValues { "\($0)" }
+    }
+
     /// dataset.json's labels: nnU-Net v2 {"liver": 1}, v1 and MSD {"1": "liver"}.
     static func labelNames(_ value: Any?) -> [Int: String]? {
         guard let object = value as? [String: Any] else { return nil }
@@ -131,28 +148,5 @@ public struct LabelledDataset: Sendable {
         var name = (path as NSString).lastPathComponent
         for ending in [".nii.gz", ".nii.zst", ".nii"] where name.hasSuffix(ending) { name = String(name.dropLast(ending.count)) }
         return name
-    }
-}
-
-/// The names datasets give the model's organs (WORD, BTCV, AMOS, FLARE22, TotalSegmentator).
-enum OrganSynonyms {
-    static let table: [String: String] = [
-        "kidney left": "left kidney", "kidney l": "left kidney", "l kidney": "left kidney", "lkidney": "left kidney",
-        "kidney right": "right kidney", "kidney r": "right kidney", "r kidney": "right kidney", "rkidney": "right kidney",
-        "gall bladder": "gallbladder", "oesophagus": "esophagus",
-        "small bowel": "intestine", "small intestine": "intestine", "bowel": "intestine",
-        "adrenal gland": "adrenal", "left adrenal gland": "adrenal", "right adrenal gland": "adrenal",
-        "adrenal gland left": "adrenal", "adrenal gland right": "adrenal", "left adrenal": "adrenal", "right adrenal": "adrenal",
-        "urinary bladder": "bladder",
-        "femur left": "left head of femur", "head of femur left": "left head of femur", "left femoral head": "left head of femur",
-        "femoral head left": "left head of femur", "femur right": "right head of femur", "head of femur right": "right head of femur",
-        "right femoral head": "right head of femur", "femoral head right": "right head of femur",
-    ]
-
-    /// Lower case, `_` and `-` as spaces, then the table's name.
-    static func canonical(_ name: String) -> String {
-        let plain = name.lowercased().replacingOccurrences(of: "_", with: " ").replacingOccurrences(of: "-", with: " ")
-            .split(separator: " ").joined(separator: " ")
-        return table[plain] ?? plain
     }
 }

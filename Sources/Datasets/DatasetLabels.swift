@@ -1,0 +1,39 @@
+import Foundation
+import NIfTI
+import Volumes
+
+extension LabelledDataset {
+    /// A case's labels as model classes on its scan's grid (values the dataset's map leaves out
+    /// become 0); refused when the grids differ.
+    public func labels(of item: Case, on geometry: Geometry) throws -> Volume<UInt8> {
+        var labels = try NIfTIFile.readLabels(item.labels)
+        guard labels.geometry.size == geometry.size,
+              ((labels.geometry.spacing - geometry.spacing) * (labels.geometry.spacing - geometry.spacing)).sum() < 1e-6 else {
+            throw PathError<LabelledDataset>(path: item.labels, reason: "the labels are not on the image's grid (\(labels.geometry.size) against \(geometry.size))")
+        }
+        var lookup = [UInt8](repeating: 0, count: 256)
+        for (value, id) in labelMap where (0..<256).contains(value) { lookup[value] = UInt8(id) }
+        labels.voxels = labels.voxels.map { lookup[Int($0)] }
+        return labels
+    }
+
+    /// Per model class, whether this dataset leaves it unlabelled (its voxels may be labelled 0):
+    /// what the training loss must not teach as background. Background itself is labelled.
+    public func unlabelledClasses(classCount: Int) -> [Bool] {
+        let labelled = Set(labelMap.values)
+        return (0..<classCount).map { $0 != 0 && !labelled.contains($0) }
+    }
+
+    /// A fixed split by the case id alone (FNV-1a, 64 bits): the same case is in the same part on
+    /// every machine and run, whatever other cases the folder holds.
+    public static func isValidation(_ id: String, fraction: Double) -> Bool {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in id.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return Double(hash % 10_000) < fraction * 10_000
+    }
+
+    /// The cases of one part of the split, in id order.
+    public func cases(validation: Bool, fraction: Double) -> [Case] {
+        cases.filter { Self.isValidation($0.id, fraction: fraction) == validation }.sorted { $0.id < $1.id }
+    }
+}

@@ -1,0 +1,114 @@
+import Datasets
+import Foundation
+import ModelSpec
+import NIfTI
+import Volumes
+
+/// The training cases of a labelled dataset as training volumes: each prepared once as the model
+/// wants it and cached on disk (zstd NIfTI, with a JSON record of what it was prepared from and
+/// how), so a second run, or a resumed one, reads it instead of preparing again.
+struct DatasetCases {
+    let dataset: LabelledDataset
+    /// The training part of the hash split, in id order.
+    let cases: [LabelledDataset.Case]
+    let spec: InputPreparation
+    let cache: String
+
+    init(_ configuration: TrainingConfiguration, classes: [OrganClass]) throws {
+        guard let path = configuration.dataset else { throw TrainingError("no dataset configured") }
+        dataset = try LabelledDataset(path: path, classes: classes, labelMap: configuration.datasetLabelMap)
+        cases = dataset.cases(validation: false, fraction: configuration.validationFraction ?? 0.2)
+        guard !cases.isEmpty else {
+            throw TrainingError("\(path): all \(dataset.cases.count) cases fall in the validation split; lower --validation-fraction")
+        }
+        spec = configuration.input
+        cache = configuration.preparedCache
+            ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/lcovnet/prepared-cases").path
+    }
+
+    func item(forSeed seed: UInt64) -> LabelledDataset.Case { cases[Int((max(seed, 1) - 1) % UInt64(cases.count))] }
+
+    /// The case seed `seed` stands for, prepared (from the cache when it holds this preparation).
+    func volume(forSeed seed: UInt64, classCount: Int, threads: Int) throws -> TrainingVolume {
+        let item = item(forSeed: seed)
+        let unlabelled = dataset.unlabelledClasses(classCount: classCount)
+        let record = try CacheRecord(item, spec: spec, labelMap: dataset.labelMap)
+        let stem = "\(cache)/\(Self.fileSafe(item.id))-\(record.key)"
+        if let cached = try? Self.read(stem, record: record) {
+            return TrainingVolume(size: cached.size, image: cached.image, labels: cached.labels, classCount: classCount, unlabelled: unlabelled)
+        }
+        let scan = try NIfTIFile.readHounsfield(item.image)
+        let labels = try dataset.labels(of: item, on: scan.geometry)
+        var volume = try TrainingVolume(image: scan, labels: labels, spec: spec, classCount: classCount, threads: threads)
+        volume.unlabelled = unlabelled
+        try Self.write(volume, to: stem, record: record)
+        return volume
+    }
+
+    /// What a cached case was prepared from and how; its hash names the files.
+    struct CacheRecord: Codable, Equatable {
+        var id: String
+        var image: String
+        var labels: String
+        /// Size and modification time of both files: a changed case is prepared again.
+        var imageStamp: [Double]
+        var labelStamp: [Double]
+        var preparation: InputPreparation
+        var labelMap: [String: Int]
+
+        init(_ item: LabelledDataset.Case, spec: InputPreparation, labelMap: [Int: Int]) throws {
+            func stamp(_ path: String) throws -> [Double] {
+                let a = try FileManager.default.attributesOfItem(atPath: path)
+                return [Double((a[.size] as? Int) ?? 0), (a[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0]
+            }
+            id = item.id
+            image = item.image
+            labels = item.labels
+            imageStamp = try stamp(item.image)
+            labelStamp = try stamp(item.labels)
+            preparation = spec
+            self.labelMap = Dictionary(uniqueKeysWithValues: labelMap.map { ("\($0.key)", $0.value) })
+        }
+
+        var json: Data {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+            return (try? encoder.encode(self)) ?? Data()
+        }
+
+        /// FNV-1a of the record's JSON, as 16 hex digits.
+        var key: String {
+            var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+            for byte in json { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+            return String(format: "%016llx", hash)
+        }
+    }
+
+    static func fileSafe(_ id: String) -> String {
+        String(id.map { $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) ? $0 : "_" })
+    }
+
+    private static func read(_ stem: String, record: CacheRecord) throws -> (size: Extent3, image: [Float], labels: [UInt8]) {
+        let saved = try JSONDecoder().decode(CacheRecord.self, from: Data(contentsOf: URL(fileURLWithPath: "\(stem).json")))
+        guard saved == record else { throw TrainingError("\(stem).json records another preparation") }
+        let image = try NIfTIFile.read("\(stem).image.nii.zst").floatVolume()
+        let labels = try NIfTIFile.readLabels("\(stem).labels.nii.zst")
+        guard image.geometry.size == labels.geometry.size else { throw TrainingError("\(stem): image and labels differ in size") }
+        return (image.geometry.size, image.voxels, labels.voxels)
+    }
+
+    /// Written under temporary names and renamed, the record last, so a run killed while writing
+    /// leaves no cache entry that reads as complete.
+    private static func write(_ volume: TrainingVolume, to stem: String, record: CacheRecord) throws {
+        try FileManager.default.createDirectory(atPath: (stem as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        let geometry = Geometry(size: volume.size)
+        let files = [("image.nii.zst", { (path: String) in try NIfTIFile.write(Volume(geometry: geometry, voxels: volume.image), to: path) }),
+                     ("labels.nii.zst", { (path: String) in try NIfTIFile.write(Volume(geometry: geometry, voxels: volume.labels), to: path) })]
+        for (ending, write) in files {
+            let temporary = "\(stem).partial.\(ending)"
+            try write(temporary)
+            guard rename(temporary, "\(stem).\(ending)") == 0 else { throw TrainingError("\(stem).\(ending): cannot be written (errno \(errno))") }
+        }
+        try record.json.write(to: URL(fileURLWithPath: "\(stem).json"), options: .atomic)
+    }
+}
