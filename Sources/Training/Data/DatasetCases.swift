@@ -34,14 +34,18 @@ struct DatasetCases {
         let unlabelled = dataset.unlabelledClasses(classCount: classCount)
         let record = try CacheRecord(item, spec: spec, labelMap: dataset.labelMap)
         let stem = "\(cache)/\(Self.fileSafe(item.id))-\(record.key)"
+        var volume: TrainingVolume
         if let cached = try? Self.read(stem, record: record) {
-            return TrainingVolume(size: cached.size, image: cached.image, labels: cached.labels, classCount: classCount, unlabelled: unlabelled)
+            volume = TrainingVolume(size: cached.size, image: cached.image, labels: cached.labels, classCount: classCount, unlabelled: unlabelled)
+        } else {
+            let scan = try NIfTIFile.readHounsfield(item.image)
+            let labels = try dataset.labels(of: item, on: scan.geometry)
+            volume = try TrainingVolume(image: scan, labels: labels, spec: spec, classCount: classCount, threads: threads)
+            volume.unlabelled = unlabelled
+            try Self.write(volume, to: stem, record: record)
         }
-        let scan = try NIfTIFile.readHounsfield(item.image)
-        let labels = try dataset.labels(of: item, on: scan.geometry)
-        var volume = try TrainingVolume(image: scan, labels: labels, spec: spec, classCount: classCount, threads: threads)
-        volume.unlabelled = unlabelled
-        try Self.write(volume, to: stem, record: record)
+        // The prepared axis whose letter is L or R (LPS: i); unknown in the stored voxel order.
+        volume.caseLeftRightAxis = spec.orientation.flatMap { code in code.firstIndex(where: { $0 == "L" || $0 == "R" }).map { code.distance(from: code.startIndex, to: $0) } } ?? -1
         return volume
     }
 

@@ -15,6 +15,7 @@ struct PatchSampler {
     let window: [Int]
     var rng: SplitMix
     let foregroundFraction = 2.0 / 3.0
+    let caseAugmentation = CaseAugmentation()
     /// Applied to every window drawn (nil: the windows as prepared).
     let augmentation: IntensityAugmentation?
 
@@ -54,6 +55,13 @@ struct PatchSampler {
         func inside(_ first: Int, _ extent: Int, _ length: Int) -> Int { max(0, min(first, length - extent)) }
         let k0 = inside(start(centre.2, d, size.k), d, size.k), j0 = inside(start(centre.1, h, size.j), h, size.j)
         let i0 = inside(start(centre.0, w, size.i), w, size.i)
+        if let axis = volume.caseLeftRightAxis {
+            // A dataset's fixed case: the same window, sampled through nnU-Net's spatial augmentation.
+            let middle = SIMD3<Double>(Double(i0) + Double(w - 1) / 2, Double(j0) + Double(h - 1) / 2, Double(k0) + Double(d - 1) / 2)
+            var (image, labels) = caseAugmentation.patch(of: volume, centre: middle, window: window, leftRightAxis: axis >= 0 ? axis : nil, rng: &rng)
+            augmentation?.apply(&image, depth: d, height: h, width: w, rng: &rng)
+            return Patch(image: image, labels: labels, unlabelled: volume.unlabelled)
+        }
         let floor = volume.minimum
         var image = [Float](repeating: floor, count: d * h * w)
         var labels = [UInt8](repeating: 0, count: d * h * w)

@@ -18,6 +18,10 @@ public struct TrainingVolume: Sendable {
     /// Per class, whether this volume's source leaves it unlabelled (a dataset's partial labels:
     /// the loss merges it into background); nil: every class is labelled.
     public var unlabelled: [Bool]?
+    /// A fixed case (a dataset's) whose patches get CaseAugmentation; nil for volumes that are
+    /// a fresh draw each time. The value is the prepared axis between the patient's sides (0 =
+    /// i), or -1 when the voxel order does not say (no mirroring).
+    public var caseLeftRightAxis: Int?
 
     /// Prepares a scan as `spec` says (Preprocess, as inference does) and carries its labels
     /// onto the prepared grid by nearest neighbour.
