@@ -30,6 +30,8 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "With --dataset: btcv, amos, flare22, word, or a JSON file mapping the dataset's label values to organ names or ids, e.g. {\"1\": \"spleen\"} (default: dataset.json's names, else WORD's ids). Values left out are not scored.")
     var labelMap: String?
     @Option(help: "With --dataset: tolerance of the normalized surface Dice, in mm.") var nsdTolerance: Double = 1
+    @Option(help: "With --dataset: all cases, or the validation or training part of `train --dataset`'s split by case id.") var split: String = "all"
+    @Option(help: "With --split: the share held out, as given to `train --validation-fraction`.") var validationFraction: Double = 0.2
     @Option(help: "Precisions to run, comma-separated: int8, fp32 or int8,fp32 (default: the model's own).") var precision: String?
     @Option(help: "In-plane matrix of the phantoms.") var matrix: Int = 256
     @Option(help: "Slice spacing in mm (drawn per seed when omitted).") var sliceSpacing: Double?
@@ -102,8 +104,13 @@ struct EvaluateCommand: ParsableCommand {
     /// `--dataset`: per case and organ Dice, HD95 and NSD, a table of the means, --report as JSON.
     private func evaluateDataset(_ path: String, model: ModelDirectory, options: SegmentationOptions, logger: Logger) throws {
         let names = try labelMap.map(LabelledDataset.labelMap(named:))
-        let data = try LabelledDataset(path: path, classes: model.manifest.classes, labelMap: names)
-        print("\(data.cases.count) cases (\(data.layout) layout), \(Set(data.labelMap.values).count) organs labelled")
+        var data = try LabelledDataset(path: path, classes: model.manifest.classes, labelMap: names)
+        if split != "all" {
+            guard split == "validation" || split == "training" else { throw ValidationError("--split must be all, validation or training") }
+            data.cases = data.cases(validation: split == "validation", fraction: validationFraction)
+            guard !data.cases.isEmpty else { throw ValidationError("\(path): no case falls in the \(split) part at --validation-fraction \(validationFraction)") }
+        }
+        print("\(data.cases.count) cases (\(data.layout) layout\(split == "all" ? "" : ", \(split) split")), \(Set(data.labelMap.values).count) organs labelled")
         let evaluation = try DatasetEvaluation.run(model: model, dataset: data, source: path, options: options, nsdToleranceMM: nsdTolerance,
                                                    logger: logger) { print($0) }
         print("organ                 Dice    HD95 mm  NSD \(nsdTolerance) mm")
