@@ -46,15 +46,11 @@ import TestSupport
           arguments: [[32, 64, 64], [64, 96, 128], [64, 160, 160]])
     func importedLogitsEqualTheFrameworks(_ dims: [Int]) throws {
         let (checkpoint, model) = try Self.imported.get()
+        let (maxDelta, range) = try frameworkParity(model, dims, seed: UInt64(dims[1] + dims[2]), in: Self.directory) { input, output in
+            let r = try ReferenceTools.run(Self.python, [Self.tool("pymic_lcovnet.py"), "forward", "--checkpoint", checkpoint, "--input", input, "--output", output])
+            guard r.status == 0 else { throw InferenceError("pymic_lcovnet.py forward: \(r.stderr)") }
+        }
         let shape = try WindowShape(d: dims[0], h: dims[1], w: dims[2])
-        let window = testWindow(shape, seed: UInt64(dims[1] + dims[2]))
-        let input = Self.directory.file("x-\(dims[1]).npy"), output = Self.directory.file("y-\(dims[1]).npy")
-        try window.withUnsafeBufferPointer { try NPYFile.write(input, shape: [1, 1, shape.d, shape.h, shape.w], values: $0) }
-        let r = try ReferenceTools.run(Self.python, [Self.tool("pymic_lcovnet.py"), "forward", "--checkpoint", checkpoint, "--input", input, "--output", output])
-        try #require(r.status == 0, "pymic_lcovnet.py forward: \(r.stderr)")
-        let (outShape, expected) = try NPYFile.read(output)
-        #expect(outShape == [1, 17, shape.d, shape.h, shape.w])
-        let (maxDelta, range) = try fp32Parity(model, shape: shape, window: window, expected: expected)
         print("nnU-Net v1 import parity \(shape): max |Δlogit| \(maxDelta), logit range \(range)")
         #expect(range > 1, "random weights should give logits spread over more than 1, got \(range)")
         #expect(maxDelta <= 1e-4 * range, "max |Δlogit| \(maxDelta) over logit range \(range) at \(shape)")

@@ -47,6 +47,20 @@ func fp32Parity(_ model: ModelDirectory, shape: WindowShape, window: [Float], ex
     return (maxDelta, expected.max()! - expected.min()!)
 }
 
+/// Our fp32 logits against a framework's on a test window: `reference(input, output)` runs the
+/// framework on the window written as .npy to `input` and leaves its logits in `output`.
+func frameworkParity(_ model: ModelDirectory, _ dims: [Int], seed: UInt64, in directory: TemporaryDirectory,
+                     reference: (_ input: String, _ output: String) throws -> Void) throws -> (maxDelta: Float, range: Float) {
+    let shape = try WindowShape(d: dims[0], h: dims[1], w: dims[2])
+    let window = testWindow(shape, seed: seed)
+    let input = directory.file("x-\(dims.map(String.init).joined(separator: "x")).npy"), output = directory.file("y-\(dims.map(String.init).joined(separator: "x")).npy")
+    try window.withUnsafeBufferPointer { try NPYFile.write(input, shape: [1, 1, shape.d, shape.h, shape.w], values: $0) }
+    try reference(input, output)
+    let (outShape, expected) = try NPYFile.read(output)
+    guard outShape == [1, 17, shape.d, shape.h, shape.w] else { throw InferenceError("reference logits of shape \(outShape) for window \(shape)") }
+    return try fp32Parity(model, shape: shape, window: window, expected: expected)
+}
+
 /// Deterministic test windows: smooth structure plus noise, roughly z-scored like real input.
 func testWindow(_ shape: WindowShape, seed: UInt64) -> [Float] {
     var state = seed &* 6364136223846793005 &+ 1442695040888963407

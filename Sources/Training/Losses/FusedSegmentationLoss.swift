@@ -28,13 +28,9 @@ struct FusedSegmentationLoss {
         var logLoss = 0.0
         labels.withUnsafeBufferPointer { y in
             for v in 0..<n {
-                let z = logits + v * c, q = p + v * c
-                var peak = -Float.infinity
-                for k in 0..<c { peak = max(peak, z[k]) }
-                var total: Float = 0
-                for k in 0..<c { let e = expf(z[k] - peak); q[k] = e; total += e }
-                let inverse = 1 / total
-                for k in 0..<c { q[k] *= inverse; predictedChunk[k] += q[k] }
+                let q = p + v * c
+                Self.softmax(logits + v * c, into: q, count: c)
+                for k in 0..<c { predictedChunk[k] += q[k] }
                 let label = Int(y[v])
                 truth[label] += 1
                 intersection[label] += Double(q[label])
@@ -70,6 +66,17 @@ struct FusedSegmentationLoss {
         }
     }
 
+    /// One voxel's softmax, in Float, shifted by its largest logit.
+    @inline(__always)
+    private static func softmax(_ z: UnsafePointer<Float>, into q: UnsafeMutablePointer<Float>, count c: Int) {
+        var peak = -Float.infinity
+        for k in 0..<c { peak = max(peak, z[k]) }
+        var total: Float = 0
+        for k in 0..<c { let e = expf(z[k] - peak); q[k] = e; total += e }
+        let inverse = 1 / total
+        for k in 0..<c { q[k] *= inverse }
+    }
+
     /// The marginal Dice + cross-entropy for partial labels (Shi et al., Medical Image Analysis 68,
     /// 2021): the probabilities of the unlabelled classes are added to background's, so a voxel
     /// labelled background may be any of them without penalty, and Dice averages over the
@@ -86,12 +93,9 @@ struct FusedSegmentationLoss {
         var q = [Double](repeating: 0, count: c)
         var logLoss = 0.0
         for v in 0..<n {
-            let z = logits + v * c, pv = p + v * c
-            var peak = -Float.infinity
-            for k in 0..<c { peak = max(peak, z[k]) }
-            var total: Float = 0
-            for k in 0..<c { let e = expf(z[k] - peak); pv[k] = e; total += e }
-            for k in 0..<c { pv[k] /= total; q[k] = 0 }
+            let pv = p + v * c
+            Self.softmax(logits + v * c, into: pv, count: c)
+            for k in 0..<c { q[k] = 0 }
             for k in 0..<c { q[merged[k]] += Double(pv[k]) }
             for m in kept { predicted[m] += q[m] }
             let y = merged[min(Int(labels[v]), c - 1)]
