@@ -25,6 +25,11 @@ public struct RetrainSettings: Sendable {
     public var rehearsalFraction = 0.5
     /// The phantoms rehearsal draws from (the default model's training seeds start at 1).
     public var rehearsalSeeds: [UInt64] = Array(1...4)
+    /// A labelled dataset rehearsal draws from instead of phantoms (its first rehearsalSeeds.count
+    /// training cases), with its label map (nil: its own names); prepared cases are kept under the
+    /// round's work folder.
+    public var rehearsalDataset: String?
+    public var rehearsalLabelMap: [String: String]?
     /// Whole phantoms of the training population (seeds no training run uses) on which the
     /// candidate may not fall more than `anchorTolerance` below the current model; empty: no floor.
     public var anchorSeeds: [UInt64] = [9001, 9002]
@@ -195,10 +200,16 @@ public final class RetrainRound {
 
         try publish("phantoms")
         let classCount = LCOVNetArchitecture.classCount
-        var rehearsal = settings.rehearsalFraction > 0
-            ? try RehearsalWindows(seeds: settings.rehearsalSeeds, matrix: settings.phantomMatrix, spec: current.manifest.input, classCount: classCount,
-                                   window: settings.window, seed: settings.seed &+ StableHash.fnv1a(status.round) &+ 1, threads: settings.threads)
-            : nil
+        let rehearsalSeed = settings.seed &+ StableHash.fnv1a(status.round) &+ 1
+        var rehearsal: RehearsalWindows?
+        if settings.rehearsalFraction > 0, let dataset = settings.rehearsalDataset {
+            rehearsal = try RehearsalWindows(dataset: dataset, labelMap: settings.rehearsalLabelMap, count: settings.rehearsalSeeds.count,
+                                             cache: "\(workPath)/rehearsal-cases", spec: current.manifest.input, classCount: classCount,
+                                             window: settings.window, seed: rehearsalSeed, threads: settings.threads)
+        } else if settings.rehearsalFraction > 0 {
+            rehearsal = try RehearsalWindows(seeds: settings.rehearsalSeeds, matrix: settings.phantomMatrix, spec: current.manifest.input,
+                                             classCount: classCount, window: settings.window, seed: rehearsalSeed, threads: settings.threads)
+        }
 
         try publish("baseline")
         let precision = current.manifest.precision

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Daemon
 import DaemonJobs
+import Datasets
 import Foundation
 import Logging
 import Retraining
@@ -44,6 +45,15 @@ struct RetrainCommand: ParsableCommand {
         settings.calibrationWindows = r.calibrationWindows
         settings.rehearsalFraction = r.rehearsal
         settings.rehearsalSeeds = (1...r.rehearsalPhantoms).map(UInt64.init)
+        if !r.rehearsalDataset.isEmpty {
+            settings.rehearsalDataset = r.rehearsalDataset
+            do {
+                settings.rehearsalLabelMap = r.rehearsalLabelMap.isEmpty ? nil : try LabelledDataset.labelMap(named: r.rehearsalLabelMap)
+            } catch {
+                FileHandle.standardError.write(Data("lcovnet retrain: [retrain] rehearsal_label_map: \(error)\n".utf8))
+                throw ExitCode(1)
+            }
+        }
         settings.anchorSeeds = (0..<r.anchorPhantoms).map { 9001 + UInt64($0) }
         settings.anchorTolerance = r.anchorTolerance
         settings.minimumValidationSeries = r.minimumValidationSeries

@@ -139,4 +139,18 @@ import Volumes
         #expect(pushes[0] <= 0, "masked: \(pushes[0])")
         #expect(pushes[1] > 0, "taught as background: \(pushes[1])")
     }
+
+    /// A retraining round may rehearse on a site's labelled scans: the windows come from the
+    /// dataset's training cases, prepared into the given cache, with its partial labels.
+    @Test func rehearsalDrawsFromADataset() throws {
+        let dir = try TemporaryDirectory("lcovnet-dataset-rehearsal")
+        let c = Self.configuration(steps: 1)
+        var rehearsal = try RehearsalWindows(dataset: try Self.writeDataset("msd", in: dir), labelMap: nil, count: 3, cache: dir.file("cases"),
+                                             spec: c.input, classCount: OrganClass.word.count, window: c.window, seed: 5, threads: 1)
+        #expect(rehearsal.volumes.count == 3)
+        let sample = rehearsal.next()
+        #expect(sample.unlabelled == OrganClass.word.map { $0.id == Int(Self.spleen) })
+        #expect(sample.labels.count == c.window.reduce(1, *) && !sample.labels.contains(Self.spleen))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.file("cases")).filter { $0.hasSuffix(".json") }.count == 3)
+    }
 }

@@ -202,7 +202,8 @@ public enum ConfigurationLoader {
     private static func readRetrain(_ c: inout DaemonConfiguration, _ reader: TableReader) throws(ConfigurationError) {
         try reader.section("retrain", keys: ["cache", "cache_mb", "patches_per_series", "patch_window", "teacher", "corrections", "steps",
                                              "batch", "learning_rate", "validation_percent", "promote_margin", "minimum_series", "threads",
-                                             "calibration_windows", "rehearsal", "rehearsal_phantoms", "anchor_phantoms", "anchor_tolerance",
+                                             "calibration_windows", "rehearsal", "rehearsal_phantoms", "rehearsal_dataset", "rehearsal_label_map",
+                                             "anchor_phantoms", "anchor_tolerance",
                                              "minimum_validation_series", "phantom_matrix"])
         var r = c.retrain
         r.cache = try reader.bool("retrain", "cache", default: r.cache)
@@ -244,6 +245,8 @@ public enum ConfigurationLoader {
                                         fix: "set the share of steps on synthetic phantoms, e.g. rehearsal = 0.5, or 0 for none")
         r.rehearsalPhantoms = try reader.integer("retrain", "rehearsal_phantoms", default: r.rehearsalPhantoms, in: 1...64,
                                                  fix: "set how many phantoms rehearsal draws from, e.g. rehearsal_phantoms = 4")
+        r.rehearsalDataset = try reader.string("retrain", "rehearsal_dataset", default: r.rehearsalDataset)
+        r.rehearsalLabelMap = try reader.string("retrain", "rehearsal_label_map", default: r.rehearsalLabelMap)
         r.anchorPhantoms = try reader.integer("retrain", "anchor_phantoms", default: r.anchorPhantoms, in: 0...64,
                                               fix: "set how many whole phantoms guard promotion, e.g. anchor_phantoms = 2, or 0 for none")
         r.anchorTolerance = try reader.number("retrain", "anchor_tolerance", default: r.anchorTolerance, in: 0...1,

@@ -156,6 +156,11 @@ public struct DaemonConfiguration: Sendable, Equatable {
         public var rehearsal = 0.5
         /// Phantoms (seeds 1…N, the default model's training seeds) rehearsal draws from.
         public var rehearsalPhantoms = 4
+        /// A labelled dataset (train --dataset's layouts) rehearsal draws from instead of
+        /// phantoms: its first rehearsalPhantoms training cases; empty for phantoms.
+        public var rehearsalDataset = ""
+        /// Its label map: btcv, amos, flare22, word or a JSON file; empty for its own names.
+        public var rehearsalLabelMap = ""
         /// Whole phantoms (seeds 9001…) a candidate may not score worse on than the current
         /// model by more than anchorTolerance; 0 for no such floor.
         public var anchorPhantoms = 2

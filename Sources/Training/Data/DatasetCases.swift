@@ -16,14 +16,20 @@ struct DatasetCases {
 
     init(_ configuration: TrainingConfiguration, classes: [OrganClass]) throws {
         guard let path = configuration.dataset else { throw TrainingError("no dataset configured") }
-        dataset = try LabelledDataset(path: path, classes: classes, labelMap: configuration.datasetLabelMap)
-        cases = dataset.cases(validation: false, fraction: configuration.validationFraction ?? 0.2)
+        try self.init(path: path, labelMap: configuration.datasetLabelMap, validationFraction: configuration.validationFraction ?? 0.2,
+                      spec: configuration.input, cache: configuration.preparedCache, classes: classes)
+    }
+
+    /// - Parameter cache: folder of the prepared cases (nil: ~/.cache/lcovnet/prepared-cases).
+    init(path: String, labelMap: [String: String]?, validationFraction: Double, spec: InputPreparation, cache: String?,
+         classes: [OrganClass]) throws {
+        dataset = try LabelledDataset(path: path, classes: classes, labelMap: labelMap)
+        cases = dataset.cases(validation: false, fraction: validationFraction)
         guard !cases.isEmpty else {
-            throw TrainingError("\(path): all \(dataset.cases.count) cases fall in the validation split; lower --validation-fraction")
+            throw TrainingError("\(path): all \(dataset.cases.count) cases fall in the validation split; lower the validation fraction")
         }
-        spec = configuration.input
-        cache = configuration.preparedCache
-            ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/lcovnet/prepared-cases").path
+        self.spec = spec
+        self.cache = cache ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/lcovnet/prepared-cases").path
     }
 
     func item(forSeed seed: UInt64) -> LabelledDataset.Case { cases[Int((max(seed, 1) - 1) % UInt64(cases.count))] }

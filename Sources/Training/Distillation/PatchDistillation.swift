@@ -34,11 +34,14 @@ public struct DistillationSample: Sendable {
     public var image: [Float]
     public var labels: [UInt8]
     public var teacher: TeacherTargets?
+    /// Classes the labels' source leaves unlabelled (a rehearsal dataset's partial labels), or nil.
+    public var unlabelled: [Bool]?
 
-    public init(image: [Float], labels: [UInt8], teacher: TeacherTargets?) {
+    public init(image: [Float], labels: [UInt8], teacher: TeacherTargets?, unlabelled: [Bool]? = nil) {
         self.image = image
         self.labels = labels
         self.teacher = teacher
+        self.unlabelled = unlabelled
     }
 }
 
@@ -106,7 +109,8 @@ public final class PatchNetwork {
         let x = Tensor(planar: images, shape: [batch.count, 1] + window, pool: context.pool)
         let teacher = try teacherOutput(batch, window: window)
         let out = try network.forward(x, context, training: true)
-        let (terms, gLogits, gFeatures) = objective.evaluate(student: out, teacher: teacher, labels: batch.map(\.labels), window: window, context)
+        let (terms, gLogits, gFeatures) = objective.evaluate(student: out, teacher: teacher, labels: batch.map(\.labels), unlabelled: batch.map(\.unlabelled),
+                                                                window: window, context)
         guard terms.total.isFinite else { throw TrainingError("fine-tune step \(optimizer.step + 1): the loss is not finite (\(terms.total))") }
         try network.backward(logits: gLogits, features: gFeatures, context)
         let rate = optimizer.rate(at: optimizer.step)
