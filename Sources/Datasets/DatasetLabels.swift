@@ -1,15 +1,23 @@
 import Foundation
 import NIfTI
+import Preprocess
 import Volumes
 
 extension LabelledDataset {
     /// A case's labels as model classes on its scan's grid (values the dataset's map leaves out
-    /// become 0); refused when the grids differ.
+    /// become 0). Labels stored in another voxel order (a label map written by another tool than
+    /// the image) are permuted and flipped onto the scan's; refused when the grids differ in place.
     public func labels(of item: Case, on geometry: Geometry) throws -> Volume<UInt8> {
         var labels = try NIfTIFile.readLabels(item.labels)
-        guard labels.geometry.size == geometry.size,
-              ((labels.geometry.spacing - geometry.spacing) * (labels.geometry.spacing - geometry.spacing)).sum() < 1e-6 else {
-            throw PathError<LabelledDataset>(path: item.labels, reason: "the labels are not on the image's grid (\(labels.geometry.size) against \(geometry.size))")
+        if labels.geometry.orientationCode != geometry.orientationCode,
+           let reorientation = try? Reorientation(from: labels.geometry, to: geometry.orientationCode) {
+            labels = reorientation.apply(labels)
+        }
+        let g = labels.geometry
+        func close(_ a: SIMD3<Double>, _ b: SIMD3<Double>, _ tolerance: Double) -> Bool { ((a - b) * (a - b)).sum() < tolerance * tolerance }
+        guard g.size == geometry.size, close(g.spacing, geometry.spacing, 1e-3),
+              close(g.origin, geometry.origin, max(0.01, 0.5 * geometry.spacing.min())) else {
+            throw PathError<LabelledDataset>(path: item.labels, reason: "the labels are not on the image's grid (\(g.size) at \(g.origin) against \(geometry.size) at \(geometry.origin))")
         }
         var lookup = [UInt8](repeating: 0, count: 256)
         for (value, id) in labelMap where (0..<256).contains(value) { lookup[value] = UInt8(id) }

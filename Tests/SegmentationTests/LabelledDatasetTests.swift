@@ -6,6 +6,7 @@ import ModelSpec
 import ModelTestSupport
 import NIfTI
 import Phantom
+import Preprocess
 import TestSupport
 import Testing
 import Volumes
@@ -16,6 +17,25 @@ import Volumes
 /// scored (`lcovnet evaluate --dataset`).
 @Suite struct LabelledDatasetTests {
     static let classes = OrganClass.word
+
+    /// A label map written in another voxel order than its image (as another tool may write it)
+    /// is put on the image's grid voxel for voxel; one elsewhere in the patient is refused.
+    @Test func labelsInAnotherVoxelOrderAreTakenOntoTheImagesGrid() throws {
+        let dir = try TemporaryDirectory()
+        let phantom = PhantomGenerator.generate(PhantomOptions(seed: 4, matrix: 48))
+        try NIfTIFile.write(phantom.image, to: dir.file("ct.nii.gz"))
+        let flipped = try Reorientation(from: phantom.labels.geometry, to: "RAS").apply(phantom.labels)
+        #expect(flipped.geometry.orientationCode != phantom.image.geometry.orientationCode)
+        try NIfTIFile.write(flipped, to: dir.file("seg.nii.gz"))
+        var shifted = phantom.labels
+        shifted.geometry.origin += SIMD3(0, 0, 3 * shifted.geometry.spacing.z)
+        try NIfTIFile.write(shifted, to: dir.file("shifted.nii.gz"))
+        try "image,label\nct.nii.gz,seg.nii.gz\nct.nii.gz,shifted.nii.gz\n".write(toFile: dir.file("pairs.csv"), atomically: true, encoding: .utf8)
+        let data = try LabelledDataset(path: dir.file("pairs.csv"), classes: Self.classes)
+        let image = try NIfTIFile.readHounsfield(dir.file("ct.nii.gz"))
+        #expect(try data.labels(of: data.cases[0], on: image.geometry).voxels == phantom.labels.voxels)
+        #expect(throws: PathError<LabelledDataset>.self) { try data.labels(of: data.cases[1], on: image.geometry) }
+    }
 
     static func touch(_ path: String) throws {
         try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
