@@ -149,7 +149,7 @@ let daemonTargets: [Target] = [
                        .product(name: "Prometheus", package: "swift-prometheus"),
                        .product(name: "TOMLKit", package: "TOMLKit")]),
     // The jobs `lcovnet serve` wires into the daemon: grouping by DICOM headers, segmentation, conversion.
-    .target(name: "DaemonJobs", dependencies: ["Daemon", "Ingest", "NIfTI", "Volumes", "Segmentation", "Inference", "Export", "Retraining", "DurableFiles", logging, .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
+    .target(name: "DaemonJobs", dependencies: ["Daemon", "Datasets", "Ingest", "NIfTI", "Volumes", "Segmentation", "Inference", "Export", "Retraining", "DurableFiles", logging, .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
 ]
 let daemonTests: [Target] = [
     .testTarget(name: "DaemonTests", dependencies: ["Daemon", "DaemonJobs", "Ingest", "Phantom", "Segmentation", "Volumes", "TestSupport", logging]),

@@ -86,7 +86,7 @@ var settings = RetrainSettings(window: window, steps: steps, batch: batch, learn
                                promoteMargin: 0.01, minimumSeries: 4, threads: threads, teacher: teacher, corrections: "\(work)/corrections")
 settings.calibrationWindows = 4
 settings.rehearsalFraction = rehearsal
-settings.anchorSeeds = (0..<anchors).map { 9001 + UInt64($0) }
+settings.anchorSeeds = RetrainSettings.anchorSeeds(count: anchors)
 let roundStart = Date()
 let status = try RetrainRound(cache: cache, store: store, baseline: modelPath, settings: settings, workPath: "\(work)/retrain", logger: logger).run()
 let roundSeconds = Date().timeIntervalSince(roundStart)

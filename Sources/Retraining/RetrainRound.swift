@@ -32,8 +32,11 @@ public struct RetrainSettings: Sendable {
     public var rehearsalLabelMap: [String: String]?
     /// Whole phantoms of the training population (seeds no training run uses) on which the
     /// candidate may not fall more than `anchorTolerance` below the current model; empty: no floor.
-    public var anchorSeeds: [UInt64] = [9001, 9002]
+    public var anchorSeeds: [UInt64] = RetrainSettings.anchorSeeds(count: 2)
     public var anchorTolerance = 0.01
+
+    /// The anchor phantoms' seeds: 9001 on, a population no training run draws from.
+    public static func anchorSeeds(count: Int) -> [UInt64] { (0..<max(0, count)).map { 9001 + UInt64($0) } }
     /// The in-plane matrix of the rehearsal and anchor phantoms (the training phantoms' is 256).
     public var phantomMatrix = 256
     /// Fewer validation series than this and the round is skipped: one series decided a promotion once.

@@ -1,7 +1,6 @@
 import ArgumentParser
 import Daemon
 import DaemonJobs
-import Datasets
 import Foundation
 import Logging
 import Retraining
@@ -35,32 +34,14 @@ struct RetrainCommand: ParsableCommand {
             logger.warning("[job] model is set: the daemon serves that folder, not the versions this round promotes",
                            metadata: ["model": "\(c.job.model)"])
         }
-        let r = c.retrain
-        let threads = r.threads == 0 ? ProcessInfo.processInfo.activeProcessorCount : r.threads
-        let configured = RetrainSettings(window: r.patchWindow, steps: r.steps, batch: r.batch, learningRate: r.learningRate,
-                                       validationPercent: r.validationPercent, promoteMargin: r.promoteMargin,
-                                       minimumSeries: r.minimumSeries, threads: threads, teacher: TeacherLocation.path(c, environment: ProcessInfo.processInfo.environment),
-                                       corrections: c.correctionsPath)
-        var settings = configured
-        settings.calibrationWindows = r.calibrationWindows
-        settings.rehearsalFraction = r.rehearsal
-        settings.rehearsalSeeds = (1...r.rehearsalPhantoms).map(UInt64.init)
-        if !r.rehearsalDataset.isEmpty {
-            settings.rehearsalDataset = r.rehearsalDataset
-            do {
-                settings.rehearsalLabelMap = r.rehearsalLabelMap.isEmpty ? nil : try LabelledDataset.labelMap(named: r.rehearsalLabelMap)
-            } catch {
-                FileHandle.standardError.write(Data("lcovnet retrain: [retrain] rehearsal_label_map: \(error)\n".utf8))
-                throw ExitCode(1)
-            }
+        let settings: RetrainSettings
+        do { settings = try RetrainSettings(configuration: c, environment: ProcessInfo.processInfo.environment) } catch {
+            FileHandle.standardError.write(Data("lcovnet retrain: [retrain] \(error)\n".utf8))
+            throw ExitCode(78)
         }
-        settings.anchorSeeds = (0..<r.anchorPhantoms).map { 9001 + UInt64($0) }
-        settings.anchorTolerance = r.anchorTolerance
-        settings.minimumValidationSeries = r.minimumValidationSeries
-        settings.phantomMatrix = r.phantomMatrix
         let round: RetrainRound
         do {
-            round = RetrainRound(cache: try DistillationCache(path: c.cachePath, boundBytes: Int64(r.cacheMB) << 20),
+            round = RetrainRound(cache: try DistillationCache(path: c.cachePath, boundBytes: Int64(c.retrain.cacheMB) << 20),
                                  store: try ModelStore(path: c.modelsPath),
                                  baseline: SegmentSeriesProcessor.modelPath(c, environment: ProcessInfo.processInfo.environment),
                                  settings: settings, workPath: c.retrainPath, logger: logger)
