@@ -47,7 +47,7 @@ let sharedModules: [Target.Dependency] = ["Volumes", "NIfTI", "ModelSpec", "Phan
 let trainingLoops: [SwiftSetting] = [.unsafeFlags(["-O"])]
 let trainingTargets: [Target] = [
     // A site's labelled CT (nnU-Net, MSD, WORD, CSV layouts) and how its labels map to the model's classes.
-    .target(name: "Datasets", dependencies: ["ModelSpec", "NIfTI", "Preprocess", "Volumes"]),
+    .target(name: "Datasets", dependencies: ["Ingest", "ModelSpec", "NIfTI", "Preprocess", "Volumes"]),
     .target(name: "Training", dependencies: ["Inference", "CDNNL", "ModelSpec", "Phantom", "Synthesis", "Preprocess", "Volumes", "Datasets", "NIfTI"],
             swiftSettings: trainingLoops),
     .testTarget(name: "TrainingTests", dependencies: ["Training", "Inference", "Datasets", "ModelSpec", "NIfTI", "Phantom", "Volumes", "TestSupport"]),
@@ -114,7 +114,7 @@ let inferenceModules: [Target.Dependency] = [
 let segmentationTargets: [Target] = [
     .target(name: "Segmentation", dependencies: ["Ingest", "Preprocess", "Inference", "SlidingWindows", "Export", "NIfTI", "Volumes", "Phantom",
                                                  "Datasets", logging]),
-    .testTarget(name: "SegmentationTests", dependencies: ["Segmentation", "Datasets", "Preprocess", "Inference", "SlidingWindows", "Phantom", "NIfTI", "Volumes", "TestSupport",
+    .testTarget(name: "SegmentationTests", dependencies: ["Segmentation", "Datasets", "Ingest", "Preprocess", "Inference", "SlidingWindows", "Phantom", "NIfTI", "Volumes", "TestSupport",
                                                           "ModelTestSupport"]),
 ]
 

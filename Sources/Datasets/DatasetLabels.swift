@@ -1,9 +1,20 @@
 import Foundation
+import Ingest
 import NIfTI
 import Preprocess
 import Volumes
 
 extension LabelledDataset {
+    /// A case's scan in HU: a NIfTI file, or the one CT series of a DICOM folder (DCMTK, with the
+    /// ingest's checks).
+    public func scan(of item: Case) throws -> Volume<Int16> {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: item.image, isDirectory: &isDirectory) else {
+            throw PathError<LabelledDataset>(path: item.image, reason: "no such file or folder")
+        }
+        return isDirectory.boolValue ? try DicomFolder.loadSeries(in: item.image).volume : try NIfTIFile.readHounsfield(item.image)
+    }
+
     /// A case's labels as model classes on its scan's grid (values the dataset's map leaves out
     /// become 0). Labels stored in another voxel order (a label map written by another tool than
     /// the image) are permuted and flipped onto the scan's; refused when the grids differ in place.

@@ -7,7 +7,8 @@ import Volumes
 /// - nnU-Net raw: `dataset.json`, `imagesTr/X_0000.nii.gz` with `labelsTr/X.nii.gz` (and `Ts`);
 /// - MSD: `dataset.json` listing `training` pairs;
 /// - WORD: `imagesTr|imagesVal|imagesTs/X.nii.gz` with `labelsTr|labelsVal|labelsTs/X.nii.gz`;
-/// - a CSV of image,label paths (PyMIC's), relative to the CSV's folder.
+/// - a CSV of image,label paths (PyMIC's), relative to the CSV's folder (an image may be a DICOM folder);
+/// - DICOM folders: `X/` holding one CT series with its label map `X.nii.gz` (.nii, .nii.zst) beside it.
 /// Organs the dataset does not label are left out of its map (partial labels): they are neither
 /// scored nor taught as background.
 public struct LabelledDataset: Sendable {
@@ -56,7 +57,7 @@ public struct LabelledDataset: Sendable {
                     }
                 }
             }
-        } else {
+        } else if fm.fileExists(atPath: "\(path)/labelsTr") || fm.fileExists(atPath: "\(path)/labelsVal") || fm.fileExists(atPath: "\(path)/labelsTs") {
             layout = "word"
             cases = ["Tr", "Val", "Ts"].flatMap { split in
                 Self.files(in: "\(path)/labels\(split)", ending: ".nii.gz").compactMap { label in
@@ -64,9 +65,12 @@ public struct LabelledDataset: Sendable {
                     return fm.fileExists(atPath: image) ? Case(id: String(label.dropLast(7)), image: image, labels: "\(path)/labels\(split)/\(label)") : nil
                 }
             }
+        } else {
+            layout = "dicom"
+            cases = Self.dicomCases(path)
         }
         guard !cases.isEmpty else {
-            throw PathError<LabelledDataset>(path: path, reason: "no image/label pairs found (nnU-Net raw, MSD, WORD's folders or a CSV of image,label)")
+            throw PathError<LabelledDataset>(path: path, reason: "no image/label pairs found (nnU-Net raw, MSD, WORD's folders, a CSV of image,label, or DICOM folders X/ with X.nii.gz beside them)")
         }
         labelMap = try Self.map(explicit ?? names.map { Dictionary(uniqueKeysWithValues: $0.map { ("\($0.key)", $0.value) }) }, classes: classes)
     }
@@ -134,6 +138,18 @@ public struct LabelledDataset: Sendable {
         var rows = text.split(whereSeparator: \.isNewline).map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
         if let header = rows.first, header.first?.lowercased() == "image" { rows.removeFirst() }
         return rows.filter { $0.count >= 2 }.map { Case(id: caseID($0[1]), image: resolve($0[0], in: folder), labels: resolve($0[1], in: folder)) }
+    }
+
+    /// Subfolders with a label map of the same name beside them.
+    static func dicomCases(_ path: String) -> [Case] {
+        let fm = FileManager.default
+        let entries = ((try? fm.contentsOfDirectory(atPath: path)) ?? []).filter { !$0.hasPrefix(".") }.sorted()
+        return entries.compactMap { name in
+            var isDirectory: ObjCBool = false
+            guard fm.fileExists(atPath: "\(path)/\(name)", isDirectory: &isDirectory), isDirectory.boolValue,
+                  let label = [".nii.gz", ".nii.zst", ".nii"].map({ "\(path)/\(name)\($0)" }).first(where: { fm.fileExists(atPath: $0) }) else { return nil }
+            return Case(id: name, image: "\(path)/\(name)", labels: label)
+        }
     }
 
     static func files(in folder: String, ending: String) -> [String] {

@@ -49,15 +49,15 @@ public struct DatasetEvaluation: Codable, Sendable {
         var cases: [Case] = []
         for item in dataset.cases {
             let start = Date()
-            let scan = try ScanInput.load(item.image, logger: logger)
-            let reference = try dataset.labels(of: item, on: scan.volume.geometry)
-            let predicted = try segmenter.segment(scan.volume).labels
+            let scan = try dataset.scan(of: item)
+            let reference = try dataset.labels(of: item, on: scan.geometry)
+            let predicted = try segmenter.segment(scan).labels
             var organs: [String: OrganScore] = [:]
             let overlap = LabelOverlap(prediction: predicted.voxels, reference: reference.voxels, labelCount: classes.count)
             for organ in classes where labelled.contains(organ.id) {
                 guard let dice = overlap.dice(organ.id),
-                      let surface = SurfaceDistances(prediction: predicted.voxels, reference: reference.voxels, size: scan.volume.size,
-                                                     spacing: scan.volume.geometry.spacing, label: UInt8(organ.id)) else { continue }
+                      let surface = SurfaceDistances(prediction: predicted.voxels, reference: reference.voxels, size: scan.size,
+                                                     spacing: scan.geometry.spacing, label: UInt8(organ.id)) else { continue }
                 organs[organ.name] = OrganScore(dice: dice, hd95: surface.hausdorff95.isFinite ? surface.hausdorff95 : nil,
                                                 nsd: surface.surfaceDice(toleranceMM: nsdToleranceMM),
                                                 referenceVoxels: overlap.reference[organ.id], predictedVoxels: overlap.predicted[organ.id])

@@ -1,6 +1,7 @@
 import Datasets
 import Foundation
 import Inference
+import Ingest
 import Logging
 import ModelSpec
 import ModelTestSupport
@@ -35,6 +36,24 @@ import Volumes
         let image = try NIfTIFile.readHounsfield(dir.file("ct.nii.gz"))
         #expect(try data.labels(of: data.cases[0], on: image.geometry).voxels == phantom.labels.voxels)
         #expect(throws: PathError<LabelledDataset>.self) { try data.labels(of: data.cases[1], on: image.geometry) }
+    }
+
+    /// DICOM folders with their label maps beside them: each folder's series is the case's scan
+    /// (read through the ingest), its labels taken onto that grid.
+    @Test func dicomFoldersWithLabelMapsBesideThem() throws {
+        let dir = try TemporaryDirectory()
+        let phantom = PhantomGenerator.generate(PhantomOptions(seed: 6, matrix: 48, sliceSpacing: 5))
+        _ = try DicomSeriesWriter().write(phantom.image, to: dir.file("patient_a"))
+        try NIfTIFile.write(phantom.labels, to: dir.file("patient_a.nii.gz"))
+        try FileManager.default.createDirectory(atPath: dir.file("unlabelled_series"), withIntermediateDirectories: true)
+        let data = try LabelledDataset(path: dir.path, classes: Self.classes)
+        #expect(data.layout == "dicom")
+        #expect(data.cases.map(\.id) == ["patient_a"])
+        let scan = try data.scan(of: data.cases[0])
+        #expect(scan.size.count == phantom.image.size.count)
+        let labels = try data.labels(of: data.cases[0], on: scan.geometry)
+        let foreground = labels.voxels.count { $0 != 0 }
+        #expect(foreground == phantom.labels.voxels.count { $0 != 0 } && foreground > 0)
     }
 
     static func touch(_ path: String) throws {

@@ -44,7 +44,7 @@ struct DatasetCases {
         if let cached = try? Self.read(stem, record: record) {
             volume = TrainingVolume(size: cached.size, image: cached.image, labels: cached.labels, classCount: classCount, unlabelled: unlabelled)
         } else {
-            let scan = try NIfTIFile.readHounsfield(item.image)
+            let scan = try dataset.scan(of: item)
             let labels = try dataset.labels(of: item, on: scan.geometry)
             volume = try TrainingVolume(image: scan, labels: labels, spec: spec, classCount: classCount, threads: threads)
             volume.unlabelled = unlabelled
