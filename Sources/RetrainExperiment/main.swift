@@ -101,14 +101,14 @@ for n in 0..<heldoutCount {
     let seed = UInt64(7000 + n)
     let p = PhantomGenerator.generate(options(seed: seed))
     let a = LabelOverlap(prediction: try student.segment(p.image).labels.voxels, reference: p.labels.voxels, labelCount: 17).meanForegroundDice ?? 0
-    let b = status.decision == "promoted"
+    let b = status.decision == .promoted
         ? LabelOverlap(prediction: try after.segment(p.image).labels.voxels, reference: p.labels.voxels, labelCount: 17).meanForegroundDice ?? 0 : a
     before.append(a)
     served.append(b)
     say("{\"event\":\"heldout\",\"seed\":\(seed),\"before\":\(a),\"after\":\(b)}")
 }
 func mean(_ x: [Double]) -> Double { x.isEmpty ? 0 : x.reduce(0, +) / Double(x.count) }
-say("{\"event\":\"summary\",\"shifted\":\(shifted),\"stream\":\(streamCount),\"stream_student_dice\":\(mean(streamDice)),\"heldout\":\(heldoutCount),\"heldout_dice_before\":\(mean(before)),\"heldout_dice_after\":\(mean(served)),\"decision\":\"\(status.decision ?? "-")\",\"round_seconds\":\(Int(roundSeconds)),\"total_seconds\":\(Int(Date().timeIntervalSince(started)))}")
+say("{\"event\":\"summary\",\"shifted\":\(shifted),\"stream\":\(streamCount),\"stream_student_dice\":\(mean(streamDice)),\"heldout\":\(heldoutCount),\"heldout_dice_before\":\(mean(before)),\"heldout_dice_after\":\(mean(served)),\"decision\":\"\(status.decision?.rawValue ?? "-")\",\"round_seconds\":\(Int(roundSeconds)),\"total_seconds\":\(Int(Date().timeIntervalSince(started)))}")
 
 /// Which stream series get a correction: a hash of the UID, like the validation split.
 enum StableHashForExperiment {

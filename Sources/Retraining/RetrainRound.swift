@@ -106,14 +106,14 @@ public final class RetrainRound {
             try runLocked()
         } catch {
             status.phase = "failed"
-            status.decision = "failed"
+            status.decision = .failed
             status.reason = "\(error)"
             logger.error("retraining round failed", metadata: ["stage": "retrain", "error": "\(error)"])
         }
         status.seconds = Date().timeIntervalSince(clock)
         try publish()
         logger.notice("retraining round finished", metadata: [
-            "stage": "retrain", "decision": "\(status.decision ?? "-")", "reason": "\(status.reason ?? "-")",
+            "stage": "retrain", "decision": "\(status.decision?.rawValue ?? "-")", "reason": "\(status.reason ?? "-")",
             "current_dice": "\(status.currentDice.map { String(format: "%.4f", $0) } ?? "-")",
             "candidate_dice": "\(status.candidateDice.map { String(format: "%.4f", $0) } ?? "-")",
             "model.version": "\(store.current() ?? "-")", "duration_ms": .stringConvertible(Int(status.seconds! * 1000))])
@@ -126,8 +126,8 @@ public final class RetrainRound {
         try status.write(statusPath)
     }
 
-    private func finish(_ decision: String, _ reason: String) {
-        status.phase = decision == "skipped" ? "skipped" : "done"
+    private func finish(_ decision: RoundDecision, _ reason: String) {
+        status.phase = decision == .skipped ? "skipped" : "done"
         status.decision = decision
         status.reason = reason
     }
@@ -195,7 +195,7 @@ public final class RetrainRound {
                                                    "corrected_series": .stringConvertible(corrected)])
         guard trainingSeries.count + validationSeries.count >= settings.minimumSeries, !trainingSeries.isEmpty,
               validationSeries.count >= max(1, settings.minimumValidationSeries) else {
-            finish("skipped", "\(trainingSeries.count) training and \(validationSeries.count) validation series with labels; a round needs "
+            finish(.skipped, "\(trainingSeries.count) training and \(validationSeries.count) validation series with labels; a round needs "
                    + "\(settings.minimumSeries) in all, one for training and \(max(1, settings.minimumValidationSeries)) for validation"
                    + (settings.teacher == nil ? " (no teacher configured)" : ""))
             return
@@ -290,7 +290,7 @@ public final class RetrainRound {
             status.anchorCandidateDice = try anchors.dice(of: stagedModel, precision: precision, threads: settings.threads, logger: logger)
             if status.anchorCandidateDice! < floor - settings.anchorTolerance {
                 try? FileManager.default.removeItem(atPath: staged)
-                finish("kept-current", String(format: "mean validation Dice %.4f beats %.4f by %.4f, but on the anchor phantoms the candidate "
+                finish(.keptCurrent, String(format: "mean validation Dice %.4f beats %.4f by %.4f, but on the anchor phantoms the candidate "
                                               + "scores %.4f against %.4f (tolerance %.4f)", status.candidateDice!, status.currentDice!, gain,
                                               status.anchorCandidateDice!, floor, settings.anchorTolerance))
                 return
@@ -299,10 +299,10 @@ public final class RetrainRound {
         if gain >= settings.promoteMargin {
             try store.commit(staged: staged, version: version)
             try store.promote(version, reason: String(format: "validation Dice %.4f → %.4f (margin %.4f)", status.currentDice!, status.candidateDice!, settings.promoteMargin))
-            finish("promoted", String(format: "mean validation Dice %.4f beats %.4f by %.4f (margin %.4f)", status.candidateDice!, status.currentDice!, gain, settings.promoteMargin))
+            finish(.promoted, String(format: "mean validation Dice %.4f beats %.4f by %.4f (margin %.4f)", status.candidateDice!, status.currentDice!, gain, settings.promoteMargin))
         } else {
             try? FileManager.default.removeItem(atPath: staged)
-            finish("kept-current", String(format: "mean validation Dice %.4f vs %.4f: gain %.4f below the margin %.4f", status.candidateDice!, status.currentDice!, gain, settings.promoteMargin))
+            finish(.keptCurrent, String(format: "mean validation Dice %.4f vs %.4f: gain %.4f below the margin %.4f", status.candidateDice!, status.currentDice!, gain, settings.promoteMargin))
         }
     }
 

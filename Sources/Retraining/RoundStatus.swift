@@ -24,8 +24,7 @@ public struct RoundStatus: Codable, Sendable {
     /// candidate that cleared the validation margin.
     public var anchorCurrentDice: Double?
     public var anchorCandidateDice: Double?
-    /// promoted, kept-current, skipped, failed
-    public var decision: String?
+    public var decision: RoundDecision?
     public var reason: String?
     public var seconds: Double?
 
@@ -47,4 +46,18 @@ public struct RoundStatus: Codable, Sendable {
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
         try AtomicFile.write([UInt8](try encoder.encode(self)), to: path)
     }
+}
+
+/// How a retraining round ended (status.json's `decision`).
+public enum RoundDecision: String, Sendable, Codable, CustomStringConvertible {
+    /// The candidate became the current model.
+    case promoted
+    /// The candidate did not clear the validation margin or the anchor floor.
+    case keptCurrent = "kept-current"
+    /// Too few labelled series for a round.
+    case skipped
+    /// The round stopped on an error.
+    case failed
+
+    public var description: String { rawValue }
 }

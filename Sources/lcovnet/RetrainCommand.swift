@@ -54,6 +54,6 @@ struct RetrainCommand: ParsableCommand {
             FileHandle.standardError.write(Data("lcovnet retrain: \(error)\n".utf8))
             throw ExitCode(error is LockHeld ? 75 : 1)
         }
-        if status.decision == "failed" { throw ExitCode(1) }
+        if status.decision == .failed { throw ExitCode(1) }
     }
 }

@@ -93,7 +93,7 @@ import Testing
         // A complete round afterwards: it cleans up what the kills left and decides.
         #expect(try run(killIn: nil).status == 0)
         let status = try #require(RoundStatus.read(dir.file("work/retrain/status.json")))
-        #expect(status.decision == "kept-current", "\(status.reason ?? "")")
+        #expect(status.decision == .keptCurrent, "\(status.reason ?? "")")
         try checkServing()
         #expect(try FileManager.default.contentsOfDirectory(atPath: store.path).allSatisfy { !$0.hasPrefix(".incoming-") })
     }

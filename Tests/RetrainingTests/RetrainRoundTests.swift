@@ -39,7 +39,7 @@ import Testing
     @Test func aRoundThatCannotImproveKeepsTheCurrentModel() throws {
         let s = try Setup()
         let status = try s.round(steps: 3, margin: 0.01).run()
-        #expect(status.decision == "kept-current", "\(status.reason ?? "")")
+        #expect(status.decision == .keptCurrent, "\(status.reason ?? "")")
         let current = try #require(status.currentDice), candidate = try #require(status.candidateDice)
         #expect(current > 0.95, "the student against its own argmax: \(current)")
         #expect(candidate < current + 0.01)
@@ -51,7 +51,7 @@ import Testing
         #expect(try FileManager.default.contentsOfDirectory(atPath: s.store.path).allSatisfy { !$0.hasPrefix(".incoming-") })
         // Every cached patch now holds the teacher's targets; status.json says what happened.
         #expect(try s.cache.manifest().series.flatMap(\.patches).allSatisfy { $0.teacher != nil })
-        #expect(RoundStatus.read("\(s.work)/retrain/status.json")?.decision == "kept-current")
+        #expect(RoundStatus.read("\(s.work)/retrain/status.json")?.decision == .keptCurrent)
     }
 
     @Test func aCandidateThatClearsTheMarginIsPromotedAndCorrectionsCount() throws {
@@ -62,7 +62,7 @@ import Testing
         try NIfTIFile.write(RetrainingFixtures.phantom.labels, to: s.dir.file("work/corrections/\(uid).nii.gz"))
         // A margin every candidate clears: this exercises promotion, not learning.
         let status = try s.round(steps: 2, margin: -1).run()
-        #expect(status.decision == "promoted", "\(status.reason ?? "")")
+        #expect(status.decision == .promoted, "\(status.reason ?? "")")
         #expect(status.correctedSeries == 1)
         #expect(status.anchorCurrentDice != nil && status.anchorCandidateDice != nil)
         let candidate = try #require(status.candidateVersion)
@@ -78,7 +78,7 @@ import Testing
         // The candidate clears the validation margin, but the floor asks it to beat the current
         // model on the whole anchor phantoms by a full point of Dice, which no model can.
         let status = try s.round(steps: 2, margin: -1, anchorTolerance: -1).run()
-        #expect(status.decision == "kept-current", "\(status.reason ?? "")")
+        #expect(status.decision == .keptCurrent, "\(status.reason ?? "")")
         #expect(status.reason?.contains("anchor phantoms") == true)
         let current = try #require(status.anchorCurrentDice), candidate = try #require(status.anchorCandidateDice)
         #expect((0...1).contains(current) && (0...1).contains(candidate))
@@ -92,7 +92,7 @@ import Testing
         settings.minimumValidationSeries = 2
         let status = try RetrainRound(cache: s.cache, store: s.store, baseline: s.base.path, settings: settings,
                                       workPath: s.dir.file("work/retrain"), logger: Logger(label: "test")).run()
-        #expect(status.decision == "skipped", "\(status.reason ?? "")")
+        #expect(status.decision == .skipped, "\(status.reason ?? "")")
         #expect(status.reason?.contains("2 for validation") == true)
     }
 
@@ -105,7 +105,7 @@ import Testing
                                  settings: RetrainingFixtures.settings(steps: 1, margin: 0, teacher: nil, corrections: dir.file("none")),
                                  workPath: dir.file("retrain"), logger: Logger(label: "test"))
         let status = try round.run()
-        #expect(status.decision == "skipped")
+        #expect(status.decision == .skipped)
         #expect(status.reason?.contains("no teacher configured") == true)
     }
 }
