@@ -18,11 +18,15 @@ public struct SynthesisOptions: Sendable, Codable, Equatable {
     public var sliceSpacing: Double?
     public var noiseSigma: Double?
     public var randomContrast: Bool?
+    /// With `randomContrast` nil: the share of seeds drawn with randomized contrast (nil: 0.25,
+    /// the shipped model's; the same random stream whatever the share).
+    public var randomContrastShare: Double?
     /// "left", "right", both or none (an empty list).
     public var hipImplants: [String]?
 
     public init(seed: UInt64, phase: ContrastPhase? = nil, fieldOfView: FieldOfView? = nil, pixelSpacing: Double? = nil,
-                sliceSpacing: Double? = nil, noiseSigma: Double? = nil, randomContrast: Bool? = nil, hipImplants: [String]? = nil) {
+                sliceSpacing: Double? = nil, noiseSigma: Double? = nil, randomContrast: Bool? = nil, randomContrastShare: Double? = nil,
+                hipImplants: [String]? = nil) {
         self.seed = seed
         self.phase = phase
         self.fieldOfView = fieldOfView
@@ -30,6 +34,7 @@ public struct SynthesisOptions: Sendable, Codable, Equatable {
         self.sliceSpacing = sliceSpacing
         self.noiseSigma = noiseSigma
         self.randomContrast = randomContrast
+        self.randomContrastShare = randomContrastShare
         self.hipImplants = hipImplants
     }
 }
@@ -78,7 +83,7 @@ public struct SynthesisParameters: Sendable, Codable, Equatable {
     public var hipImplants: [String]
 
     static func draw(_ o: SynthesisOptions, anatomy: String, using rng: inout SeededGenerator) -> SynthesisParameters {
-        var p = draw(seed: o.seed, anatomy: anatomy, phase: o.phase, using: &rng)
+        var p = draw(seed: o.seed, anatomy: anatomy, phase: o.phase, randomContrastShare: o.randomContrastShare ?? 0.25, using: &rng)
         if let v = o.fieldOfView { p.fieldOfView = v }
         if let v = o.pixelSpacing { p.pixelSpacing = v }
         if let v = o.sliceSpacing {
@@ -91,7 +96,8 @@ public struct SynthesisParameters: Sendable, Codable, Equatable {
         return p
     }
 
-    private static func draw(seed: UInt64, anatomy: String, phase: ContrastPhase?, using rng: inout SeededGenerator) -> SynthesisParameters {
+    private static func draw(seed: UInt64, anatomy: String, phase: ContrastPhase?, randomContrastShare: Double,
+                             using rng: inout SeededGenerator) -> SynthesisParameters {
         let phase = phase ?? ContrastPhase.allCases[[0, 1, 2, 2, 2, 3][Int(rng.next() % 6)]]
         let fovDraw = rng.uniform(0...1)
         let fov: FieldOfView = fovDraw < 0.55 ? .abdomenPelvis : fovDraw < 0.8 ? .upperAbdomen : .pelvis
@@ -117,7 +123,7 @@ public struct SynthesisParameters: Sendable, Codable, Equatable {
             colonContent: content([("stool", 0.45), ("gas", 0.3), ("fluid", 0.1), ("oral-contrast", 0.15)]),
             bladderContrast: phase == .delayed && rng.chance(0.7), clutterBlobs: Int(rng.uniform(8...40)),
             table: rng.chance(0.7), streaks: rng.chance(0.5), perirenalFatMM: rng.uniform(3...25),
-            randomContrast: rng.chance(0.25), hipImplants: drawHipImplants(using: &rng))
+            randomContrast: rng.chance(randomContrastShare), hipImplants: drawHipImplants(using: &rng))
     }
 
     /// About one scan in ten: a population that has reached the age of hip replacements.

@@ -21,6 +21,8 @@ struct TrainingOptions: ParsableArguments {
     var anatomies: String?
     @Option(help: "With --anatomies or --dataset: every seed divisible by N is a phantom instead, so the model keeps the phantom population (0: none).")
     var phantomEvery: Int = 0
+    @Option(help: "With --anatomies: share (0-1) of synthesized CTs whose soft tissues take random HU, SynthSeg's randomized contrast (default 0.25).")
+    var randomContrastShare: Double?
     @Option(help: "A labelled CT dataset (nnU-Net raw, MSD, WORD's folders or a CSV of image,label): seeds stand for its training cases (docs/TRAINING.md).")
     var dataset: String?
     @Option(help: "With --dataset: btcv, amos, flare22, word, or a JSON file of label value → organ name or id (default: dataset.json's names, else WORD's ids). Organs left out are partial labels: merged into background in the loss, never taught as background.")
@@ -65,6 +67,10 @@ struct TrainingOptions: ParsableArguments {
         c.phantomSeeds = try Self.range(phantoms)
         c.phantomMatrix = matrix
         c.anatomies = anatomies
+        if let share = randomContrastShare {
+            guard (0...1).contains(share), anatomies != nil else { throw ValidationError("--random-contrast-share needs --anatomies and a share in [0, 1]") }
+            c.randomContrastShare = share
+        }
         guard phantomEvery >= 0 else { throw ValidationError("--phantom-every must be 0 or more") }
         c.phantomEvery = phantomEvery > 0 ? phantomEvery : nil
         if let dataset {

@@ -261,4 +261,23 @@ import Volumes
             #expect(same)
         }
     }
+
+    /// `randomContrastShare` decides only how many seeds draw randomized contrast: every other
+    /// parameter of a seed stays as it was, and nil is the shipped 0.25.
+    @Test func theRandomContrastShareChangesOnlyThatDraw() {
+        func draw(_ seed: UInt64, _ share: Double?) -> SynthesisParameters {
+            var rng = SeededGenerator(seed: seed &* 0x2545_F491_4F6C_DD1D)
+            return SynthesisParameters.draw(SynthesisOptions(seed: seed, randomContrastShare: share), anatomy: "a", using: &rng)
+        }
+        let seeds = UInt64(1)...200
+        #expect(seeds.allSatisfy { draw($0, 1).randomContrast } && !seeds.contains { draw($0, 0).randomContrast })
+        #expect(seeds.allSatisfy { draw($0, nil) == draw($0, 0.25) })
+        for seed in seeds {
+            var a = draw(seed, 0.6), b = draw(seed, nil)
+            (a.randomContrast, b.randomContrast) = (false, false)
+            #expect(a == b)
+        }
+        let share = Double(seeds.count { draw($0, 0.6).randomContrast }) / Double(seeds.count)
+        #expect(abs(share - 0.6) < 0.1, "\(share)")
+    }
 }

@@ -53,7 +53,7 @@ public struct TrainingVolume: Sendable {
                                threads: configuration.threads)
         case .synthesized:
             return try synthesized(seed: seed, maps: AnatomyMaps(folder: configuration.anatomies!), spec: configuration.input,
-                                   classCount: classCount, threads: configuration.threads)
+                                   classCount: classCount, threads: configuration.threads, randomContrastShare: configuration.randomContrastShare)
         case .dataset:
             return try DatasetCases(configuration, classes: Array(OrganClass.word.prefix(classCount)))
                 .volume(forSeed: seed, classCount: classCount, threads: configuration.threads)
@@ -61,9 +61,11 @@ public struct TrainingVolume: Sendable {
     }
 
     /// A CT synthesized on one of `maps` (which one the seed says), prepared.
-    public static func synthesized(seed: UInt64, maps: AnatomyMaps, spec: InputPreparation, classCount: Int, threads: Int) throws -> TrainingVolume {
+    public static func synthesized(seed: UInt64, maps: AnatomyMaps, spec: InputPreparation, classCount: Int, threads: Int,
+                                   randomContrastShare: Double? = nil) throws -> TrainingVolume {
         let name = maps.name(forSeed: seed)
-        let scan = try CTSynthesizer.synthesize(try maps.load(name), anatomy: name, SynthesisOptions(seed: seed), threads: threads)
+        let scan = try CTSynthesizer.synthesize(try maps.load(name), anatomy: name, SynthesisOptions(seed: seed, randomContrastShare: randomContrastShare),
+                                                threads: threads)
         return try TrainingVolume(image: scan.image, labels: scan.labels, spec: spec, classCount: classCount, threads: threads)
     }
 

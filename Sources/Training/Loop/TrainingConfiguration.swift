@@ -25,6 +25,9 @@ public struct TrainingConfiguration: Sendable, Codable {
     /// A folder of WORD label maps: when set, every seed of the pool (and of evaluation) is a
     /// CT synthesized on those maps (Synthesis.CTSynthesizer) instead of a phantom.
     public var anatomies: String?
+    /// With `anatomies`: the share of synthesized CTs whose soft tissues take random HU (SynthSeg's
+    /// randomized contrast); nil: the synthesizer's 0.25.
+    public var randomContrastShare: Double?
     /// With `anatomies`: every seed divisible by this is a phantom instead, so that a model
     /// trained on synthesized CT keeps the phantom population too; nil: none.
     public var phantomEvery: Int?
