@@ -23,7 +23,7 @@ struct TrainingOptions: ParsableArguments {
     var phantomEvery: Int = 0
     @Option(help: "With --anatomies: share (0-1) of synthesized CTs whose soft tissues take random HU, SynthSeg's randomized contrast (default 0.25).")
     var randomContrastShare: Double?
-    @Option(help: "A labelled CT dataset (nnU-Net raw, MSD, WORD's folders or a CSV of image,label): seeds stand for its training cases (docs/TRAINING.md).")
+    @Option(help: "A labelled CT dataset (nnU-Net raw, MSD, WORD's folders, a CSV of image,label, or DICOM folders X/ with X.nii.gz beside them): seeds stand for its training cases (docs/TRAINING.md).")
     var dataset: String?
     @Option(help: "With --dataset: btcv, amos, flare22, word, or a JSON file of label value → organ name or id (default: dataset.json's names, else WORD's ids). Organs left out are partial labels: merged into background in the loss, never taught as background.")
     var labelMap: String?
