@@ -115,7 +115,8 @@ struct DatasetCases {
         let files = [("image.nii.zst", { (path: String) in try NIfTIFile.write(Volume(geometry: geometry, voxels: volume.image), to: path) }),
                      ("labels.nii.zst", { (path: String) in try NIfTIFile.write(Volume(geometry: geometry, voxels: volume.labels), to: path) })]
         for (ending, write) in files {
-            let temporary = "\(stem).partial.\(ending)"
+            // Unique per writer: a prefetch thread may prepare the case the loop also asks for.
+            let temporary = "\(stem).partial-\(UUID().uuidString).\(ending)"
             try write(temporary)
             guard rename(temporary, "\(stem).\(ending)") == 0 else { throw TrainingError("\(stem).\(ending): cannot be written (errno \(errno))") }
         }
