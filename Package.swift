@@ -87,11 +87,8 @@ let preprocessTargets: [Target] = [
 let preprocessTests: [Target] = [
     .testTarget(name: "PreprocessTests", dependencies: ["Preprocess", "Volumes", "ModelSpec", "NIfTI", "Phantom", "TestSupport"],
                 swiftSettings: optimizedVoxelLoops),
-    .testTarget(name: "ExportTests", dependencies: ["Export", "Preprocess", "Volumes", "NIfTI", "ModelSpec", "TestSupport"],
+    .testTarget(name: "ExportTests", dependencies: ["Export", "Volumes", "NIfTI", "ModelSpec", "TestSupport"],
                 swiftSettings: optimizedVoxelLoops),
-]
-let preprocessModules: [Target.Dependency] = [
-    "Preprocess", "Export",
 ]
 
 
@@ -112,9 +109,9 @@ let inferenceModules: [Target.Dependency] = [
 
 // MARK: Segmentation: the whole job on one scan (ingest → prepare → infer → labels on the scan's grid)
 let segmentationTargets: [Target] = [
-    .target(name: "Segmentation", dependencies: ["Ingest", "Preprocess", "Inference", "SlidingWindows", "Export", "NIfTI", "Volumes", "Phantom",
+    .target(name: "Segmentation", dependencies: ["Ingest", "ModelSpec", "Preprocess", "Inference", "SlidingWindows", "Export", "NIfTI", "Volumes", "Phantom",
                                                  "Datasets", logging]),
-    .testTarget(name: "SegmentationTests", dependencies: ["Segmentation", "Datasets", "Ingest", "Preprocess", "Inference", "SlidingWindows", "Phantom", "NIfTI", "Volumes", "TestSupport",
+    .testTarget(name: "SegmentationTests", dependencies: ["Segmentation", "Datasets", "Ingest", "ModelSpec", "Preprocess", "Inference", "SlidingWindows", "Phantom", "NIfTI", "Volumes", "TestSupport",
                                                           "ModelTestSupport"]),
 ]
 
@@ -149,10 +146,10 @@ let daemonTargets: [Target] = [
                        .product(name: "Prometheus", package: "swift-prometheus"),
                        .product(name: "TOMLKit", package: "TOMLKit")]),
     // The jobs `lcovnet serve` wires into the daemon: grouping by DICOM headers, segmentation, conversion.
-    .target(name: "DaemonJobs", dependencies: ["Daemon", "Datasets", "Ingest", "NIfTI", "Volumes", "Segmentation", "Inference", "Export", "Retraining", "DurableFiles", logging, .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
+    .target(name: "DaemonJobs", dependencies: ["Daemon", "Datasets", "Ingest", "NIfTI", "Preprocess", "Volumes", "Segmentation", "Inference", "Export", "Retraining", "DurableFiles", logging, .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
 ]
 let daemonTests: [Target] = [
-    .testTarget(name: "DaemonTests", dependencies: ["Daemon", "DaemonJobs", "Ingest", "Phantom", "Segmentation", "Volumes", "TestSupport", logging]),
+    .testTarget(name: "DaemonTests", dependencies: ["Daemon", "DaemonJobs", "Ingest", "NIfTI", "Phantom", "Segmentation", "Volumes", "TestSupport", logging]),
 ]
 let daemonModules: [Target.Dependency] = [
     "Daemon", "DaemonJobs", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -163,7 +160,7 @@ let daemonModules: [Target.Dependency] = [
 let executableTargets: [Target] = [
     .executableTarget(
         name: "lcovnet",
-        dependencies: sharedModules + ingestModules + preprocessModules + inferenceModules + ["Segmentation", "Datasets", "Training", "Retraining"] + daemonModules
+        dependencies: sharedModules + ingestModules + ["Export"] + inferenceModules + ["Segmentation", "Datasets", "Training", "Retraining"] + daemonModules
             + [argumentParser, logging]),
 ]
 
