@@ -29,6 +29,8 @@ struct TrainingOptions: ParsableArguments {
     var labelMap: String?
     @Option(help: "With --dataset: share of the cases held out for validation, chosen by a hash of the case id.")
     var validationFraction: Double = 0.2
+    @Option(help: "With --dataset: probability of mirroring a case's patch left to right, left and right organs swapped, as nnU-Net does (0.5); off by default, since a mirrored abdomen has its liver on the left.")
+    var mirrorProbability: Double = 0
     @Option(help: "With --dataset and --anatomies: every seed divisible by N is a CT synthesized on the anatomies instead of a dataset case.")
     var synthesizedEvery: Int = 0
     @Option(help: "With --dataset: folder of the prepared cases, reused by every run with the same preparation (default: OUTPUT/prepared-cases).")
@@ -83,14 +85,16 @@ struct TrainingOptions: ParsableArguments {
             }
             c.synthesizedEvery = synthesizedEvery > 0 ? synthesizedEvery : nil
             c.preparedCache = preparedCache ?? "\(output)/prepared-cases"
+            guard (0...1).contains(mirrorProbability) else { throw ValidationError("--mirror-probability must be in [0, 1]") }
+            c.mirrorProbability = mirrorProbability > 0 ? mirrorProbability : nil
             // Read once here, so that a dataset without pairs fails before any training.
             let data = try LabelledDataset(path: dataset, classes: OrganClass.word, labelMap: c.datasetLabelMap)
             let training = data.cases(validation: false, fraction: validationFraction)
             let unlabelled = OrganClass.word.filter { data.unlabelledClasses(classCount: OrganClass.word.count)[$0.id] }.map(\.name)
             print("{\"event\":\"dataset\",\"layout\":\"\(data.layout)\",\"cases\":\(data.cases.count),\"training\":\(training.count),"
                   + "\"unlabelled\":[\(unlabelled.map { "\"\($0)\"" }.joined(separator: ","))]}")
-        } else if labelMap != nil || synthesizedEvery > 0 || preparedCache != nil {
-            throw ValidationError("--label-map, --synthesized-every and --prepared-cache need --dataset")
+        } else if labelMap != nil || synthesizedEvery > 0 || preparedCache != nil || mirrorProbability > 0 {
+            throw ValidationError("--label-map, --synthesized-every, --prepared-cache and --mirror-probability need --dataset")
         }
         if let refreshPhantoms {
             guard refreshEvery > 0 else { throw ValidationError("--refresh-every must be positive") }

@@ -35,6 +35,10 @@ import Volumes
         #expect(labels == Self.volume.labels)
     }
 
+    @Test func mirroringIsOffUnlessAsked() {
+        #expect(CaseAugmentation().mirror == 0)
+    }
+
     @Test func aMirrorSwapsLeftAndRightOrgans() {
         var a = Self.none()
         a.mirror = 1

@@ -16,7 +16,10 @@ struct CaseAugmentation: Sendable {
     var scaling = 0.2, scaleRange = 0.7...1.4
     var elastic = 0.2, elasticVoxels = 3.0
     var gamma = 0.3, gammaRange = 0.7...1.5
-    var mirror = 0.5
+    /// nnU-Net mirrors with p 0.5; an abdomen mirrored puts the liver on the left, and 200 steps
+    /// of it from the shipped student lost the liver on a held-out case (docs/TRAINING.md): off
+    /// unless a run asks for it (TrainingConfiguration.mirrorProbability).
+    var mirror = 0.0
     /// Class id → its mirror image's class (left kidney ↔ right kidney, …), from the class names.
     let swapped: [UInt8]
 

@@ -15,7 +15,7 @@ struct PatchSampler {
     let window: [Int]
     var rng: SplitMix
     let foregroundFraction = 2.0 / 3.0
-    let caseAugmentation = CaseAugmentation()
+    var caseAugmentation = CaseAugmentation()
     /// Applied to every window drawn (nil: the windows as prepared).
     let augmentation: IntensityAugmentation?
 

@@ -56,6 +56,7 @@ public final class Trainer {
             volumes.append(try Self.phantom(seed, configuration, classCount: network.classCount, progress))
         }
         sampler = PatchSampler(volumes: volumes, window: configuration.window, seed: configuration.seed, augmentation: augmentation)
+        sampler.caseAugmentation.mirror = configuration.mirrorProbability ?? 0
         let resumed = try resumeIfPresent()
         if !resumed, let initial = configuration.initialWeights {
             let widened = try network.loadInitial(SafeTensors(contentsOf: initial), source: initial, seed: configuration.seed)

@@ -43,6 +43,9 @@ public struct TrainingConfiguration: Sendable, Codable {
     /// With both `dataset` and `anatomies`: every seed divisible by this is a CT synthesized on
     /// the anatomies instead of a dataset case (the mix of real and synthesized data).
     public var synthesizedEvery: Int?
+    /// Probability of mirroring a dataset case's patch left to right (left and right organs
+    /// swapped); nil: never.
+    public var mirrorProbability: Double?
     /// Folder of the dataset's prepared cases, reused by every run with the same preparation.
     public var preparedCache: String?
     public var input: InputPreparation = .lcovnetDefault
