@@ -46,9 +46,7 @@ extension LabelledDataset {
     /// A fixed split by the case id alone (FNV-1a, 64 bits): the same case is in the same part on
     /// every machine and run, whatever other cases the folder holds.
     public static func isValidation(_ id: String, fraction: Double) -> Bool {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in id.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-        return Double(hash % 10_000) < fraction * 10_000
+        Double(StableHash.fnv1a(id) % 10_000) < fraction * 10_000
     }
 
     /// The cases of one part of the split, in id order.

@@ -174,10 +174,6 @@ enum SeriesAssembly {
         return sorted[sorted.count / 2]
     }
 
-    /// FNV-1a, so fallback keys are the same in every run (Swift's Hasher is seeded per process).
-    private static func stableHash(_ text: String) -> String {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-        return String(hash, radix: 16)
-    }
+    /// So fallback keys are the same in every run (Swift's Hasher is seeded per process).
+    private static func stableHash(_ text: String) -> String { String(StableHash.fnv1a(text), radix: 16) }
 }

@@ -113,8 +113,7 @@ say("{\"event\":\"summary\",\"shifted\":\(shifted),\"stream\":\(streamCount),\"s
 /// Which stream series get a correction: a hash of the UID, like the validation split.
 enum StableHashForExperiment {
     static func bucket(_ uid: String) -> UInt64 {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in "lcovnet-corrected:\(uid)".utf8 { h ^= UInt64(b); h = h &* 0x0000_0100_0000_01b3 }
+        var h = StableHash.fnv1a("lcovnet-corrected:\(uid)")
         h = (h ^ (h >> 30)) &* 0xBF58_476D_1CE4_E5B9
         h = (h ^ (h >> 27)) &* 0x94D0_49BB_1331_11EB
         return (h ^ (h >> 31)) % 100

@@ -1,7 +1,8 @@
 import Export
-import Training
 import Foundation
 import Preprocess
+import Training
+import Volumes
 
 /// The distillation cache under `<work>/distillation`: for each segmented series a few patches
 /// (prepared input and the student's labels), later the teacher's targets for each, and

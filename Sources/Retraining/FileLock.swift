@@ -38,20 +38,3 @@ public struct LockHeld: Error, CustomStringConvertible {
     public var path: String
     public var description: String { "\(path): held by another process" }
 }
-
-/// A stable 64-bit hash of a string (FNV-1a over its UTF-8): the validation split and file names.
-enum StableHash {
-    static func fnv1a(_ text: String) -> UInt64 {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in text.utf8 {
-            h ^= UInt64(b)
-            h = h &* 0x0000_0100_0000_01b3
-        }
-        return h
-    }
-
-    static func hex(_ text: String) -> String {
-        let s = String(fnv1a(text), radix: 16)
-        return String(repeating: "0", count: 16 - s.count) + s
-    }
-}

@@ -1,3 +1,5 @@
+import Volumes
+
 /// Which series validate a round: fixed by a hash of the SeriesInstanceUID, so a series stays on
 /// its side in every round whatever else the cache holds (the split never reshuffles, unlike
 /// a random split drawn per round), and scores of successive rounds compare.

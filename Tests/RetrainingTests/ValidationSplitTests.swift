@@ -1,4 +1,5 @@
 import Testing
+import Volumes
 @testable import Retraining
 
 @Suite struct ValidationSplitTests {

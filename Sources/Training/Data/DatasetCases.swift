@@ -87,11 +87,7 @@ struct DatasetCases {
         }
 
         /// FNV-1a of the record's JSON, as 16 hex digits.
-        var key: String {
-            var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-            for byte in json { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-            return String(format: "%016llx", hash)
-        }
+        var key: String { StableHash.hex(StableHash.fnv1a(bytes: json)) }
     }
 
     static func fileSafe(_ id: String) -> String {
