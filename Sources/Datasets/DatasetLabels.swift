@@ -43,6 +43,9 @@ extension LabelledDataset {
         return (0..<classCount).map { $0 != 0 && !labelled.contains($0) }
     }
 
+    /// The share of cases held out when a command or setting does not say.
+    public static let defaultValidationFraction = 0.2
+
     /// A fixed split by the case id alone (FNV-1a, 64 bits): the same case is in the same part on
     /// every machine and run, whatever other cases the folder holds.
     public static func isValidation(_ id: String, fraction: Double) -> Bool {

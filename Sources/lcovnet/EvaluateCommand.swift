@@ -31,7 +31,7 @@ struct EvaluateCommand: ParsableCommand {
     var labelMap: String?
     @Option(help: "With --dataset: tolerance of the normalized surface Dice, in mm.") var nsdTolerance: Double = 1
     @Option(help: "With --dataset: all cases, or the validation or training part of `train --dataset`'s split by case id.") var split: String = "all"
-    @Option(help: "With --split: the share held out, as given to `train --validation-fraction`.") var validationFraction: Double = 0.2
+    @Option(help: "With --split: the share held out, as given to `train --validation-fraction`.") var validationFraction: Double = LabelledDataset.defaultValidationFraction
     @Option(help: "Precisions to run, comma-separated: int8, fp32 or int8,fp32 (default: the model's own).") var precision: String?
     @Option(help: "In-plane matrix of the phantoms.") var matrix: Int = 256
     @Option(help: "Slice spacing in mm (drawn per seed when omitted).") var sliceSpacing: Double?

@@ -28,7 +28,7 @@ struct TrainingOptions: ParsableArguments {
     @Option(help: "With --dataset: btcv, amos, flare22, word, or a JSON file of label value → organ name or id (default: dataset.json's names, else WORD's ids). Organs left out are partial labels: merged into background in the loss, never taught as background.")
     var labelMap: String?
     @Option(help: "With --dataset: share of the cases held out for validation, chosen by a hash of the case id.")
-    var validationFraction: Double = 0.2
+    var validationFraction: Double = LabelledDataset.defaultValidationFraction
     @Option(help: "With --dataset: probability of mirroring a case's patch left to right, left and right organs swapped, as nnU-Net does (0.5); off by default, since a mirrored abdomen has its liver on the left.")
     var mirrorProbability: Double = 0
     @Option(help: "With --dataset and --anatomies: every seed divisible by N is a CT synthesized on the anatomies instead of a dataset case.")

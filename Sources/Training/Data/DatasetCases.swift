@@ -16,7 +16,7 @@ struct DatasetCases {
 
     init(_ configuration: TrainingConfiguration, classes: [OrganClass]) throws {
         guard let path = configuration.dataset else { throw TrainingError("no dataset configured") }
-        try self.init(path: path, labelMap: configuration.datasetLabelMap, validationFraction: configuration.validationFraction ?? 0.2,
+        try self.init(path: path, labelMap: configuration.datasetLabelMap, validationFraction: configuration.validationFraction ?? LabelledDataset.defaultValidationFraction,
                       spec: configuration.input, cache: configuration.preparedCache, classes: classes)
     }
 

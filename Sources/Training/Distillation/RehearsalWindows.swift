@@ -1,3 +1,4 @@
+import Datasets
 import Foundation
 import ModelSpec
 
@@ -23,7 +24,7 @@ public struct RehearsalWindows {
     public init(dataset path: String, labelMap: [String: String]?, count: Int, cache: String, spec: InputPreparation, classCount: Int,
                 window: [Int], seed: UInt64, threads: Int) throws {
         guard count > 0 else { throw TrainingError("rehearsal needs at least one case") }
-        let cases = try DatasetCases(path: path, labelMap: labelMap, validationFraction: 0.2, spec: spec, cache: cache,
+        let cases = try DatasetCases(path: path, labelMap: labelMap, validationFraction: LabelledDataset.defaultValidationFraction, spec: spec, cache: cache,
                                      classes: Array(OrganClass.word.prefix(classCount)))
         volumes = try (1...UInt64(min(count, cases.cases.count))).map { try cases.volume(forSeed: $0, classCount: classCount, threads: threads) }
         sampler = PatchSampler(volumes: volumes, window: window, seed: seed)

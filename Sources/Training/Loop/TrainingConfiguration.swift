@@ -38,7 +38,8 @@ public struct TrainingConfiguration: Sendable, Codable {
     /// The dataset's label values → organ names or ids, resolved when the run was set up (nil:
     /// dataset.json's names, else WORD's ids). Organs it leaves out are partial labels.
     public var datasetLabelMap: [String: String]?
-    /// Share of the dataset's cases held out for validation by a hash of the case id (nil: 0.2).
+    /// Share of the dataset's cases held out for validation by a hash of the case id (nil:
+    /// LabelledDataset.defaultValidationFraction).
     public var validationFraction: Double?
     /// With both `dataset` and `anatomies`: every seed divisible by this is a CT synthesized on
     /// the anatomies instead of a dataset case (the mix of real and synthesized data).
