@@ -96,9 +96,14 @@ public enum NNUNetV1Resampler {
         ) -> [Float] {
             let n = box.size[axis]
             let out = box.size.replacing(axis, with: m)
-            let sourceStride = [1, full.i, full.i * full.j][axis]
-            let outStride = [1, out.i, out.i * out.j][axis]
+            let sourceStrides = [1, full.i, full.i * full.j], outStrides = [1, out.i, out.i * out.j]
+            let (sourceStride, outStride) = (sourceStrides[axis], outStrides[axis])
+            let first = lower[0] + full.i * (lower[1] + full.j * lower[2])
             let taps = kind == .cubic ? CubicTaps(n: n, m: m) : nil
+            // map_coordinates, order 0: floor(c + 0.5), the edge beyond the ends.
+            let nearest = kind == .nearest ? (0..<m).map { q in
+                min(max(Int((Double(n) / Double(m) * (Double(q) + 0.5)).rounded(.down)), 0), n - 1)
+            } : []
             // Lines are indexed by the two other axes; the outer one is split across threads.
             let others = (0..<3).filter { $0 != axis }
             let (inner, outer) = (others[0], others[1])
@@ -107,20 +112,13 @@ public enum NNUNetV1Resampler {
                 Parallel.forEach(box.size[outer], threads: threads) { o in
                     var line = [Double](repeating: 0, count: n + 2 * CubicTaps.padding)
                     for p in 0..<box.size[inner] {
-                        var s = [0, 0, 0], d = [0, 0, 0]
-                        s[inner] = p + lower[inner]; s[outer] = o + lower[outer]; s[axis] = lower[axis]
-                        d[inner] = p; d[outer] = o
-                        let sourceStart = s[0] + full.i * (s[1] + full.j * s[2])
-                        let outStart = d[0] + out.i * (d[1] + out.j * d[2])
+                        let sourceStart = first + p * sourceStrides[inner] + o * sourceStrides[outer]
+                        let outStart = p * outStrides[inner] + o * outStrides[outer]
                         if let taps {
                             for x in 0..<n { line[CubicTaps.padding + x] = Double(src[sourceStart + x * sourceStride].sampleValue) }
                             taps.interpolate(&line, n: n) { q, value in (dst + outStart + q * outStride).initialize(to: Float(value)) }
                         } else {
-                            let scale = Double(n) / Double(m)
-                            for q in 0..<m {
-                                // map_coordinates, order 0: floor(c + 0.5), the edge beyond the ends.
-                                let c = scale * (Double(q) + 0.5) - 0.5
-                                let x = min(max(Int((c + 0.5).rounded(.down)), 0), n - 1)
+                            for (q, x) in nearest.enumerated() {
                                 (dst + outStart + q * outStride).initialize(to: src[sourceStart + x * sourceStride].sampleValue)
                             }
                         }

@@ -64,7 +64,7 @@ import Volumes
         var a = Self.none()
         (a.rotation, a.maxRotationDegrees) = (1, 90)
         // Draws of exactly ±90° are not forced by the rng: check the transform itself instead.
-        let m = Matrix3x3.rotation(about: 2, degrees: 90)
+        let m = Matrix3.rotation(about: 2, degrees: 90)
         let moved = m * SIMD3<Double>(1, 0, 0)
         #expect(abs(moved.x) < 1e-12 && abs(moved.y - 1) < 1e-12)
         var rng = SplitMix(seed: 3)

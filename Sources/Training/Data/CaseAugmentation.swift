@@ -42,18 +42,18 @@ struct CaseAugmentation: Sendable {
                rng: inout SplitMix) -> (image: [Float], labels: [UInt8]) {
         let (d, h, w) = (window[0], window[1], window[2])
         // M maps patch offsets (x = i, y = j, z = k) to volume offsets.
-        var m = Matrix3x3.identity
+        var m = Matrix3.identity
         if rng.uniform() < rotation {
             for axis in 0..<3 {
-                m = m * Matrix3x3.rotation(about: axis, degrees: (rng.uniform() * 2 - 1) * maxRotationDegrees)
+                m = m * Matrix3.rotation(about: axis, degrees: (rng.uniform() * 2 - 1) * maxRotationDegrees)
             }
         }
         if rng.uniform() < scaling {
             let s = scaleRange.lowerBound + rng.uniform() * (scaleRange.upperBound - scaleRange.lowerBound)
-            m = m * Matrix3x3.scale(s)
+            m = m * Matrix3.scale(s)
         }
         let mirrored = leftRightAxis != nil && rng.uniform() < mirror
-        if let axis = leftRightAxis, mirrored { m = m * Matrix3x3.flip(axis) }
+        if let axis = leftRightAxis, mirrored { m = m * Matrix3.flip(axis) }
         let field = rng.uniform() < elastic ? ElasticField(size: [w, h, d], amplitude: elasticVoxels, rng: &rng) : nil
         let size = volume.size
         let half = SIMD3<Double>(Double(w - 1), Double(h - 1), Double(d - 1)) / 2
@@ -117,29 +117,34 @@ struct CaseAugmentation: Sendable {
 /// A smooth random displacement: independent offsets on a 4×4×4 lattice spanning the patch,
 /// interpolated trilinearly (a coarse version of nnU-Net's Gaussian-smoothed elastic field).
 struct ElasticField {
-    let lattice = 4
-    let size: [Int]
+    static let lattice = 4
+    /// Patch index → lattice coordinate, per axis (x, y, z).
+    let scale: SIMD3<Double>
     var offsets: [SIMD3<Double>]
 
     init(size: [Int], amplitude: Double, rng: inout SplitMix) {
-        self.size = size
+        let n = Double(Self.lattice - 1)
+        scale = SIMD3(n / Double(max(1, size[0] - 1)), n / Double(max(1, size[1] - 1)), n / Double(max(1, size[2] - 1)))
         offsets = (0..<(4 * 4 * 4)).map { _ in SIMD3(rng.gaussian(), rng.gaussian(), rng.gaussian()) * amplitude }
     }
 
+    /// Called for every voxel of a patch: no allocation.
     func displacement(_ x: Int, _ y: Int, _ z: Int) -> SIMD3<Double> {
-        let position = [x, y, z]
-        let p = (0..<3).map { a -> Double in Double(position[a]) / Double(max(1, size[a] - 1)) * Double(lattice - 1) }
-        let f = p.map { min(Int($0), lattice - 2) }
-        let t: [Double] = (0..<3).map { p[$0] - Double(f[$0]) }
+        let p = SIMD3<Double>(Double(x), Double(y), Double(z)) * scale
+        let last = Double(Self.lattice - 2)
+        let f = SIMD3(min(p.x.rounded(.down), last), min(p.y.rounded(.down), last), min(p.z.rounded(.down), last))
+        let t = p - f
+        let (i, j, k) = (Int(f.x), Int(f.y), Int(f.z))
         var out = SIMD3<Double>(repeating: 0)
         for dz in 0...1 {
+            let wz: Double = dz == 0 ? 1 - t.z : t.z
             for dy in 0...1 {
+                let wy: Double = dy == 0 ? 1 - t.y : t.y
                 for dx in 0...1 {
-                    let wx: Double = dx == 0 ? 1 - t[0] : t[0]
-                    let wy: Double = dy == 0 ? 1 - t[1] : t[1]
-                    let wz: Double = dz == 0 ? 1 - t[2] : t[2]
-                    let corner: Int = (f[0] + dx) + lattice * ((f[1] + dy) + lattice * (f[2] + dz))
-                    out += offsets[corner] * (wx * wy * wz)
+                    let wx: Double = dx == 0 ? 1 - t.x : t.x
+                    let corner: Int = (i + dx) + Self.lattice * ((j + dy) + Self.lattice * (k + dz))
+                    let weight: Double = wx * wy * wz
+                    out += offsets[corner] * weight
                 }
             }
         }
@@ -147,35 +152,22 @@ struct ElasticField {
     }
 }
 
-/// Small 3×3 matrices for the patch transform (rows act on (x, y, z) = (i, j, k) offsets).
-struct Matrix3x3 {
-    var rows: [SIMD3<Double>]
-
-    static let identity = Matrix3x3(rows: [SIMD3(1, 0, 0), SIMD3(0, 1, 0), SIMD3(0, 0, 1)])
-
-    static func rotation(about axis: Int, degrees: Double) -> Matrix3x3 {
+/// The patch transform's pieces, on Volumes' Matrix3 (which acts on (x, y, z) = (i, j, k) offsets).
+extension Matrix3 {
+    static func rotation(about axis: Int, degrees: Double) -> Matrix3 {
         let a = degrees * .pi / 180, c = cos(a), s = sin(a)
         switch axis {
-        case 0: return Matrix3x3(rows: [SIMD3(1, 0, 0), SIMD3(0, c, -s), SIMD3(0, s, c)])
-        case 1: return Matrix3x3(rows: [SIMD3(c, 0, s), SIMD3(0, 1, 0), SIMD3(-s, 0, c)])
-        default: return Matrix3x3(rows: [SIMD3(c, -s, 0), SIMD3(s, c, 0), SIMD3(0, 0, 1)])
+        case 0: return Matrix3(columns: [1, 0, 0], [0, c, s], [0, -s, c])
+        case 1: return Matrix3(columns: [c, 0, -s], [0, 1, 0], [s, 0, c])
+        default: return Matrix3(columns: [c, s, 0], [-s, c, 0], [0, 0, 1])
         }
     }
 
-    static func scale(_ s: Double) -> Matrix3x3 { Matrix3x3(rows: identity.rows.map { $0 * s }) }
+    static func scale(_ s: Double) -> Matrix3 { Matrix3(columns: [s, 0, 0], [0, s, 0], [0, 0, s]) }
 
-    static func flip(_ axis: Int) -> Matrix3x3 {
+    static func flip(_ axis: Int) -> Matrix3 {
         var m = identity
-        m.rows[axis][axis] = -1
+        m[axis, axis] = -1
         return m
-    }
-
-    static func * (a: Matrix3x3, b: Matrix3x3) -> Matrix3x3 {
-        let columns = (0..<3).map { c in SIMD3(b.rows[0][c], b.rows[1][c], b.rows[2][c]) }
-        return Matrix3x3(rows: a.rows.map { r in SIMD3((r * columns[0]).sum(), (r * columns[1]).sum(), (r * columns[2]).sum()) })
-    }
-
-    static func * (m: Matrix3x3, v: SIMD3<Double>) -> SIMD3<Double> {
-        SIMD3((m.rows[0] * v).sum(), (m.rows[1] * v).sum(), (m.rows[2] * v).sum())
     }
 }
