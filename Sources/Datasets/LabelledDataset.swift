@@ -8,7 +8,8 @@ import Volumes
 /// - MSD: `dataset.json` listing `training` pairs;
 /// - WORD: `imagesTr|imagesVal|imagesTs/X.nii.gz` with `labelsTr|labelsVal|labelsTs/X.nii.gz`;
 /// - a CSV of image,label paths (PyMIC's), relative to the CSV's folder (an image may be a DICOM folder);
-/// - DICOM folders: `X/` holding one CT series with its label map `X.nii.gz` (.nii, .nii.zst) beside it.
+/// - DICOM folders: `X/` holding one CT series with its label map `X.nii.gz` (.nii, .nii.zst) or its
+///   DICOM Segmentation `X.dcm` beside it (a CSV may name a SEG `.dcm` as a case's labels too).
 /// Organs the dataset does not label are left out of its map (partial labels): they are neither
 /// scored nor taught as background.
 public struct LabelledDataset: Sendable {
@@ -28,6 +29,8 @@ public struct LabelledDataset: Sendable {
     public var cases: [Case]
     /// Dataset label value → model class id, for the organs the dataset labels.
     public var labelMap: [Int: Int]
+    /// The model's classes (a DICOM Segmentation's segments map to them by name).
+    public var classes: [OrganClass]
 
     /// Reads the layout at `path` (a folder, or a CSV file). `labelMap` (dataset value → class
     /// name or id) replaces what dataset.json's names say; without either, values are WORD's ids.
@@ -70,8 +73,9 @@ public struct LabelledDataset: Sendable {
             cases = Self.dicomCases(path)
         }
         guard !cases.isEmpty else {
-            throw PathError<LabelledDataset>(path: path, reason: "no image/label pairs found (nnU-Net raw, MSD, WORD's folders, a CSV of image,label, or DICOM folders X/ with X.nii.gz beside them)")
+            throw PathError<LabelledDataset>(path: path, reason: "no image/label pairs found (nnU-Net raw, MSD, WORD's folders, a CSV of image,label, or DICOM folders X/ with X.nii.gz or a SEG X.dcm beside them)")
         }
+        self.classes = classes
         labelMap = try Self.map(explicit ?? names.map { Dictionary(uniqueKeysWithValues: $0.map { ("\($0.key)", $0.value) }) }, classes: classes)
     }
 
@@ -140,14 +144,14 @@ public struct LabelledDataset: Sendable {
         return rows.filter { $0.count >= 2 }.map { Case(id: caseID($0[1]), image: resolve($0[0], in: folder), labels: resolve($0[1], in: folder)) }
     }
 
-    /// Subfolders with a label map of the same name beside them.
+    /// Subfolders with a label map or a DICOM Segmentation of the same name beside them.
     static func dicomCases(_ path: String) -> [Case] {
         let fm = FileManager.default
         let entries = ((try? fm.contentsOfDirectory(atPath: path)) ?? []).filter { !$0.hasPrefix(".") }.sorted()
         return entries.compactMap { name in
             var isDirectory: ObjCBool = false
             guard fm.fileExists(atPath: "\(path)/\(name)", isDirectory: &isDirectory), isDirectory.boolValue,
-                  let label = [".nii.gz", ".nii.zst", ".nii"].map({ "\(path)/\(name)\($0)" }).first(where: { fm.fileExists(atPath: $0) }) else { return nil }
+                  let label = [".nii.gz", ".nii.zst", ".nii", ".dcm"].map({ "\(path)/\(name)\($0)" }).first(where: { fm.fileExists(atPath: $0) }) else { return nil }
             return Case(id: name, image: "\(path)/\(name)", labels: label)
         }
     }
@@ -162,7 +166,7 @@ public struct LabelledDataset: Sendable {
 
     static func caseID(_ path: String) -> String {
         var name = (path as NSString).lastPathComponent
-        for ending in [".nii.gz", ".nii.zst", ".nii"] where name.hasSuffix(ending) { name = String(name.dropLast(ending.count)) }
+        for ending in [".nii.gz", ".nii.zst", ".nii", ".dcm"] where name.hasSuffix(ending) { name = String(name.dropLast(ending.count)) }
         return name
     }
 }

@@ -147,7 +147,7 @@ func text(of buffer: [CChar]) -> String {
 private func nonEmpty(_ a: String, or b: String) -> String { a.isEmpty ? b : a }
 
 /// Reads a fixed-size C character array imported as a tuple.
-private func string<T>(_ tuple: inout T) -> String {
+func string<T>(_ tuple: inout T) -> String {
     withUnsafeBytes(of: &tuple) { raw in
         let bytes = raw.prefix { $0 != 0 }
         return String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespaces)

@@ -32,7 +32,7 @@ public struct DatasetEvaluation: Codable, Sendable {
     public var dataset: String
     public var layout: String
     public var nsdToleranceMM: Double
-    /// The organs the dataset labels (the rest were not scored).
+    /// The organs some case labels (the rest were not scored; each case is scored on its own).
     public var labelledOrgans: [String]
     public var cases: [Case]
     /// Means over the cases that hold each organ in their reference.
@@ -45,12 +45,14 @@ public struct DatasetEvaluation: Codable, Sendable {
                            logger: Logger, progress: (String) -> Void = { _ in }) throws -> DatasetEvaluation {
         let segmenter = Segmenter(model: model, options: options, logger: logger)
         let classes = model.manifest.classes
-        let labelled = Set(dataset.labelMap.values)
+        var labelledAnywhere = Set<Int>()
         var cases: [Case] = []
         for item in dataset.cases {
             let start = Date()
             let scan = try dataset.scan(of: item)
-            let reference = try dataset.labels(of: item, on: scan.geometry)
+            let caseLabels = try dataset.labels(of: item, on: scan.geometry)
+            let reference = caseLabels.volume, labelled = caseLabels.labelled
+            labelledAnywhere.formUnion(labelled)
             let predicted = try segmenter.segment(scan).labels
             var organs: [String: OrganScore] = [:]
             let overlap = LabelOverlap(prediction: predicted.voxels, reference: reference.voxels, labelCount: classes.count)
@@ -72,7 +74,7 @@ public struct DatasetEvaluation: Codable, Sendable {
             let values = cases.compactMap { c in c.organs[organ].flatMap { $0.referenceVoxels > 0 ? value($0) : nil } }
             return values.isEmpty ? nil : values.reduce(0, +) / Double(values.count)
         }
-        let names = classes.filter { labelled.contains($0.id) }.map(\.name)
+        let names = classes.filter { labelledAnywhere.contains($0.id) }.map(\.name)
         return DatasetEvaluation(
             model: model.path, precision: segmenter.precision.rawValue, dataset: source, layout: dataset.layout, nsdToleranceMM: nsdToleranceMM,
             labelledOrgans: names, cases: cases,

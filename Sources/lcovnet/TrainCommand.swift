@@ -90,9 +90,12 @@ struct TrainingOptions: ParsableArguments {
             // Read once here, so that a dataset without pairs fails before any training.
             let data = try LabelledDataset(path: dataset, classes: OrganClass.word, labelMap: c.datasetLabelMap)
             let training = data.cases(validation: false, fraction: validationFraction)
-            let unlabelled = OrganClass.word.filter { data.unlabelledClasses(classCount: OrganClass.word.count)[$0.id] }.map(\.name)
+            // A SEG case labels the organs its segments name; a label map file, those of the map.
+            let mapped = Set(data.labelMap.values)
+            let unlabelled = data.cases.contains { $0.labels.lowercased().hasSuffix(".dcm") } ? "\"per case (DICOM SEG)\""
+                : "[" + OrganClass.word.filter { $0.id > 0 && !mapped.contains($0.id) }.map { "\"\($0.name)\"" }.joined(separator: ",") + "]"
             print("{\"event\":\"dataset\",\"layout\":\"\(data.layout)\",\"cases\":\(data.cases.count),\"training\":\(training.count),"
-                  + "\"unlabelled\":[\(unlabelled.map { "\"\($0)\"" }.joined(separator: ","))]}")
+                  + "\"unlabelled\":\(unlabelled)}")
         } else if labelMap != nil || synthesizedEvery > 0 || preparedCache != nil || mirrorProbability > 0 {
             throw ValidationError("--label-map, --synthesized-every, --prepared-cache and --mirror-probability need --dataset")
         }

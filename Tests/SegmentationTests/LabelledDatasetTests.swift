@@ -34,7 +34,7 @@ import Volumes
         try "image,label\nct.nii.gz,seg.nii.gz\nct.nii.gz,shifted.nii.gz\n".write(toFile: dir.file("pairs.csv"), atomically: true, encoding: .utf8)
         let data = try LabelledDataset(path: dir.file("pairs.csv"), classes: Self.classes)
         let image = try NIfTIFile.readHounsfield(dir.file("ct.nii.gz"))
-        #expect(try data.labels(of: data.cases[0], on: image.geometry).voxels == phantom.labels.voxels)
+        #expect(try data.labels(of: data.cases[0], on: image.geometry).volume.voxels == phantom.labels.voxels)
         #expect(throws: PathError<LabelledDataset>.self) { try data.labels(of: data.cases[1], on: image.geometry) }
     }
 
@@ -51,9 +51,43 @@ import Volumes
         #expect(data.cases.map(\.id) == ["patient_a"])
         let scan = try data.scan(of: data.cases[0])
         #expect(scan.size.count == phantom.image.size.count)
-        let labels = try data.labels(of: data.cases[0], on: scan.geometry)
+        let labels = try data.labels(of: data.cases[0], on: scan.geometry).volume
         let foreground = labels.voxels.count { $0 != 0 }
         #expect(foreground == phantom.labels.voxels.count { $0 != 0 } && foreground > 0)
+    }
+
+    /// DICOM folders with a DICOM Segmentation beside them, made by highdicom (no one here wrote
+    /// it), binary and fractional: the segments are mapped to organs by their names (TotalSegmentator's
+    /// labels, or for a segment labelled "Segment 2" its coded type and laterality), laid on the
+    /// scan's grid voxel for voxel, and the organs the SEG has no segment for are unlabelled for
+    /// this case (partial labels), not background.
+    @Test(.enabled(if: ReferenceTools.highdicomPython != nil, "needs .cache/dicom-venv with highdicom (scripts/install-deps.sh)"),
+          arguments: [false, true])
+    func dicomFoldersWithASegmentationBesideThem(fractional: Bool) throws {
+        let dir = try TemporaryDirectory("dataset-seg")
+        let phantom = PhantomGenerator.generate(PhantomOptions(seed: 7, matrix: 48, sliceSpacing: 5))
+        _ = try DicomSeriesWriter().write(phantom.image, to: dir.file("patient_b"))
+        let loaded = try DicomFolder.loadSeries(in: dir.file("patient_b"))
+        let source = try #require(loaded.source)
+        var expected = try Reorientation(from: phantom.labels.geometry, to: loaded.volume.geometry.orientationCode).apply(phantom.labels)
+        #expect(expected.geometry.isApproximatelyEqual(to: loaded.volume.geometry, tolerance: 1e-3))
+        let written: Set<UInt8> = [1, 2, 3, 4, 5, 15, 16]   // tools/write_seg_highdicom.py's organs
+        expected.voxels = expected.voxels.map { written.contains($0) ? $0 : 0 }
+        let n = expected.size
+        let scratch = try TemporaryDirectory("seg-scratch")
+        try ReferenceTools.highdicomSegmentation(of: expected.voxels, size: (n.k, n.j, n.i), series: dir.file("patient_b"),
+                                                 sourceInstances: try #require(source.sliceInstanceUIDs), rowsReversed: source.rowsReversed,
+                                                 fractional: fractional, to: dir.file("patient_b.dcm"), scratch: scratch.path)
+        let data = try LabelledDataset(path: dir.path, classes: Self.classes)
+        #expect(data.layout == "dicom" && data.cases.map(\.id) == ["patient_b"])
+        let scan = try data.scan(of: data.cases[0])
+        let labels = try data.labels(of: data.cases[0], on: scan.geometry)
+        #expect(labels.volume.voxels == expected.voxels)
+        let present = Set(expected.voxels.filter { $0 != 0 }.map(Int.init))
+        #expect(present.isSuperset(of: [1, 2, 3, 4, 5]))
+        #expect(labels.labelled == present)
+        let unlabelled = labels.unlabelledClasses(classCount: Self.classes.count)
+        #expect(!unlabelled[0] && !unlabelled[3] && !unlabelled[4] && unlabelled[10])
     }
 
     static func touch(_ path: String) throws {

@@ -44,6 +44,27 @@ public enum ReferenceTools {
     static func readBackDisagreement(tool: String, _ files: [String], labels: [UInt8], size: (slices: Int, rows: Int, columns: Int),
                                      sourceInstances: [String], rowsReversed: Bool, scratch: String) throws -> String? {
         guard let python = highdicomPython else { return "no dicom-venv (scripts/install-deps.sh)" }
+        try writeLabelLayout(labels, size: size, sourceInstances: sourceInstances, rowsReversed: rowsReversed, scratch: scratch)
+        let script = sourceRoot.appendingPathComponent("tools/\(tool)").path
+        let result = try run(python, [script] + files + ["\(scratch)/labels.raw", "\(scratch)/source.json"])
+        return result.status == 0 && result.stdout.hasSuffix("ok\n") ? nil : result.stdout + result.stderr
+    }
+
+    /// Writes `labels` (on the ingested grid of `series`) as a DICOM Segmentation made by
+    /// highdicom (tools/write_seg_highdicom.py), binary or fractional, to `out`.
+    public static func highdicomSegmentation(of labels: [UInt8], size: (slices: Int, rows: Int, columns: Int), series: String,
+                                             sourceInstances: [String], rowsReversed: Bool, fractional: Bool, to out: String,
+                                             scratch: String) throws {
+        guard let python = highdicomPython else { throw ReferenceError(message: "no dicom-venv (scripts/install-deps.sh)") }
+        try writeLabelLayout(labels, size: size, sourceInstances: sourceInstances, rowsReversed: rowsReversed, scratch: scratch)
+        let script = sourceRoot.appendingPathComponent("tools/write_seg_highdicom.py").path
+        let result = try run(python, [script, series, "\(scratch)/labels.raw", "\(scratch)/source.json", out, fractional ? "fractional" : "binary"])
+        guard result.status == 0 else { throw ReferenceError(message: "write_seg_highdicom.py failed: \(result.stderr)") }
+    }
+
+    /// labels.raw in the source images' row order and source.json (shape, SOP Instance UIDs by slice).
+    static func writeLabelLayout(_ labels: [UInt8], size: (slices: Int, rows: Int, columns: Int), sourceInstances: [String],
+                                 rowsReversed: Bool, scratch: String) throws {
         var layout = labels
         if rowsReversed {
             let plane = size.rows * size.columns
@@ -55,9 +76,6 @@ public enum ReferenceTools {
         try Data(layout).write(to: URL(fileURLWithPath: "\(scratch)/labels.raw"))
         let description = try JSONSerialization.data(withJSONObject: ["shape": [size.slices, size.rows, size.columns], "instances": sourceInstances])
         try description.write(to: URL(fileURLWithPath: "\(scratch)/source.json"))
-        let script = sourceRoot.appendingPathComponent("tools/\(tool)").path
-        let result = try run(python, [script] + files + ["\(scratch)/labels.raw", "\(scratch)/source.json"])
-        return result.status == 0 && result.stdout.hasSuffix("ok\n") ? nil : result.stdout + result.stderr
     }
 
     public static func hasPythonModules(_ modules: String...) -> Bool {

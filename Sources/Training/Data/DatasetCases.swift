@@ -37,22 +37,28 @@ struct DatasetCases {
     /// The case seed `seed` stands for, prepared (from the cache when it holds this preparation).
     func volume(forSeed seed: UInt64, classCount: Int, threads: Int) throws -> TrainingVolume {
         let item = item(forSeed: seed)
-        let unlabelled = dataset.unlabelledClasses(classCount: classCount)
         let record = try CacheRecord(item, spec: spec, labelMap: dataset.labelMap)
         let stem = "\(cache)/\(Self.fileSafe(item.id))-\(record.key)"
         var volume: TrainingVolume
         if let cached = try? Self.read(stem, record: record) {
-            volume = TrainingVolume(size: cached.size, image: cached.image, labels: cached.labels, classCount: classCount, unlabelled: unlabelled)
+            volume = TrainingVolume(size: cached.size, image: cached.image, labels: cached.labels, classCount: classCount,
+                                    unlabelled: CaseLabels.unlabelled(cached.labelled, classCount: classCount))
         } else {
             let scan = try dataset.scan(of: item)
             let labels = try dataset.labels(of: item, on: scan.geometry)
-            volume = try TrainingVolume(image: scan, labels: labels, spec: spec, classCount: classCount, threads: threads)
-            volume.unlabelled = unlabelled
-            try Self.write(volume, to: stem, record: record)
+            volume = try TrainingVolume(image: scan, labels: labels.volume, spec: spec, classCount: classCount, threads: threads)
+            volume.unlabelled = labels.unlabelledClasses(classCount: classCount)
+            try Self.write(volume, to: stem, entry: CacheEntry(record: record, labelled: labels.labelled.sorted()))
         }
         // The prepared axis whose letter is L or R (LPS: i); unknown in the stored voxel order.
         volume.caseLeftRightAxis = spec.orientation.flatMap { code in code.firstIndex(where: { $0 == "L" || $0 == "R" }).map { code.distance(from: code.startIndex, to: $0) } } ?? -1
         return volume
+    }
+
+    /// The JSON beside a cached case: what it was prepared from, and the classes it labels.
+    struct CacheEntry: Codable {
+        var record: CacheRecord
+        var labelled: [Int]
     }
 
     /// What a cached case was prepared from and how; its hash names the files.
@@ -94,18 +100,18 @@ struct DatasetCases {
         String(id.map { $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) ? $0 : "_" })
     }
 
-    private static func read(_ stem: String, record: CacheRecord) throws -> (size: Extent3, image: [Float], labels: [UInt8]) {
-        let saved = try JSONDecoder().decode(CacheRecord.self, from: Data(contentsOf: URL(fileURLWithPath: "\(stem).json")))
-        guard saved == record else { throw TrainingError("\(stem).json records another preparation") }
+    private static func read(_ stem: String, record: CacheRecord) throws -> (size: Extent3, image: [Float], labels: [UInt8], labelled: Set<Int>) {
+        let saved = try JSONDecoder().decode(CacheEntry.self, from: Data(contentsOf: URL(fileURLWithPath: "\(stem).json")))
+        guard saved.record == record else { throw TrainingError("\(stem).json records another preparation") }
         let image = try NIfTIFile.read("\(stem).image.nii.zst").floatVolume()
         let labels = try NIfTIFile.readLabels("\(stem).labels.nii.zst")
         guard image.geometry.size == labels.geometry.size else { throw TrainingError("\(stem): image and labels differ in size") }
-        return (image.geometry.size, image.voxels, labels.voxels)
+        return (image.geometry.size, image.voxels, labels.voxels, Set(saved.labelled))
     }
 
     /// Written under temporary names and renamed, the record last, so a run killed while writing
     /// leaves no cache entry that reads as complete.
-    private static func write(_ volume: TrainingVolume, to stem: String, record: CacheRecord) throws {
+    private static func write(_ volume: TrainingVolume, to stem: String, entry: CacheEntry) throws {
         try FileManager.default.createDirectory(atPath: (stem as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         let geometry = Geometry(size: volume.size)
         let files = [("image.nii.zst", { (path: String) in try NIfTIFile.write(Volume(geometry: geometry, voxels: volume.image), to: path) }),
@@ -116,6 +122,8 @@ struct DatasetCases {
             try write(temporary)
             guard rename(temporary, "\(stem).\(ending)") == 0 else { throw TrainingError("\(stem).\(ending): cannot be written (errno \(errno))") }
         }
-        try record.json.write(to: URL(fileURLWithPath: "\(stem).json"), options: .atomic)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+        try encoder.encode(entry).write(to: URL(fileURLWithPath: "\(stem).json"), options: .atomic)
     }
 }

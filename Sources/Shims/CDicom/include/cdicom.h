@@ -151,6 +151,36 @@ int cdicom_write_seg(const char *source_file, const char *const *source_instance
                      const char *series_description, int series_number, const char *software_version,
                      const char *out_path, char *err, size_t errlen);
 
+// MARK: Reading a DICOM Segmentation (dcmseg)
+
+typedef struct cdicom_seg cdicom_seg;
+
+typedef struct cdicom_seg_info {
+    int frame_count, segment_count;
+    int fractional;   // 0 binary, 1 fractional (a frame's value over half the maximum counts as in)
+} cdicom_seg_info;
+
+/// A segment's names: Segment Label, the property type's Code Meaning and its first modifier's
+/// (laterality), each cut to fit.
+typedef struct cdicom_seg_segment_info {
+    char label[68];
+    char type_meaning[68];
+    char modifier_meaning[68];
+} cdicom_seg_segment_info;
+
+/// Opens a segmentation whose frames the caller checked to be rows × columns (the headers, read
+/// with cdicom_open first, bound what dcmseg allocates: it reads all frames, packed).
+int cdicom_seg_open(const char *path, int rows, int columns, cdicom_seg **out, cdicom_seg_info *info, char *err, size_t errlen);
+void cdicom_seg_close(cdicom_seg *seg);
+
+/// Segment `number` (1-based, as frames reference it).
+int cdicom_seg_read_segment(cdicom_seg *seg, int number, cdicom_seg_segment_info *out, char *err, size_t errlen);
+
+/// Frame `frame` (0-based): the segment it belongs to, and its pixels as 0/1 bytes, rows top to
+/// bottom as in the file (count must be rows × columns). Its position comes from
+/// cdicom_read_frame_info on the same file.
+int cdicom_seg_frame(cdicom_seg *seg, int frame, int *segment_number, unsigned char *mask, size_t count, char *err, size_t errlen);
+
 /// One ROI of an RT Structure Set: its number, name, display colour and closed planar contours
 /// (contour n lies on slice contour_slices[n] and has contour_point_counts[n] points, x y z in
 /// patient mm, all contours' points one after the other in `points`).
