@@ -138,9 +138,11 @@ let daemonPackages: [Package.Dependency] = [
 let daemonTargets: [Target] = [
     // renameat2(RENAME_EXCHANGE): a result replaced in one step (late files of a series).
     .target(name: "CDaemonSystem", path: "Sources/Shims/CDaemonSystem"),
+    // libpq: the job ledger on PostgreSQL, shared by several workers.
+    .systemLibrary(name: "CPostgres", path: "Sources/Shims/CPostgres", pkgConfig: "libpq"),
     .target(
         name: "Daemon",
-        dependencies: ["Volumes", "CDaemonSystem", "DurableFiles", logging,
+        dependencies: ["Volumes", "CDaemonSystem", "CPostgres", "DurableFiles", logging,
                        .product(name: "GRDB", package: "GRDB.swift"),
                        .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                        .product(name: "Prometheus", package: "swift-prometheus"),

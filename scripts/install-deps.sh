@@ -12,6 +12,7 @@ packages=(
   zlib1g-dev                  # .nii.gz and deflated DICOM (inflated with a size limit)
   libdnnl-dev                 # oneDNN, the inference and training engine
   libsqlite3-dev              # job ledger
+  libpq-dev postgresql        # job ledger shared by several workers; the server the ledger tests start
   dcm2niix dicom3tools        # reference converter and DICOM validator for the tests
   python3-numpy python3-scipy python3-torch python3-nibabel python3-pydicom python3-pil python3-venv   # reference checks
   time                        # /usr/bin/time for bench/convert.sh

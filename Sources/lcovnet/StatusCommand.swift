@@ -27,11 +27,11 @@ struct StatusCommand: ParsableCommand {
             FileHandle.standardError.write(Data("lcovnet status: \(error)\n".utf8))
             throw ExitCode(78)
         }
-        guard FileManager.default.fileExists(atPath: configuration.ledgerPath) else {
+        guard !configuration.ledgerURL.isEmpty || FileManager.default.fileExists(atPath: configuration.ledgerPath) else {
             FileHandle.standardError.write(Data("lcovnet status: \(configuration.ledgerPath): no ledger yet; start the daemon first\n".utf8))
             throw ExitCode(3)
         }
-        let ledger = try JobLedger(readOnlyPath: configuration.ledgerPath)
+        let ledger = try JobLedgers.openForReading(configuration)
         let jobs = try ledger.allJobs()
         let retraining = StatusReport.Retraining(configuration)
         // A ledger from before the outbox existed has no outbox table: nothing owed.

@@ -106,6 +106,9 @@ import Testing
                 == ["PACS@10.0.0.5:104 [\"segmentation.dcm\", \"rtstruct.dcm\"]", "TPS@tps.local:11112 [\"rtstruct.dcm\"]"])
         #expect(c.dicom.acceptedCallingAETitles == ["CT1", "PACS"] && c.dicomIntakePath == "/srv/in/dicom-network")
         #expect(c.logLevel == .debug)
+        #expect(c.ledgerURL.isEmpty)
+        let shared = try ConfigurationLoader.parse("[ledger]\nurl = \"postgresql://w@db:5432/lcovnet\"")
+        #expect(shared.ledgerURL == "postgresql://w@db:5432/lcovnet")
     }
 
     /// Each bad file is rejected with the key it concerns and a fix in the message.
@@ -123,6 +126,7 @@ import Testing
         ("[metrics]\naddress = \"0.0.0.0\"", "metrics.address", "127.0.0.1"),
         ("[metrics]\nport = 70000", "metrics.port", "port = 9464"),
         ("[log]\nlevel = \"loud\"", "log.level", "\"info\""),
+        ("[ledger]\nurl = \"mysql://db/x\"", "ledger.url", "postgresql://"),
         ("[dicom]\nae_title = \"A_TITLE_LONGER_THAN_16\"", "dicom.ae_title", "1-16 printable"),
         ("[dicom]\naccepted_calling_ae_titles = [\"OK\", \"BAD\\\\\"]", "dicom.accepted_calling_ae_titles", "without backslash"),
         ("[dicom]\naddress = \"scanner.local\"", "dicom.address", "127.0.0.1"),

@@ -28,8 +28,13 @@ final class DaemonHarness {
     /// Phantom identity the DICOM writer puts in every file; it must never reach a log line.
     static let phantomIdentity = ["PHANTOM^LCOVNET", "LCOVNET-PHANTOM"]
 
+    /// The PostgreSQL ledger the daemon was given (`[ledger] url`), or nil for its SQLite file.
+    let ledgerURL: String?
+    private var postgresLedger: PostgresJobLedger?
+
     init(quietSeconds: Double = 0.8, extra: String = "", maxAttempts: Int = 3, job: String = "kind = \"convert\"",
-         memoryBudgetMB: Int = 4096, limits: String = "") throws {
+         memoryBudgetMB: Int = 4096, limits: String = "", ledgerURL: String? = nil) throws {
+        self.ledgerURL = ledgerURL
         dir = try TemporaryDirectory("daemon")
         watch = dir.file("incoming"); work = dir.file("work"); output = dir.file("results")
         quarantine = dir.file("quarantine"); archive = dir.file("archive")
@@ -55,6 +60,7 @@ final class DaemonHarness {
             \(limits)
             [metrics]
             port = 0
+            \(ledgerURL.map { "[ledger]\nurl = \"\($0)\"" } ?? "")
             \(extra)
             """
         try toml.write(toFile: configPath, atomically: true, encoding: .utf8)
@@ -123,8 +129,12 @@ final class DaemonHarness {
     func logged(_ message: String) -> Bool { stdoutLines.contains { $0.contains("\"message\":\"\(message)\"") } }
 
     func jobs() -> [JobRecord] {
+        if let ledgerURL {
+            if postgresLedger == nil { postgresLedger = try? PostgresJobLedger(url: ledgerURL) }
+            return (try? postgresLedger?.allJobs()) ?? []
+        }
         guard FileManager.default.fileExists(atPath: "\(work)/ledger.sqlite"),
-              let ledger = try? JobLedger(readOnlyPath: "\(work)/ledger.sqlite") else { return [] }
+              let ledger = try? SQLiteJobLedger(readOnlyPath: "\(work)/ledger.sqlite") else { return [] }
         return (try? ledger.allJobs()) ?? []
     }
 

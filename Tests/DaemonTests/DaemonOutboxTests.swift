@@ -118,7 +118,7 @@ struct DaemonOutboxTests {
         Thread.sleep(forTimeInterval: 3)
         let arrived = orthanc.instances()
         #expect(arrived.values.sorted() == ["RTSTRUCT", "SEG"])
-        let ledger = try JobLedger(readOnlyPath: "\(h.work)/ledger.sqlite")
+        let ledger = try SQLiteJobLedger(readOnlyPath: "\(h.work)/ledger.sqlite")
         let outbox = try ledger.outbox()
         #expect(outbox.map(\.state) == [.sent, .sent])
         #expect(outbox.allSatisfy { $0.destination == "ORTHANC@127.0.0.1:\(orthanc.dicomPort)" })
@@ -155,7 +155,7 @@ struct DaemonOutboxTests {
         for file in sent.files { try DaemonFixtures.drop(file, into: "\(h.watch)/study") }
         #expect(h.wait(seconds: 300) { orthanc.instances().count >= 1 })
         #expect(orthanc.instances().values.sorted() == ["SEG"])
-        #expect(try JobLedger(readOnlyPath: "\(h.work)/ledger.sqlite").outbox().map(\.state) == [.sent])
+        #expect(try SQLiteJobLedger(readOnlyPath: "\(h.work)/ledger.sqlite").outbox().map(\.state) == [.sent])
         #expect(h.stop() == 0)
     }
 }

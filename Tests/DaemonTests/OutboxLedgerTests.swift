@@ -15,7 +15,7 @@ import TestSupport
     /// result folder) takes over what the earlier one had not sent yet, and what was sent stays sent.
     @Test func entriesAreOwedOnceAndALaterResultTakesThemOver() throws {
         let dir = try TemporaryDirectory("outbox")
-        let ledger = try JobLedger(path: dir.file("ledger.sqlite"))
+        let ledger = try SQLiteJobLedger(path: dir.file("ledger.sqlite"))
         for id in ["j1", "j2"] { try ledger.insert(Self.job(id, state: .running)) }
         func owed(_ id: String, _ file: String) -> OutboxEntry {
             OutboxEntry(jobID: id, seriesUID: "1.2.3", destination: "PACS@h:104", file: "/out/1.2.3/\(file)", now: 1)

@@ -9,7 +9,7 @@ import TestSupport
     struct Fixture {
         let dir: TemporaryDirectory
         let config: DaemonConfiguration
-        let ledger: JobLedger
+        let ledger: any JobLedger
         let spool: Spool
 
         init(retention: DaemonConfiguration.Retention = .archive) throws {
@@ -20,7 +20,7 @@ import TestSupport
             c.retention = retention
             config = c
             try Spool.prepareFolders(c)
-            ledger = try JobLedger(path: c.ledgerPath)
+            ledger = try SQLiteJobLedger(path: c.ledgerPath)
             spool = Spool(configuration: c, ledger: ledger)
         }
 
@@ -146,7 +146,7 @@ import TestSupport
     @Test func theLedgerIsReadableWhileTheDaemonHoldsIt() throws {
         let f = try Fixture()
         _ = try f.spool.claim(files: try f.drop(["a.dcm"]), seriesUID: "9.8", source: "study", now: 1)
-        let reader = try JobLedger(readOnlyPath: f.config.ledgerPath)
+        let reader = try SQLiteJobLedger(readOnlyPath: f.config.ledgerPath)
         #expect(try reader.counts() == [.queued: 1])
         #expect(try reader.allJobs().first?.seriesUID == "9.8")
     }

@@ -25,7 +25,7 @@ public enum ConfigurationLoader {
         }
         let reader = TableReader(root: root, file: file)
         var c = DaemonConfiguration.defaults
-        try reader.checkSections(["paths", "ingest", "retention", "job", "limits", "metrics", "dicom", "retrain", "log"])
+        try reader.checkSections(["paths", "ingest", "retention", "job", "limits", "metrics", "dicom", "retrain", "ledger", "log"])
 
         try reader.section("paths", keys: ["watch", "work", "output", "quarantine", "archive"])
         c.paths.watch = try reader.path("paths", "watch", default: c.paths.watch)
@@ -100,6 +100,13 @@ public enum ConfigurationLoader {
 
         try readDicom(&c, reader)
         try readRetrain(&c, reader)
+
+        try reader.section("ledger", keys: ["url"])
+        c.ledgerURL = try reader.string("ledger", "url", default: c.ledgerURL)
+        guard c.ledgerURL.isEmpty || c.ledgerURL.hasPrefix("postgresql://") || c.ledgerURL.hasPrefix("postgres://") else {
+            throw reader.error("ledger.url", "is not a PostgreSQL URL",
+                               "use url = \"postgresql://lcovnet@db.example:5432/lcovnet\" (password in ~/.pgpass or PGPASSWORD), or leave it out for SQLite")
+        }
 
         try reader.section("log", keys: ["level"])
         let level = try reader.string("log", "level", default: c.logLevel.rawValue)

@@ -183,8 +183,11 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var dicom: Dicom
     public var retrain: Retrain
     public var logLevel: Logger.Level
+    /// `[ledger] url`: the job ledger on PostgreSQL (`postgresql://user@host:port/database`),
+    /// shared by the workers that name it; "" keeps it in SQLite under `work`.
+    public var ledgerURL = ""
 
-    /// Where the job ledger lives.
+    /// Where the job ledger lives when it is SQLite.
     public var ledgerPath: String { "\(paths.work)/ledger.sqlite" }
     /// Claimed series, one folder per job.
     public var spoolPath: String { "\(paths.work)/spool" }

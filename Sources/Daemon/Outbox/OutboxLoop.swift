@@ -22,7 +22,7 @@ public protocol OutboxSender: Sendable {
 /// retry delay, doubling per attempt up to `maximumDelaySeconds`, across restarts (the ledger
 /// holds the schedule).
 struct OutboxLoop: Sendable {
-    let ledger: JobLedger
+    let ledger: any JobLedger
     let sender: any OutboxSender
     let destinations: [DaemonConfiguration.Destination]
     let retrySeconds: Double

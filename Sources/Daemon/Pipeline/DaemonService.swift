@@ -63,7 +63,7 @@ public struct DaemonService: Service {
         // One daemon per work folder, from before the ledger opens until the process ends.
         let lock = try WorkFolderLock(work: config.paths.work, file: env.configFile ?? "configuration")
         defer { withExtendedLifetime(lock) {} }
-        let ledger = try JobLedger(path: config.ledgerPath)
+        let ledger = try JobLedgers.open(config)
         let spool = Spool(configuration: config, ledger: ledger)
         let running = RunningJobs()
         let stages = PipelineStages()
@@ -301,7 +301,7 @@ public struct DaemonService: Service {
 
     // MARK: Shutdown and reload
 
-    private func drain(running: RunningJobs, spool: Spool, ledger: JobLedger, config: DaemonConfiguration) async throws {
+    private func drain(running: RunningJobs, spool: Spool, ledger: any JobLedger, config: DaemonConfiguration) async throws {
         environment.notifier.stopping()
         let deadline = Self.now() + config.limits.drainSeconds
         let runningNow = await running.count

@@ -11,11 +11,11 @@ import Logging
 public struct Spool: Sendable {
     public let paths: DaemonConfiguration.Paths
     public let spoolPath: String
-    public let ledger: JobLedger
+    public let ledger: any JobLedger
     /// Where a done job's DICOM objects are owed ([[dicom.destinations]]).
     public let destinations: [DaemonConfiguration.Destination]
 
-    public init(configuration: DaemonConfiguration, ledger: JobLedger) {
+    public init(configuration: DaemonConfiguration, ledger: any JobLedger) {
         self.paths = configuration.paths
         self.spoolPath = configuration.spoolPath
         self.ledger = ledger
