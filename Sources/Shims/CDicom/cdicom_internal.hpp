@@ -30,6 +30,21 @@ inline void cdicom_check(const OFCondition &status, const char *what) {
 /// Copies one line into a caller's buffer (always terminated).
 void cdicom_set_error(char *err, size_t errlen, const std::string &message);
 
+/// A C entry point's body: 0 when it returns, -1 with one line in err when it throws (a
+/// CdicomFailure's message, or the exception DCMTK or the C++ library threw).
+template <class Body> int cdicom_guarded(char *err, size_t errlen, Body body) {
+    try {
+        body();
+        return 0;
+    } catch (const CdicomFailure &f) {
+        cdicom_set_error(err, errlen, f.message);
+        return -1;
+    } catch (const std::exception &e) {
+        cdicom_set_error(err, errlen, std::string("DCMTK: ") + e.what());
+        return -1;
+    }
+}
+
 /// False, with a reason, when the file's sequences and items nest deeper than max_depth; a
 /// deflated dataset is walked as it inflates, at most max_inflated bytes (cdicom_nesting.cpp).
 bool cdicom_nesting_within(const char *path, int max_depth, size_t max_inflated, std::string &reason);

@@ -19,7 +19,7 @@ std::string newUID() {
 extern "C" int cdicom_write_rtstruct(const char *source_file, const char *const *source_instances, int slices,
                                      const cdicom_rt_roi *rois, int roi_count, int series_number, const char *software_version,
                                      const char *out_path, char *err, size_t errlen) {
-    try {
+    return cdicom_guarded(err, errlen, [&] {
         DcmFileFormat source;
         cdicom_check(source.loadFile(source_file, EXS_Unknown, EGL_noChange, 4096), "cannot read the source image");
         DcmDataset *src = source.getDataset();
@@ -119,12 +119,5 @@ extern "C" int cdicom_write_rtstruct(const char *source_file, const char *const 
         DcmFileFormat file;
         cdicom_check(rt.write(*file.getDataset()), "cannot build the structure set");
         cdicom_check(file.saveFile(out_path, EXS_LittleEndianExplicit), "cannot write the structure set");
-        return 0;
-    } catch (const CdicomFailure &f) {
-        cdicom_set_error(err, errlen, f.message);
-        return -1;
-    } catch (const std::exception &e) {
-        cdicom_set_error(err, errlen, std::string("DCMTK: ") + e.what());
-        return -1;
-    }
+    });
 }

@@ -139,7 +139,7 @@ class StorageSCP : public DcmSCP {
 }  // namespace
 
 extern "C" int cdicom_run_storage_scp(const cdicom_scp_options *options, char *err, size_t errlen) {
-    try {
+    return cdicom_guarded(err, errlen, [&] {
         dcmDisableGethostbyaddr.set(OFTrue);                   // no reverse DNS per association
         StorageSCP scp(*options);
         DcmSCPConfig &config = scp.getConfig();
@@ -173,11 +173,5 @@ extern "C" int cdicom_run_storage_scp(const cdicom_scp_options *options, char *e
                 scp.reportFailure(std::string("an association failed: ") + status.text());
             ::close(connection);
         }
-    } catch (const CdicomFailure &f) {
-        cdicom_set_error(err, errlen, f.message);
-        return -1;
-    } catch (const std::exception &e) {
-        cdicom_set_error(err, errlen, std::string("DCMTK: ") + e.what());
-        return -1;
-    }
+    });
 }

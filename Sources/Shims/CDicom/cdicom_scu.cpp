@@ -29,7 +29,7 @@ std::string sopClassOf(const char *path) {
 
 extern "C" int cdicom_send_files(const cdicom_scu_options *o, const char *const *files, int count, int *statuses,
                                  char *err, size_t errlen) {
-    try {
+    return cdicom_guarded(err, errlen, [&] {
         SCU scu;
         scu.setAETitle(o->calling_ae_title);
         scu.setPeerAETitle(o->called_ae_title);
@@ -77,12 +77,5 @@ extern "C" int cdicom_send_files(const cdicom_scu_options *o, const char *const 
         }
         scu.releaseAssociation();
         if (failures) cdicom_set_error(err, errlen, std::to_string(failures) + " object(s) refused by " + o->called_ae_title);
-        return 0;
-    } catch (const CdicomFailure &f) {
-        cdicom_set_error(err, errlen, f.message);
-        return -1;
-    } catch (const std::exception &e) {
-        cdicom_set_error(err, errlen, std::string("DCMTK: ") + e.what());
-        return -1;
-    }
+    });
 }

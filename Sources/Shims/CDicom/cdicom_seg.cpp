@@ -42,7 +42,7 @@ extern "C" int cdicom_write_seg(const char *source_file, const char *const *sour
                                 const unsigned char *labels, const cdicom_seg_segment *segments, int segment_count,
                                 const char *series_description, int series_number, const char *software_version,
                                 const char *out_path, char *err, size_t errlen) {
-    try {
+    return cdicom_guarded(err, errlen, [&] {
         if (g->rows <= 0 || g->columns <= 0 || g->slices <= 0 || g->rows > 65535 || g->columns > 65535)
             throw CdicomFailure{"the grid's size is not one a DICOM frame can have"};
         DcmFileFormat source;
@@ -147,12 +147,5 @@ extern "C" int cdicom_write_seg(const char *source_file, const char *const *sour
         cdicom_check(seg->writeDataset(*file.getDataset()), "cannot build the segmentation");
         markSpatialLocationsPreserved(file.getDataset());
         cdicom_check(file.saveFile(out_path, EXS_LittleEndianExplicit), "cannot write the segmentation");
-        return 0;
-    } catch (const CdicomFailure &f) {
-        cdicom_set_error(err, errlen, f.message);
-        return -1;
-    } catch (const std::exception &e) {
-        cdicom_set_error(err, errlen, std::string("DCMTK: ") + e.what());
-        return -1;
-    }
+    });
 }

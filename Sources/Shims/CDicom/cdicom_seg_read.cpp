@@ -27,7 +27,7 @@ void copyText(char *out, size_t capacity, const OFString &value) {
 
 extern "C" int cdicom_seg_open(const char *path, int rows, int columns, cdicom_seg **out, cdicom_seg_info *info,
                                char *err, size_t errlen) {
-    try {
+    return cdicom_guarded(err, errlen, [&] {
         auto seg = std::make_unique<cdicom_seg>();
         DcmSegmentation *loaded = nullptr;
         cdicom_check(DcmSegmentation::loadFile(path, loaded), "DCMTK cannot read the segmentation");
@@ -51,14 +51,7 @@ extern "C" int cdicom_seg_open(const char *path, int rows, int columns, cdicom_s
         info->segment_count = int(loaded->getNumberOfSegments());
         info->fractional = seg->fractional ? 1 : 0;
         *out = seg.release();
-        return 0;
-    } catch (const CdicomFailure &f) {
-        cdicom_set_error(err, errlen, f.message);
-        return -1;
-    } catch (const std::exception &e) {
-        cdicom_set_error(err, errlen, std::string("DCMTK: ") + e.what());
-        return -1;
-    }
+    });
 }
 
 extern "C" void cdicom_seg_close(cdicom_seg *seg) { delete seg; }
@@ -82,7 +75,7 @@ extern "C" int cdicom_seg_read_segment(cdicom_seg *seg, int number, cdicom_seg_s
 
 extern "C" int cdicom_seg_frame(cdicom_seg *seg, int frame, int *segment_number, unsigned char *mask, size_t count,
                                 char *err, size_t errlen) {
-    try {
+    return cdicom_guarded(err, errlen, [&] {
         const size_t plane = size_t(seg->rows) * size_t(seg->columns);
         if (count != plane) throw CdicomFailure{"the mask buffer does not hold one frame"};
         FGInterface &groups = seg->document->getFunctionalGroups();
@@ -104,12 +97,5 @@ extern "C" int cdicom_seg_frame(cdicom_seg *seg, int frame, int *segment_number,
             if (!unpacked || unpacked->length < plane) throw CdicomFailure{"frame " + std::to_string(frame + 1) + " cannot be unpacked"};
             for (size_t n = 0; n < plane; n++) mask[n] = unpacked->pixData[n] ? 1 : 0;
         }
-        return 0;
-    } catch (const CdicomFailure &f) {
-        cdicom_set_error(err, errlen, f.message);
-        return -1;
-    } catch (const std::exception &e) {
-        cdicom_set_error(err, errlen, std::string("DCMTK: ") + e.what());
-        return -1;
-    }
+    });
 }
