@@ -5,6 +5,7 @@
 #include "dcmtk/dcmdata/dctk.h"
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 class DcmTLSTransportLayer;
@@ -30,12 +31,17 @@ inline void cdicom_check(const OFCondition &status, const char *what) {
 /// Copies one line into a caller's buffer (always terminated).
 void cdicom_set_error(char *err, size_t errlen, const std::string &message);
 
-/// A C entry point's body: 0 when it returns, -1 with one line in err when it throws (a
-/// CdicomFailure's message, or the exception DCMTK or the C++ library threw).
+/// A C entry point's body: what it returns (0 for a body without a value), or -1 with one
+/// line in err when it throws (a CdicomFailure's message, or the exception DCMTK or the C++
+/// library threw).
 template <class Body> int cdicom_guarded(char *err, size_t errlen, Body body) {
     try {
-        body();
-        return 0;
+        if constexpr (std::is_void_v<decltype(body())>) {
+            body();
+            return 0;
+        } else {
+            return body();
+        }
     } catch (const CdicomFailure &f) {
         cdicom_set_error(err, errlen, f.message);
         return -1;

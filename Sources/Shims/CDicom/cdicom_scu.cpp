@@ -77,5 +77,6 @@ extern "C" int cdicom_send_files(const cdicom_scu_options *o, const char *const 
         }
         scu.releaseAssociation();
         if (failures) cdicom_set_error(err, errlen, std::to_string(failures) + " object(s) refused by " + o->called_ae_title);
+        return 0;
     });
 }
