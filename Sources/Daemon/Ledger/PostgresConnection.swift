@@ -31,12 +31,20 @@ final class PostgresConnection {
         }
         // Notices (e.g. "relation already exists, skipping") are not errors: keep them off stderr.
         PQsetNoticeProcessor(handle, { _, _ in }, nil)
-        if let sessionLock, try execute("SELECT pg_try_advisory_lock($1)", ["\(sessionLock)"], retry: false).first?.first != "t" {
-            PQfinish(handle)
-            handle = nil
-            throw LedgerError.unavailable("another worker holds the ledger at \(Self.redacted(url)) (one worker per ledger until leases let several share it)")
+        guard let sessionLock else { return }
+        // A predecessor killed a moment ago still holds it until the server sees its socket close.
+        let deadline = Date().addingTimeInterval(Self.lockWaitSeconds)
+        while try execute("SELECT pg_try_advisory_lock($1)", ["\(sessionLock)"], retry: false).first?.first != "t" {
+            guard Date() < deadline else {
+                PQfinish(handle)
+                handle = nil
+                throw LedgerError.unavailable("another worker holds the ledger at \(Self.redacted(url)) (one worker per ledger until leases let several share it)")
+            }
+            usleep(200_000)
         }
     }
+
+    static let lockWaitSeconds = 10.0
 
     /// Runs one statement; rows as text (nil for SQL NULL). A connection found broken before
     /// the statement reached the server is made again once; within a transaction it is not
