@@ -95,7 +95,9 @@ let preprocessTests: [Target] = [
 // MARK: Inference: LCOV-Net on oneDNN, model files, sliding windows
 let inferenceTargets: [Target] = [
     .systemLibrary(name: "CDNNL", path: "Sources/Shims/CDNNL"),
-    .target(name: "Inference", dependencies: ["CDNNL", "ModelSpec"]),
+    // OpenSSL's libcrypto: SHA-256 of model files (provenance).
+    .systemLibrary(name: "CCrypto", path: "Sources/Shims/CCrypto", pkgConfig: "libcrypto"),
+    .target(name: "Inference", dependencies: ["CDNNL", "CCrypto", "ModelSpec"]),
 ]
 let inferenceTests: [Target] = [
     .testTarget(name: "InferenceTests", dependencies: ["Inference", "ModelSpec", "Phantom", "Volumes", "TestSupport", "ModelTestSupport"]),

@@ -13,6 +13,7 @@ packages=(
   libdnnl-dev                 # oneDNN, the inference and training engine
   libsqlite3-dev              # job ledger
   libpq-dev postgresql        # job ledger shared by several workers; the server the ledger tests start
+  libssl-dev                  # libcrypto: SHA-256 of model files (DCMTK's TLS links it too)
   dcm2niix dicom3tools        # reference converter and DICOM validator for the tests
   python3-numpy python3-scipy python3-torch python3-nibabel python3-pydicom python3-pil python3-venv   # reference checks
   time                        # /usr/bin/time for bench/convert.sh

@@ -77,8 +77,13 @@ struct ModelFilesTests {
         #expect(error?.message.contains("missing.safetensors") == true && error?.message.contains("Decode_block3.conv2_1.1.running_mean") == true)
     }
 
-    @Test func sha256MatchesKnownDigests() {
+    @Test func sha256MatchesKnownDigests() throws {
         #expect(SHA256.hex(of: Data("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
         #expect(SHA256.hex(of: Data(repeating: 0x61, count: 1000)) == "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3")
+        // A file read in several pieces, against coreutils' sha256sum.
+        let dir = try TemporaryDirectory("sha")
+        try Data((0..<(3 << 20) + 12_345).map { UInt8(truncatingIfNeeded: $0 &* 2_654_435_761 >> 7) }).write(to: URL(fileURLWithPath: dir.file("f")))
+        let reference = try ReferenceTools.run("sha256sum", [dir.file("f")]).stdout.prefix(64)
+        #expect(try SHA256.hex(ofFile: dir.file("f")) == String(reference))
     }
 }
