@@ -88,7 +88,7 @@ struct ConvertCommand: ParsableCommand {
                 try NIfTIFile.write(loaded.volume, to: output!)
                 logger.debug("wrote NIfTI", metadata: ["duration_ms": "\((ContinuousClock.now - start).inMilliseconds)"])
             } catch {
-                throw CommandFailure(line: "\(error)", exitCode: 8)
+                throw CommandFailure(line: "\(error)", exitCode: ExitStatus.outputNotWritable)
             }
             let g = loaded.volume.geometry
             let others = scan.candidates.count - 1
@@ -104,20 +104,7 @@ struct ConvertCommand: ParsableCommand {
                 FileHandle.standardError.write(Data("note: \(notes.count) file(s) left out [\(code.rawValue)]: \(code.sentence)\n".utf8))
             }
         } catch let error as IngestError {
-            throw CommandFailure(line: error.description, exitCode: ConvertExitCode.code(for: error.code))
-        }
-    }
-}
-
-/// Exit codes of `convert` (documented in the README).
-enum ConvertExitCode {
-    static func code(for code: IngestCode) -> Int32 {
-        switch code {
-        case .noInput: 3
-        case .notDicom, .corrupt, .unreadable: 4
-        case .seriesNotFound: 6
-        case .decodeFailed: 7
-        default: 5
+            throw CommandFailure(line: error.description, exitCode: ExitStatus.ingest(error.code))
         }
     }
 }

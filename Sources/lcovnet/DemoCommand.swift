@@ -29,7 +29,7 @@ struct DemoCommand: ParsableCommand {
         let logger = Logger(label: "lcovnet.demo")
         guard let modelPath = model ?? ShippedModels.defaultModel() else {
             FileHandle.standardError.write(Data("lcovnet demo: no default model found (Models/default is missing; scripts/train-default-model.sh makes it)\n".utf8))
-            throw ExitCode(9)
+            throw ExitCode(ExitStatus.modelNotUsable)
         }
         let directory = try ModelDirectory(path: modelPath)
         let started = ContinuousClock.now

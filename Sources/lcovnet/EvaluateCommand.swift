@@ -46,7 +46,7 @@ struct EvaluateCommand: ParsableCommand {
     func run() throws {
         guard let modelPath = model ?? ShippedModels.defaultModel() else {
             FileHandle.standardError.write(Data("lcovnet evaluate: no default model found (Models/default is missing)\n".utf8))
-            throw ExitCode(9)
+            throw ExitCode(ExitStatus.modelNotUsable)
         }
         let directory = try ModelDirectory(path: modelPath)
         let precisions = try precision.map { text in

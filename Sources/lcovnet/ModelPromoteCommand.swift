@@ -16,7 +16,7 @@ struct ModelPromoteCommand: ParsableCommand {
         let store = try options.store("promote")
         do { try store.promote(version, reason: "lcovnet model promote") } catch {
             FileHandle.standardError.write(Data("lcovnet model promote: \(error)\n".utf8))
-            throw ExitCode(1)
+            throw ExitCode(ExitStatus.failure)
         }
         print("\(version) is current")
     }

@@ -13,7 +13,7 @@ struct ModelRollbackCommand: ParsableCommand {
         let store = try options.store("rollback")
         do { print("\(try store.rollback()) is current") } catch {
             FileHandle.standardError.write(Data("lcovnet model rollback: \(error)\n".utf8))
-            throw ExitCode(1)
+            throw ExitCode(ExitStatus.failure)
         }
     }
 }

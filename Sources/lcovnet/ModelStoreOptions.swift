@@ -13,7 +13,7 @@ struct ModelStoreOptions: ParsableArguments {
             return try ModelStore(path: ConfigurationLoader.load(file: config).modelsPath)
         } catch let error as ConfigurationError {
             FileHandle.standardError.write(Data("lcovnet model \(command): \(error)\n".utf8))
-            throw ExitCode(78)
+            throw ExitCode(ExitStatus.invalidConfiguration)
         }
     }
 }

@@ -25,7 +25,7 @@ struct RetrainCommand: ParsableCommand {
         let c: DaemonConfiguration
         do { c = try ConfigurationLoader.load(file: config) } catch {
             FileHandle.standardError.write(Data("lcovnet retrain: \(error)\n".utf8))
-            throw ExitCode(78)
+            throw ExitCode(ExitStatus.invalidConfiguration)
         }
         let control = LogLevelControl(c.logLevel)
         LoggingSystem.bootstrap { label in JSONLinesLogHandler(label: label, control: control) }
@@ -37,7 +37,7 @@ struct RetrainCommand: ParsableCommand {
         let settings: RetrainSettings
         do { settings = try RetrainSettings(configuration: c, environment: ProcessInfo.processInfo.environment) } catch {
             FileHandle.standardError.write(Data("lcovnet retrain: [retrain] \(error)\n".utf8))
-            throw ExitCode(78)
+            throw ExitCode(ExitStatus.invalidConfiguration)
         }
         let round: RetrainRound
         do {
@@ -47,13 +47,13 @@ struct RetrainCommand: ParsableCommand {
                                  settings: settings, workPath: c.retrainPath, logger: logger)
         } catch {
             FileHandle.standardError.write(Data("lcovnet retrain: \(error)\n".utf8))
-            throw ExitCode(1)
+            throw ExitCode(ExitStatus.failure)
         }
         let status: RoundStatus
         do { status = try round.run() } catch {
             FileHandle.standardError.write(Data("lcovnet retrain: \(error)\n".utf8))
-            throw ExitCode(error is LockHeld ? 75 : 1)
+            throw ExitCode(error is LockHeld ? ExitStatus.temporaryFailure : ExitStatus.failure)
         }
-        if status.decision == .failed { throw ExitCode(1) }
+        if status.decision == .failed { throw ExitCode(ExitStatus.failure) }
     }
 }

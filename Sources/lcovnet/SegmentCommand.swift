@@ -42,18 +42,18 @@ struct SegmentCommand: ParsableCommand {
         let logger = Logger(label: "lcovnet.segment")
         do {
             guard let modelPath = model ?? ShippedModels.defaultModel() else {
-                throw CommandFailure(line: "no model: give --model DIR (no default model is installed)", exitCode: 9)
+                throw CommandFailure(line: "no model: give --model DIR (no default model is installed)", exitCode: ExitStatus.modelNotUsable)
             }
             let directory: ModelDirectory
             do { directory = try ModelDirectory(path: modelPath) } catch {
-                throw CommandFailure(line: "\(modelPath): \(error)", exitCode: 9)
+                throw CommandFailure(line: "\(modelPath): \(error)", exitCode: ExitStatus.modelNotUsable)
             }
             reporter.report(.load, 0)
             let scan: ScanInput
             do { scan = try ScanInput.load(input, series: series, logger: logger) } catch let error as IngestError {
-                throw CommandFailure(line: error.description, exitCode: ConvertExitCode.code(for: error.code))
+                throw CommandFailure(line: error.description, exitCode: ExitStatus.ingest(error.code))
             } catch {
-                throw CommandFailure(line: "\(error)", exitCode: (error as? SegmentationError) != nil ? 3 : 4)
+                throw CommandFailure(line: "\(error)", exitCode: (error as? SegmentationError) != nil ? ExitStatus.inputMissing : ExitStatus.nothingReadable)
             }
             let loadSeconds = (ContinuousClock.now - started).inSeconds
             reporter.report(.load, 1)
@@ -64,9 +64,9 @@ struct SegmentCommand: ParsableCommand {
                 outcome = try SegmentationJob.run(scan, outputDirectory: output, segmenter: segmenter, loadSeconds: loadSeconds,
                                                   progress: reporter.report)
             } catch let error as ExportError {
-                throw CommandFailure(line: "\(error)", exitCode: 8)
+                throw CommandFailure(line: "\(error)", exitCode: ExitStatus.outputNotWritable)
             } catch {
-                throw CommandFailure(line: "\(input): \(error)", exitCode: 10)
+                throw CommandFailure(line: "\(input): \(error)", exitCode: ExitStatus.inferenceFailed)
             }
             let organs = outcome.organs.filter { $0.voxelCount > 0 }.count
             let result = outcome.result, window = result.window

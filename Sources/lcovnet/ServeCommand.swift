@@ -25,7 +25,7 @@ struct ServeCommand: AsyncParsableCommand {
             configuration = try ConfigurationLoader.load(file: config)
         } catch {
             FileHandle.standardError.write(Data("lcovnet serve: \(error)\n".utf8))
-            throw ExitCode(78)
+            throw ExitCode(ExitStatus.invalidConfiguration)
         }
         let control = LogLevelControl(configuration.logLevel)
         LoggingSystem.bootstrap { label in JSONLinesLogHandler(label: label, control: control) }
@@ -42,7 +42,7 @@ struct ServeCommand: AsyncParsableCommand {
             } catch {
                 logger.critical("invalid configuration", metadata: ["error": "\(error)"])
                 FileHandle.standardError.write(Data("lcovnet serve: \(error)\n".utf8))
-                throw ExitCode(78)
+                throw ExitCode(ExitStatus.invalidConfiguration)
             }
         }
         let environment = DaemonService.Environment(
@@ -63,11 +63,11 @@ struct ServeCommand: AsyncParsableCommand {
         } catch let error as ConfigurationError {
             logger.critical("invalid configuration", metadata: ["error": "\(error)"])
             FileHandle.standardError.write(Data("lcovnet serve: \(error)\n".utf8))
-            throw ExitCode(78)
+            throw ExitCode(ExitStatus.invalidConfiguration)
         } catch {
             logger.critical("daemon stopped by an error", metadata: ["error": "\(error)"])
             FileHandle.standardError.write(Data("lcovnet serve: \(error)\n".utf8))
-            throw ExitCode(1)
+            throw ExitCode(ExitStatus.failure)
         }
     }
 }

@@ -25,11 +25,11 @@ struct StatusCommand: ParsableCommand {
             configuration = try ConfigurationLoader.load(file: config)
         } catch {
             FileHandle.standardError.write(Data("lcovnet status: \(error)\n".utf8))
-            throw ExitCode(78)
+            throw ExitCode(ExitStatus.invalidConfiguration)
         }
         guard !configuration.ledgerURL.isEmpty || FileManager.default.fileExists(atPath: configuration.ledgerPath) else {
             FileHandle.standardError.write(Data("lcovnet status: \(configuration.ledgerPath): no ledger yet; start the daemon first\n".utf8))
-            throw ExitCode(3)
+            throw ExitCode(ExitStatus.inputMissing)
         }
         let ledger = try JobLedgers.openForReading(configuration)
         let jobs = try ledger.allJobs()

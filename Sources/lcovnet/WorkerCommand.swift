@@ -47,7 +47,7 @@ struct WorkerDecodeCommand: ParsableCommand {
         do {
             try SeriesDecoding.writeDecoded(input: input, seriesUID: series, into: output, logger: logger)
         } catch let error as SystemCallError where error.isTransient {
-            throw ExitCode(WorkerProcess.temporaryFailure)
+            throw ExitCode(ExitStatus.temporaryFailure)
         }
     }
 }
@@ -131,7 +131,7 @@ struct WorkerStoreSCPCommand: ParsableCommand {
         } catch {
             logger.critical("storage SCP stopped", metadata: ["error": "\(error)"])
             FileHandle.standardError.write(Data("lcovnet worker store-scp: \(error)\n".utf8))
-            throw ExitCode(1)
+            throw ExitCode(ExitStatus.failure)
         }
     }
 }
@@ -162,8 +162,8 @@ struct WorkerSendCommand: ParsableCommand {
                                            maxPDU: maxPdu, acseTimeoutSeconds: acseTimeout, dimseTimeoutSeconds: dimseTimeout, tls: tls.tls)
         } catch {
             FileHandle.standardError.write(Data("\(error)\n".utf8))
-            if case .unreachable = error { throw ExitCode(WorkerProcess.temporaryFailure) }
-            throw ExitCode(1)
+            if case .unreachable = error { throw ExitCode(ExitStatus.temporaryFailure) }
+            throw ExitCode(ExitStatus.failure)
         }
         try JSONEncoder().encode(["statuses": statuses]).write(to: URL(fileURLWithPath: output))
     }

@@ -49,7 +49,7 @@ struct WorkerWriteCommand: ParsableCommand {
             try ContainedSegmentation.writeHere(folder: options.decoded, output: output, job: options.job, loadSeconds: loadSeconds)
         } catch let error as SystemCallError where error.isTransient {
             FileHandle.standardError.write(Data("\(error)\n".utf8))
-            throw ExitCode(WorkerProcess.temporaryFailure)
+            throw ExitCode(ExitStatus.temporaryFailure)
         }
     }
 }
