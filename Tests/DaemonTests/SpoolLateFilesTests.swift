@@ -57,6 +57,25 @@ import TestSupport
         #expect(FileSystem.entries("\(f.config.paths.archive)/\(first.id)") == ["a.dcm", "b.dcm"])   // untouched
     }
 
+    /// The repeat check: equal bytes under any name and order repeat; the same size with one
+    /// byte changed does not; a file with no counterpart makes the whole set new.
+    @Test func filesRepeatOnlyByteForByte() throws {
+        let dir = try TemporaryDirectory("repeat")
+        func file(_ name: String, _ bytes: [UInt8]) throws -> String {
+            try Data(bytes).write(to: URL(fileURLWithPath: dir.file(name)))
+            return dir.file(name)
+        }
+        let held = try (0..<5).map { try file("held\($0)", Array(repeating: UInt8($0), count: 4096)) }
+        let copies = try [3, 0, 4].map { try file("copy\($0)", Array(repeating: UInt8($0), count: 4096)) }
+        var changed = Array(repeating: UInt8(2), count: 4096)
+        changed[4000] = 9
+        let other = try file("changed", changed)
+        #expect(Spool.allRepeat(copies, in: held))
+        #expect(!Spool.allRepeat(copies + [other], in: held))
+        #expect(!Spool.allRepeat([other], in: held))
+        #expect(!Spool.allRepeat(copies, in: []))
+    }
+
     @Test func aJobNotStartedIsMergedIntoTheLaterOne() throws {
         let f = try Fixture()
         let early = try f.spool.claim(files: try f.drop(["a.dcm", "b.dcm"]), seriesUID: "1.2.3", source: "study", now: 1)

@@ -1,4 +1,5 @@
 import Foundation
+import Volumes
 
 /// Late files: a file of a series that arrives after the series was claimed forms a job of its
 /// own. When that job is about to start, it first takes every input an earlier job of the same
@@ -29,6 +30,21 @@ extension Spool {
             .first { FileSystem.isDirectory($0) && !FileSystem.entries($0).isEmpty }
     }
 
+    /// Whether every file of `files` repeats, byte for byte, one of `held`. The held files are
+    /// keyed by size and FNV-1a of their bytes, so each file is compared only with those of its
+    /// key (a series sent again whole reads each file once, not every pair).
+    static func allRepeat(_ files: [String], in held: [String]) -> Bool {
+        func key(_ path: String) -> String? {
+            guard let info = FileSystem.info(path), info.isRegular, let bytes = FileManager.default.contents(atPath: path) else { return nil }
+            return "\(info.size)-\(StableHash.fnv1a(bytes: bytes))"
+        }
+        var index: [String: [String]] = [:]
+        for path in held { if let k = key(path) { index[k, default: []].append(path) } }
+        return files.allSatisfy { file in
+            key(file).flatMap { index[$0] }?.contains { FileSystem.sameContents(file, $0) } ?? false
+        }
+    }
+
     /// Gathers the series of `job` (queued, step claimed) into its input folder.
     public func gather(_ job: JobRecord, now: Double) throws -> Gathering {
         guard let uid = job.seriesUID else { return .ready(job, merged: []) }
@@ -38,7 +54,7 @@ extension Spool {
         let held = sources.flatMap { _, folder in FileSystem.entries(folder).map { "\(folder)/\($0)" } }
 
         if let done = try ledger.doneJob(seriesUID: uid), let dir = done.resultDir, FileSystem.exists(dir),
-           !own.isEmpty, own.allSatisfy({ file in held.contains { FileSystem.sameContents(file, $0) } }) {
+           !own.isEmpty, Self.allRepeat(own, in: held) {
             return .duplicate(of: done)
         }
         guard !sources.isEmpty else { return .ready(job, merged: []) }
