@@ -104,7 +104,7 @@ public struct IngestSeriesGrouper: SeriesGrouper {
                 try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
                 try JSONEncoder().encode(batch).write(to: URL(fileURLWithPath: list))
                 _ = FileManager.default.createFile(atPath: output, contents: nil)
-                _ = try await worker.run("group", ["--files", list, "--output", output], stderrPath: "\(folder)/worker.stderr")
+                _ = try await worker.run("group", ["--files", list, "--output", output] + policy.arguments, stderrPath: "\(folder)/worker.stderr")
             } catch let error as WorkerCrash {
                 crash = error
             } catch {

@@ -66,7 +66,7 @@ public final class SegmentSeriesProcessor: SeriesProcessor, @unchecked Sendable 
         (segmenter, servedModel) = try Self.makeSegmenter(configuration, logger: logger)
         self.configuration = configuration
         self.worker = worker
-        decoding = SeriesDecoding(worker: worker)
+        decoding = SeriesDecoding(policy: IngestPolicy(configuration: configuration.ingest), worker: worker)
     }
 
     /// The model folder [job] model names, else the version `lcovnet retrain` (or `lcovnet model

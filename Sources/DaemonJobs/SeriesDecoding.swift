@@ -52,7 +52,7 @@ public struct SeriesDecoding: Sendable {
             throw SystemCallError("mkdir", path: folder)
         }
         let status = try await worker.run("decode", ["--input", series.inputDirectory, "--output", folder]
-                                                     + (Self.seriesUID(series).map { ["--series", $0] } ?? []),
+                                                     + (Self.seriesUID(series).map { ["--series", $0] } ?? []) + policy.arguments,
                                           stderrPath: "\(folder)/worker.stderr")
         if status == WorkerProcess.temporaryFailure { throw SystemCallError("read", path: series.inputDirectory, errno: EIO) }
         return try await BlockingWork.run {
@@ -74,8 +74,8 @@ public struct SeriesDecoding: Sendable {
     }
 
     /// The worker's side: decodes and leaves the result in `folder` for `decode` to read.
-    public static func writeDecoded(input: String, seriesUID: String?, into folder: String, logger: Logger) throws {
-        try DecodedSeriesFile.write(decodeHere(input, seriesUID: seriesUID, policy: IngestPolicy(), logger: logger), to: folder)
+    public static func writeDecoded(input: String, seriesUID: String?, into folder: String, policy: IngestPolicy, logger: Logger) throws {
+        try DecodedSeriesFile.write(decodeHere(input, seriesUID: seriesUID, policy: policy, logger: logger), to: folder)
     }
 
     /// The decode itself (the worker's, and the in-process path's). A file that cannot be read

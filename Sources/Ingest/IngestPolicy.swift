@@ -30,4 +30,10 @@ public struct IngestPolicy: Sendable {
     public var spacingTolerance = 0.01
 
     public init() {}
+
+    /// The site's choices as a worker child's arguments (`lcovnet worker group|decode`).
+    public var arguments: [String] {
+        ["--missing-slices", missingSlices.rawValue, "--nonuniform-spacing", nonUniformSpacing.rawValue,
+         "--gantry-tilt", gantryTilt.rawValue, "--damaged-files", damagedFiles.rawValue, "--minimum-slices", "\(minimumSlices)"]
+    }
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Daemon
 import DaemonJobs
 import Foundation
+import Ingest
 import Logging
 import ServiceLifecycle
 
@@ -32,10 +33,11 @@ struct ServeCommand: AsyncParsableCommand {
         let logger = Logger(label: "lcovnet.daemon")
         // Untrusted bytes are read in `lcovnet worker` children: a crash there ends the child only.
         let worker = WorkerProcess.forDaemon(configuration)
+        let policy = IngestPolicy(configuration: configuration.ingest)
         let processor: any SeriesProcessor
         switch configuration.job.kind {
         case .convert:
-            processor = ConvertSeriesProcessor(worker: worker)
+            processor = ConvertSeriesProcessor(policy: policy, worker: worker)
         case .segment:
             do {
                 processor = try SegmentSeriesProcessor(configuration: configuration, worker: worker, logger: logger)
@@ -46,7 +48,7 @@ struct ServeCommand: AsyncParsableCommand {
             }
         }
         let environment = DaemonService.Environment(
-            configFile: config, processor: processor, grouper: IngestSeriesGrouper(worker: worker, scratch: "\(configuration.paths.work)/worker"),
+            configFile: config, processor: processor, grouper: IngestSeriesGrouper(policy: policy, worker: worker, scratch: "\(configuration.paths.work)/worker"),
             logLevel: control, notifier: SystemdNotifier(environment: ProcessInfo.processInfo.environment),
             metrics: DaemonMetrics(), outboxSender: WorkerOutboxSender(configuration: configuration, worker: worker))
         let service = DaemonService(configuration: configuration, environment: environment, logger: logger)

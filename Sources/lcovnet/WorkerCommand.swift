@@ -40,12 +40,13 @@ struct WorkerDecodeCommand: ParsableCommand {
     @Option var input: String
     @Option var output: String
     @Option var series: String?
+    @OptionGroup var ingest: WorkerIngestPolicy
 
     func run() throws {
         try limits.apply()
         let logger = Logger(label: "lcovnet.worker", factory: { _ in SwiftLogNoOpLogHandler() })
         do {
-            try SeriesDecoding.writeDecoded(input: input, seriesUID: series, into: output, logger: logger)
+            try SeriesDecoding.writeDecoded(input: input, seriesUID: series, into: output, policy: ingest.policy, logger: logger)
         } catch let error as SystemCallError where error.isTransient {
             throw ExitCode(ExitStatus.temporaryFailure)
         }
@@ -60,13 +61,33 @@ struct WorkerGroupCommand: ParsableCommand {
     @Option var files: String
     @Option var output: String
     @OptionGroup var tls: WorkerTLSOptions
+    @OptionGroup var ingest: WorkerIngestPolicy
 
     func run() throws {
         try limits.apply()
         let list = try JSONDecoder().decode([String].self, from: Data(contentsOf: URL(fileURLWithPath: files)))
         guard let handle = FileHandle(forWritingAtPath: output) else { throw ValidationError("\(output): cannot be opened") }
-        try IngestSeriesGrouper.classify(files: list, policy: IngestPolicy(), appendingTo: handle)
+        try IngestSeriesGrouper.classify(files: list, policy: ingest.policy, appendingTo: handle)
         try handle.close()
+    }
+}
+
+/// The daemon's `[ingest]` choices, as IngestPolicy.arguments passes them to a worker.
+struct WorkerIngestPolicy: ParsableArguments {
+    @Option var missingSlices: IngestPolicy.Choice = IngestPolicy().missingSlices
+    @Option var nonuniformSpacing: IngestPolicy.Choice = IngestPolicy().nonUniformSpacing
+    @Option var gantryTilt: IngestPolicy.Choice = IngestPolicy().gantryTilt
+    @Option var damagedFiles: IngestPolicy.Choice = IngestPolicy().damagedFiles
+    @Option var minimumSlices: Int = IngestPolicy().minimumSlices
+
+    var policy: IngestPolicy {
+        var p = IngestPolicy()
+        p.missingSlices = missingSlices
+        p.nonUniformSpacing = nonuniformSpacing
+        p.gantryTilt = gantryTilt
+        p.damagedFiles = damagedFiles
+        p.minimumSlices = minimumSlices
+        return p
     }
 }
 

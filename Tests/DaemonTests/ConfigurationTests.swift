@@ -127,6 +127,7 @@ import Testing
         ("[metrics]\nport = 70000", "metrics.port", "port = 9464"),
         ("[log]\nlevel = \"loud\"", "log.level", "\"info\""),
         ("[ledger]\nurl = \"mysql://db/x\"", "ledger.url", "postgresql://"),
+        ("[ingest]\nmissing_slices = \"fill\"", "ingest.missing_slices", "\"repair\""),
         ("[dicom]\nae_title = \"A_TITLE_LONGER_THAN_16\"", "dicom.ae_title", "1-16 printable"),
         ("[dicom]\naccepted_calling_ae_titles = [\"OK\", \"BAD\\\\\"]", "dicom.accepted_calling_ae_titles", "without backslash"),
         ("[dicom]\naddress = \"scanner.local\"", "dicom.address", "127.0.0.1"),

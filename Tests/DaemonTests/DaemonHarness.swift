@@ -33,7 +33,7 @@ final class DaemonHarness {
     private var postgresLedger: PostgresJobLedger?
 
     init(quietSeconds: Double = 0.8, extra: String = "", maxAttempts: Int = 3, job: String = "kind = \"convert\"",
-         memoryBudgetMB: Int = 4096, limits: String = "", ledgerURL: String? = nil) throws {
+         memoryBudgetMB: Int = 4096, limits: String = "", ledgerURL: String? = nil, ingest: String = "") throws {
         self.ledgerURL = ledgerURL
         dir = try TemporaryDirectory("daemon")
         watch = dir.file("incoming"); work = dir.file("work"); output = dir.file("results")
@@ -50,6 +50,7 @@ final class DaemonHarness {
             quiet_seconds = \(quietSeconds)
             rescan_seconds = 2
             disk_watermark_mb = 1
+            \(ingest)
             [job]
             \(job)
             [limits]

@@ -104,6 +104,26 @@ struct DaemonProcessTests {
         expectCleanLogs(h)
     }
 
+    /// `[ingest] missing_slices = "repair"` reaches the worker that decodes: a series sent with
+    /// a slice missing is completed by interpolation instead of quarantined (the default).
+    @Test(arguments: [false, true])
+    func theIngestPolicyIsTheConfigurations(repair: Bool) throws {
+        let h = try DaemonHarness(quietSeconds: 1, ingest: repair ? "missing_slices = \"repair\"" : "")
+        try h.start()
+        let series = try DaemonFixtures.series(in: h.dir.file("gap"), size: Extent3(16, 16, 6), seed: 9)
+        for (index, file) in series.files.enumerated() where index != 3 { try DaemonFixtures.drop(file, into: "\(h.watch)/gap") }
+        #expect(h.wait { h.finished(1) })
+        let job = try #require(h.jobs().first)
+        if repair {
+            #expect(job.state == .done, "\(job)")
+            let volume = try NIfTIFile.read("\(h.output)/\(series.uid)/image.nii.gz").hounsfieldVolume()
+            #expect(volume.geometry.size == series.volume.geometry.size)
+        } else {
+            #expect(job.state == .quarantined && job.reasonCode == "missing-slices", "\(job)")
+        }
+        #expect(h.stop() == 0)
+    }
+
     @Test func badFilesAreQuarantinedWithReasonsWhileTheDaemonCarriesOn() throws {
         let h = try DaemonHarness(quietSeconds: 2)
         try h.start()

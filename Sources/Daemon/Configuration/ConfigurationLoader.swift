@@ -34,7 +34,8 @@ public enum ConfigurationLoader {
         c.paths.quarantine = try reader.path("paths", "quarantine", default: c.paths.quarantine)
         c.paths.archive = try reader.path("paths", "archive", default: c.paths.work + "/archive")
 
-        try reader.section("ingest", keys: ["quiet_seconds", "marker_file", "rescan_seconds", "disk_watermark_mb"])
+        try reader.section("ingest", keys: ["quiet_seconds", "marker_file", "rescan_seconds", "disk_watermark_mb", "missing_slices",
+                                            "nonuniform_spacing", "gantry_tilt", "damaged_files", "minimum_slices"])
         c.ingest.quietSeconds = try reader.number("ingest", "quiet_seconds", default: c.ingest.quietSeconds, in: 0.1...86_400,
                                                   fix: "set the seconds of silence after which a folder is complete, e.g. quiet_seconds = 10")
         c.ingest.markerFile = try reader.string("ingest", "marker_file", default: c.ingest.markerFile)
@@ -46,6 +47,19 @@ public enum ConfigurationLoader {
                                                    fix: "set how often the whole watch folder is rescanned, e.g. rescan_seconds = 30")
         c.ingest.diskWatermarkMB = try reader.integer("ingest", "disk_watermark_mb", default: c.ingest.diskWatermarkMB, in: 0...100_000_000,
                                                       fix: "set the free space (MB) under which intake pauses, e.g. disk_watermark_mb = 1024")
+        func choice(_ key: String, _ fallback: String) throws(ConfigurationError) -> String {
+            let value = try reader.string("ingest", key, default: fallback)
+            guard value == "reject" || value == "repair" else {
+                throw reader.error("ingest.\(key)", "is \"\(value)\"", "use \"reject\" or \"repair\"")
+            }
+            return value
+        }
+        c.ingest.missingSlices = try choice("missing_slices", c.ingest.missingSlices)
+        c.ingest.nonUniformSpacing = try choice("nonuniform_spacing", c.ingest.nonUniformSpacing)
+        c.ingest.gantryTilt = try choice("gantry_tilt", c.ingest.gantryTilt)
+        c.ingest.damagedFiles = try choice("damaged_files", c.ingest.damagedFiles)
+        c.ingest.minimumSlices = try reader.integer("ingest", "minimum_slices", default: c.ingest.minimumSlices, in: 1...10_000,
+                                                    fix: "set the fewest slices a series needs, e.g. minimum_slices = 1")
 
         try reader.section("retention", keys: ["after_success", "replaced_days"])
         let retention = try reader.string("retention", "after_success", default: c.retention.rawValue)

@@ -24,6 +24,15 @@ public struct DaemonConfiguration: Sendable, Equatable {
         public var rescanSeconds: Double
         /// Intake pauses (files stay where they are) while free space under `work` is below this.
         public var diskWatermarkMB: Int
+        /// What ingest does where a series is imperfect, "reject" or "repair" each (Ingest's
+        /// IngestPolicy; DaemonJobs builds it from these): a gap in the slices, unequal slice
+        /// spacing, gantry tilt, a damaged file among the series' files.
+        public var missingSlices = "reject"
+        public var nonUniformSpacing = "reject"
+        public var gantryTilt = "repair"
+        public var damagedFiles = "reject"
+        /// Series with fewer slices are quarantined.
+        public var minimumSlices = 1
     }
 
     /// What happens to a series' input files once its results are committed.
