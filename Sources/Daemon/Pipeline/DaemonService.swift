@@ -67,7 +67,7 @@ public struct DaemonService: Service {
         let spool = Spool(configuration: config, ledger: ledger)
         let running = RunningJobs()
         let stages = PipelineStages()
-        var queue = try spool.recover(retention: config.retention, maxAttempts: config.limits.maxAttempts,
+        let queue = try spool.recover(retention: config.retention, maxAttempts: config.limits.maxAttempts,
                                       now: Self.now(), logger: logger)
         let watcher = FolderWatcher(root: config.paths.watch, markerFile: config.ingest.markerFile, logger: logger)
         try watcher.start(now: Self.now())
@@ -88,11 +88,8 @@ public struct DaemonService: Service {
         logger.info("daemon started", metadata: ["watch": "\(config.paths.watch)", "output": "\(config.paths.output)",
                                                  "queued": .stringConvertible(queue.count), "pid": .stringConvertible(getpid())])
         env.notifier.ready(status: "watching \(config.paths.watch)")
-        var lastWatchdog = 0.0
-        var lastStatus = ""
-        var paused = false
-        // Jobs whose step could not be recorded, and when to try resuming them.
-        var stranded: [String: Double] = [:]
+        var turn = LoopTurnState(queue: queue)
+        let parts = LoopParts(watcher: watcher, spool: spool, ledger: ledger, running: running, stages: stages)
 
         while !flags.draining {
             let now = Self.now()
@@ -100,76 +97,16 @@ public struct DaemonService: Service {
                 config = reload(current: config, watcher: watcher)
             }
             watcher.poll(now: now, rescanSeconds: config.ingest.rescanSeconds)
-
-            // Intake pauses under the watermark: files stay in the watch folder.
-            let free = FileSystem.freeBytes(config.paths.work) ?? Int64.max
-            let belowWatermark = config.ingest.diskWatermarkMB > 0 && free < Int64(config.ingest.diskWatermarkMB) << 20
-            if belowWatermark != paused {
-                paused = belowWatermark
-                env.metrics.intakePaused.set(to: paused ? 1.0 : 0.0)
-                if paused {
-                    logger.warning("intake paused: free disk below the watermark",
-                                   metadata: ["free_mb": "\(free >> 20)", "watermark_mb": "\(config.ingest.diskWatermarkMB)"])
-                } else {
-                    logger.notice("intake resumed", metadata: ["free_mb": "\(free >> 20)"])
-                }
+            updateIntakePause(&turn, config: config)
+            if !turn.paused {
+                await takeInReadyFolders(&turn, parts, config: config, flags: flags, now: now)
+                resumeInterruptedClaims(&turn, parts, config: config, now: now)
             }
-            if !paused {
-                for folder in watcher.readyFolders(now: now, quietSeconds: config.ingest.quietSeconds) {
-                    guard !flags.draining else { break }
-                    guard let claimed = await intake(folder, spool: spool, quietSeconds: config.ingest.quietSeconds, now: now) else { break }
-                    queue += claimed
-                    watcher.claimed(folder, now: Self.now())
-                }
-            }
-
-            // Claims run in this loop, so a job still receiving here is one whose claim failed
-            // half-way (disk full): finish it from claim.json.
-            if !paused, let cut = try? ledger.jobs(in: [.receiving]), !cut.isEmpty {
-                for job in cut {
-                    if let resumed = try? spool.resume(job, retention: config.retention, maxAttempts: config.limits.maxAttempts, now: now) {
-                        queue.append(resumed)
-                    }
-                }
-            }
-            queue += await running.takeDeferred()
-            for id in await running.takeStranded() {
-                stranded[id] = now + config.limits.retrySeconds
-            }
-            for (id, due) in stranded where due <= now {
-                do {
-                    if let job = try ledger.job(id: id),
-                       let resumed = try spool.resume(job, retention: config.retention, maxAttempts: config.limits.maxAttempts, now: now) {
-                        queue.append(resumed)
-                    }
-                    stranded[id] = nil
-                } catch {
-                    stranded[id] = now + config.limits.retrySeconds
-                }
-            }
-
-            let scheduled = await schedule(queue, spool: spool, running: running, stages: stages, config: config, now: now)
-            queue = scheduled.waiting
-            for id in scheduled.stranded { stranded[id] = now + config.limits.retrySeconds }
-
-            let runningCount = await running.count
-            env.metrics.queueDepth.set(to: Double(queue.count))
-            env.metrics.running.set(to: Double(runningCount))
-            env.metrics.reservedMemory.set(to: Double(await running.reservedMB + env.processor.residentMB) * 1_048_576)
-            for stage in stages.all {
-                env.metrics.record(stage: stage.name, queued: await stage.depth, busy: await stage.busy)
-            }
-            env.metrics.pendingFolders.set(to: Double(watcher.pendingFolders))
-            if let interval = env.notifier.watchdogInterval, now - lastWatchdog >= interval {
-                env.notifier.watchdog()
-                lastWatchdog = now
-            }
-            let status = paused ? "intake paused (disk below watermark); \(runningCount) running, \(queue.count) queued"
-                                : "\(runningCount) running, \(queue.count) queued, \(watcher.pendingFolders) folders receiving"
-            if status != lastStatus {
-                env.notifier.status(status)
-                lastStatus = status
-            }
+            await resumeStrandedJobs(&turn, parts, config: config, now: now)
+            let scheduled = await schedule(turn.queue, spool: spool, running: running, stages: stages, config: config, now: now)
+            turn.queue = scheduled.waiting
+            for id in scheduled.stranded { turn.stranded[id] = now + config.limits.retrySeconds }
+            await publishTurn(&turn, parts, now: now)
             try? await Task.sleep(for: .milliseconds(200))
         }
 
@@ -180,7 +117,7 @@ public struct DaemonService: Service {
 
     /// Groups a quiet folder's files into series and claims each; nil when claiming hit a
     /// transient error (the rest waits for the next turn).
-    private func intake(_ folder: ReadyFolder, spool: Spool, quietSeconds: Double, now: Double) async -> [JobRecord]? {
+    func intake(_ folder: ReadyFolder, spool: Spool, quietSeconds: Double, now: Double) async -> [JobRecord]? {
         let started = Self.now()
         let grouping = await environment.grouper.group(files: folder.files, logger: logger)
         var claimed: [JobRecord] = []

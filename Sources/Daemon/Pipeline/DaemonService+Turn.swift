@@ -1,0 +1,105 @@
+import Foundation
+
+/// What one turn of the daemon's loop carries to the next.
+struct LoopTurnState {
+    /// Claimed jobs waiting for a slot, their retry time or their series' running job.
+    var queue: [JobRecord]
+    /// Intake is paused under the disk watermark (files stay in the watch folder).
+    var paused = false
+    /// Jobs whose step could not be recorded, and when to try resuming them.
+    var stranded: [String: Double] = [:]
+    var lastWatchdog = 0.0
+    var lastStatus = ""
+}
+
+/// The loop's long-lived parts, handed to each step together.
+struct LoopParts {
+    let watcher: FolderWatcher
+    let spool: Spool
+    let ledger: any JobLedger
+    let running: RunningJobs
+    let stages: PipelineStages
+}
+
+/// The steps of one turn of `DaemonService`'s loop, in the order it takes them.
+extension DaemonService {
+    /// Intake pauses while the work folder's free space is under `[ingest] disk_watermark_mb`.
+    func updateIntakePause(_ turn: inout LoopTurnState, config: DaemonConfiguration) {
+        let free = FileSystem.freeBytes(config.paths.work) ?? Int64.max
+        let belowWatermark = config.ingest.diskWatermarkMB > 0 && free < Int64(config.ingest.diskWatermarkMB) << 20
+        guard belowWatermark != turn.paused else { return }
+        turn.paused = belowWatermark
+        environment.metrics.intakePaused.set(to: turn.paused ? 1.0 : 0.0)
+        if turn.paused {
+            logger.warning("intake paused: free disk below the watermark",
+                           metadata: ["free_mb": "\(free >> 20)", "watermark_mb": "\(config.ingest.diskWatermarkMB)"])
+        } else {
+            logger.notice("intake resumed", metadata: ["free_mb": "\(free >> 20)"])
+        }
+    }
+
+    /// Groups and claims every quiet folder of the watch folder; stops at a claim's transient error.
+    func takeInReadyFolders(_ turn: inout LoopTurnState, _ parts: LoopParts, config: DaemonConfiguration, flags: LoopFlags,
+                            now: Double) async {
+        for folder in parts.watcher.readyFolders(now: now, quietSeconds: config.ingest.quietSeconds) {
+            guard !flags.draining else { break }
+            guard let claimed = await intake(folder, spool: parts.spool, quietSeconds: config.ingest.quietSeconds, now: now) else { break }
+            turn.queue += claimed
+            parts.watcher.claimed(folder, now: Self.now())
+        }
+    }
+
+    /// Claims run in this loop, so a job still receiving here is one whose claim failed half-way
+    /// (disk full): finish it from claim.json.
+    func resumeInterruptedClaims(_ turn: inout LoopTurnState, _ parts: LoopParts, config: DaemonConfiguration, now: Double) {
+        guard let cut = try? parts.ledger.jobs(in: [.receiving]), !cut.isEmpty else { return }
+        for job in cut {
+            if let resumed = try? parts.spool.resume(job, retention: config.retention, maxAttempts: config.limits.maxAttempts, now: now) {
+                turn.queue.append(resumed)
+            }
+        }
+    }
+
+    /// Jobs handed back by the pipeline (deferred) join the queue; jobs whose step could not be
+    /// recorded are resumed from the ledger once their retry time has come.
+    func resumeStrandedJobs(_ turn: inout LoopTurnState, _ parts: LoopParts, config: DaemonConfiguration, now: Double) async {
+        turn.queue += await parts.running.takeDeferred()
+        for id in await parts.running.takeStranded() {
+            turn.stranded[id] = now + config.limits.retrySeconds
+        }
+        for (id, due) in turn.stranded where due <= now {
+            do {
+                if let job = try parts.ledger.job(id: id),
+                   let resumed = try parts.spool.resume(job, retention: config.retention, maxAttempts: config.limits.maxAttempts, now: now) {
+                    turn.queue.append(resumed)
+                }
+                turn.stranded[id] = nil
+            } catch {
+                turn.stranded[id] = now + config.limits.retrySeconds
+            }
+        }
+    }
+
+    /// Gauges, the systemd watchdog and status line.
+    func publishTurn(_ turn: inout LoopTurnState, _ parts: LoopParts, now: Double) async {
+        let env = environment
+        let runningCount = await parts.running.count
+        env.metrics.queueDepth.set(to: Double(turn.queue.count))
+        env.metrics.running.set(to: Double(runningCount))
+        env.metrics.reservedMemory.set(to: Double(await parts.running.reservedMB + env.processor.residentMB) * 1_048_576)
+        for stage in parts.stages.all {
+            env.metrics.record(stage: stage.name, queued: await stage.depth, busy: await stage.busy)
+        }
+        env.metrics.pendingFolders.set(to: Double(parts.watcher.pendingFolders))
+        if let interval = env.notifier.watchdogInterval, now - turn.lastWatchdog >= interval {
+            env.notifier.watchdog()
+            turn.lastWatchdog = now
+        }
+        let status = turn.paused ? "intake paused (disk below watermark); \(runningCount) running, \(turn.queue.count) queued"
+            : "\(runningCount) running, \(turn.queue.count) queued, \(parts.watcher.pendingFolders) folders receiving"
+        if status != turn.lastStatus {
+            env.notifier.status(status)
+            turn.lastStatus = status
+        }
+    }
+}
