@@ -1,5 +1,3 @@
-internal import CDicom
-
 /// The transfer syntaxes the series writer can produce (all lossless).
 public enum DicomTransferSyntax: String, Sendable, CaseIterable, Codable {
     case implicitLittleEndian = "implicit-little"
@@ -21,19 +19,6 @@ public enum DicomTransferSyntax: String, Sendable, CaseIterable, Codable {
         case .jpegLossless: "1.2.840.10008.1.2.4.70"
         case .jpegLS: "1.2.840.10008.1.2.4.80"
         case .jpeg2000Lossless: "1.2.840.10008.1.2.4.90"
-        }
-    }
-
-    var shimCode: Int32 {
-        switch self {
-        case .implicitLittleEndian: Int32(CDICOM_TS_IMPLICIT_LITTLE.rawValue)
-        case .explicitLittleEndian: Int32(CDICOM_TS_EXPLICIT_LITTLE.rawValue)
-        case .explicitBigEndian: Int32(CDICOM_TS_EXPLICIT_BIG.rawValue)
-        case .deflated: Int32(CDICOM_TS_DEFLATED.rawValue)
-        case .rle: Int32(CDICOM_TS_RLE.rawValue)
-        case .jpegLossless: Int32(CDICOM_TS_JPEG_LOSSLESS_SV1.rawValue)
-        case .jpegLS: Int32(CDICOM_TS_JPEG_LS_LOSSLESS.rawValue)
-        case .jpeg2000Lossless: Int32(CDICOM_TS_JPEG2000_LOSSLESS.rawValue)
         }
     }
 }

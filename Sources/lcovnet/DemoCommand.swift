@@ -6,6 +6,7 @@ import Logging
 import ModelSpec
 import NIfTI
 import Phantom
+import PhantomDicom
 import Segmentation
 import Volumes
 

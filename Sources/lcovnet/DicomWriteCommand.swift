@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Ingest
 import NIfTI
+import PhantomDicom
 
 /// `lcovnet dicom-write`: a NIfTI volume in HU → a CT series, with optional quirks of real exports.
 struct DicomWriteCommand: ParsableCommand {

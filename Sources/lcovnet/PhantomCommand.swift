@@ -3,6 +3,7 @@ import Foundation
 import Ingest
 import NIfTI
 import Phantom
+import PhantomDicom
 
 struct PhantomCommand: ParsableCommand {
     static let configuration = CommandConfiguration(

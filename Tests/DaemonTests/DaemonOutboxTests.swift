@@ -2,6 +2,7 @@ import Daemon
 import Foundation
 import Glibc
 import Ingest
+import PhantomDicom
 import Testing
 import TestSupport
 

@@ -2,6 +2,7 @@ import Daemon
 import Foundation
 import Ingest
 import NIfTI
+import PhantomDicom
 import Testing
 import TestSupport
 import Volumes

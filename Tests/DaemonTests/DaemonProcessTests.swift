@@ -3,6 +3,7 @@ import Foundation
 import Glibc
 import Ingest
 import NIfTI
+import PhantomDicom
 import Testing
 import TestSupport
 import Volumes

@@ -4,6 +4,7 @@ import Glibc
 import Ingest
 import NIfTI
 import Phantom
+import PhantomDicom
 import Testing
 import TestSupport
 import Volumes

@@ -1,6 +1,7 @@
 import Foundation
 import Ingest
 import NIfTI
+import PhantomDicom
 import Testing
 import TestSupport
 import Volumes

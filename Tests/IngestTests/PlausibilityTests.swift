@@ -1,6 +1,7 @@
 import CZlib
 import Foundation
 import Ingest
+import PhantomDicom
 import Testing
 import TestSupport
 import Volumes

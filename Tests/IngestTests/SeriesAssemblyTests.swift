@@ -1,5 +1,6 @@
 import Foundation
 import Ingest
+import PhantomDicom
 import Testing
 import TestSupport
 import Volumes

@@ -7,6 +7,7 @@ import ModelSpec
 import ModelTestSupport
 import NIfTI
 import Phantom
+import PhantomDicom
 import Preprocess
 import TestSupport
 import Testing

@@ -4,6 +4,7 @@ import Logging
 import ModelTestSupport
 import NIfTI
 import Phantom
+import PhantomDicom
 import TestSupport
 import Testing
 import Volumes

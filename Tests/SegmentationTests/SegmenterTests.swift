@@ -6,6 +6,7 @@ import ModelSpec
 import ModelTestSupport
 import NIfTI
 import Phantom
+import PhantomDicom
 import SlidingWindows
 import TestSupport
 import Testing

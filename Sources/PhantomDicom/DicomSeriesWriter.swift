@@ -1,5 +1,6 @@
 internal import CDicom
 import Foundation
+import Ingest
 import Logging
 import Volumes
 
@@ -203,7 +204,7 @@ public struct DicomSeriesWriter: Sendable {
                 return cdicom_write(path, &slice, &message, message.count)
             }
         }
-        guard status == 0 else { throw IngestError(.unreadable, path: path, detail: text(of: message)) }
+        guard status == 0 else { throw IngestError(.unreadable, path: path, detail: String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)) }
     }
 }
 
@@ -218,3 +219,18 @@ private final class CStrings {
     deinit { pointers.forEach { free($0) } }
 }
 
+extension DicomTransferSyntax {
+    /// The code the CDicom shim's writer takes.
+    fileprivate var shimCode: Int32 {
+        switch self {
+        case .implicitLittleEndian: Int32(CDICOM_TS_IMPLICIT_LITTLE.rawValue)
+        case .explicitLittleEndian: Int32(CDICOM_TS_EXPLICIT_LITTLE.rawValue)
+        case .explicitBigEndian: Int32(CDICOM_TS_EXPLICIT_BIG.rawValue)
+        case .deflated: Int32(CDICOM_TS_DEFLATED.rawValue)
+        case .rle: Int32(CDICOM_TS_RLE.rawValue)
+        case .jpegLossless: Int32(CDICOM_TS_JPEG_LOSSLESS_SV1.rawValue)
+        case .jpegLS: Int32(CDICOM_TS_JPEG_LS_LOSSLESS.rawValue)
+        case .jpeg2000Lossless: Int32(CDICOM_TS_JPEG2000_LOSSLESS.rawValue)
+        }
+    }
+}

@@ -2,7 +2,10 @@ import DaemonJobs
 import Foundation
 import Ingest
 import Logging
+import ModelSpec
 import ModelTestSupport
+import Phantom
+import PhantomDicom
 import TestSupport
 import Testing
 @testable import Daemon
@@ -11,23 +14,31 @@ import Testing
 /// The daemon's segment job with a tiny random model: each series is cached for retraining after
 /// its result is written, and a model promoted between two jobs serves the second one.
 @Suite struct DaemonCacheHookTests {
+    /// A small phantom on a coarse grid, so that caching runs in seconds in a debug build.
+    enum Fixture {
+        static let recipe = InputPreparation(orientation: "LPS", resample: .spacing([6, 6, 8]), normalization: .clipScale(min: -200, max: 300),
+                                             bodyCrop: .init(thresholdHU: -500, marginMM: 10))
+        static let window = [32, 32, 32]
+        static let phantom = PhantomGenerator.generate(PhantomOptions(seed: 1, matrix: 64))
+    }
+
     @Test func eachSeriesIsCachedAndAPromotedModelServesTheNextJob() async throws {
         let dir = try TemporaryDirectory("lcovnet-hook")
         var c = DaemonConfiguration.defaults
         c.paths.work = dir.file("work")
         c.job.threads = 1
-        c.retrain.patchWindow = RetrainingFixtures.window
+        c.retrain.patchWindow = Fixture.window
         c.retrain.patchesPerSeries = 2
         let store = try ModelStore(path: c.modelsPath)
-        _ = try RandomModel.write(to: dir.file("a"), input: RetrainingFixtures.recipe, window: RetrainingFixtures.window, seed: 1, version: "A")
-        _ = try RandomModel.write(to: dir.file("b"), input: RetrainingFixtures.recipe, window: RetrainingFixtures.window, seed: 2, version: "B")
+        _ = try RandomModel.write(to: dir.file("a"), input: Fixture.recipe, window: Fixture.window, seed: 1, version: "A")
+        _ = try RandomModel.write(to: dir.file("b"), input: Fixture.recipe, window: Fixture.window, seed: 2, version: "B")
         try store.adopt(model: dir.file("a"), version: "v1")
         try store.promote("v1", reason: "test")
         let logger = Logger(label: "test")
         let processor = try SegmentSeriesProcessor(configuration: c, logger: logger)
 
         func segment(_ n: Int) async throws -> (uid: String, modelVersion: String) {
-            let written = try DicomSeriesWriter().write(RetrainingFixtures.phantom.image, to: dir.file("in\(n)"))
+            let written = try DicomSeriesWriter().write(Fixture.phantom.image, to: dir.file("in\(n)"))
             try FileManager.default.createDirectory(atPath: dir.file("staging\(n)"), withIntermediateDirectories: true)
             let series = ClaimedSeries(jobID: "j\(n)", seriesUID: nil, inputDirectory: dir.file("in\(n)"), files: written.files)
             guard case let .decoded(decoded, _) = try await processor.decode(series: series, logger: logger) else {
@@ -57,6 +68,6 @@ import Testing
         #expect(series.map(\.modelVersion) == ["A", "B"])
         #expect(series.allSatisfy { $0.patches.count == 2 })
         let patch = try cache.patch(series[0].patches[0].id)
-        #expect(patch.header.window == RetrainingFixtures.window && patch.image.count == 32 * 32 * 32)
+        #expect(patch.header.window == Fixture.window && patch.image.count == 32 * 32 * 32)
     }
 }
