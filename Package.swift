@@ -28,7 +28,7 @@ let sharedTargets: [Target] = [
     // Optimised even in debug builds: tests synthesize whole scans.
     .target(name: "Synthesis", dependencies: ["Phantom", "Volumes", "NIfTI"], swiftSettings: [.unsafeFlags(["-O"])]),
     // Window planning, Gaussian weighting and the streaming merger: pure logic, no engine.
-    .target(name: "SlidingWindows", dependencies: ["Volumes"]),
+    .target(name: "SlidingWindows", dependencies: ["Volumes"])
 ]
 let sharedTests: [Target] = [
     .target(name: "TestSupport", dependencies: ["Volumes"], path: "Tests/TestSupport"),
@@ -37,10 +37,9 @@ let sharedTests: [Target] = [
     .testTarget(name: "ModelSpecTests", dependencies: ["ModelSpec"]),
     .testTarget(name: "PhantomTests", dependencies: ["Phantom", "Volumes"]),
     .testTarget(name: "SynthesisTests", dependencies: ["Synthesis", "Phantom", "Volumes"]),
-    .testTarget(name: "SlidingWindowsTests", dependencies: ["SlidingWindows", "Volumes"]),
+    .testTarget(name: "SlidingWindowsTests", dependencies: ["SlidingWindows", "Volumes"])
 ]
 let sharedModules: [Target.Dependency] = ["Volumes", "NIfTI", "ModelSpec", "Phantom", "Synthesis", "SlidingWindows"]
-
 
 // MARK: Training: losses, backward passes, optimizer, distillation
 // Optimised even in debug builds: the loss and elementwise loops would make tests crawl.
@@ -48,30 +47,39 @@ let trainingLoops: [SwiftSetting] = [.unsafeFlags(["-O"])]
 let trainingTargets: [Target] = [
     // A site's labelled CT (nnU-Net, MSD, WORD, CSV layouts) and how its labels map to the model's classes.
     .target(name: "Datasets", dependencies: ["Ingest", "ModelSpec", "NIfTI", "Preprocess", "Volumes"]),
-    .target(name: "Training", dependencies: ["Inference", "CDNNL", "ModelSpec", "Phantom", "Synthesis", "Preprocess", "Volumes", "Datasets", "NIfTI"],
-            swiftSettings: trainingLoops),
-    .testTarget(name: "TrainingTests", dependencies: ["Training", "Inference", "Datasets", "ModelSpec", "NIfTI", "Phantom", "Volumes", "TestSupport"]),
+    .target(
+        name: "Training",
+        dependencies: [
+            "Inference", "CDNNL", "ModelSpec", "Phantom", "Synthesis", "Preprocess", "Volumes", "Datasets", "NIfTI"
+        ],
+        swiftSettings: trainingLoops),
+    .testTarget(
+        name: "TrainingTests",
+        dependencies: ["Training", "Inference", "Datasets", "ModelSpec", "NIfTI", "Phantom", "Volumes", "TestSupport"])
 ]
-
 
 // MARK: Ingest: DICOM files → series → volume in HU (DCMTK, OpenJPEG)
 let ingestTargets: [Target] = [
     .systemLibrary(name: "COpenJPEG", path: "Sources/Shims/COpenJPEG", pkgConfig: "libopenjp2"),
     .target(
         name: "CDicom", dependencies: ["COpenJPEG"], path: "Sources/Shims/CDicom",
-        linkerSettings: ["dcmtls", "dcmnet", "dcmrt", "dcmseg", "dcmfg", "dcmiod", "dcmjpls", "dcmtkcharls", "dcmjpeg", "ijg8", "ijg12", "ijg16", "dcmimage", "dcmimgle",
-                         "dcmdata", "oflog", "ofstd", "openjp2", "z"].map { .linkedLibrary($0) }),
+        linkerSettings: [
+            "dcmtls", "dcmnet", "dcmrt", "dcmseg", "dcmfg", "dcmiod", "dcmjpls", "dcmtkcharls", "dcmjpeg", "ijg8",
+            "ijg12", "ijg16", "dcmimage", "dcmimgle",
+            "dcmdata", "oflog", "ofstd", "openjp2", "z"
+        ].map { .linkedLibrary($0) }),
     .target(name: "Ingest", dependencies: ["CDicom", "Volumes", "ModelSpec", logging]),
     // CT series written from a volume: phantoms as DICOM for the demo and the tests (no product path writes CT).
-    .target(name: "PhantomDicom", dependencies: ["Ingest", "CDicom", "Volumes", logging]),
+    .target(name: "PhantomDicom", dependencies: ["Ingest", "CDicom", "Volumes", logging])
 ]
 let ingestTests: [Target] = [
-    .testTarget(name: "IngestTests", dependencies: ["Ingest", "PhantomDicom", "NIfTI", "Volumes", "ModelSpec", "TestSupport", "CZlib", logging]),
+    .testTarget(
+        name: "IngestTests",
+        dependencies: ["Ingest", "PhantomDicom", "NIfTI", "Volumes", "ModelSpec", "TestSupport", "CZlib", logging])
 ]
 let ingestModules: [Target.Dependency] = [
-    "Ingest", "PhantomDicom",
+    "Ingest", "PhantomDicom"
 ]
-
 
 // MARK: Preprocess and export: reorient, resample, crop, normalize, and back
 // Voxel loops run 30-100× slower unoptimized; these targets are optimized in debug builds too,
@@ -81,63 +89,87 @@ let preprocessTargets: [Target] = [
     // zlib for the PNG encoder of the preview (deflate and CRC-32).
     .systemLibrary(name: "CZlib", path: "Sources/Shims/CZlib"),
     .target(name: "Preprocess", dependencies: ["Volumes", "ModelSpec"], swiftSettings: optimizedVoxelLoops),
-    .target(name: "Export", dependencies: ["Volumes", "NIfTI", "ModelSpec", "CZlib", "DurableFiles"], swiftSettings: optimizedVoxelLoops),
+    .target(
+        name: "Export", dependencies: ["Volumes", "NIfTI", "ModelSpec", "CZlib", "DurableFiles"],
+        swiftSettings: optimizedVoxelLoops),
     // Time and peak memory of each step on scan-sized input (docs/BENCHMARKS.md).
-    .executableTarget(name: "preprocess-bench", dependencies: ["Preprocess", "Export", "Volumes", "ModelSpec"],
-                      path: "Sources/PreprocessBench"),
+    .executableTarget(
+        name: "preprocess-bench", dependencies: ["Preprocess", "Export", "Volumes", "ModelSpec"],
+        path: "Sources/PreprocessBench")
 ]
 let preprocessTests: [Target] = [
-    .testTarget(name: "PreprocessTests", dependencies: ["Preprocess", "Volumes", "ModelSpec", "NIfTI", "Phantom", "TestSupport"],
-                swiftSettings: optimizedVoxelLoops),
-    .testTarget(name: "ExportTests", dependencies: ["Export", "Volumes", "NIfTI", "ModelSpec", "TestSupport"],
-                swiftSettings: optimizedVoxelLoops),
+    .testTarget(
+        name: "PreprocessTests",
+        dependencies: ["Preprocess", "Volumes", "ModelSpec", "NIfTI", "Phantom", "TestSupport"],
+        swiftSettings: optimizedVoxelLoops),
+    .testTarget(
+        name: "ExportTests", dependencies: ["Export", "Volumes", "NIfTI", "ModelSpec", "TestSupport"],
+        swiftSettings: optimizedVoxelLoops)
 ]
-
 
 // MARK: Inference: LCOV-Net on oneDNN, model files, sliding windows
 let inferenceTargets: [Target] = [
     .systemLibrary(name: "CDNNL", path: "Sources/Shims/CDNNL"),
     // OpenSSL's libcrypto: SHA-256 of model files (provenance).
     .systemLibrary(name: "CCrypto", path: "Sources/Shims/CCrypto", pkgConfig: "libcrypto"),
-    .target(name: "Inference", dependencies: ["CDNNL", "CCrypto", "ModelSpec"]),
+    .target(name: "Inference", dependencies: ["CDNNL", "CCrypto", "ModelSpec"])
 ]
 let inferenceTests: [Target] = [
-    .testTarget(name: "InferenceTests", dependencies: ["Inference", "ModelSpec", "Phantom", "Volumes", "TestSupport", "ModelTestSupport"]),
+    .testTarget(
+        name: "InferenceTests",
+        dependencies: ["Inference", "ModelSpec", "Phantom", "Volumes", "TestSupport", "ModelTestSupport"]),
     // RandomModel for the test targets that need an LCOV-Net model directory.
-    .target(name: "ModelTestSupport", dependencies: ["Inference", "ModelSpec"], path: "Tests/ModelTestSupport"),
+    .target(name: "ModelTestSupport", dependencies: ["Inference", "ModelSpec"], path: "Tests/ModelTestSupport")
 ]
 let inferenceModules: [Target.Dependency] = [
-    "Inference",
+    "Inference"
 ]
-
 
 // MARK: Segmentation: the whole job on one scan (ingest → prepare → infer → labels on the scan's grid)
 let segmentationTargets: [Target] = [
-    .target(name: "Segmentation", dependencies: ["Ingest", "ModelSpec", "Preprocess", "Inference", "SlidingWindows", "Export", "NIfTI", "Volumes", "Phantom",
-                                                 "Datasets", logging]),
-    .testTarget(name: "SegmentationTests", dependencies: ["Segmentation", "Datasets", "Ingest", "PhantomDicom", "ModelSpec", "Preprocess", "Inference", "SlidingWindows", "Phantom", "NIfTI", "Volumes", "TestSupport",
-                                                          "ModelTestSupport"]),
+    .target(
+        name: "Segmentation",
+        dependencies: [
+            "Ingest", "ModelSpec", "Preprocess", "Inference", "SlidingWindows", "Export", "NIfTI", "Volumes", "Phantom",
+            "Datasets", logging
+        ]),
+    .testTarget(
+        name: "SegmentationTests",
+        dependencies: [
+            "Segmentation", "Datasets", "Ingest", "PhantomDicom", "ModelSpec", "Preprocess", "Inference",
+            "SlidingWindows", "Phantom", "NIfTI", "Volumes", "TestSupport",
+            "ModelTestSupport"
+        ])
 ]
-
 
 // MARK: Retraining: the distillation cache, teacher backfill, retraining rounds, versioned models
 let retrainingTargets: [Target] = [
-    .target(name: "Retraining", dependencies: ["Training", "Inference", "Segmentation", "Phantom", "Preprocess", "ModelSpec", "NIfTI", "Export", "Volumes", "CZstd", "DurableFiles", logging],
-            swiftSettings: [.unsafeFlags(["-O"])]),
-    .testTarget(name: "RetrainingTests", dependencies: ["Retraining", "Training", "Inference", "Phantom", "Preprocess", "ModelSpec", "Volumes",
-                                                        "NIfTI", "TestSupport", "ModelTestSupport", logging]),
+    .target(
+        name: "Retraining",
+        dependencies: [
+            "Training", "Inference", "Segmentation", "Phantom", "Preprocess", "ModelSpec", "NIfTI", "Export", "Volumes",
+            "CZstd", "DurableFiles", logging
+        ],
+        swiftSettings: [.unsafeFlags(["-O"])]),
+    .testTarget(
+        name: "RetrainingTests",
+        dependencies: [
+            "Retraining", "Training", "Inference", "Phantom", "Preprocess", "ModelSpec", "Volumes",
+            "NIfTI", "TestSupport", "ModelTestSupport", logging
+        ]),
     // The domain-shift experiment of docs/RETRAINING.md (a release build; not part of the product).
-    .executableTarget(name: "retrain-experiment", dependencies: ["Retraining", "Segmentation", "Inference", "NIfTI", "Phantom", "Volumes", logging],
-                      path: "Sources/RetrainExperiment"),
+    .executableTarget(
+        name: "retrain-experiment",
+        dependencies: ["Retraining", "Segmentation", "Inference", "NIfTI", "Phantom", "Volumes", logging],
+        path: "Sources/RetrainExperiment")
 ]
-
 
 // MARK: Daemon: lcovnet serve — configuration, watch folder, job ledger, spool, logs, metrics, systemd
 let daemonPackages: [Package.Dependency] = [
     .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
-    .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+    .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0")
 ]
 let daemonTargets: [Target] = [
     // renameat2(RENAME_EXCHANGE): a result replaced in one step (late files of a series).
@@ -146,42 +178,57 @@ let daemonTargets: [Target] = [
     .systemLibrary(name: "CPostgres", path: "Sources/Shims/CPostgres", pkgConfig: "libpq"),
     .target(
         name: "Daemon",
-        dependencies: ["Volumes", "CDaemonSystem", "CPostgres", "DurableFiles", logging,
-                       .product(name: "GRDB", package: "GRDB.swift"),
-                       .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                       .product(name: "Prometheus", package: "swift-prometheus"),
-                       .product(name: "TOMLKit", package: "TOMLKit")]),
+        dependencies: [
+            "Volumes", "CDaemonSystem", "CPostgres", "DurableFiles", logging,
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "TOMLKit", package: "TOMLKit")
+        ]),
     // The jobs `lcovnet serve` wires into the daemon: grouping by DICOM headers, segmentation, conversion.
-    .target(name: "DaemonJobs", dependencies: ["Daemon", "Datasets", "Ingest", "NIfTI", "Preprocess", "Volumes", "Segmentation", "Inference", "Export", "Retraining", "DurableFiles", logging, .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]),
+    .target(
+        name: "DaemonJobs",
+        dependencies: [
+            "Daemon", "Datasets", "Ingest", "NIfTI", "Preprocess", "Volumes", "Segmentation", "Inference", "Export",
+            "Retraining", "DurableFiles", logging,
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
+        ])
 ]
 let daemonTests: [Target] = [
-    .testTarget(name: "DaemonTests", dependencies: ["Daemon", "Ingest", "PhantomDicom", "NIfTI", "Phantom", "Volumes", "TestSupport", logging]),
+    .testTarget(
+        name: "DaemonTests",
+        dependencies: ["Daemon", "Ingest", "PhantomDicom", "NIfTI", "Phantom", "Volumes", "TestSupport", logging]),
     // The jobs themselves, without a daemon process: the cache hook, the configuration's teacher and round settings.
-    .testTarget(name: "DaemonJobsTests", dependencies: ["DaemonJobs", "Daemon", "Retraining", "Ingest", "PhantomDicom", "ModelSpec", "Phantom", "Segmentation",
-                                                        "TestSupport", "ModelTestSupport", logging]),
+    .testTarget(
+        name: "DaemonJobsTests",
+        dependencies: [
+            "DaemonJobs", "Daemon", "Retraining", "Ingest", "PhantomDicom", "ModelSpec", "Phantom", "Segmentation",
+            "TestSupport", "ModelTestSupport", logging
+        ])
 ]
 let daemonModules: [Target.Dependency] = [
-    "Daemon", "DaemonJobs", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+    "Daemon", "DaemonJobs", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
 ]
-
 
 // MARK: The executable
 let executableTargets: [Target] = [
     .executableTarget(
         name: "lcovnet",
-        dependencies: sharedModules + ingestModules + ["Export"] + inferenceModules + ["Segmentation", "Datasets", "Training", "Retraining"] + daemonModules
-            + [argumentParser, logging]),
+        dependencies: sharedModules + ingestModules + ["Export"] + inferenceModules + [
+            "Segmentation", "Datasets", "Training", "Retraining"
+        ] + daemonModules
+            + [argumentParser, logging])
 ]
 
 let package = Package(
     name: "lcovnet",
     platforms: [.macOS(.v14)],
     products: [
-        .executable(name: "lcovnet", targets: ["lcovnet"]),
+        .executable(name: "lcovnet", targets: ["lcovnet"])
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0")
     ] + daemonPackages,
     targets: sharedTargets + sharedTests + trainingTargets
         + ingestTargets + ingestTests

@@ -31,7 +31,10 @@ public struct ContainedSegmentation: Sendable {
         }
 
         var arguments: [String] {
-            ["--model", model, "--precision", precision, "--threads", "\(threads)", "--memory-budget-mib", "\(memoryBudgetMiB)"]
+            [
+                "--model", model, "--precision", precision, "--threads", "\(threads)", "--memory-budget-mib",
+                "\(memoryBudgetMiB)"
+            ]
         }
     }
 
@@ -44,7 +47,8 @@ public struct ContainedSegmentation: Sendable {
     /// Runs the compute child on the decoded series in `folder`: nil when the labels are there,
     /// else why the series can never be segmented (e.g. `over-memory-budget`).
     public func compute(folder: String, job: Job) async throws -> QuarantineReason? {
-        let status = try await worker.run("segment", ["--decoded", folder] + job.arguments, stderrPath: "\(folder)/segment.stderr")
+        let status = try await worker.run(
+            "segment", ["--decoded", folder] + job.arguments, stderrPath: "\(folder)/segment.stderr")
         if status == WorkerProcess.temporaryFailure { throw SystemCallError("read", path: folder, errno: EIO) }
         return try await BlockingWork.run {
             if let data = FileManager.default.contents(atPath: "\(folder)/\(Self.refusedName)") {
@@ -59,15 +63,24 @@ public struct ContainedSegmentation: Sendable {
 
     /// Runs the write child: the result files into `resultDir`, durably. A full disk comes back
     /// as a transient error (retried with backoff).
-    public func write(folder: String, into resultDir: String, job: Job, loadSeconds: Double) async throws -> SegmentedSeriesFile.Written {
-        let status = try await worker.run("write", ["--decoded", folder, "--output", resultDir, "--rtstruct", "\(job.rtstruct)",
-                                                    "--load-seconds", "\(loadSeconds)"] + job.arguments,
-                                          stderrPath: "\(folder)/write.stderr")
+    public func write(folder: String, into resultDir: String, job: Job, loadSeconds: Double) async throws
+        -> SegmentedSeriesFile.Written
+    {
+        let status = try await worker.run(
+            "write",
+            [
+                "--decoded", folder, "--output", resultDir, "--rtstruct", "\(job.rtstruct)",
+                "--load-seconds", "\(loadSeconds)"
+            ] + job.arguments,
+            stderrPath: "\(folder)/write.stderr")
         // The child exits 75 on a transient failure (a full disk, I/O; its write.stderr says which).
-        if status == WorkerProcess.temporaryFailure { throw SystemCallError("write results (see write.stderr)", path: resultDir, errno: EIO) }
+        if status == WorkerProcess.temporaryFailure {
+            throw SystemCallError("write results (see write.stderr)", path: resultDir, errno: EIO)
+        }
         return try await BlockingWork.run {
             guard let data = FileManager.default.contents(atPath: "\(folder)/\(SegmentedSeriesFile.writtenName)"),
-                  let written = try? JSONDecoder().decode(SegmentedSeriesFile.Written.self, from: data) else {
+                let written = try? JSONDecoder().decode(SegmentedSeriesFile.Written.self, from: data)
+            else {
                 throw WorkerCrash(task: "write", cause: .exitStatus(0))
             }
             return written
@@ -85,9 +98,12 @@ public struct ContainedSegmentation: Sendable {
             throw WorkerCrash(task: "segment", cause: .exitStatus(0))
         }
         let model = try ModelDirectory(path: job.model)
-        let segmenter = Segmenter(model: model, options: SegmentationOptions(precision: Precision(rawValue: job.precision), threads: job.threads,
-                                                                              memoryBudgetMiB: job.memoryBudgetMiB),
-                                  logger: logger)
+        let segmenter = Segmenter(
+            model: model,
+            options: SegmentationOptions(
+                precision: Precision(rawValue: job.precision), threads: job.threads,
+                memoryBudgetMiB: job.memoryBudgetMiB),
+            logger: logger)
         let result: SegmentationResult
         do {
             result = try segmenter.segment(loaded.volume)
@@ -108,25 +124,35 @@ public struct ContainedSegmentation: Sendable {
         let result = try SegmentedSeriesFile.read(from: folder, geometry: loaded.volume.geometry)
         let manifest = try ModelDirectory(path: job.model).manifest
         let scan = ScanInput(loaded, path: folder)
-        let writer = SegmentationResultWriter(manifest: manifest, threads: job.threads, memoryBudgetMiB: job.memoryBudgetMiB,
-                                              writesStructureSet: job.rtstruct)
-        let organs = try SegmentSeriesProcessor.writeResults(result, scan: scan, loadSeconds: loadSeconds, writer: writer, into: output)
-        let written = SegmentedSeriesFile.Written(seriesUID: scan.seriesInstanceUID, precision: result.precision.rawValue,
-                                                  windows: result.windowCount, organsFound: organs.filter { $0.voxelCount > 0 }.count)
-        try FileSystem.writeAtomically(Array(try JSONEncoder().encode(written)), to: "\(folder)/\(SegmentedSeriesFile.writtenName)")
+        let writer = SegmentationResultWriter(
+            manifest: manifest, threads: job.threads, memoryBudgetMiB: job.memoryBudgetMiB,
+            writesStructureSet: job.rtstruct)
+        let organs = try SegmentSeriesProcessor.writeResults(
+            result, scan: scan, loadSeconds: loadSeconds, writer: writer, into: output)
+        let written = SegmentedSeriesFile.Written(
+            seriesUID: scan.seriesInstanceUID, precision: result.precision.rawValue,
+            windows: result.windowCount, organsFound: organs.filter { $0.voxelCount > 0 }.count)
+        try FileSystem.writeAtomically(
+            Array(try JSONEncoder().encode(written)), to: "\(folder)/\(SegmentedSeriesFile.writtenName)")
     }
 
     /// `lcovnet worker cache`: the segmented series in `folder` into the distillation cache.
-    public static func cacheHere(folder: String, cache: DistillationCache, window: [Int], patchesPerSeries: Int, model: String) throws {
-        guard case .loaded(let loaded) = try DecodedSeriesFile.read(from: folder), !loaded.seriesInstanceUID.isEmpty else {
+    public static func cacheHere(
+        folder: String, cache: DistillationCache, window: [Int], patchesPerSeries: Int, model: String
+    ) throws {
+        guard case .loaded(let loaded) = try DecodedSeriesFile.read(from: folder), !loaded.seriesInstanceUID.isEmpty
+        else {
             throw WorkerCrash(task: "cache", cause: .exitStatus(0))
         }
         let result = try SegmentedSeriesFile.read(from: folder, geometry: loaded.volume.geometry)
         let manifest = try ModelDirectory(path: model).manifest
         let added = try SeriesCacheWriter(cache: cache, window: window, patchesPerSeries: patchesPerSeries, threads: 1)
-            .add(scan: loaded.volume, studentLabels: result.labels, seriesUID: loaded.seriesInstanceUID, input: manifest.input,
-                 modelVersion: manifest.modelVersion)
-        try FileSystem.writeAtomically(Array(try JSONEncoder().encode(added)), to: "\(folder)/\(SegmentedSeriesFile.cachedName)")
+            .add(
+                scan: loaded.volume, studentLabels: result.labels, seriesUID: loaded.seriesInstanceUID,
+                input: manifest.input,
+                modelVersion: manifest.modelVersion)
+        try FileSystem.writeAtomically(
+            Array(try JSONEncoder().encode(added)), to: "\(folder)/\(SegmentedSeriesFile.cachedName)")
     }
 }
 
@@ -156,19 +182,25 @@ public enum SegmentedSeriesFile {
 
     static func write(_ result: SegmentationResult, to folder: String) throws {
         try RawVoxels.write(result.labels.voxels, to: "\(folder)/\(labelsName)")
-        let record = Record(preparation: result.preparation, window: result.window, windowCount: result.windowCount, precision: result.precision,
-                            seconds: Dictionary(uniqueKeysWithValues: result.seconds.map { ($0.key.rawValue, $0.value) }))
+        let record = Record(
+            preparation: result.preparation, window: result.window, windowCount: result.windowCount,
+            precision: result.precision,
+            seconds: Dictionary(uniqueKeysWithValues: result.seconds.map { ($0.key.rawValue, $0.value) }))
         try FileSystem.writeAtomically(Array(try JSONEncoder().encode(record)), to: "\(folder)/\(recordName)")
     }
 
     static func read(from folder: String, geometry: Geometry) throws -> SegmentationResult {
         guard let data = FileManager.default.contents(atPath: "\(folder)/\(recordName)"),
-              let record = try? JSONDecoder().decode(Record.self, from: data) else {
+            let record = try? JSONDecoder().decode(Record.self, from: data)
+        else {
             throw WorkerCrash(task: "segment", cause: .exitStatus(0))
         }
         let labels: [UInt8] = try RawVoxels.read("\(folder)/\(labelsName)", count: geometry.size.count, task: "segment")
-        return SegmentationResult(labels: Volume(geometry: geometry, voxels: labels), preparation: record.preparation, window: record.window,
-                                  windowCount: record.windowCount, precision: record.precision,
-                                  seconds: Dictionary(uniqueKeysWithValues: record.seconds.compactMap { k, v in SegmentationStage(rawValue: k).map { ($0, v) } }))
+        return SegmentationResult(
+            labels: Volume(geometry: geometry, voxels: labels), preparation: record.preparation, window: record.window,
+            windowCount: record.windowCount, precision: record.precision,
+            seconds: Dictionary(
+                uniqueKeysWithValues: record.seconds.compactMap { k, v in SegmentationStage(rawValue: k).map { ($0, v) }
+                }))
     }
 }

@@ -29,9 +29,13 @@ public struct ConvertSeriesProcessor: SeriesProcessor {
         }
     }
 
-    public func compute(_ decoded: LoadedSeries, series: ClaimedSeries, logger: Logger) async throws -> LoadedSeries { decoded }
+    public func compute(_ decoded: LoadedSeries, series: ClaimedSeries, logger: Logger) async throws -> LoadedSeries {
+        decoded
+    }
 
-    public func write(_ loaded: LoadedSeries, series: ClaimedSeries, into resultDir: String, logger: Logger) async throws -> ProcessingOutcome {
+    public func write(_ loaded: LoadedSeries, series: ClaimedSeries, into resultDir: String, logger: Logger)
+        async throws -> ProcessingOutcome
+    {
         try await BlockingWork.run { try Self.write(loaded, jobID: series.jobID, into: resultDir) }
     }
 
@@ -43,7 +47,8 @@ public struct ConvertSeriesProcessor: SeriesProcessor {
             throw error
         } catch {
             // Writing fails for lack of space or I/O: transient, retried with backoff.
-            throw SystemCallError("write", path: image, errno: [ENOSPC, EDQUOT].contains(Glibc.errno) ? Glibc.errno : EIO)
+            throw SystemCallError(
+                "write", path: image, errno: [ENOSPC, EDQUOT].contains(Glibc.errno) ? Glibc.errno : EIO)
         }
 
         let g = loaded.volume.geometry

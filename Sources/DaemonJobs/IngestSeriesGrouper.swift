@@ -12,7 +12,9 @@ public struct IngestSeriesGrouper: SeriesGrouper {
     /// Where the workers' file lists and results go (under the work folder).
     public var scratch: String
 
-    public init(policy: IngestPolicy = IngestPolicy(), worker: WorkerProcess? = nil, scratch: String = NSTemporaryDirectory()) {
+    public init(
+        policy: IngestPolicy = IngestPolicy(), worker: WorkerProcess? = nil, scratch: String = NSTemporaryDirectory()
+    ) {
         var policy = policy
         policy.threads = 1
         self.policy = policy
@@ -45,8 +47,9 @@ public struct IngestSeriesGrouper: SeriesGrouper {
             rejected: rejected.keys.sorted().map { code in
                 var reason = rejected[code]!.reason
                 reason.detail = "\(rejected[code]!.files.count) file(s)" + (reason.detail.map { "; \($0)" } ?? "")
-                return SeriesGrouping.Rejected(reason: reason, files: rejected[code]!.files,
-                                               mayBeIncomplete: Self.incompleteLooking.contains(IngestCode(rawValue: code) ?? .noSeries))
+                return SeriesGrouping.Rejected(
+                    reason: reason, files: rejected[code]!.files,
+                    mayBeIncomplete: Self.incompleteLooking.contains(IngestCode(rawValue: code) ?? .noSeries))
             })
     }
 
@@ -63,7 +66,9 @@ public struct IngestSeriesGrouper: SeriesGrouper {
     /// One file's headers: the series it belongs to, or why it cannot belong to one.
     static func classify(_ file: String, policy: IngestPolicy) -> Classification {
         do {
-            let scan = try DicomFolder.scan(file, policy: policy, logger: Logger(label: "lcovnet.ingest", factory: { _ in SwiftLogNoOpLogHandler() }))
+            let scan = try DicomFolder.scan(
+                file, policy: policy,
+                logger: Logger(label: "lcovnet.ingest", factory: { _ in SwiftLogNoOpLogHandler() }))
             if let candidate = scan.candidates.first {
                 return .series(candidate.seriesInstanceUID.isEmpty ? candidate.id : candidate.seriesInstanceUID)
             }
@@ -76,7 +81,9 @@ public struct IngestSeriesGrouper: SeriesGrouper {
         }
     }
 
-    static func reason(_ code: IngestCode) -> QuarantineReason { QuarantineReason(code: code.rawValue, sentence: code.sentence) }
+    static func reason(_ code: IngestCode) -> QuarantineReason {
+        QuarantineReason(code: code.rawValue, sentence: code.sentence)
+    }
 
     /// The worker's side: classifies `files` in order, writing one JSON line per file as soon as
     /// it is known, so that after a crash the parent knows which file was being read.
@@ -98,36 +105,49 @@ public struct IngestSeriesGrouper: SeriesGrouper {
         defer { try? FileManager.default.removeItem(atPath: folder) }
         while results.count < files.count {
             let batch = Array(files[results.count...])
-            let list = "\(folder)/files.json", output = "\(folder)/classes.jsonl"
+            let list = "\(folder)/files.json"
+            let output = "\(folder)/classes.jsonl"
             var crash: WorkerCrash?
             do {
                 try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
                 try JSONEncoder().encode(batch).write(to: URL(fileURLWithPath: list))
                 _ = FileManager.default.createFile(atPath: output, contents: nil)
-                _ = try await worker.run("group", ["--files", list, "--output", output] + policy.arguments, stderrPath: "\(folder)/worker.stderr")
+                _ = try await worker.run(
+                    "group", ["--files", list, "--output", output] + policy.arguments,
+                    stderrPath: "\(folder)/worker.stderr")
             } catch let error as WorkerCrash {
                 crash = error
             } catch {
                 // No child to be had (the binary replaced by an upgrade, no disk for the list):
                 // read the headers here rather than stop serving.
-                logger.error("header worker unavailable; reading headers in the daemon", metadata: ["error": "\(error)"])
+                logger.error(
+                    "header worker unavailable; reading headers in the daemon", metadata: ["error": "\(error)"])
                 let policy = policy
-                return results + ((try? await BlockingWork.run { batch.map { Self.classify($0, policy: policy) } }) ?? [])
+                return results
+                    + ((try? await BlockingWork.run { batch.map { Self.classify($0, policy: policy) } }) ?? [])
             }
-            let done = Self.completeLines(output).compactMap { try? JSONDecoder().decode(Classification.self, from: $0) }
+            let done = Self.completeLines(output).compactMap {
+                try? JSONDecoder().decode(Classification.self, from: $0)
+            }
             results += done.prefix(batch.count)
             guard results.count < files.count else { break }
             let cause = crash?.description ?? "the header worker stopped before this file"
-            logger.error("a file crashed the header worker; it is set aside", metadata: ["stage": "group", "error": "\(cause)"])
-            results.append(.rejected(QuarantineReason(code: DaemonCode.workerCrashed.rawValue, sentence: DaemonCode.workerCrashed.sentence,
-                                                      detail: cause)))
+            logger.error(
+                "a file crashed the header worker; it is set aside", metadata: ["stage": "group", "error": "\(cause)"])
+            results.append(
+                .rejected(
+                    QuarantineReason(
+                        code: DaemonCode.workerCrashed.rawValue, sentence: DaemonCode.workerCrashed.sentence,
+                        detail: cause)))
         }
         return results
     }
 
     /// The lines of a file that end in a newline (a line cut short by a crash is left out).
     static func completeLines(_ path: String) -> [Data] {
-        guard let data = FileManager.default.contents(atPath: path), let end = data.lastIndex(of: 0x0A) else { return [] }
+        guard let data = FileManager.default.contents(atPath: path), let end = data.lastIndex(of: 0x0A) else {
+            return []
+        }
         return data[..<end].split(separator: 0x0A, omittingEmptySubsequences: false).map { Data($0) }
     }
 }

@@ -80,7 +80,9 @@ public final class SegmentSeriesProcessor: SeriesProcessor, @unchecked Sendable 
 
     /// The current promoted version, when [job] model leaves the choice to the daemon.
     static func promotedModel(_ c: DaemonConfiguration) -> String? {
-        guard c.job.model.isEmpty, let link = try? FileManager.default.destinationOfSymbolicLink(atPath: "\(c.modelsPath)/\(ModelStore.currentName)")
+        guard c.job.model.isEmpty,
+            let link = try? FileManager.default.destinationOfSymbolicLink(
+                atPath: "\(c.modelsPath)/\(ModelStore.currentName)")
         else { return nil }
         let path = "\(c.modelsPath)/\(link)"
         return FileManager.default.fileExists(atPath: "\(path)/manifest.json") ? path : nil
@@ -88,18 +90,22 @@ public final class SegmentSeriesProcessor: SeriesProcessor, @unchecked Sendable 
 
     static func makeSegmenter(_ c: DaemonConfiguration, logger: Logger) throws -> (Segmenter, String) {
         guard let path = modelPath(c, environment: ProcessInfo.processInfo.environment) else {
-            throw ConfigurationError(file: "configuration", key: "job.model", problem: "no model was found (looked in [job] model, <work>/models/current, \(ShippedModels.searched))",
-                                     fix: "install the default model, set [job] model to a model folder, or set [job] kind = \"convert\"")
+            throw ConfigurationError(
+                file: "configuration", key: "job.model",
+                problem: "no model was found (looked in [job] model, <work>/models/current, \(ShippedModels.searched))",
+                fix: "install the default model, set [job] model to a model folder, or set [job] kind = \"convert\"")
         }
         let model: ModelDirectory
         do {
             model = try ModelDirectory(path: path)
         } catch {
-            throw ConfigurationError(file: "configuration", key: "job.model", problem: "\(path) is not a usable model (\(error))",
-                                     fix: "point [job] model at a folder with manifest.json and its weights")
+            throw ConfigurationError(
+                file: "configuration", key: "job.model", problem: "\(path) is not a usable model (\(error))",
+                fix: "point [job] model at a folder with manifest.json and its weights")
         }
-        let options = SegmentationOptions(precision: Precision(rawValue: c.job.precision), threads: threads(c),
-                                          memoryBudgetMiB: computeBudgetMiB(c))
+        let options = SegmentationOptions(
+            precision: Precision(rawValue: c.job.precision), threads: threads(c),
+            memoryBudgetMiB: computeBudgetMiB(c))
         logger.info("model loaded", metadata: ["model": "\(path)", "model.version": "\(model.manifest.modelVersion)"])
         return (Segmenter(model: model, options: options, logger: logger), path)
     }
@@ -115,9 +121,12 @@ public final class SegmentSeriesProcessor: SeriesProcessor, @unchecked Sendable 
     private func containedJob() -> (ContainedSegmentation, ContainedSegmentation.Job)? {
         guard let worker else { return nil }
         let (c, model) = lock.withLock { (configuration, servedModel) }
-        return (ContainedSegmentation(worker: worker.forJob(seconds: c.limits.jobSeconds, threads: Self.threads(c))),
-                ContainedSegmentation.Job(model: model, precision: c.job.precision, threads: Self.threads(c),
-                                          memoryBudgetMiB: Self.computeBudgetMiB(c), rtstruct: c.job.rtstruct))
+        return (
+            ContainedSegmentation(worker: worker.forJob(seconds: c.limits.jobSeconds, threads: Self.threads(c))),
+            ContainedSegmentation.Job(
+                model: model, precision: c.job.precision, threads: Self.threads(c),
+                memoryBudgetMiB: Self.computeBudgetMiB(c), rtstruct: c.job.rtstruct)
+        )
     }
 
     public func reload(configuration: DaemonConfiguration, logger: Logger) throws {
@@ -138,8 +147,10 @@ public final class SegmentSeriesProcessor: SeriesProcessor, @unchecked Sendable 
             try reload(configuration: c, logger: logger)
             logger.notice("promoted model picked up", metadata: ["model": "\(promoted)"])
         } catch {
-            logger.error("promoted model not loaded; the previous one stays", metadata: ["model": "\(promoted)", "error": "\(error)"])
-            lock.withLock { servedModel = promoted }   // not retried for every job; SIGHUP retries
+            logger.error(
+                "promoted model not loaded; the previous one stays",
+                metadata: ["model": "\(promoted)", "error": "\(error)"])
+            lock.withLock { servedModel = promoted }  // not retried for every job; SIGHUP retries
         }
     }
 
@@ -148,11 +159,15 @@ public final class SegmentSeriesProcessor: SeriesProcessor, @unchecked Sendable 
     private func cache(_ scan: ScanInput, labels: Volume<UInt8>, manifest: ModelManifest, logger: Logger) {
         let c = lock.withLock { configuration }
         guard c.retrain.cache, let uid = scan.seriesInstanceUID else { return }
-        let volume = scan.volume, input = manifest.input, version = manifest.modelVersion
+        let volume = scan.volume
+        let input = manifest.input
+        let version = manifest.modelVersion
         submitCacheWrite(seriesUID: uid, logger: logger) {
             let cache = try DistillationCache(path: c.cachePath, boundBytes: Int64(c.retrain.cacheMB) << 20)
-            return try SeriesCacheWriter(cache: cache, window: c.retrain.patchWindow, patchesPerSeries: c.retrain.patchesPerSeries, threads: 1)
-                .add(scan: volume, studentLabels: labels, seriesUID: uid, input: input, modelVersion: version)
+            return try SeriesCacheWriter(
+                cache: cache, window: c.retrain.patchWindow, patchesPerSeries: c.retrain.patchesPerSeries, threads: 1
+            )
+            .add(scan: volume, studentLabels: labels, seriesUID: uid, input: input, modelVersion: version)
         }
     }
 
@@ -169,18 +184,24 @@ public final class SegmentSeriesProcessor: SeriesProcessor, @unchecked Sendable 
             try FileManager.default.createDirectory(atPath: "\(c.paths.work)/worker", withIntermediateDirectories: true)
             try FileSystem.rename(folder, moved)
         } catch {
-            logger.warning("series not cached", metadata: ["stage": "cache", "series.uid": "\(uid)", "error": "\(error)"])
+            logger.warning(
+                "series not cached", metadata: ["stage": "cache", "series.uid": "\(uid)", "error": "\(error)"])
             return
         }
         let child = worker.forJob(seconds: c.limits.jobSeconds, threads: 1)
         let started = submitCacheWrite(seriesUID: uid, logger: logger) {
             defer { try? FileManager.default.removeItem(atPath: moved) }
             return try BlockingWork.wait {
-                _ = try await child.run("cache", ["--decoded", moved, "--cache-path", c.cachePath, "--cache-mb", "\(c.retrain.cacheMB)",
-                                                  "--window", c.retrain.patchWindow.map(String.init).joined(separator: ","),
-                                                  "--patches", "\(c.retrain.patchesPerSeries)", "--model", model],
-                                        stderrPath: "\(moved)/cache.stderr")
-                guard let data = FileManager.default.contents(atPath: "\(moved)/\(SegmentedSeriesFile.cachedName)") else {
+                _ = try await child.run(
+                    "cache",
+                    [
+                        "--decoded", moved, "--cache-path", c.cachePath, "--cache-mb", "\(c.retrain.cacheMB)",
+                        "--window", c.retrain.patchWindow.map(String.init).joined(separator: ","),
+                        "--patches", "\(c.retrain.patchesPerSeries)", "--model", model
+                    ],
+                    stderrPath: "\(moved)/cache.stderr")
+                guard let data = FileManager.default.contents(atPath: "\(moved)/\(SegmentedSeriesFile.cachedName)")
+                else {
                     throw WorkerCrash(task: "cache", cause: .exitStatus(0))
                 }
                 return try JSONDecoder().decode(SeriesCacheWriter.Added.self, from: data)
@@ -191,20 +212,31 @@ public final class SegmentSeriesProcessor: SeriesProcessor, @unchecked Sendable 
 
     /// Runs `add` on the cache writer's queue and logs what it did; false when a write was in flight.
     @discardableResult
-    private func submitCacheWrite(seriesUID uid: String, logger: Logger, _ add: @escaping @Sendable () throws -> SeriesCacheWriter.Added) -> Bool {
+    private func submitCacheWrite(
+        seriesUID uid: String, logger: Logger, _ add: @escaping @Sendable () throws -> SeriesCacheWriter.Added
+    ) -> Bool {
         let started = cacheWriter.submit {
             let start = Date()
             do {
                 let added = try add()
-                logger.info("series cached for retraining", metadata: [
-                    "stage": "cache", "series.uid": "\(uid)", "patches": .stringConvertible(added.patches),
-                    "organs": .stringConvertible(added.organsCovered), "evicted": .stringConvertible(added.evictedSeries),
-                    "cache_bytes": .stringConvertible(added.cacheBytes), "duration_ms": .stringConvertible(Int(Date().timeIntervalSince(start) * 1000))])
+                logger.info(
+                    "series cached for retraining",
+                    metadata: [
+                        "stage": "cache", "series.uid": "\(uid)", "patches": .stringConvertible(added.patches),
+                        "organs": .stringConvertible(added.organsCovered),
+                        "evicted": .stringConvertible(added.evictedSeries),
+                        "cache_bytes": .stringConvertible(added.cacheBytes),
+                        "duration_ms": .stringConvertible(Int(Date().timeIntervalSince(start) * 1000))
+                    ])
             } catch {
-                logger.warning("series not cached", metadata: ["stage": "cache", "series.uid": "\(uid)", "error": "\(error)"])
+                logger.warning(
+                    "series not cached", metadata: ["stage": "cache", "series.uid": "\(uid)", "error": "\(error)"])
             }
         }
-        if !started { logger.info("series not cached: the cache writer is busy", metadata: ["stage": "cache", "series.uid": "\(uid)"]) }
+        if !started {
+            logger.info(
+                "series not cached: the cache writer is busy", metadata: ["stage": "cache", "series.uid": "\(uid)"])
+        }
         return started
     }
 
@@ -235,7 +267,9 @@ public final class SegmentSeriesProcessor: SeriesProcessor, @unchecked Sendable 
             case .rejected(let reason):
                 return .rejected(reason)
             case .decoded(let folder, let voxelCount):
-                return .decoded(Decoded(scan: .onDisk(folder: folder), loadSeconds: seconds()), workingSetMB: Self.workingSetMB(voxels: voxelCount))
+                return .decoded(
+                    Decoded(scan: .onDisk(folder: folder), loadSeconds: seconds()),
+                    workingSetMB: Self.workingSetMB(voxels: voxelCount))
             }
         }
         switch try await decoding.decode(series, logger: logger) {
@@ -243,7 +277,9 @@ public final class SegmentSeriesProcessor: SeriesProcessor, @unchecked Sendable 
             return .rejected(reason)
         case .loaded(let loaded):
             let scan = ScanInput(loaded, path: series.inputDirectory)
-            return .decoded(Decoded(scan: .here(scan), loadSeconds: seconds()), workingSetMB: Self.workingSetMB(voxels: scan.volume.voxels.count))
+            return .decoded(
+                Decoded(scan: .here(scan), loadSeconds: seconds()),
+                workingSetMB: Self.workingSetMB(voxels: scan.volume.voxels.count))
         }
     }
 
@@ -259,15 +295,21 @@ public final class SegmentSeriesProcessor: SeriesProcessor, @unchecked Sendable 
                 pickUpPromotedModel(logger: logger)
                 let segmenter = lock.withLock { self.segmenter }
                 let result = try inference.withLock { try segmenter.segment(scan.volume) }
-                let writer = SegmentationResultWriter(manifest: segmenter.model.manifest, threads: segmenter.options.threads,
-                                                      memoryBudgetMiB: segmenter.options.memoryBudgetMiB,
-                                                      writesStructureSet: lock.withLock { configuration.job.rtstruct })
-                return .here(InProcess(scan: scan, loadSeconds: decoded.loadSeconds, result: result, writer: writer, manifest: segmenter.model.manifest))
+                let writer = SegmentationResultWriter(
+                    manifest: segmenter.model.manifest, threads: segmenter.options.threads,
+                    memoryBudgetMiB: segmenter.options.memoryBudgetMiB,
+                    writesStructureSet: lock.withLock { configuration.job.rtstruct })
+                return .here(
+                    InProcess(
+                        scan: scan, loadSeconds: decoded.loadSeconds, result: result, writer: writer,
+                        manifest: segmenter.model.manifest))
             }
         }
     }
 
-    public func write(_ computed: Computed, series: ClaimedSeries, into resultDir: String, logger: Logger) async throws -> ProcessingOutcome {
+    public func write(_ computed: Computed, series: ClaimedSeries, into resultDir: String, logger: Logger) async throws
+        -> ProcessingOutcome
+    {
         switch computed {
         case .refused(let reason):
             return .rejected(reason)
@@ -275,14 +317,18 @@ public final class SegmentSeriesProcessor: SeriesProcessor, @unchecked Sendable 
             guard let (contained, _) = containedJob() else { preconditionFailure("a scan on disk without a worker") }
             // The child's writeResults has synced the folder.
             let written = try await contained.write(folder: folder, into: resultDir, job: job, loadSeconds: loadSeconds)
-            logSegmented(precision: written.precision, windows: written.windows, organsFound: written.organsFound, logger: logger)
+            logSegmented(
+                precision: written.precision, windows: written.windows, organsFound: written.organsFound, logger: logger
+            )
             cacheFromDisk(folder, model: job.model, logger: logger)
             return .completed(seriesUID: written.seriesUID)
         case .here(let c):
             return try await BlockingWork.run { [self] in
-                let organs = try Self.writeResults(c.result, scan: c.scan, loadSeconds: c.loadSeconds, writer: c.writer, into: resultDir)
-                logSegmented(precision: c.result.precision.rawValue, windows: c.result.windowCount,
-                             organsFound: organs.filter { $0.voxelCount > 0 }.count, logger: logger)
+                let organs = try Self.writeResults(
+                    c.result, scan: c.scan, loadSeconds: c.loadSeconds, writer: c.writer, into: resultDir)
+                logSegmented(
+                    precision: c.result.precision.rawValue, windows: c.result.windowCount,
+                    organsFound: organs.filter { $0.voxelCount > 0 }.count, logger: logger)
                 cache(c.scan, labels: c.result.labels, manifest: c.manifest, logger: logger)
                 return .completed(seriesUID: c.scan.seriesInstanceUID)
             }
@@ -290,22 +336,30 @@ public final class SegmentSeriesProcessor: SeriesProcessor, @unchecked Sendable 
     }
 
     /// The result files, durably: the daemon's write stage, here or in the write child.
-    static func writeResults(_ result: SegmentationResult, scan: ScanInput, loadSeconds: Double, writer: SegmentationResultWriter,
-                             into resultDir: String) throws -> [OrganStatistics] {
+    static func writeResults(
+        _ result: SegmentationResult, scan: ScanInput, loadSeconds: Double, writer: SegmentationResultWriter,
+        into resultDir: String
+    ) throws -> [OrganStatistics] {
         let organs: [OrganStatistics]
         do {
             organs = try writer.write(result, scan: scan, loadSeconds: loadSeconds, into: resultDir).organs
         } catch let error as ExportError {
             // Results that cannot be written (a full disk, I/O) are retried with backoff; the
             // inputs stay in the spool whatever happens.
-            throw SystemCallError("write results (\(error))", path: resultDir, errno: error.errno.flatMap { [ENOSPC, EDQUOT].contains($0) ? $0 : nil } ?? EIO)
+            throw SystemCallError(
+                "write results (\(error))", path: resultDir,
+                errno: error.errno.flatMap { [ENOSPC, EDQUOT].contains($0) ? $0 : nil } ?? EIO)
         }
         try FileSystem.sync(resultDir)
         return organs
     }
 
     private func logSegmented(precision: String, windows: Int, organsFound: Int, logger: Logger) {
-        logger.info("series segmented", metadata: [
-            "stage": "write", "precision": "\(precision)", "windows": .stringConvertible(windows), "organs_found": .stringConvertible(organsFound)])
+        logger.info(
+            "series segmented",
+            metadata: [
+                "stage": "write", "precision": "\(precision)", "windows": .stringConvertible(windows),
+                "organs_found": .stringConvertible(organsFound)
+            ])
     }
 }

@@ -22,8 +22,12 @@ public struct SeriesDecoding: Sendable {
 
     public func decode(_ series: ClaimedSeries, logger: Logger) async throws -> Result {
         guard worker != nil else {
-            let policy = policy, input = series.inputDirectory, seriesUID = Self.seriesUID(series)
-            return try await BlockingWork.run { try Self.decodeHere(input, seriesUID: seriesUID, policy: policy, logger: logger) }
+            let policy = policy
+            let input = series.inputDirectory
+            let seriesUID = Self.seriesUID(series)
+            return try await BlockingWork.run {
+                try Self.decodeHere(input, seriesUID: seriesUID, policy: policy, logger: logger)
+            }
         }
         switch try await decodeIntoFolder(series) {
         case .rejected(let reason):
@@ -51,10 +55,14 @@ public struct SeriesDecoding: Sendable {
         do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) } catch {
             throw SystemCallError("mkdir", path: folder)
         }
-        let status = try await worker.run("decode", ["--input", series.inputDirectory, "--output", folder]
-                                                     + (Self.seriesUID(series).map { ["--series", $0] } ?? []) + policy.arguments,
-                                          stderrPath: "\(folder)/worker.stderr")
-        if status == WorkerProcess.temporaryFailure { throw SystemCallError("read", path: series.inputDirectory, errno: EIO) }
+        let status = try await worker.run(
+            "decode",
+            ["--input", series.inputDirectory, "--output", folder]
+                + (Self.seriesUID(series).map { ["--series", $0] } ?? []) + policy.arguments,
+            stderrPath: "\(folder)/worker.stderr")
+        if status == WorkerProcess.temporaryFailure {
+            throw SystemCallError("read", path: series.inputDirectory, errno: EIO)
+        }
         return try await BlockingWork.run {
             switch try DecodedSeriesFile.readHeader(from: folder) {
             case .rejected(let reason): .rejected(reason)
@@ -74,18 +82,23 @@ public struct SeriesDecoding: Sendable {
     }
 
     /// The worker's side: decodes and leaves the result in `folder` for `decode` to read.
-    public static func writeDecoded(input: String, seriesUID: String?, into folder: String, policy: IngestPolicy, logger: Logger) throws {
+    public static func writeDecoded(
+        input: String, seriesUID: String?, into folder: String, policy: IngestPolicy, logger: Logger
+    ) throws {
         try DecodedSeriesFile.write(decodeHere(input, seriesUID: seriesUID, policy: policy, logger: logger), to: folder)
     }
 
     /// The decode itself (the worker's, and the in-process path's). A file that cannot be read
     /// for now throws a transient `SystemCallError`; anything the bytes decide is a rejection.
-    public static func decodeHere(_ input: String, seriesUID: String?, policy: IngestPolicy, logger: Logger) throws -> Result {
+    public static func decodeHere(_ input: String, seriesUID: String?, policy: IngestPolicy, logger: Logger) throws
+        -> Result
+    {
         do {
             return .loaded(try DicomFolder.loadSeries(in: input, id: seriesUID, policy: policy, logger: logger))
         } catch {
             if error.code == .unreadable { throw SystemCallError("read", path: error.path, errno: EIO) }
-            return .rejected(QuarantineReason(code: error.code.rawValue, sentence: error.code.sentence, detail: error.detail))
+            return .rejected(
+                QuarantineReason(code: error.code.rawValue, sentence: error.code.sentence, detail: error.detail))
         }
     }
 }
@@ -116,9 +129,12 @@ enum DecodedSeriesFile {
             try FileSystem.writeAtomically(Array(try JSONEncoder().encode(reason)), to: "\(folder)/rejected.json")
         case .loaded(let s):
             try RawVoxels.write(s.volume.voxels, to: "\(folder)/voxels.raw")
-            let header = Header(geometry: s.volume.geometry, seriesInstanceUID: s.seriesInstanceUID, id: s.id, modality: s.modality,
-                                seriesNumber: s.seriesNumber, seriesDescription: s.seriesDescription, sourceSliceCount: s.sourceSliceCount,
-                                notes: s.notes.map { .init(code: $0.code.rawValue, path: $0.path, detail: $0.detail) }, source: s.source)
+            let header = Header(
+                geometry: s.volume.geometry, seriesInstanceUID: s.seriesInstanceUID, id: s.id, modality: s.modality,
+                seriesNumber: s.seriesNumber, seriesDescription: s.seriesDescription,
+                sourceSliceCount: s.sourceSliceCount,
+                notes: s.notes.map { .init(code: $0.code.rawValue, path: $0.path, detail: $0.detail) }, source: s.source
+            )
             try FileSystem.writeAtomically(Array(try JSONEncoder().encode(header)), to: "\(folder)/series.json")
         }
     }
@@ -135,7 +151,8 @@ enum DecodedSeriesFile {
             return .rejected(try decoder.decode(QuarantineReason.self, from: data))
         }
         guard let data = FileManager.default.contents(atPath: "\(folder)/series.json"),
-              let header = try? decoder.decode(Header.self, from: data) else {
+            let header = try? decoder.decode(Header.self, from: data)
+        else {
             throw WorkerCrash(task: "decode", cause: .exitStatus(0))
         }
         return .decoded(header)
@@ -143,7 +160,9 @@ enum DecodedSeriesFile {
 
     /// The series' UID as the decode child read it, nil when it has none (or no header is there).
     static func seriesUID(in folder: String) -> String? {
-        guard case .decoded(let header)? = try? readHeader(from: folder), !header.seriesInstanceUID.isEmpty else { return nil }
+        guard case .decoded(let header)? = try? readHeader(from: folder), !header.seriesInstanceUID.isEmpty else {
+            return nil
+        }
         return header.seriesInstanceUID
     }
 
@@ -154,11 +173,15 @@ enum DecodedSeriesFile {
         case .decoded(let header): h = header
         }
         let voxels: [Int16] = try RawVoxels.read("\(folder)/voxels.raw", count: h.geometry.size.count, task: "decode")
-        return .loaded(LoadedSeries(volume: Volume(geometry: h.geometry, voxels: voxels), seriesInstanceUID: h.seriesInstanceUID, id: h.id,
-                                    modality: h.modality, seriesNumber: h.seriesNumber, seriesDescription: h.seriesDescription,
-                                    sourceSliceCount: h.sourceSliceCount,
-                                    notes: h.notes.compactMap { n in IngestCode(rawValue: n.code).map { IngestNote($0, path: n.path, detail: n.detail) } },
-                                    source: h.source))
+        return .loaded(
+            LoadedSeries(
+                volume: Volume(geometry: h.geometry, voxels: voxels), seriesInstanceUID: h.seriesInstanceUID, id: h.id,
+                modality: h.modality, seriesNumber: h.seriesNumber, seriesDescription: h.seriesDescription,
+                sourceSliceCount: h.sourceSliceCount,
+                notes: h.notes.compactMap { n in
+                    IngestCode(rawValue: n.code).map { IngestNote($0, path: n.path, detail: n.detail) }
+                },
+                source: h.source))
     }
 }
 

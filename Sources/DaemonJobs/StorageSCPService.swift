@@ -21,12 +21,14 @@ public struct StorageSCPService: Service {
     /// The child's arguments (limits first, as every worker's).
     var arguments: [String] {
         let d = configuration.dicom
-        return ["worker", "store-scp", "--address-space-mb", "1024", "--cpu-seconds", "\(Self.cpuSeconds)",
-                "--ae-title", d.aeTitle, "--address", d.address, "--port", "\(d.port)",
-                "--accept", d.acceptedCallingAETitles.joined(separator: ","), "--max-pdu", "\(d.maxPDU)",
-                "--acse-timeout", "\(d.acseTimeoutSeconds)", "--dimse-timeout", "\(d.dimseTimeoutSeconds)",
-                "--intake", configuration.dicomIntakePath, "--minimum-free-mb", "\(configuration.ingest.diskWatermarkMB)",
-                "--log-level", configuration.logLevel.rawValue] + Self.tlsArguments(d, enabled: !d.tlsCertificate.isEmpty)
+        return [
+            "worker", "store-scp", "--address-space-mb", "1024", "--cpu-seconds", "\(Self.cpuSeconds)",
+            "--ae-title", d.aeTitle, "--address", d.address, "--port", "\(d.port)",
+            "--accept", d.acceptedCallingAETitles.joined(separator: ","), "--max-pdu", "\(d.maxPDU)",
+            "--acse-timeout", "\(d.acseTimeoutSeconds)", "--dimse-timeout", "\(d.dimseTimeoutSeconds)",
+            "--intake", configuration.dicomIntakePath, "--minimum-free-mb", "\(configuration.ingest.diskWatermarkMB)",
+            "--log-level", configuration.logLevel.rawValue
+        ] + Self.tlsArguments(d, enabled: !d.tlsCertificate.isEmpty)
     }
 
     /// The TLS files a worker gets (none when TLS is off for its connection).
@@ -62,7 +64,8 @@ public struct StorageSCPService: Service {
             }
             if Task.isCancelled || Task.isShuttingDownGracefully { break }
             if ContinuousClock.now - started > .seconds(60) { delay = 1 }
-            logger.error("storage SCP ended, starting it again", metadata: ["status": "\(status)", "in_seconds": "\(delay)"])
+            logger.error(
+                "storage SCP ended, starting it again", metadata: ["status": "\(status)", "in_seconds": "\(delay)"])
             let wait = delay
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(wait)) }
             delay = min(delay * 2, 60)

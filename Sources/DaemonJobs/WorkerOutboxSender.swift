@@ -26,35 +26,49 @@ public struct WorkerOutboxSender: OutboxSender {
     /// The child's report: one DIMSE status per file, in order.
     struct Report: Codable { var statuses: [Int] }
 
-    public func send(_ entries: [OutboxEntry], to destination: DaemonConfiguration.Destination) async -> [DeliveryOutcome] {
+    public func send(_ entries: [OutboxEntry], to destination: DaemonConfiguration.Destination) async
+        -> [DeliveryOutcome]
+    {
         let present = entries.map { FileManager.default.fileExists(atPath: $0.file) }
         let files = zip(entries, present).filter(\.1).map(\.0.file)
         guard !files.isEmpty else { return entries.map { _ in .gone } }
         let name = "send-\(UUID().uuidString)"
-        let list = "\(scratch)/\(name).json", output = "\(scratch)/\(name).out", stderr = "\(scratch)/\(name).err"
+        let list = "\(scratch)/\(name).json"
+        let output = "\(scratch)/\(name).out"
+        let stderr = "\(scratch)/\(name).err"
         defer { for path in [list, output, stderr] { try? FileManager.default.removeItem(atPath: path) } }
         var statuses: [Int]
         do {
             try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
             try JSONEncoder().encode(files).write(to: URL(fileURLWithPath: list))
-            let status = try await worker.run("send", [
-                "--host", destination.host, "--port", "\(destination.port)", "--called-ae-title", destination.aeTitle,
-                "--calling-ae-title", callingAETitle, "--max-pdu", "\(maxPDU)", "--acse-timeout", "\(acseTimeoutSeconds)",
-                "--dimse-timeout", "\(dimseTimeoutSeconds)", "--files", list, "--output", output]
-                + StorageSCPService.tlsArguments(dicom, enabled: destination.tls), stderrPath: stderr)
+            let status = try await worker.run(
+                "send",
+                [
+                    "--host", destination.host, "--port", "\(destination.port)", "--called-ae-title",
+                    destination.aeTitle,
+                    "--calling-ae-title", callingAETitle, "--max-pdu", "\(maxPDU)", "--acse-timeout",
+                    "\(acseTimeoutSeconds)",
+                    "--dimse-timeout", "\(dimseTimeoutSeconds)", "--files", list, "--output", output
+                ]
+                    + StorageSCPService.tlsArguments(dicom, enabled: destination.tls), stderrPath: stderr)
             if status == WorkerProcess.temporaryFailure {
-                let reason = (try? String(contentsOfFile: stderr, encoding: .utf8))?.split(separator: "\n").last.map(String.init)
+                let reason = (try? String(contentsOfFile: stderr, encoding: .utf8))?.split(separator: "\n").last.map(
+                    String.init)
                 return entries.map { _ in .notStored(reason ?? "\(destination.name) could not be reached") }
             }
-            statuses = try JSONDecoder().decode(Report.self, from: Data(contentsOf: URL(fileURLWithPath: output))).statuses
+            statuses = try JSONDecoder().decode(Report.self, from: Data(contentsOf: URL(fileURLWithPath: output)))
+                .statuses
         } catch {
             return entries.map { _ in .notStored("sending to \(destination.name) failed: \(error)") }
         }
-        guard statuses.count == files.count else { return entries.map { _ in .notStored("the sender's report does not match the files") } }
+        guard statuses.count == files.count else {
+            return entries.map { _ in .notStored("the sender's report does not match the files") }
+        }
         return present.map { there in
             guard there else { return .gone }
             let status = statuses.removeFirst()
-            return StorageSCU.isStored(status) ? .stored : .notStored(String(format: "%@ answered status 0x%04X", destination.name, status))
+            return StorageSCU.isStored(status)
+                ? .stored : .notStored(String(format: "%@ answered status 0x%04X", destination.name, status))
         }
     }
 }

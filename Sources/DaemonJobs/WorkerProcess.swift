@@ -25,7 +25,8 @@ public struct WorkerProcess: Sendable {
     /// The daemon's workers: its own binary, the memory budget plus 1 GiB of address space for
     /// what a process maps besides its data (runtime, libraries, thread stacks, malloc arenas).
     public static func forDaemon(_ c: DaemonConfiguration) -> WorkerProcess {
-        let own = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let own =
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         return WorkerProcess(executable: own, addressSpaceMB: c.limits.memoryBudgetMB + 1024)
     }
 
@@ -33,8 +34,9 @@ public struct WorkerProcess: Sendable {
     /// per thread and a little more (the deadline is the limit; CPU time is its backstop), and
     /// room in the address space for each thread's malloc arena (64 MiB reserved apiece by glibc).
     public func forJob(seconds: Double, threads: Int) -> WorkerProcess {
-        WorkerProcess(executable: executable, addressSpaceMB: addressSpaceMB + 64 * threads,
-                      cpuSeconds: Int(seconds.rounded(.up)) * threads + 10, deadlineSeconds: seconds)
+        WorkerProcess(
+            executable: executable, addressSpaceMB: addressSpaceMB + 64 * threads,
+            cpuSeconds: Int(seconds.rounded(.up)) * threads + 10, deadlineSeconds: seconds)
     }
 
     /// Exit status of a worker that could not read its input for now (I/O): the job is retried.
@@ -53,14 +55,18 @@ public struct WorkerProcess: Sendable {
         process.arguments = ["worker", task] + limitArguments + arguments
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = FileHandle.nullDevice
-        guard FileManager.default.createFile(atPath: stderrPath, contents: nil), let log = FileHandle(forWritingAtPath: stderrPath) else {
+        guard FileManager.default.createFile(atPath: stderrPath, contents: nil),
+            let log = FileHandle(forWritingAtPath: stderrPath)
+        else {
             throw SystemCallError("create", path: stderrPath)
         }
         defer { try? log.close() }
         process.standardError = log
         let killed = KilledFlag()
         let status: (Process.TerminationReason, Int32) = try await withCheckedThrowingContinuation { continuation in
-            process.terminationHandler = { continuation.resume(returning: ($0.terminationReason, $0.terminationStatus)) }
+            process.terminationHandler = {
+                continuation.resume(returning: ($0.terminationReason, $0.terminationStatus))
+            }
             do {
                 try process.run()
             } catch {

@@ -12,7 +12,8 @@ extension LabelledDataset {
         guard FileManager.default.fileExists(atPath: item.image, isDirectory: &isDirectory) else {
             throw PathError<LabelledDataset>(path: item.image, reason: "no such file or folder")
         }
-        return isDirectory.boolValue ? try DicomFolder.loadSeries(in: item.image).volume : try NIfTIFile.readHounsfield(item.image)
+        return isDirectory.boolValue
+            ? try DicomFolder.loadSeries(in: item.image).volume : try NIfTIFile.readHounsfield(item.image)
     }
 
     /// A case's labels as model classes on its scan's grid, with the classes they label. A label
@@ -26,14 +27,22 @@ extension LabelledDataset {
         if item.labels.lowercased().hasSuffix(".dcm") { return try segmentationLabels(item.labels, on: geometry) }
         var labels = try NIfTIFile.readLabels(item.labels)
         if labels.geometry.orientationCode != geometry.orientationCode,
-           let reorientation = try? Reorientation(from: labels.geometry, to: geometry.orientationCode) {
+            let reorientation = try? Reorientation(from: labels.geometry, to: geometry.orientationCode)
+        {
             labels = reorientation.apply(labels)
         }
         let g = labels.geometry
-        func close(_ a: SIMD3<Double>, _ b: SIMD3<Double>, _ tolerance: Double) -> Bool { ((a - b) * (a - b)).sum() < tolerance * tolerance }
+        func close(_ a: SIMD3<Double>, _ b: SIMD3<Double>, _ tolerance: Double) -> Bool {
+            ((a - b) * (a - b)).sum() < tolerance * tolerance
+        }
         guard g.size == geometry.size, close(g.spacing, geometry.spacing, 1e-3),
-              close(g.origin, geometry.origin, max(0.01, 0.5 * geometry.spacing.min())) else {
-            throw PathError<LabelledDataset>(path: item.labels, reason: "the labels are not on the image's grid (\(g.size) at \(g.origin) against \(geometry.size) at \(geometry.origin))")
+            close(g.origin, geometry.origin, max(0.01, 0.5 * geometry.spacing.min()))
+        else {
+            throw PathError<LabelledDataset>(
+                path: item.labels,
+                reason:
+                    "the labels are not on the image's grid (\(g.size) at \(g.origin) against \(geometry.size) at \(geometry.origin))"
+            )
         }
         var lookup = [UInt8](repeating: 0, count: 256)
         for (value, id) in labelMap where (0..<256).contains(value) { lookup[value] = UInt8(id) }
@@ -43,9 +52,14 @@ extension LabelledDataset {
 
     private func segmentationLabels(_ path: String, on geometry: Geometry) throws -> CaseLabels {
         func organ(_ segment: DicomSegmentationReader.Segment) -> UInt8? {
-            let names = [segment.label, "\(segment.modifierMeaning) \(segment.typeMeaning)", segment.typeMeaning].map(OrganSynonyms.canonical)
+            let names = [segment.label, "\(segment.modifierMeaning) \(segment.typeMeaning)", segment.typeMeaning].map(
+                OrganSynonyms.canonical)
             for name in names {
-                if let organ = classes.first(where: { $0.id > 0 && $0.id < 256 && OrganSynonyms.canonical($0.name) == name }) { return UInt8(organ.id) }
+                if let organ = classes.first(where: {
+                    $0.id > 0 && $0.id < 256 && OrganSynonyms.canonical($0.name) == name
+                }) {
+                    return UInt8(organ.id)
+                }
             }
             return nil
         }

@@ -4,11 +4,14 @@
 /// gets a leading '_'; an empty name is "_".
 public enum SafeFileName {
     public static func make(_ text: String) -> String {
-        let cleaned = String(text.unicodeScalars.map { scalar -> Character in
-            let ok = scalar.isASCII && (("a"..."z").contains(scalar) || ("A"..."Z").contains(scalar) || ("0"..."9").contains(scalar)
-                || scalar == "." || scalar == "-" || scalar == "_")
-            return ok ? Character(scalar) : "_"
-        })
+        let cleaned = String(
+            text.unicodeScalars.map { scalar -> Character in
+                let ok =
+                    scalar.isASCII
+                    && (("a"..."z").contains(scalar) || ("A"..."Z").contains(scalar) || ("0"..."9").contains(scalar)
+                        || scalar == "." || scalar == "-" || scalar == "_")
+                return ok ? Character(scalar) : "_"
+            })
         if cleaned.isEmpty { return "_" }
         return cleaned.hasPrefix(".") ? "_" + cleaned : cleaned
     }

@@ -28,9 +28,13 @@ public struct OrganStatistics: Sendable, Equatable, Codable {
 
     /// One pass over labels and HU, one k-plane per task on `threads` threads. Every class but
     /// background is listed, absent ones with a zero count, so the file's shape never changes.
-    public static func measure(labels: Volume<UInt8>, scan: Volume<Int16>, classes: [OrganClass], threads: Int = 1) throws -> [OrganStatistics] {
+    public static func measure(labels: Volume<UInt8>, scan: Volume<Int16>, classes: [OrganClass], threads: Int = 1)
+        throws -> [OrganStatistics]
+    {
         guard labels.geometry.isApproximatelyEqual(to: scan.geometry, tolerance: 1e-6) else {
-            throw ExportError(path: "statistics.json", reason: "labels \(labels.geometry.size) and scan \(scan.geometry.size) are not on the same grid")
+            throw ExportError(
+                path: "statistics.json",
+                reason: "labels \(labels.geometry.size) and scan \(scan.geometry.size) are not on the same grid")
         }
         let size = labels.geometry.size
         var planes = [PlaneSums](repeating: PlaneSums(), count: size.k)
@@ -65,14 +69,17 @@ public struct OrganStatistics: Sendable, Equatable, Codable {
             }
             let mean = total.sum[organ.id] / Double(n)
             let variance = max(0, total.sumSquares[organ.id] / Double(n) - mean * mean)
-            return OrganStatistics(label: organ.id, name: organ.name, voxelCount: n, volumeML: Double(n) * voxelML,
-                                   huMean: mean, huStd: variance.squareRoot(),
-                                   bboxMin: total.lower[organ.id], bboxMax: total.upper[organ.id])
+            return OrganStatistics(
+                label: organ.id, name: organ.name, voxelCount: n, volumeML: Double(n) * voxelML,
+                huMean: mean, huStd: variance.squareRoot(),
+                bboxMin: total.lower[organ.id], bboxMax: total.upper[organ.id])
         }
     }
 
-    public init(label: Int, name: String, voxelCount: Int, volumeML: Double, huMean: Double? = nil, huStd: Double? = nil,
-                bboxMin: [Int]? = nil, bboxMax: [Int]? = nil) {
+    public init(
+        label: Int, name: String, voxelCount: Int, volumeML: Double, huMean: Double? = nil, huStd: Double? = nil,
+        bboxMin: [Int]? = nil, bboxMax: [Int]? = nil
+    ) {
         self.label = label
         self.name = name
         self.voxelCount = voxelCount

@@ -2,12 +2,15 @@ internal import CZlib
 
 /// PNG writing for 8-bit RGB images: IHDR, one zlib-compressed IDAT with the Sub filter on
 /// every row (previews are mostly flat regions, which Sub turns into runs of zeros), IEND.
+/// Written here rather than through libpng: the three chunks and a CRC over zlib (linked anyway)
+/// are all a preview needs, and libpng would be one more native library to install and track.
 public enum PNGEncoder {
     public static func encode(_ image: RGBImage) throws -> [UInt8] {
         let rowBytes = image.width * 3
         var filtered = [UInt8](repeating: 0, count: image.height * (rowBytes + 1))
         for y in 0..<image.height {
-            let src = y * rowBytes, dst = y * (rowBytes + 1)
+            let src = y * rowBytes
+            let dst = y * (rowBytes + 1)
             filtered[dst] = 1  // Sub: each byte minus the same channel of the pixel to its left
             for x in 0..<rowBytes {
                 let left = x >= 3 ? image.pixels[src + x - 3] : 0
@@ -17,7 +20,9 @@ public enum PNGEncoder {
         var compressedSize = compressBound(uLong(filtered.count))
         var compressed = [UInt8](repeating: 0, count: Int(compressedSize))
         let status = compress2(&compressed, &compressedSize, filtered, uLong(filtered.count), 6)
-        guard status == Z_OK else { throw ExportError(path: "preview.png", reason: "zlib compress2 failed with status \(status)") }
+        guard status == Z_OK else {
+            throw ExportError(path: "preview.png", reason: "zlib compress2 failed with status \(status)")
+        }
         compressed.removeSubrange(Int(compressedSize)...)
 
         var header = [UInt8]()

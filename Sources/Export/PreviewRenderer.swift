@@ -30,8 +30,9 @@ public struct PreviewRenderer: Sendable {
     public func render(labels: Volume<UInt8>, scan: Volume<Int16>, classes: [OrganClass], title: String) -> RGBImage {
         let census = LabelCensus(labels)
         let panels = views(labels: labels, scan: scan, classes: classes, census: census)
-        let legend = legendPanel(census: census, classes: classes, voxelML: labels.geometry.voxelVolumeML,
-                                 height: panels.map(\.height).max()!)
+        let legend = legendPanel(
+            census: census, classes: classes, voxelML: labels.geometry.voxelVolumeML,
+            height: panels.map(\.height).max()!)
         let m = Self.margin
         let titleHeight = 30
         let width = panels.reduce(m) { $0 + $1.width + m } + legend.width + m
@@ -58,7 +59,7 @@ public struct PreviewRenderer: Sendable {
         let views: [(name: String, h: Int, v: Int, down: Bool, fixed: Int, letters: [String])] = [
             ("axial", 0, 1, true, 2, ["R", "L", "A", "P"]),
             ("coronal", 0, 2, false, 1, ["R", "L", "S", "I"]),
-            ("sagittal", 1, 2, false, 0, ["A", "P", "S", "I"]),
+            ("sagittal", 1, 2, false, 0, ["A", "P", "S", "I"])
         ]
         return views.map { view -> RGBImage in
             // A thin scan (one slice, a few) still gets panels its captions fit in; the part
@@ -68,11 +69,13 @@ public struct PreviewRenderer: Sendable {
             var corner = box.lower
             corner[view.fixed] = planes[view.fixed]
             if !view.down { corner[view.v] = box.upper[view.v] }
-            var du = SIMD3<Double>(), dv = SIMD3<Double>()
+            var du = SIMD3<Double>()
+            var dv = SIMD3<Double>()
             du[view.h] = mm
             dv[view.v] = view.down ? mm : -mm
-            var panel = slice(labels: labels, scan: scan, classes: classes, width: width, height: height,
-                              start: corner + du / 2 + dv / 2, du: du, dv: dv)
+            var panel = slice(
+                labels: labels, scan: scan, classes: classes, width: width, height: height,
+                start: corner + du / 2 + dv / 2, du: du, dv: dv)
             panel.draw(view.name, x: 6, y: 6, scale: 2, color: [255, 255, 150], outlined: true)
             let l = view.letters
             panel.draw(l[0], x: 4, y: height / 2 - 8, scale: 2, outlined: true)
@@ -90,19 +93,25 @@ public struct PreviewRenderer: Sendable {
 
     /// Renders and writes `preview.png` into `folder` atomically; returns its path.
     @discardableResult
-    public func write(labels: Volume<UInt8>, scan: Volume<Int16>, classes: [OrganClass], title: String, into folder: String) throws -> String {
+    public func write(
+        labels: Volume<UInt8>, scan: Volume<Int16>, classes: [OrganClass], title: String, into folder: String
+    ) throws -> String {
         let path = "\(folder)/\(Self.fileName)"
-        try AtomicFile.write(PNGEncoder.encode(render(labels: labels, scan: scan, classes: classes, title: title)), to: path)
+        try AtomicFile.write(
+            PNGEncoder.encode(render(labels: labels, scan: scan, classes: classes, title: title)), to: path)
         return path
     }
 
     /// One view: pixel (u, v) shows the voxel nearest to `start + u·du + v·dv` (LPS mm).
-    func slice(labels: Volume<UInt8>, scan: Volume<Int16>, classes: [OrganClass], width: Int, height: Int,
-               start: SIMD3<Double>, du: SIMD3<Double>, dv: SIMD3<Double>) -> RGBImage {
+    func slice(
+        labels: Volume<UInt8>, scan: Volume<Int16>, classes: [OrganClass], width: Int, height: Int,
+        start: SIMD3<Double>, du: SIMD3<Double>, dv: SIMD3<Double>
+    ) -> RGBImage {
         let g = labels.geometry
         let inverse = g.direction.inverse
         let index0 = (inverse * (start - g.origin)) / g.spacing
-        let stepU = (inverse * du) / g.spacing, stepV = (inverse * dv) / g.spacing
+        let stepU = (inverse * du) / g.spacing
+        let stepV = (inverse * dv) / g.spacing
         let n = g.size
         var label = [UInt8](repeating: 0, count: width * height)
         var grey = [UInt8](repeating: 0, count: width * height)
@@ -111,7 +120,9 @@ public struct PreviewRenderer: Sendable {
         for v in 0..<height {
             for u in 0..<width {
                 let p = index0 + stepU * Double(u) + stepV * Double(v)
-                let i = Int(p.x.rounded()), j = Int(p.y.rounded()), k = Int(p.z.rounded())
+                let i = Int(p.x.rounded())
+                let j = Int(p.y.rounded())
+                let k = Int(p.z.rounded())
                 guard i >= 0, j >= 0, k >= 0, i < n.i, j < n.j, k < n.k else { continue }
                 let offset = i + n.i * (j + n.j * k)
                 let q = u + width * v
@@ -127,12 +138,14 @@ public struct PreviewRenderer: Sendable {
             for u in 0..<width {
                 let q = u + width * v
                 guard inside[q] else { continue }
-                let l = label[q], y = Double(grey[q])
+                let l = label[q]
+                let y = Double(grey[q])
                 guard l != 0 else {
                     image.set(u, v, [grey[q], grey[q], grey[q]])
                     continue
                 }
-                let edge = (u == 0 || label[q - 1] != l) || (u == width - 1 || label[q + 1] != l)
+                let edge =
+                    (u == 0 || label[q - 1] != l) || (u == width - 1 || label[q + 1] != l)
                     || (v == 0 || label[q - width] != l) || (v == height - 1 || label[q + width] != l)
                 let c = colour[Int(l)]
                 if edge {
@@ -174,9 +187,10 @@ struct PatientBox {
     init(_ g: Geometry) {
         let n = g.size
         for corner in 0..<8 {
-            let index = SIMD3<Double>(corner & 1 == 0 ? -0.5 : Double(n.i) - 0.5,
-                                      corner & 2 == 0 ? -0.5 : Double(n.j) - 0.5,
-                                      corner & 4 == 0 ? -0.5 : Double(n.k) - 0.5)
+            let index = SIMD3<Double>(
+                corner & 1 == 0 ? -0.5 : Double(n.i) - 0.5,
+                corner & 2 == 0 ? -0.5 : Double(n.j) - 0.5,
+                corner & 4 == 0 ? -0.5 : Double(n.k) - 0.5)
             let p = g.point(atIndex: index)
             lower = pointwiseMin(lower, p)
             upper = pointwiseMax(upper, p)
@@ -196,25 +210,32 @@ struct LabelCensus {
 
     init(_ labels: Volume<UInt8>) {
         let n = labels.geometry.size
-        var pi = [UInt64](repeating: 0, count: 4 * n.i), pj = [UInt64](repeating: 0, count: 4 * n.j), pk = [UInt64](repeating: 0, count: 4 * n.k)
-        var vi = [Int](repeating: 0, count: n.i), vj = [Int](repeating: 0, count: n.j), vk = [Int](repeating: 0, count: n.k)
+        var pi = [UInt64](repeating: 0, count: 4 * n.i)
+        var pj = [UInt64](repeating: 0, count: 4 * n.j)
+        var pk = [UInt64](repeating: 0, count: 4 * n.k)
+        var vi = [Int](repeating: 0, count: n.i)
+        var vj = [Int](repeating: 0, count: n.j)
+        var vk = [Int](repeating: 0, count: n.k)
         var total = [Int](repeating: 0, count: 256)
         labels.voxels.withUnsafeBufferPointer { v in
-            for k in 0..<n.k { for j in 0..<n.j {
-                let row = n.i * (j + n.j * k)
-                for i in 0..<n.i {
-                    let l = Int(v[row + i])
-                    guard l != 0 else { continue }
-                    total[l] += 1
-                    let word = l >> 6, bit = UInt64(1) << UInt64(l & 63)
-                    pi[4 * i + word] |= bit
-                    pj[4 * j + word] |= bit
-                    pk[4 * k + word] |= bit
-                    vi[i] += 1
-                    vj[j] += 1
-                    vk[k] += 1
+            for k in 0..<n.k {
+                for j in 0..<n.j {
+                    let row = n.i * (j + n.j * k)
+                    for i in 0..<n.i {
+                        let l = Int(v[row + i])
+                        guard l != 0 else { continue }
+                        total[l] += 1
+                        let word = l >> 6
+                        let bit = UInt64(1) << UInt64(l & 63)
+                        pi[4 * i + word] |= bit
+                        pj[4 * j + word] |= bit
+                        pk[4 * k + word] |= bit
+                        vi[i] += 1
+                        vj[j] += 1
+                        vk[k] += 1
+                    }
                 }
-            } }
+            }
         }
         present = [pi, pj, pk]
         voxels = [vi, vj, vk]
@@ -227,7 +248,8 @@ struct LabelCensus {
     func bestPlane(physicalAxis d: Int, geometry g: Geometry) -> Double {
         let axis = (0..<3).max { abs(g.direction[$0][d]) < abs(g.direction[$1][d]) }!
         let n = g.size[axis]
-        var best = n / 2, bestScore = (0, 0)
+        var best = n / 2
+        var bestScore = (0, 0)
         for plane in 0..<n {
             let score = ((0..<4).reduce(0) { $0 + present[axis][4 * plane + $1].nonzeroBitCount }, voxels[axis][plane])
             if score > bestScore {

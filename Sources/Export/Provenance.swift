@@ -68,8 +68,10 @@ public struct Provenance: Sendable, Codable {
         case memoryBudgetMiB = "memory_budget_mib"
     }
 
-    public init(input: Input, model: StatisticsReport.Model, softwareVersion: String, precision: String, threads: Int,
-                memoryBudgetMiB: Int, created: Date = Date()) {
+    public init(
+        input: Input, model: StatisticsReport.Model, softwareVersion: String, precision: String, threads: Int,
+        memoryBudgetMiB: Int, created: Date = Date()
+    ) {
         self.input = input
         self.model = model
         self.softwareVersion = softwareVersion

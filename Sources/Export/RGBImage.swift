@@ -8,7 +8,11 @@ public struct RGBImage: Sendable, Equatable {
         self.width = width
         self.height = height
         pixels = [UInt8](repeating: 0, count: width * height * 3)
-        for n in 0..<(width * height) { pixels[3 * n] = fill[0]; pixels[3 * n + 1] = fill[1]; pixels[3 * n + 2] = fill[2] }
+        for n in 0..<(width * height) {
+            pixels[3 * n] = fill[0]
+            pixels[3 * n + 1] = fill[1]
+            pixels[3 * n + 2] = fill[2]
+        }
     }
 
     public func pixel(_ x: Int, _ y: Int) -> [UInt8] {
@@ -26,7 +30,8 @@ public struct RGBImage: Sendable, Equatable {
 
     /// Fills the rectangle's part inside the image (none when it lies wholly outside).
     public mutating func fill(x: Int, y: Int, width w: Int, height h: Int, _ c: [UInt8]) {
-        let rows = max(0, y)..<max(max(0, y), min(height, y + h)), columns = max(0, x)..<max(max(0, x), min(width, x + w))
+        let rows = max(0, y)..<max(max(0, y), min(height, y + h))
+        let columns = max(0, x)..<max(max(0, x), min(width, x + w))
         for yy in rows { for xx in columns { set(xx, yy, c) } }
     }
 
@@ -37,7 +42,9 @@ public struct RGBImage: Sendable, Equatable {
 
     /// Draws `text` with its top-left corner at (x, y), each font pixel `scale` pixels wide;
     /// `outlined` rings it in black so it stays readable over anatomy.
-    public mutating func draw(_ text: String, x: Int, y: Int, scale: Int = 2, color: [UInt8] = [255, 255, 255], outlined: Bool = false) {
+    public mutating func draw(
+        _ text: String, x: Int, y: Int, scale: Int = 2, color: [UInt8] = [255, 255, 255], outlined: Bool = false
+    ) {
         if outlined {
             for (dx, dy) in [(-1, -1), (0, -1), (1, -1), (-1, 0), (1, 0), (-1, 1), (0, 1), (1, 1)] {
                 draw(text, x: x + dx, y: y + dy, scale: scale, color: [0, 0, 0])

@@ -22,7 +22,8 @@ public enum ResultFolder {
         do {
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         } catch {
-            throw ExportError(path: path, reason: "cannot create the output folder: \((error as NSError).localizedDescription)")
+            throw ExportError(
+                path: path, reason: "cannot create the output folder: \((error as NSError).localizedDescription)")
         }
     }
 
@@ -30,7 +31,9 @@ public enum ResultFolder {
     /// it, which then takes the place of `<outputDirectory>/<name>/` (an earlier result there is
     /// replaced as a whole, never mixed with the new files). When `write` fails, the staging
     /// folder is removed and an earlier result stays as it was. Returns the folder's path.
-    public static func publish<T>(outputDirectory: String, name: String, _ write: (_ staging: String) throws -> T) throws -> (folder: String, value: T) {
+    public static func publish<T>(outputDirectory: String, name: String, _ write: (_ staging: String) throws -> T)
+        throws -> (folder: String, value: T)
+    {
         let fm = FileManager.default
         let folder = "\(outputDirectory)/\(name)"
         let tag = "\(getpid())-\(UInt32.random(in: .min ... .max))"
@@ -38,7 +41,8 @@ public enum ResultFolder {
         do {
             try fm.createDirectory(atPath: staging, withIntermediateDirectories: true)
         } catch {
-            throw ExportError(path: staging, reason: "cannot create the result folder: \((error as NSError).localizedDescription)")
+            throw ExportError(
+                path: staging, reason: "cannot create the result folder: \((error as NSError).localizedDescription)")
         }
         let value: T
         do { value = try write(staging) } catch {

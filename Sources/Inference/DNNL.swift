@@ -40,16 +40,22 @@ final class DNNLContext {
 /// shaped like LCOV-Net's (channels-last, 3×3×1 kernel).
 let fusedSumAfterEltwiseIsReference: Bool = {
     guard let context = try? DNNLContext(),
-          var src = try? memoryDesc([1, 32, 8, 8, 8], dnnl_f32, dnnl_ndhwc),
-          var weights = try? memoryDesc([32, 32, 3, 3, 1], dnnl_f32, dnnl_format_tag_any),
-          var dst = try? memoryDesc([1, 32, 8, 8, 8], dnnl_f32, dnnl_ndhwc),
-          let attr = try? makeAttr(postOps: PostOps(ops: [.relu6(), .sum(scale: 1)])) else { return false }
+        var src = try? memoryDesc([1, 32, 8, 8, 8], dnnl_f32, dnnl_ndhwc),
+        var weights = try? memoryDesc([32, 32, 3, 3, 1], dnnl_f32, dnnl_format_tag_any),
+        var dst = try? memoryDesc([1, 32, 8, 8, 8], dnnl_f32, dnnl_ndhwc),
+        let attr = try? makeAttr(postOps: PostOps(ops: [.relu6(), .sum(scale: 1)]))
+    else { return false }
     defer { dnnl_primitive_attr_destroy(attr) }
     var desc = dnnl_convolution_desc_t()
-    guard dnnl_convolution_forward_desc_init(&desc, dnnl_forward_inference, dnnl_convolution_direct, &src, &weights, nil, &dst,
-                                             [1, 1, 1], [1, 1, 0], [1, 1, 0]) == dnnl_success else { return false }
+    guard
+        dnnl_convolution_forward_desc_init(
+            &desc, dnnl_forward_inference, dnnl_convolution_direct, &src, &weights, nil, &dst,
+            [1, 1, 1], [1, 1, 0], [1, 1, 0]) == dnnl_success
+    else { return false }
     var pd: dnnl_primitive_desc_t?
-    guard dnnl_primitive_desc_create(&pd, &desc, attr, context.engine, nil) == dnnl_success, let pd else { return false }
+    guard dnnl_primitive_desc_create(&pd, &desc, attr, context.engine, nil) == dnnl_success, let pd else {
+        return false
+    }
     defer { dnnl_primitive_desc_destroy(pd) }
     return implementationName(pd).hasPrefix("ref")
 }()
@@ -86,8 +92,9 @@ func makeAttr(postOps: PostOps, outputScales: [Float]? = nil) throws -> dnnl_pri
     try check(dnnl_primitive_attr_create(&attr), "attr_create")
     try check(dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user), "set_scratchpad_mode")
     if let scales = outputScales {
-        try check(dnnl_primitive_attr_set_output_scales(attr, Int64(scales.count), scales.count == 1 ? 0 : 1 << 1, scales),
-                  "set_output_scales")
+        try check(
+            dnnl_primitive_attr_set_output_scales(attr, Int64(scales.count), scales.count == 1 ? 0 : 1 << 1, scales),
+            "set_output_scales")
     }
     if !postOps.ops.isEmpty {
         var po: dnnl_post_ops_t?
@@ -95,17 +102,17 @@ func makeAttr(postOps: PostOps, outputScales: [Float]? = nil) throws -> dnnl_pri
         defer { dnnl_post_ops_destroy(po) }
         for op in postOps.ops {
             switch op {
-            case let .relu6(scale, upper):
+            case .relu6(let scale, let upper):
                 try check(dnnl_post_ops_append_eltwise(po, scale, dnnl_eltwise_clip, 0, upper), "append relu6")
             case .logistic:
                 try check(dnnl_post_ops_append_eltwise(po, 1, dnnl_eltwise_logistic, 0, 0), "append logistic")
-            case let .linear(alpha, beta):
+            case .linear(let alpha, let beta):
                 try check(dnnl_post_ops_append_eltwise(po, 1, dnnl_eltwise_linear, alpha, beta), "append linear")
-            case let .sum(scale):
+            case .sum(let scale):
                 try check(dnnl_post_ops_append_sum(po, scale), "append sum")
-            case var .binaryMul(md):
+            case .binaryMul(var md):
                 try check(dnnl_post_ops_append_binary(po, dnnl_binary_mul, &md), "append binary mul")
-            case var .binaryAdd(md):
+            case .binaryAdd(var md):
                 try check(dnnl_post_ops_append_binary(po, dnnl_binary_add, &md), "append binary add")
             }
         }
@@ -122,6 +129,8 @@ func queryMD(_ pd: dnnl_primitive_desc_t, _ what: dnnl_query_t, _ index: Int32 =
 /// The implementation oneDNN chose (e.g. "brg:avx512_core_vnni"), for the per-layer breakdown.
 func implementationName(_ pd: dnnl_primitive_desc_t) -> String {
     var name: UnsafePointer<CChar>?
-    guard dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &name) == dnnl_success, let name else { return "?" }
+    guard dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &name) == dnnl_success, let name else {
+        return "?"
+    }
     return String(cString: name)
 }

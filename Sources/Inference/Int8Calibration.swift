@@ -10,7 +10,7 @@ public enum CalibrationMethod: Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .max: "max"
-        case let .percentile(p): "percentile-\(p)"
+        case .percentile(let p): "percentile-\(p)"
         }
     }
 }
@@ -50,15 +50,22 @@ public final class Int8Calibrator {
         try window.withUnsafeBufferPointer { x in
             try logits.withUnsafeMutableBufferPointer { out in
                 try engine.calibrate(window: x, into: out) { name, values in
-                    var hi: Float = 0, lo = Float.infinity, top = -Float.infinity
-                    for v in values { hi = Swift.max(hi, abs(v)); lo = Swift.min(lo, v); top = Swift.max(top, v) }
+                    var hi: Float = 0
+                    var lo = Float.infinity
+                    var top = -Float.infinity
+                    for v in values {
+                        hi = Swift.max(hi, abs(v))
+                        lo = Swift.min(lo, v)
+                        top = Swift.max(top, v)
+                    }
                     maxima[name] = Swift.max(maxima[name] ?? 0, hi)
                     minima[name] = Swift.min(minima[name] ?? .infinity, lo)
                     highs[name] = Swift.max(highs[name] ?? -.infinity, top)
                     let stride = Swift.max(1, values.count / Self.samplesPerWindow)
                     // An odd stride so that channels-last data is not sampled from one channel only.
                     let odd = stride % 2 == 0 ? stride + 1 : stride
-                    samples[name, default: []].append(contentsOf: Swift.stride(from: 0, to: values.count, by: odd).map { abs(values[$0]) })
+                    samples[name, default: []].append(
+                        contentsOf: Swift.stride(from: 0, to: values.count, by: odd).map { abs(values[$0]) })
                 }
             }
         }
@@ -78,7 +85,7 @@ public final class Int8Calibrator {
     public func clippingPoint(_ name: String, _ method: CalibrationMethod) -> Float {
         switch method {
         case .max: return maxima[name] ?? 0
-        case let .percentile(p):
+        case .percentile(let p):
             let s = (samples[name] ?? []).sorted()
             guard !s.isEmpty else { return 0 }
             return s[Swift.min(s.count - 1, Int((p / 100 * Double(s.count - 1)).rounded()))]
@@ -112,16 +119,19 @@ public struct Int8Agreement: Sendable, CustomStringConvertible {
     public var meanDice: Double
 
     public var description: String {
-        String(format: "argmax agreement %.5f, mean Dice %.5f, RMSE %.5f and max error %.4f of the logit range",
-               argmaxAgreement, meanDice, relativeRMSE, relativeMaxError)
+        String(
+            format: "argmax agreement %.5f, mean Dice %.5f, RMSE %.5f and max error %.4f of the logit range",
+            argmaxAgreement, meanDice, relativeRMSE, relativeMaxError)
     }
 
     /// Compares logits (17×N, C order) of the two engines.
     public static func compare(fp32: [Float], int8: [Float], classes: Int) -> Int8Agreement {
         let n = fp32.count / classes
-        let lo = fp32.min() ?? 0, hi = fp32.max() ?? 1
+        let lo = fp32.min() ?? 0
+        let hi = fp32.max() ?? 1
         let range = Double(Swift.max(hi - lo, 1e-12))
-        var squared = 0.0, worst = 0.0
+        var squared = 0.0
+        var worst = 0.0
         for i in fp32.indices {
             let d = Double(abs(fp32[i] - int8[i]))
             squared += d * d
@@ -130,24 +140,34 @@ public struct Int8Agreement: Sendable, CustomStringConvertible {
         func labels(_ l: [Float]) -> [Int] {
             (0..<n).map { v in (0..<classes).max { l[$0 * n + v] < l[$1 * n + v] }! }
         }
-        let a = labels(fp32), b = labels(int8)
+        let a = labels(fp32)
+        let b = labels(int8)
         var same = 0
-        var intersection = [Int](repeating: 0, count: classes), countA = intersection, countB = intersection
+        var intersection = [Int](repeating: 0, count: classes)
+        var countA = intersection
+        var countB = intersection
         for v in 0..<n {
-            if a[v] == b[v] { same += 1; intersection[a[v]] += 1 }
+            if a[v] == b[v] {
+                same += 1
+                intersection[a[v]] += 1
+            }
             countA[a[v]] += 1
             countB[b[v]] += 1
         }
         let present = (0..<classes).filter { countA[$0] + countB[$0] > 0 }
         let dice = present.map { 2 * Double(intersection[$0]) / Double(countA[$0] + countB[$0]) }
-        return Int8Agreement(argmaxAgreement: Double(same) / Double(n), relativeRMSE: (squared / Double(fp32.count)).squareRoot() / range,
-                             relativeMaxError: worst / range, meanDice: dice.reduce(0, +) / Double(Swift.max(dice.count, 1)))
+        return Int8Agreement(
+            argmaxAgreement: Double(same) / Double(n),
+            relativeRMSE: (squared / Double(fp32.count)).squareRoot() / range,
+            relativeMaxError: worst / range, meanDice: dice.reduce(0, +) / Double(Swift.max(dice.count, 1)))
     }
 
     /// Mean over several comparisons.
     public static func mean(_ all: [Int8Agreement]) -> Int8Agreement {
         let n = Double(Swift.max(all.count, 1))
-        return Int8Agreement(argmaxAgreement: all.map(\.argmaxAgreement).reduce(0, +) / n, relativeRMSE: all.map(\.relativeRMSE).reduce(0, +) / n,
-                             relativeMaxError: all.map(\.relativeMaxError).max() ?? 0, meanDice: all.map(\.meanDice).reduce(0, +) / n)
+        return Int8Agreement(
+            argmaxAgreement: all.map(\.argmaxAgreement).reduce(0, +) / n,
+            relativeRMSE: all.map(\.relativeRMSE).reduce(0, +) / n,
+            relativeMaxError: all.map(\.relativeMaxError).max() ?? 0, meanDice: all.map(\.meanDice).reduce(0, +) / n)
     }
 }

@@ -8,8 +8,10 @@ public enum Int8Quantizer {
 
     /// Layers the int8 graph always runs in fp32 (see LCOVNetGraph+Int8): the bottleneck at 1/16
     /// resolution and up1's convolution, which cost nothing there.
-    public static let fp32Layers = ["Encode_BottleNeck_block5.conv1", "Encode_BottleNeck_block5.conv2_1",
-                                    "Encode_BottleNeck_block5.conv2_2", "up1.conv"]
+    public static let fp32Layers = [
+        "Encode_BottleNeck_block5.conv1", "Encode_BottleNeck_block5.conv2_1",
+        "Encode_BottleNeck_block5.conv2_2", "up1.conv"
+    ]
 
     /// Layers that may be tried in fp32 on top of those, cheapest first: none, or the whole first
     /// encoder block. On the 2600-step model it raised the calibration windows' mean Dice against
@@ -43,9 +45,11 @@ public enum Int8Quantizer {
         public var notes: [String]
     }
 
-    public static func quantize(model: ModelDirectory, windows: [(shape: WindowShape, values: [Float])], sources: [String],
-                                output: String, threads: Int, heads: [[String]] = [[]],
-                                log: (String) -> Void = { _ in }) throws -> (ModelDirectory, Report) {
+    public static func quantize(
+        model: ModelDirectory, windows: [(shape: WindowShape, values: [Float])], sources: [String],
+        output: String, threads: Int, heads: [[String]] = [[]],
+        log: (String) -> Void = { _ in }
+    ) throws -> (ModelDirectory, Report) {
         guard !windows.isEmpty else { throw InferenceError("quantize: no calibration windows") }
         let calibrator = Int8Calibrator(model: model, threads: threads)
         var reference: [[Float]] = []
@@ -53,7 +57,9 @@ public enum Int8Quantizer {
             try calibrator.add(window: w.values, shape: w.shape)
             let engine = try calibrator.fp32Engine(w.shape)
             var logits = [Float](repeating: 0, count: engine.classCount * w.shape.voxelCount)
-            try w.values.withUnsafeBufferPointer { x in try logits.withUnsafeMutableBufferPointer { try engine.predict(window: x, into: $0) } }
+            try w.values.withUnsafeBufferPointer { x in
+                try logits.withUnsafeMutableBufferPointer { try engine.predict(window: x, into: $0) }
+            }
             reference.append(logits)
             log("calibration window \(i + 1)/\(windows.count) \(w.shape)")
         }
@@ -64,8 +70,9 @@ public enum Int8Quantizer {
         for head in heads {
             for inputType in head.contains("Encode_block1") ? ["s8"] : inputTypes {
                 for method in candidateMethods {
-                    let q = ModelManifest.Quantization(method: method.description, activationScales: calibrator.scales(method, inputType: inputType),
-                                                       fp32Layers: fp32Layers + head, notes: [], inputType: inputType)
+                    let q = ModelManifest.Quantization(
+                        method: method.description, activationScales: calibrator.scales(method, inputType: inputType),
+                        fp32Layers: fp32Layers + head, notes: [], inputType: inputType)
                     let agreement = try measure(model, q, windows: windows, reference: reference, threads: threads)
                     results.append(Candidate(method: method, inputType: inputType, head: head, agreement: agreement))
                     log(results.last!.description)
@@ -74,45 +81,60 @@ public enum Int8Quantizer {
         }
         let best = choose(results, heads: heads)
 
-        var notes = ["calibrated on \(windows.count) windows from \(sources.count) inputs: \(sources.map { URL(fileURLWithPath: $0).lastPathComponent }.joined(separator: ", "))",
-                     "measured against fp32 on the calibration windows (method, then the input type or the layers kept in fp32):"]
+        var notes = [
+            "calibrated on \(windows.count) windows from \(sources.count) inputs: \(sources.map { URL(fileURLWithPath: $0).lastPathComponent }.joined(separator: ", "))",
+            "measured against fp32 on the calibration windows (method, then the input type or the layers kept in fp32):"
+        ]
         notes += results.map { "  \($0.description)" }
-        notes.append("chosen: \(best.description.prefix { $0 != ":" }) (highest mean Dice against fp32; an fp32 block only when it gains more than \(headMargin))")
-        notes.append("fp32 in the int8 graph: the bottleneck block and up1.conv (1/16 resolution, negligible time)"
-                     + (best.head.isEmpty ? "" : ", and \(best.head.joined(separator: " and ")) (chosen above)")
-                     + "; conv2_2 of every LACB-H writes f32 because oneDNN's sigmoid rejects u8")
+        notes.append(
+            "chosen: \(best.description.prefix { $0 != ":" }) (highest mean Dice against fp32; an fp32 block only when it gains more than \(headMargin))"
+        )
+        notes.append(
+            "fp32 in the int8 graph: the bottleneck block and up1.conv (1/16 resolution, negligible time)"
+                + (best.head.isEmpty ? "" : ", and \(best.head.joined(separator: " and ")) (chosen above)")
+                + "; conv2_2 of every LACB-H writes f32 because oneDNN's sigmoid rejects u8")
         notes.append("per-tensor fp32 range vs int8 range (u8 unless noted):")
         let scales = calibrator.scales(best.method, inputType: best.inputType)
         for name in calibrator.tensorNames {
             let (lo, hi) = calibrator.range(name)!
             let s = scales[name]!
-            let representable = name == "input" && best.inputType == "s8" ? "[\(fmt(-127 * s)), \(fmt(127 * s))] s8" : "[0, \(fmt(255 * s))]"
+            let representable =
+                name == "input" && best.inputType == "s8"
+                ? "[\(fmt(-127 * s)), \(fmt(127 * s))] s8" : "[0, \(fmt(255 * s))]"
             var line = "  \(name): fp32 [\(fmt(lo)), \(fmt(hi))], int8 \(representable)"
             if lo < 0 && !(name == "input" && best.inputType == "s8") { line += " — NEGATIVE VALUES WOULD CLIP" }
             notes.append(line)
         }
         var manifest = model.manifest
         manifest.precision = .int8
-        manifest.quantization = .init(method: best.method.description, activationScales: scales, fp32Layers: fp32Layers + best.head,
-                                      notes: notes, inputType: best.inputType)
-        manifest.provenance.notes.append("quantized to int8 by lcovnet model quantize on \(ISO8601DateFormatter().string(from: Date()))")
+        manifest.quantization = .init(
+            method: best.method.description, activationScales: scales, fp32Layers: fp32Layers + best.head,
+            notes: notes, inputType: best.inputType)
+        manifest.provenance.notes.append(
+            "quantized to int8 by lcovnet model quantize on \(ISO8601DateFormatter().string(from: Date()))")
         let out = ModelDirectory(path: output, manifest: manifest, weights: model.weights)
         try out.write()
         return (out, Report(chosen: best, results: results, notes: notes))
     }
 
     /// The int8 engine of one candidate against the fp32 logits on every window.
-    static func measure(_ model: ModelDirectory, _ q: ModelManifest.Quantization, windows: [(shape: WindowShape, values: [Float])],
-                        reference: [[Float]], threads: Int) throws -> Int8Agreement {
+    static func measure(
+        _ model: ModelDirectory, _ q: ModelManifest.Quantization, windows: [(shape: WindowShape, values: [Float])],
+        reference: [[Float]], threads: Int
+    ) throws -> Int8Agreement {
         var candidate = model
         candidate.manifest.quantization = q
         var engines: [WindowShape: LCOVNetEngine] = [:]
         var agreements: [Int8Agreement] = []
         for (i, w) in windows.enumerated() {
-            let engine = try engines[w.shape] ?? LCOVNetEngine(model: candidate, precision: .int8, threads: threads, window: w.shape)
+            let engine =
+                try engines[w.shape]
+                ?? LCOVNetEngine(model: candidate, precision: .int8, threads: threads, window: w.shape)
             engines[w.shape] = engine
             var logits = [Float](repeating: 0, count: engine.classCount * w.shape.voxelCount)
-            try w.values.withUnsafeBufferPointer { x in try logits.withUnsafeMutableBufferPointer { try engine.predict(window: x, into: $0) } }
+            try w.values.withUnsafeBufferPointer { x in
+                try logits.withUnsafeMutableBufferPointer { try engine.predict(window: x, into: $0) }
+            }
             agreements.append(Int8Agreement.compare(fp32: reference[i], int8: logits, classes: engine.classCount))
         }
         return Int8Agreement.mean(agreements)
@@ -128,7 +150,11 @@ public enum Int8Quantizer {
         let overall = results.max { better($1, $0) }!
         for head in heads {
             let group = results.filter { $0.head == head }
-            if let top = group.max(by: { better($1, $0) }), top.agreement.meanDice >= overall.agreement.meanDice - headMargin { return top }
+            if let top = group.max(by: { better($1, $0) }),
+                top.agreement.meanDice >= overall.agreement.meanDice - headMargin
+            {
+                return top
+            }
         }
         return overall
     }

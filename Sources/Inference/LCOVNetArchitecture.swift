@@ -23,24 +23,44 @@ public enum LCOVNetArchitecture {
     /// LACB-H block convolutions: conv1 (1,1,3), conv2_1 (3,3,1), conv2_2 (1×1×1 after the pool).
     /// Public (with lowBlock, up, head) so that Training builds any width from the same definitions.
     public static func highBlock(_ name: String, _ cin: Int, _ cout: Int) -> [ConvLayer] {
-        [ConvLayer(name: "\(name).conv1", convKey: "\(name).conv1.0", batchNormKey: "\(name).conv1.1", inChannels: cin, outChannels: cout, kernel: [1, 1, 3], groups: 1),
-         ConvLayer(name: "\(name).conv2_1", convKey: "\(name).conv2_1.0", batchNormKey: "\(name).conv2_1.1", inChannels: cout, outChannels: cout, kernel: [3, 3, 1], groups: 1),
-         ConvLayer(name: "\(name).conv2_2", convKey: "\(name).conv2_2.1", batchNormKey: "\(name).conv2_2.2", inChannels: cout, outChannels: cout, kernel: [1, 1, 1], groups: 1)]
+        [
+            ConvLayer(
+                name: "\(name).conv1", convKey: "\(name).conv1.0", batchNormKey: "\(name).conv1.1", inChannels: cin,
+                outChannels: cout, kernel: [1, 1, 3], groups: 1),
+            ConvLayer(
+                name: "\(name).conv2_1", convKey: "\(name).conv2_1.0", batchNormKey: "\(name).conv2_1.1",
+                inChannels: cout, outChannels: cout, kernel: [3, 3, 1], groups: 1),
+            ConvLayer(
+                name: "\(name).conv2_2", convKey: "\(name).conv2_2.1", batchNormKey: "\(name).conv2_2.2",
+                inChannels: cout, outChannels: cout, kernel: [1, 1, 1], groups: 1)
+        ]
     }
 
     /// LACB-L (bottleneck): conv1, depthwise conv2_1, unpooled 1×1 conv2_2.
     public static func lowBlock(_ name: String, _ cin: Int, _ cout: Int) -> [ConvLayer] {
-        [ConvLayer(name: "\(name).conv1", convKey: "\(name).conv1.0", batchNormKey: "\(name).conv1.1", inChannels: cin, outChannels: cout, kernel: [1, 1, 3], groups: 1),
-         ConvLayer(name: "\(name).conv2_1", convKey: "\(name).conv2_1.0", batchNormKey: "\(name).conv2_1.1", inChannels: cout, outChannels: cout, kernel: [3, 3, 1], groups: cout),
-         ConvLayer(name: "\(name).conv2_2", convKey: "\(name).conv2_2.0", batchNormKey: "\(name).conv2_2.1", inChannels: cout, outChannels: cout, kernel: [1, 1, 1], groups: 1)]
+        [
+            ConvLayer(
+                name: "\(name).conv1", convKey: "\(name).conv1.0", batchNormKey: "\(name).conv1.1", inChannels: cin,
+                outChannels: cout, kernel: [1, 1, 3], groups: 1),
+            ConvLayer(
+                name: "\(name).conv2_1", convKey: "\(name).conv2_1.0", batchNormKey: "\(name).conv2_1.1",
+                inChannels: cout, outChannels: cout, kernel: [3, 3, 1], groups: cout),
+            ConvLayer(
+                name: "\(name).conv2_2", convKey: "\(name).conv2_2.0", batchNormKey: "\(name).conv2_2.1",
+                inChannels: cout, outChannels: cout, kernel: [1, 1, 1], groups: 1)
+        ]
     }
 
     public static func up(_ name: String, _ cin: Int, _ cout: Int) -> ConvLayer {
-        ConvLayer(name: "\(name).conv", convKey: "\(name).conv.0", batchNormKey: "\(name).conv.1", inChannels: cin, outChannels: cout, kernel: [1, 1, 1], groups: 1)
+        ConvLayer(
+            name: "\(name).conv", convKey: "\(name).conv.0", batchNormKey: "\(name).conv.1", inChannels: cin,
+            outChannels: cout, kernel: [1, 1, 1], groups: 1)
     }
 
     public static func head(_ name: String, _ cin: Int) -> ConvLayer {
-        ConvLayer(name: name, convKey: name, batchNormKey: nil, inChannels: cin, outChannels: classCount, kernel: [1, 1, 1], groups: 1)
+        ConvLayer(
+            name: name, convKey: name, batchNormKey: nil, inChannels: cin, outChannels: classCount, kernel: [1, 1, 1],
+            groups: 1)
     }
 
     /// Every convolution whose weights the engine needs (segout1..3 serve deep supervision only).
@@ -48,7 +68,8 @@ public enum LCOVNetArchitecture {
 
     /// The same for a network of other widths (a teacher is wider).
     public static func layers(widths f: [Int]) -> [ConvLayer] {
-        var l = highBlock("Encode_block1", inputChannels, f[0]) + highBlock("Encode_block2", f[0], f[1])
+        var l =
+            highBlock("Encode_block1", inputChannels, f[0]) + highBlock("Encode_block2", f[0], f[1])
             + highBlock("Encode_block3", f[1], f[2]) + highBlock("Encode_block4", f[2], f[3])
             + lowBlock("Encode_BottleNeck_block5", f[3], f[4])
         l += [up("up1", f[4], f[3])] + highBlock("Decode_block1", 2 * f[3], f[3])
@@ -67,7 +88,9 @@ public enum LCOVNetArchitecture {
     }
 
     public static func layer(_ name: String, widths f: [Int] = widths) -> ConvLayer {
-        guard let l = (layers(widths: f) + auxiliaryHeads(widths: f)).first(where: { $0.name == name }) else { preconditionFailure("no layer \(name)") }
+        guard let l = (layers(widths: f) + auxiliaryHeads(widths: f)).first(where: { $0.name == name }) else {
+            preconditionFailure("no layer \(name)")
+        }
         return l
     }
 
@@ -88,12 +111,16 @@ public struct WindowShape: Sendable, Equatable, Hashable, Codable, CustomStringC
         for s in [d, h, w] where s < 32 || s % 16 != 0 {
             throw InferenceError("window \(d)×\(h)×\(w): every size must be a multiple of 16 and at least 32")
         }
-        self.d = d; self.h = h; self.w = w
+        self.d = d
+        self.h = h
+        self.w = w
     }
 
     /// A window written as commands take it: "64x160x160" (or with ×).
     public init(parsing text: String) throws {
-        guard let p = Self.dimensions(text) else { throw InferenceError("window \(text): expected D×H×W, e.g. 64x160x160") }
+        guard let p = Self.dimensions(text) else {
+            throw InferenceError("window \(text): expected D×H×W, e.g. 64x160x160")
+        }
         try self.init(d: p[0], h: p[1], w: p[2])
     }
 

@@ -32,15 +32,18 @@ public final class LCOVNetEngine: @unchecked Sendable {
     /// - Parameters:
     ///   - precision: nil takes the model's own precision.
     ///   - threads: OpenMP threads for oneDNN (set in-process; the environment is read only at load).
-    public init(model: ModelDirectory, precision: Precision? = nil, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
-                window: WindowShape) throws {
+    public init(
+        model: ModelDirectory, precision: Precision? = nil, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
+        window: WindowShape
+    ) throws {
         self.window = window
         self.precision = precision ?? model.manifest.precision
         self.threads = max(1, threads)
         var quantization: ModelManifest.Quantization?
         if self.precision == .int8 {
             guard let q = model.manifest.quantization else {
-                throw InferenceError("\(model.path): no int8 calibration in this model (make one with lcovnet model quantize)")
+                throw InferenceError(
+                    "\(model.path): no int8 calibration in this model (make one with lcovnet model quantize)")
             }
             quantization = q
         }
@@ -74,11 +77,15 @@ public final class LCOVNetEngine: @unchecked Sendable {
             for (a, argument) in step.arguments.enumerated() {
                 let pointer: UnsafeMutableRawPointer?
                 switch argument.source {
-                case let .slot(i): pointer = arena[i]
-                case let .constant(p): pointer = p
+                case .slot(let i): pointer = arena[i]
+                case .constant(let p): pointer = p
                 case .scratchpad: pointer = scratchpad
-                case .input: pointer = nil; inputBindings.append((s, a))
-                case .output: pointer = nil; outputBindings.append((s, a))
+                case .input:
+                    pointer = nil
+                    inputBindings.append((s, a))
+                case .output:
+                    pointer = nil
+                    outputBindings.append((s, a))
                 }
                 var md = argument.md
                 var memory: dnnl_memory_t?
@@ -104,14 +111,18 @@ public final class LCOVNetEngine: @unchecked Sendable {
     ///   - fp32Layers: the int8 model's `fp32_layers` (ModelManifest.Quantization).
     ///   - widths: a wider network (a teacher) holds activations in proportion to its widest
     ///     ratio to LCOV-Net's own (an upper bound: the measured figures are LCOV-Net's).
-    public static func estimatedArenaBytes(window: WindowShape, precision: Precision, fp32Layers: [String] = [],
-                                           widths: [Int] = LCOVNetArchitecture.widths) -> Int {
+    public static func estimatedArenaBytes(
+        window: WindowShape, precision: Precision, fp32Layers: [String] = [],
+        widths: [Int] = LCOVNetArchitecture.widths
+    ) -> Int {
         let unfused = fusedSumAfterEltwiseIsReference
         let fp32 = 576 + (unfused ? unfusedSumBytes["all"]! : 0)
         let perVoxel: Int
         switch precision {
         case .int8:
-            let extra = fp32Layers.reduce(0) { $0 + (fp32BlockArenaBytes[$1] ?? 0) + (unfused ? unfusedSumBytes[$1] ?? 0 : 0) }
+            let extra = fp32Layers.reduce(0) {
+                $0 + (fp32BlockArenaBytes[$1] ?? 0) + (unfused ? unfusedSumBytes[$1] ?? 0 : 0)
+            }
             perVoxel = min(176 + extra, fp32)
         case .fp32: perVoxel = fp32
         }
@@ -120,14 +131,18 @@ public final class LCOVNetEngine: @unchecked Sendable {
     }
 
     /// Bytes per window voxel that an LACB-H block kept in fp32 adds to the int8 arena.
-    static let fp32BlockArenaBytes = ["Encode_block1": 196, "Encode_block2": 4, "Encode_block3": 8, "Encode_block4": 4,
-                                      "Decode_block1": 8, "Decode_block2": 16, "Decode_block3": 34, "Decode_block4": 375]
+    static let fp32BlockArenaBytes = [
+        "Encode_block1": 196, "Encode_block2": 4, "Encode_block3": 8, "Encode_block4": 4,
+        "Decode_block1": 8, "Decode_block2": 16, "Decode_block3": 34, "Decode_block4": 375
+    ]
 
     /// Bytes per window voxel that the split-off sum's temporary adds (where the fused sum only
     /// has a reference kernel), per fp32 block and for the whole fp32 graph; measured on an AVX2
     /// machine with Int8Tests (e.g. fp32 682, Decode_block4 in fp32 641 bytes per voxel).
-    static let unfusedSumBytes = ["all": 112, "Encode_block1": 56, "Encode_block2": 24, "Encode_block3": 4, "Encode_block4": 2,
-                                  "Decode_block1": 2, "Decode_block2": 4, "Decode_block3": 24, "Decode_block4": 96]
+    static let unfusedSumBytes = [
+        "all": 112, "Encode_block1": 56, "Encode_block2": 24, "Encode_block3": 4, "Encode_block4": 2,
+        "Decode_block1": 2, "Decode_block2": 4, "Decode_block3": 24, "Decode_block4": 96
+    ]
 
     /// Multiply-adds of one window.
     public var multiplyAdds: Int { graph.builder.steps.reduce(0) { $0 + $1.multiplyAdds } }
@@ -142,53 +157,70 @@ public final class LCOVNetEngine: @unchecked Sendable {
     }
 
     /// Runs the network on one window; see the type's documentation for the shapes.
-    public func predict(window input: UnsafeBufferPointer<Float>, into logits: UnsafeMutableBufferPointer<Float>) throws {
+    public func predict(window input: UnsafeBufferPointer<Float>, into logits: UnsafeMutableBufferPointer<Float>) throws
+    {
         _ = try run(input, logits, timed: false)
     }
 
     /// Like `predict`, waiting after every primitive to time it (slower; for `lcovnet bench`).
-    public func profile(window input: UnsafeBufferPointer<Float>, into logits: UnsafeMutableBufferPointer<Float>) throws -> [StepTiming] {
+    public func profile(window input: UnsafeBufferPointer<Float>, into logits: UnsafeMutableBufferPointer<Float>) throws
+        -> [StepTiming]
+    {
         try run(input, logits, timed: true)
     }
 
     /// Runs an fp32 engine on one window and hands every observed activation (f32, channels-last)
     /// to `observe` by name, right after it is complete: the input of int8 calibration.
-    func calibrate(window input: UnsafeBufferPointer<Float>, into logits: UnsafeMutableBufferPointer<Float>,
-                   observe: (String, UnsafeBufferPointer<Float>) -> Void) throws {
+    func calibrate(
+        window input: UnsafeBufferPointer<Float>, into logits: UnsafeMutableBufferPointer<Float>,
+        observe: (String, UnsafeBufferPointer<Float>) -> Void
+    ) throws {
         try withoutActuallyEscaping(observe) { observe in
-        precondition(precision == .fp32)
-        observe("input", input)
-        _ = try run(input, logits, timed: false) { step in
-            for o in self.graph.builder.observations where o.afterStep == step {
-                var md = o.tensor.md
-                let count = dnnl_memory_desc_get_size(&md) / 4
-                observe(o.name, UnsafeBufferPointer(start: self.arena[o.tensor.slot].assumingMemoryBound(to: Float.self), count: count))
+            precondition(precision == .fp32)
+            observe("input", input)
+            _ = try run(input, logits, timed: false) { step in
+                for o in self.graph.builder.observations where o.afterStep == step {
+                    var md = o.tensor.md
+                    let count = dnnl_memory_desc_get_size(&md) / 4
+                    observe(
+                        o.name,
+                        UnsafeBufferPointer(
+                            start: self.arena[o.tensor.slot].assumingMemoryBound(to: Float.self), count: count))
+                }
             }
-        }
         }
     }
 
-    private func run(_ input: UnsafeBufferPointer<Float>, _ logits: UnsafeMutableBufferPointer<Float>, timed: Bool,
-                     afterStep: ((Int) -> Void)? = nil) throws -> [StepTiming] {
+    private func run(
+        _ input: UnsafeBufferPointer<Float>, _ logits: UnsafeMutableBufferPointer<Float>, timed: Bool,
+        afterStep: ((Int) -> Void)? = nil
+    ) throws -> [StepTiming] {
         let n = window.voxelCount
         guard input.count == n else { throw InferenceError("window has \(input.count) values, \(window) needs \(n)") }
         guard logits.count == classCount * n else {
-            throw InferenceError("logits buffer has \(logits.count) values, \(classCount)×\(window) needs \(classCount * n)")
+            throw InferenceError(
+                "logits buffer has \(logits.count) values, \(classCount)×\(window) needs \(classCount * n)")
         }
         lock.lock()
         defer { lock.unlock() }
         // OpenMP's thread count belongs to the calling thread: set it on every call.
         omp_set_num_threads(Int32(threads))
         for (s, a) in inputBindings {
-            try check(dnnl_memory_set_data_handle(bound[s][a].memory, UnsafeMutableRawPointer(mutating: input.baseAddress!)), "bind input")
+            try check(
+                dnnl_memory_set_data_handle(bound[s][a].memory, UnsafeMutableRawPointer(mutating: input.baseAddress!)),
+                "bind input")
         }
-        for (s, a) in outputBindings { try check(dnnl_memory_set_data_handle(bound[s][a].memory, logits.baseAddress!), "bind output") }
+        for (s, a) in outputBindings {
+            try check(dnnl_memory_set_data_handle(bound[s][a].memory, logits.baseAddress!), "bind output")
+        }
         var timings: [StepTiming] = []
         let steps = graph.builder.steps
         for (s, step) in steps.enumerated() {
             let start = timed ? DispatchTime.now().uptimeNanoseconds : 0
             try bound[s].withUnsafeBufferPointer {
-                try check(dnnl_primitive_execute(step.primitive, context.stream, Int32($0.count), $0.baseAddress), "execute \(step.name)")
+                try check(
+                    dnnl_primitive_execute(step.primitive, context.stream, Int32($0.count), $0.baseAddress),
+                    "execute \(step.name)")
             }
             if let afterStep {
                 try check(dnnl_stream_wait(context.stream), "stream wait")
@@ -196,8 +228,11 @@ public final class LCOVNetEngine: @unchecked Sendable {
             }
             if timed {
                 try check(dnnl_stream_wait(context.stream), "stream wait")
-                timings.append(StepTiming(name: step.name, kind: step.kind, implementation: step.implementation, multiplyAdds: step.multiplyAdds,
-                                          seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9))
+                timings.append(
+                    StepTiming(
+                        name: step.name, kind: step.kind, implementation: step.implementation,
+                        multiplyAdds: step.multiplyAdds,
+                        seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9))
             }
         }
         try check(dnnl_stream_wait(context.stream), "stream wait")

@@ -19,7 +19,8 @@ public struct ModelDirectory: Sendable {
             throw InferenceError("\(manifestPath): invalid manifest (\(error))")
         }
         guard manifest.format == "lcovnet-model", manifest.formatVersion <= ModelManifest.formatVersion else {
-            throw InferenceError("\(manifestPath): format \(manifest.format) v\(manifest.formatVersion) is not one this lcovnet reads")
+            throw InferenceError(
+                "\(manifestPath): format \(manifest.format) v\(manifest.formatVersion) is not one this lcovnet reads")
         }
         weights = try SafeTensors(contentsOf: "\(path)/\(manifest.weights)")
         try Self.validate(weights, source: "\(path)/\(manifest.weights)")
@@ -67,16 +68,20 @@ public struct ModelDirectory: Sendable {
     /// Checks that every layer the engine needs has its tensors with the right shapes.
     static func validate(_ weights: SafeTensors, source: String) throws {
         do {
-            for layer in LCOVNetArchitecture.layers(widths: LCOVNetArchitecture.widths(of: weights)) { _ = try FoldedConvolution(layer, from: weights) }
+            for layer in LCOVNetArchitecture.layers(widths: LCOVNetArchitecture.widths(of: weights)) {
+                _ = try FoldedConvolution(layer, from: weights)
+            }
         } catch let error as InferenceError {
             throw InferenceError("\(source): \(error.message.replacingOccurrences(of: "weights: ", with: ""))")
         }
     }
 
     /// Imports a state_dict (safetensors) into a new fp32 model directory.
-    public static func importStateDict(_ file: String, into path: String, input: InputPreparation = .officialCheckpoint,
-                                       window: [Int] = [64, 160, 160], modelVersion: String? = nil,
-                                       notes extra: [String] = []) throws -> ModelDirectory {
+    public static func importStateDict(
+        _ file: String, into path: String, input: InputPreparation = .officialCheckpoint,
+        window: [Int] = [64, 160, 160], modelVersion: String? = nil,
+        notes extra: [String] = []
+    ) throws -> ModelDirectory {
         let source = try SafeTensors(contentsOf: file)
         let weights = try canonicalWeights(fromStateDict: source, sourceName: file)
         let now = ISO8601DateFormatter().string(from: Date())
@@ -84,10 +89,12 @@ public struct ModelDirectory: Sendable {
         if let meta = source.metadata["source"] { notes.append("exporter metadata source: \(meta)") }
         notes += extra
         let manifest = ModelManifest(
-            modelVersion: modelVersion ?? String(now.prefix(10)), classes: OrganClass.word, input: input, window: window,
+            modelVersion: modelVersion ?? String(now.prefix(10)), classes: OrganClass.word, input: input,
+            window: window,
             precision: .fp32,
-            provenance: .init(source: URL(fileURLWithPath: file).lastPathComponent, sourceSHA256: try SHA256.hex(ofFile: file),
-                              created: now, notes: notes))
+            provenance: .init(
+                source: URL(fileURLWithPath: file).lastPathComponent, sourceSHA256: try SHA256.hex(ofFile: file),
+                created: now, notes: notes))
         let model = ModelDirectory(path: path, manifest: manifest, weights: weights)
         try model.write()
         return model

@@ -27,8 +27,10 @@ public struct ModelManifest: Sendable, Codable, Equatable {
     public var quantization: Quantization?
     public var provenance: Provenance
 
-    public init(modelVersion: String, classes: [OrganClass], input: InputPreparation, window: [Int], precision: Precision,
-                quantization: Quantization? = nil, provenance: Provenance) {
+    public init(
+        modelVersion: String, classes: [OrganClass], input: InputPreparation, window: [Int], precision: Precision,
+        quantization: Quantization? = nil, provenance: Provenance
+    ) {
         self.modelVersion = modelVersion
         self.classes = classes
         self.input = input
@@ -78,7 +80,10 @@ public struct ModelManifest: Sendable, Codable, Equatable {
         /// never negative, e.g. clip-scale to [0, 1]: one more bit). Manifests without it mean s8.
         public var inputType: String
 
-        public init(method: String, activationScales: [String: Float], fp32Layers: [String], notes: [String], inputType: String = "s8") {
+        public init(
+            method: String, activationScales: [String: Float], fp32Layers: [String], notes: [String],
+            inputType: String = "s8"
+        ) {
             self.method = method
             self.activationScales = activationScales
             self.fp32Layers = fp32Layers
@@ -94,12 +99,14 @@ public struct ModelManifest: Sendable, Codable, Equatable {
             notes = try c.decode([String].self, forKey: .notes)
             inputType = try c.decodeIfPresent(String.self, forKey: .inputType) ?? "s8"
             guard ["s8", "u8"].contains(inputType) else {
-                throw DecodingError.dataCorruptedError(forKey: .inputType, in: c, debugDescription: "input_type must be s8 or u8, not \(inputType)")
+                throw DecodingError.dataCorruptedError(
+                    forKey: .inputType, in: c, debugDescription: "input_type must be s8 or u8, not \(inputType)")
             }
         }
 
         enum CodingKeys: String, CodingKey {
-            case method, activationScales = "activation_scales", fp32Layers = "fp32_layers", notes, inputType = "input_type"
+            case method, activationScales = "activation_scales", fp32Layers = "fp32_layers", notes, inputType =
+                "input_type"
         }
     }
 }

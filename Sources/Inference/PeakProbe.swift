@@ -14,10 +14,16 @@ public enum PeakProbe {
         let src = try b.newTensor(channels: 256, spatial: spatial, type: dnnl_u8, scale: 1)
         let dst = try b.newTensor(channels: 256, spatial: spatial, type: dnnl_u8, scale: 1)
         var state: UInt32 = 1
-        let values: [Float] = (0..<(256 * 256)).map { _ in state = state &* 1664525 &+ 1013904223; return Float(Int(state >> 24) - 128) / 128 }
-        let w = GraphBuilder.ConvWeights(values: values, bias: [Float](repeating: 0, count: 256), outChannels: 256, inChannels: 256,
-                                         kernel: [1, 1, 1], groups: 1, int8Scales: [Float](repeating: 1.0 / 127, count: 256))
-        try b.convolution("peak", src: src, weights: w, dst: dst, postOps: PostOps(), outputScales: [Float](repeating: 0.01, count: 256))
+        let values: [Float] = (0..<(256 * 256)).map { _ in
+            state = state &* 1_664_525 &+ 1_013_904_223
+            return Float(Int(state >> 24) - 128) / 128
+        }
+        let w = GraphBuilder.ConvWeights(
+            values: values, bias: [Float](repeating: 0, count: 256), outChannels: 256, inChannels: 256,
+            kernel: [1, 1, 1], groups: 1, int8Scales: [Float](repeating: 1.0 / 127, count: 256))
+        try b.convolution(
+            "peak", src: src, weights: w, dst: dst, postOps: PostOps(),
+            outputScales: [Float](repeating: 0.01, count: 256))
         let step = b.steps[0]
         var buffers: [UnsafeMutableRawPointer] = []
         defer { buffers.forEach { $0.deallocate() } }
@@ -27,7 +33,9 @@ public enum PeakProbe {
         for argument in step.arguments {
             var md = argument.md
             let pointer: UnsafeMutableRawPointer
-            if case let .constant(p) = argument.source { pointer = p } else {
+            if case .constant(let p) = argument.source {
+                pointer = p
+            } else {
                 let size = max(dnnl_memory_desc_get_size(&md), 64)
                 pointer = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 4096)
                 memset(pointer, 1, size)

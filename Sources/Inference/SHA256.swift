@@ -11,7 +11,9 @@ enum SHA256 {
         let digest = Digest()
         while true {
             let piece: Data
-            do { piece = try handle.read(upToCount: 1 << 20) ?? Data() } catch { throw InferenceError("\(path): cannot read (\(error))") }
+            do { piece = try handle.read(upToCount: 1 << 20) ?? Data() } catch {
+                throw InferenceError("\(path): cannot read (\(error))")
+            }
             if piece.isEmpty { break }
             digest.update(piece)
         }
@@ -29,7 +31,7 @@ enum SHA256 {
 
         init() {
             guard let context = EVP_MD_CTX_new(), EVP_DigestInit_ex(context, EVP_sha256(), nil) == 1 else {
-                fatalError("libcrypto cannot start a SHA-256 digest")   // only on allocation failure
+                fatalError("libcrypto cannot start a SHA-256 digest")  // only on allocation failure
             }
             self.context = context
         }

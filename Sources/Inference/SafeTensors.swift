@@ -45,7 +45,9 @@ public struct SafeTensors: Sendable {
                     guard raw.count == n * MemoryLayout<T>.size else {
                         throw InferenceError("safetensors: \(dtype) tensor of shape \(shape) has \(raw.count) bytes")
                     }
-                    return (0..<n).map { convert(raw.loadUnaligned(fromByteOffset: $0 * MemoryLayout<T>.size, as: T.self)) }
+                    return (0..<n).map {
+                        convert(raw.loadUnaligned(fromByteOffset: $0 * MemoryLayout<T>.size, as: T.self))
+                    }
                 }
                 switch dtype {
                 case "F32": return try load(UInt32.self) { Float(bitPattern: UInt32(littleEndian: $0)) }
@@ -76,7 +78,9 @@ public struct SafeTensors: Sendable {
             throw InferenceError("\(path): cannot read (\(error.localizedDescription))")
         }
         guard data.count >= 8 else { throw InferenceError("\(path): too short for safetensors") }
-        let headerLength = data.prefix(8).withUnsafeBytes { Int(UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self))) }
+        let headerLength = data.prefix(8).withUnsafeBytes {
+            Int(UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)))
+        }
         guard headerLength > 0, 8 + headerLength <= data.count else {
             throw InferenceError("\(path): safetensors header length \(headerLength) exceeds the file")
         }
@@ -92,10 +96,11 @@ public struct SafeTensors: Sendable {
                 continue
             }
             guard let info = value as? [String: Any], let dtype = info["dtype"] as? String,
-                  let shape = info["shape"] as? [Int], let offsets = info["data_offsets"] as? [Int], offsets.count == 2,
-                  offsets[0] <= offsets[1], body + offsets[1] <= data.count
+                let shape = info["shape"] as? [Int], let offsets = info["data_offsets"] as? [Int], offsets.count == 2,
+                offsets[0] <= offsets[1], body + offsets[1] <= data.count
             else { throw InferenceError("\(path): safetensors entry \(name) is malformed") }
-            tensors[name] = Tensor(dtype: dtype, shape: shape, bytes: data.subdata(in: (body + offsets[0])..<(body + offsets[1])))
+            tensors[name] = Tensor(
+                dtype: dtype, shape: shape, bytes: data.subdata(in: (body + offsets[0])..<(body + offsets[1])))
         }
         self.tensors = tensors
         self.metadata = metadata

@@ -25,8 +25,9 @@ public struct TrainedPreparation: Sendable, Decodable, Equatable {
         window = try c.decode([Int].self, forKey: .window)
         notes = try c.decodeIfPresent([String].self, forKey: .notes) ?? []
         guard window.count == 3, (try? WindowShape(d: window[0], h: window[1], w: window[2])) != nil else {
-            throw DecodingError.dataCorruptedError(forKey: .window, in: c,
-                                                   debugDescription: "window \(window) is not [D, H, W] with each a multiple of 16 and at least 32")
+            throw DecodingError.dataCorruptedError(
+                forKey: .window, in: c,
+                debugDescription: "window \(window) is not [D, H, W] with each a multiple of 16 and at least 32")
         }
     }
 

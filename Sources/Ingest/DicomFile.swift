@@ -58,13 +58,16 @@ final class DicomFile {
     init(path: String, headersOnly: Bool) throws(IngestError) {
         var opened: OpaquePointer?
         var message = [CChar](repeating: 0, count: 512)
-        let status = cdicom_open(path, headersOnly ? 1 : 0, Plausibility.maxInflatedDicomBytes, Int32(Plausibility.maxSequenceNesting),
-                                 &opened, &message, message.count)
+        let status = cdicom_open(
+            path, headersOnly ? 1 : 0, Plausibility.maxInflatedDicomBytes, Int32(Plausibility.maxSequenceNesting),
+            &opened, &message, message.count)
         guard status == 0, let opened else {
             let text = text(of: message)
             if status == -2 { throw IngestError(.decompressedTooLarge, path: path, detail: text) }
             if status == -3 { throw IngestError(.corrupt, path: path, detail: text) }
-            let code: IngestCode = text.hasPrefix("not a DICOM") || text.hasPrefix("the file is empty") ? .notDicom
+            let code: IngestCode =
+                text.hasPrefix("not a DICOM") || text.hasPrefix("the file is empty")
+                ? .notDicom
                 : text.hasPrefix("DCMTK") ? .corrupt : .unreadable
             throw IngestError(code, path: path, detail: text)
         }
@@ -91,7 +94,9 @@ final class DicomFile {
             seriesInstanceUID: string(&a.series_instance_uid),
             frameOfReferenceUID: string(&a.frame_of_reference_uid),
             modality: string(&a.modality),
-            imageType: string(&a.image_type).split(separator: "\\").map { $0.trimmingCharacters(in: .whitespaces).uppercased() },
+            imageType: string(&a.image_type).split(separator: "\\").map {
+                $0.trimmingCharacters(in: .whitespaces).uppercased()
+            },
             photometricInterpretation: string(&a.photometric_interpretation),
             seriesDescription: string(&a.series_description),
             seriesNumber: a.has_series_number != 0 ? Int(a.series_number) : nil,
@@ -100,8 +105,10 @@ final class DicomFile {
             gantryTilt: a.has_gantry_tilt != 0 ? a.gantry_tilt : nil,
             rows: Int(a.rows), columns: Int(a.columns), samplesPerPixel: Int(a.samples_per_pixel),
             bitsAllocated: Int(a.bits_allocated), bitsStored: Int(a.bits_stored), highBit: Int(a.high_bit),
-            pixelRepresentation: Int(a.pixel_representation), numberOfFrames: a.number_of_frames < 0 ? -1 : max(1, Int(a.number_of_frames)),
-            hasPixelData: a.has_pixel_data != 0, pixelDataBytes: a.pixel_data_bytes >= 0 ? Int(a.pixel_data_bytes) : nil,
+            pixelRepresentation: Int(a.pixel_representation),
+            numberOfFrames: a.number_of_frames < 0 ? -1 : max(1, Int(a.number_of_frames)),
+            hasPixelData: a.has_pixel_data != 0,
+            pixelDataBytes: a.pixel_data_bytes >= 0 ? Int(a.pixel_data_bytes) : nil,
             isEnhancedMultiFrame: a.has_per_frame_groups != 0,
             frame: FrameInfo(a.frame))
     }
@@ -128,12 +135,15 @@ final class DicomFile {
 
     /// Decodes one frame in HU into `target` (rows × columns values), last DICOM row first.
     /// Returns how many values were clamped to the int16 range.
-    func decodeHounsfield(frame: Int, slope: Double, intercept: Double,
-                          into target: UnsafeMutableBufferPointer<Int16>) throws(IngestError) -> Int {
+    func decodeHounsfield(
+        frame: Int, slope: Double, intercept: Double,
+        into target: UnsafeMutableBufferPointer<Int16>
+    ) throws(IngestError) -> Int {
         var message = [CChar](repeating: 0, count: 512)
         var clamped = 0
-        let status = cdicom_decode_frame_hu(handle, Int32(frame), slope, intercept, 1, target.baseAddress, target.count,
-                                            &clamped, &message, message.count)
+        let status = cdicom_decode_frame_hu(
+            handle, Int32(frame), slope, intercept, 1, target.baseAddress, target.count,
+            &clamped, &message, message.count)
         guard status == 0 else { throw IngestError(.decodeFailed, path: path, detail: text(of: message)) }
         return clamped
     }
@@ -159,7 +169,8 @@ extension FrameInfo {
         if f.has_position != 0 { position = SIMD3(f.position.0, f.position.1, f.position.2) }
         if f.has_orientation != 0 {
             let o = f.orientation
-            let row = SIMD3(o.0, o.1, o.2), column = SIMD3(o.3, o.4, o.5)
+            let row = SIMD3(o.0, o.1, o.2)
+            let column = SIMD3(o.3, o.4, o.5)
             if length(row) > 0.5, length(column) > 0.5 {
                 rowDirection = normalize(row)
                 columnDirection = normalize(column)

@@ -10,8 +10,10 @@ import Volumes
 public enum DicomSegmentationWriter {
     /// Writes `labels` (on the source series' grid) to `path`: a segment for each of `classes`
     /// that has a code (OrganCodes) and voxels.
-    public static func write(_ labels: Volume<UInt8>, source: DicomSource, classes: [OrganClass], seriesDescription: String,
-                             seriesNumber: Int, softwareVersion: String, to path: String) throws(DicomWriteError) {
+    public static func write(
+        _ labels: Volume<UInt8>, source: DicomSource, classes: [OrganClass], seriesDescription: String,
+        seriesNumber: Int, softwareVersion: String, to path: String
+    ) throws(DicomWriteError) {
         let labels = source.rowsReversed ? reversingRows(labels) : labels
         let g = labels.geometry
         let d = g.direction
@@ -33,25 +35,31 @@ public enum DicomSegmentationWriter {
             return UnsafePointer(p)
         }
         let described = classes.compactMap { organ -> cdicom_seg_segment? in
-            guard organ.id > 0, organ.id < 256, let (type, laterality) = OrganCodes.code(for: organ.name) else { return nil }
+            guard organ.id > 0, organ.id < 256, let (type, laterality) = OrganCodes.code(for: organ.name) else {
+                return nil
+            }
             let category = OrganCodes.category
-            return cdicom_seg_segment(label: Int32(organ.id), name: c(organ.name), category_value: c(category.value),
-                                      category_scheme: c(category.scheme), category_meaning: c(category.meaning),
-                                      type_value: c(type.value), type_scheme: c(type.scheme),
-                                      type_meaning: c(type.meaning), modifier_value: c(laterality?.value),
-                                      modifier_scheme: c(laterality?.scheme), modifier_meaning: c(laterality?.meaning))
+            return cdicom_seg_segment(
+                label: Int32(organ.id), name: c(organ.name), category_value: c(category.value),
+                category_scheme: c(category.scheme), category_meaning: c(category.meaning),
+                type_value: c(type.value), type_scheme: c(type.scheme),
+                type_meaning: c(type.meaning), modifier_value: c(laterality?.value),
+                modifier_scheme: c(laterality?.scheme), modifier_meaning: c(laterality?.meaning))
         }
         let instancePointers: [UnsafePointer<CChar>?]? = uids.map { $0.map { c($0) } }
         let status = positions.withUnsafeBufferPointer { positionBuffer -> Int32 in
-            var grid = cdicom_seg_grid(rows: Int32(g.size.j), columns: Int32(g.size.i), slices: Int32(g.size.k),
-                                       orientation: (d[0, 0], d[1, 0], d[2, 0], d[0, 1], d[1, 1], d[2, 1]),
-                                       pixel_spacing: (g.spacing.y, g.spacing.x), slice_thickness: g.spacing.z,
-                                       positions: positionBuffer.baseAddress)
+            var grid = cdicom_seg_grid(
+                rows: Int32(g.size.j), columns: Int32(g.size.i), slices: Int32(g.size.k),
+                orientation: (d[0, 0], d[1, 0], d[2, 0], d[0, 1], d[1, 1], d[2, 1]),
+                pixel_spacing: (g.spacing.y, g.spacing.x), slice_thickness: g.spacing.z,
+                positions: positionBuffer.baseAddress)
             return labels.voxels.withUnsafeBufferPointer { voxels in
                 described.withUnsafeBufferPointer { segmentBuffer in
                     func call(_ instances: UnsafePointer<UnsafePointer<CChar>?>?) -> Int32 {
-                        cdicom_write_seg(source.file, instances, &grid, voxels.baseAddress, segmentBuffer.baseAddress, Int32(segmentBuffer.count),
-                                         seriesDescription, Int32(seriesNumber), softwareVersion, path, &message, message.count)
+                        cdicom_write_seg(
+                            source.file, instances, &grid, voxels.baseAddress, segmentBuffer.baseAddress,
+                            Int32(segmentBuffer.count),
+                            seriesDescription, Int32(seriesNumber), softwareVersion, path, &message, message.count)
                     }
                     guard let instancePointers else { return call(nil) }
                     return instancePointers.withUnsafeBufferPointer { call($0.baseAddress) }
@@ -59,7 +67,9 @@ public enum DicomSegmentationWriter {
             }
         }
         guard status == 0 else {
-            throw DicomWriteError(path: path, reason: String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+            throw DicomWriteError(
+                path: path,
+                reason: String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
         }
     }
 }
@@ -73,10 +83,13 @@ extension DicomSegmentationWriter {
         g.origin = g.point(atIndex: [0, Double(n.j - 1), 0])
         g.direction = Matrix3(columns: g.direction[0], -g.direction[1], g.direction[2])
         var voxels = [UInt8](repeating: 0, count: v.voxels.count)
-        for k in 0..<n.k { for j in 0..<n.j {
-            let from = (k * n.j + j) * n.i, to = (k * n.j + (n.j - 1 - j)) * n.i
-            voxels[to..<(to + n.i)] = v.voxels[from..<(from + n.i)]
-        } }
+        for k in 0..<n.k {
+            for j in 0..<n.j {
+                let from = (k * n.j + j) * n.i
+                let to = (k * n.j + (n.j - 1 - j)) * n.i
+                voxels[to..<(to + n.i)] = v.voxels[from..<(from + n.i)]
+            }
+        }
         return Volume(geometry: g, voxels: voxels)
     }
 }

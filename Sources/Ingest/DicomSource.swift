@@ -24,7 +24,8 @@ public struct DicomSource: Sendable, Codable, Equatable {
         func near(_ a: SIMD3<Double>, _ b: SIMD3<Double>) -> Bool { ((a - b) * (a - b)).sum() < 1e-8 }
         let flipped = near(d[1], -candidate.columnDirection)
         let sameLayout = near(d[0], candidate.rowDirection) && (flipped || near(d[1], candidate.columnDirection))
-        let oneToOne = candidate.tilt == nil && candidate.targetLocations == nil && uids.count == candidate.sliceCount
+        let oneToOne =
+            candidate.tilt == nil && candidate.targetLocations == nil && uids.count == candidate.sliceCount
             && Set(uids).count == uids.count && !uids.contains("") && sameLayout
         self.init(file: first.path, sliceInstanceUIDs: oneToOne ? uids : nil, rowsReversed: flipped)
     }

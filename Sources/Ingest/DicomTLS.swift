@@ -18,8 +18,12 @@ public struct DicomTLS: Sendable, Equatable {
         guard let tls else { return body(cdicom_tls_options(certificate: nil, private_key: nil, trusted: nil)) }
         return tls.certificate.withCString { certificate in
             tls.privateKey.withCString { key in
-                guard let trusted = tls.trusted else { return body(cdicom_tls_options(certificate: certificate, private_key: key, trusted: nil)) }
-                return trusted.withCString { body(cdicom_tls_options(certificate: certificate, private_key: key, trusted: $0)) }
+                guard let trusted = tls.trusted else {
+                    return body(cdicom_tls_options(certificate: certificate, private_key: key, trusted: nil))
+                }
+                return trusted.withCString {
+                    body(cdicom_tls_options(certificate: certificate, private_key: key, trusted: $0))
+                }
             }
         }
     }

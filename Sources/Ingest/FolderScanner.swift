@@ -26,16 +26,20 @@ enum FolderScanner {
             throw IngestError(.noInput, path: root, detail: "no such file or folder")
         }
         guard isDirectory.boolValue else { return [root] }
-        guard let enumerator = FileManager.default.enumerator(
-            at: URL(fileURLWithPath: root), includingPropertiesForKeys: [.isRegularFileKey],
-            options: [.skipsHiddenFiles]) else {
+        guard
+            let enumerator = FileManager.default.enumerator(
+                at: URL(fileURLWithPath: root), includingPropertiesForKeys: [.isRegularFileKey],
+                options: [.skipsHiddenFiles])
+        else {
             throw IngestError(.noInput, path: root, detail: "the folder cannot be listed")
         }
         var paths: [String] = []
         for case let url as URL in enumerator {
             // Symbolic links to files count as the files they name.
             let target = url.resolvingSymlinksInPath()
-            if (try? target.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true { paths.append(url.path) }
+            if (try? target.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true {
+                paths.append(url.path)
+            }
         }
         return paths.sorted()
     }
@@ -61,8 +65,12 @@ enum FolderScanner {
             return exclude(.notCT, "modality \(attributes.modality.isEmpty ? "missing" : attributes.modality)")
         }
         guard attributes.samplesPerPixel == 1, [8, 16, 32].contains(attributes.bitsAllocated),
-              !attributes.photometricInterpretation.hasPrefix("PALETTE") else {
-            return exclude(.unsupportedPixels, "\(attributes.samplesPerPixel) samples, \(attributes.bitsAllocated) bits, \(attributes.photometricInterpretation)")
+            !attributes.photometricInterpretation.hasPrefix("PALETTE")
+        else {
+            return exclude(
+                .unsupportedPixels,
+                "\(attributes.samplesPerPixel) samples, \(attributes.bitsAllocated) bits, \(attributes.photometricInterpretation)"
+            )
         }
         if attributes.imageType.contains("LOCALIZER") || attributes.imageType.contains("SCOUT") {
             return exclude(.localizer)
@@ -70,15 +78,19 @@ enum FolderScanner {
         // Nothing is sized from the header before it passes the plausibility limits, and the
         // stored pixel data must hold what Rows × Columns × frames promise.
         do {
-            try Plausibility.checkImage(rows: attributes.rows, columns: attributes.columns, frames: attributes.numberOfFrames, path: path)
+            try Plausibility.checkImage(
+                rows: attributes.rows, columns: attributes.columns, frames: attributes.numberOfFrames, path: path)
         } catch {
             return exclude(IngestCode(error.code), error.detail)
         }
         if let stored = attributes.pixelDataBytes {
-            let needed = attributes.rows * attributes.columns * attributes.numberOfFrames * (attributes.bitsAllocated / 8)
+            let needed =
+                attributes.rows * attributes.columns * attributes.numberOfFrames * (attributes.bitsAllocated / 8)
             if stored < needed {
-                return exclude(.decodeFailed, "PixelData holds \(stored) bytes; \(attributes.columns)×\(attributes.rows)×\(attributes.numberOfFrames) "
-                               + "pixels of \(attributes.bitsAllocated) bits need \(needed)")
+                return exclude(
+                    .decodeFailed,
+                    "PixelData holds \(stored) bytes; \(attributes.columns)×\(attributes.rows)×\(attributes.numberOfFrames) "
+                        + "pixels of \(attributes.bitsAllocated) bits need \(needed)")
             }
         }
         var frames: [ScannedFrame] = []
@@ -90,30 +102,39 @@ enum FolderScanner {
                 return exclude(.missingGeometry, error.detail)
             }
             guard let position = info.position, let row = info.rowDirection, let column = info.columnDirection,
-                  let rowSpacing = info.rowSpacing, let columnSpacing = info.columnSpacing,
-                  abs(dot(row, column)) < 0.01 else {
+                let rowSpacing = info.rowSpacing, let columnSpacing = info.columnSpacing,
+                abs(dot(row, column)) < 0.01
+            else {
                 return exclude(.missingGeometry, attributes.numberOfFrames > 1 ? "frame \(frame + 1)" : nil)
             }
             do {
                 try Plausibility.checkPosition(position, name: "ImagePositionPatient", path: path)
                 try Plausibility.checkSpacing(rowSpacing, name: "PixelSpacing (between rows)", path: path)
                 try Plausibility.checkSpacing(columnSpacing, name: "PixelSpacing (between columns)", path: path)
-                try Plausibility.checkExtent(Double(attributes.rows) * rowSpacing, name: "column (Rows × spacing)", plane: true, path: path)
-                try Plausibility.checkExtent(Double(attributes.columns) * columnSpacing, name: "row (Columns × spacing)", plane: true, path: path)
+                try Plausibility.checkExtent(
+                    Double(attributes.rows) * rowSpacing, name: "column (Rows × spacing)", plane: true, path: path)
+                try Plausibility.checkExtent(
+                    Double(attributes.columns) * columnSpacing, name: "row (Columns × spacing)", plane: true, path: path
+                )
             } catch {
-                return exclude(IngestCode(error.code), attributes.numberOfFrames > 1 ? "frame \(frame + 1): \(error.detail)" : error.detail)
+                return exclude(
+                    IngestCode(error.code),
+                    attributes.numberOfFrames > 1 ? "frame \(frame + 1): \(error.detail)" : error.detail)
             }
             // A classic multi-frame object without functional groups repeats one position: its
             // frames cannot be placed.
             if attributes.numberOfFrames > 1, !attributes.isEnhancedMultiFrame {
                 return exclude(.missingGeometry, "\(attributes.numberOfFrames) frames without per-frame positions")
             }
-            let reference = SliceReference(path: path, frame: frame, sopInstanceUID: attributes.sopInstanceUID,
-                                           instanceNumber: attributes.instanceNumber, position: position,
-                                           slope: info.rescaleSlope, intercept: info.rescaleIntercept)
-            frames.append(ScannedFrame(reference: reference, attributes: attributes, rowDirection: row,
-                                       columnDirection: column, rowSpacing: rowSpacing,
-                                       columnSpacing: columnSpacing, thickness: info.sliceThickness))
+            let reference = SliceReference(
+                path: path, frame: frame, sopInstanceUID: attributes.sopInstanceUID,
+                instanceNumber: attributes.instanceNumber, position: position,
+                slope: info.rescaleSlope, intercept: info.rescaleIntercept)
+            frames.append(
+                ScannedFrame(
+                    reference: reference, attributes: attributes, rowDirection: row,
+                    columnDirection: column, rowSpacing: rowSpacing,
+                    columnSpacing: columnSpacing, thickness: info.sliceThickness))
         }
         openFiles?.keep(file)
         return .frames(frames)

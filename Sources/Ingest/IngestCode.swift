@@ -51,15 +51,18 @@ public enum IngestCode: String, Sendable, CaseIterable, Codable {
         case .unsupportedPixels: "The pixels are not single-sample grayscale of 8, 16 or 32 bits."
         case .missingGeometry: "ImagePositionPatient, ImageOrientationPatient or PixelSpacing is missing or invalid."
         case .localizer: "The image is a localizer or scout (ImageType), so it was left out of the volume."
-        case .orientationOutlier: "The image's orientation or size differs from the rest of its series, so it was left out."
-        case .duplicate: "The image repeats an instance already in the series (same SOP Instance UID), so one copy was left out."
+        case .orientationOutlier:
+            "The image's orientation or size differs from the rest of its series, so it was left out."
+        case .duplicate:
+            "The image repeats an instance already in the series (same SOP Instance UID), so one copy was left out."
         case .conflictingSlices: "Two different images lie at the same position in the series."
         case .missingSlices: "The slice positions have a gap: at least one slice is missing."
         case .missingSlicesInterpolated: "Missing slices were filled by linear interpolation between their neighbours."
         case .nonUniformSpacing: "The distance between consecutive slices is not constant."
         case .nonUniformSpacingResampled: "Slices with unequal spacing were resampled linearly onto a regular grid."
         case .gantryTilt: "The slices were acquired with gantry tilt (positions sheared against the slice normal)."
-        case .gantryTiltResampled: "Gantry tilt was corrected by shifting each slice onto a grid orthogonal to the slices."
+        case .gantryTiltResampled:
+            "Gantry tilt was corrected by shifting each slice onto a grid orthogonal to the slices."
         case .oblique: "The slices are oblique; the rotation is kept in the affine, the voxels are not resampled."
         case .tooFewSlices: "The series has fewer slices than the policy requires."
         case .decodeFailed: "The pixel data cannot be decoded."
@@ -69,7 +72,8 @@ public enum IngestCode: String, Sendable, CaseIterable, Codable {
         case .decompressedTooLarge: PlausibilityCode.decompressedTooLarge.sentence
         case .implausibleTilt: PlausibilityCode.implausibleTilt.sentence
         case .overMemoryBudget: PlausibilityCode.overMemoryBudget.sentence
-        case .uidTooLong: "A UID is longer than DICOM allows (64 characters); cut short it could merge two series or two slices."
+        case .uidTooLong:
+            "A UID is longer than DICOM allows (64 characters); cut short it could merge two series or two slices."
         case .noInput: "The input folder does not exist, is empty, or holds no readable file."
         case .noSeries: "No eligible CT series was found among the DICOM files."
         case .seriesNotFound: "No eligible series has the requested SeriesInstanceUID."
@@ -80,7 +84,8 @@ public enum IngestCode: String, Sendable, CaseIterable, Codable {
     public var isRejection: Bool {
         switch self {
         case .missingSlicesInterpolated, .nonUniformSpacingResampled, .gantryTiltResampled, .oblique,
-             .valuesClamped, .duplicate, .localizer, .orientationOutlier: false
+            .valuesClamped, .duplicate, .localizer, .orientationOutlier:
+            false
         default: true
         }
     }

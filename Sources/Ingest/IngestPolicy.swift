@@ -33,7 +33,10 @@ public struct IngestPolicy: Sendable {
 
     /// The site's choices as a worker child's arguments (`lcovnet worker group|decode`).
     public var arguments: [String] {
-        ["--missing-slices", missingSlices.rawValue, "--nonuniform-spacing", nonUniformSpacing.rawValue,
-         "--gantry-tilt", gantryTilt.rawValue, "--damaged-files", damagedFiles.rawValue, "--minimum-slices", "\(minimumSlices)"]
+        [
+            "--missing-slices", missingSlices.rawValue, "--nonuniform-spacing", nonUniformSpacing.rawValue,
+            "--gantry-tilt", gantryTilt.rawValue, "--damaged-files", damagedFiles.rawValue, "--minimum-slices",
+            "\(minimumSlices)"
+        ]
     }
 }

@@ -10,44 +10,58 @@ enum SeriesAssembly {
         if !a.seriesInstanceUID.isEmpty { return a.seriesInstanceUID }
         let folder = (path as NSString).deletingLastPathComponent
         let number = a.seriesNumber.map(String.init) ?? "?"
-        return SeriesKey.fallbackPrefix + "\(stableHash("\(a.studyInstanceUID)|\(number)|\(a.frameOfReferenceUID)|\(folder)"))"
+        return SeriesKey.fallbackPrefix
+            + "\(stableHash("\(a.studyInstanceUID)|\(number)|\(a.frameOfReferenceUID)|\(folder)"))"
     }
 
     static func assemble(_ frames: [ScannedFrame], key: String, excluded: [IngestNote], policy: IngestPolicy)
-        -> Result<SeriesCandidate, RejectedSeries> {
+        -> Result<SeriesCandidate, RejectedSeries>
+    {
         let first = frames[0].attributes
         let files = Set(frames.map(\.reference.path)).count + excluded.count
         var notes = excluded
         func reject(_ code: IngestCode, _ detail: String? = nil) -> Result<SeriesCandidate, RejectedSeries> {
             notes.insert(IngestNote(code, detail: detail), at: 0)
-            return .failure(RejectedSeries(seriesInstanceUID: first.seriesInstanceUID, id: key, fileCount: files, notes: notes))
+            return .failure(
+                RejectedSeries(seriesInstanceUID: first.seriesInstanceUID, id: key, fileCount: files, notes: notes))
         }
 
         // The stack: the most common (size, orientation, pixel spacing); the others are outliers.
         let stackKey: (ScannedFrame) -> String = { f in
-            let o = [f.rowDirection.x, f.rowDirection.y, f.rowDirection.z,
-                     f.columnDirection.x, f.columnDirection.y, f.columnDirection.z]
-            return "\(f.attributes.rows)x\(f.attributes.columns) " + o.map { String(format: "%.3f", $0) }.joined(separator: ",")
+            let o = [
+                f.rowDirection.x, f.rowDirection.y, f.rowDirection.z,
+                f.columnDirection.x, f.columnDirection.y, f.columnDirection.z
+            ]
+            return "\(f.attributes.rows)x\(f.attributes.columns) "
+                + o.map { String(format: "%.3f", $0) }.joined(separator: ",")
                 + String(format: " %.4f %.4f", f.rowSpacing, f.columnSpacing)
         }
         let stacks = Dictionary(grouping: frames, by: stackKey)
-        let main = stacks.max { a, b in a.value.count != b.value.count ? a.value.count < b.value.count : a.key > b.key }!
+        let main = stacks.max { a, b in a.value.count != b.value.count ? a.value.count < b.value.count : a.key > b.key
+        }!
         for (k, outliers) in stacks where k != main.key {
-            for path in Set(outliers.map(\.reference.path)).sorted() { notes.append(IngestNote(.orientationOutlier, path: path)) }
+            for path in Set(outliers.map(\.reference.path)).sorted() {
+                notes.append(IngestNote(.orientationOutlier, path: path))
+            }
         }
 
         // Exact duplicates: the same instance (and frame) twice.
         var seen = Set<String>()
         var stack: [ScannedFrame] = []
         for f in main.value.sorted(by: { $0.reference.path < $1.reference.path }) {
-            let identity = f.reference.sopInstanceUID.isEmpty ? "\(f.reference.path)#\(f.reference.frame)"
+            let identity =
+                f.reference.sopInstanceUID.isEmpty
+                ? "\(f.reference.path)#\(f.reference.frame)"
                 : "\(f.reference.sopInstanceUID)#\(f.reference.frame)"
-            if seen.insert(identity).inserted { stack.append(f) } else {
+            if seen.insert(identity).inserted {
+                stack.append(f)
+            } else {
                 notes.append(IngestNote(.duplicate, path: f.reference.path))
             }
         }
 
-        let row = stack[0].rowDirection, column = stack[0].columnDirection
+        let row = stack[0].rowDirection
+        let column = stack[0].columnDirection
         let normal = normalize(cross(row, column))
         var slices = stack.map { f -> SliceReference in
             var r = f.reference
@@ -58,15 +72,18 @@ enum SeriesAssembly {
         guard slices.count >= policy.minimumSlices else {
             return reject(.tooFewSlices, "\(slices.count) of \(policy.minimumSlices)")
         }
-        let rows = stack[0].attributes.rows, columns = stack[0].attributes.columns
-        let rowSpacing = stack[0].rowSpacing, columnSpacing = stack[0].columnSpacing
+        let rows = stack[0].attributes.rows
+        let columns = stack[0].attributes.columns
+        let rowSpacing = stack[0].rowSpacing
+        let columnSpacing = stack[0].columnSpacing
 
         // Spacing along the normal.
         let locations = slices.map(\.location)
         let gaps = zip(locations.dropFirst(), locations).map { $0 - $1 }
         // Every count below is sized from these distances: they pass the limits first.
         do {
-            try Plausibility.checkExtent(locations.last! - locations[0], name: "slice (first to last position)", plane: false, path: key)
+            try Plausibility.checkExtent(
+                locations.last! - locations[0], name: "slice (first to last position)", plane: false, path: key)
         } catch {
             return reject(IngestCode(error.code), error.detail)
         }
@@ -74,7 +91,9 @@ enum SeriesAssembly {
         var targetLocations: [Double]?
         if let smallest = gaps.min() {
             if smallest < 1e-3 {
-                return reject(.conflictingSlices, String(format: "two slices at %.3f mm", locations[gaps.firstIndex(of: smallest)!]))
+                return reject(
+                    .conflictingSlices,
+                    String(format: "two slices at %.3f mm", locations[gaps.firstIndex(of: smallest)!]))
             }
             let span = locations.last! - locations[0]
             let typical = median(gaps)
@@ -94,13 +113,17 @@ enum SeriesAssembly {
                 let step = isGap ? smallest : typical
                 let steps = (span / step).rounded()
                 guard steps < Double(Plausibility.maxSlices) else {
-                    return reject(.implausibleSize, detail + String(format: ", %.0f slices; at most %d", steps + 1, Plausibility.maxSlices))
+                    return reject(
+                        .implausibleSize,
+                        detail + String(format: ", %.0f slices; at most %d", steps + 1, Plausibility.maxSlices))
                 }
                 let count = Int(steps) + 1
                 sliceSpacing = span / Double(count - 1)
                 targetLocations = (0..<count).map { locations[0] + Double($0) * sliceSpacing }
-                notes.append(IngestNote(isGap ? .missingSlicesInterpolated : .nonUniformSpacingResampled,
-                                        detail: detail + ", \(slices.count) slices to \(count)"))
+                notes.append(
+                    IngestNote(
+                        isGap ? .missingSlicesInterpolated : .nonUniformSpacingResampled,
+                        detail: detail + ", \(slices.count) slices to \(count)"))
             }
         }
 
@@ -131,14 +154,19 @@ enum SeriesAssembly {
             // As dcm2niix's _Tilt: the grid grows by the rows the shear spans, so no voxel is lost,
             // and it is aligned with the slice shifted furthest down the DICOM rows.
             let rowShifts = drifts.map { dot($0, column) / rowSpacing }
-            let highest = rowShifts.max()!, lowest = rowShifts.min()!
+            let highest = rowShifts.max()!
+            let lowest = rowShifts.min()!
             guard highest - lowest <= Double(Plausibility.maxImageSide) else {
-                return reject(.implausibleSize, detail + String(format: ", %.0f rows to add; at most %d", highest - lowest, Plausibility.maxImageSide))
+                return reject(
+                    .implausibleSize,
+                    detail
+                        + String(format: ", %.0f rows to add; at most %d", highest - lowest, Plausibility.maxImageSide))
             }
             extraRows = Int((highest - lowest - 1e-6).rounded(.up))
             originRow = highest + Double(rows - 1)
-            tilt = TiltCorrection(rowOffsets: rowShifts.map { highest - $0 },
-                                  columnShifts: drifts.map { dot($0, row) / columnSpacing }, extraRows: extraRows)
+            tilt = TiltCorrection(
+                rowOffsets: rowShifts.map { highest - $0 },
+                columnShifts: drifts.map { dot($0, row) / columnSpacing }, extraRows: extraRows)
             notes.append(IngestNote(.gantryTiltResampled, detail: detail + ", \(extraRows) rows added"))
         }
 
@@ -147,19 +175,21 @@ enum SeriesAssembly {
 
         let sliceCount = targetLocations?.count ?? slices.count
         let origin = slices[0].position + originRow * rowSpacing * column
-        let geometry = Geometry(size: Extent3(columns, rows + extraRows, sliceCount),
-                                spacing: SIMD3(columnSpacing, rowSpacing, sliceSpacing), origin: origin,
-                                direction: Matrix3(columns: row, -column, normal))
+        let geometry = Geometry(
+            size: Extent3(columns, rows + extraRows, sliceCount),
+            spacing: SIMD3(columnSpacing, rowSpacing, sliceSpacing), origin: origin,
+            direction: Matrix3(columns: row, -column, normal))
         do {
             try Plausibility.checkGeometry(geometry, path: key)
         } catch {
             return reject(IngestCode(error.code), error.detail)
         }
-        return .success(SeriesCandidate(
-            seriesInstanceUID: first.seriesInstanceUID, id: key, modality: first.modality,
-            seriesNumber: first.seriesNumber, seriesDescription: first.seriesDescription,
-            rows: rows, columns: columns, slices: slices, geometry: geometry, notes: notes,
-            tilt: tilt, targetLocations: targetLocations, rowDirection: row, columnDirection: column))
+        return .success(
+            SeriesCandidate(
+                seriesInstanceUID: first.seriesInstanceUID, id: key, modality: first.modality,
+                seriesNumber: first.seriesNumber, seriesDescription: first.seriesDescription,
+                rows: rows, columns: columns, slices: slices, geometry: geometry, notes: notes,
+                tilt: tilt, targetLocations: targetLocations, rowDirection: row, columnDirection: column))
     }
 
     /// Most slices first; ties: thinnest spacing, then id for a stable order.

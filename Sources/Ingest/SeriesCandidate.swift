@@ -35,7 +35,7 @@ public struct SeriesCandidate: Sendable {
     var tilt: TiltCorrection?
     /// Handles the scan left open for the loader (nil when the policy keeps none).
     var openFiles: OpenFiles?
-    var targetLocations: [Double]?         // output slice locations along the normal, when resampled
+    var targetLocations: [Double]?  // output slice locations along the normal, when resampled
     var rowDirection: SIMD3<Double>
     var columnDirection: SIMD3<Double>
 
@@ -108,8 +108,10 @@ public struct LoadedSeries: Sendable {
     /// reference) and, when slice k of the volume is source image k, their SOP Instance UIDs.
     public var source: DicomSource?
 
-    public init(volume: Volume<Int16>, seriesInstanceUID: String, id: String, modality: String, seriesNumber: Int?,
-                seriesDescription: String, sourceSliceCount: Int, notes: [IngestNote], source: DicomSource? = nil) {
+    public init(
+        volume: Volume<Int16>, seriesInstanceUID: String, id: String, modality: String, seriesNumber: Int?,
+        seriesDescription: String, sourceSliceCount: Int, notes: [IngestNote], source: DicomSource? = nil
+    ) {
         self.volume = volume
         self.seriesInstanceUID = seriesInstanceUID
         self.id = id

@@ -22,23 +22,24 @@ enum SeriesLoader {
         let voxels: [Int16]
         do {
             voxels = try [Int16](unsafeUninitializedCapacity: sliceVoxels * count) { storage, initialized in
-            // No zero fill: every voxel is decoded into (first touch happens on the decoding
-            // threads), and on an error the array is never used. Int16 needs no deinitialization.
-            let buffer = SharedBuffer(storage: storage)
-            try Parallel.forEach(jobs.count, threads: threads) { job in
-                let indices = jobs[job]
-                // The scan's open handle when it is still there: its headers are parsed already.
-                let path = slices[indices[0]].path
-                let file = try candidate.openFiles?.take(path) ?? DicomFile(path: path, headersOnly: false)
-                var total = 0
-                for k in indices {
-                    let s = slices[k]
-                    total += try file.decodeHounsfield(frame: s.frame, slope: s.slope, intercept: s.intercept,
-                                                       into: buffer.slice(k * sliceVoxels, count: sliceVoxels))
+                // No zero fill: every voxel is decoded into (first touch happens on the decoding
+                // threads), and on an error the array is never used. Int16 needs no deinitialization.
+                let buffer = SharedBuffer(storage: storage)
+                try Parallel.forEach(jobs.count, threads: threads) { job in
+                    let indices = jobs[job]
+                    // The scan's open handle when it is still there: its headers are parsed already.
+                    let path = slices[indices[0]].path
+                    let file = try candidate.openFiles?.take(path) ?? DicomFile(path: path, headersOnly: false)
+                    var total = 0
+                    for k in indices {
+                        let s = slices[k]
+                        total += try file.decodeHounsfield(
+                            frame: s.frame, slope: s.slope, intercept: s.intercept,
+                            into: buffer.slice(k * sliceVoxels, count: sliceVoxels))
+                    }
+                    clamped[job] = total
                 }
-                clamped[job] = total
-            }
-            initialized = storage.count
+                initialized = storage.count
             }
         } catch let error as IngestError {
             throw error
@@ -58,4 +59,3 @@ struct SharedBuffer<Element>: @unchecked Sendable {
         UnsafeMutableBufferPointer(rebasing: storage[start..<(start + count)])
     }
 }
-

@@ -15,15 +15,19 @@ enum SliceResampling {
         var out = [Int16](repeating: fill, count: s.i * rowsOut * s.k)
         for k in 0..<s.k {
             let offset = tilt.rowOffsets[k]
-            let input = k * s.i * s.j, output = k * s.i * rowsOut
+            let input = k * s.i * s.j
+            let output = k * s.i * rowsOut
             for j in 0..<rowsOut {
                 var source = Double(j) - offset
                 // Positions are decimal strings: snap shifts within a millionth of a row to it.
                 if abs(source - source.rounded()) < 1e-6 { source = source.rounded() }
                 guard source >= 0, source < Double(s.j) else { continue }
-                let low = Int(source.rounded(.down)), high = min(low + 1, s.j - 1)
+                let low = Int(source.rounded(.down))
+                let high = min(low + 1, s.j - 1)
                 let w = source - Double(low)
-                let a = input + low * s.i, b = input + high * s.i, o = output + j * s.i
+                let a = input + low * s.i
+                let b = input + high * s.i
+                let o = output + j * s.i
                 if w < 1e-9 {
                     for i in 0..<s.i { out[o + i] = volume.voxels[a + i] }
                 } else {
@@ -40,8 +44,11 @@ enum SliceResampling {
                 for j in 0..<rowsOut {
                     for i in 0..<s.i {
                         let x = Double(i) + shift
-                        let x0 = Int(x.rounded(.down)), w = x - Double(x0)
-                        func sample(_ c: Int) -> Double { c >= 0 && c < s.i ? Double(slice[c + j * s.i]) : Double(fill) }
+                        let x0 = Int(x.rounded(.down))
+                        let w = x - Double(x0)
+                        func sample(_ c: Int) -> Double {
+                            c >= 0 && c < s.i ? Double(slice[c + j * s.i]) : Double(fill)
+                        }
                         let v = (1 - w) * sample(x0) + w * sample(x0 + 1)
                         out[output + i + j * s.i] = roundHalfUp(v)
                     }
@@ -53,8 +60,10 @@ enum SliceResampling {
 
     /// Linear interpolation along k from slices at `locations` to slices at `targets` (both
     /// ascending, in mm along the normal). Targets that coincide with a source slice copy it.
-    static func resampleAlongK(_ volume: Volume<Int16>, from locations: [Double], to targets: [Double],
-                               geometry: Geometry) -> Volume<Int16> {
+    static func resampleAlongK(
+        _ volume: Volume<Int16>, from locations: [Double], to targets: [Double],
+        geometry: Geometry
+    ) -> Volume<Int16> {
         let n = volume.size.i * volume.size.j
         var voxels = [Int16](repeating: 0, count: n * targets.count)
         var upper = 1
@@ -63,7 +72,9 @@ enum SliceResampling {
             let lower = max(0, upper - 1)
             let span = locations[upper] - locations[lower]
             let w = span > 0 ? min(1, max(0, (z - locations[lower]) / span)) : 0
-            let a = lower * n, b = upper * n, o = t * n
+            let a = lower * n
+            let b = upper * n
+            let o = t * n
             if w < 1e-6 {
                 for v in 0..<n { voxels[o + v] = volume.voxels[a + v] }
             } else if w > 1 - 1e-6 {

@@ -21,8 +21,11 @@ public struct StorageSCP: Sendable {
     /// DICOM over TLS only, when given.
     public var tls: DicomTLS?
 
-    public init(aeTitle: String, address: String, port: Int, acceptedCallingAETitles: [String], maxPDU: Int,
-                acseTimeoutSeconds: Int, dimseTimeoutSeconds: Int, intake: String, minimumFreeBytes: UInt64, tls: DicomTLS? = nil) {
+    public init(
+        aeTitle: String, address: String, port: Int, acceptedCallingAETitles: [String], maxPDU: Int,
+        acseTimeoutSeconds: Int, dimseTimeoutSeconds: Int, intake: String, minimumFreeBytes: UInt64,
+        tls: DicomTLS? = nil
+    ) {
         self.tls = tls
         self.aeTitle = aeTitle
         self.address = address
@@ -53,7 +56,10 @@ public struct StorageSCP: Sendable {
         cdicom_initialize()
         try? FileManager.default.createDirectory(atPath: intake, withIntermediateDirectories: true)
         let socket = try listeningSocket()
-        final class Box { let handle: (Event) -> Void; init(_ h: @escaping (Event) -> Void) { handle = h } }
+        final class Box {
+            let handle: (Event) -> Void
+            init(_ h: @escaping (Event) -> Void) { handle = h }
+        }
         let box = Unmanaged.passRetained(Box(events))
         let callback: cdicom_scp_event = { context, kind, text in
             let box = Unmanaged<Box>.fromOpaque(context!).takeUnretainedValue()
@@ -74,15 +80,19 @@ public struct StorageSCP: Sendable {
                 intake.withCString { folder in
                     DicomTLS.withOptions(tls) { tlsOptions in
                         var options = cdicom_scp_options(
-                            listen_socket: socket, ae_title: ae, accepted_calling: accepted.baseAddress, accepted_count: Int32(accepted.count),
-                            max_pdu: UInt32(maxPDU), acse_timeout_seconds: UInt32(acseTimeoutSeconds), dimse_timeout_seconds: UInt32(dimseTimeoutSeconds),
-                            intake: folder, minimum_free_bytes: minimumFreeBytes, event: callback, context: box.toOpaque(), tls: tlsOptions)
+                            listen_socket: socket, ae_title: ae, accepted_calling: accepted.baseAddress,
+                            accepted_count: Int32(accepted.count),
+                            max_pdu: UInt32(maxPDU), acse_timeout_seconds: UInt32(acseTimeoutSeconds),
+                            dimse_timeout_seconds: UInt32(dimseTimeoutSeconds),
+                            intake: folder, minimum_free_bytes: minimumFreeBytes, event: callback,
+                            context: box.toOpaque(), tls: tlsOptions)
                         return cdicom_run_storage_scp(&options, &message, message.count)
                     }
                 }
             }
         }
-        throw Failure(description: String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        throw Failure(
+            description: String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
     }
 
     /// A TCP socket bound to address:port and listening (IPv4 or IPv6 by the address's form).

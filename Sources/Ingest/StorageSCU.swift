@@ -23,13 +23,17 @@ public enum StorageSCU {
         /// A file here could not be read.
         case local(String)
         public var description: String {
-            switch self { case .unreachable(let s), .local(let s): s }
+            switch self {
+            case .unreachable(let s), .local(let s): s
+            }
         }
     }
 
     /// Each file's DIMSE status (0 success; 0xBxxx warnings also mean stored).
-    public static func send(_ files: [String], to peer: DicomPeer, callingAETitle: String, maxPDU: Int = 65_536,
-                            acseTimeoutSeconds: Int = 30, dimseTimeoutSeconds: Int = 60, tls: DicomTLS? = nil) throws(Failure) -> [Int] {
+    public static func send(
+        _ files: [String], to peer: DicomPeer, callingAETitle: String, maxPDU: Int = 65_536,
+        acseTimeoutSeconds: Int = 30, dimseTimeoutSeconds: Int = 60, tls: DicomTLS? = nil
+    ) throws(Failure) -> [Int] {
         cdicom_initialize()
         var statuses = [Int32](repeating: -1, count: files.count)
         var message = [CChar](repeating: 0, count: 512)
@@ -39,11 +43,13 @@ public enum StorageSCU {
             callingAETitle.withCString { calling in
                 peer.aeTitle.withCString { called in
                     DicomTLS.withOptions(tls) { tlsOptions in
-                        var options = cdicom_scu_options(host: host, port: Int32(peer.port), calling_ae_title: calling, called_ae_title: called,
-                                                         max_pdu: UInt32(maxPDU), acse_timeout_seconds: UInt32(acseTimeoutSeconds),
-                                                         dimse_timeout_seconds: UInt32(dimseTimeoutSeconds), tls: tlsOptions)
+                        var options = cdicom_scu_options(
+                            host: host, port: Int32(peer.port), calling_ae_title: calling, called_ae_title: called,
+                            max_pdu: UInt32(maxPDU), acse_timeout_seconds: UInt32(acseTimeoutSeconds),
+                            dimse_timeout_seconds: UInt32(dimseTimeoutSeconds), tls: tlsOptions)
                         return paths.map { UnsafePointer($0) }.withUnsafeBufferPointer { list in
-                            cdicom_send_files(&options, list.baseAddress, Int32(files.count), &statuses, &message, message.count)
+                            cdicom_send_files(
+                                &options, list.baseAddress, Int32(files.count), &statuses, &message, message.count)
                         }
                     }
                 }

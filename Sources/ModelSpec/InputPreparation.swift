@@ -17,8 +17,10 @@ public struct InputPreparation: Sendable, Equatable, Codable {
     /// nnU-Net v1 does (`crop_to_nonzero`); an alternative to `bodyCrop`, not combined with it.
     public var cropToNonzero: Bool
 
-    public init(orientation: String?, resample: Resampling, normalization: Normalization, bodyCrop: BodyCrop?,
-                cropToNonzero: Bool = false) {
+    public init(
+        orientation: String?, resample: Resampling, normalization: Normalization, bodyCrop: BodyCrop?,
+        cropToNonzero: Bool = false
+    ) {
         self.orientation = orientation
         self.resample = resample
         self.normalization = normalization
@@ -40,11 +42,13 @@ public struct InputPreparation: Sendable, Equatable, Codable {
         bodyCrop = try c.decodeIfPresent(BodyCrop.self, forKey: .bodyCrop)
         cropToNonzero = try c.decodeIfPresent(Bool.self, forKey: .cropToNonzero) ?? false
         if cropToNonzero && bodyCrop != nil {
-            throw DecodingError.dataCorruptedError(forKey: .cropToNonzero, in: c, debugDescription: "crop_to_nonzero and body_crop exclude each other")
+            throw DecodingError.dataCorruptedError(
+                forKey: .cropToNonzero, in: c, debugDescription: "crop_to_nonzero and body_crop exclude each other")
         }
         if case .nnUNetV1 = resample, orientation != nil {
-            throw DecodingError.dataCorruptedError(forKey: .orientation, in: c,
-                                                   debugDescription: "nnunet-v1 resampling keeps the stored voxel order: orientation must be null")
+            throw DecodingError.dataCorruptedError(
+                forKey: .orientation, in: c,
+                debugDescription: "nnunet-v1 resampling keeps the stored voxel order: orientation must be null")
         }
     }
 
@@ -70,7 +74,9 @@ public struct InputPreparation: Sendable, Equatable, Codable {
         /// is resampled by nearest neighbour and the others slice by slice.
         case nnUNetV1(spacing: SIMD3<Double>, anisotropyThreshold: Double)
 
-        enum CodingKeys: String, CodingKey { case mode, shape, spacingMM = "spacing_mm", anisotropyThreshold = "anisotropy_threshold" }
+        enum CodingKeys: String, CodingKey {
+            case mode, shape, spacingMM = "spacing_mm", anisotropyThreshold = "anisotropy_threshold"
+        }
 
         /// JSON: `{"mode": "fixed-shape", "shape": [i, j, k]}` or `{"mode": "spacing", "spacing_mm": [x, y, z]}`.
         public init(from decoder: any Decoder) throws {
@@ -79,40 +85,46 @@ public struct InputPreparation: Sendable, Equatable, Codable {
             case "fixed-shape":
                 let s = try c.decode([Int].self, forKey: .shape)
                 guard s.count == 3, s.allSatisfy({ $0 > 0 }) else {
-                    throw DecodingError.dataCorruptedError(forKey: .shape, in: c, debugDescription: "shape needs 3 positive sizes [i, j, k]")
+                    throw DecodingError.dataCorruptedError(
+                        forKey: .shape, in: c, debugDescription: "shape needs 3 positive sizes [i, j, k]")
                 }
                 self = .fixedShape(i: s[0], j: s[1], k: s[2])
             case "spacing":
                 let s = try c.decode([Double].self, forKey: .spacingMM)
                 guard s.count == 3, s.allSatisfy({ $0 > 0 }) else {
-                    throw DecodingError.dataCorruptedError(forKey: .spacingMM, in: c, debugDescription: "spacing_mm needs 3 positive numbers")
+                    throw DecodingError.dataCorruptedError(
+                        forKey: .spacingMM, in: c, debugDescription: "spacing_mm needs 3 positive numbers")
                 }
                 self = .spacing(SIMD3(s[0], s[1], s[2]))
             case "nnunet-v1":
                 let s = try c.decode([Double].self, forKey: .spacingMM)
                 guard s.count == 3, s.allSatisfy({ $0 > 0 }) else {
-                    throw DecodingError.dataCorruptedError(forKey: .spacingMM, in: c, debugDescription: "spacing_mm needs 3 positive numbers")
+                    throw DecodingError.dataCorruptedError(
+                        forKey: .spacingMM, in: c, debugDescription: "spacing_mm needs 3 positive numbers")
                 }
                 let threshold = try c.decodeIfPresent(Double.self, forKey: .anisotropyThreshold) ?? 3
                 guard threshold > 1 else {
-                    throw DecodingError.dataCorruptedError(forKey: .anisotropyThreshold, in: c, debugDescription: "anisotropy_threshold must exceed 1")
+                    throw DecodingError.dataCorruptedError(
+                        forKey: .anisotropyThreshold, in: c, debugDescription: "anisotropy_threshold must exceed 1")
                 }
                 self = .nnUNetV1(spacing: SIMD3(s[0], s[1], s[2]), anisotropyThreshold: threshold)
             case let other:
-                throw DecodingError.dataCorruptedError(forKey: .mode, in: c, debugDescription: "unknown resample mode \(other) (fixed-shape, spacing or nnunet-v1)")
+                throw DecodingError.dataCorruptedError(
+                    forKey: .mode, in: c,
+                    debugDescription: "unknown resample mode \(other) (fixed-shape, spacing or nnunet-v1)")
             }
         }
 
         public func encode(to encoder: any Encoder) throws {
             var c = encoder.container(keyedBy: CodingKeys.self)
             switch self {
-            case let .fixedShape(i, j, k):
+            case .fixedShape(let i, let j, let k):
                 try c.encode("fixed-shape", forKey: .mode)
                 try c.encode([i, j, k], forKey: .shape)
-            case let .spacing(s):
+            case .spacing(let s):
                 try c.encode("spacing", forKey: .mode)
                 try c.encode([s.x, s.y, s.z], forKey: .spacingMM)
-            case let .nnUNetV1(s, threshold):
+            case .nnUNetV1(let s, let threshold):
                 try c.encode("nnunet-v1", forKey: .mode)
                 try c.encode([s.x, s.y, s.z], forKey: .spacingMM)
                 try c.encode(threshold, forKey: .anisotropyThreshold)
@@ -137,21 +149,30 @@ public struct InputPreparation: Sendable, Equatable, Codable {
             switch try c.decode(String.self, forKey: .mode) {
             case "zscore": self = .zScore
             case "clip-scale":
-                let lo = try c.decode(Double.self, forKey: .huMin), hi = try c.decode(Double.self, forKey: .huMax)
+                let lo = try c.decode(Double.self, forKey: .huMin)
+                let hi = try c.decode(Double.self, forKey: .huMax)
                 guard hi > lo else {
-                    throw DecodingError.dataCorruptedError(forKey: .huMax, in: c, debugDescription: "hu_max must exceed hu_min")
+                    throw DecodingError.dataCorruptedError(
+                        forKey: .huMax, in: c, debugDescription: "hu_max must exceed hu_min")
                 }
                 self = .clipScale(min: lo, max: hi)
             case "clip-zscore":
-                let lo = try c.decode(Double.self, forKey: .huMin), hi = try c.decode(Double.self, forKey: .huMax)
-                let mean = try c.decode(Double.self, forKey: .mean), sd = try c.decode(Double.self, forKey: .sd)
+                let lo = try c.decode(Double.self, forKey: .huMin)
+                let hi = try c.decode(Double.self, forKey: .huMax)
+                let mean = try c.decode(Double.self, forKey: .mean)
+                let sd = try c.decode(Double.self, forKey: .sd)
                 guard hi > lo else {
-                    throw DecodingError.dataCorruptedError(forKey: .huMax, in: c, debugDescription: "hu_max must exceed hu_min")
+                    throw DecodingError.dataCorruptedError(
+                        forKey: .huMax, in: c, debugDescription: "hu_max must exceed hu_min")
                 }
-                guard sd > 0 else { throw DecodingError.dataCorruptedError(forKey: .sd, in: c, debugDescription: "sd must be positive") }
+                guard sd > 0 else {
+                    throw DecodingError.dataCorruptedError(forKey: .sd, in: c, debugDescription: "sd must be positive")
+                }
                 self = .clipZScore(min: lo, max: hi, mean: mean, sd: sd)
             case let other:
-                throw DecodingError.dataCorruptedError(forKey: .mode, in: c, debugDescription: "unknown normalization mode \(other) (zscore, clip-scale or clip-zscore)")
+                throw DecodingError.dataCorruptedError(
+                    forKey: .mode, in: c,
+                    debugDescription: "unknown normalization mode \(other) (zscore, clip-scale or clip-zscore)")
             }
         }
 
@@ -159,11 +180,11 @@ public struct InputPreparation: Sendable, Equatable, Codable {
             var c = encoder.container(keyedBy: CodingKeys.self)
             switch self {
             case .zScore: try c.encode("zscore", forKey: .mode)
-            case let .clipScale(lo, hi):
+            case .clipScale(let lo, let hi):
                 try c.encode("clip-scale", forKey: .mode)
                 try c.encode(lo, forKey: .huMin)
                 try c.encode(hi, forKey: .huMax)
-            case let .clipZScore(lo, hi, mean, sd):
+            case .clipZScore(let lo, let hi, let mean, let sd):
                 try c.encode("clip-zscore", forKey: .mode)
                 try c.encode(lo, forKey: .huMin)
                 try c.encode(hi, forKey: .huMax)

@@ -53,6 +53,6 @@ extension OrganClass {
         OrganClass(id: 13, name: "rectum", color: [127, 60, 141]),
         OrganClass(id: 14, name: "bladder", color: [174, 199, 232], lowestPieces: true),
         OrganClass(id: 15, name: "left head of femur", color: [152, 223, 138]),
-        OrganClass(id: 16, name: "right head of femur", color: [197, 176, 213]),
+        OrganClass(id: 16, name: "right head of femur", color: [197, 176, 213])
     ]
 }

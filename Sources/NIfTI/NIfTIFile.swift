@@ -10,9 +10,10 @@ public enum NIfTIFile {
     /// The header and the raw voxel bytes.
     public static func read(_ path: String) throws -> NIfTIImage {
         let stream = try NIfTIVoxelStream(path)
-        return NIfTIImage(geometry: stream.geometry, datatype: stream.stored.datatype, slope: stream.stored.slope,
-                          intercept: stream.stored.intercept, qformCode: stream.qformCode, sformCode: stream.sformCode,
-                          bytes: try stream.readAllBytes(), path: path)
+        return NIfTIImage(
+            geometry: stream.geometry, datatype: stream.stored.datatype, slope: stream.stored.slope,
+            intercept: stream.stored.intercept, qformCode: stream.qformCode, sformCode: stream.sformCode,
+            bytes: try stream.readAllBytes(), path: path)
     }
 
     /// A scan in Hounsfield units (real values rounded and clamped to Int16), read from the file
@@ -28,12 +29,15 @@ public enum NIfTIFile {
     }
 
     /// Writes `volume` to `path`; the container follows the file name.
-    public static func write<Voxel: NIfTIVoxel>(_ volume: Volume<Voxel>, to path: String, description: String = "lcovnet") throws {
+    public static func write<Voxel: NIfTIVoxel>(
+        _ volume: Volume<Voxel>, to path: String, description: String = "lcovnet"
+    ) throws {
         guard let format = NIfTIFormat(path: path) else {
             throw NIfTIError(path: path, reason: "not a NIfTI file name (expected .nii, .nii.gz or .nii.zst)")
         }
-        var header = makeHeader(geometry: volume.geometry, datatype: Voxel.niftiDatatype,
-                                bytesPerVoxel: MemoryLayout<Voxel>.stride, description: description)
+        var header = makeHeader(
+            geometry: volume.geometry, datatype: Voxel.niftiDatatype,
+            bytesPerVoxel: MemoryLayout<Voxel>.stride, description: description)
         switch format {
         case .nii, .niiGz:
             try volume.voxels.withUnsafeBytes { raw in
@@ -49,7 +53,9 @@ public enum NIfTIFile {
         }
     }
 
-    static func makeHeader(geometry g: Geometry, datatype: Int32, bytesPerVoxel: Int, description: String) -> cnifti_header {
+    static func makeHeader(geometry g: Geometry, datatype: Int32, bytesPerVoxel: Int, description: String)
+        -> cnifti_header
+    {
         var h = cnifti_header()
         h.dim = (Int32(g.size.i), Int32(g.size.j), Int32(g.size.k))
         h.datatype = datatype

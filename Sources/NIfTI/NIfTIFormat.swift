@@ -9,10 +9,15 @@ public enum NIfTIFormat: String, Sendable, CaseIterable {
 
     public init?(path: String) {
         let lower = path.lowercased()
-        if lower.hasSuffix(".nii.zst") { self = .niiZst }
-        else if lower.hasSuffix(".nii.gz") { self = .niiGz }
-        else if lower.hasSuffix(".nii") { self = .nii }
-        else { return nil }
+        if lower.hasSuffix(".nii.zst") {
+            self = .niiZst
+        } else if lower.hasSuffix(".nii.gz") {
+            self = .niiGz
+        } else if lower.hasSuffix(".nii") {
+            self = .nii
+        } else {
+            return nil
+        }
     }
 
     public var fileExtension: String {

@@ -17,8 +17,9 @@ public struct NIfTIImage: Sendable {
     var path: String
 
     var stored: StoredVoxels {
-        StoredVoxels(datatype: datatype, bytesPerVoxel: geometry.size.count == 0 ? 0 : bytes.count / geometry.size.count,
-                     slope: slope, intercept: intercept)
+        StoredVoxels(
+            datatype: datatype, bytesPerVoxel: geometry.size.count == 0 ? 0 : bytes.count / geometry.size.count,
+            slope: slope, intercept: intercept)
     }
 
     /// Real voxel values (scaling applied) as Double, whatever the stored type.

@@ -39,11 +39,14 @@ final class NIfTIVoxelStream {
             var swapped: Int32 = 0
             try head.withUnsafeBytes { raw in
                 try check(path) { err, len in
-                    cnifti_decode_header(raw.baseAddress!.assumingMemoryBound(to: UInt8.self), got,
-                                         &header, &voxOffset, &swapped, err, len)
+                    cnifti_decode_header(
+                        raw.baseAddress!.assumingMemoryBound(to: UInt8.self), got,
+                        &header, &voxOffset, &swapped, err, len)
                 }
             }
-            guard voxOffset >= 348 else { throw NIfTIError(path: path, reason: "vox_offset \(voxOffset) lies inside the header") }
+            guard voxOffset >= 348 else {
+                throw NIfTIError(path: path, reason: "vox_offset \(voxOffset) lies inside the header")
+            }
             try reader.skip(voxOffset - 348)
             source = .zstd(reader, swapped: swapped != 0, width: Int(header.bytes_per_voxel))
         }
@@ -51,8 +54,9 @@ final class NIfTIVoxelStream {
         geometry = Self.geometry(header)
         qformCode = header.qform_code
         sformCode = header.sform_code
-        stored = StoredVoxels(datatype: header.datatype, bytesPerVoxel: Int(header.bytes_per_voxel),
-                              slope: header.scl_slope, intercept: header.scl_inter)
+        stored = StoredVoxels(
+            datatype: header.datatype, bytesPerVoxel: Int(header.bytes_per_voxel),
+            slope: header.scl_slope, intercept: header.scl_inter)
         // Nothing is sized from the header before it passes the plausibility limits (all
         // properties are set, so a throw here still closes the reader in deinit).
         if format != .nii {
@@ -66,7 +70,11 @@ final class NIfTIVoxelStream {
             var info = stat()
             let needed = geometry.size.count * stored.bytesPerVoxel + 348
             if stat(path, &info) == 0, Int(info.st_size) < needed {
-                throw NIfTIError(path: path, reason: "NIfTI file is truncated (\(info.st_size) bytes; its header declares \(needed - 348) voxel bytes)")
+                throw NIfTIError(
+                    path: path,
+                    reason:
+                        "NIfTI file is truncated (\(info.st_size) bytes; its header declares \(needed - 348) voxel bytes)"
+                )
             }
         }
     }
@@ -82,7 +90,10 @@ final class NIfTIVoxelStream {
                 for r in 0..<4 { for c in 0..<4 { matrix[r][c] = m[r * 4 + c] } }
             }
         } else {
-            matrix = [[Double(h.pixdim.0), 0, 0, 0], [0, Double(h.pixdim.1), 0, 0], [0, 0, Double(h.pixdim.2), 0], [0, 0, 0, 1]]
+            matrix = [
+                [Double(h.pixdim.0), 0, 0, 0], [0, Double(h.pixdim.1), 0, 0], [0, 0, Double(h.pixdim.2), 0],
+                [0, 0, 0, 1]
+            ]
         }
         // RAS → LPS: negate the first two rows.
         for c in 0..<4 {
@@ -93,7 +104,7 @@ final class NIfTIVoxelStream {
     }
 
     deinit {
-        if case let .znz(reader) = source { cnifti_close(reader) }
+        if case .znz(let reader) = source { cnifti_close(reader) }
     }
 
     /// Fills `buffer` (a whole number of voxels) with the next voxel bytes; fails when the
@@ -105,11 +116,12 @@ final class NIfTIVoxelStream {
         while done < buffer.count {
             let part = UnsafeMutableRawBufferPointer(rebasing: buffer[done..<min(buffer.count, done + step)])
             switch source {
-            case let .znz(reader):
+            case .znz(let reader):
                 try check(path) { err, len in cnifti_read_voxels(reader, part.baseAddress, part.count, err, len) }
-            case let .zstd(reader, swapped, width):
+            case .zstd(let reader, let swapped, let width):
                 guard try reader.read(into: part) == part.count else {
-                    throw NIfTIError(path: path, reason: "NIfTI file is truncated (fewer voxel bytes than its header declares)")
+                    throw NIfTIError(
+                        path: path, reason: "NIfTI file is truncated (fewer voxel bytes than its header declares)")
                 }
                 if swapped { swapBytes(part, width: width) }
             }
@@ -129,8 +141,10 @@ final class NIfTIVoxelStream {
     /// The volume's voxels converted by `transform` from their real values, a slab of the file
     /// at a time, into the volume's own storage; when the stored type already is `Voxel`
     /// without scaling and `transform` is the identity on it, the file is read straight in.
-    func readVolume<Voxel: NIfTIVoxel>(identityWhenUnscaled: Bool,
-                                       _ transform: (Double) throws -> Voxel) throws -> Volume<Voxel> {
+    func readVolume<Voxel: NIfTIVoxel>(
+        identityWhenUnscaled: Bool,
+        _ transform: (Double) throws -> Voxel
+    ) throws -> Volume<Voxel> {
         let count = geometry.size.count
         try stored.checkSupported(path: path)
         let direct = identityWhenUnscaled && stored.isUnscaled && stored.datatype == Voxel.niftiDatatype
@@ -139,15 +153,17 @@ final class NIfTIVoxelStream {
                 try read(into: UnsafeMutableRawBufferPointer(out))
             } else {
                 let slab = 1 << 20
-                let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: slab * stored.bytesPerVoxel, alignment: 16)
+                let buffer = UnsafeMutableRawBufferPointer.allocate(
+                    byteCount: slab * stored.bytesPerVoxel, alignment: 16)
                 defer { buffer.deallocate() }
                 var n = 0
                 while n < count {
                     let m = min(slab, count - n)
                     let bytes = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<(m * stored.bytesPerVoxel)])
                     try read(into: bytes)
-                    try stored.convert(UnsafeRawBufferPointer(bytes), into: UnsafeMutableBufferPointer(rebasing: out[n..<(n + m)]),
-                                       path: path, transform)
+                    try stored.convert(
+                        UnsafeRawBufferPointer(bytes), into: UnsafeMutableBufferPointer(rebasing: out[n..<(n + m)]),
+                        path: path, transform)
                     n += m
                 }
             }
@@ -161,8 +177,13 @@ func swapBytes(_ bytes: UnsafeMutableRawBufferPointer, width: Int) {
     guard width > 1 else { return }
     var n = 0
     while n + width <= bytes.count {
-        var a = n, b = n + width - 1
-        while a < b { bytes.swapAt(a, b); a += 1; b -= 1 }
+        var a = n
+        var b = n + width - 1
+        while a < b {
+            bytes.swapAt(a, b)
+            a += 1
+            b -= 1
+        }
         n += width
     }
 }

@@ -19,8 +19,10 @@ struct StoredVoxels: Sendable {
 
     /// Converts the stored voxels in `raw` (this machine's byte order) to `out`, one voxel per
     /// element, through their real values.
-    func convert<T>(_ raw: UnsafeRawBufferPointer, into out: UnsafeMutableBufferPointer<T>, path: String,
-                    _ transform: (Double) throws -> T) throws {
+    func convert<T>(
+        _ raw: UnsafeRawBufferPointer, into out: UnsafeMutableBufferPointer<T>, path: String,
+        _ transform: (Double) throws -> T
+    ) throws {
         let scale = slope == 0 ? 1.0 : Double(slope)
         let offset = slope == 0 ? 0.0 : Double(intercept)
         func run<S>(_ type: S.Type, _ value: (S) -> Double) throws {

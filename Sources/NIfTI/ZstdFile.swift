@@ -98,7 +98,8 @@ final class ZstdFileReader {
                 var inBuffer = ZSTD_inBuffer(src: raw.baseAddress, size: inputFilled, pos: inputUsed)
                 let remaining = ZSTD_decompressStream(context, &output, &inBuffer)
                 if ZSTD_isError(remaining) != 0 {
-                    throw NIfTIError(path: path, reason: "not valid zstd data: \(String(cString: ZSTD_getErrorName(remaining)))")
+                    throw NIfTIError(
+                        path: path, reason: "not valid zstd data: \(String(cString: ZSTD_getErrorName(remaining)))")
                 }
                 // A call that moved nothing (after a frame's end) only hints at the next frame.
                 if inBuffer.pos > inputUsed || output.pos > produced { lastRemaining = remaining }
@@ -120,7 +121,9 @@ final class ZstdFileReader {
         var left = count
         while left > 0 {
             let part = min(left, scratch.count)
-            let got = try scratch.withUnsafeMutableBytes { try read(into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<part])) }
+            let got = try scratch.withUnsafeMutableBytes {
+                try read(into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<part]))
+            }
             guard got == part else { throw NIfTIError(path: path, reason: "file ends inside its header extensions") }
             left -= part
         }
@@ -130,7 +133,9 @@ final class ZstdFileReader {
     private func refill() throws -> Bool {
         let read = input.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, file) }
         if read == 0 {
-            if ferror(file) != 0 { throw NIfTIError(path: path, reason: "read failed: \(String(cString: strerror(errno)))") }
+            if ferror(file) != 0 {
+                throw NIfTIError(path: path, reason: "read failed: \(String(cString: strerror(errno)))")
+            }
             atEnd = true
             guard sawInput else { throw NIfTIError(path: path, reason: "file is empty") }
             guard lastRemaining == 0 else { throw NIfTIError(path: path, reason: "zstd stream is truncated") }

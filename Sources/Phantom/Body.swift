@@ -1,15 +1,15 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #else
-import Darwin
+    import Darwin
 #endif
 
 /// The trunk around the organs: skin, fat, muscle, spine, ribs, pelvis, lungs and the great
 /// vessels, as a function of position (nothing here carries an organ label).
 struct Body: Sendable {
-    var halfWidth: Double      // W: x semi-axis at the waist, mm
-    var halfDepth: Double      // D: y semi-axis, mm
-    var fat: Double            // subcutaneous fat thickness, mm
+    var halfWidth: Double  // W: x semi-axis at the waist, mm
+    var halfDepth: Double  // D: y semi-axis, mm
+    var fat: Double  // subcutaneous fat thickness, mm
     var phase: ContrastPhase
     var texture: SmoothField
     var outline: SmoothField
@@ -33,7 +33,7 @@ struct Body: Sendable {
             // Air, and the scanner table under the patient.
             return (p.y > d + 8 && p.y < d + 18 && abs(p.x) < w * 0.9 ? 150 : -1000, false)
         }
-        let depth = (1 - rho) * min(w, d)   // approximate distance under the skin, mm
+        let depth = (1 - rho) * min(w, d)  // approximate distance under the skin, mm
         if depth < 2 { return (30, false) }
         if depth < 2 + fat { return (-105 + texture.value(at: p), false) }
         if depth < 14 + fat {
@@ -50,14 +50,15 @@ struct Body: Sendable {
     private func ribHU(_ p: SIMD3<Double>, rho: Double) -> Double? {
         guard p.z > 60 else { return nil }
         let angle = atan2(p.y, p.x)
-        guard p.y > -0.3 * halfDepth || abs(p.x) > 0.4 * halfWidth else { return nil }   // no ribs over the belly
+        guard p.y > -0.3 * halfDepth || abs(p.x) > 0.4 * halfWidth else { return nil }  // no ribs over the belly
         let s = sin(2 * .pi * (p.z + 18 * angle) / 34 + ribPhase)
         return s > 0.72 ? (s > 0.9 ? 300 : 700) : nil
     }
 
     private func skeletonHU(_ p: SIMD3<Double>) -> Double? {
         // Vertebral bodies with discs every 32 mm, the canal and the posterior arch.
-        let dx = p.x, dy = p.y - spineY
+        let dx = p.x
+        let dy = p.y - spineY
         let r = (dx * dx + dy * dy).squareRoot()
         if p.z > -60 {
             if r < 20 {
@@ -76,8 +77,10 @@ struct Body: Sendable {
         // Iliac wings: curved plates running from the sacrum forward and out.
         if p.z < 0, p.z > -130 {
             let side = p.x >= 0 ? 1.0 : -1.0
-            let cx = side * halfWidth * 0.35, cy = spineY * 0.4
-            let rr = (((p.x - cx) / (halfWidth * 0.42)) * ((p.x - cx) / (halfWidth * 0.42))
+            let cx = side * halfWidth * 0.35
+            let cy = spineY * 0.4
+            let rr =
+                (((p.x - cx) / (halfWidth * 0.42)) * ((p.x - cx) / (halfWidth * 0.42))
                 + ((p.y - cy) / (halfDepth * 0.55)) * ((p.y - cy) / (halfDepth * 0.55))).squareRoot()
             let lateral = (p.x - cx) * side > -halfWidth * 0.05
             if lateral, abs(rr - 1) < 0.06 + 0.04 * max(0, -(p.z + 60)) / 70 { return abs(rr - 1) > 0.035 ? 700 : 300 }
@@ -93,20 +96,25 @@ struct Body: Sendable {
     }
 
     private func vesselHU(_ p: SIMD3<Double>) -> Double? {
-        let aortaHU = [40.0, 330, 170, 120][phase.index], caval = [40.0, 70, 150, 120][phase.index]
+        let aortaHU = [40.0, 330, 170, 120][phase.index]
+        let caval = [40.0, 70, 150, 120][phase.index]
         if p.z > -40 {
-            let ax = p.x - 0.08 * halfWidth, ay = p.y - (spineY - 30)
+            let ax = p.x - 0.08 * halfWidth
+            let ay = p.y - (spineY - 30)
             if ax * ax + ay * ay < 11 * 11 { return aortaHU }
             if p.z < 230 {
-                let vx = p.x + 0.12 * halfWidth, vy = p.y - (spineY - 26)
+                let vx = p.x + 0.12 * halfWidth
+                let vy = p.y - (spineY - 26)
                 if vx * vx + vy * vy < 12 * 12 { return caval }
             }
         } else if p.z > -150 {
             // Common and external iliac arteries diverging towards the hips.
             let t = (-40 - p.z) / 110
             let side = p.x >= 0 ? 1.0 : -1.0
-            let cx = side * (0.08 * halfWidth + t * 0.38 * halfWidth), cy = (spineY - 30) * (1 - t) + 0.15 * halfDepth * t
-            let dx = p.x - cx, dy = p.y - cy
+            let cx = side * (0.08 * halfWidth + t * 0.38 * halfWidth)
+            let cy = (spineY - 30) * (1 - t) + 0.15 * halfDepth * t
+            let dx = p.x - cx
+            let dy = p.y - cy
             if dx * dx + dy * dy < 7 * 7 { return aortaHU }
         }
         return nil
@@ -115,17 +123,20 @@ struct Body: Sendable {
     private func lungHU(_ p: SIMD3<Double>, rho: Double) -> Double? {
         let dome = 232 + (p.x < 0 ? 14.0 : 0) + 30 * pow(max(0, rho), 2)
         guard p.z > dome, rho < 0.86 else { return nil }
-        if abs(p.x) < 0.3 * halfWidth, p.y < 0.15 * halfDepth { return 40 + texture.value(at: p) }   // heart and mediastinum
+        // The heart and mediastinum.
+        if abs(p.x) < 0.3 * halfWidth, p.y < 0.15 * halfDepth { return 40 + texture.value(at: p) }
         return -840 + texture.value(at: p) * 3
     }
 
     private func deepMuscleHU(_ p: SIMD3<Double>) -> Double? {
         // Paraspinal muscles behind the spine and the psoas beside it (widening downwards).
-        let py = p.y - (spineY + 32), px = abs(p.x) - 38
+        let py = p.y - (spineY + 32)
+        let px = abs(p.x) - 38
         if (px * px) / (28 * 28) + (py * py) / (22 * 22) < 1 { return 52 + texture.value(at: p) * 0.5 }
         if p.z < 90, p.z > -120 {
             let r = 8 + (90 - p.z) * 0.12
-            let sx = abs(p.x) - (28 + (90 - p.z) * 0.12), sy = p.y - spineY
+            let sx = abs(p.x) - (28 + (90 - p.z) * 0.12)
+            let sy = p.y - spineY
             if sx * sx + sy * sy < r * r { return 50 + texture.value(at: p) * 0.5 }
         }
         return nil

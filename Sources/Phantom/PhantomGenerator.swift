@@ -1,9 +1,10 @@
 import Dispatch
 import Volumes
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #else
-import Darwin
+    import Darwin
 #endif
 
 /// A synthetic abdominal CT with its 16 WORD organ labels on the same grid.
@@ -22,12 +23,14 @@ public enum PhantomGenerator {
         var rng = SeededGenerator(seed: options.seed)
         var parameters = drawParameters(options, &rng)
         let geometry = grid(parameters, matrix: options.matrix)
-        let body = Body(halfWidth: parameters.halfWidth, halfDepth: parameters.halfDepth, fat: parameters.subcutaneousFat,
-                        phase: parameters.phase, texture: SmoothField(wavelength: 25, amplitude: 10, count: 6, using: &rng),
-                        outline: SmoothField(wavelength: 200, amplitude: 0.04, using: &rng), ribPhase: rng.uniform(0...6))
+        let body = Body(
+            halfWidth: parameters.halfWidth, halfDepth: parameters.halfDepth, fat: parameters.subcutaneousFat,
+            phase: parameters.phase, texture: SmoothField(wavelength: 25, amplitude: 10, count: 6, using: &rng),
+            outline: SmoothField(wavelength: 200, amplitude: 0.04, using: &rng), ribPhase: rng.uniform(0...6))
         var organRng = rng.fork(11)
-        let (structures, content) = Organs.structures(halfWidth: parameters.halfWidth, halfDepth: parameters.halfDepth,
-                                                      habitus: parameters.habitus, using: &organRng)
+        let (structures, content) = Organs.structures(
+            halfWidth: parameters.halfWidth, halfDepth: parameters.halfDepth,
+            habitus: parameters.habitus, using: &organRng)
         parameters.hollowOrganContent = content
         var hu = [Float](repeating: 0, count: geometry.size.count)
         var labels = [UInt8](repeating: 0, count: geometry.size.count)
@@ -35,16 +38,18 @@ public enum PhantomGenerator {
         paintBody(body, geometry, &hu, &cavity)
         var hueRng = rng.fork(23)
         for structure in structures {
-            paint(structure, offset: hueRng.gaussian(sigma: 6), phase: parameters.phase, texture: body.texture,
-                  geometry, &hu, &labels, cavity)
+            paint(
+                structure, offset: hueRng.gaussian(sigma: 6), phase: parameters.phase, texture: body.texture,
+                geometry, &hu, &labels, cavity)
         }
         blur(&hu, geometry.size, sigma: SIMD3(0.6, 0.6, min(0.8, 1.2 / parameters.sliceSpacing)))
         var noiseRng = rng.fork(37)
         let image = hu.map { value -> Int16 in
             Int16(clamping: Int((Double(value) + noiseRng.gaussian(sigma: parameters.noiseSigma)).rounded()))
         }
-        return Phantom(image: Volume(geometry: geometry, voxels: image), labels: Volume(geometry: geometry, voxels: labels),
-                       parameters: parameters)
+        return Phantom(
+            image: Volume(geometry: geometry, voxels: image), labels: Volume(geometry: geometry, voxels: labels),
+            parameters: parameters)
     }
 
     static func drawParameters(_ o: PhantomOptions, _ rng: inout SeededGenerator) -> PhantomParameters {
@@ -54,10 +59,12 @@ public enum PhantomGenerator {
         let fat = rng.uniform(6...30) * habitus * habitus
         let fov = o.fieldOfView ?? (2 * halfWidth * 1.08 + rng.uniform(20...60))
         let sliceSpacing = o.sliceSpacing ?? [1.5, 2, 2.5, 3, 5][Int(rng.next() % 5)]
-        let top = rng.uniform(235...290), bottom = rng.uniform(-195...(-160))
+        let top = rng.uniform(235...290)
+        let bottom = rng.uniform(-195...(-160))
         return PhantomParameters(
             seed: o.seed, phase: o.phase ?? ContrastPhase.allCases[Int(rng.next() % 4)],
-            noiseSigma: o.noiseSigma ?? rng.uniform(8...25), habitus: habitus, halfWidth: halfWidth, halfDepth: halfDepth,
+            noiseSigma: o.noiseSigma ?? rng.uniform(8...25), habitus: habitus, halfWidth: halfWidth,
+            halfDepth: halfDepth,
             subcutaneousFat: fat, fieldOfView: fov, pixelSpacing: fov / Double(o.matrix), sliceSpacing: sliceSpacing,
             zRange: bottom...top)
     }
@@ -67,16 +74,18 @@ public enum PhantomGenerator {
     static func grid(_ p: PhantomParameters, matrix: Int) -> Geometry {
         let slices = Int(((p.zRange.upperBound - p.zRange.lowerBound) / p.sliceSpacing).rounded(.down)) + 1
         let half = p.fieldOfView / 2 - p.pixelSpacing / 2
-        return Geometry(size: Extent3(matrix, matrix, slices), spacing: [p.pixelSpacing, p.pixelSpacing, p.sliceSpacing],
-                        origin: [-half, half + 0.12 * p.halfDepth, p.zRange.lowerBound],
-                        direction: Matrix3(columns: [1, 0, 0], [0, -1, 0], [0, 0, 1]))
+        return Geometry(
+            size: Extent3(matrix, matrix, slices), spacing: [p.pixelSpacing, p.pixelSpacing, p.sliceSpacing],
+            origin: [-half, half + 0.12 * p.halfDepth, p.zRange.lowerBound],
+            direction: Matrix3(columns: [1, 0, 0], [0, -1, 0], [0, 0, 1]))
     }
 
     private static func paintBody(_ body: Body, _ g: Geometry, _ hu: inout [Float], _ cavity: inout [Bool]) {
         let n = g.size
         hu.withUnsafeMutableBufferPointer { huBuffer in
             cavity.withUnsafeMutableBufferPointer { cavityBuffer in
-                nonisolated(unsafe) let huOut = huBuffer, cavityOut = cavityBuffer
+                nonisolated(unsafe) let huOut = huBuffer
+                nonisolated(unsafe) let cavityOut = cavityBuffer
                 DispatchQueue.concurrentPerform(iterations: n.k) { k in
                     for j in 0..<n.j {
                         for i in 0..<n.i {
@@ -91,12 +100,15 @@ public enum PhantomGenerator {
         }
     }
 
-    private static func paint(_ s: Structure, offset: Double, phase: ContrastPhase, texture: SmoothField, _ g: Geometry,
-                              _ hu: inout [Float], _ labels: inout [UInt8], _ cavity: [Bool]) {
+    private static func paint(
+        _ s: Structure, offset: Double, phase: ContrastPhase, texture: SmoothField, _ g: Geometry,
+        _ hu: inout [Float], _ labels: inout [UInt8], _ cavity: [Bool]
+    ) {
         let n = g.size
         let (lo, hi) = s.shape.bounds
         // The bounding box's index range (the grid is axis-aligned up to flips).
-        let a = g.index(atPoint: lo), b = g.index(atPoint: hi)
+        let a = g.index(atPoint: lo)
+        let b = g.index(atPoint: hi)
         func range(_ axis: Int, _ count: Int) -> Range<Int>? {
             let from = max(0, Int(min(a[axis], b[axis]).rounded(.down)))
             let to = min(count - 1, Int(max(a[axis], b[axis]).rounded(.up)))
@@ -107,7 +119,8 @@ public enum PhantomGenerator {
         let textureWeight = s.tissue.texture / 8
         hu.withUnsafeMutableBufferPointer { huBuffer in
             labels.withUnsafeMutableBufferPointer { labelBuffer in
-                nonisolated(unsafe) let huOut = huBuffer, labelOut = labelBuffer
+                nonisolated(unsafe) let huOut = huBuffer
+                nonisolated(unsafe) let labelOut = labelBuffer
                 let ks = Array(rk)
                 DispatchQueue.concurrentPerform(iterations: ks.count) { kk in
                     let k = ks[kk]

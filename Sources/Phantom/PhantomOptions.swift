@@ -31,8 +31,10 @@ public struct PhantomOptions: Sendable, Codable, Equatable {
     /// In-plane field of view in mm (drawn to fit the body with a margin when nil).
     public var fieldOfView: Double?
 
-    public init(seed: UInt64, matrix: Int = 256, sliceSpacing: Double? = nil, phase: ContrastPhase? = nil,
-                noiseSigma: Double? = nil, habitus: Double? = nil, fieldOfView: Double? = nil) {
+    public init(
+        seed: UInt64, matrix: Int = 256, sliceSpacing: Double? = nil, phase: ContrastPhase? = nil,
+        noiseSigma: Double? = nil, habitus: Double? = nil, fieldOfView: Double? = nil
+    ) {
         self.seed = seed
         self.matrix = matrix
         self.sliceSpacing = sliceSpacing

@@ -1,3 +1,5 @@
+import Volumes
+
 /// The phantom's random source: SplitMix64 (whose sequence depends only on its seed, so that a
 /// phantom is the same on every machine and every run) with the draws a phantom needs.
 public struct SeededGenerator: RandomNumberGenerator, Sendable {
@@ -15,7 +17,8 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
 
     /// A normally distributed value (Box–Muller).
     public mutating func gaussian(mean: Double = 0, sigma: Double = 1) -> Double {
-        let u1 = max(Double.random(in: 0..<1, using: &self), 1e-300), u2 = Double.random(in: 0..<1, using: &self)
+        let u1 = max(Double.random(in: 0..<1, using: &self), 1e-300)
+        let u2 = Double.random(in: 0..<1, using: &self)
         return mean + sigma * (-2 * log(u1)).squareRoot() * cos(2 * .pi * u2)
     }
 
@@ -27,9 +30,8 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
     }
 }
 
-import Volumes
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #else
-import Darwin
+    import Darwin
 #endif

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #else
-import Darwin
+    import Darwin
 #endif
 
 /// A solid in patient space (LPS, mm): an axis-aligned bounding box and an inside test.
@@ -28,8 +28,11 @@ struct Blob: Shape {
 
     func contains(_ p: SIMD3<Double>) -> Bool {
         let d = p - center
-        if let cut, (d * cut.normal).sum() > cut.offset * (1 + 2 * (deformation?.value(at: p * 1.7) ?? 0)) { return false }
-        let c = cos(yaw), s = sin(yaw)
+        if let cut, (d * cut.normal).sum() > cut.offset * (1 + 2 * (deformation?.value(at: p * 1.7) ?? 0)) {
+            return false
+        }
+        let c = cos(yaw)
+        let s = sin(yaw)
         let local = SIMD3(c * d.x + s * d.y, -s * d.x + c * d.y, d.z) / semiAxes
         let r2 = (local * local).sum()
         if r2 > 1.7 { return false }
@@ -57,7 +60,8 @@ struct Tube: Shape {
 
     var bounds: (min: SIMD3<Double>, max: SIMD3<Double>) {
         let r = (radii.max() ?? 0) * 1.3
-        var lo = points[0], hi = points[0]
+        var lo = points[0]
+        var hi = points[0]
         for p in points {
             lo = pointwiseMin(lo, p)
             hi = pointwiseMax(hi, p)
@@ -68,7 +72,8 @@ struct Tube: Shape {
     func contains(_ p: SIMD3<Double>) -> Bool {
         let scale = 1 + (deformation?.value(at: p) ?? 0)
         for n in 0..<(points.count - 1) {
-            let a = points[n], b = points[n + 1]
+            let a = points[n]
+            let b = points[n + 1]
             let ab = b - a
             let t = min(max(((p - a) * ab).sum() / max((ab * ab).sum(), 1e-9), 0), 1)
             let q = a + t * ab - p

@@ -16,7 +16,7 @@ struct Structure: Sendable {
 /// A tissue's attenuation: a base HU per contrast phase, and how strongly the shared texture
 /// field modulates it.
 struct Tissue: Sendable {
-    var hu: [Double]   // native, arterial, portal-venous, delayed
+    var hu: [Double]  // native, arterial, portal-venous, delayed
     var texture: Double = 8
 
     init(_ native: Double, _ arterial: Double, _ portal: Double, _ delayed: Double, texture: Double = 8) {

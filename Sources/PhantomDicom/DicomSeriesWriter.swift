@@ -25,17 +25,23 @@ public struct DicomSeriesWriter: Sendable {
     }
 
     @discardableResult
-    public func write(_ volume: Volume<Int16>, to directory: String, logger: Logger = Logger(label: "lcovnet.ingest")) throws -> Result {
+    public func write(_ volume: Volume<Int16>, to directory: String, logger: Logger = Logger(label: "lcovnet.ingest"))
+        throws -> Result
+    {
         let g = volume.geometry
-        let row = g.direction[0], column = -g.direction[1], normal = g.direction[2]
+        let row = g.direction[0]
+        let column = -g.direction[1]
+        let normal = g.direction[2]
         guard dot(cross(row, column), normal) > 0.999 else {
-            throw IngestError(.missingGeometry, path: directory,
-                              detail: "the volume's k axis must run along i × (−j), as in dcm2niix's output")
+            throw IngestError(
+                .missingGeometry, path: directory,
+                detail: "the volume's k axis must run along i × (−j), as in dcm2niix's output")
         }
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let seriesUID = options.seriesInstanceUID ?? DicomUID.make()
-        let identity = Identity(study: options.studyInstanceUID ?? DicomUID.make(), series: seriesUID,
-                                frameOfReference: options.frameOfReferenceUID ?? DicomUID.make())
+        let identity = Identity(
+            study: options.studyInstanceUID ?? DicomUID.make(), series: seriesUID,
+            frameOfReference: options.frameOfReferenceUID ?? DicomUID.make())
         let encoding = PixelEncoding(volume.voxels, signed: options.signedPixels)
         var imageColumn = column
         if let tilt = options.gantryTiltDegrees {
@@ -43,7 +49,8 @@ public struct DicomSeriesWriter: Sendable {
             imageColumn = cos(angle) * column - sin(angle) * normal
         }
         let orientation = [row.x, row.y, row.z, imageColumn.x, imageColumn.y, imageColumn.z]
-        let rows = g.size.j, columns = g.size.i
+        let rows = g.size.j
+        let columns = g.size.i
         let kept = (0..<g.size.k).filter { !options.omittedSlices.contains($0) }
         let positions = kept.map { k in g.point(atIndex: SIMD3(0, Double(rows - 1), Double(k))) }
 
@@ -52,31 +59,43 @@ public struct DicomSeriesWriter: Sendable {
             var pixels = [UInt16]()
             pixels.reserveCapacity(kept.count * rows * columns)
             for k in kept { pixels += encoding.slice(volume, k: k) }
-            images.append(Image(pixels: pixels, positions: positions, instanceNumber: 1, frames: kept.count,
-                                sopInstanceUID: DicomUID.make(), imageType: "ORIGINAL\\PRIMARY\\AXIAL",
-                                rows: rows, columns: columns, orientation: orientation,
-                                spacing: [g.spacing.y, g.spacing.x], sliceIndex: nil, thickness: g.spacing.z))
+            images.append(
+                Image(
+                    pixels: pixels, positions: positions, instanceNumber: 1, frames: kept.count,
+                    sopInstanceUID: DicomUID.make(), imageType: "ORIGINAL\\PRIMARY\\AXIAL",
+                    rows: rows, columns: columns, orientation: orientation,
+                    spacing: [g.spacing.y, g.spacing.x], sliceIndex: nil, thickness: g.spacing.z))
         } else {
             for (index, k) in kept.enumerated() {
                 let instance = options.reversedInstanceNumbers ? kept.count - index : index + 1
-                images.append(Image(pixels: encoding.slice(volume, k: k), positions: [positions[index]],
-                                    instanceNumber: instance, frames: 1, sopInstanceUID: DicomUID.make(),
-                                    imageType: "ORIGINAL\\PRIMARY\\AXIAL", rows: rows, columns: columns,
-                                    orientation: orientation, spacing: [g.spacing.y, g.spacing.x], sliceIndex: k, thickness: g.spacing.z))
+                images.append(
+                    Image(
+                        pixels: encoding.slice(volume, k: k), positions: [positions[index]],
+                        instanceNumber: instance, frames: 1, sopInstanceUID: DicomUID.make(),
+                        imageType: "ORIGINAL\\PRIMARY\\AXIAL", rows: rows, columns: columns,
+                        orientation: orientation, spacing: [g.spacing.y, g.spacing.x], sliceIndex: k,
+                        thickness: g.spacing.z))
             }
             images += images.filter { $0.sliceIndex.map(options.duplicatedSlices.contains) ?? false }
         }
-        if options.addLocalizer { images.append(localizer(volume, encoding: encoding, instanceNumber: images.count + 1)) }
+        if options.addLocalizer {
+            images.append(localizer(volume, encoding: encoding, instanceNumber: images.count + 1))
+        }
 
         let names = fileNames(count: images.count)
         let paths = names.map { "\(directory)/\($0)" }
         let slices = images
         let writeOne: @Sendable (Int) throws -> Void = { [options] index in
-            try Self.writeFile(slices[index], to: paths[index], identity: identity, encoding: encoding, options: options)
+            try Self.writeFile(
+                slices[index], to: paths[index], identity: identity, encoding: encoding, options: options)
         }
         try Parallel.forEach(images.count, threads: 2, writeOne)
-        logger.debug("wrote DICOM series", metadata: ["series.uid": "\(seriesUID)", "files": "\(paths.count)",
-                                                       "transfer_syntax": "\(options.transferSyntax.rawValue)"])
+        logger.debug(
+            "wrote DICOM series",
+            metadata: [
+                "series.uid": "\(seriesUID)", "files": "\(paths.count)",
+                "transfer_syntax": "\(options.transferSyntax.rawValue)"
+            ])
         return Result(seriesInstanceUID: seriesUID, files: paths)
     }
 
@@ -112,11 +131,17 @@ public struct DicomSeriesWriter: Sendable {
         init(_ voxels: [Int16], signed: Bool) {
             let (low, high) = voxels.reduce((Int16.max, Int16.min)) { (min($0.0, $1), max($0.1, $1)) }
             if signed {
-                self.bitsStored = 16; self.signed = true; intercept = 0
+                self.bitsStored = 16
+                self.signed = true
+                intercept = 0
             } else if low >= -1024 && high <= 3071 {
-                self.bitsStored = 12; self.signed = false; intercept = -1024
+                self.bitsStored = 12
+                self.signed = false
+                intercept = -1024
             } else {
-                self.bitsStored = 16; self.signed = false; intercept = -32768
+                self.bitsStored = 16
+                self.signed = false
+                intercept = -32768
             }
         }
 
@@ -138,30 +163,37 @@ public struct DicomSeriesWriter: Sendable {
 
     /// A coronal localizer through the middle of the volume: rows run from head to feet.
     private func localizer(_ volume: Volume<Int16>, encoding: PixelEncoding, instanceNumber: Int) -> Image {
-        let g = volume.geometry, s = g.size
+        let g = volume.geometry
+        let s = g.size
         let j = s.j / 2
         var pixels = [UInt16](repeating: 0, count: s.i * s.k)
         for row in 0..<s.k {
             for c in 0..<s.i { pixels[row * s.i + c] = encoding.stored(volume[c, j, s.k - 1 - row]) }
         }
-        let row = g.direction[0], down = -g.direction[2]
+        let row = g.direction[0]
+        let down = -g.direction[2]
         let position = g.point(atIndex: SIMD3(0, Double(j), Double(s.k - 1)))
-        return Image(pixels: pixels, positions: [position], instanceNumber: instanceNumber, frames: 1,
-                     sopInstanceUID: DicomUID.make(), imageType: "ORIGINAL\\PRIMARY\\LOCALIZER", rows: s.k, columns: s.i,
-                     orientation: [row.x, row.y, row.z, down.x, down.y, down.z],
-                     spacing: [g.spacing.z, g.spacing.x], sliceIndex: nil, thickness: g.spacing.y)
+        return Image(
+            pixels: pixels, positions: [position], instanceNumber: instanceNumber, frames: 1,
+            sopInstanceUID: DicomUID.make(), imageType: "ORIGINAL\\PRIMARY\\LOCALIZER", rows: s.k, columns: s.i,
+            orientation: [row.x, row.y, row.z, down.x, down.y, down.z],
+            spacing: [g.spacing.z, g.spacing.x], sliceIndex: nil, thickness: g.spacing.y)
     }
 
     private func fileNames(count: Int) -> [String] {
         let prefix = "S\(options.seriesNumber)"
-        guard options.shuffledFileNames else { return (0..<count).map { String(format: "%@-%05d.dcm", prefix, $0 + 1) } }
+        guard options.shuffledFileNames else {
+            return (0..<count).map { String(format: "%@-%05d.dcm", prefix, $0 + 1) }
+        }
         var generator = SplitMix64(seed: options.seed)
         let order = Array(0..<count).shuffled(using: &generator)
         return order.map { String(format: "%@-X%05d", prefix, $0 * 7919 % 99991) }
     }
 
-    private static func writeFile(_ image: Image, to path: String, identity: Identity, encoding: PixelEncoding,
-                                  options: DicomWriterOptions) throws {
+    private static func writeFile(
+        _ image: Image, to path: String, identity: Identity, encoding: PixelEncoding,
+        options: DicomWriterOptions
+    ) throws {
         let enhanced = image.frames > 1 || options.enhancedMultiFrame
         let sopClass = enhanced ? "1.2.840.10008.5.1.4.1.1.2.1" : "1.2.840.10008.5.1.4.1.1.2"
         let strings = CStrings()
@@ -204,7 +236,11 @@ public struct DicomSeriesWriter: Sendable {
                 return cdicom_write(path, &slice, &message, message.count)
             }
         }
-        guard status == 0 else { throw IngestError(.unreadable, path: path, detail: String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)) }
+        guard status == 0 else {
+            throw IngestError(
+                .unreadable, path: path,
+                detail: String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        }
     }
 }
 

@@ -1,4 +1,5 @@
 import Ingest
+
 /// How `DicomSeriesWriter` writes a volume: transfer syntax, identity and the quirks of real
 /// exports that the reader must survive. Names and IDs are phantom values, never a person's.
 public struct DicomWriterOptions: Sendable {

@@ -24,7 +24,8 @@ public enum BodyCrop {
         let mask = coarseMask(volume, block: block, coarse: coarse, threshold: threshold, threads: threads)
 
         guard let cells = largestComponentBox(mask, coarse) else { return CropBox(whole: size) }
-        var lower = [0, 0, 0], upper = [0, 0, 0]
+        var lower = [0, 0, 0]
+        var upper = [0, 0, 0]
         for a in 0..<3 {
             // One more block each side: edge blocks less than half body were not counted.
             let margin = Int((crop.marginMM / spacing[a]).rounded(.up)) + block[a]
@@ -36,7 +37,9 @@ public enum BodyCrop {
 
     /// 1 for a block where more than half the voxels exceed the threshold; one coarse plane
     /// per task, so threads never share a block.
-    static func coarseMask(_ volume: Volume<Int16>, block: [Int], coarse: [Int], threshold: Int16, threads: Int) -> [UInt8] {
+    static func coarseMask(_ volume: Volume<Int16>, block: [Int], coarse: [Int], threshold: Int16, threads: Int)
+        -> [UInt8]
+    {
         let size = volume.geometry.size
         var mask = [UInt8](repeating: 0, count: coarse[0] * coarse[1] * coarse[2])
         volume.voxels.withUnsafeBufferPointer { src in
@@ -56,7 +59,9 @@ public enum BodyCrop {
                                     for i in iRange where src[row + i] > threshold { count += 1 }
                                 }
                             }
-                            if count * 2 > kRange.count * jRange.count * iRange.count { out[plane + ci + coarse[0] * cj] = 1 }
+                            if count * 2 > kRange.count * jRange.count * iRange.count {
+                                out[plane + ci + coarse[0] * cj] = 1
+                            }
                         }
                     }
                 }
@@ -75,17 +80,22 @@ public enum BodyCrop {
             queue.removeAll(keepingCapacity: true)
             queue.append(seed)
             var head = 0
-            var lo = [Int.max, Int.max, Int.max], hi = [0, 0, 0]
+            var lo = [Int.max, Int.max, Int.max]
+            var hi = [0, 0, 0]
             while head < queue.count {
                 let v = queue[head]
                 head += 1
-                let i = v % n[0], j = (v / n[0]) % n[1], k = v / (n[0] * n[1])
+                let i = v % n[0]
+                let j = (v / n[0]) % n[1]
+                let k = v / (n[0] * n[1])
                 for (a, x) in [i, j, k].enumerated() {
                     lo[a] = min(lo[a], x)
                     hi[a] = max(hi[a], x + 1)
                 }
-                for (d, ok) in [(-1, i > 0), (1, i < n[0] - 1), (-n[0], j > 0), (n[0], j < n[1] - 1),
-                                (-n[0] * n[1], k > 0), (n[0] * n[1], k < n[2] - 1)] where ok {
+                for (d, ok) in [
+                    (-1, i > 0), (1, i < n[0] - 1), (-n[0], j > 0), (n[0], j < n[1] - 1),
+                    (-n[0] * n[1], k > 0), (n[0] * n[1], k < n[2] - 1)
+                ] where ok {
                     let w = v + d
                     if mask[w] != 0 && !visited[w] {
                         visited[w] = true

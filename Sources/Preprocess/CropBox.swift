@@ -38,11 +38,14 @@ public struct CropBox: Sendable, Equatable, Codable, CustomStringConvertible {
         i >= lower[0] && i < upper[0] && j >= lower[1] && j < upper[1] && k >= lower[2] && k < upper[2]
     }
 
-    public var description: String { "[\(lower[0])..<\(upper[0]), \(lower[1])..<\(upper[1]), \(lower[2])..<\(upper[2])]" }
+    public var description: String {
+        "[\(lower[0])..<\(upper[0]), \(lower[1])..<\(upper[1]), \(lower[2])..<\(upper[2])]"
+    }
 
     /// The same voxels seen through a reorientation (index box on the reoriented grid).
     public func reoriented(by r: Reorientation) -> CropBox {
-        var lo = [0, 0, 0], hi = [0, 0, 0]
+        var lo = [0, 0, 0]
+        var hi = [0, 0, 0]
         for a in 0..<3 {
             let p = r.map.sourceAxis[a]
             if r.map.scale[a] < 0 {

@@ -17,7 +17,9 @@ public enum LargestComponent {
     /// - Parameters:
     ///   - pieces: components to keep per label value (1 where the array is short).
     ///   - lowest: per label value, whether it keeps its lowest pieces (false where short).
-    public static func keepLargestPerLabel(_ labels: inout Volume<UInt8>, threads: Int = 1, pieces: [Int] = [], lowest: [Bool] = []) {
+    public static func keepLargestPerLabel(
+        _ labels: inout Volume<UInt8>, threads: Int = 1, pieces: [Int] = [], lowest: [Bool] = []
+    ) {
         let size = labels.geometry.size
         guard size.count > 0 else { return }
         let boxes = labelBoxes(labels, threads: threads)
@@ -33,9 +35,11 @@ public enum LargestComponent {
             removals.withUnsafeMutableBufferPointer { out in
                 let out = out
                 Parallel.forEach(present.count, threads: threads) { n in
-                    let label = present[n], box = boxes[label]!
-                    out[n] = strayVoxels(of: UInt8(label), in: voxels, size: size, box: box, keep: keep(label),
-                                         height: label < lowest.count && lowest[label] ? height(box) : nil)
+                    let label = present[n]
+                    let box = boxes[label]!
+                    out[n] = strayVoxels(
+                        of: UInt8(label), in: voxels, size: size, box: box, keep: keep(label),
+                        height: label < lowest.count && lowest[label] ? height(box) : nil)
                 }
             }
         }
@@ -52,7 +56,12 @@ public enum LargestComponent {
                 Parallel.forEach(size.k, threads: threads) { k in
                     // Per label: min i, max i, min j, max j in this plane.
                     var bounds = [Int](repeating: 0, count: 256 * 4)
-                    for l in 0..<256 { bounds[4 * l] = Int.max; bounds[4 * l + 1] = -1; bounds[4 * l + 2] = Int.max; bounds[4 * l + 3] = -1 }
+                    for l in 0..<256 {
+                        bounds[4 * l] = Int.max
+                        bounds[4 * l + 1] = -1
+                        bounds[4 * l + 2] = Int.max
+                        bounds[4 * l + 3] = -1
+                    }
                     for j in 0..<size.j {
                         let row = size.i * (j + size.j * k)
                         for i in 0..<size.i {
@@ -66,8 +75,11 @@ public enum LargestComponent {
                         }
                     }
                     out[k] = (0..<256).map { l in
-                        bounds[4 * l + 1] < 0 ? nil
-                            : CropBox(lower: [bounds[4 * l], bounds[4 * l + 2], k], upper: [bounds[4 * l + 1] + 1, bounds[4 * l + 3] + 1, k + 1])
+                        bounds[4 * l + 1] < 0
+                            ? nil
+                            : CropBox(
+                                lower: [bounds[4 * l], bounds[4 * l + 2], k],
+                                upper: [bounds[4 * l + 1] + 1, bounds[4 * l + 3] + 1, k + 1])
                     }
                 }
             }
@@ -76,9 +88,12 @@ public enum LargestComponent {
         for plane in perPlane {
             for (l, box) in plane.enumerated() {
                 guard let box else { continue }
-                boxes[l] = boxes[l].map { old in
-                    CropBox(lower: zip(old.lower, box.lower).map { min($0, $1) }, upper: zip(old.upper, box.upper).map { max($0, $1) })
-                } ?? box
+                boxes[l] =
+                    boxes[l].map { old in
+                        CropBox(
+                            lower: zip(old.lower, box.lower).map { min($0, $1) },
+                            upper: zip(old.upper, box.upper).map { max($0, $1) })
+                    } ?? box
             }
         }
         return boxes
@@ -90,8 +105,10 @@ public enum LargestComponent {
     /// Offsets (in the whole volume) of the voxels of `label` outside its `keep` largest
     /// components, or with `height` (of a box-local centre) its `keep` lowest of those not much
     /// smaller than the largest.
-    static func strayVoxels(of label: UInt8, in voxels: UnsafeBufferPointer<UInt8>, size: Extent3, box: CropBox, keep: Int = 1,
-                            height: ((SIMD3<Double>) -> Double)? = nil) -> [Int] {
+    static func strayVoxels(
+        of label: UInt8, in voxels: UnsafeBufferPointer<UInt8>, size: Extent3, box: CropBox, keep: Int = 1,
+        height: ((SIMD3<Double>) -> Double)? = nil
+    ) -> [Int] {
         let n = box.size
         let (ni, nj, nk) = (n.i, n.j, n.k)
         // 0 unvisited, 1 seen, 2 in the kept component.
@@ -111,7 +128,9 @@ public enum LargestComponent {
             while head < queue.count {
                 let v = Int(queue[head])
                 head += 1
-                let i = v % ni, j = (v / ni) % nj, k = v / (ni * nj)
+                let i = v % ni
+                let j = (v / ni) % nj
+                let k = v / (ni * nj)
                 sum = (sum.i + i, sum.j + j, sum.k + k)
                 let g = (box.lower[0] + i) + size.i * ((box.lower[1] + j) + size.j * (box.lower[2] + k))
                 func visit(_ local: Int, _ step: Int) {
@@ -133,11 +152,13 @@ public enum LargestComponent {
 
         // Calls `body(local, global)` for every voxel of the box, in raster order.
         func forEachVoxel(_ body: (Int, Int) -> Void) {
-            for k in 0..<nk { for j in 0..<nj {
-                let local = ni * (j + nj * k)
-                let g = box.lower[0] + size.i * ((box.lower[1] + j) + size.j * (box.lower[2] + k))
-                for i in 0..<ni { body(local + i, g + i) }
-            } }
+            for k in 0..<nk {
+                for j in 0..<nj {
+                    let local = ni * (j + nj * k)
+                    let g = box.lower[0] + size.i * ((box.lower[1] + j) + size.j * (box.lower[2] + k))
+                    for i in 0..<ni { body(local + i, g + i) }
+                }
+            }
         }
 
         var components: [(count: Int, seed: Int, centre: SIMD3<Double>)] = []
@@ -148,7 +169,8 @@ public enum LargestComponent {
         }
         guard components.count > keep else { return [] }
         // The largest first; among equal sizes the first in raster order, as before.
-        var ranked = components.enumerated().sorted { ($0.element.count, -$0.offset) > ($1.element.count, -$1.offset) }.map(\.element)
+        var ranked = components.enumerated().sorted { ($0.element.count, -$0.offset) > ($1.element.count, -$1.offset) }
+            .map(\.element)
         if let height {
             let floor = Double(ranked[0].count) * lowestMinimumFraction
             ranked = ranked.filter { Double($0.count) >= floor }.sorted { height($0.centre) < height($1.centre) }

@@ -17,7 +17,8 @@ public enum NNUNetV1Resampler {
     public static func separateAxis(source: SIMD3<Double>, target: SIMD3<Double>, threshold: Double) -> Int? {
         func anisotropic(_ s: SIMD3<Double>) -> Bool { s.max() / s.min() > threshold }
         func lowResolutionAxes(_ s: SIMD3<Double>) -> [Int] { (0..<3).filter { s.max() / s[$0] == 1 } }
-        let axes = anisotropic(source) ? lowResolutionAxes(source) : anisotropic(target) ? lowResolutionAxes(target) : []
+        let axes =
+            anisotropic(source) ? lowResolutionAxes(source) : anisotropic(target) ? lowResolutionAxes(target) : []
         return axes.count == 1 ? axes[0] : nil
     }
 
@@ -30,13 +31,16 @@ public enum NNUNetV1Resampler {
         var box = Box(size: crop.size)
         // The first pass reads the scan inside the crop; later passes read the previous output.
         var data = scan.voxels.withUnsafeBufferPointer { src in
-            Box.pass(from: src, full: scan.geometry.size, lower: crop.lower, box: box, axis: inPlane[0],
-                     to: size[inPlane[0]], kind: .cubic, threads: threads)
+            Box.pass(
+                from: src, full: scan.geometry.size, lower: crop.lower, box: box, axis: inPlane[0],
+                to: size[inPlane[0]], kind: .cubic, threads: threads)
         }
         box.size = box.size.replacing(inPlane[0], with: size[inPlane[0]])
         for axis in inPlane.dropFirst() {
             data = data.withUnsafeBufferPointer { src in
-                Box.pass(from: src, full: box.size, lower: [0, 0, 0], box: box, axis: axis, to: size[axis], kind: .cubic, threads: threads)
+                Box.pass(
+                    from: src, full: box.size, lower: [0, 0, 0], box: box, axis: axis, to: size[axis], kind: .cubic,
+                    threads: threads)
             }
             box.size = box.size.replacing(axis, with: size[axis])
         }
@@ -46,7 +50,9 @@ public enum NNUNetV1Resampler {
         clip(&data, size: box.size, ranges: ranges, per: separateAxis)
         if let axis = separateAxis, size[axis] != box.size[axis] {
             data = data.withUnsafeBufferPointer { src in
-                Box.pass(from: src, full: box.size, lower: [0, 0, 0], box: box, axis: axis, to: size[axis], kind: .nearest, threads: threads)
+                Box.pass(
+                    from: src, full: box.size, lower: [0, 0, 0], box: box, axis: axis, to: size[axis], kind: .nearest,
+                    threads: threads)
             }
         }
         return data
@@ -62,7 +68,8 @@ public enum NNUNetV1Resampler {
                 let row = full.i * (j + full.j * k)
                 let rowSlice = axis == 1 ? j - crop.lower[1] : axis == 2 ? k - crop.lower[2] : 0
                 for i in crop.lower[0]..<crop.upper[0] {
-                    let v = src[row + i].sampleValue, s = axis == 0 ? i - crop.lower[0] : rowSlice
+                    let v = src[row + i].sampleValue
+                    let s = axis == 0 ? i - crop.lower[0] : rowSlice
                     ranges[s] = (min(ranges[s].0, v), max(ranges[s].1, v))
                 }
             }
@@ -96,14 +103,17 @@ public enum NNUNetV1Resampler {
         ) -> [Float] {
             let n = box.size[axis]
             let out = box.size.replacing(axis, with: m)
-            let sourceStrides = [1, full.i, full.i * full.j], outStrides = [1, out.i, out.i * out.j]
+            let sourceStrides = [1, full.i, full.i * full.j]
+            let outStrides = [1, out.i, out.i * out.j]
             let (sourceStride, outStride) = (sourceStrides[axis], outStrides[axis])
             let first = lower[0] + full.i * (lower[1] + full.j * lower[2])
             let taps = kind == .cubic ? CubicTaps(n: n, m: m) : nil
             // map_coordinates, order 0: floor(c + 0.5), the edge beyond the ends.
-            let nearest = kind == .nearest ? (0..<m).map { q in
-                min(max(Int((Double(n) / Double(m) * (Double(q) + 0.5)).rounded(.down)), 0), n - 1)
-            } : []
+            let nearest =
+                kind == .nearest
+                ? (0..<m).map { q in
+                    min(max(Int((Double(n) / Double(m) * (Double(q) + 0.5)).rounded(.down)), 0), n - 1)
+                } : []
             // Lines are indexed by the two other axes; the outer one is split across threads.
             let others = (0..<3).filter { $0 != axis }
             let (inner, outer) = (others[0], others[1])
@@ -115,11 +125,16 @@ public enum NNUNetV1Resampler {
                         let sourceStart = first + p * sourceStrides[inner] + o * sourceStrides[outer]
                         let outStart = p * outStrides[inner] + o * outStrides[outer]
                         if let taps {
-                            for x in 0..<n { line[CubicTaps.padding + x] = Double(src[sourceStart + x * sourceStride].sampleValue) }
-                            taps.interpolate(&line, n: n) { q, value in (dst + outStart + q * outStride).initialize(to: Float(value)) }
+                            for x in 0..<n {
+                                line[CubicTaps.padding + x] = Double(src[sourceStart + x * sourceStride].sampleValue)
+                            }
+                            taps.interpolate(&line, n: n) { q, value in
+                                (dst + outStart + q * outStride).initialize(to: Float(value))
+                            }
                         } else {
                             for (q, x) in nearest.enumerated() {
-                                (dst + outStart + q * outStride).initialize(to: src[sourceStart + x * sourceStride].sampleValue)
+                                (dst + outStart + q * outStride).initialize(
+                                    to: src[sourceStart + x * sourceStride].sampleValue)
                             }
                         }
                     }
@@ -142,15 +157,20 @@ struct CubicTaps {
     let weights: [SIMD4<Double>]
 
     init(n: Int, m: Int) {
-        let scale = Double(n) / Double(m), last = n + 2 * Self.padding - 1
-        var first = [Int](), weights = [SIMD4<Double>]()
+        let scale = Double(n) / Double(m)
+        let last = n + 2 * Self.padding - 1
+        var first = [Int]()
+        var weights = [SIMD4<Double>]()
         for q in 0..<m {
             let c = (Double(q) + 0.5) * scale - 0.5 + Double(Self.padding)
-            let f = c.rounded(.down), t = c - f
+            let f = c.rounded(.down)
+            let t = c - f
             let u = 1 - t
             first.append(min(max(Int(f) - 1, 0), last - 3))
-            weights.append(SIMD4(u * u * u / 6, (4 - 6 * t * t + 3 * t * t * t) / 6,
-                                 (1 + 3 * t + 3 * t * t - 3 * t * t * t) / 6, t * t * t / 6))
+            weights.append(
+                SIMD4(
+                    u * u * u / 6, (4 - 6 * t * t + 3 * t * t * t) / 6,
+                    (1 + 3 * t + 3 * t * t - 3 * t * t * t) / 6, t * t * t / 6))
         }
         self.first = first
         self.weights = weights
@@ -158,7 +178,8 @@ struct CubicTaps {
 
     /// `line[padding ..< padding + n]` holds the samples; the rest is overwritten.
     func interpolate(_ line: inout [Double], n: Int, _ emit: (Int, Double) -> Void) {
-        let p = Self.padding, count = n + 2 * p
+        let p = Self.padding
+        let count = n + 2 * p
         for x in 0..<p {
             line[x] = line[p]
             line[p + n + x] = line[p + n - 1]
@@ -176,8 +197,10 @@ struct CubicTaps {
         guard n > 1 else { return }
         let z = pole
         for i in 0..<n { c[i] *= 6 }
-        let zn = pow(z, Double(n)), c0 = c[0]
-        var sum = c[0] + zn * c[n - 1], zi = z
+        let zn = pow(z, Double(n))
+        let c0 = c[0]
+        var sum = c[0] + zn * c[n - 1]
+        var zi = z
         for i in 1..<n {
             sum += zi * (c[i] + zn * c[n - 1 - i])
             zi *= z

@@ -17,7 +17,9 @@ public enum Normalizer {
     /// (the prepared grid: the body box when cropped), as PyMIC's NormalizeWithMeanStd does
     /// without a mask; clip-scale maps [min, max] HU onto [0, 1].
     @discardableResult
-    public static func normalize(_ volume: inout Volume<Float>, _ mode: InputPreparation.Normalization, threads: Int = 1) -> Applied {
+    public static func normalize(
+        _ volume: inout Volume<Float>, _ mode: InputPreparation.Normalization, threads: Int = 1
+    ) -> Applied {
         let count = volume.voxels.count
         guard count > 0 else { return Applied(shift: 0, divisor: 1, clipHU: nil, minimum: 0) }
         let slabs = Parallel.chunks(count, grain: 1 << 18)
@@ -41,7 +43,10 @@ public enum Normalizer {
                     let out = out
                     Parallel.forEach(slabs.count, threads: threads) { s in
                         var squares = 0.0
-                        for n in slabs[s] { let d = Double(v[n]) - mean; squares += d * d }
+                        for n in slabs[s] {
+                            let d = Double(v[n]) - mean
+                            squares += d * d
+                        }
                         out[s].1 = squares
                     }
                 }
@@ -50,23 +55,31 @@ public enum Normalizer {
             let divisor = std > 1e-6 ? std : 1
             let minimum = apply(&volume, slabs: slabs, threads: threads) { (Float(Double($0) - mean) / Float(divisor)) }
             return Applied(shift: mean, divisor: divisor, clipHU: nil, minimum: minimum)
-        case let .clipScale(lo, hi):
-            let low = Float(lo), high = Float(hi), width = Float(hi - lo)
+        case .clipScale(let lo, let hi):
+            let low = Float(lo)
+            let high = Float(hi)
+            let width = Float(hi - lo)
             let minimum = apply(&volume, slabs: slabs, threads: threads) { (min(max($0, low), high) - low) / width }
             return Applied(shift: lo, divisor: hi - lo, clipHU: [lo, hi], minimum: minimum)
-        case let .clipZScore(lo, hi, mean, sd):
-            let low = Float(lo), high = Float(hi), shift = Float(mean), divisor = Float(sd)
+        case .clipZScore(let lo, let hi, let mean, let sd):
+            let low = Float(lo)
+            let high = Float(hi)
+            let shift = Float(mean)
+            let divisor = Float(sd)
             let minimum = apply(&volume, slabs: slabs, threads: threads) { (min(max($0, low), high) - shift) / divisor }
             return Applied(shift: mean, divisor: sd, clipHU: [lo, hi], minimum: minimum)
         }
     }
 
     /// Applies `f` to every voxel and returns the lowest result.
-    private static func apply(_ volume: inout Volume<Float>, slabs: [Range<Int>], threads: Int, _ f: (Float) -> Float) -> Float {
+    private static func apply(_ volume: inout Volume<Float>, slabs: [Range<Int>], threads: Int, _ f: (Float) -> Float)
+        -> Float
+    {
         var minima = [Float](repeating: .infinity, count: slabs.count)
         volume.voxels.withUnsafeMutableBufferPointer { v in
             minima.withUnsafeMutableBufferPointer { out in
-                let v = v, out = out
+                let v = v
+                let out = out
                 Parallel.forEach(slabs.count, threads: threads) { s in
                     var low = Float.infinity
                     for n in slabs[s] {

@@ -4,7 +4,8 @@ import Volumes
 /// (a training phantom's truth, the student's labels at caching time, a person's corrected labels at retraining time).
 public enum PreparedLabels {
     public static func carry(_ labels: Volume<UInt8>, onto record: PreparationRecord) -> [UInt8] {
-        let size = record.preparedSize, source = labels.size
+        let size = record.preparedSize
+        let source = labels.size
         var out = [UInt8](repeating: 0, count: size.count)
         for k in 0..<size.k {
             for j in 0..<size.j {

@@ -34,7 +34,7 @@ public struct ResampleGrid: Sendable, Equatable, Codable {
         for a in 0..<3 {
             let n = Double(size[a])
             switch mode {
-            case let .fixedShape(i, j, k):
+            case .fixedShape(let i, let j, let k):
                 let m = [i, j, k][a]
                 out[a] = m
                 if m > 1 && size[a] > 1 {
@@ -48,12 +48,12 @@ public struct ResampleGrid: Sendable, Equatable, Codable {
                     scale[a] = 1 / Double(m)
                     offset[a] = -(Double(m) - 1) / (2 * Double(m))
                 }
-            case let .spacing(target):
+            case .spacing(let target):
                 let m = max(1, Int((n * spacing[a] / target[a]).rounded()))
                 out[a] = m
                 scale[a] = target[a] / spacing[a]
                 offset[a] = (n - 1) / 2 - scale[a] * (Double(m) - 1) / 2
-            case let .nnUNetV1(target, _):
+            case .nnUNetV1(let target, _):
                 // numpy's round (half to even) of the spacing ratio times the size; samples at
                 // voxel centres spread over the same extent (skimage resize, grid_mode=True).
                 let m = max(1, Int((spacing[a] / target[a] * n).rounded(.toNearestOrEven)))

@@ -18,20 +18,31 @@ public enum Resampler {
                 let dst = buffer.baseAddress!
                 let (ti, tj, tk) = (tables[0], tables[1], tables[2])
                 Parallel.forEach(size.k, threads: threads) { k in
-                    let k0 = tk.lower[k], k1 = tk.upper[k]
+                    let k0 = tk.lower[k]
+                    let k1 = tk.upper[k]
                     let wk = tk.weight[k]
                     for j in 0..<size.j {
-                        let j0 = tj.lower[j], j1 = tj.upper[j]
+                        let j0 = tj.lower[j]
+                        let j1 = tj.upper[j]
                         let wj = tj.weight[j]
-                        let b00 = j0 + k0, b10 = j1 + k0, b01 = j0 + k1, b11 = j1 + k1
-                        let w00 = (1 - wj) * (1 - wk), w10 = wj * (1 - wk), w01 = (1 - wj) * wk, w11 = wj * wk
+                        let b00 = j0 + k0
+                        let b10 = j1 + k0
+                        let b01 = j0 + k1
+                        let b11 = j1 + k1
+                        let w00 = (1 - wj) * (1 - wk)
+                        let w10 = wj * (1 - wk)
+                        let w01 = (1 - wj) * wk
+                        let w11 = wj * wk
                         let row = dst + size.i * (j + size.j * k)
                         for i in 0..<size.i {
-                            let i0 = ti.lower[i], i1 = ti.upper[i]
+                            let i0 = ti.lower[i]
+                            let i1 = ti.upper[i]
                             let wi = ti.weight[i]
-                            let lo = w00 * src[b00 + i0].sampleValue + w10 * src[b10 + i0].sampleValue
+                            let lo =
+                                w00 * src[b00 + i0].sampleValue + w10 * src[b10 + i0].sampleValue
                                 + w01 * src[b01 + i0].sampleValue + w11 * src[b11 + i0].sampleValue
-                            let hi = w00 * src[b00 + i1].sampleValue + w10 * src[b10 + i1].sampleValue
+                            let hi =
+                                w00 * src[b00 + i1].sampleValue + w10 * src[b10 + i1].sampleValue
                                 + w01 * src[b01 + i1].sampleValue + w11 * src[b11 + i1].sampleValue
                             (row + i).initialize(to: wi == 0 ? lo : (1 - wi) * lo + wi * hi)
                         }
@@ -58,13 +69,20 @@ struct AxisTaps {
         lower = []
         upper = []
         weight = []
-        lower.reserveCapacity(count); upper.reserveCapacity(count); weight.reserveCapacity(count)
+        lower.reserveCapacity(count)
+        upper.reserveCapacity(count)
+        weight.reserveCapacity(count)
         for o in 0..<count {
             let x = min(max(map.scale[a] * Double(o) + map.offset[a], 0), Double(n - 1))
             var i0 = Int(x.rounded(.down))
             var w = x - Double(i0)
             // Whole indices within rounding error are copied exactly.
-            if w < 1e-9 { w = 0 } else if w > 1 - 1e-9 { i0 += 1; w = 0 }
+            if w < 1e-9 {
+                w = 0
+            } else if w > 1 - 1e-9 {
+                i0 += 1
+                w = 0
+            }
             i0 = min(i0, n - 1)
             lower.append(i0 * stride)
             upper.append(min(i0 + 1, n - 1) * stride)

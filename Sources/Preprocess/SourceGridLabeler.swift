@@ -55,10 +55,14 @@ public final class SourceGridLabeler {
     public func add(_ slab: ScoreSlab) throws {
         let prepared = record.preparedSize
         guard slab.classCount == classCount, slab.size.i == prepared.i, slab.size.j == prepared.j else {
-            throw PreprocessError("score slab of \(slab.classCount) classes × \(slab.size.j) × \(slab.size.i) does not fit \(classCount) classes on a \(prepared) prepared grid")
+            throw PreprocessError(
+                "score slab of \(slab.classCount) classes × \(slab.size.j) × \(slab.size.i) does not fit \(classCount) classes on a \(prepared) prepared grid"
+            )
         }
         guard slab.slices.lowerBound == receivedPlanes, slab.slices.upperBound <= prepared.k else {
-            throw PreprocessError("score planes \(slab.slices) arrive out of order: expected from plane \(receivedPlanes) of \(prepared.k)")
+            throw PreprocessError(
+                "score planes \(slab.slices) arrive out of order: expected from plane \(receivedPlanes) of \(prepared.k)"
+            )
         }
         guard slab.slices.count > 0 else { return }
         held.append(HeldSlab(slab, threads: threads))
@@ -70,14 +74,18 @@ public final class SourceGridLabeler {
     /// - Parameter pieces: with `largestComponentPerOrgan`, the components kept per label
     ///   (LargestComponent; 1 where not given, 0 to leave a label alone); `lowest` marks the
     ///   labels that keep their lowest pieces instead.
-    public func finish(largestComponentPerOrgan: Bool = false, pieces: [Int] = [], lowest: [Bool] = []) throws -> Volume<UInt8> {
+    public func finish(largestComponentPerOrgan: Bool = false, pieces: [Int] = [], lowest: [Bool] = []) throws
+        -> Volume<UInt8>
+    {
         guard pending.isEmpty else {
             throw PreprocessError("scores end at prepared plane \(receivedPlanes) of \(record.preparedSize.k)")
         }
         held.removeAll()
         var volume = Volume(geometry: record.sourceGeometry, voxels: labels)
         labels = []
-        if largestComponentPerOrgan { LargestComponent.keepLargestPerLabel(&volume, threads: threads, pieces: pieces, lowest: lowest) }
+        if largestComponentPerOrgan {
+            LargestComponent.keepLargestPerLabel(&volume, threads: threads, pieces: pieces, lowest: lowest)
+        }
         return volume
     }
 
@@ -116,7 +124,9 @@ public final class SourceGridLabeler {
 
     /// The held planes `need` as one slab: a held slab itself when one covers them, else a copy.
     private func window(_ need: Range<Int>) -> HeldSlab {
-        if let whole = held.first(where: { $0.slab.slices.lowerBound <= need.lowerBound && $0.slab.slices.upperBound >= need.upperBound }) {
+        if let whole = held.first(where: {
+            $0.slab.slices.lowerBound <= need.lowerBound && $0.slab.slices.upperBound >= need.upperBound
+        }) {
             return whole
         }
         let plane = record.preparedSize.i * record.preparedSize.j
@@ -124,19 +134,23 @@ public final class SourceGridLabeler {
         var argmax = [UInt8](repeating: 0, count: need.count * plane)
         for part in held {
             // Held slabs that miss `need` entirely would make an inverted range: skip them first.
-            let lower = max(part.slab.slices.lowerBound, need.lowerBound), upper = min(part.slab.slices.upperBound, need.upperBound)
+            let lower = max(part.slab.slices.lowerBound, need.lowerBound)
+            let upper = min(part.slab.slices.upperBound, need.upperBound)
             guard lower < upper else { continue }
             let overlap = lower..<upper
-            let from = (overlap.lowerBound - part.slab.slices.lowerBound) * plane, to = (overlap.lowerBound - need.lowerBound) * plane
+            let from = (overlap.lowerBound - part.slab.slices.lowerBound) * plane
+            let to = (overlap.lowerBound - need.lowerBound) * plane
             let n = overlap.count * plane
             for c in 0..<classCount {
-                let src = c * part.slab.channelStride + from, dst = c * need.count * plane + to
+                let src = c * part.slab.channelStride + from
+                let dst = c * need.count * plane + to
                 scores[dst..<(dst + n)] = part.slab.scores[src..<(src + n)]
             }
             argmax[to..<(to + n)] = part.argmax[from..<(from + n)]
         }
-        let slab = ScoreSlab(slices: need, size: Extent3(record.preparedSize.i, record.preparedSize.j, need.count),
-                             classCount: classCount, scores: scores)
+        let slab = ScoreSlab(
+            slices: need, size: Extent3(record.preparedSize.i, record.preparedSize.j, need.count),
+            classCount: classCount, scores: scores)
         return HeldSlab(slab: slab, argmax: argmax)
     }
 
@@ -174,14 +188,21 @@ public final class SourceGridLabeler {
                         var uniform = [UInt16](repeating: 0xFFFF, count: lastQ)
                         for j in 0..<size.j where t1.inside[j] {
                             let wj = t1.weight[j]
-                            let b00 = o1.lower[j] + o2.lower[k], b10 = o1.upper[j] + o2.lower[k]
-                            let b01 = o1.lower[j] + o2.upper[k], b11 = o1.upper[j] + o2.upper[k]
-                            let w00 = (1 - wj) * (1 - wk), w10 = wj * (1 - wk), w01 = (1 - wj) * wk, w11 = wj * wk
+                            let b00 = o1.lower[j] + o2.lower[k]
+                            let b10 = o1.upper[j] + o2.lower[k]
+                            let b01 = o1.lower[j] + o2.upper[k]
+                            let b11 = o1.upper[j] + o2.upper[k]
+                            let w00 = (1 - wj) * (1 - wk)
+                            let w10 = wj * (1 - wk)
+                            let w01 = (1 - wj) * wk
+                            let w11 = wj * wk
                             let row = size.i * (j + size.j * k)
                             for q in qRange {
                                 let o = q * stride0
                                 let a = argmax[b00 + o]
-                                uniform[q] = argmax[b10 + o] == a && argmax[b01 + o] == a && argmax[b11 + o] == a ? UInt16(a) : 0xFFFF
+                                uniform[q] =
+                                    argmax[b10 + o] == a && argmax[b01 + o] == a && argmax[b11 + o] == a
+                                    ? UInt16(a) : 0xFFFF
                             }
                             for i in insideI {
                                 // Where one class wins at all eight corners it wins everywhere
@@ -191,15 +212,22 @@ public final class SourceGridLabeler {
                                     out[row + i] = UInt8(u)
                                     continue
                                 }
-                                let i0 = o0.lower[i], i1 = o0.upper[i]
-                                let corners = (b00 + i0, b10 + i0, b01 + i0, b11 + i0, b00 + i1, b10 + i1, b01 + i1, b11 + i1)
+                                let i0 = o0.lower[i]
+                                let i1 = o0.upper[i]
+                                let corners = (
+                                    b00 + i0, b10 + i0, b01 + i0, b11 + i0, b00 + i1, b10 + i1, b01 + i1, b11 + i1
+                                )
                                 let wi = t0.weight[i]
                                 var best = -Float.infinity
                                 var winner: UInt8 = 0
                                 for c in 0..<classes {
                                     let s = scores.baseAddress! + c * channel
-                                    let lo = w00 * s[corners.0] + w10 * s[corners.1] + w01 * s[corners.2] + w11 * s[corners.3]
-                                    let hi = w00 * s[corners.4] + w10 * s[corners.5] + w01 * s[corners.6] + w11 * s[corners.7]
+                                    let lo =
+                                        w00 * s[corners.0] + w10 * s[corners.1] + w01 * s[corners.2] + w11
+                                        * s[corners.3]
+                                    let hi =
+                                        w00 * s[corners.4] + w10 * s[corners.5] + w01 * s[corners.6] + w11
+                                        * s[corners.7]
                                     let v = (1 - wi) * lo + wi * hi
                                     if v > best {
                                         best = v

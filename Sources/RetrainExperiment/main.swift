@@ -24,7 +24,10 @@ func option(_ name: String) -> String? {
     return arguments[i + 1]
 }
 guard let modelPath = option("--model"), let out = option("--out") else {
-    FileHandle.standardError.write(Data("usage: retrain-experiment --model DIR --out DIR [--teacher FILE] [--shift] [--stream N] [--heldout N] [--corrected PERCENT] [--validation PERCENT] [--steps N] [--batch N] [--learning-rate X] [--threads N] [--rehearsal FRACTION] [--anchors N] [--patches N]\n".utf8))
+    FileHandle.standardError.write(
+        Data(
+            "usage: retrain-experiment --model DIR --out DIR [--teacher FILE] [--shift] [--stream N] [--heldout N] [--corrected PERCENT] [--validation PERCENT] [--steps N] [--batch N] [--learning-rate X] [--threads N] [--rehearsal FRACTION] [--anchors N] [--patches N]\n"
+                .utf8))
     exit(2)
 }
 let shifted = arguments.contains("--shift")
@@ -48,7 +51,8 @@ func say(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").ut
 
 /// The shifted population: arterial phase, heavy noise, larger bodies, thick slices.
 func options(seed: UInt64) -> PhantomOptions {
-    shifted ? PhantomOptions(seed: seed, matrix: 256, sliceSpacing: 5, phase: .arterial, noiseSigma: 35, habitus: 1.25)
+    shifted
+        ? PhantomOptions(seed: seed, matrix: 256, sliceSpacing: 5, phase: .arterial, noiseSigma: 35, habitus: 1.25)
         : PhantomOptions(seed: seed, matrix: 256)
 }
 
@@ -71,24 +75,32 @@ for n in 0..<streamCount {
     let p = PhantomGenerator.generate(options(seed: seed))
     let uid = "2.25.\(seed)\(shifted ? 1 : 0)"
     let result = try student.segment(p.image)
-    let dice = LabelOverlap(prediction: result.labels.voxels, reference: p.labels.voxels, labelCount: 17).meanForegroundDice ?? 0
+    let dice =
+        LabelOverlap(prediction: result.labels.voxels, reference: p.labels.voxels, labelCount: 17).meanForegroundDice
+        ?? 0
     streamDice.append(dice)
-    let added = try writer.add(scan: p.image, studentLabels: result.labels, seriesUID: uid, input: student.model.manifest.input,
-                               modelVersion: student.model.manifest.modelVersion)
+    let added = try writer.add(
+        scan: p.image, studentLabels: result.labels, seriesUID: uid, input: student.model.manifest.input,
+        modelVersion: student.model.manifest.modelVersion)
     if Int(StableHashForExperiment.bucket(uid)) < correctedPercent {
         try NIfTIFile.write(p.labels, to: "\(work)/corrections/\(uid).nii.gz")
     }
-    say("{\"event\":\"stream\",\"seed\":\(seed),\"student_dice\":\(dice),\"patches\":\(added.patches),\"organs\":\(added.organsCovered),\"cache_bytes\":\(added.cacheBytes),\"seconds\":\(Int(Date().timeIntervalSince(started)))}")
+    say(
+        "{\"event\":\"stream\",\"seed\":\(seed),\"student_dice\":\(dice),\"patches\":\(added.patches),\"organs\":\(added.organsCovered),\"cache_bytes\":\(added.cacheBytes),\"seconds\":\(Int(Date().timeIntervalSince(started)))}"
+    )
 }
 
 // 2. One round, as `lcovnet retrain` runs it.
-var settings = RetrainSettings(window: window, steps: steps, batch: batch, learningRate: learningRate, validationPercent: validationPercent,
-                               promoteMargin: 0.01, minimumSeries: 4, threads: threads, teacher: teacher, corrections: "\(work)/corrections")
+var settings = RetrainSettings(
+    window: window, steps: steps, batch: batch, learningRate: learningRate, validationPercent: validationPercent,
+    promoteMargin: 0.01, minimumSeries: 4, threads: threads, teacher: teacher, corrections: "\(work)/corrections")
 settings.calibrationWindows = 4
 settings.rehearsalFraction = rehearsal
 settings.anchorSeeds = RetrainSettings.anchorSeeds(count: anchors)
 let roundStart = Date()
-let status = try RetrainRound(cache: cache, store: store, baseline: modelPath, settings: settings, workPath: "\(work)/retrain", logger: logger).run()
+let status = try RetrainRound(
+    cache: cache, store: store, baseline: modelPath, settings: settings, workPath: "\(work)/retrain", logger: logger
+).run()
 let roundSeconds = Date().timeIntervalSince(roundStart)
 let encoder = JSONEncoder()
 encoder.outputFormatting = [.sortedKeys]
@@ -96,19 +108,26 @@ say(String(decoding: try encoder.encode(status), as: UTF8.self))
 
 // 3. Held-out phantoms of the same population: the model before the round and the one served after.
 let after = try segmenter(store.currentPath()!)
-var before: [Double] = [], served: [Double] = []
+var before: [Double] = []
+var served: [Double] = []
 for n in 0..<heldoutCount {
     let seed = UInt64(7000 + n)
     let p = PhantomGenerator.generate(options(seed: seed))
-    let a = LabelOverlap(prediction: try student.segment(p.image).labels.voxels, reference: p.labels.voxels, labelCount: 17).meanForegroundDice ?? 0
-    let b = status.decision == .promoted
-        ? LabelOverlap(prediction: try after.segment(p.image).labels.voxels, reference: p.labels.voxels, labelCount: 17).meanForegroundDice ?? 0 : a
+    let a =
+        LabelOverlap(prediction: try student.segment(p.image).labels.voxels, reference: p.labels.voxels, labelCount: 17)
+        .meanForegroundDice ?? 0
+    let b =
+        status.decision == .promoted
+        ? LabelOverlap(prediction: try after.segment(p.image).labels.voxels, reference: p.labels.voxels, labelCount: 17)
+            .meanForegroundDice ?? 0 : a
     before.append(a)
     served.append(b)
     say("{\"event\":\"heldout\",\"seed\":\(seed),\"before\":\(a),\"after\":\(b)}")
 }
 func mean(_ x: [Double]) -> Double { x.isEmpty ? 0 : x.reduce(0, +) / Double(x.count) }
-say("{\"event\":\"summary\",\"shifted\":\(shifted),\"stream\":\(streamCount),\"stream_student_dice\":\(mean(streamDice)),\"heldout\":\(heldoutCount),\"heldout_dice_before\":\(mean(before)),\"heldout_dice_after\":\(mean(served)),\"decision\":\"\(status.decision?.rawValue ?? "-")\",\"round_seconds\":\(Int(roundSeconds)),\"total_seconds\":\(Int(Date().timeIntervalSince(started)))}")
+say(
+    "{\"event\":\"summary\",\"shifted\":\(shifted),\"stream\":\(streamCount),\"stream_student_dice\":\(mean(streamDice)),\"heldout\":\(heldoutCount),\"heldout_dice_before\":\(mean(before)),\"heldout_dice_after\":\(mean(served)),\"decision\":\"\(status.decision?.rawValue ?? "-")\",\"round_seconds\":\(Int(roundSeconds)),\"total_seconds\":\(Int(Date().timeIntervalSince(started)))}"
+)
 
 /// Which stream series get a correction: a hash of the UID, like the validation split.
 enum StableHashForExperiment {

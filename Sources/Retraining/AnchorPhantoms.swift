@@ -25,8 +25,9 @@ struct AnchorPhantoms {
     func dice(of model: ModelDirectory, precision: Precision, threads: Int, logger: Logger) throws -> Double {
         // Twice the default budget: fp32 gets the model's full window too, so that the old and the
         // new model are compared on their weights, not on a tiling the budget shrank.
-        let segmenter = Segmenter(model: model, options: SegmentationOptions(precision: precision, threads: threads, memoryBudgetMiB: 1024),
-                                  logger: logger)
+        let segmenter = Segmenter(
+            model: model, options: SegmentationOptions(precision: precision, threads: threads, memoryBudgetMiB: 1024),
+            logger: logger)
         var score = VolumeDice(classCount: LCOVNetArchitecture.classCount)
         for phantom in phantoms {
             score.add(predicted: try segmenter.segment(phantom.image).labels.voxels, truth: phantom.labels.voxels)

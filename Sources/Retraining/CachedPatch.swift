@@ -22,14 +22,17 @@ public struct CachedPatch: Sendable {
     static let magic = "LCPATCH1"
 
     func encoded() throws -> [UInt8] {
-        try CompactCodec.pack(magic: Self.magic, header: header, sections: [CompactCodec.float16Bytes(image), studentLabels])
+        try CompactCodec.pack(
+            magic: Self.magic, header: header, sections: [CompactCodec.float16Bytes(image), studentLabels])
     }
 
     static func decode(_ bytes: [UInt8], source: String) throws -> CachedPatch {
         do {
             let (header, rest) = try CompactCodec.unpack(magic: magic, bytes, as: Header.self)
             let n = header.window.reduce(1, *)
-            guard rest.count == 3 * n else { throw CacheError("holds \(rest.count) bytes of voxels, expected \(3 * n)") }
+            guard rest.count == 3 * n else {
+                throw CacheError("holds \(rest.count) bytes of voxels, expected \(3 * n)")
+            }
             let image = try CompactCodec.floats(float16: rest.prefix(2 * n), count: n)
             return CachedPatch(header: header, image: image, studentLabels: Array(rest.suffix(n)))
         } catch {
@@ -57,8 +60,9 @@ struct TeacherRecord: Sendable {
     static let magic = "LCTEACH2"
 
     func encoded() throws -> [UInt8] {
-        try CompactCodec.pack(magic: Self.magic, header: header,
-                              sections: (targets.logits + targets.featureNorms).map(CompactCodec.float16Bytes))
+        try CompactCodec.pack(
+            magic: Self.magic, header: header,
+            sections: (targets.logits + targets.featureNorms).map(CompactCodec.float16Bytes))
     }
 
     static func decode(_ bytes: [UInt8], source: String) throws -> TeacherRecord {
@@ -73,7 +77,9 @@ struct TeacherRecord: Sendable {
             let voxels = (0..<4).map { s in header.window.map { $0 >> s }.reduce(1, *) }
             let logits = try (0..<4).map { s in try section(header.classCount * voxels[s], "logits at scale \(s)") }
             let norms = try (0..<4).map { s in try section(voxels[s], "feature norms at scale \(s)") }
-            guard offset == rest.endIndex else { throw CacheError("\(rest.endIndex - offset) bytes past the feature norms") }
+            guard offset == rest.endIndex else {
+                throw CacheError("\(rest.endIndex - offset) bytes past the feature norms")
+            }
             return TeacherRecord(header: header, targets: TeacherTargets(logits: logits, featureNorms: norms))
         } catch {
             throw CacheError("\(source): \(error)")

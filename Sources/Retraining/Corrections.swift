@@ -23,7 +23,9 @@ public struct Corrections: Sendable {
         guard let f = file(for: seriesUID) else { return nil }
         let labels = try NIfTIFile.read(f).labelVolume()
         guard labels.size == record.sourceGeometry.size else {
-            throw CacheError("\(f): \(labels.size) voxels, but the series has \(record.sourceGeometry.size); a correction must be on the series' own grid")
+            throw CacheError(
+                "\(f): \(labels.size) voxels, but the series has \(record.sourceGeometry.size); a correction must be on the series' own grid"
+            )
         }
         return PreparedLabels.carry(labels, onto: record)
     }

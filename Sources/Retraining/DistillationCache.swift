@@ -71,8 +71,10 @@ public final class DistillationCache: @unchecked Sendable {
     /// Adds (or replaces) a series' patches, then evicts the oldest series beyond the bound.
     /// Returns the series evicted.
     @discardableResult
-    public func add(seriesUID: String, modelVersion: String, preparation: PreparationRecord, patches: [CachedPatch],
-                    now: Date = Date()) throws -> [String] {
+    public func add(
+        seriesUID: String, modelVersion: String, preparation: PreparationRecord, patches: [CachedPatch],
+        now: Date = Date()
+    ) throws -> [String] {
         let prefix = "s" + StableHash.hex(seriesUID)
         var entries: [PatchEntry] = []
         // Patch files first (atomically each), under names no manifest lists yet.
@@ -82,14 +84,19 @@ public final class DistillationCache: @unchecked Sendable {
             patch.header.seriesUID = seriesUID
             let bytes = try patch.encoded()
             try AtomicFile.write(bytes, to: patchFile(patch.header.id))
-            entries.append(PatchEntry(id: patch.header.id, bytes: Int64(bytes.count), teacher: nil, teacherBytes: nil, organs: patch.header.organs))
+            entries.append(
+                PatchEntry(
+                    id: patch.header.id, bytes: Int64(bytes.count), teacher: nil, teacherBytes: nil,
+                    organs: patch.header.organs))
         }
         return try FileLock.withLock(lockPath) {
             var m = try manifest()
             let replaced = m.series.filter { $0.seriesUID == seriesUID }
             m.series.removeAll { $0.seriesUID == seriesUID }
-            m.series.append(SeriesEntry(seriesUID: seriesUID, added: now.timeIntervalSince1970, modelVersion: modelVersion,
-                                        preparation: preparation, patches: entries))
+            m.series.append(
+                SeriesEntry(
+                    seriesUID: seriesUID, added: now.timeIntervalSince1970, modelVersion: modelVersion,
+                    preparation: preparation, patches: entries))
             var evicted: [SeriesEntry] = []
             m.series.sort { $0.added < $1.added }
             while m.bytes > boundBytes, !m.series.isEmpty { evicted.append(m.series.removeFirst()) }
@@ -108,7 +115,8 @@ public final class DistillationCache: @unchecked Sendable {
         try FileLock.withLock(lockPath) {
             var m = try manifest()
             guard let s = m.series.firstIndex(where: { $0.patches.contains { $0.id == record.header.patchID } }),
-                  let p = m.series[s].patches.firstIndex(where: { $0.id == record.header.patchID }) else { return }
+                let p = m.series[s].patches.firstIndex(where: { $0.id == record.header.patchID })
+            else { return }
             try AtomicFile.write(bytes, to: file)
             m.series[s].patches[p].teacher = record.header.teacher
             m.series[s].patches[p].teacherBytes = Int64(bytes.count)
@@ -120,7 +128,9 @@ public final class DistillationCache: @unchecked Sendable {
     }
 
     public func patch(_ id: String) throws -> CachedPatch {
-        guard let data = FileManager.default.contents(atPath: patchFile(id)) else { throw CacheError("\(patchFile(id)): missing") }
+        guard let data = FileManager.default.contents(atPath: patchFile(id)) else {
+            throw CacheError("\(patchFile(id)): missing")
+        }
         return try CachedPatch.decode([UInt8](data), source: patchFile(id))
     }
 
@@ -144,12 +154,19 @@ public final class DistillationCache: @unchecked Sendable {
             let id = name.hasPrefix(".") ? nil : name.components(separatedBy: ".").first
             if let id, known.contains(id) { continue }
             // Temporary names of a writer in flight in another process are left alone unless old.
-            if name.hasPrefix(".tmp-"), let info = try? FileManager.default.attributesOfItem(atPath: "\(patchesPath)/\(name)"),
-               let date = info[.modificationDate] as? Date, Date().timeIntervalSince(date) < 3600 { continue }
+            if name.hasPrefix(".tmp-"),
+                let info = try? FileManager.default.attributesOfItem(atPath: "\(patchesPath)/\(name)"),
+                let date = info[.modificationDate] as? Date, Date().timeIntervalSince(date) < 3600
+            {
+                continue
+            }
             // A patch written but not yet listed by a concurrent `add` is listed moments later; only
             // files older than a minute are orphans.
             if let info = try? FileManager.default.attributesOfItem(atPath: "\(patchesPath)/\(name)"),
-               let date = info[.modificationDate] as? Date, Date().timeIntervalSince(date) < 60 { continue }
+                let date = info[.modificationDate] as? Date, Date().timeIntervalSince(date) < 60
+            {
+                continue
+            }
             unlink("\(patchesPath)/\(name)")
         }
     }
@@ -165,7 +182,10 @@ public struct TeacherTargetsRecord: Sendable {
     init(record: TeacherRecord) { self.record = record }
 
     public init(patchID: String, teacher: String, window: [Int], targets: Training.TeacherTargets) {
-        record = TeacherRecord(header: .init(patchID: patchID, teacher: teacher, window: window, classCount: targets.logits[0].count / window.reduce(1, *)),
-                               targets: targets)
+        record = TeacherRecord(
+            header: .init(
+                patchID: patchID, teacher: teacher, window: window,
+                classCount: targets.logits[0].count / window.reduce(1, *)),
+            targets: targets)
     }
 }

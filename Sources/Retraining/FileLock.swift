@@ -10,7 +10,9 @@ final class FileLock {
     /// Blocks until the lock is held (`wait: false` throws at once when another process holds it).
     init(_ path: String, wait: Bool = true) throws {
         fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o660)
-        guard fd >= 0 else { throw CacheError("\(path): cannot open the lock file: \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else {
+            throw CacheError("\(path): cannot open the lock file: \(String(cString: strerror(errno)))")
+        }
         while flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0 {
             if errno == EINTR { continue }
             let failure = errno

@@ -1,7 +1,7 @@
+import DurableFiles
 import Export
 import Foundation
 import Glibc
-import DurableFiles
 import Inference
 
 /// Versioned student models under `<work>/models`: one complete model directory per version,
@@ -37,8 +37,11 @@ public struct ModelStore: Sendable {
     /// Complete versions, oldest first (names sort by time).
     public func versions() -> [String] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
-        return names.filter { !$0.hasPrefix(".") && $0 != Self.currentName && FileManager.default.fileExists(atPath: "\(path)/\($0)/\(ModelDirectory.manifestName)") }
-            .sorted()
+        return names.filter {
+            !$0.hasPrefix(".") && $0 != Self.currentName
+                && FileManager.default.fileExists(atPath: "\(path)/\($0)/\(ModelDirectory.manifestName)")
+        }
+        .sorted()
     }
 
     /// The version `current` points at.
@@ -52,7 +55,8 @@ public struct ModelStore: Sendable {
 
     public func history() -> History {
         guard let data = FileManager.default.contents(atPath: historyPath),
-              var h = try? JSONDecoder().decode(History.self, from: data) else {
+            var h = try? JSONDecoder().decode(History.self, from: data)
+        else {
             return History(stack: current().map { [$0] } ?? [], events: [])
         }
         // A kill between the link and the history leaves the history one step behind.
@@ -70,7 +74,7 @@ public struct ModelStore: Sendable {
 
     /// Makes a staged version visible (fsync'd files, then one rename).
     public func commit(staged: String, version: String) throws {
-        _ = try ModelDirectory(path: staged)     // loads: manifest, weights, every layer's shapes
+        _ = try ModelDirectory(path: staged)  // loads: manifest, weights, every layer's shapes
         try Durable.syncTree(staged)
         try Durable.rename(staged, "\(path)/\(version)")
         try Durable.sync(path)
@@ -82,7 +86,9 @@ public struct ModelStore: Sendable {
         for name in try FileManager.default.contentsOfDirectory(atPath: source) where !name.hasPrefix(".") {
             var isDir: ObjCBool = false
             _ = FileManager.default.fileExists(atPath: "\(source)/\(name)", isDirectory: &isDir)
-            if !isDir.boolValue { try FileManager.default.copyItem(atPath: "\(source)/\(name)", toPath: "\(staged)/\(name)") }
+            if !isDir.boolValue {
+                try FileManager.default.copyItem(atPath: "\(source)/\(name)", toPath: "\(staged)/\(name)")
+            }
         }
         try commit(staged: staged, version: version)
     }
@@ -116,7 +122,9 @@ public struct ModelStore: Sendable {
         _ = try ModelDirectory(path: "\(path)/\(version)")
         let temporary = "\(path)/.current-\(getpid())"
         unlink(temporary)
-        guard symlink(version, temporary) == 0 else { throw CacheError("\(temporary): symlink failed: \(String(cString: strerror(errno)))") }
+        guard symlink(version, temporary) == 0 else {
+            throw CacheError("\(temporary): symlink failed: \(String(cString: strerror(errno)))")
+        }
         try Durable.rename(temporary, currentLink)
         try Durable.sync(path)
     }
@@ -129,7 +137,8 @@ public struct ModelStore: Sendable {
 
     /// Removes versions staged by a round that was killed (call only while holding the round's lock).
     public func sweepStaging() {
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? [] where name.hasPrefix(".incoming-") {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+        where name.hasPrefix(".incoming-") {
             try? FileManager.default.removeItem(atPath: "\(path)/\(name)")
         }
     }

@@ -27,9 +27,12 @@ public struct PatchDice: Sendable {
 
     /// Argmax labels of a model on one window (D×H×W input, C order).
     public static func predict(_ engine: LCOVNetEngine, image: [Float]) throws -> [UInt8] {
-        let n = image.count, c = engine.classCount
+        let n = image.count
+        let c = engine.classCount
         var logits = [Float](repeating: 0, count: c * n)
-        try image.withUnsafeBufferPointer { x in try logits.withUnsafeMutableBufferPointer { try engine.predict(window: x, into: $0) } }
+        try image.withUnsafeBufferPointer { x in
+            try logits.withUnsafeMutableBufferPointer { try engine.predict(window: x, into: $0) }
+        }
         var out = [UInt8](repeating: 0, count: n)
         for v in 0..<n {
             var best = 0

@@ -42,9 +42,14 @@ public enum PatchSelection {
             var origin: [Int]
             if uncovered[organ] > 0 {
                 // The middle (in scan order) uncovered voxel of that organ.
-                var seen = 0, target = uncovered[organ] / 2, centre = 0
+                var seen = 0
+                var target = uncovered[organ] / 2
+                var centre = 0
                 for v in labels.indices where Int(labels[v]) == organ && !covered[v] {
-                    if seen == target { centre = v; break }
+                    if seen == target {
+                        centre = v
+                        break
+                    }
                     seen += 1
                 }
                 origin = clampedOrigin([centre / (size.i * size.j), (centre / size.i) % size.j, centre % size.i])

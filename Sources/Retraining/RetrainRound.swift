@@ -42,8 +42,10 @@ public struct RetrainSettings: Sendable {
     /// Fewer validation series than this and the round is skipped: one series decided a promotion once.
     public var minimumValidationSeries = 2
 
-    public init(window: [Int], steps: Int, batch: Int, learningRate: Double, validationPercent: Int, promoteMargin: Double,
-                minimumSeries: Int, threads: Int, teacher: String?, corrections: String) {
+    public init(
+        window: [Int], steps: Int, batch: Int, learningRate: Double, validationPercent: Int, promoteMargin: Double,
+        minimumSeries: Int, threads: Int, teacher: String?, corrections: String
+    ) {
         self.window = window
         self.steps = steps
         self.batch = batch
@@ -76,7 +78,10 @@ public final class RetrainRound {
     /// - Parameters:
     ///   - baseline: the model the daemon served before any round (adopted as the first version).
     ///   - workPath: `<work>/retrain`, for the lock and status.json.
-    public init(cache: DistillationCache, store: ModelStore, baseline: String?, settings: RetrainSettings, workPath: String, logger: Logger) {
+    public init(
+        cache: DistillationCache, store: ModelStore, baseline: String?, settings: RetrainSettings, workPath: String,
+        logger: Logger
+    ) {
         self.cache = cache
         self.store = store
         self.baseline = baseline
@@ -112,11 +117,16 @@ public final class RetrainRound {
         }
         status.seconds = Date().timeIntervalSince(clock)
         try publish()
-        logger.notice("retraining round finished", metadata: [
-            "stage": "retrain", "decision": "\(status.decision?.rawValue ?? "-")", "reason": "\(status.reason ?? "-")",
-            "current_dice": "\(status.currentDice.map { String(format: "%.4f", $0) } ?? "-")",
-            "candidate_dice": "\(status.candidateDice.map { String(format: "%.4f", $0) } ?? "-")",
-            "model.version": "\(store.current() ?? "-")", "duration_ms": .stringConvertible(Int(status.seconds! * 1000))])
+        logger.notice(
+            "retraining round finished",
+            metadata: [
+                "stage": "retrain", "decision": "\(status.decision?.rawValue ?? "-")",
+                "reason": "\(status.reason ?? "-")",
+                "current_dice": "\(status.currentDice.map { String(format: "%.4f", $0) } ?? "-")",
+                "candidate_dice": "\(status.candidateDice.map { String(format: "%.4f", $0) } ?? "-")",
+                "model.version": "\(store.current() ?? "-")",
+                "duration_ms": .stringConvertible(Int(status.seconds! * 1000))
+            ])
         return status
     }
 
@@ -136,7 +146,9 @@ public final class RetrainRound {
         store.sweepStaging()
         try publish("starting")
         if store.current() == nil {
-            guard let baseline else { throw CacheError("\(store.path): no current model and no baseline model to start from") }
+            guard let baseline else {
+                throw CacheError("\(store.path): no current model and no baseline model to start from")
+            }
             let version = ModelStore.versionName() + "-baseline"
             try store.adopt(model: baseline, version: version)
             try store.promote(version, reason: "adopted \(baseline) as the first version")
@@ -154,28 +166,42 @@ public final class RetrainRound {
         try publish("split")
         let teacherIdentity = try settings.teacher.map(TeacherBackfill.identity(of:))
         let corrections = Corrections(path: settings.corrections)
-        var training: [Sample] = [], validation: [Sample] = []
-        var trainingSeries = Set<String>(), validationSeries = Set<String>(), corrected = 0
+        var training: [Sample] = []
+        var validation: [Sample] = []
+        var trainingSeries = Set<String>()
+        var validationSeries = Set<String>()
+        var corrected = 0
         for series in try cache.manifest().series {
             let correction: [UInt8]?
-            do { correction = try corrections.preparedLabels(seriesUID: series.seriesUID, record: series.preparation) } catch {
-                logger.warning("correction ignored", metadata: ["stage": "retrain", "series.uid": "\(series.seriesUID)", "error": "\(error)"])
+            do {
+                correction = try corrections.preparedLabels(seriesUID: series.seriesUID, record: series.preparation)
+            } catch {
+                logger.warning(
+                    "correction ignored",
+                    metadata: ["stage": "retrain", "series.uid": "\(series.seriesUID)", "error": "\(error)"])
                 correction = nil
             }
             if correction != nil { corrected += 1 }
-            let isValidation = ValidationSplit.isValidation(seriesUID: series.seriesUID, percent: settings.validationPercent)
+            let isValidation = ValidationSplit.isValidation(
+                seriesUID: series.seriesUID, percent: settings.validationPercent)
             for entry in series.patches where entry.teacher == teacherIdentity || correction != nil {
                 let hasTeacher = teacherIdentity != nil && entry.teacher == teacherIdentity
                 let labels: [UInt8]
                 if let correction {
-                    guard let patch = try? cache.patch(entry.id), patch.header.window == settings.window else { continue }
-                    labels = PatchSelection.crop(correction, size: series.preparation.preparedSize, origin: patch.header.origin,
-                                                 window: patch.header.window, fill: UInt8(0))
+                    guard let patch = try? cache.patch(entry.id), patch.header.window == settings.window else {
+                        continue
+                    }
+                    labels = PatchSelection.crop(
+                        correction, size: series.preparation.preparedSize, origin: patch.header.origin,
+                        window: patch.header.window, fill: UInt8(0))
                 } else {
-                    guard let t = try cache.teacher(entry.id), t.record.header.window == settings.window else { continue }
+                    guard let t = try cache.teacher(entry.id), t.record.header.window == settings.window else {
+                        continue
+                    }
                     labels = t.targets.argmax(classCount: LCOVNetArchitecture.classCount)
                 }
-                let sample = Sample(patchID: entry.id, seriesUID: series.seriesUID, labels: labels, hasTeacher: hasTeacher)
+                let sample = Sample(
+                    patchID: entry.id, seriesUID: series.seriesUID, labels: labels, hasTeacher: hasTeacher)
                 if isValidation {
                     validation.append(sample)
                     validationSeries.insert(series.seriesUID)
@@ -190,14 +216,21 @@ public final class RetrainRound {
         status.validationPatches = validation.count
         status.correctedSeries = corrected
         status.margin = settings.promoteMargin
-        logger.info("retraining split", metadata: ["stage": "retrain", "training_series": .stringConvertible(trainingSeries.count),
-                                                   "validation_series": .stringConvertible(validationSeries.count),
-                                                   "corrected_series": .stringConvertible(corrected)])
+        logger.info(
+            "retraining split",
+            metadata: [
+                "stage": "retrain", "training_series": .stringConvertible(trainingSeries.count),
+                "validation_series": .stringConvertible(validationSeries.count),
+                "corrected_series": .stringConvertible(corrected)
+            ])
         guard trainingSeries.count + validationSeries.count >= settings.minimumSeries, !trainingSeries.isEmpty,
-              validationSeries.count >= max(1, settings.minimumValidationSeries) else {
-            finish(.skipped, "\(trainingSeries.count) training and \(validationSeries.count) validation series with labels; a round needs "
-                   + "\(settings.minimumSeries) in all, one for training and \(max(1, settings.minimumValidationSeries)) for validation"
-                   + (settings.teacher == nil ? " (no teacher configured)" : ""))
+            validationSeries.count >= max(1, settings.minimumValidationSeries)
+        else {
+            finish(
+                .skipped,
+                "\(trainingSeries.count) training and \(validationSeries.count) validation series with labels; a round needs "
+                    + "\(settings.minimumSeries) in all, one for training and \(max(1, settings.minimumValidationSeries)) for validation"
+                    + (settings.teacher == nil ? " (no teacher configured)" : ""))
             return
         }
 
@@ -206,12 +239,14 @@ public final class RetrainRound {
         let rehearsalSeed = settings.seed &+ StableHash.fnv1a(status.round) &+ 1
         var rehearsal: RehearsalWindows?
         if settings.rehearsalFraction > 0, let dataset = settings.rehearsalDataset {
-            rehearsal = try RehearsalWindows(dataset: dataset, labelMap: settings.rehearsalLabelMap, count: settings.rehearsalSeeds.count,
-                                             cache: "\(workPath)/rehearsal-cases", spec: current.manifest.input, classCount: classCount,
-                                             window: settings.window, seed: rehearsalSeed, threads: settings.threads)
+            rehearsal = try RehearsalWindows(
+                dataset: dataset, labelMap: settings.rehearsalLabelMap, count: settings.rehearsalSeeds.count,
+                cache: "\(workPath)/rehearsal-cases", spec: current.manifest.input, classCount: classCount,
+                window: settings.window, seed: rehearsalSeed, threads: settings.threads)
         } else if settings.rehearsalFraction > 0 {
-            rehearsal = try RehearsalWindows(seeds: settings.rehearsalSeeds, matrix: settings.phantomMatrix, spec: current.manifest.input,
-                                             classCount: classCount, window: settings.window, seed: rehearsalSeed, threads: settings.threads)
+            rehearsal = try RehearsalWindows(
+                seeds: settings.rehearsalSeeds, matrix: settings.phantomMatrix, spec: current.manifest.input,
+                classCount: classCount, window: settings.window, seed: rehearsalSeed, threads: settings.threads)
         }
 
         try publish("baseline")
@@ -220,9 +255,11 @@ public final class RetrainRound {
 
         try publish("fine-tune")
         let network = try PatchNetwork(stateDict: current.weights, source: current.path, threads: settings.threads)
-        network.beginFineTuning(steps: settings.steps, learningRate: settings.learningRate, warmup: max(1, min(20, settings.steps / 10)))
+        network.beginFineTuning(
+            steps: settings.steps, learningRate: settings.learningRate, warmup: max(1, min(20, settings.steps / 10)))
         var rng = SplitMix64(seed: settings.seed &+ StableHash.fnv1a(status.round))
-        let withTeacher = training.filter(\.hasTeacher), without = training.filter { !$0.hasTeacher }
+        let withTeacher = training.filter(\.hasTeacher)
+        let without = training.filter { !$0.hasTeacher }
         status.steps = settings.steps
         var rehearsed = 0
         for step in 1...settings.steps {
@@ -231,7 +268,10 @@ public final class RetrainRound {
                 for _ in 0..<settings.batch { batch.append(rehearsal!.next()) }
                 rehearsed += 1
             }
-            let pool = without.isEmpty || (!withTeacher.isEmpty && rng.next() % UInt64(training.count) < UInt64(withTeacher.count)) ? withTeacher : without
+            let pool =
+                without.isEmpty
+                    || (!withTeacher.isEmpty && rng.next() % UInt64(training.count) < UInt64(withTeacher.count))
+                ? withTeacher : without
             for _ in 0..<(batch.isEmpty ? settings.batch : 0) {
                 let s = pool[Int(rng.next() % UInt64(pool.count))]
                 let patch = try cache.patch(s.patchID)
@@ -242,13 +282,17 @@ public final class RetrainRound {
             status.step = step
             if step % 10 == 0 || step == settings.steps {
                 try publish()
-                logger.info("retraining step", metadata: ["stage": "fine-tune", "step": .stringConvertible(step),
-                                                          "steps": .stringConvertible(settings.steps),
-                                                          "loss": "\(String(format: "%.4f", terms.loss))",
-                                                          "dice_loss": "\(String(format: "%.4f", terms.dice))",
-                                                          "cakd": "\(String(format: "%.4f", terms.affinity))",
-                                                          "mskd": "\(String(format: "%.4f", terms.featureNorm))",
-                                                          "rehearsal_steps": .stringConvertible(rehearsed)])
+                logger.info(
+                    "retraining step",
+                    metadata: [
+                        "stage": "fine-tune", "step": .stringConvertible(step),
+                        "steps": .stringConvertible(settings.steps),
+                        "loss": "\(String(format: "%.4f", terms.loss))",
+                        "dice_loss": "\(String(format: "%.4f", terms.dice))",
+                        "cakd": "\(String(format: "%.4f", terms.affinity))",
+                        "mskd": "\(String(format: "%.4f", terms.featureNorm))",
+                        "rehearsal_steps": .stringConvertible(rehearsed)
+                    ])
             }
         }
 
@@ -262,17 +306,23 @@ public final class RetrainRound {
         manifest.precision = .fp32
         manifest.quantization = nil
         manifest.provenance.created = ModelStore.now()
-        manifest.provenance.notes.append("retrained by lcovnet retrain from \(currentVersion): \(settings.steps) steps on "
-                                         + "\(trainingSeries.count) cached series (\(withTeacher.count) patches with teacher targets, "
-                                         + "\(corrected) corrected series, \(rehearsed) steps on synthetic phantoms)")
-        let weights = try ModelDirectory.canonicalWeights(fromStateDict: network.stateDict(), sourceName: "retraining round \(status.round)")
+        manifest.provenance.notes.append(
+            "retrained by lcovnet retrain from \(currentVersion): \(settings.steps) steps on "
+                + "\(trainingSeries.count) cached series (\(withTeacher.count) patches with teacher targets, "
+                + "\(corrected) corrected series, \(rehearsed) steps on synthetic phantoms)")
+        let weights = try ModelDirectory.canonicalWeights(
+            fromStateDict: network.stateDict(), sourceName: "retraining round \(status.round)")
         try ModelDirectory(path: fp32, manifest: manifest, weights: weights).write()
         let calibrationSamples = training.prefix(settings.calibrationWindows)
         let calibration = try calibrationSamples.map { s in
-            (shape: try WindowShape(d: settings.window[0], h: settings.window[1], w: settings.window[2]), values: try cache.patch(s.patchID).image)
+            (
+                shape: try WindowShape(d: settings.window[0], h: settings.window[1], w: settings.window[2]),
+                values: try cache.patch(s.patchID).image
+            )
         }
-        var (candidate, _) = try Int8Quantizer.quantize(model: try ModelDirectory(path: fp32), windows: calibration,
-                                                        sources: calibrationSamples.map(\.patchID), output: staged, threads: settings.threads)
+        var (candidate, _) = try Int8Quantizer.quantize(
+            model: try ModelDirectory(path: fp32), windows: calibration,
+            sources: calibrationSamples.map(\.patchID), output: staged, threads: settings.threads)
         // Served at the current model's precision; the int8 scales travel with it either way.
         candidate.manifest.precision = precision
         try candidate.write()
@@ -287,31 +337,52 @@ public final class RetrainRound {
             let anchors = AnchorPhantoms(seeds: settings.anchorSeeds, matrix: settings.phantomMatrix)
             let floor = try anchors.dice(of: current, precision: precision, threads: settings.threads, logger: logger)
             status.anchorCurrentDice = floor
-            status.anchorCandidateDice = try anchors.dice(of: stagedModel, precision: precision, threads: settings.threads, logger: logger)
+            status.anchorCandidateDice = try anchors.dice(
+                of: stagedModel, precision: precision, threads: settings.threads, logger: logger)
             if status.anchorCandidateDice! < floor - settings.anchorTolerance {
                 try? FileManager.default.removeItem(atPath: staged)
-                finish(.keptCurrent, String(format: "mean validation Dice %.4f beats %.4f by %.4f, but on the anchor phantoms the candidate "
-                                              + "scores %.4f against %.4f (tolerance %.4f)", status.candidateDice!, status.currentDice!, gain,
-                                              status.anchorCandidateDice!, floor, settings.anchorTolerance))
+                finish(
+                    .keptCurrent,
+                    String(
+                        format:
+                            "mean validation Dice %.4f beats %.4f by %.4f, but on the anchor phantoms the candidate "
+                            + "scores %.4f against %.4f (tolerance %.4f)", status.candidateDice!, status.currentDice!,
+                        gain,
+                        status.anchorCandidateDice!, floor, settings.anchorTolerance))
                 return
             }
         }
         if gain >= settings.promoteMargin {
             try store.commit(staged: staged, version: version)
-            try store.promote(version, reason: String(format: "validation Dice %.4f → %.4f (margin %.4f)", status.currentDice!, status.candidateDice!, settings.promoteMargin))
-            finish(.promoted, String(format: "mean validation Dice %.4f beats %.4f by %.4f (margin %.4f)", status.candidateDice!, status.currentDice!, gain, settings.promoteMargin))
+            try store.promote(
+                version,
+                reason: String(
+                    format: "validation Dice %.4f → %.4f (margin %.4f)", status.currentDice!, status.candidateDice!,
+                    settings.promoteMargin))
+            finish(
+                .promoted,
+                String(
+                    format: "mean validation Dice %.4f beats %.4f by %.4f (margin %.4f)", status.candidateDice!,
+                    status.currentDice!, gain, settings.promoteMargin))
         } else {
             try? FileManager.default.removeItem(atPath: staged)
-            finish(.keptCurrent, String(format: "mean validation Dice %.4f vs %.4f: gain %.4f below the margin %.4f", status.candidateDice!, status.currentDice!, gain, settings.promoteMargin))
+            finish(
+                .keptCurrent,
+                String(
+                    format: "mean validation Dice %.4f vs %.4f: gain %.4f below the margin %.4f", status.candidateDice!,
+                    status.currentDice!, gain, settings.promoteMargin))
         }
     }
 
     private func dice(of model: ModelDirectory, precision: Precision, on samples: [Sample]) throws -> Double {
-        let engine = try LCOVNetEngine(model: model, precision: precision, threads: settings.threads,
-                                       window: try WindowShape(d: settings.window[0], h: settings.window[1], w: settings.window[2]))
+        let engine = try LCOVNetEngine(
+            model: model, precision: precision, threads: settings.threads,
+            window: try WindowShape(d: settings.window[0], h: settings.window[1], w: settings.window[2]))
         var score = PatchDice()
-        for s in samples { score.add(predicted: try PatchDice.predict(engine, image: try cache.patch(s.patchID).image), reference: s.labels) }
+        for s in samples {
+            score.add(
+                predicted: try PatchDice.predict(engine, image: try cache.patch(s.patchID).image), reference: s.labels)
+        }
         return score.mean
     }
 }
-

@@ -30,8 +30,10 @@ public struct RoundStatus: Codable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case round, started, updated, phase, step, steps, decision, reason, seconds, margin
-        case currentVersion = "current_version", candidateVersion = "candidate_version", trainingSeries = "training_series"
-        case validationSeries = "validation_series", validationPatches = "validation_patches", correctedSeries = "corrected_series"
+        case currentVersion = "current_version", candidateVersion = "candidate_version", trainingSeries =
+            "training_series"
+        case validationSeries = "validation_series", validationPatches = "validation_patches", correctedSeries =
+            "corrected_series"
         case currentDice = "current_dice", candidateDice = "candidate_dice"
         case anchorCurrentDice = "anchor_current_dice", anchorCandidateDice = "anchor_candidate_dice"
     }

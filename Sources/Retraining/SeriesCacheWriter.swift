@@ -26,22 +26,31 @@ public struct SeriesCacheWriter: Sendable {
         public var cacheBytes: Int64
     }
 
-    public func add(scan: Volume<Int16>, studentLabels: Volume<UInt8>, seriesUID: String, input: InputPreparation,
-                    modelVersion: String) throws -> Added {
+    public func add(
+        scan: Volume<Int16>, studentLabels: Volume<UInt8>, seriesUID: String, input: InputPreparation,
+        modelVersion: String
+    ) throws -> Added {
         let prepared = try PreparedScan(scan: scan, labels: studentLabels, spec: input, threads: threads)
-        let origins = PatchSelection.origins(labels: prepared.labels, size: prepared.size, window: window, count: patchesPerSeries)
+        let origins = PatchSelection.origins(
+            labels: prepared.labels, size: prepared.size, window: window, count: patchesPerSeries)
         let floor = prepared.image.min() ?? 0
         var organs = Set<Int>()
         let patches = origins.map { origin in
-            let labels = PatchSelection.crop(prepared.labels, size: prepared.size, origin: origin, window: window, fill: UInt8(0))
+            let labels = PatchSelection.crop(
+                prepared.labels, size: prepared.size, origin: origin, window: window, fill: UInt8(0))
             let present = Set(labels.map(Int.init)).subtracting([0]).sorted()
             organs.formUnion(present)
-            return CachedPatch(header: .init(id: "", seriesUID: seriesUID, origin: origin, window: window, organs: present),
-                               image: PatchSelection.crop(prepared.image, size: prepared.size, origin: origin, window: window, fill: floor),
-                               studentLabels: labels)
+            return CachedPatch(
+                header: .init(id: "", seriesUID: seriesUID, origin: origin, window: window, organs: present),
+                image: PatchSelection.crop(
+                    prepared.image, size: prepared.size, origin: origin, window: window, fill: floor),
+                studentLabels: labels)
         }
-        let evicted = try cache.add(seriesUID: seriesUID, modelVersion: modelVersion, preparation: prepared.record, patches: patches)
-        return Added(patches: patches.count, organsCovered: organs.count, evictedSeries: evicted.count, cacheBytes: try cache.manifest().bytes)
+        let evicted = try cache.add(
+            seriesUID: seriesUID, modelVersion: modelVersion, preparation: prepared.record, patches: patches)
+        return Added(
+            patches: patches.count, organsCovered: organs.count, evictedSeries: evicted.count,
+            cacheBytes: try cache.manifest().bytes)
     }
 }
 

@@ -32,9 +32,14 @@ public struct TeacherBackfill {
         let identity = try Self.identity(of: teacherPath)
         let missing = try cache.manifest().series.flatMap(\.patches).filter { $0.teacher != identity }
         guard !missing.isEmpty else { return 0 }
-        let network = try PatchNetwork(stateDict: SafeTensors(contentsOf: teacherPath), source: teacherPath, threads: threads)
-        logger.info("teacher backfill started", metadata: ["stage": "backfill", "patches": .stringConvertible(missing.count),
-                                                           "teacher.widths": "\(network.widths)"])
+        let network = try PatchNetwork(
+            stateDict: SafeTensors(contentsOf: teacherPath), source: teacherPath, threads: threads)
+        logger.info(
+            "teacher backfill started",
+            metadata: [
+                "stage": "backfill", "patches": .stringConvertible(missing.count),
+                "teacher.widths": "\(network.widths)"
+            ])
         var done = 0
         let start = Date()
         for entry in missing {
@@ -42,11 +47,17 @@ public struct TeacherBackfill {
             // A patch evicted since the manifest was read is skipped.
             guard let patch = try? cache.patch(entry.id) else { continue }
             let targets = try network.targets(image: patch.image, window: patch.header.window)
-            try cache.storeTeacher(TeacherTargetsRecord(patchID: entry.id, teacher: identity, window: patch.header.window, targets: targets))
+            try cache.storeTeacher(
+                TeacherTargetsRecord(
+                    patchID: entry.id, teacher: identity, window: patch.header.window, targets: targets))
             done += 1
         }
-        logger.info("teacher backfill finished", metadata: ["stage": "backfill", "patches": .stringConvertible(done),
-                                                            "duration_ms": .stringConvertible(Int(Date().timeIntervalSince(start) * 1000))])
+        logger.info(
+            "teacher backfill finished",
+            metadata: [
+                "stage": "backfill", "patches": .stringConvertible(done),
+                "duration_ms": .stringConvertible(Int(Date().timeIntervalSince(start) * 1000))
+            ])
         return done
     }
 }

@@ -9,7 +9,9 @@ import Volumes
 /// scans can be under 32 slices.
 public enum CalibrationWindows {
     /// - Parameters: `dims` D×H×W of `values`; `model` the model's window D, H, W.
-    public static func cut(_ values: [Float], dims: [Int], model: [Int], count: Int) throws -> [(shape: WindowShape, values: [Float])] {
+    public static func cut(_ values: [Float], dims: [Int], model: [Int], count: Int) throws -> [(
+        shape: WindowShape, values: [Float]
+    )] {
         precondition(dims.count == 3 && values.count == dims.reduce(1, *))
         guard let lowest = values.min() else { return [] }
         let size = Extent3(dims[2], dims[1], dims[0])
@@ -21,7 +23,9 @@ public enum CalibrationWindows {
             func start(_ length: Int, _ window: Int) -> Int { Int(Double(max(0, length - window)) * t) }
             var crop = [Float](repeating: 0, count: window.voxelCount)
             crop.withUnsafeMutableBufferPointer {
-                source.read(origin: SIMD3(start(size.i, box.i), start(size.j, box.j), start(size.k, box.k)), size: box, into: $0)
+                source.read(
+                    origin: SIMD3(start(size.i, box.i), start(size.j, box.j), start(size.k, box.k)), size: box, into: $0
+                )
             }
             return (window, crop)
         }

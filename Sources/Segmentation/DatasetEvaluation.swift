@@ -41,8 +41,11 @@ public struct DatasetEvaluation: Codable, Sendable {
     public var nsdPerOrgan: [String: Double]
     public var meanDice: Double
 
-    public static func run(model: ModelDirectory, dataset: LabelledDataset, source: String, options: SegmentationOptions, nsdToleranceMM: Double,
-                           logger: Logger, progress: (String) -> Void = { _ in }) throws -> DatasetEvaluation {
+    public static func run(
+        model: ModelDirectory, dataset: LabelledDataset, source: String, options: SegmentationOptions,
+        nsdToleranceMM: Double,
+        logger: Logger, progress: (String) -> Void = { _ in }
+    ) throws -> DatasetEvaluation {
         let segmenter = Segmenter(model: model, options: options, logger: logger)
         let classes = model.manifest.classes
         var labelledAnywhere = Set<Int>()
@@ -51,23 +54,33 @@ public struct DatasetEvaluation: Codable, Sendable {
             let start = Date()
             let scan = try dataset.scan(of: item)
             let caseLabels = try dataset.labels(of: item, on: scan.geometry)
-            let reference = caseLabels.volume, labelled = caseLabels.labelled
+            let reference = caseLabels.volume
+            let labelled = caseLabels.labelled
             labelledAnywhere.formUnion(labelled)
             let predicted = try segmenter.segment(scan).labels
             var organs: [String: OrganScore] = [:]
-            let overlap = LabelOverlap(prediction: predicted.voxels, reference: reference.voxels, labelCount: classes.count)
+            let overlap = LabelOverlap(
+                prediction: predicted.voxels, reference: reference.voxels, labelCount: classes.count)
             for organ in classes where labelled.contains(organ.id) {
                 guard let dice = overlap.dice(organ.id),
-                      let surface = SurfaceDistances(prediction: predicted.voxels, reference: reference.voxels, size: scan.size,
-                                                     spacing: scan.geometry.spacing, label: UInt8(organ.id)) else { continue }
-                organs[organ.name] = OrganScore(dice: dice, hd95: surface.hausdorff95.isFinite ? surface.hausdorff95 : nil,
-                                                nsd: surface.surfaceDice(toleranceMM: nsdToleranceMM),
-                                                referenceVoxels: overlap.reference[organ.id], predictedVoxels: overlap.predicted[organ.id])
+                    let surface = SurfaceDistances(
+                        prediction: predicted.voxels, reference: reference.voxels, size: scan.size,
+                        spacing: scan.geometry.spacing, label: UInt8(organ.id))
+                else { continue }
+                organs[organ.name] = OrganScore(
+                    dice: dice, hd95: surface.hausdorff95.isFinite ? surface.hausdorff95 : nil,
+                    nsd: surface.surfaceDice(toleranceMM: nsdToleranceMM),
+                    referenceVoxels: overlap.reference[organ.id], predictedVoxels: overlap.predicted[organ.id])
             }
-            let inReference = classes.filter { labelled.contains($0.id) && overlap.reference[$0.id] > 0 }.compactMap { organs[$0.name]?.dice }
+            let inReference = classes.filter { labelled.contains($0.id) && overlap.reference[$0.id] > 0 }.compactMap {
+                organs[$0.name]?.dice
+            }
             let mean = inReference.isEmpty ? 0 : inReference.reduce(0, +) / Double(inReference.count)
             cases.append(Case(id: item.id, organs: organs, meanDice: mean, seconds: Date().timeIntervalSince(start)))
-            progress(String(format: "%@: mean Dice %.3f over %d organs (%.1f s)", item.id, mean, inReference.count, cases.last!.seconds))
+            progress(
+                String(
+                    format: "%@: mean Dice %.3f over %d organs (%.1f s)", item.id, mean, inReference.count,
+                    cases.last!.seconds))
         }
         // An organ's means run over the cases whose reference holds it.
         func meanOver(_ organ: String, _ value: (OrganScore) -> Double?) -> Double? {
@@ -76,7 +89,8 @@ public struct DatasetEvaluation: Codable, Sendable {
         }
         let names = classes.filter { labelledAnywhere.contains($0.id) }.map(\.name)
         return DatasetEvaluation(
-            model: model.path, precision: segmenter.precision.rawValue, dataset: source, layout: dataset.layout, nsdToleranceMM: nsdToleranceMM,
+            model: model.path, precision: segmenter.precision.rawValue, dataset: source, layout: dataset.layout,
+            nsdToleranceMM: nsdToleranceMM,
             labelledOrgans: names, cases: cases,
             dicePerOrgan: names.reduce(into: [:]) { $0[$1] = meanOver($1) { $0.dice } },
             hd95PerOrgan: names.reduce(into: [:]) { $0[$1] = meanOver($1) { $0.hd95 } },

@@ -13,9 +13,12 @@ public struct EnginePredictor: WindowPredictor {
 
     public var classCount: Int { engine.classCount }
 
-    public func predict(_ input: UnsafeBufferPointer<Float>, windowSize: Extent3, into output: UnsafeMutableBufferPointer<Float>) throws {
-        precondition(windowSize == Extent3(engine.window.w, engine.window.h, engine.window.d),
-                     "window \(windowSize) does not match the engine's \(engine.window)")
+    public func predict(
+        _ input: UnsafeBufferPointer<Float>, windowSize: Extent3, into output: UnsafeMutableBufferPointer<Float>
+    ) throws {
+        precondition(
+            windowSize == Extent3(engine.window.w, engine.window.h, engine.window.d),
+            "window \(windowSize) does not match the engine's \(engine.window)")
         try engine.predict(window: input, into: output)
     }
 }

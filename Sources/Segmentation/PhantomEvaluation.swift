@@ -52,10 +52,14 @@ public struct PhantomEvaluation: Codable, Sendable {
     ///     than int8 (its activations are 3× larger), and the comparison would measure the
     ///     tiling, not the precision (measured: agreement 0.974 → 0.993 on phantoms 21-22).
     ///   - options: threads, budget and overlap; the precision is taken from `precisions`.
-    public static func run(model: ModelDirectory, seeds: [UInt64], template: PhantomOptions, precisions: [Precision],
-                           options: SegmentationOptions, logger: Logger, progress: (String) -> Void = { _ in }) throws -> PhantomEvaluation {
-        var evaluation = try run(model: model, seeds: seeds, source: "phantoms", precisions: precisions, options: options, logger: logger,
-                                 progress: progress) { seed in
+    public static func run(
+        model: ModelDirectory, seeds: [UInt64], template: PhantomOptions, precisions: [Precision],
+        options: SegmentationOptions, logger: Logger, progress: (String) -> Void = { _ in }
+    ) throws -> PhantomEvaluation {
+        var evaluation = try run(
+            model: model, seeds: seeds, source: "phantoms", precisions: precisions, options: options, logger: logger,
+            progress: progress
+        ) { seed in
             var phantomOptions = template
             phantomOptions.seed = seed
             let phantom = PhantomGenerator.generate(phantomOptions)
@@ -78,9 +82,11 @@ public struct PhantomEvaluation: Codable, Sendable {
     }
 
     /// The same over scans that `scan` makes for each seed (e.g. synthesized on held-out maps).
-    public static func run(model: ModelDirectory, seeds: [UInt64], source: String, precisions: [Precision], options: SegmentationOptions,
-                           logger: Logger, progress: (String) -> Void = { _ in },
-                           scan: (UInt64) throws -> LabelledScan) throws -> PhantomEvaluation {
+    public static func run(
+        model: ModelDirectory, seeds: [UInt64], source: String, precisions: [Precision], options: SegmentationOptions,
+        logger: Logger, progress: (String) -> Void = { _ in },
+        scan: (UInt64) throws -> LabelledScan
+    ) throws -> PhantomEvaluation {
         precondition((1...2).contains(precisions.count), "one or two precisions")
         let classes = model.manifest.classes
         var cases: [Case] = []
@@ -91,12 +97,17 @@ public struct PhantomEvaluation: Codable, Sendable {
             for precision in precisions {
                 var chosen = options
                 chosen.precision = precision
-                if chosen.window == nil, let w = item.windows?[precisions[0].rawValue] { chosen.window = try WindowShape(d: w[0], h: w[1], w: w[2]) }
+                if chosen.window == nil, let w = item.windows?[precisions[0].rawValue] {
+                    chosen.window = try WindowShape(d: w[0], h: w[1], w: w[2])
+                }
                 let start = ContinuousClock.now
                 let result = try Segmenter(model: model, options: chosen, logger: logger).segment(phantom.image)
-                item.windows = (item.windows ?? [:]).merging([precision.rawValue: [result.window.d, result.window.h, result.window.w]]) { $1 }
+                item.windows = (item.windows ?? [:]).merging([
+                    precision.rawValue: [result.window.d, result.window.h, result.window.w]
+                ]) { $1 }
                 item.secondsPerScan[precision.rawValue] = (ContinuousClock.now - start).inSeconds
-                let overlap = LabelOverlap(prediction: result.labels.voxels, reference: phantom.labels.voxels, labelCount: classes.count)
+                let overlap = LabelOverlap(
+                    prediction: result.labels.voxels, reference: phantom.labels.voxels, labelCount: classes.count)
                 var perOrgan: [String: Double] = [:]
                 for organ in classes.dropFirst() where overlap.reference[organ.id] > 0 {
                     perOrgan[organ.name] = overlap.dice(organ.id)
@@ -114,15 +125,27 @@ public struct PhantomEvaluation: Codable, Sendable {
                 item.meanAgreement = scores.isEmpty ? 1 : scores.reduce(0, +) / Double(scores.count)
                 item.voxelAgreement = Double(overlap.both.reduce(0, +)) / Double(max(1, labels[0].count))
             }
-            progress("seed \(seed)\(phantom.anatomy.map { " (\($0))" } ?? ""): " + precisions.map { String(format: "%@ mean Dice %.3f", $0.rawValue, item.meanDice[$0.rawValue] ?? 0) }
-                .joined(separator: ", ") + (item.meanAgreement.map { String(format: ", agreement %.4f", $0) } ?? "")
-                + (item.windows?[precisions[0].rawValue].map { ", window " + $0.map(String.init).joined(separator: "×") } ?? ""))
+            progress(
+                "seed \(seed)\(phantom.anatomy.map { " (\($0))" } ?? ""): "
+                    + precisions.map {
+                        String(format: "%@ mean Dice %.3f", $0.rawValue, item.meanDice[$0.rawValue] ?? 0)
+                    }
+                    .joined(separator: ", ") + (item.meanAgreement.map { String(format: ", agreement %.4f", $0) } ?? "")
+                    + (item.windows?[precisions[0].rawValue].map {
+                        ", window " + $0.map(String.init).joined(separator: "×")
+                    } ?? ""))
             cases.append(item)
         }
-        var dicePerOrgan: [String: [String: Double]] = [:], meanDice: [String: Double] = [:]
+        var dicePerOrgan: [String: [String: Double]] = [:]
+        var meanDice: [String: Double] = [:]
         for precision in precisions.map(\.rawValue) {
             var sums: [String: (Double, Int)] = [:]
-            for item in cases { for (organ, d) in item.dice[precision] ?? [:] { sums[organ, default: (0, 0)].0 += d; sums[organ, default: (0, 0)].1 += 1 } }
+            for item in cases {
+                for (organ, d) in item.dice[precision] ?? [:] {
+                    sums[organ, default: (0, 0)].0 += d
+                    sums[organ, default: (0, 0)].1 += 1
+                }
+            }
             dicePerOrgan[precision] = sums.mapValues { $0.0 / Double($0.1) }
             let means = cases.compactMap { $0.meanDice[precision] }
             meanDice[precision] = means.isEmpty ? nil : means.reduce(0, +) / Double(means.count)

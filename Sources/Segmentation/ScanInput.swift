@@ -23,8 +23,10 @@ public struct ScanInput: Sendable {
 
     /// A series Ingest read (an empty SeriesInstanceUID is none).
     public init(_ loaded: LoadedSeries, path: String) {
-        self.init(volume: loaded.volume, seriesInstanceUID: loaded.seriesInstanceUID.isEmpty ? nil : loaded.seriesInstanceUID, path: path,
-                  dicomSource: loaded.source)
+        self.init(
+            volume: loaded.volume, seriesInstanceUID: loaded.seriesInstanceUID.isEmpty ? nil : loaded.seriesInstanceUID,
+            path: path,
+            dicomSource: loaded.source)
     }
 
     /// The name of its results folder: the SeriesInstanceUID for DICOM input, the file stem for NIfTI input.

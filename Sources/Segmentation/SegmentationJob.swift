@@ -19,12 +19,15 @@ public struct SegmentationJob {
         public var organs: [OrganStatistics]
     }
 
-    public static func run(_ scan: ScanInput, outputDirectory: String, segmenter: Segmenter, loadSeconds: Double? = nil,
-                           progress: (SegmentationStage, Double) -> Void = { _, _ in }) throws -> Outcome {
+    public static func run(
+        _ scan: ScanInput, outputDirectory: String, segmenter: Segmenter, loadSeconds: Double? = nil,
+        progress: (SegmentationStage, Double) -> Void = { _, _ in }
+    ) throws -> Outcome {
         let result = try segmenter.segment(scan.volume, progress: progress)
         progress(.write, 0)
-        let writer = SegmentationResultWriter(manifest: segmenter.model.manifest, threads: segmenter.options.threads,
-                                              memoryBudgetMiB: segmenter.options.memoryBudgetMiB)
+        let writer = SegmentationResultWriter(
+            manifest: segmenter.model.manifest, threads: segmenter.options.threads,
+            memoryBudgetMiB: segmenter.options.memoryBudgetMiB)
         try ResultFolder.ensureOutputDirectory(outputDirectory)
         // Written whole into a staging folder, then moved into place: a run that fails half-way
         // leaves an earlier result as it was, never mixed with new files.

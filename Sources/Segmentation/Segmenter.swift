@@ -22,8 +22,10 @@ public struct SegmentationOptions: Sendable {
     /// of the shipped model fits in int8 and fp32 on typical scans.
     public static let defaultMemoryBudgetMiB = 512
 
-    public init(precision: Precision? = nil, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
-                memoryBudgetMiB: Int = defaultMemoryBudgetMiB, overlap: Double = 0.5, largestComponentPerOrgan: Bool = true) {
+    public init(
+        precision: Precision? = nil, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
+        memoryBudgetMiB: Int = defaultMemoryBudgetMiB, overlap: Double = 0.5, largestComponentPerOrgan: Bool = true
+    ) {
         self.precision = precision
         self.threads = max(1, threads)
         self.memoryBudgetMiB = memoryBudgetMiB
@@ -47,8 +49,11 @@ public struct SegmentationResult: Sendable {
     /// Seconds per stage (those this step ran).
     public var seconds: [SegmentationStage: Double]
 
-    public init(labels: Volume<UInt8>, preparation: PreparationRecord, window: WindowShape, windowCount: Int, precision: Precision,
-                seconds: [SegmentationStage: Double]) {
+    public init(
+        labels: Volume<UInt8>, preparation: PreparationRecord, window: WindowShape, windowCount: Int,
+        precision: Precision,
+        seconds: [SegmentationStage: Double]
+    ) {
         self.labels = labels
         self.preparation = preparation
         self.window = window
@@ -76,7 +81,9 @@ public final class Segmenter {
     /// Prepares the scan, runs the network over sliding windows and maps the scores back onto
     /// the scan's grid slab by slab as the merger finalizes them.
     /// - Parameter progress: (stage, fraction done in 0...1).
-    public func segment(_ scan: Volume<Int16>, progress: (SegmentationStage, Double) -> Void = { _, _ in }) throws -> SegmentationResult {
+    public func segment(_ scan: Volume<Int16>, progress: (SegmentationStage, Double) -> Void = { _, _ in }) throws
+        -> SegmentationResult
+    {
         var seconds: [SegmentationStage: Double] = [:]
         let clock = ContinuousClock()
         var start = clock.now
@@ -93,42 +100,58 @@ public final class Segmenter {
 
         let classCount = model.manifest.classes.count
         let size = prepared.volume.size
-        let window = try options.window ?? WindowChoice.window(model: model.manifest.window, prepared: size, classCount: classCount, precision: precision,
-                                             fp32Layers: model.manifest.quantization?.fp32Layers ?? [],
-                                             widths: LCOVNetArchitecture.widths(of: model.weights),
-                                             budgetBytes: options.memoryBudgetMiB << 20,
-                                             heldBytes: WindowChoice.heldBytes(scan: scan.size, prepared: size))
-        var engine: LCOVNetEngine? = try LCOVNetEngine(model: model, precision: options.precision, threads: options.threads, window: window)
-        let plan = WindowPlan(volumeSize: size, windowSize: Extent3(window.w, window.h, window.d), overlap: options.overlap)
-        logger.debug("windows planned", metadata: ["window": "\(window)", "windows": "\(plan.origins.count)", "prepared": "\(size)"])
+        let window =
+            try options.window
+            ?? WindowChoice.window(
+                model: model.manifest.window, prepared: size, classCount: classCount, precision: precision,
+                fp32Layers: model.manifest.quantization?.fp32Layers ?? [],
+                widths: LCOVNetArchitecture.widths(of: model.weights),
+                budgetBytes: options.memoryBudgetMiB << 20,
+                heldBytes: WindowChoice.heldBytes(scan: scan.size, prepared: size))
+        var engine: LCOVNetEngine? = try LCOVNetEngine(
+            model: model, precision: options.precision, threads: options.threads, window: window)
+        let plan = WindowPlan(
+            volumeSize: size, windowSize: Extent3(window.w, window.h, window.d), overlap: options.overlap)
+        logger.debug(
+            "windows planned",
+            metadata: ["window": "\(window)", "windows": "\(plan.origins.count)", "prepared": "\(size)"])
         if options.window == nil {
             // A window smaller than the model's costs accuracy (measured: fp32 at 512 MiB on
             // phantom 22, mean Dice 0.837 against 0.861 on the full window), so say so.
             let full = try WindowChoice.fitted(model: model.manifest.window, prepared: size)
             if window != full {
-                logger.warning("window shrunk to fit the memory budget; accuracy may drop", metadata: [
-                    "window": "\(window)", "model_window": "\(full)", "memory_budget_mib": "\(options.memoryBudgetMiB)",
-                    "precision": "\(precision.rawValue)", "hint": "raise the memory budget, or use the int8 model (a third of fp32's activations)"])
+                logger.warning(
+                    "window shrunk to fit the memory budget; accuracy may drop",
+                    metadata: [
+                        "window": "\(window)", "model_window": "\(full)",
+                        "memory_budget_mib": "\(options.memoryBudgetMiB)",
+                        "precision": "\(precision.rawValue)",
+                        "hint": "raise the memory budget, or use the int8 model (a third of fp32's activations)"
+                    ])
             }
         }
         // Beyond the volume's edges the windows see the lowest prepared value, as in training.
         let padding = prepared.record.normalization.minimum
         let labeler = SourceGridLabeler(record: prepared.record, classCount: classCount, threads: options.threads)
         try SlidingWindowInference(plan: plan).run(
-            source: VolumeWindowSource(volume: prepared.volume, padding: padding), predictor: EnginePredictor(engine: engine!),
+            source: VolumeWindowSource(volume: prepared.volume, padding: padding),
+            predictor: EnginePredictor(engine: engine!),
             progress: { done, all in progress(.infer, Double(done) / Double(all)) }
         ) { slab in try labeler.add(slab) }
         // The activations go before the largest-component pass, which needs room of its own.
         engine = nil
-        var pieces = [Int](repeating: 1, count: classCount), lowest = [Bool](repeating: false, count: classCount)
+        var pieces = [Int](repeating: 1, count: classCount)
+        var lowest = [Bool](repeating: false, count: classCount)
         for c in model.manifest.classes where c.id < classCount {
             pieces[c.id] = c.pieces ?? 1
             lowest[c.id] = c.lowestPieces ?? false
         }
-        let labels = try labeler.finish(largestComponentPerOrgan: options.largestComponentPerOrgan, pieces: pieces, lowest: lowest)
+        let labels = try labeler.finish(
+            largestComponentPerOrgan: options.largestComponentPerOrgan, pieces: pieces, lowest: lowest)
         lap(.infer)
-        return SegmentationResult(labels: labels, preparation: prepared.record, window: window, windowCount: plan.origins.count,
-                                  precision: precision, seconds: seconds)
+        return SegmentationResult(
+            labels: labels, preparation: prepared.record, window: window, windowCount: plan.origins.count,
+            precision: precision, seconds: seconds)
     }
 
     /// What segmenting a scan on `geometry` needs at least (MiB): the labels on its grid, the
@@ -138,9 +161,10 @@ public final class Segmenter {
     public func leastMemoryMiB(for geometry: Geometry) throws -> Int {
         let size = try Preparation.uncroppedSize(of: geometry, as: model.manifest.input)
         try Plausibility.checkVoxelCount([size.i, size.j, size.k], path: "the prepared grid")
-        let window = try WindowChoice.smallestWindowBytes(model: model.manifest.window, prepared: size, classCount: model.manifest.classes.count,
-                                                          precision: precision, fp32Layers: model.manifest.quantization?.fp32Layers ?? [],
-                                                          widths: LCOVNetArchitecture.widths(of: model.weights))
+        let window = try WindowChoice.smallestWindowBytes(
+            model: model.manifest.window, prepared: size, classCount: model.manifest.classes.count,
+            precision: precision, fp32Layers: model.manifest.quantization?.fp32Layers ?? [],
+            widths: LCOVNetArchitecture.widths(of: model.weights))
         let held = WindowChoice.heldBytes(scan: geometry.size, prepared: size) - WindowChoice.reserveBytes
         return (held + window + (1 << 20) - 1) >> 20
     }
@@ -150,8 +174,10 @@ public final class Segmenter {
     func checkMemoryBudget(_ geometry: Geometry) throws {
         let need = try leastMemoryMiB(for: geometry)
         guard need <= options.memoryBudgetMiB else {
-            throw PlausibilityError(.overMemoryBudget, path: "the scan",
-                                    detail: "\(geometry.size) voxels need at least \(need) MiB; the budget is \(options.memoryBudgetMiB) MiB")
+            throw PlausibilityError(
+                .overMemoryBudget, path: "the scan",
+                detail:
+                    "\(geometry.size) voxels need at least \(need) MiB; the budget is \(options.memoryBudgetMiB) MiB")
         }
     }
 }

@@ -20,7 +20,8 @@ public enum ShippedModels {
 
     /// Where `defaultModel` looks, for messages.
     public static var searched: String {
-        "$LCOVNET_MODEL, the source tree's Models/default, " + installedRoots.map { "\($0)/default" }.joined(separator: ", ")
+        "$LCOVNET_MODEL, the source tree's Models/default, "
+            + installedRoots.map { "\($0)/default" }.joined(separator: ", ")
     }
 
     static func locate(_ name: String, variable: String, marker: String, environment: [String: String]) -> String? {

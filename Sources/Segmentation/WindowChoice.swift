@@ -25,17 +25,22 @@ enum WindowChoice {
     }
 
     /// - Parameter fp32Layers: an int8 model's layers kept in fp32 (they change its activations' size).
-    static func window(model: [Int], prepared size: Extent3, classCount: Int, precision: Precision, fp32Layers: [String] = [],
-                       widths: [Int] = LCOVNetArchitecture.widths, budgetBytes: Int, heldBytes: Int = 0) throws -> WindowShape {
+    static func window(
+        model: [Int], prepared size: Extent3, classCount: Int, precision: Precision, fp32Layers: [String] = [],
+        widths: [Int] = LCOVNetArchitecture.widths, budgetBytes: Int, heldBytes: Int = 0
+    ) throws -> WindowShape {
         let full = try fitted(model: model, prepared: size)
-        var d = full.d, h = full.h, w = full.w
+        var d = full.d
+        var h = full.h
+        var w = full.w
         // What grows with the window (the engine's activations, one input and one output window,
         // the merger's ring and a finalized slab) gets at most half the budget, and no more than
         // the labels on the scan's grid and the other holdings leave: a long scan gets a
         // shallower window, not a bigger peak.
         func bytes() throws -> Int {
-            windowBytes(try WindowShape(d: d, h: h, w: w), prepared: size, classCount: classCount, precision: precision,
-                        fp32Layers: fp32Layers, widths: widths)
+            windowBytes(
+                try WindowShape(d: d, h: h, w: w), prepared: size, classCount: classCount, precision: precision,
+                fp32Layers: fp32Layers, widths: widths)
         }
         let budgetBytes = min(budgetBytes / 2, budgetBytes - heldBytes)
         while d > 32, try bytes() > budgetBytes { d -= 16 }
@@ -47,19 +52,25 @@ enum WindowChoice {
 
     /// What the smallest window this choice falls back to (32 deep, at most 64 across) needs
     /// while it runs over a volume of `size`: below this no budget can be kept.
-    static func smallestWindowBytes(model: [Int], prepared size: Extent3, classCount: Int, precision: Precision,
-                                    fp32Layers: [String], widths: [Int]) throws -> Int {
+    static func smallestWindowBytes(
+        model: [Int], prepared size: Extent3, classCount: Int, precision: Precision,
+        fp32Layers: [String], widths: [Int]
+    ) throws -> Int {
         let full = try fitted(model: model, prepared: size)
-        return windowBytes(try WindowShape(d: 32, h: min(full.h, 64), w: min(full.w, 64)), prepared: size, classCount: classCount,
-                           precision: precision, fp32Layers: fp32Layers, widths: widths)
+        return windowBytes(
+            try WindowShape(d: 32, h: min(full.h, 64), w: min(full.w, 64)), prepared: size, classCount: classCount,
+            precision: precision, fp32Layers: fp32Layers, widths: widths)
     }
 
     /// What grows with the window while it runs: the engine's activations, one input and one
     /// output window, the merger's ring and a finalized slab.
-    static func windowBytes(_ window: WindowShape, prepared size: Extent3, classCount: Int, precision: Precision,
-                            fp32Layers: [String], widths: [Int]) -> Int {
+    static func windowBytes(
+        _ window: WindowShape, prepared size: Extent3, classCount: Int, precision: Precision,
+        fp32Layers: [String], widths: [Int]
+    ) -> Int {
         LCOVNetEngine.estimatedArenaBytes(window: window, precision: precision, fp32Layers: fp32Layers, widths: widths)
-            + SlidingWindowInference.workingBytes(volumeSize: size, windowSize: Extent3(window.w, window.h, window.d), classCount: classCount)
+            + SlidingWindowInference.workingBytes(
+                volumeSize: size, windowSize: Extent3(window.w, window.h, window.d), classCount: classCount)
             + classCount * window.d * size.sliceCount * MemoryLayout<Float>.stride
     }
 

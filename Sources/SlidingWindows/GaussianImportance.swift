@@ -1,8 +1,9 @@
 import Volumes
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #else
-import Darwin
+    import Darwin
 #endif
 
 /// Per-voxel weights of a window's predictions: a Gaussian centred on the window with sigma
@@ -16,10 +17,13 @@ public struct GaussianImportance: Sendable {
     public init(windowSize: Extent3, sigmaScale: Double = 1.0 / 8, floor: Float = 1e-3) {
         self.windowSize = windowSize
         func axis(_ n: Int) -> [Double] {
-            let centre = Double(n - 1) / 2, sigma = max(Double(n) * sigmaScale, 1e-6)
+            let centre = Double(n - 1) / 2
+            let sigma = max(Double(n) * sigmaScale, 1e-6)
             return (0..<n).map { exp(-pow(Double($0) - centre, 2) / (2 * sigma * sigma)) }
         }
-        let wi = axis(windowSize.i), wj = axis(windowSize.j), wk = axis(windowSize.k)
+        let wi = axis(windowSize.i)
+        let wj = axis(windowSize.j)
+        let wk = axis(windowSize.k)
         let peak = wi.max()! * wj.max()! * wk.max()!
         var w = [Float](repeating: 0, count: windowSize.count)
         var n = 0

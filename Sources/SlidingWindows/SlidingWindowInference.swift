@@ -23,12 +23,16 @@ public struct SlidingWindowInference {
     }
 
     /// - Parameter progress: called after each window with (windows done, windows in all).
-    public func run(source: some WindowSource, predictor: some WindowPredictor,
-                    progress: (Int, Int) -> Void = { _, _ in },
-                    consume: (ScoreSlab) throws -> Void) throws {
+    public func run(
+        source: some WindowSource, predictor: some WindowPredictor,
+        progress: (Int, Int) -> Void = { _, _ in },
+        consume: (ScoreSlab) throws -> Void
+    ) throws {
         precondition(source.size == plan.volumeSize)
-        let w = plan.windowSize, classes = predictor.classCount
-        let merger = StreamingMerger(volumeSize: plan.volumeSize, windowSize: w, classCount: classes, importance: importance)
+        let w = plan.windowSize
+        let classes = predictor.classCount
+        let merger = StreamingMerger(
+            volumeSize: plan.volumeSize, windowSize: w, classCount: classes, importance: importance)
         var input = [Float](repeating: 0, count: w.count)
         var output = [Float](repeating: 0, count: classes * w.count)
         for (n, origin) in plan.origins.enumerated() {

@@ -13,8 +13,8 @@ public final class StreamingMerger {
     public let classCount: Int
     private let importance: [Float]
     private let ringDepth: Int
-    private var sums: [Float]      // [c][ring slot][j][i]
-    private var weights: [Float]   // [ring slot][j][i]
+    private var sums: [Float]  // [c][ring slot][j][i]
+    private var weights: [Float]  // [ring slot][j][i]
     /// First slice not yet finalized.
     public private(set) var finalizedUpTo = 0
 
@@ -39,7 +39,10 @@ public final class StreamingMerger {
     public func aggregate(_ scores: UnsafeBufferPointer<Float>, at origin: SIMD3<Int>) {
         precondition(scores.count == classCount * windowSize.count)
         precondition(origin.z >= finalizedUpTo, "a window reached back into finalized slices")
-        let n = volumeSize, w = windowSize, plane = n.sliceCount, ring = ringDepth
+        let n = volumeSize
+        let w = windowSize
+        let plane = n.sliceCount
+        let ring = ringDepth
         let kRange = max(0, -origin.z)..<min(w.k, n.k - origin.z)
         let jRange = max(0, -origin.y)..<min(w.j, n.j - origin.y)
         let iRange = max(0, -origin.x)..<min(w.i, n.i - origin.x)
@@ -48,8 +51,10 @@ public final class StreamingMerger {
         sums.withUnsafeMutableBufferPointer { sumBuffer in
             weights.withUnsafeMutableBufferPointer { weightBuffer in
                 importance.withUnsafeBufferPointer { importanceBuffer in
-                    nonisolated(unsafe) let sum = sumBuffer, weight = weightBuffer
-                    nonisolated(unsafe) let gauss = importanceBuffer, input = scores
+                    nonisolated(unsafe) let sum = sumBuffer
+                    nonisolated(unsafe) let weight = weightBuffer
+                    nonisolated(unsafe) let gauss = importanceBuffer
+                    nonisolated(unsafe) let input = scores
                     // One task per class plus one for the weights: disjoint outputs.
                     DispatchQueue.concurrentPerform(iterations: classes + 1) { c in
                         for k in kRange {
@@ -60,7 +65,8 @@ public final class StreamingMerger {
                                 if c == classes {
                                     for i in iRange { weight[dst + i] += gauss[src + i] }
                                 } else {
-                                    let cs = c * w.count + src, cd = c * ring * plane + dst
+                                    let cs = c * w.count + src
+                                    let cd = c * ring * plane + dst
                                     for i in iRange { sum[cd + i] += gauss[src + i] * input[cs + i] }
                                 }
                             }
@@ -75,9 +81,14 @@ public final class StreamingMerger {
     public func finalize(upTo limit: Int) -> ScoreSlab? {
         let end = min(limit, volumeSize.k)
         guard end > finalizedUpTo else { return nil }
-        let n = volumeSize, plane = n.sliceCount, depth = end - finalizedUpTo
+        let n = volumeSize
+        let plane = n.sliceCount
+        let depth = end - finalizedUpTo
         let slabSize = Extent3(n.i, n.j, depth)
-        let classes = classCount, ring = ringDepth, first = finalizedUpTo, slabCount = slabSize.count
+        let classes = classCount
+        let ring = ringDepth
+        let first = finalizedUpTo
+        let slabCount = slabSize.count
         var out = [Float](repeating: 0, count: classes * slabCount)
         var inverse = [Float](repeating: 0, count: plane)
         // Raw buffers and contiguous rows: indexing the class's arrays voxel by voxel paid an

@@ -6,7 +6,8 @@ public protocol WindowPredictor {
     var classCount: Int { get }
     /// `input`: one channel, `windowSize.count` values (1×1×D×H×W, W fastest).
     /// `output`: `classCount × windowSize.count` values (C×D×H×W, W fastest), overwritten.
-    func predict(_ input: UnsafeBufferPointer<Float>, windowSize: Extent3, into output: UnsafeMutableBufferPointer<Float>) throws
+    func predict(
+        _ input: UnsafeBufferPointer<Float>, windowSize: Extent3, into output: UnsafeMutableBufferPointer<Float>) throws
 }
 
 /// Where window inputs come from: copies a box of the prepared volume into a buffer, filling

@@ -23,7 +23,8 @@ public struct AnatomyMaps: Sendable {
         for entry in entries {
             var isDirectory: ObjCBool = false
             if fm.fileExists(atPath: "\(folder)/\(entry)", isDirectory: &isDirectory), isDirectory.boolValue {
-                for inner in (try? fm.contentsOfDirectory(atPath: "\(folder)/\(entry)")) ?? [] where Self.isLabelMap(inner) {
+                for inner in (try? fm.contentsOfDirectory(atPath: "\(folder)/\(entry)")) ?? []
+                where Self.isLabelMap(inner) {
                     found.append("\(entry)/\(inner)")
                 }
             } else if Self.isLabelMap(entry) {
@@ -66,7 +67,8 @@ public enum SynthesisError: Error, CustomStringConvertible {
         switch self {
         case .noLabelMaps(let folder): "\(folder): no label maps (.nii, .nii.gz, .nii.zst) found"
         case .notWORDLabels(let path, let value): "\(path): label \(value) is not one of WORD's 0-16"
-        case .missingOrgans(let path): "\(path): the map lacks the kidneys or femoral heads the synthesizer places the skeleton by"
+        case .missingOrgans(let path):
+            "\(path): the map lacks the kidneys or femoral heads the synthesizer places the skeleton by"
         }
     }
 }

@@ -1,9 +1,10 @@
 import Phantom
 import Volumes
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #else
-import Darwin
+    import Darwin
 #endif
 
 /// Per-label bounding boxes of a label map, in patient millimetres (LPS).
@@ -34,12 +35,18 @@ struct LabelBoxes {
         lower = []
         upper = []
         for l in 0..<classCount {
-            guard present[l] else { lower.append(.zero); upper.append(.zero); continue }
+            guard present[l] else {
+                lower.append(.zero)
+                upper.append(.zero)
+                continue
+            }
             // The box of the eight corners in patient space (the grid may be flipped).
-            var a = SIMD3(repeating: Double.infinity), b = SIMD3(repeating: -Double.infinity)
+            var a = SIMD3(repeating: Double.infinity)
+            var b = SIMD3(repeating: -Double.infinity)
             for c in 0..<8 {
-                let idx = SIMD3(Double(c & 1 == 0 ? lo[l].x : hi[l].x), Double(c & 2 == 0 ? lo[l].y : hi[l].y),
-                                Double(c & 4 == 0 ? lo[l].z : hi[l].z))
+                let idx = SIMD3(
+                    Double(c & 1 == 0 ? lo[l].x : hi[l].x), Double(c & 2 == 0 ? lo[l].y : hi[l].y),
+                    Double(c & 4 == 0 ? lo[l].z : hi[l].z))
                 let p = labels.geometry.point(atIndex: idx)
                 a = pointwiseMin(a, p)
                 b = pointwiseMax(b, p)
@@ -51,7 +58,8 @@ struct LabelBoxes {
 
     /// The box around every organ.
     var all: (SIMD3<Double>, SIMD3<Double>) {
-        var a = SIMD3(repeating: Double.infinity), b = SIMD3(repeating: -Double.infinity)
+        var a = SIMD3(repeating: Double.infinity)
+        var b = SIMD3(repeating: -Double.infinity)
         for l in 1..<present.count where present[l] {
             a = pointwiseMin(a, lower[l])
             b = pointwiseMax(b, upper[l])
@@ -70,7 +78,10 @@ struct AnatomyWarp {
     let displacement: VectorNoise
     let amplitude: Double
 
-    init(_ p: SynthesisParameters, centre: SIMD3<Double>, span: (SIMD3<Double>, SIMD3<Double>), using rng: inout SeededGenerator) {
+    init(
+        _ p: SynthesisParameters, centre: SIMD3<Double>, span: (SIMD3<Double>, SIMD3<Double>),
+        using rng: inout SeededGenerator
+    ) {
         self.centre = centre
         let (a, b, c) = (p.rotation[0], p.rotation[1], p.rotation[2])
         let rx = Matrix3(columns: [1, 0, 0], [0, cos(a), sin(a)], [0, -sin(a), cos(a)])
@@ -88,7 +99,8 @@ struct AnatomyWarp {
 
     /// The labels of `source` on `grid`, nearest neighbour (0 outside the source).
     func labels(from source: Volume<UInt8>, on grid: Geometry, threads: Int) -> [UInt8] {
-        let n = grid.size, m = source.size
+        let n = grid.size
+        let m = source.size
         let sourceScale = 1 / source.geometry.spacing
         let dirInverse = source.geometry.direction.inverse
         let origin = grid.origin
@@ -108,7 +120,9 @@ struct AnatomyWarp {
                             let d = displacement.value(p) * (amplitude / 1.6)
                             let q = centre + inverse * (p - centre) + d
                             let idx = (dirInverse * (q - source.geometry.origin)) * sourceScale
-                            let si = Int((idx.x).rounded()), sj = Int((idx.y).rounded()), sk = Int((idx.z).rounded())
+                            let si = Int((idx.x).rounded())
+                            let sj = Int((idx.y).rounded())
+                            let sk = Int((idx.z).rounded())
                             guard si >= 0, sj >= 0, sk >= 0, si < m.i, sj < m.j, sk < m.k else { continue }
                             o[i + n.i * (j + n.j * k)] = s[si + m.i * (sj + m.j * sk)]
                         }

@@ -1,9 +1,10 @@
 import Phantom
 import Volumes
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #else
-import Darwin
+    import Darwin
 #endif
 
 /// A synthesized CT with its 16 WORD labels on the same (scanner) grid.
@@ -23,8 +24,10 @@ public enum CTSynthesizer {
     /// Fine-grid voxels above which the field of view is shortened (memory and time per scan).
     static let voxelBudget = 56_000_000
 
-    public static func synthesize(_ source: Volume<UInt8>, anatomy: String, _ options: SynthesisOptions,
-                                  threads: Int = 1) throws -> SynthesizedScan {
+    public static func synthesize(
+        _ source: Volume<UInt8>, anatomy: String, _ options: SynthesisOptions,
+        threads: Int = 1
+    ) throws -> SynthesizedScan {
         var rng = SeededGenerator(seed: options.seed &* 0x2545_F491_4F6C_DD1D)
         var p = SynthesisParameters.draw(options, anatomy: anatomy, using: &rng)
         let boxes = LabelBoxes(source)
@@ -37,23 +40,27 @@ public enum CTSynthesizer {
         let warp = AnatomyWarp(p, centre: centre, span: (lo - 200, hi + 200), using: &warpRng)
 
         // The whole warped anatomy on a coarse grid, for the trunk's layout.
-        var outLo = SIMD3(repeating: Double.infinity), outHi = SIMD3(repeating: -Double.infinity)
+        var outLo = SIMD3(repeating: Double.infinity)
+        var outHi = SIMD3(repeating: -Double.infinity)
         for c in 0..<8 {
-            let q = warp.forwardPoint(SIMD3(c & 1 == 0 ? lo.x : hi.x, c & 2 == 0 ? lo.y : hi.y, c & 4 == 0 ? lo.z : hi.z))
+            let q = warp.forwardPoint(
+                SIMD3(c & 1 == 0 ? lo.x : hi.x, c & 2 == 0 ? lo.y : hi.y, c & 4 == 0 ? lo.z : hi.z))
             outLo = pointwiseMin(outLo, q)
             outHi = pointwiseMax(outHi, q)
         }
         outLo -= 20
         outHi += 20
         let coarse = grid(outLo, outHi, spacing: SIMD3(2, 2, 3))
-        let layout = try TrunkLayout(labels: warp.labels(from: source, on: coarse, threads: threads), grid: coarse, kidneyFat: p.perirenalFatMM)
+        let layout = try TrunkLayout(
+            labels: warp.labels(from: source, on: coarse, threads: threads), grid: coarse, kidneyFat: p.perirenalFatMM)
 
         // The scanner's field of view along z, then in-plane round the body with a margin.
         var fovRng = rng.fork(2)
         var (bottom, top) = fieldOfView(p.fieldOfView, layout, using: &fovRng)
         bottom = max(bottom, outLo.z)
         top = min(top, outHi.z)
-        let (boxLo, boxHi) = layout.bodyBox(from: bottom, to: top, margin: p.visceralFatMM + p.abdominalWallMM + 1.5 * p.subcutaneousFatMM + 15)
+        let (boxLo, boxHi) = layout.bodyBox(
+            from: bottom, to: top, margin: p.visceralFatMM + p.abdominalWallMM + 1.5 * p.subcutaneousFatMM + 15)
         let spineBack = layout.kidneyCentre.y + 100 + p.subcutaneousFatMM + (p.table ? 45 : 10)
         var fineLo = SIMD3(boxLo.x, boxLo.y, bottom)
         var fineHi = SIMD3(boxHi.x, max(boxHi.y, spineBack), top)
@@ -75,13 +82,17 @@ public enum CTSynthesizer {
         var valueRng = rng.fork(4)
         let values = TissueValues(phase: p.phase, randomContrast: p.randomContrast, using: &valueRng)
         var appearanceRng = rng.fork(5)
-        let appearance = OrganAppearance(values: values, parameters: p, boxes: LabelBoxes(Volume(geometry: fine, voxels: labels)),
-                                         span: (fineLo - 10, fineHi + 10), using: &appearanceRng)
-        var hu = render(labels: labels, grid: fine, painter: painter, appearance: appearance, values: values, threads: threads)
+        let appearance = OrganAppearance(
+            values: values, parameters: p, boxes: LabelBoxes(Volume(geometry: fine, voxels: labels)),
+            span: (fineLo - 10, fineHi + 10), using: &appearanceRng)
+        var hu = render(
+            labels: labels, grid: fine, painter: painter, appearance: appearance, values: values, threads: threads)
         var implantRng = rng.fork(7)
-        HipImplants.paint(&hu, grid: fine, layout: layout, sides: p.hipImplants.map { $0 == "left" ? 0 : 1 }, using: &implantRng)
+        HipImplants.paint(
+            &hu, grid: fine, layout: layout, sides: p.hipImplants.map { $0 == "left" ? 0 : 1 }, using: &implantRng)
         var scannerRng = rng.fork(6)
-        let scan = ScannerModel.acquire(&hu, labels: labels, fine: fine, parameters: p, layout: layout, using: &scannerRng)
+        let scan = ScannerModel.acquire(
+            &hu, labels: labels, fine: fine, parameters: p, layout: layout, using: &scannerRng)
         p.anatomy = anatomy
         return SynthesizedScan(image: scan.image, labels: scan.labels, parameters: p)
     }
@@ -93,7 +104,8 @@ public enum CTSynthesizer {
     }
 
     /// The z range (bottom, top) the scan covers, by the kind of examination.
-    static func fieldOfView(_ kind: FieldOfView, _ l: TrunkLayout, using rng: inout SeededGenerator) -> (Double, Double) {
+    static func fieldOfView(_ kind: FieldOfView, _ l: TrunkLayout, using rng: inout SeededGenerator) -> (Double, Double)
+    {
         let top = l.liverTop + rng.uniform(10...50)
         let belowHeads = l.headBottom - rng.uniform(0...30)
         switch kind {
@@ -104,13 +116,16 @@ public enum CTSynthesizer {
     }
 
     /// HU on the fine grid: the trunk's tissues where the label is 0, the organs' appearance elsewhere.
-    static func render(labels: [UInt8], grid: Geometry, painter: TrunkPainter, appearance: OrganAppearance,
-                       values: TissueValues, threads: Int) -> [Float] {
+    static func render(
+        labels: [UInt8], grid: Geometry, painter: TrunkPainter, appearance: OrganAppearance,
+        values: TissueValues, threads: Int
+    ) -> [Float] {
         let n = grid.size
         let discs = painter.tubes.bucketed(slices: (0..<n.k).map { grid.origin.z + grid.spacing.z * Double($0) })
         var hu = [Float](repeating: 0, count: n.count)
         var tissue = [UInt8](repeating: 0, count: n.count)
-        let texture = appearance.texture, coarse = appearance.coarse
+        let texture = appearance.texture
+        let coarse = appearance.coarse
         labels.withUnsafeBufferPointer { labelBuffer in
             nonisolated(unsafe) let lab = labelBuffer
             tissue.withUnsafeMutableBufferPointer { tissueBuffer in
@@ -129,7 +144,8 @@ public enum CTSynthesizer {
                                 let q = SIMD3(grid.origin.x + grid.spacing.x * Double(i), y, z)
                                 let l = lab[v]
                                 if l != 0 {
-                                    out[v] = appearance.hu(label: l, at: q, depth: Double(depth[i + n.i * j]), piece: pieces[i + n.i * j])
+                                    out[v] = appearance.hu(
+                                        label: l, at: q, depth: Double(depth[i + n.i * j]), piece: pieces[i + n.i * j])
                                     continue
                                 }
                                 let code = Int(tis[v])
@@ -138,7 +154,11 @@ public enum CTSynthesizer {
                                 } else {
                                     let t = Tissue(rawValue: code) ?? .air
                                     var value = values[t]
-                                    if t != .air { value += texture.value(q) * values.textureOf(t) + coarse.value(q) * values.textureOf(t) * 0.5 }
+                                    if t != .air {
+                                        value +=
+                                            texture.value(q) * values.textureOf(t) + coarse.value(q)
+                                            * values.textureOf(t) * 0.5
+                                    }
                                     out[v] = value
                                 }
                             }
@@ -158,7 +178,8 @@ enum InPlaneDepth {
         let base = n.i * n.j * k
         let big: Float = 1e9
         var d = [Float](repeating: 0, count: n.i * n.j)
-        let a = Float(spacing), b = Float(spacing * 2.0.squareRoot())
+        let a = Float(spacing)
+        let b = Float(spacing * 2.0.squareRoot())
         for j in 0..<n.j {
             for i in 0..<n.i {
                 let l = labels[base + i + n.i * j]

@@ -1,9 +1,10 @@
 import Phantom
 import Volumes
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #else
-import Darwin
+    import Darwin
 #endif
 
 /// Total hip replacements and the artifacts their metal brings. Abdominal CT of older patients
@@ -20,26 +21,34 @@ enum HipImplants {
     static let metalThreshold: Float = 2200
 
     /// Draws the implants on the fine grid. `sides`: 0 left, 1 right (the femoral heads of `layout`).
-    static func paint(_ hu: inout [Float], grid: Geometry, layout: TrunkLayout, sides: [Int], using rng: inout SeededGenerator) {
+    static func paint(
+        _ hu: inout [Float], grid: Geometry, layout: TrunkLayout, sides: [Int], using rng: inout SeededGenerator
+    ) {
         let n = grid.size
         let (o, s) = (grid.origin, grid.spacing)
         for index in sides {
             let side = index == 0 ? 1.0 : -1.0  // LPS: the left hip lies towards +x
-            let head = layout.heads[index], r = layout.headRadius
+            let head = layout.heads[index]
+            let r = layout.headRadius
             let ball = r * rng.uniform(0.75...0.9)
-            let cupInner = r + rng.uniform(0.5...2), cupOuter = cupInner + rng.uniform(2.5...4.5)
+            let cupInner = r + rng.uniform(0.5...2)
+            let cupOuter = cupInner + rng.uniform(2.5...4.5)
             // The cup's dome points medially and up; its opening faces out and down.
             let dome = SIMD3(-side * 0.6, 0, 0.8)
             let neckEnd = head + SIMD3(side * (r + 28), -6, -r - 12)
             let stem: [(SIMD3<Double>, SIMD3<Double>, Double)] = [
                 (head, neckEnd, rng.uniform(6...8)),
-                (neckEnd, neckEnd + SIMD3(-side * 4, -2, -rng.uniform(90...150)), rng.uniform(6...9)),
+                (neckEnd, neckEnd + SIMD3(-side * 4, -2, -rng.uniform(90...150)), rng.uniform(6...9))
             ]
             let reach = SIMD3(r + 60, max(cupOuter + 5, 25), 0)
-            let lo = head - reach - SIMD3(0, 0, 170), hi = head + reach + SIMD3(0, 0, cupOuter + 5)
-            let i0 = max(0, Int(((lo.x - o.x) / s.x).rounded(.down))), i1 = min(n.i - 1, Int(((hi.x - o.x) / s.x).rounded(.up)))
-            let j0 = max(0, Int(((lo.y - o.y) / s.y).rounded(.down))), j1 = min(n.j - 1, Int(((hi.y - o.y) / s.y).rounded(.up)))
-            let k0 = max(0, Int(((lo.z - o.z) / s.z).rounded(.down))), k1 = min(n.k - 1, Int(((hi.z - o.z) / s.z).rounded(.up)))
+            let lo = head - reach - SIMD3(0, 0, 170)
+            let hi = head + reach + SIMD3(0, 0, cupOuter + 5)
+            let i0 = max(0, Int(((lo.x - o.x) / s.x).rounded(.down)))
+            let i1 = min(n.i - 1, Int(((hi.x - o.x) / s.x).rounded(.up)))
+            let j0 = max(0, Int(((lo.y - o.y) / s.y).rounded(.down)))
+            let j1 = min(n.j - 1, Int(((hi.y - o.y) / s.y).rounded(.up)))
+            let k0 = max(0, Int(((lo.z - o.z) / s.z).rounded(.down)))
+            let k1 = min(n.k - 1, Int(((hi.z - o.z) / s.z).rounded(.up)))
             guard i0 <= i1, j0 <= j1, k0 <= k1 else { continue }
             for k in k0...k1 {
                 for j in j0...j1 {
@@ -47,10 +56,14 @@ enum HipImplants {
                         let q = o + s * SIMD3(Double(i), Double(j), Double(k))
                         let d = q - head
                         let distance = (d * d).sum().squareRoot()
-                        var metal = distance <= ball
+                        var metal =
+                            distance <= ball
                             || (distance >= cupInner && distance <= cupOuter && (d * dome).sum() > -0.15 * distance)
                         if !metal {
-                            for (a, b, radius) in stem where segmentDistance(q, a, b) <= radius { metal = true; break }
+                            for (a, b, radius) in stem where segmentDistance(q, a, b) <= radius {
+                                metal = true
+                                break
+                            }
                         }
                         if metal { hu[i + n.i * (j + n.j * k)] = metalHU }
                     }
@@ -60,7 +73,8 @@ enum HipImplants {
     }
 
     static func segmentDistance(_ q: SIMD3<Double>, _ a: SIMD3<Double>, _ b: SIMD3<Double>) -> Double {
-        let ab = b - a, t = min(1, max(0, ((q - a) * ab).sum() / (ab * ab).sum()))
+        let ab = b - a
+        let t = min(1, max(0, ((q - a) * ab).sum() / (ab * ab).sum()))
         let d = q - (a + ab * t)
         return (d * d).sum().squareRoot()
     }
@@ -69,20 +83,27 @@ enum HipImplants {
     /// each implant's centroid at angles drawn once per scan (mostly dark, some bright), fading
     /// with distance, their strength growing with the metal's cross-section; with metal on both
     /// sides, a dark band between the two.
-    static func addStreaks(_ image: inout [Float], geometry g: Geometry, layout: TrunkLayout, using rng: inout SeededGenerator) {
-        let n = g.size, plane = n.i * n.j
+    static func addStreaks(
+        _ image: inout [Float], geometry g: Geometry, layout: TrunkLayout, using rng: inout SeededGenerator
+    ) {
+        let n = g.size
+        let plane = n.i * n.j
         let midline = (layout.heads[0].x + layout.heads[1].x) / 2
-        let strength = rng.uniform(150...600), fade = rng.uniform(60...160)
+        let strength = rng.uniform(150...600)
+        let fade = rng.uniform(60...160)
         // Each line by its unit normal (the distance across it is one dot product per pixel).
         let lines = (0..<Int(rng.uniform(10...24))).map { _ in
             let angle = rng.uniform(0...Double.pi)
-            return (normal: SIMD2(sin(angle), -cos(angle)), amplitude: rng.uniform(-1...0.5), width: rng.uniform(0.8...2.5))
+            return (
+                normal: SIMD2(sin(angle), -cos(angle)), amplitude: rng.uniform(-1...0.5), width: rng.uniform(0.8...2.5)
+            )
         }
         let band = (depth: rng.uniform(300...900), width: rng.uniform(3...8))
         // A full ball's cross-section: the metal at which streaks reach full strength.
         let fullArea = Double.pi * layout.headRadius * layout.headRadius * 0.6 / (g.spacing.x * g.spacing.y)
         for k in 0..<n.k {
-            var count = [0.0, 0.0], sum = [SIMD2<Double>.zero, .zero]
+            var count = [0.0, 0.0]
+            var sum = [SIMD2<Double>.zero, .zero]
             for j in 0..<n.j {
                 for i in 0..<n.i where image[k * plane + i + n.i * j] > metalThreshold {
                     let p = SIMD2(g.origin.x + g.spacing.x * Double(i), g.origin.y + g.spacing.y * Double(j))
@@ -91,7 +112,9 @@ enum HipImplants {
                     sum[side] += p
                 }
             }
-            let sources = (0..<2).filter { count[$0] > 0 }.map { (centre: sum[$0] / count[$0], weight: min(1, (count[$0] / fullArea).squareRoot())) }
+            let sources = (0..<2).filter { count[$0] > 0 }.map {
+                (centre: sum[$0] / count[$0], weight: min(1, (count[$0] / fullArea).squareRoot()))
+            }
             guard !sources.isEmpty else { continue }
             for j in 0..<n.j {
                 let y = g.origin.y + g.spacing.y * Double(j)
@@ -111,11 +134,13 @@ enum HipImplants {
                         }
                     }
                     if sources.count == 2 {
-                        let a = sources[0].centre, ab = sources[1].centre - a
+                        let a = sources[0].centre
+                        let ab = sources[1].centre - a
                         let t = ((p - a) * ab).sum() / (ab * ab).sum()
                         if t > 0, t < 1 {
                             let d = p - (a + ab * t)
-                            change -= band.depth * min(sources[0].weight, sources[1].weight)
+                            change -=
+                                band.depth * min(sources[0].weight, sources[1].weight)
                                 * exp(-(d * d).sum() / (2 * band.width * band.width))
                         }
                     }

@@ -19,8 +19,10 @@ enum LumenLevels {
     /// The piece of each voxel of slice k whose label layers (zero elsewhere): its 4-connected
     /// piece of the slice, with the gas fraction read at the piece's centre from `fraction`
     /// (so neighbouring slices of one segment agree).
-    static func slice(_ k: Int, labels: UnsafeBufferPointer<UInt8>, grid: Geometry,
-                      fraction: (UInt8, SIMD3<Double>) -> Double) -> [Piece] {
+    static func slice(
+        _ k: Int, labels: UnsafeBufferPointer<UInt8>, grid: Geometry,
+        fraction: (UInt8, SIMD3<Double>) -> Double
+    ) -> [Piece] {
         let n = grid.size
         let base = n.i * n.j * k
         var pieces = [Piece](repeating: Piece(), count: n.i * n.j)
@@ -33,11 +35,16 @@ enum LumenLevels {
             members.removeAll(keepingCapacity: true)
             stack.append(start)
             seen[start] = true
-            var top = Int.max, bottom = Int.min, sumI = 0
+            var top = Int.max
+            var bottom = Int.min
+            var sumI = 0
             while let v = stack.popLast() {
                 members.append(v)
-                let i = v % n.i, j = v / n.i
-                top = min(top, j); bottom = max(bottom, j); sumI += i
+                let i = v % n.i
+                let j = v / n.i
+                top = min(top, j)
+                bottom = max(bottom, j)
+                sumI += i
                 // The four neighbours, without building an array per voxel.
                 func visit(_ w: Int) {
                     guard !seen[w], labels[base + w] == l else { return }
@@ -49,12 +56,14 @@ enum LumenLevels {
                 if j > 0 { visit(v - n.i) }
                 if j < n.j - 1 { visit(v + n.i) }
             }
-            let centre = SIMD3(grid.origin.x + grid.spacing.x * Double(sumI) / Double(members.count),
-                               grid.origin.y + grid.spacing.y * Double(top + bottom) / 2,
-                               grid.origin.z + grid.spacing.z * Double(k))
-            let piece = Piece(top: Float(grid.origin.y + grid.spacing.y * (Double(top) - 0.5)),
-                              height: Float(grid.spacing.y * Double(bottom - top + 1)),
-                              gasFraction: Float(fraction(l, centre)))
+            let centre = SIMD3(
+                grid.origin.x + grid.spacing.x * Double(sumI) / Double(members.count),
+                grid.origin.y + grid.spacing.y * Double(top + bottom) / 2,
+                grid.origin.z + grid.spacing.z * Double(k))
+            let piece = Piece(
+                top: Float(grid.origin.y + grid.spacing.y * (Double(top) - 0.5)),
+                height: Float(grid.spacing.y * Double(bottom - top + 1)),
+                gasFraction: Float(fraction(l, centre)))
             for v in members { pieces[v] = piece }
         }
         return pieces

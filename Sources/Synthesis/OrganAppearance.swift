@@ -10,7 +10,7 @@ struct OrganAppearance {
     let texture: ValueNoise, coarse: ValueNoise, vesselA: ValueNoise, vesselB: ValueNoise
     let loops: ValueNoise, bubbles: ValueNoise
     let cortex: Double, sinus: Double, sinusHU: Float
-    let wall: [Double]                         // wall thickness per label (mm)
+    let wall: [Double]  // wall thickness per label (mm)
     /// Per label, the mean fraction of a lumen's height (from its non-dependent side) above its
     /// gas-fluid level; `levelSpread` varies it from segment to segment (LumenLevels).
     let levelFraction: [Double]
@@ -36,8 +36,10 @@ struct OrganAppearance {
     let haustra: ValueNoise, rugae: ValueNoise
     let haustraDepth: Double, rugaeDepth: Double
 
-    init(values: TissueValues, parameters: SynthesisParameters, boxes: LabelBoxes, span: (SIMD3<Double>, SIMD3<Double>),
-         using rng: inout SeededGenerator) {
+    init(
+        values: TissueValues, parameters: SynthesisParameters, boxes: LabelBoxes, span: (SIMD3<Double>, SIMD3<Double>),
+        using rng: inout SeededGenerator
+    ) {
         self.values = values
         p = parameters
         texture = ValueNoise(lower: span.0, upper: span.1, spacing: rng.uniform(3...7), using: &rng)
@@ -50,16 +52,29 @@ struct OrganAppearance {
         sinus = rng.uniform(9...14)
         sinusHU = Float(rng.chance(0.5) ? rng.uniform(-90 ... -30) : rng.uniform(-5...40))
         var w = [Double](repeating: 0, count: 17)
-        w[5] = rng.uniform(3...7); w[6] = rng.uniform(1.5...3); w[7] = rng.uniform(2...4); w[9] = rng.uniform(1.5...3)
-        w[10] = rng.uniform(1.5...3); w[11] = rng.uniform(1.5...3); w[13] = rng.uniform(2...4); w[14] = rng.uniform(2...4)
-        w[15] = rng.uniform(1.5...3); w[16] = w[15]
+        w[5] = rng.uniform(3...7)
+        w[6] = rng.uniform(1.5...3)
+        w[7] = rng.uniform(2...4)
+        w[9] = rng.uniform(1.5...3)
+        w[10] = rng.uniform(1.5...3)
+        w[11] = rng.uniform(1.5...3)
+        w[13] = rng.uniform(2...4)
+        w[14] = rng.uniform(2...4)
+        w[15] = rng.uniform(1.5...3)
+        w[16] = w[15]
         wall = w
         levelFraction = (0..<17).map { _ in rng.uniform(0.15...0.75) }
         levelSpread = ValueNoise(lower: span.0, upper: span.1, spacing: rng.uniform(30...60), using: &rng)
         var found: [(SIMD3<Double>, Double, Float)] = []
         for _ in 0..<Int(rng.uniform(0...3.99)) where boxes.present[1] {
-            let c = boxes.lower[1] + (boxes.upper[1] - boxes.lower[1]) * SIMD3(rng.uniform(0.2...0.8), rng.uniform(0.2...0.8), rng.uniform(0.2...0.8))
-            found.append((c, rng.uniform(3...18), Float(rng.chance(0.5) ? rng.uniform(0...20) : Double(values[.liver]) - rng.uniform(20...60))))
+            let c =
+                boxes.lower[1] + (boxes.upper[1] - boxes.lower[1])
+                * SIMD3(rng.uniform(0.2...0.8), rng.uniform(0.2...0.8), rng.uniform(0.2...0.8))
+            found.append(
+                (
+                    c, rng.uniform(3...18),
+                    Float(rng.chance(0.5) ? rng.uniform(0...20) : Double(values[.liver]) - rng.uniform(20...60))
+                ))
         }
         lesions = found
         fattyPancreas = rng.chance(0.35)
@@ -73,7 +88,7 @@ struct OrganAppearance {
         haustra = ValueNoise(lower: span.0, upper: span.1, spacing: rng.uniform(14...24), using: &rng)
         rugae = ValueNoise(lower: span.0, upper: span.1, spacing: rng.uniform(7...12), using: &rng)
         haustraDepth = rng.chance(0.15) ? 0 : rng.uniform(4...12)
-        rugaeDepth = rng.chance(0.4) ? 0 : rng.uniform(2...5)   // a distended stomach smooths them out
+        rugaeDepth = rng.chance(0.4) ? 0 : rng.uniform(2...5)  // a distended stomach smooths them out
     }
 
     /// The fraction of the lumen above the level for the segment of `label` centred at c.
@@ -109,10 +124,13 @@ struct OrganAppearance {
         case 8:
             if fattyPancreas && bubbles.value(p) > 0.6 { return v[.visceralFat] * 0.6 + tex * 8 }
             return v[.pancreas] + tex * v.textureOf(.pancreas)
-        case 9: return hollow(label, p, depth, piece, content: self.p.smallBowelContent == "collapsed" ? "collapsed" : "fluid", wallTissue: .bowelWall)
+        case 9:
+            return hollow(
+                label, p, depth, piece, content: self.p.smallBowelContent == "collapsed" ? "collapsed" : "fluid",
+                wallTissue: .bowelWall)
         case 10, 13: return hollow(label, p, depth, piece, content: colonContent(at: p), wallTissue: .bowelWall)
         case 11:
-            if abs(loops.value(p)) < 0.12 { return v[.bowelWall] + tex * 4 }   // walls between loops
+            if abs(loops.value(p)) < 0.12 { return v[.bowelWall] + tex * 4 }  // walls between loops
             return hollow(label, p, depth, piece, content: self.p.smallBowelContent, wallTissue: .bowelWall)
         case 12: return v[.adrenal] + tex * 4
         case 14:
@@ -120,7 +138,8 @@ struct OrganAppearance {
             return self.p.bladderContrast && p.y > piece.level() ? v[.excretedUrine] : v[.urine] + tex * 2
         case 15, 16:
             // The femoral head's trabecular bone is denser than the spine's.
-            return depth < wall[15] ? v[.corticalBone] * 0.8 + tex * 40 : v[.cancellousBone] + 80 + tex * v.textureOf(.cancellousBone)
+            return depth < wall[15]
+                ? v[.corticalBone] * 0.8 + tex * 40 : v[.cancellousBone] + 80 + tex * v.textureOf(.cancellousBone)
         default: return v[.visceralFat]
         }
     }
@@ -131,17 +150,24 @@ struct OrganAppearance {
         return s < stoolBelow ? "stool" : s < gasBelow ? "gas" : self.p.colonContent
     }
 
-    private func hollow(_ label: UInt8, _ p: SIMD3<Double>, _ depth: Double, _ piece: LumenLevels.Piece, content: String, wallTissue: Tissue) -> Float {
+    private func hollow(
+        _ label: UInt8, _ p: SIMD3<Double>, _ depth: Double, _ piece: LumenLevels.Piece, content: String,
+        wallTissue: Tissue
+    ) -> Float {
         let v = values
         let tex = texture.value(p)
         if depth < wall[Int(label)] || content == "collapsed" { return v[wallTissue] + tex * 6 }
-        if label == 10 && depth < wall[10] + haustraDepth && abs(haustra.value(p)) < 0.08 { return v[wallTissue] + tex * 6 }
+        if label == 10 && depth < wall[10] + haustraDepth && abs(haustra.value(p)) < 0.08 {
+            return v[wallTissue] + tex * 6
+        }
         if label == 5 && depth < wall[5] + rugaeDepth && abs(rugae.value(p)) < 0.08 { return v[wallTissue] + tex * 6 }
         let bubble = bubbles.value(p)
         switch content {
         case "gas", "gas-fluid": return p.y < piece.level() || bubble > 1.1 ? v[.gas] : v[.fluid] + tex * 3
         case "food": return bubble > 1.0 ? v[.gas] : v[.stool] + tex * 12
-        case "stool": return p.y < piece.level(stoolGas) || bubble > stoolBubbles ? v[.gas] : v[.stool] + tex * v.textureOf(.stool)
+        case "stool":
+            return p.y < piece.level(stoolGas) || bubble > stoolBubbles
+                ? v[.gas] : v[.stool] + tex * v.textureOf(.stool)
         case "oral-contrast": return p.y < piece.level(0.5) && bubble > 0.2 ? v[.gas] : v[.oralContrast] + tex * 25
         default: return v[.fluid] + tex * 3
         }

@@ -1,23 +1,27 @@
 import Phantom
 import Volumes
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #else
-import Darwin
+    import Darwin
 #endif
 
 /// What the scanner does to the fine-grid HU: each slice integrates its thickness (partial
 /// volume along z), the reconstruction kernel blurs in-plane, quantum noise adds correlated
 /// grain, photon starvation between the femoral heads draws a dark streak, and metal streaks.
 enum ScannerModel {
-    static func acquire(_ hu: inout [Float], labels: [UInt8], fine: Geometry, parameters p: SynthesisParameters,
-                        layout: TrunkLayout, using rng: inout SeededGenerator) -> (image: Volume<Int16>, labels: Volume<UInt8>) {
+    static func acquire(
+        _ hu: inout [Float], labels: [UInt8], fine: Geometry, parameters p: SynthesisParameters,
+        layout: TrunkLayout, using rng: inout SeededGenerator
+    ) -> (image: Volume<Int16>, labels: Volume<UInt8>) {
         let n = fine.size
         let plane = n.i * n.j
         let height = fine.spacing.z * Double(n.k - 1)
         let count = Int((height / p.sliceSpacing).rounded(.down)) + 1
-        let geometry = Geometry(size: Extent3(n.i, n.j, count), spacing: SIMD3(fine.spacing.x, fine.spacing.y, p.sliceSpacing),
-                                origin: fine.origin)
+        let geometry = Geometry(
+            size: Extent3(n.i, n.j, count), spacing: SIMD3(fine.spacing.x, fine.spacing.y, p.sliceSpacing),
+            origin: fine.origin)
         // Slice profile: the mean over the slice's thickness, read at points 0.4 mm apart with
         // linear interpolation between fine slices (so thick slices average several, thin ones
         // fall between two).
@@ -27,10 +31,14 @@ enum ScannerModel {
         for o in 0..<count {
             let z = Double(o) * p.sliceSpacing
             // Weights per fine slice from `first` on, summed in slice order (deterministic).
-            var first = n.k, weights: [Float] = []
+            var first = n.k
+            var weights: [Float] = []
             for m in 0..<points {
-                let zz = min(max(z + p.sliceThickness * ((Double(m) + 0.5) / Double(points) - 0.5), 0), height) / fine.spacing.z
-                let k0 = min(Int(zz), n.k - 1), t = Float(zz - Double(k0))
+                let zz =
+                    min(max(z + p.sliceThickness * ((Double(m) + 0.5) / Double(points) - 0.5), 0), height)
+                    / fine.spacing.z
+                let k0 = min(Int(zz), n.k - 1)
+                let t = Float(zz - Double(k0))
                 if weights.isEmpty { first = k0 }
                 func add(_ k: Int, _ w: Float) {
                     while weights.count <= k - first { weights.append(0) }
@@ -68,8 +76,10 @@ enum ScannerModel {
         var out = [Float](repeating: 0, count: count)
         var n = 0
         while n < count {
-            let u1 = max(Float(rng.next() >> 40) / Float(1 << 24), 1e-7), u2 = Float(rng.next() >> 40) / Float(1 << 24)
-            let r = (-2 * log(u1)).squareRoot(), a = 2 * Float.pi * u2
+            let u1 = max(Float(rng.next() >> 40) / Float(1 << 24), 1e-7)
+            let u2 = Float(rng.next() >> 40) / Float(1 << 24)
+            let r = (-2 * log(u1)).squareRoot()
+            let a = 2 * Float.pi * u2
             out[n] = r * cos(a)
             if n + 1 < count { out[n + 1] = r * sin(a) }
             n += 2
@@ -94,7 +104,8 @@ enum ScannerModel {
     static func blurPlane(_ data: UnsafeMutableBufferPointer<Float>, offset: Int, _ ni: Int, _ nj: Int, sigma: Double) {
         let k = kernel(sigma)
         guard k.count > 1 else { return }
-        let r = k.count / 2, taps = k.count
+        let r = k.count / 2
+        let taps = k.count
         var line = [Float](repeating: 0, count: ni + 2 * r)
         var copy = [Float](repeating: 0, count: ni * nj)
         k.withUnsafeBufferPointer { w in
@@ -115,7 +126,8 @@ enum ScannerModel {
                     let out = UnsafeMutableBufferPointer(rebasing: data[(offset + ni * j)..<(offset + ni * j + ni)])
                     for i in 0..<ni { out[i] = 0 }
                     for m in 0..<taps {
-                        let source = ni * min(max(j + m - r, 0), nj - 1), weight = w[m]
+                        let source = ni * min(max(j + m - r, 0), nj - 1)
+                        let weight = w[m]
                         for i in 0..<ni { out[i] += weight * c[source + i] }
                     }
                 }
@@ -125,9 +137,13 @@ enum ScannerModel {
 
     /// Photon starvation: the beam through both femoral heads is the most attenuated, and
     /// filtered back-projection paints a dark band along it.
-    static func addHeadStreak(_ image: inout [Float], _ g: Geometry, _ layout: TrunkLayout, using rng: inout SeededGenerator) {
-        let a = layout.heads[0], b = layout.heads[1]
-        let depth = Float(rng.uniform(20...90)), width = rng.uniform(2...7)
+    static func addHeadStreak(
+        _ image: inout [Float], _ g: Geometry, _ layout: TrunkLayout, using rng: inout SeededGenerator
+    ) {
+        let a = layout.heads[0]
+        let b = layout.heads[1]
+        let depth = Float(rng.uniform(20...90))
+        let width = rng.uniform(2...7)
         let n = g.size
         let ab = SIMD2(b.x - a.x, b.y - a.y)
         let len2 = (ab * ab).sum()

@@ -24,9 +24,12 @@ public struct SynthesisOptions: Sendable, Codable, Equatable {
     /// "left", "right", both or none (an empty list).
     public var hipImplants: [String]?
 
-    public init(seed: UInt64, phase: ContrastPhase? = nil, fieldOfView: FieldOfView? = nil, pixelSpacing: Double? = nil,
-                sliceSpacing: Double? = nil, noiseSigma: Double? = nil, randomContrast: Bool? = nil, randomContrastShare: Double? = nil,
-                hipImplants: [String]? = nil) {
+    public init(
+        seed: UInt64, phase: ContrastPhase? = nil, fieldOfView: FieldOfView? = nil, pixelSpacing: Double? = nil,
+        sliceSpacing: Double? = nil, noiseSigma: Double? = nil, randomContrast: Bool? = nil,
+        randomContrastShare: Double? = nil,
+        hipImplants: [String]? = nil
+    ) {
         self.seed = seed
         self.phase = phase
         self.fieldOfView = fieldOfView
@@ -83,7 +86,9 @@ public struct SynthesisParameters: Sendable, Codable, Equatable {
     public var hipImplants: [String]
 
     static func draw(_ o: SynthesisOptions, anatomy: String, using rng: inout SeededGenerator) -> SynthesisParameters {
-        var p = draw(seed: o.seed, anatomy: anatomy, phase: o.phase, randomContrastShare: o.randomContrastShare ?? 0.25, using: &rng)
+        var p = draw(
+            seed: o.seed, anatomy: anatomy, phase: o.phase, randomContrastShare: o.randomContrastShare ?? 0.25,
+            using: &rng)
         if let v = o.fieldOfView { p.fieldOfView = v }
         if let v = o.pixelSpacing { p.pixelSpacing = v }
         if let v = o.sliceSpacing {
@@ -96,8 +101,10 @@ public struct SynthesisParameters: Sendable, Codable, Equatable {
         return p
     }
 
-    private static func draw(seed: UInt64, anatomy: String, phase: ContrastPhase?, randomContrastShare: Double,
-                             using rng: inout SeededGenerator) -> SynthesisParameters {
+    private static func draw(
+        seed: UInt64, anatomy: String, phase: ContrastPhase?, randomContrastShare: Double,
+        using rng: inout SeededGenerator
+    ) -> SynthesisParameters {
         let phase = phase ?? ContrastPhase.allCases[[0, 1, 2, 2, 2, 3][Int(rng.next() % 6)]]
         let fovDraw = rng.uniform(0...1)
         let fov: FieldOfView = fovDraw < 0.55 ? .abdomenPelvis : fovDraw < 0.8 ? .upperAbdomen : .pelvis
@@ -107,19 +114,28 @@ public struct SynthesisParameters: Sendable, Codable, Equatable {
         let global = rng.uniform(0.88...1.12)
         func content(_ choices: [(String, Double)]) -> String {
             var u = rng.uniform(0...1)
-            for (name, p) in choices { if u < p { return name }; u -= p }
+            for (name, p) in choices {
+                if u < p { return name }
+                u -= p
+            }
             return choices.last!.0
         }
         return SynthesisParameters(
             seed: seed, anatomy: anatomy, phase: phase, fieldOfView: fov,
             pixelSpacing: rng.uniform(0.6...1.0), sliceSpacing: sliceSpacing, sliceThickness: thickness,
-            blurMM: rng.uniform(0.3...0.9), noiseSigma: exp(rng.uniform(log(4.0)...log(30.0))), noiseCorrelation: rng.uniform(0.5...1.3),
+            blurMM: rng.uniform(0.3...0.9), noiseSigma: exp(rng.uniform(log(4.0)...log(30.0))),
+            noiseCorrelation: rng.uniform(0.5...1.3),
             scale: (0..<3).map { _ in global * rng.uniform(0.93...1.07) },
             rotation: [rng.gaussian(sigma: 0.04), rng.gaussian(sigma: 0.04), rng.gaussian(sigma: 0.08)],
-            shear: rng.gaussian(sigma: 0.03), elasticAmplitudeMM: rng.uniform(2...10), elasticWavelengthMM: rng.uniform(60...140),
-            subcutaneousFatMM: rng.uniform(5...55), visceralFatMM: rng.uniform(2...30), abdominalWallMM: rng.uniform(7...16),
-            stomachContent: content([("gas-fluid", 0.45), ("food", 0.25), ("oral-contrast", 0.15), ("collapsed", 0.15)]),
-            smallBowelContent: content([("fluid", 0.35), ("collapsed", 0.3), ("oral-contrast", 0.25), ("gas-fluid", 0.1)]),
+            shear: rng.gaussian(sigma: 0.03), elasticAmplitudeMM: rng.uniform(2...10),
+            elasticWavelengthMM: rng.uniform(60...140),
+            subcutaneousFatMM: rng.uniform(5...55), visceralFatMM: rng.uniform(2...30),
+            abdominalWallMM: rng.uniform(7...16),
+            stomachContent: content([("gas-fluid", 0.45), ("food", 0.25), ("oral-contrast", 0.15), ("collapsed", 0.15)]
+            ),
+            smallBowelContent: content([
+                ("fluid", 0.35), ("collapsed", 0.3), ("oral-contrast", 0.25), ("gas-fluid", 0.1)
+            ]),
             colonContent: content([("stool", 0.45), ("gas", 0.3), ("fluid", 0.1), ("oral-contrast", 0.15)]),
             bladderContrast: phase == .delayed && rng.chance(0.7), clutterBlobs: Int(rng.uniform(8...40)),
             table: rng.chance(0.7), streaks: rng.chance(0.5), perirenalFatMM: rng.uniform(3...25),

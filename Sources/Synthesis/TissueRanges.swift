@@ -73,9 +73,11 @@ struct TissueValues: Sendable {
     var texture: [Float]
 
     /// Soft tissues whose HU a randomized-contrast scan draws anew, ignoring the phase.
-    static let randomizable: [Tissue] = [.muscle, .liver, .spleen, .pancreas, .adrenal, .kidneyCortex, .kidneyMedulla,
-                                         .bowelWall, .stomachWall, .esophagusWall, .bile, .urine, .fluid, .artery, .vein,
-                                         .portalVein, .bloodPool, .liverVessel]
+    static let randomizable: [Tissue] = [
+        .muscle, .liver, .spleen, .pancreas, .adrenal, .kidneyCortex, .kidneyMedulla,
+        .bowelWall, .stomachWall, .esophagusWall, .bile, .urine, .fluid, .artery, .vein,
+        .portalVein, .bloodPool, .liverVessel
+    ]
     static let randomContrastHU: ClosedRange<Double> = -20...200
 
     /// `randomContrast`: every soft tissue takes any value in −20…200 HU, independently

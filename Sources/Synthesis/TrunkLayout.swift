@@ -1,9 +1,10 @@
 import Phantom
 import Volumes
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #else
-import Darwin
+    import Darwin
 #endif
 
 /// Where the trunk's unlabelled structures go, read off a warped label map: the skeleton, the
@@ -22,14 +23,14 @@ struct TrunkLayout {
     var organSlices: ClosedRange<Int>
     /// Per column (i + n.i·j): the height (z, mm) of the diaphragm above the organs under it.
     var dome: [Double]
-    var kidneyCentre: SIMD3<Double>      // midpoint of the two kidneys' centroids
+    var kidneyCentre: SIMD3<Double>  // midpoint of the two kidneys' centroids
     var kidneyTop: Double, kidneyBottom: Double
-    var heads: [SIMD3<Double>]           // left (15), right (16) femoral head centroids
+    var heads: [SIMD3<Double>]  // left (15), right (16) femoral head centroids
     var headRadius: Double
     var headTop: Double, headBottom: Double
     var liverTop: Double
-    var oesophagus: SIMD3<Double>?       // centroid of the lowest third of the oesophagus
-    var bladderFront: Double?            // most anterior y of the bladder
+    var oesophagus: SIMD3<Double>?  // centroid of the lowest third of the oesophagus
+    var bladderFront: Double?  // most anterior y of the bladder
     /// Per slice: the most posterior y of the rectum there, if any.
     var rectumBack: [Double?]
 
@@ -40,7 +41,8 @@ struct TrunkLayout {
         let n = grid.size
         var count = [Int](repeating: 0, count: 17)
         var sum = [SIMD3<Double>](repeating: .zero, count: 17)
-        var top = [Double](repeating: -.infinity, count: 17), bottom = [Double](repeating: .infinity, count: 17)
+        var top = [Double](repeating: -.infinity, count: 17)
+        var bottom = [Double](repeating: .infinity, count: 17)
         var sliceCount = [Int](repeating: 0, count: n.k)
         var sliceSum = [SIMD2<Double>](repeating: .zero, count: n.k)
         var rectum = [Double?](repeating: nil, count: n.k)
@@ -91,7 +93,8 @@ struct TrunkLayout {
         // The oesophagus's lowest third (the hiatus), where the aorta and the spine lie behind it.
         if count[7] > 20 {
             let cut = bottom[7] + (top[7] - bottom[7]) / 3
-            var a = SIMD3<Double>.zero, c = 0
+            var a = SIMD3<Double>.zero
+            var c = 0
             labels.withUnsafeBufferPointer { v in
                 for k in 0..<n.k where o.z + s.z * Double(k) <= cut {
                     for j in 0..<n.j {
@@ -109,7 +112,9 @@ struct TrunkLayout {
 
         // Slice centres: where a slice holds organs, their centroid; smoothed along z.
         let present = (0..<n.k).filter { sliceCount[$0] > 200 }
-        guard let first = present.first, let last = present.last else { throw SynthesisError.missingOrgans("warped map") }
+        guard let first = present.first, let last = present.last else {
+            throw SynthesisError.missingOrgans("warped map")
+        }
         organSlices = first...last
         let fallback = SIMD2(kidneyCentre.x, kidneyCentre.y)
         var centres = (0..<n.k).map { k -> SIMD2<Double> in
@@ -130,7 +135,8 @@ struct TrunkLayout {
                     for i in 0..<n.i where v[row + i] != 0 {
                         let dx = o.x + s.x * Double(i) - c.x
                         let b = Self.bin(dx, dy)
-                        let l = v[row + i], margin = l == 3 || l == 4 || l == 12 ? kidneyFat : 0
+                        let l = v[row + i]
+                        let margin = l == 3 || l == 4 || l == 12 ? kidneyFat : 0
                         radius[k][b] = max(radius[k][b], (dx * dx + dy * dy).squareRoot() + margin)
                     }
                 }
@@ -141,7 +147,7 @@ struct TrunkLayout {
     }
 
     @inline(__always) static func bin(_ dx: Double, _ dy: Double) -> Int {
-        let a = atan2(dy, dx)   // −π…π
+        let a = atan2(dy, dx)  // −π…π
         return min(bins - 1, max(0, Int((a + .pi) / (2 * .pi) * Double(bins))))
     }
 
@@ -164,10 +170,20 @@ struct TrunkLayout {
             return bins.indices.map { b in
                 if bins[b] > 0 { return bins[b] }
                 // Nearest known bins either way round the circle, linearly.
-                var lo = b, hi = b, dl = 0, dh = 0
-                while bins[(lo + Self.bins) % Self.bins] == 0 { lo -= 1; dl += 1 }
-                while bins[hi % Self.bins] == 0 { hi += 1; dh += 1 }
-                let a = bins[(lo + Self.bins) % Self.bins], c = bins[hi % Self.bins]
+                var lo = b
+                var hi = b
+                var dl = 0
+                var dh = 0
+                while bins[(lo + Self.bins) % Self.bins] == 0 {
+                    lo -= 1
+                    dl += 1
+                }
+                while bins[hi % Self.bins] == 0 {
+                    hi += 1
+                    dh += 1
+                }
+                let a = bins[(lo + Self.bins) % Self.bins]
+                let c = bins[hi % Self.bins]
                 return (a * Double(dh) + c * Double(dl)) / Double(dl + dh)
             }
         }
@@ -193,8 +209,10 @@ struct TrunkLayout {
     /// around, by normalised convolution (Gaussian, 30 mm) on a coarse grid; then smoothed.
     static func fillDome(_ column: [Double], n: Extent3, spacing: Double) -> [Double] {
         let step = max(1, Int(4 / spacing))
-        let ci = (n.i + step - 1) / step, cj = (n.j + step - 1) / step
-        var height = [Double](repeating: 0, count: ci * cj), weight = [Double](repeating: 0, count: ci * cj)
+        let ci = (n.i + step - 1) / step
+        let cj = (n.j + step - 1) / step
+        var height = [Double](repeating: 0, count: ci * cj)
+        var weight = [Double](repeating: 0, count: ci * cj)
         for j in 0..<n.j {
             for i in 0..<n.i where column[i + n.i * j] > -.infinity {
                 let c = i / step + ci * (j / step)
@@ -206,19 +224,30 @@ struct TrunkLayout {
             let r = Int(3 * sigmaCells)
             let w = (-r...r).map { exp(-Double($0 * $0) / (2 * sigmaCells * sigmaCells)) }
             var t = a
-            for j in 0..<cj { for i in 0..<ci {
-                var acc = 0.0
-                for d in -r...r { let ii = i + d; if ii >= 0 && ii < ci { acc += w[d + r] * a[ii + ci * j] } }
-                t[i + ci * j] = acc
-            } }
-            for j in 0..<cj { for i in 0..<ci {
-                var acc = 0.0
-                for d in -r...r { let jj = j + d; if jj >= 0 && jj < cj { acc += w[d + r] * t[i + ci * jj] } }
-                a[i + ci * j] = acc
-            } }
+            for j in 0..<cj {
+                for i in 0..<ci {
+                    var acc = 0.0
+                    for d in -r...r {
+                        let ii = i + d
+                        if ii >= 0 && ii < ci { acc += w[d + r] * a[ii + ci * j] }
+                    }
+                    t[i + ci * j] = acc
+                }
+            }
+            for j in 0..<cj {
+                for i in 0..<ci {
+                    var acc = 0.0
+                    for d in -r...r {
+                        let jj = j + d
+                        if jj >= 0 && jj < cj { acc += w[d + r] * t[i + ci * jj] }
+                    }
+                    a[i + ci * j] = acc
+                }
+            }
         }
         var local = zip(height, weight).map { $1 > 0 ? $0 / $1 : 0 }
-        var h = height, w = weight
+        var h = height
+        var w = weight
         let sigma = 30 / (Double(step) * spacing)
         blur(&h, sigmaCells: sigma)
         blur(&w, sigmaCells: sigma)
@@ -227,16 +256,19 @@ struct TrunkLayout {
         var norm = [Double](repeating: 1, count: ci * cj)
         blur(&norm, sigmaCells: 8 / (Double(step) * spacing))
         var out = [Double](repeating: 0, count: n.i * n.j)
-        for j in 0..<n.j { for i in 0..<n.i {
-            let c = i / step + ci * (j / step)
-            out[i + n.i * j] = max(local[c] / norm[c], column[i + n.i * j])
-        } }
+        for j in 0..<n.j {
+            for i in 0..<n.i {
+                let c = i / step + ci * (j / step)
+                out[i + n.i * j] = max(local[c] / norm[c], column[i + n.i * j])
+            }
+        }
         return out
     }
 
     /// The in-plane box (lo, hi in x, y) round the organs' extent, plus `margin`, over the slices from z0 to z1.
     func bodyBox(from z0: Double, to z1: Double, margin: Double) -> (SIMD2<Double>, SIMD2<Double>) {
-        var lo = SIMD2(repeating: Double.infinity), hi = SIMD2(repeating: -Double.infinity)
+        var lo = SIMD2(repeating: Double.infinity)
+        var hi = SIMD2(repeating: -Double.infinity)
         for k in slice(at: z0)...max(slice(at: z0), slice(at: z1)) {
             for b in 0..<Self.bins {
                 let a = Self.angle(ofBin: b)

@@ -1,9 +1,10 @@
 import Phantom
 import Volumes
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #else
-import Darwin
+    import Darwin
 #endif
 
 /// The unlabelled trunk of one synthesized scan: body wall, fat, skeleton, muscles, vessels,
@@ -15,16 +16,16 @@ struct TrunkPainter {
     let grid: Geometry
     let p: SynthesisParameters
     // Drawn sizes (mm).
-    let vertebra: SIMD2<Double>        // lateral and antero-posterior semi-axes of a vertebral body
+    let vertebra: SIMD2<Double>  // lateral and antero-posterior semi-axes of a vertebral body
     let levelHeight: Double, discFraction: Double, levelPhase: Double
-    let spineShift: Double             // vertebral body centre behind the kidneys' centres
-    let promontory: Double             // z of the lumbosacral junction
+    let spineShift: Double  // vertebral body centre behind the kidneys' centres
+    let promontory: Double  // z of the lumbosacral junction
     let aortaRadius: Double, bifurcation: Double
     let ribPitch: Double, ribPhase: Double
     let diaphragm: Double
-    let recess: Double                 // how far the lungs reach below the dome at the back (mm)
-    let paraspinal: SIMD2<Double>      // semi-axes of each erector spinae
-    let fatShape: [Double]             // subcutaneous fat per angle bin, relative
+    let recess: Double  // how far the lungs reach below the dome at the back (mm)
+    let paraspinal: SIMD2<Double>  // semi-axes of each erector spinae
+    let fatShape: [Double]  // subcutaneous fat per angle bin, relative
     let tableGap: Double, tableThickness: Double
     var tubes = TubeSet()
     var customHU: [Float] = []
@@ -66,8 +67,11 @@ struct TrunkPainter {
         tableGap = rng.uniform(0...8)
         tableThickness = rng.uniform(8...35)
         pelvicSoftTissueMM = rng.chance(0.2) ? 0 : rng.uniform(3...15)
-        pelvicSoftTissueField = ValueNoise(lower: grid.origin - 10, upper: grid.origin + grid.spacing * SIMD3(Double(grid.size.i), Double(grid.size.j), Double(grid.size.k)) + 10,
-                                           spacing: rng.uniform(15...30), using: &rng)
+        pelvicSoftTissueField = ValueNoise(
+            lower: grid.origin - 10,
+            upper: grid.origin + grid.spacing * SIMD3(Double(grid.size.i), Double(grid.size.j), Double(grid.size.k))
+                + 10,
+            spacing: rng.uniform(15...30), using: &rng)
         buildTubes(using: &rng)
         tableFoam = UInt8(64 + customHU.count)
         customHU.append(Float(rng.uniform(-900 ... -600)))
@@ -103,13 +107,18 @@ struct TrunkPainter {
     private mutating func buildTubes(using rng: inout SeededGenerator) {
         let zTop = layout.grid.origin.z + layout.grid.spacing.z * Double(layout.grid.size.k - 1) + 20
         let k = layout.kidneyCentre
-        let left = layout.heads[0], right = layout.heads[1]
-        func spine3(_ z: Double) -> SIMD3<Double> { let s = spine(at: z); return SIMD3(s.x, s.y, z) }
+        let left = layout.heads[0]
+        let right = layout.heads[1]
+        func spine3(_ z: Double) -> SIMD3<Double> {
+            let s = spine(at: z)
+            return SIMD3(s.x, s.y, z)
+        }
         // Psoas: from the upper pole of the kidneys down beside the spine, growing, then forward
         // over the pelvic brim in front of the hip joints (as iliopsoas).
         let psoas = rng.uniform(16...26)
         for (side, head) in [(1.0, left), (-1.0, right)] {
-            var pts: [SIMD3<Double>] = [], radii: [Double] = []
+            var pts: [SIMD3<Double>] = []
+            var radii: [Double] = []
             for z in stride(from: layout.kidneyTop, through: promontory, by: -10) {
                 let t = (layout.kidneyTop - z) / max(1, layout.kidneyTop - promontory)
                 let r = 5 + (psoas - 5) * t
@@ -118,12 +127,15 @@ struct TrunkPainter {
                 radii.append(r)
             }
             let front = SIMD3(head.x - side * 8, head.y - layout.headRadius - 14, head.z + 15)
-            pts.append(front); radii.append(psoas * 0.8)
-            pts.append(front + SIMD3(side * 10, -8, -60)); radii.append(psoas * 0.7)
+            pts.append(front)
+            radii.append(psoas * 0.8)
+            pts.append(front + SIMD3(side * 10, -8, -60))
+            radii.append(psoas * 0.7)
             tubes.add(pts, radii: radii, .init(tissue: .muscle))
         }
         // Aorta and cava, the iliac vessels towards the femoral heads, the renal vessels.
-        var aorta: [SIMD3<Double>] = [], cava: [SIMD3<Double>] = []
+        var aorta: [SIMD3<Double>] = []
+        var cava: [SIMD3<Double>] = []
         for z in stride(from: zTop, through: bifurcation, by: -8) {
             let s = spine(at: z)
             aorta.append(SIMD3(s.x + 0.4 * vertebra.x, s.y - vertebra.y - aortaRadius - 2, z))
@@ -139,13 +151,20 @@ struct TrunkPainter {
             let end = SIMD3(head.x - side * 14, head.y - layout.headRadius - 12, head.z)
             let mid = (start + end) / 2 + SIMD3(0, 10, 0)
             tubes.add([start, mid, end, end + SIMD3(0, -4, -60)], radii: [6, 5.5, 5, 5], .init(tissue: .artery))
-            tubes.add([start + SIMD3(-side * 4, 10, 4), mid + SIMD3(0, 8, 0), end + SIMD3(side * 10, 4, 0), end + SIMD3(side * 10, 0, -60)],
-                      radii: [8, 7, 6.5, 6.5], .init(tissue: .vein))
+            tubes.add(
+                [
+                    start + SIMD3(-side * 4, 10, 4), mid + SIMD3(0, 8, 0), end + SIMD3(side * 10, 4, 0),
+                    end + SIMD3(side * 10, 0, -60)
+                ],
+                radii: [8, 7, 6.5, 6.5], .init(tissue: .vein))
             let kidney = side > 0 ? SIMD3(k.x + 60, k.y, k.z) : SIMD3(k.x - 60, k.y, k.z)
             let a = aorta.min { abs($0.z - k.z) < abs($1.z - k.z) } ?? start
-            tubes.add([SIMD3(a.x, a.y, k.z + 5), SIMD3(kidney.x, kidney.y, k.z + 5)], radii: [3.5, 3], .init(tissue: .artery))
+            tubes.add(
+                [SIMD3(a.x, a.y, k.z + 5), SIMD3(kidney.x, kidney.y, k.z + 5)], radii: [3.5, 3], .init(tissue: .artery))
             if let c = cava.min(by: { abs($0.z - k.z) < abs($1.z - k.z) }) {
-                tubes.add([SIMD3(c.x, c.y, k.z - 5), SIMD3(kidney.x, kidney.y - 5, k.z - 5)], radii: [5, 4.5], .init(tissue: .vein))
+                tubes.add(
+                    [SIMD3(c.x, c.y, k.z - 5), SIMD3(kidney.x, kidney.y - 5, k.z - 5)], radii: [5, 4.5],
+                    .init(tissue: .vein))
             }
         }
         // Femoral necks, greater trochanters and shafts; ischium below the heads; pubic rami to the symphysis.
@@ -153,19 +172,25 @@ struct TrunkPainter {
             let r = layout.headRadius
             let neckEnd = head + SIMD3(side * (r + 28), -6, -r - 12)
             tubes.add([head, neckEnd], radii: [r * 0.6, r * 0.7], .init(tissue: .cancellousBone, shell: 2.5))
-            tubes.add([neckEnd + SIMD3(side * 8, 6, 25), neckEnd + SIMD3(side * 4, 4, -15)], radii: [14, 16],
-                      .init(tissue: .cancellousBone, shell: 2.5))
+            tubes.add(
+                [neckEnd + SIMD3(side * 8, 6, 25), neckEnd + SIMD3(side * 4, 4, -15)], radii: [14, 16],
+                .init(tissue: .cancellousBone, shell: 2.5))
             // The proximal femur is trabecular down past the lesser trochanter; fatty marrow
             // fills the shaft only below (a dark core in a bright ring would read as bowel).
-            let shaftTop = neckEnd + SIMD3(0, 0, -10), shaftMid = neckEnd + SIMD3(-side * 4, -2, -80)
+            let shaftTop = neckEnd + SIMD3(0, 0, -10)
+            let shaftMid = neckEnd + SIMD3(-side * 4, -2, -80)
             tubes.add([shaftTop, shaftMid], radii: [16, 14], .init(tissue: .cancellousBone, shell: 3))
-            tubes.add([shaftMid, neckEnd + SIMD3(-side * 10, -4, -200)], radii: [14, 13], .init(tissue: .marrow, shell: 5))
-            let midline = layout.bladderFront.map { SIMD3((left.x + right.x) / 2, $0 - 10, head.z - r * 0.4) }
+            tubes.add(
+                [shaftMid, neckEnd + SIMD3(-side * 10, -4, -200)], radii: [14, 13], .init(tissue: .marrow, shell: 5))
+            let midline =
+                layout.bladderFront.map { SIMD3((left.x + right.x) / 2, $0 - 10, head.z - r * 0.4) }
                 ?? SIMD3((left.x + right.x) / 2, head.y - r - 25, head.z - r * 0.4)
-            tubes.add([head + SIMD3(-side * r * 0.8, -r * 0.6, r * 0.2), midline + SIMD3(side * 4, 0, 0)], radii: [9, 8],
-                      .init(tissue: .cancellousBone, shell: 2))
-            tubes.add([head + SIMD3(-side * r * 0.6, r * 0.8, -r * 0.3), head + SIMD3(-side * r * 0.9, r * 0.9, -r - 45)],
-                      radii: [12, 11], .init(tissue: .cancellousBone, shell: 2))
+            tubes.add(
+                [head + SIMD3(-side * r * 0.8, -r * 0.6, r * 0.2), midline + SIMD3(side * 4, 0, 0)], radii: [9, 8],
+                .init(tissue: .cancellousBone, shell: 2))
+            tubes.add(
+                [head + SIMD3(-side * r * 0.6, r * 0.8, -r * 0.3), head + SIMD3(-side * r * 0.9, r * 0.9, -r - 45)],
+                radii: [12, 11], .init(tissue: .cancellousBone, shell: 2))
         }
         // Clutter in the visceral fat among the organs: what real CT has there besides the labelled
         // gut. Never a gas pocket or a large fluid tube: in WORD every bowel loop is labelled, so
@@ -173,18 +198,23 @@ struct TrunkPainter {
         // models to leave fluid-filled loops as background (the real example's colon and small
         // bowel). Lymph nodes are under 10 mm short axis when normal; calcifications (vascular,
         // phleboliths) a few mm; fat stranding and cysts may be larger.
-        let lo = SIMD3(k.x - 120, k.y - 110, layout.headTop), hi = SIMD3(k.x + 120, k.y + 10, layout.liverTop)
+        let lo = SIMD3(k.x - 120, k.y - 110, layout.headTop)
+        let hi = SIMD3(k.x + 120, k.y + 10, layout.liverTop)
         for _ in 0..<p.clutterBlobs {
             let c = SIMD3(rng.uniform(lo.x...hi.x), rng.uniform(lo.y...hi.y), rng.uniform(lo.z...hi.z))
             let kind = rng.uniform(0...1)
             let (hu, radius, length): (Double, ClosedRange<Double>, Double) =
-                kind < 0.5 ? (rng.uniform(20...80), 3...7, 8)            // lymph node
-                : kind < 0.62 ? (rng.uniform(-5...20), 4...12, 4)        // cyst, pocket of fluid
-                : kind < 0.72 ? (rng.uniform(200...900), 1...3, 3)       // calcification
-                : (rng.uniform(-70...10), 5...18, 15)                    // fat stranding
+                kind < 0.5
+                ? (rng.uniform(20...80), 3...7, 8)  // lymph node
+                : kind < 0.62
+                    ? (rng.uniform(-5...20), 4...12, 4)  // cyst, pocket of fluid
+                    : kind < 0.72
+                        ? (rng.uniform(200...900), 1...3, 3)  // calcification
+                        : (rng.uniform(-70...10), 5...18, 15)  // fat stranding
             let d = SIMD3(rng.gaussian(), rng.gaussian(), rng.gaussian()) * rng.uniform(0...length)
-            tubes.add([c - d, c + d], radii: [rng.uniform(radius), rng.uniform(radius)],
-                      .init(tissue: .visceralFat, onlyInFat: true, code: UInt8(64 + customHU.count)))
+            tubes.add(
+                [c - d, c + d], radii: [rng.uniform(radius), rng.uniform(radius)],
+                .init(tissue: .visceralFat, onlyInFat: true, code: UInt8(64 + customHU.count)))
             customHU.append(Float(hu))
         }
         for _ in 0..<Int(rng.uniform(10...40)) {
@@ -204,8 +234,10 @@ struct TrunkPainter {
     // MARK: - One slice
 
     /// Writes the tissue codes of slice k (only where `labels` is 0).
-    func paint(slice k: Int, labels: UnsafeBufferPointer<UInt8>, tissue: UnsafeMutableBufferPointer<UInt8>,
-               discs: [TubeSet.Sample]) {
+    func paint(
+        slice k: Int, labels: UnsafeBufferPointer<UInt8>, tissue: UnsafeMutableBufferPointer<UInt8>,
+        discs: [TubeSet.Sample]
+    ) {
         let g = grid
         let n = g.size
         let (o, s) = (g.origin, g.spacing)
@@ -213,14 +245,18 @@ struct TrunkPainter {
         let kc = layout.slice(at: z)
         let c = layout.centre[kc]
         let sp = z >= promontory ? spine(at: z) : sacrum(at: z)
-        let visceral = p.visceralFatMM, wall = p.abdominalWallMM, fat = p.subcutaneousFatMM
+        let visceral = p.visceralFatMM
+        let wall = p.abdominalWallMM
+        let fat = p.subcutaneousFatMM
         // Per bin: the cavity's radius (organs + visceral fat, never cutting the spine, the
         // back muscles or the hips) and the body's.
-        var cavity = [Double](repeating: 0, count: TrunkLayout.bins), body = cavity
+        var cavity = [Double](repeating: 0, count: TrunkLayout.bins)
+        var body = cavity
         // The back (spine and its muscles) widens into the buttocks below the promontory; the
         // hips (trochanters and their muscles) fade in over 30 mm above the femoral heads.
         let pelvic = max(0, min(1, (promontory - z) / 40))
-        let back = SIMD2(sp.x, sp.y + vertebra.y + 22), backAxes = SIMD2(70 + 45 * pelvic, 42 + 8 * pelvic)
+        let back = SIMD2(sp.x, sp.y + vertebra.y + 22)
+        let backAxes = SIMD2(70 + 45 * pelvic, 42 + 8 * pelvic)
         let hips = max(0, min(1, (layout.headTop + 40 - z) / 30)) * max(0, min(1, (z - layout.headBottom + 40) / 20))
         for b in 0..<TrunkLayout.bins {
             let a = TrunkLayout.angle(ofBin: b)
@@ -230,13 +266,17 @@ struct TrunkPainter {
             if hips > 0 {
                 for h in layout.heads {
                     let side = h.x > c.x ? 1.0 : -1.0
-                    r = max(r, Self.rayExit(from: c, u, SIMD2(h.x + side * 30 * hips, h.y + 5), SIMD2(50, 45) * hips) + 4 * hips)
+                    r = max(
+                        r,
+                        Self.rayExit(from: c, u, SIMD2(h.x + side * 30 * hips, h.y + 5), SIMD2(50, 45) * hips) + 4
+                            * hips)
                 }
             }
             cavity[b] = r
         }
         let smoothed = (0..<TrunkLayout.bins).map { b in
-            (cavity[(b + TrunkLayout.bins - 1) % TrunkLayout.bins] + 2 * cavity[b] + cavity[(b + 1) % TrunkLayout.bins]) / 4
+            (cavity[(b + TrunkLayout.bins - 1) % TrunkLayout.bins] + 2 * cavity[b] + cavity[(b + 1) % TrunkLayout.bins])
+                / 4
         }
         // A trunk's section is convex: the radius never dips below 92 % of the organs' support
         // function (the farthest reach of any bin towards that direction), which fills the
@@ -255,7 +295,7 @@ struct TrunkPainter {
             let posterior = max(0, sin(TrunkLayout.angle(ofBin: b)))
             body[b] = cavity[b] + wall * (1 - 0.7 * posterior) + fat * fatShape[b] + 2
         }
-        let backSkin = c.y + body[Int(0.75 * Double(TrunkLayout.bins))]   // the bin pointing posterior (+y)
+        let backSkin = c.y + body[Int(0.75 * Double(TrunkLayout.bins))]  // the bin pointing posterior (+y)
         let thorax = z > layout.kidneyCentre.z - 15
         // Per head: its centre and the squared in-plane radius of the muscle ball round it on this slice.
         let hipReach = layout.heads.map { h -> (SIMD3<Double>, Double) in
@@ -273,9 +313,12 @@ struct TrunkPainter {
                 let dx = x - c.x
                 let r = (dx * dx + dy * dy).squareRoot()
                 let af = (atan2(dy, dx) + .pi) / (2 * .pi) * Double(TrunkLayout.bins) - 0.5
-                let b0 = Int(af.rounded(.down)), t = af - Double(b0)
-                let i0 = (b0 + TrunkLayout.bins) % TrunkLayout.bins, i1 = (b0 + 1) % TrunkLayout.bins
-                let rb = body[i0] * (1 - t) + body[i1] * t, rc = cavity[i0] * (1 - t) + cavity[i1] * t
+                let b0 = Int(af.rounded(.down))
+                let t = af - Double(b0)
+                let i0 = (b0 + TrunkLayout.bins) % TrunkLayout.bins
+                let i1 = (b0 + 1) % TrunkLayout.bins
+                let rb = body[i0] * (1 - t) + body[i1] * t
+                let rc = cavity[i0] * (1 - t) + cavity[i1] * t
                 var code: Tissue
                 if r > rb {
                     code = .air
@@ -283,7 +326,10 @@ struct TrunkPainter {
                         let surface = backSkin + tableGap - (dx * dx) / 1200
                         if y > surface, y < surface + tableThickness {
                             code = (y < surface + 2 || y > surface + tableThickness - 2) ? .table : .air
-                            if code == .air { tissue[v] = tableFoam; continue }   // the foam core
+                            if code == .air {
+                                tissue[v] = tableFoam
+                                continue
+                            }  // the foam core
                         }
                     }
                 } else if r > rb - 2 {
@@ -297,7 +343,9 @@ struct TrunkPainter {
                     code = .visceralFat
                     // The hip joints sit in muscle (iliopsoas, glutei, obturators), not in fat.
                     if hips > 0 {
-                        for (h, reach2) in hipReach where (x - h.x) * (x - h.x) + (y - h.y) * (y - h.y) < reach2 { code = .muscle }
+                        for (h, reach2) in hipReach where (x - h.x) * (x - h.x) + (y - h.y) * (y - h.y) < reach2 {
+                            code = .muscle
+                        }
                     }
                     // The lungs reach down behind the liver and spleen (the posterior costophrenic
                     // recesses), between them and the chest wall.
@@ -320,24 +368,32 @@ struct TrunkPainter {
     /// Muscle instead of visceral fat within a drawn, noise-varied distance of the bladder, on
     /// the slices from the femoral heads down (fading out 30 mm above their tops), thinner in
     /// front (the fat of the retropubic space).
-    private func paintPelvicSoftTissue(slice k: Int, z: Double, labels: UnsafeBufferPointer<UInt8>, tissue: UnsafeMutableBufferPointer<UInt8>) {
+    private func paintPelvicSoftTissue(
+        slice k: Int, z: Double, labels: UnsafeBufferPointer<UInt8>, tissue: UnsafeMutableBufferPointer<UInt8>
+    ) {
         let fade = max(0, min(1, (layout.headTop + 30 - z) / 30))
         let reach = pelvicSoftTissueMM * 1.5 * fade
         guard reach > 0.5 else { return }
-        let n = grid.size, base = n.i * n.j * k
-        let bladder = InPlaneDistance.from(label: 14, slice: k, labels: labels, size: n, spacing: grid.spacing.x, limit: reach)
+        let n = grid.size
+        let base = n.i * n.j * k
+        let bladder = InPlaneDistance.from(
+            label: 14, slice: k, labels: labels, size: n, spacing: grid.spacing.x, limit: reach)
         guard let bladder else { return }
         let (o, s) = (grid.origin, grid.spacing)
-        let fat = UInt8(Tissue.visceralFat.rawValue), muscle = UInt8(Tissue.muscle.rawValue)
+        let fat = UInt8(Tissue.visceralFat.rawValue)
+        let muscle = UInt8(Tissue.muscle.rawValue)
         let centreY = o.y + s.y * bladder.centre.y
         for j in 0..<n.j {
             for i in 0..<n.i {
                 let d = bladder.distance[i + n.i * j]
                 guard d < reach, tissue[base + i + n.i * j] == fat, labels[base + i + n.i * j] == 0 else { continue }
-                let x = o.x + s.x * Double(i), y = o.y + s.y * Double(j)
+                let x = o.x + s.x * Double(i)
+                let y = o.y + s.y * Double(j)
                 // Anterior (smaller y than the bladder's centre): a third of the thickness.
                 let front = y < centreY ? 1 - 0.66 * min(1, (centreY - y) / 20) : 1
-                let local = pelvicSoftTissueMM * fade * front * (0.75 + 0.5 * Double(pelvicSoftTissueField.value(SIMD3(x, y, z))))
+                let local =
+                    pelvicSoftTissueMM * fade * front
+                    * (0.75 + 0.5 * Double(pelvicSoftTissueField.value(SIMD3(x, y, z))))
                 if d < local { tissue[base + i + n.i * j] = muscle }
             }
         }
@@ -345,8 +401,11 @@ struct TrunkPainter {
 
     /// The farthest point along the ray c + t·u inside the ellipse (centre e, semi-axes a); 0 if none.
     static func rayExit(from c: SIMD2<Double>, _ u: SIMD2<Double>, _ e: SIMD2<Double>, _ a: SIMD2<Double>) -> Double {
-        let d = (c - e) / a, w = u / a
-        let qa = (w * w).sum(), qb = 2 * (d * w).sum(), qc = (d * d).sum() - 1
+        let d = (c - e) / a
+        let w = u / a
+        let qa = (w * w).sum()
+        let qb = 2 * (d * w).sum()
+        let qc = (d * d).sum() - 1
         let disc = qb * qb - 4 * qa * qc
         guard disc >= 0 else { return 0 }
         return max(0, (-qb + disc.squareRoot()) / (2 * qa))
@@ -366,29 +425,41 @@ struct TrunkPainter {
         return inner ? .cancellousBone : .corticalBone
     }
 
-    private func paintSkeleton(slice k: Int, z: Double, spine sp: SIMD2<Double>, labels: UnsafeBufferPointer<UInt8>,
-                               tissue: UnsafeMutableBufferPointer<UInt8>) {
+    private func paintSkeleton(
+        slice k: Int, z: Double, spine sp: SIMD2<Double>, labels: UnsafeBufferPointer<UInt8>,
+        tissue: UnsafeMutableBufferPointer<UInt8>
+    ) {
         // Muscles first, so bone drawn after wins: erector spinae behind the spine, the gluteal
         // muscles behind and beside the pelvis.
         let pelvic = max(0, min(1, (promontory + 20 - z) / 50))
         for side in [-1.0, 1.0] {
-            ellipse(k, SIMD2(sp.x + side * (paraspinal.x + 8), sp.y + vertebra.y + 12 + paraspinal.y), paraspinal * (1 - 0.4 * pelvic),
-                    .muscle, shell: 0, labels, tissue)
+            ellipse(
+                k, SIMD2(sp.x + side * (paraspinal.x + 8), sp.y + vertebra.y + 12 + paraspinal.y),
+                paraspinal * (1 - 0.4 * pelvic),
+                .muscle, shell: 0, labels, tissue)
             if pelvic > 0 {
-                ellipse(k, SIMD2(sp.x + side * 75, sp.y + 12), SIMD2(55, 42) * pelvic, .muscle, shell: 0, labels, tissue)
+                ellipse(
+                    k, SIMD2(sp.x + side * 75, sp.y + 12), SIMD2(55, 42) * pelvic, .muscle, shell: 0, labels, tissue)
             }
         }
         if z >= promontory {
             let level = ((z - promontory) / levelHeight + levelPhase).truncatingRemainder(dividingBy: 1)
             let disc = level < discFraction
-            ellipse(k, SIMD2(sp.x, sp.y), vertebra, disc ? .disc : .cancellousBone, shell: disc ? 0 : 1.5, labels, tissue)
+            ellipse(
+                k, SIMD2(sp.x, sp.y), vertebra, disc ? .disc : .cancellousBone, shell: disc ? 0 : 1.5, labels, tissue)
             // Posterior arch: pedicles and laminae round the canal, the spinous and transverse processes.
             let canal = SIMD2(sp.x, sp.y + vertebra.y + 10)
             if !disc {
                 ellipse(k, canal + SIMD2(0, 2), SIMD2(13, 11), .cancellousBone, shell: 1.5, labels, tissue)
-                if level > 0.35 { capsule(k, canal + SIMD2(0, 8), canal + SIMD2(0, 42), 4, .cancellousBone, labels, tissue) }
+                if level > 0.35 {
+                    capsule(k, canal + SIMD2(0, 8), canal + SIMD2(0, 42), 4, .cancellousBone, labels, tissue)
+                }
                 if level > 0.4 && level < 0.75 {
-                    for side in [-1.0, 1.0] { capsule(k, canal + SIMD2(side * 8, -2), canal + SIMD2(side * 42, -6), 4, .cancellousBone, labels, tissue) }
+                    for side in [-1.0, 1.0] {
+                        capsule(
+                            k, canal + SIMD2(side * 8, -2), canal + SIMD2(side * 42, -6), 4, .cancellousBone, labels,
+                            tissue)
+                    }
                 }
             }
             ellipse(k, canal, SIMD2(10, 8), .canal, shell: 0, labels, tissue)
@@ -425,14 +496,18 @@ struct TrunkPainter {
 
     // MARK: - Rasterising helpers (slice k, only where the label is 0 and inside the body)
 
-    @inline(__always) private func writable(_ v: Int, _ labels: UnsafeBufferPointer<UInt8>, _ tissue: UnsafeMutableBufferPointer<UInt8>) -> Bool {
+    @inline(__always) private func writable(
+        _ v: Int, _ labels: UnsafeBufferPointer<UInt8>, _ tissue: UnsafeMutableBufferPointer<UInt8>
+    ) -> Bool {
         guard labels[v] == 0 else { return false }
         let t = tissue[v]
-        return t != UInt8(Tissue.air.rawValue) && t != UInt8(Tissue.skin.rawValue) && t != UInt8(Tissue.subcutaneousFat.rawValue)
+        return t != UInt8(Tissue.air.rawValue) && t != UInt8(Tissue.skin.rawValue)
+            && t != UInt8(Tissue.subcutaneousFat.rawValue)
             && t != UInt8(Tissue.table.rawValue) && t < 64
     }
 
-    private func forEachPixel(_ k: Int, _ lo: SIMD2<Double>, _ hi: SIMD2<Double>, _ body: (Int, SIMD2<Double>) -> Void) {
+    private func forEachPixel(_ k: Int, _ lo: SIMD2<Double>, _ hi: SIMD2<Double>, _ body: (Int, SIMD2<Double>) -> Void)
+    {
         let g = grid
         let n = g.size
         let i0 = max(0, Int(((lo.x - g.origin.x) / g.spacing.x).rounded(.down)))
@@ -448,8 +523,10 @@ struct TrunkPainter {
         }
     }
 
-    private func ellipse(_ k: Int, _ c: SIMD2<Double>, _ a: SIMD2<Double>, _ t: Tissue, shell: Double,
-                         _ labels: UnsafeBufferPointer<UInt8>, _ tissue: UnsafeMutableBufferPointer<UInt8>) {
+    private func ellipse(
+        _ k: Int, _ c: SIMD2<Double>, _ a: SIMD2<Double>, _ t: Tissue, shell: Double,
+        _ labels: UnsafeBufferPointer<UInt8>, _ tissue: UnsafeMutableBufferPointer<UInt8>
+    ) {
         let inner = a - shell
         forEachPixel(k, c - a, c + a) { v, q in
             let d = (q - c) / a
@@ -459,9 +536,12 @@ struct TrunkPainter {
         }
     }
 
-    private func capsule(_ k: Int, _ a: SIMD2<Double>, _ b: SIMD2<Double>, _ r: Double, _ t: Tissue,
-                         _ labels: UnsafeBufferPointer<UInt8>, _ tissue: UnsafeMutableBufferPointer<UInt8>, shell: Double = 0) {
-        let ab = b - a, len2 = max((ab * ab).sum(), 1e-9)
+    private func capsule(
+        _ k: Int, _ a: SIMD2<Double>, _ b: SIMD2<Double>, _ r: Double, _ t: Tissue,
+        _ labels: UnsafeBufferPointer<UInt8>, _ tissue: UnsafeMutableBufferPointer<UInt8>, shell: Double = 0
+    ) {
+        let ab = b - a
+        let len2 = max((ab * ab).sum(), 1e-9)
         forEachPixel(k, pointwiseMin(a, b) - r, pointwiseMax(a, b) + r) { v, q in
             let u = min(max(((q - a) * ab).sum() / len2, 0), 1)
             let d = q - (a + ab * u)
@@ -472,8 +552,10 @@ struct TrunkPainter {
     }
 
     /// A ring between two radii on the side of the centre that `medialSide` (±1 along x) points to.
-    private func ring(_ k: Int, _ c: SIMD2<Double>, inner: Double, outer: Double, medialSide: Double,
-                      _ labels: UnsafeBufferPointer<UInt8>, _ tissue: UnsafeMutableBufferPointer<UInt8>) {
+    private func ring(
+        _ k: Int, _ c: SIMD2<Double>, inner: Double, outer: Double, medialSide: Double,
+        _ labels: UnsafeBufferPointer<UInt8>, _ tissue: UnsafeMutableBufferPointer<UInt8>
+    ) {
         forEachPixel(k, c - outer, c + outer) { v, q in
             let d = q - c
             let r = (d * d).sum().squareRoot()
@@ -484,8 +566,10 @@ struct TrunkPainter {
 
     /// Tube cross-sections; bone tubes in two passes (cortex, then the inside) so a later disc's
     /// shell never cuts into an earlier disc's inside.
-    private func paintDiscs(_ discs: [TubeSet.Sample], slice k: Int, labels: UnsafeBufferPointer<UInt8>,
-                            tissue: UnsafeMutableBufferPointer<UInt8>) {
+    private func paintDiscs(
+        _ discs: [TubeSet.Sample], slice k: Int, labels: UnsafeBufferPointer<UInt8>,
+        tissue: UnsafeMutableBufferPointer<UInt8>
+    ) {
         var start = 0
         while start < discs.count {
             var end = start

@@ -3,7 +3,13 @@
 /// of radius √(r² − dz²) at each sample reproduces the tube's cross-section well enough at the
 /// scales involved (vessels, psoas, femoral necks and shafts).
 struct TubeSet {
-    struct Sample { var x: Double; var y: Double; var z: Double; var radius: Double; var tube: Int }
+    struct Sample {
+        var x: Double
+        var y: Double
+        var z: Double
+        var radius: Double
+        var tube: Int
+    }
     struct Tube {
         var tissue: Tissue
         /// Bone: a cortical shell this thick (mm) around `tissue`; 0 for a solid tube.
@@ -21,13 +27,15 @@ struct TubeSet {
         let id = tubes.count
         tubes.append(tube)
         for n in 0..<(points.count - 1) {
-            let a = points[n], b = points[n + 1]
+            let a = points[n]
+            let b = points[n + 1]
             let length = ((b - a) * (b - a)).sum().squareRoot()
             let steps = max(1, Int(length.rounded(.up)))
             for s in 0...steps where s < steps || n == points.count - 2 {
                 let t = Double(s) / Double(steps)
                 let p = a + (b - a) * t
-                samples.append(Sample(x: p.x, y: p.y, z: p.z, radius: radii[n] + (radii[n + 1] - radii[n]) * t, tube: id))
+                samples.append(
+                    Sample(x: p.x, y: p.y, z: p.z, radius: radii[n] + (radii[n + 1] - radii[n]) * t, tube: id))
             }
         }
     }

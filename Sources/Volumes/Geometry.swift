@@ -27,8 +27,10 @@ public struct Geometry: Sendable, Equatable, Hashable, Codable {
     public var origin: SIMD3<Double>
     public var direction: Matrix3
 
-    public init(size: Extent3, spacing: SIMD3<Double> = [1, 1, 1], origin: SIMD3<Double> = [0, 0, 0],
-                direction: Matrix3 = .identity) {
+    public init(
+        size: Extent3, spacing: SIMD3<Double> = [1, 1, 1], origin: SIMD3<Double> = [0, 0, 0],
+        direction: Matrix3 = .identity
+    ) {
         self.size = size
         self.spacing = spacing
         self.origin = origin
@@ -83,11 +85,12 @@ public struct Geometry: Sendable, Equatable, Hashable, Codable {
     /// in the RAS convention of nibabel's `aff2axcodes` (e.g. "LAS" for dcm2niix's axial output).
     public var orientationCode: String {
         let lpsLetters: [(positive: Character, negative: Character)] = [("L", "R"), ("P", "A"), ("S", "I")]
-        return String((0..<3).map { axis -> Character in
-            let v = direction[axis]
-            let dominant = (0..<3).max { abs(v[$0]) < abs(v[$1]) }!
-            return v[dominant] >= 0 ? lpsLetters[dominant].positive : lpsLetters[dominant].negative
-        })
+        return String(
+            (0..<3).map { axis -> Character in
+                let v = direction[axis]
+                let dominant = (0..<3).max { abs(v[$0]) < abs(v[$1]) }!
+                return v[dominant] >= 0 ? lpsLetters[dominant].positive : lpsLetters[dominant].negative
+            })
     }
 
     public func isApproximatelyEqual(to other: Geometry, tolerance: Double = 1e-4) -> Bool {
@@ -99,4 +102,3 @@ public struct Geometry: Sendable, Equatable, Hashable, Codable {
 }
 
 @inlinable func abs(_ v: SIMD3<Double>) -> SIMD3<Double> { SIMD3(Swift.abs(v.x), Swift.abs(v.y), Swift.abs(v.z)) }
-

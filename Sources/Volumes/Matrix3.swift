@@ -33,9 +33,10 @@ public struct Matrix3: Sendable, Equatable, Hashable, Codable {
     }
 
     public var transposed: Matrix3 {
-        Matrix3(columns: [self[0, 0], self[0, 1], self[0, 2]],
-                [self[1, 0], self[1, 1], self[1, 2]],
-                [self[2, 0], self[2, 1], self[2, 2]])
+        Matrix3(
+            columns: [self[0, 0], self[0, 1], self[0, 2]],
+            [self[1, 0], self[1, 1], self[1, 2]],
+            [self[2, 0], self[2, 1], self[2, 2]])
     }
 
     public var determinant: Double {
@@ -46,7 +47,9 @@ public struct Matrix3: Sendable, Equatable, Hashable, Codable {
     public var inverse: Matrix3 {
         let (a, b, c) = columns
         let det = determinant
-        let r0 = cross(b, c) / det, r1 = cross(c, a) / det, r2 = cross(a, b) / det
+        let r0 = cross(b, c) / det
+        let r1 = cross(c, a) / det
+        let r2 = cross(a, b) / det
         return Matrix3(columns: r0, r1, r2).transposed
     }
 
@@ -71,9 +74,12 @@ public struct Matrix3: Sendable, Equatable, Hashable, Codable {
         var values = [Double]()
         while !container.isAtEnd { values.append(try container.decode(Double.self)) }
         guard values.count == 9 else {
-            throw DecodingError.dataCorruptedError(in: container, debugDescription: "a 3×3 matrix needs 9 numbers, row by row")
+            throw DecodingError.dataCorruptedError(
+                in: container, debugDescription: "a 3×3 matrix needs 9 numbers, row by row")
         }
-        self.init(columns: [values[0], values[3], values[6]], [values[1], values[4], values[7]], [values[2], values[5], values[8]])
+        self.init(
+            columns: [values[0], values[3], values[6]], [values[1], values[4], values[7]],
+            [values[2], values[5], values[8]])
     }
 
     /// Encodes row by row, the way people read matrices.

@@ -38,8 +38,16 @@ private final class FirstFailure<E: Error>: @unchecked Sendable {
     private let lock = DispatchSemaphore(value: 1)
     private var first: E?
 
-    var happened: Bool { lock.wait(); defer { lock.signal() }; return first != nil }
-    var error: E? { lock.wait(); defer { lock.signal() }; return first }
+    var happened: Bool {
+        lock.wait()
+        defer { lock.signal() }
+        return first != nil
+    }
+    var error: E? {
+        lock.wait()
+        defer { lock.signal() }
+        return first
+    }
 
     func record(_ error: E) {
         lock.wait()

@@ -7,7 +7,9 @@
 /// themselves would lie exactly half-way and round either way. Points are in pixel units,
 /// (column, row), pixel centres at whole numbers; straight runs keep only their ends.
 public enum PlanarContours {
-    public static func loops(_ inside: (_ row: Int, _ column: Int) -> Bool, rows: Int, columns: Int) -> [[SIMD2<Double>]] {
+    public static func loops(_ inside: (_ row: Int, _ column: Int) -> Bool, rows: Int, columns: Int) -> [[SIMD2<
+        Double
+    >]] {
         func isIn(_ r: Int, _ c: Int) -> Bool { r >= 0 && c >= 0 && r < rows && c < columns && inside(r, c) }
         // Directed border edges between corners (x, y) in 0...columns × 0...rows, the inside on
         // the right in image coordinates (y down): outlines run clockwise, holes anticlockwise.
@@ -28,13 +30,15 @@ public enum PlanarContours {
             while let first = outgoing[start]?.first {
                 outgoing[start]!.removeFirst()
                 var corners = [start]
-                var previous = start, current = first
+                var previous = start
+                var current = first
                 while current != start {
                     corners.append(current)
                     guard var choices = outgoing[current], !choices.isEmpty else { break }
                     // Where two outlines touch at a corner, turn right: pixels that meet only
                     // diagonally keep loops of their own.
-                    let index = choices.count == 1 ? 0 : rightTurn(from: previous, at: current, among: choices, stride: stride)
+                    let index =
+                        choices.count == 1 ? 0 : rightTurn(from: previous, at: current, among: choices, stride: stride)
                     let next = choices.remove(at: index)
                     outgoing[current] = choices
                     previous = current
@@ -52,7 +56,7 @@ public enum PlanarContours {
         let (dx, dy) = vector(previous, corner)
         for (i, choice) in choices.enumerated() {
             let (ex, ey) = vector(corner, choice)
-            if dx * ey - dy * ex > 0 { return i }   // clockwise on screen (y down): a right turn
+            if dx * ey - dy * ex > 0 { return i }  // clockwise on screen (y down): a right turn
         }
         return 0
     }
@@ -64,14 +68,21 @@ public enum PlanarContours {
         // In quarter pixels: the midpoint of the edge a→b moved a quarter pixel to its right,
         // where the inside pixel is (y down); corner (x, y) is pixel coordinate (x - ½, y - ½).
         let quarters: [SIMD2<Int>] = (0..<n).map { i in
-            let a = corners[i], b = corners[(i + 1) % n]
-            let ax = a % stride, ay = a / stride, dx = b % stride - ax, dy = b / stride - ay
+            let a = corners[i]
+            let b = corners[(i + 1) % n]
+            let ax = a % stride
+            let ay = a / stride
+            let dx = b % stride - ax
+            let dy = b / stride - ay
             return SIMD2(4 * ax + 2 * dx - dy - 2, 4 * ay + 2 * dy + dx - 2)
         }
         var points: [SIMD2<Double>] = []
         for i in 0..<n {
-            let a = quarters[(i + n - 1) % n], b = quarters[i], c = quarters[(i + 1) % n]
-            let d1 = b &- a, d2 = c &- b
+            let a = quarters[(i + n - 1) % n]
+            let b = quarters[i]
+            let c = quarters[(i + 1) % n]
+            let d1 = b &- a
+            let d2 = c &- b
             if d1.x * d2.y - d1.y * d2.x == 0 && d1.x * d2.x + d1.y * d2.y > 0 { continue }
             points.append(SIMD2(Double(b.x), Double(b.y)) / 4)
         }

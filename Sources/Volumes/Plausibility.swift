@@ -16,11 +16,13 @@ public enum PlausibilityCode: String, Sendable, CaseIterable, Codable {
 
     public var sentence: String {
         switch self {
-        case .implausibleGeometry: "The geometry (spacing, positions, extent or orientation) lies outside what a CT scan can have."
+        case .implausibleGeometry:
+            "The geometry (spacing, positions, extent or orientation) lies outside what a CT scan can have."
         case .implausibleSize: "The image size, slice count or voxel count lies beyond what a CT scan can have."
         case .decompressedTooLarge: "The compressed data would decompress to more than the limit."
         case .implausibleTilt: "The slice positions shear more than a CT gantry can tilt, or not along a straight line."
-        case .overMemoryBudget: "Segmenting this scan needs more memory than the budget allows, even with the smallest window; raise the memory budget."
+        case .overMemoryBudget:
+            "Segmenting this scan needs more memory than the budget allows, even with the smallest window; raise the memory budget."
         }
     }
 }
@@ -81,7 +83,9 @@ public enum Plausibility {
     /// some thousands deep overflows the stack. LCOVNET_MAX_SEQUENCE_NESTING overrides it, to
     /// reproduce such a crash (the daemon's worker containment is tested that way).
     public static let maxSequenceNesting: Int = {
-        guard let text = ProcessInfo.processInfo.environment["LCOVNET_MAX_SEQUENCE_NESTING"], let value = Int(text), value > 0 else { return 128 }
+        guard let text = ProcessInfo.processInfo.environment["LCOVNET_MAX_SEQUENCE_NESTING"], let value = Int(text),
+            value > 0
+        else { return 128 }
         return value
     }()
     /// Voxel bytes a compressed NIfTI file (.nii.gz, .nii.zst) may declare: 2 GiB
@@ -93,7 +97,8 @@ public enum Plausibility {
     /// An image of `rows` × `columns` with `frames` frames (one DICOM file).
     public static func checkImage(rows: Int, columns: Int, frames: Int, path: String) throws(PlausibilityError) {
         guard (1...maxImageSide).contains(rows), (1...maxImageSide).contains(columns) else {
-            throw PlausibilityError(.implausibleSize, path: path, detail: "\(columns)×\(rows) pixels; at most \(maxImageSide) a side")
+            throw PlausibilityError(
+                .implausibleSize, path: path, detail: "\(columns)×\(rows) pixels; at most \(maxImageSide) a side")
         }
         guard (1...maxSlices).contains(frames) else {
             throw PlausibilityError(.implausibleSize, path: path, detail: "\(frames) frames; at most \(maxSlices)")
@@ -107,8 +112,9 @@ public enum Plausibility {
         for f in factors {
             let (product, overflow) = count.multipliedReportingOverflow(by: max(0, f))
             guard !overflow, product <= maxVoxels else {
-                throw PlausibilityError(.implausibleSize, path: path,
-                                        detail: factors.map(String.init).joined(separator: "×") + " voxels; at most \(maxVoxels)")
+                throw PlausibilityError(
+                    .implausibleSize, path: path,
+                    detail: factors.map(String.init).joined(separator: "×") + " voxels; at most \(maxVoxels)")
             }
             count = product
         }
@@ -117,24 +123,34 @@ public enum Plausibility {
     /// A spacing in mm (one axis); `name` says which ("pixel spacing", "slice spacing").
     public static func checkSpacing(_ value: Double, name: String, path: String) throws(PlausibilityError) {
         guard value.isFinite, spacingRangeMM.contains(value) else {
-            throw PlausibilityError(.implausibleGeometry, path: path,
-                                    detail: "\(name) \(format(value)) mm; expected \(spacingRangeMM.lowerBound) to \(spacingRangeMM.upperBound)")
+            throw PlausibilityError(
+                .implausibleGeometry, path: path,
+                detail:
+                    "\(name) \(format(value)) mm; expected \(spacingRangeMM.lowerBound) to \(spacingRangeMM.upperBound)"
+            )
         }
     }
 
     /// A position or origin in mm.
     public static func checkPosition(_ p: SIMD3<Double>, name: String, path: String) throws(PlausibilityError) {
         guard [p.x, p.y, p.z].allSatisfy({ $0.isFinite && Swift.abs($0) <= maxCoordinateMM }) else {
-            throw PlausibilityError(.implausibleGeometry, path: path,
-                                    detail: "\(name) (\(format(p.x)), \(format(p.y)), \(format(p.z))) mm; at most \(format(maxCoordinateMM)) in magnitude")
+            throw PlausibilityError(
+                .implausibleGeometry, path: path,
+                detail:
+                    "\(name) (\(format(p.x)), \(format(p.y)), \(format(p.z))) mm; at most \(format(maxCoordinateMM)) in magnitude"
+            )
         }
     }
 
     /// An extent in mm along one axis (`plane`: an image-plane axis, held to `maxPlaneExtentMM`).
-    public static func checkExtent(_ millimetres: Double, name: String, plane: Bool, path: String) throws(PlausibilityError) {
+    public static func checkExtent(_ millimetres: Double, name: String, plane: Bool, path: String)
+        throws(PlausibilityError)
+    {
         let limit = plane ? maxPlaneExtentMM : maxExtentMM
         guard millimetres.isFinite, millimetres <= limit else {
-            throw PlausibilityError(.implausibleGeometry, path: path, detail: "\(name) extent \(format(millimetres)) mm; at most \(format(limit))")
+            throw PlausibilityError(
+                .implausibleGeometry, path: path,
+                detail: "\(name) extent \(format(millimetres)) mm; at most \(format(limit))")
         }
     }
 
@@ -143,7 +159,9 @@ public enum Plausibility {
     public static func checkGeometry(_ g: Geometry, path: String) throws(PlausibilityError) {
         let sizes = [g.size.i, g.size.j, g.size.k]
         guard sizes.allSatisfy({ (1...max(maxImageSide, maxSlices)).contains($0) }) else {
-            throw PlausibilityError(.implausibleSize, path: path, detail: "\(g.size) voxels; each axis 1 to \(max(maxImageSide, maxSlices))")
+            throw PlausibilityError(
+                .implausibleSize, path: path, detail: "\(g.size) voxels; each axis 1 to \(max(maxImageSide, maxSlices))"
+            )
         }
         try checkVoxelCount(sizes, path: path)
         let axes = ["i", "j", "k"]
@@ -152,8 +170,11 @@ public enum Plausibility {
         let d = g.direction
         let columns = [d[0], d[1], d[2]]
         guard columns.allSatisfy({ v in [v.x, v.y, v.z].allSatisfy(\.isFinite) && Swift.abs(length(v) - 1) < 1e-3 }),
-              Swift.abs(d.determinant) >= minDirectionDeterminant else {
-            throw PlausibilityError(.implausibleGeometry, path: path, detail: "the direction matrix is degenerate (axes parallel, zero or not numbers)")
+            Swift.abs(d.determinant) >= minDirectionDeterminant
+        else {
+            throw PlausibilityError(
+                .implausibleGeometry, path: path,
+                detail: "the direction matrix is degenerate (axes parallel, zero or not numbers)")
         }
         let extents = (0..<3).map { Double(sizes[$0]) * g.spacing[$0] }
         let shortest = (0..<3).sorted { extents[$0] < extents[$1] }
@@ -166,29 +187,35 @@ public enum Plausibility {
     /// distance along the normal).
     public static func checkTilt(degrees: Double, path: String) throws(PlausibilityError) {
         guard degrees.isFinite, Swift.abs(degrees) <= maxTiltDegrees else {
-            throw PlausibilityError(.implausibleTilt, path: path, detail: "\(format(degrees))°; at most \(format(maxTiltDegrees))°")
+            throw PlausibilityError(
+                .implausibleTilt, path: path, detail: "\(format(degrees))°; at most \(format(maxTiltDegrees))°")
         }
     }
 
     /// How far a slice lies off the straight line of a tilt, mm.
     public static func checkTiltLine(offsetMM: Double, slice: Int, path: String) throws(PlausibilityError) {
         guard offsetMM.isFinite, offsetMM <= tiltLinearityToleranceMM else {
-            throw PlausibilityError(.implausibleTilt, path: path,
-                                    detail: "slice \(slice + 1) lies \(format(offsetMM)) mm off the line of the others; at most \(format(tiltLinearityToleranceMM)) mm")
+            throw PlausibilityError(
+                .implausibleTilt, path: path,
+                detail:
+                    "slice \(slice + 1) lies \(format(offsetMM)) mm off the line of the others; at most \(format(tiltLinearityToleranceMM)) mm"
+            )
         }
     }
 
     /// Voxel bytes a compressed NIfTI file declares.
     public static func checkDecompressedNIfTI(bytes: Int, path: String) throws(PlausibilityError) {
         guard bytes >= 0, bytes <= maxDecompressedNIfTIBytes else {
-            throw PlausibilityError(.decompressedTooLarge, path: path,
-                                    detail: "its header declares \(bytes) voxel bytes; at most \(maxDecompressedNIfTIBytes)")
+            throw PlausibilityError(
+                .decompressedTooLarge, path: path,
+                detail: "its header declares \(bytes) voxel bytes; at most \(maxDecompressedNIfTIBytes)")
         }
     }
 
     /// Numbers as people read them: plain up to a million, exponent form beyond.
     static func format(_ v: Double) -> String {
         guard v.isFinite else { return "\(v)" }
-        return Swift.abs(v) < 1e6 && (v == 0 || Swift.abs(v) >= 1e-3) ? String(format: "%.4g", v) : String(format: "%.3e", v)
+        return Swift.abs(v) < 1e6 && (v == 0 || Swift.abs(v) >= 1e-3)
+            ? String(format: "%.4g", v) : String(format: "%.3e", v)
     }
 }

@@ -15,8 +15,9 @@ public struct ScoreSlab: Sendable {
 
     public init(slices: Range<Int>, size: Extent3, classCount: Int, scores: [Float]) {
         precondition(size.k == slices.count, "a slab of planes \(slices) cannot be \(size.k) planes deep")
-        precondition(scores.count == classCount * size.count,
-                     "a slab of \(classCount) classes × \(size) needs \(classCount * size.count) scores, got \(scores.count)")
+        precondition(
+            scores.count == classCount * size.count,
+            "a slab of \(classCount) classes × \(size) needs \(classCount * size.count) scores, got \(scores.count)")
         self.slices = slices
         self.size = size
         self.classCount = classCount
@@ -31,7 +32,9 @@ public struct ScoreSlab: Sendable {
     /// The class with the highest score at each voxel (the first on ties), i fastest; planes
     /// spread over `threads`.
     public func argmax(threads: Int = 1) -> [UInt8] {
-        let plane = planeSize, channel = channelStride, classes = classCount
+        let plane = planeSize
+        let channel = channelStride
+        let classes = classCount
         var labels = [UInt8](repeating: 0, count: size.count)
         scores.withUnsafeBufferPointer { s in
             labels.withUnsafeMutableBufferPointer { out in

@@ -31,7 +31,9 @@ public struct SurfaceDistances: Sendable {
 
     /// Normalized surface Dice: the share of both boundaries within `toleranceMM` of the other.
     public func surfaceDice(toleranceMM: Double) -> Double {
-        let within = predictionToReference.filter { $0 <= toleranceMM }.count + referenceToPrediction.filter { $0 <= toleranceMM }.count
+        let within =
+            predictionToReference.filter { $0 <= toleranceMM }.count
+            + referenceToPrediction.filter { $0 <= toleranceMM }.count
         return Double(within) / Double(predictionToReference.count + referenceToPrediction.count)
     }
 
@@ -40,7 +42,8 @@ public struct SurfaceDistances: Sendable {
         guard !values.isEmpty else { return .infinity }
         let sorted = values.sorted()
         let rank = q / 100 * Double(sorted.count - 1)
-        let low = Int(rank.rounded(.down)), high = min(low + 1, sorted.count - 1)
+        let low = Int(rank.rounded(.down))
+        let high = min(low + 1, sorted.count - 1)
         if sorted[low].isInfinite || sorted[high].isInfinite { return sorted[high] }
         return sorted[low] + (sorted[high] - sorted[low]) * (rank - Double(low))
     }
@@ -48,14 +51,17 @@ public struct SurfaceDistances: Sendable {
     /// The voxels with the label in either map, with one voxel of margin (clamped to the grid):
     /// the distance transform is exact within any box holding every boundary voxel.
     struct Box {
-        var lower: SIMD3<Int>, upper: SIMD3<Int>   // inclusive
+        var lower: SIMD3<Int>, upper: SIMD3<Int>  // inclusive
         var size: SIMD3<Int> { upper &- lower &+ 1 }
         var count: Int { size.x * size.y * size.z }
-        func index(_ x: Int, _ y: Int, _ z: Int) -> Int { ((z - lower.z) * size.y + (y - lower.y)) * size.x + (x - lower.x) }
+        func index(_ x: Int, _ y: Int, _ z: Int) -> Int {
+            ((z - lower.z) * size.y + (y - lower.y)) * size.x + (x - lower.x)
+        }
     }
 
     static func boundingBox(of label: UInt8, in maps: [[UInt8]], size: Extent3) -> Box? {
-        var lower = SIMD3(Int.max, Int.max, Int.max), upper = SIMD3(-1, -1, -1)
+        var lower = SIMD3(Int.max, Int.max, Int.max)
+        var upper = SIMD3(-1, -1, -1)
         let plane = size.i * size.j
         for map in maps {
             for (n, value) in map.enumerated() where value == label {
@@ -79,8 +85,10 @@ public struct SurfaceDistances: Sendable {
                 for x in box.lower.x...box.upper.x {
                     let n = z * plane + y * size.i + x
                     guard map[n] == label else { continue }
-                    let inside = x > 0 && x < size.i - 1 && y > 0 && y < size.j - 1 && z > 0 && z < size.k - 1
-                        && map[n - 1] == label && map[n + 1] == label && map[n - size.i] == label && map[n + size.i] == label
+                    let inside =
+                        x > 0 && x < size.i - 1 && y > 0 && y < size.j - 1 && z > 0 && z < size.k - 1
+                        && map[n - 1] == label && map[n + 1] == label && map[n - size.i] == label
+                        && map[n + size.i] == label
                         && map[n - plane] == label && map[n + plane] == label
                     if !inside { edge[box.index(x, y, z)] = true }
                 }
@@ -97,10 +105,13 @@ public struct SurfaceDistances: Sendable {
         // Separable exact transform: along x, then y, then z (Felzenszwalb & Huttenlocher 2012).
         // Scratch for one line at a time, sized once for the longest axis.
         let longest = max(s.x, s.y, s.z)
-        var line = [Double](repeating: 0, count: longest), out = line
+        var line = [Double](repeating: 0, count: longest)
+        var out = line
         var envelope = Envelope(length: longest)
-        for (axis, length, stride, weight) in [(0, s.x, 1, spacing.x * spacing.x), (1, s.y, s.x, spacing.y * spacing.y),
-                                               (2, s.z, s.x * s.y, spacing.z * spacing.z)] {
+        for (axis, length, stride, weight) in [
+            (0, s.x, 1, spacing.x * spacing.x), (1, s.y, s.x, spacing.y * spacing.y),
+            (2, s.z, s.x * s.y, spacing.z * spacing.z)
+        ] {
             let others = box.count / length
             for o in 0..<others {
                 // The first voxel of the o-th line along `axis`.

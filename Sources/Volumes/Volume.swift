@@ -6,8 +6,9 @@ public struct Volume<Voxel: Sendable>: Sendable {
     public var voxels: [Voxel]
 
     public init(geometry: Geometry, voxels: [Voxel]) {
-        precondition(voxels.count == geometry.size.count,
-                     "a \(geometry.size) volume needs \(geometry.size.count) voxels, got \(voxels.count)")
+        precondition(
+            voxels.count == geometry.size.count,
+            "a \(geometry.size) volume needs \(geometry.size.count) voxels, got \(voxels.count)")
         self.geometry = geometry
         self.voxels = voxels
     }

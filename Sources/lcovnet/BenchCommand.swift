@@ -11,7 +11,9 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmark the LCOV-Net engines (int8, fp32) and the peers in bench/ on one window.",
-        discussion: "Prints a Markdown section (machine, date, command, results) for docs/BENCHMARKS.md; scripts/bench.sh prepares the models and the peers' venv.")
+        discussion:
+            "Prints a Markdown section (machine, date, command, results) for docs/BENCHMARKS.md; scripts/bench.sh prepares the models and the peers' venv."
+    )
 
     @Option(help: "fp32 model directory")
     var model: String
@@ -37,7 +39,10 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "directory holding the peers (pytorch_fp32.py, onnxruntime_int8.py)")
     var peers: String = "bench"
 
-    @Option(help: "also time a whole synthetic volume D×H×W (e.g. 160x256x256) with sliding windows, at the largest thread count")
+    @Option(
+        help:
+            "also time a whole synthetic volume D×H×W (e.g. 160x256x256) with sliding windows, at the largest thread count"
+    )
     var volume: String?
 
     @Option(help: "window overlap of the whole-volume run")
@@ -67,7 +72,8 @@ struct BenchCommand: ParsableCommand {
         if let single {
             let parts = single.split(separator: "/")
             guard parts.count == 2, let precision = Precision(rawValue: String(parts[0])), let t = Int(parts[1]),
-                  let directory = precision == .int8 ? int8 : fp32Model else { throw ValidationError("--single must look like int8/2") }
+                let directory = precision == .int8 ? int8 : fp32Model
+            else { throw ValidationError("--single must look like int8/2") }
             let run = try measure(precision: precision, directory: directory, threads: t, shape: shape, peak: withPeak)
             print(String(decoding: try JSONEncoder().encode(run), as: UTF8.self))
             return
@@ -82,7 +88,8 @@ struct BenchCommand: ParsableCommand {
                 out.profiles["\(precision.rawValue)/\(t)"] = run.profile
                 out.multiplyAdds = run.row.multiplyAdds
             }
-            for (python, script) in [(torchPython, "pytorch_fp32.py"), (ortPython, "onnxruntime_int8.py")] where !python.isEmpty {
+            for (python, script) in [(torchPython, "pytorch_fp32.py"), (ortPython, "onnxruntime_int8.py")]
+            where !python.isEmpty {
                 guard FileManager.default.isExecutableFile(atPath: python) else {
                     out.notes.append("peer \(script) skipped: \(python) is missing")
                     continue
@@ -92,11 +99,15 @@ struct BenchCommand: ParsableCommand {
             }
         }
         if let volume {
-            guard let v = WindowShape.dimensions(volume) else { throw ValidationError("--volume must look like 160x256x256") }
+            guard let v = WindowShape.dimensions(volume) else {
+                throw ValidationError("--volume must look like 160x256x256")
+            }
             for (precision, directory) in [(Precision.int8, int8), (.fp32, fp32Model)] {
                 guard let directory else { continue }
                 log("whole volume \(volume), lcovnet \(precision.rawValue)")
-                out.volumeRuns.append(try wholeVolume(v, precision: precision, model: directory, shape: shape, threads: threadCounts.max() ?? 2))
+                out.volumeRuns.append(
+                    try wholeVolume(
+                        v, precision: precision, model: directory, shape: shape, threads: threadCounts.max() ?? 2))
             }
         }
         let text = out.markdown()
@@ -118,18 +129,22 @@ struct BenchCommand: ParsableCommand {
 
     /// Times one engine after a warm-up, with the int8 convolution peak at the same thread count
     /// when asked.
-    private func measure(precision: Precision, directory: ModelDirectory, threads t: Int, shape: WindowShape, peak measuresPeak: Bool) throws -> SingleRun {
+    private func measure(
+        precision: Precision, directory: ModelDirectory, threads t: Int, shape: WindowShape, peak measuresPeak: Bool
+    ) throws -> SingleRun {
         let peak = measuresPeak ? try PeakProbe.int8ConvolutionPeak(threads: t) : nil
         let input = BenchWindow.make(d: shape.d, h: shape.h, w: shape.w)
         var logits = [Float](repeating: 0, count: LCOVNetArchitecture.classCount * shape.voxelCount)
         let engine = try LCOVNetEngine(model: directory, precision: precision, threads: t, window: shape)
-        var times: [Double] = [], cpu: [Double] = []
+        var times: [Double] = []
+        var cpu: [Double] = []
         var profile: [LCOVNetEngine.StepTiming] = []
         try input.withUnsafeBufferPointer { x in
             try logits.withUnsafeMutableBufferPointer { y in
                 try engine.predict(window: x, into: y)
                 for _ in 0..<repeatCount {
-                    let start = DispatchTime.now().uptimeNanoseconds, cpuStart = processCPUSeconds()
+                    let start = DispatchTime.now().uptimeNanoseconds
+                    let cpuStart = processCPUSeconds()
                     try engine.predict(window: x, into: y)
                     times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
                     cpu.append(processCPUSeconds() - cpuStart)
@@ -137,16 +152,25 @@ struct BenchCommand: ParsableCommand {
                 profile = try engine.profile(window: x, into: y)
             }
         }
-        return SingleRun(row: .init(name: "lcovnet \(precision.rawValue)", threads: t, seconds: times, cpuSeconds: cpu, multiplyAdds: engine.multiplyAdds,
-                                    memoryMiB: engine.arenaBytes / (1 << 20)),
-                         peak: peak, profile: profile)
+        return SingleRun(
+            row: .init(
+                name: "lcovnet \(precision.rawValue)", threads: t, seconds: times, cpuSeconds: cpu,
+                multiplyAdds: engine.multiplyAdds,
+                memoryMiB: engine.arenaBytes / (1 << 20)),
+            peak: peak, profile: profile)
     }
 
     /// `measure` in a fresh `lcovnet bench --single` process.
     private func measureInChild(precision: Precision, threads: Int, peak: Bool) throws -> SingleRun {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
-        process.arguments = ["bench", "--model", model, "--window", window, "--repeat", "\(repeatCount)", "--single", "\(precision.rawValue)/\(threads)"]
+        process.executableURL = URL(
+            fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+                ?? CommandLine.arguments[0])
+        process.arguments =
+            [
+                "bench", "--model", model, "--window", window, "--repeat", "\(repeatCount)", "--single",
+                "\(precision.rawValue)/\(threads)"
+            ]
             + (int8Model.map { ["--int8-model", $0] } ?? []) + (peak ? ["--with-peak"] : [])
         let pipe = Pipe()
         process.standardOutput = pipe
@@ -154,39 +178,53 @@ struct BenchCommand: ParsableCommand {
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         guard process.terminationStatus == 0, let line = data.split(separator: 0x0A).last else {
-            throw ValidationError("the \(precision.rawValue) run with \(threads) thread(s) failed (status \(process.terminationStatus))")
+            throw ValidationError(
+                "the \(precision.rawValue) run with \(threads) thread(s) failed (status \(process.terminationStatus))")
         }
         return try JSONDecoder().decode(SingleRun.self, from: Data(line))
     }
 
     /// Sliding windows over a synthetic volume, Gaussian-weighted and merged slab by slab.
-    private func wholeVolume(_ v: [Int], precision: Precision, model: ModelDirectory, shape: WindowShape, threads: Int) throws -> String {
+    private func wholeVolume(_ v: [Int], precision: Precision, model: ModelDirectory, shape: WindowShape, threads: Int)
+        throws -> String
+    {
         let size = Extent3(v[2], v[1], v[0])
         let geometry = Geometry(size: size)
         let voxels = BenchWindow.make(d: v[0], h: v[1], w: v[2])
         let source = VolumeWindowSource(volume: Volume(geometry: geometry, voxels: voxels), padding: 0)
         let plan = WindowPlan(volumeSize: size, windowSize: Extent3(shape.w, shape.h, shape.d), overlap: overlap)
         let start = DispatchTime.now().uptimeNanoseconds
-        let predictor = EnginePredictor(engine: try LCOVNetEngine(model: model, precision: precision, threads: threads, window: shape))
+        let predictor = EnginePredictor(
+            engine: try LCOVNetEngine(model: model, precision: precision, threads: threads, window: shape))
         var slices = 0
-        try SlidingWindowInference(plan: plan).run(source: source, predictor: predictor) { slab in slices += slab.slices.count }
+        try SlidingWindowInference(plan: plan).run(source: source, predictor: predictor) { slab in
+            slices += slab.slices.count
+        }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
-        return "whole volume \(v.map(String.init).joined(separator: "×")), lcovnet \(precision.rawValue), \(threads) threads: "
+        return
+            "whole volume \(v.map(String.init).joined(separator: "×")), lcovnet \(precision.rawValue), \(threads) threads: "
             + "\(plan.origins.count) windows of \(shape) at \(Int(overlap * 100)) % overlap, \(slices) slices finalized, "
-            + String(format: "%.1f s including engine build; process peak RSS so far %d MiB", seconds, usage.ru_maxrss / 1024)
+            + String(
+                format: "%.1f s including engine build; process peak RSS so far %d MiB", seconds, usage.ru_maxrss / 1024
+            )
     }
 
     private func log(_ message: String) { FileHandle.standardError.write(Data("bench: \(message)\n".utf8)) }
 
     /// Runs one peer script; each JSON line it prints is one row.
-    private func peer(python: String, script: String, threads: Int, shape: WindowShape, out: inout BenchReport) throws -> [BenchReport.Row] {
+    private func peer(python: String, script: String, threads: Int, shape: WindowShape, out: inout BenchReport) throws
+        -> [BenchReport.Row]
+    {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = [script, "--weights", "\(model)/weights.safetensors", "--window", "\(shape.d)", "\(shape.h)", "\(shape.w)",
-                             "--threads", "\(threads)", "--repeat", "\(repeatCount)"]
-        let pipe = Pipe(), errors = Pipe()
+        process.arguments = [
+            script, "--weights", "\(model)/weights.safetensors", "--window", "\(shape.d)", "\(shape.h)", "\(shape.w)",
+            "--threads", "\(threads)", "--repeat", "\(repeatCount)"
+        ]
+        let pipe = Pipe()
+        let errors = Pipe()
         process.standardOutput = pipe
         process.standardError = errors
         try process.run()
@@ -194,15 +232,18 @@ struct BenchCommand: ParsableCommand {
         let errorText = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
-            out.notes.append("peer \(script) failed (\(process.terminationStatus)): \(errorText.split(separator: "\n").last ?? "")")
+            out.notes.append(
+                "peer \(script) failed (\(process.terminationStatus)): \(errorText.split(separator: "\n").last ?? "")")
             return []
         }
         return String(decoding: data, as: UTF8.self).split(separator: "\n").compactMap { line in
             guard let json = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                  let name = json["peer"] as? String, let seconds = json["seconds"] as? [Double] else { return nil }
-            return .init(name: "\(name) \(json["version"] as? String ?? "")", threads: threads, seconds: seconds,
-                         cpuSeconds: json["cpu_seconds"] as? [Double] ?? [],
-                         multiplyAdds: out.multiplyAdds, memoryMiB: json["peak_rss_mib"] as? Int, memoryIsPeakRSS: true)
+                let name = json["peer"] as? String, let seconds = json["seconds"] as? [Double]
+            else { return nil }
+            return .init(
+                name: "\(name) \(json["version"] as? String ?? "")", threads: threads, seconds: seconds,
+                cpuSeconds: json["cpu_seconds"] as? [Double] ?? [],
+                multiplyAdds: out.multiplyAdds, memoryMiB: json["peak_rss_mib"] as? Int, memoryIsPeakRSS: true)
         }
     }
 }
@@ -211,7 +252,8 @@ struct BenchCommand: ParsableCommand {
 func processCPUSeconds() -> Double {
     var usage = rusage()
     getrusage(RUSAGE_SELF.rawValue, &usage)
-    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(
+        usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
 }
 
 /// The same synthetic window as bench/peer_common.py's shape (smooth structure plus noise).
@@ -223,9 +265,10 @@ enum BenchWindow {
         for z in 0..<d {
             for y in 0..<h {
                 for x in 0..<w {
-                    state = state &* 6364136223846793005 &+ 1442695040888963407
+                    state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
                     let noise = (Float(state >> 40) / Float(1 << 24) - 0.5) * 1.4
-                    out[i] = sinf(Float(z) * 0.21) * cosf(Float(y) * 0.13) + sinf(Float(x) * 0.09 + Float(y) * 0.05) + noise
+                    out[i] =
+                        sinf(Float(z) * 0.21) * cosf(Float(y) * 0.13) + sinf(Float(x) * 0.09 + Float(y) * 0.05) + noise
                     i += 1
                 }
             }

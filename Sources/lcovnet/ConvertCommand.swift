@@ -86,22 +86,28 @@ struct ConvertCommand: ParsableCommand {
             do {
                 let start = ContinuousClock.now
                 try NIfTIFile.write(loaded.volume, to: output!)
-                logger.debug("wrote NIfTI", metadata: ["duration_ms": "\((ContinuousClock.now - start).inMilliseconds)"])
+                logger.debug(
+                    "wrote NIfTI", metadata: ["duration_ms": "\((ContinuousClock.now - start).inMilliseconds)"])
             } catch {
                 throw CommandFailure(line: "\(error)", exitCode: ExitStatus.outputNotWritable)
             }
             let g = loaded.volume.geometry
             let others = scan.candidates.count - 1
-            print("converted series \(loaded.id.escapingControlCharacters) (\(loaded.sourceSliceCount) files/frames, \(g.size), "
-                + String(format: "%.3f×%.3f×%.3f mm", g.spacing.x, g.spacing.y, g.spacing.z)
-                + ", \(g.orientationCode)) to \(output!)"
-                + (others > 0 ? "; \(others) other eligible series (see --list)" : ""))
+            print(
+                "converted series \(loaded.id.escapingControlCharacters) (\(loaded.sourceSliceCount) files/frames, \(g.size), "
+                    + String(format: "%.3f×%.3f×%.3f mm", g.spacing.x, g.spacing.y, g.spacing.z)
+                    + ", \(g.orientationCode)) to \(output!)"
+                    + (others > 0 ? "; \(others) other eligible series (see --list)" : ""))
             for note in loaded.notes {
-                FileHandle.standardError.write(Data("note: \(String(describing: note).escapingControlCharacters)\n".utf8))
+                FileHandle.standardError.write(
+                    Data("note: \(String(describing: note).escapingControlCharacters)\n".utf8))
             }
             // Files left out on their own (not DICOM, other modalities...): one line per reason.
-            for (code, notes) in Dictionary(grouping: scan.fileNotes, by: \.code).sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
-                FileHandle.standardError.write(Data("note: \(notes.count) file(s) left out [\(code.rawValue)]: \(code.sentence)\n".utf8))
+            for (code, notes) in Dictionary(grouping: scan.fileNotes, by: \.code).sorted(by: {
+                $0.key.rawValue < $1.key.rawValue
+            }) {
+                FileHandle.standardError.write(
+                    Data("note: \(notes.count) file(s) left out [\(code.rawValue)]: \(code.sentence)\n".utf8))
             }
         } catch let error as IngestError {
             throw CommandFailure(line: error.description, exitCode: ExitStatus.ingest(error.code))
@@ -124,21 +130,26 @@ struct SeriesListing {
         text += "\(scan.fileCount) files in \(scan.root.escapingControlCharacters)\n"
         for (index, c) in scan.candidates.enumerated() {
             let g = c.geometry
-            text += "\(index == 0 ? "*" : " ") \(c.id.escapingControlCharacters)  \(c.modality.escapingControlCharacters)  series \(c.seriesNumber.map(String.init) ?? "-")  "
+            text +=
+                "\(index == 0 ? "*" : " ") \(c.id.escapingControlCharacters)  \(c.modality.escapingControlCharacters)  series \(c.seriesNumber.map(String.init) ?? "-")  "
                 + "\(c.slices.count) frames → \(g.size)  "
                 + String(format: "%.3f×%.3f×%.3f mm", g.spacing.x, g.spacing.y, g.spacing.z)
                 + "  \(g.orientationCode)"
                 + (c.seriesDescription.isEmpty ? "" : "  \"\(c.seriesDescription.escapingControlCharacters)\"") + "\n"
             for note in c.notes { text += "      \(String(describing: note).escapingControlCharacters)\n" }
         }
-        if let rejection = scan.folderRejection { text += "  folder rejected: \(String(describing: rejection).escapingControlCharacters)\n" }
+        if let rejection = scan.folderRejection {
+            text += "  folder rejected: \(String(describing: rejection).escapingControlCharacters)\n"
+        }
         for r in scan.rejectedSeries {
-            text += "  rejected \(r.id.escapingControlCharacters) (\(r.fileCount) files): \(String(describing: r.reason).escapingControlCharacters)\n"
+            text +=
+                "  rejected \(r.id.escapingControlCharacters) (\(r.fileCount) files): \(String(describing: r.reason).escapingControlCharacters)\n"
         }
         let byCode = Dictionary(grouping: scan.fileNotes, by: \.code)
         for code in byCode.keys.sorted(by: { $0.rawValue < $1.rawValue }) {
             let notes = byCode[code]!
-            text += "  \(notes.count) file(s) left out [\(code.rawValue)]: \(code.sentence)"
+            text +=
+                "  \(notes.count) file(s) left out [\(code.rawValue)]: \(code.sentence)"
                 + (notes.count == 1 ? " \((notes[0].path ?? "").escapingControlCharacters)" : "") + "\n"
         }
     }

@@ -29,7 +29,10 @@ struct DemoCommand: ParsableCommand {
     func run() throws {
         let logger = Logger(label: "lcovnet.demo")
         guard let modelPath = model ?? ShippedModels.defaultModel() else {
-            FileHandle.standardError.write(Data("lcovnet demo: no default model found (Models/default is missing; scripts/train-default-model.sh makes it)\n".utf8))
+            FileHandle.standardError.write(
+                Data(
+                    "lcovnet demo: no default model found (Models/default is missing; scripts/train-default-model.sh makes it)\n"
+                        .utf8))
             throw ExitCode(ExitStatus.modelNotUsable)
         }
         let directory = try ModelDirectory(path: modelPath)
@@ -41,24 +44,34 @@ struct DemoCommand: ParsableCommand {
         options.seriesDescription = "lcovnet demo phantom"
         let written = try DicomSeriesWriter(options).write(phantom.image, to: dicom)
         try NIfTIFile.write(phantom.labels, to: "\(output)/phantom-\(seed)/labels.nii.gz")
-        print("phantom \(seed): \(written.files.count) DICOM files in \(dicom) "
-            + String(format: "(%.1f s)", (ContinuousClock.now - started).inSeconds))
+        print(
+            "phantom \(seed): \(written.files.count) DICOM files in \(dicom) "
+                + String(format: "(%.1f s)", (ContinuousClock.now - started).inSeconds))
 
         let reporter = ProgressReporter(started: ContinuousClock.now)
         let jobStart = ContinuousClock.now
         let scan = try ScanInput.load(dicom, logger: logger)
         let loadSeconds = (ContinuousClock.now - jobStart).inSeconds
-        let segmenter = Segmenter(model: directory, options: SegmentationOptions(precision: precision, threads: threads), logger: logger)
-        let outcome = try SegmentationJob.run(scan, outputDirectory: "\(output)/results", segmenter: segmenter,
-                                              loadSeconds: loadSeconds, progress: reporter.report)
-        let overlap = LabelOverlap(prediction: outcome.result.labels.voxels, reference: phantom.labels.voxels,
-                                   labelCount: directory.manifest.classes.count)
-        print("segmented in " + String(format: "%.1f s", (ContinuousClock.now - jobStart).inSeconds)
-            + " (\(outcome.result.precision.rawValue), \(threads) threads): results in \(outcome.folder)")
+        let segmenter = Segmenter(
+            model: directory, options: SegmentationOptions(precision: precision, threads: threads), logger: logger)
+        let outcome = try SegmentationJob.run(
+            scan, outputDirectory: "\(output)/results", segmenter: segmenter,
+            loadSeconds: loadSeconds, progress: reporter.report)
+        let overlap = LabelOverlap(
+            prediction: outcome.result.labels.voxels, reference: phantom.labels.voxels,
+            labelCount: directory.manifest.classes.count)
+        print(
+            "segmented in " + String(format: "%.1f s", (ContinuousClock.now - jobStart).inSeconds)
+                + " (\(outcome.result.precision.rawValue), \(threads) threads): results in \(outcome.folder)")
         for organ in directory.manifest.classes.dropFirst() {
             guard let dice = overlap.dice(organ.id) else { continue }
             print(String(format: "  %-20@ Dice %.3f", organ.name, dice))
         }
-        if let mean = overlap.meanForegroundDice { print(String(format: "mean Dice over %d organs: %.3f", overlap.reference.dropFirst().filter { $0 > 0 }.count, mean)) }
+        if let mean = overlap.meanForegroundDice {
+            print(
+                String(
+                    format: "mean Dice over %d organs: %.3f", overlap.reference.dropFirst().filter { $0 > 0 }.count,
+                    mean))
+        }
     }
 }

@@ -15,7 +15,8 @@ struct DicomWriteCommand: ParsableCommand {
     var input: String
     @Option(name: .shortAndLong, help: "Output folder.")
     var output: String
-    @Option(name: .long, help: "Transfer syntax: \(DicomTransferSyntax.allCases.map(\.rawValue).joined(separator: ", ")).")
+    @Option(
+        name: .long, help: "Transfer syntax: \(DicomTransferSyntax.allCases.map(\.rawValue).joined(separator: ", ")).")
     var syntax: DicomTransferSyntax = .explicitLittleEndian
     @Option(name: .long, help: "Series number (file names start with S<number>).")
     var seriesNumber = 1

@@ -19,6 +19,6 @@ struct LCOVNet: AsyncParsableCommand {
             TrainCommand.self,
             DistillCommand.self,
             RetrainCommand.self,
-            BenchCommand.self,
+            BenchCommand.self
         ])
 }

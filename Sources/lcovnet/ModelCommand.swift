@@ -6,6 +6,9 @@ struct ModelCommand: ParsableCommand {
         commandName: "model",
         abstract: "Import, inspect, quantize and run LCOV-Net model directories.",
         // One line per group, so that adding a command rarely conflicts with another's.
-        subcommands: [ModelImportCommand.self, ModelExportCommand.self, ModelInfoCommand.self, ModelQuantizeCommand.self, ModelForwardCommand.self,
-                      ModelListCommand.self, ModelPromoteCommand.self, ModelRollbackCommand.self])
+        subcommands: [
+            ModelImportCommand.self, ModelExportCommand.self, ModelInfoCommand.self, ModelQuantizeCommand.self,
+            ModelForwardCommand.self,
+            ModelListCommand.self, ModelPromoteCommand.self, ModelRollbackCommand.self
+        ])
 }

@@ -6,7 +6,8 @@ import Inference
 struct ModelForwardCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "forward",
-        abstract: "Run the network on one window (.npy float32 1×1×D×H×W) and write its logits (.npy float32 1×17×D×H×W).")
+        abstract:
+            "Run the network on one window (.npy float32 1×1×D×H×W) and write its logits (.npy float32 1×17×D×H×W).")
 
     @Option(help: "model directory")
     var model: String
@@ -43,13 +44,17 @@ struct ModelForwardCommand: ParsableCommand {
         var logits = [Float](repeating: 0, count: engine.classCount * window.voxelCount)
         for i in 0..<repeatCount {
             let start = DispatchTime.now().uptimeNanoseconds
-            try values.withUnsafeBufferPointer { x in try logits.withUnsafeMutableBufferPointer { try engine.predict(window: x, into: $0) } }
+            try values.withUnsafeBufferPointer { x in
+                try logits.withUnsafeMutableBufferPointer { try engine.predict(window: x, into: $0) }
+            }
             if repeatCount > 1 {
                 let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
                 FileHandle.standardError.write(Data("run \(i + 1): \(String(format: "%.1f", ms)) ms\n".utf8))
             }
         }
-        try logits.withUnsafeBufferPointer { try NPYFile.write(output, shape: [1, $0.count / window.voxelCount] + spatial, values: $0) }
+        try logits.withUnsafeBufferPointer {
+            try NPYFile.write(output, shape: [1, $0.count / window.voxelCount] + spatial, values: $0)
+        }
     }
 }
 

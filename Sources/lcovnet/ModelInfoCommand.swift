@@ -13,8 +13,10 @@ struct ModelInfoCommand: ParsableCommand {
         let model = try ModelDirectory(path: directory)
         let m = model.manifest
         // Learned parameters (BatchNorm running statistics are buffers, not parameters).
-        let parameters = model.weights.tensors.filter { !$0.key.hasSuffix("running_mean") && !$0.key.hasSuffix("running_var") }
-            .values.reduce(0) { $0 + $1.count }
+        let parameters = model.weights.tensors.filter {
+            !$0.key.hasSuffix("running_mean") && !$0.key.hasSuffix("running_var")
+        }
+        .values.reduce(0) { $0 + $1.count }
         print("model:        \(directory)")
         print("architecture: \(m.architecture), \(parameters) parameters")
         print("version:      \(m.modelVersion) (manifest format \(m.formatVersion))")
@@ -24,10 +26,14 @@ struct ModelInfoCommand: ParsableCommand {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         print("input:        \(String(decoding: try encoder.encode(m.input), as: UTF8.self))")
-        print("source:       \(m.provenance.source) sha256 \(m.provenance.sourceSHA256 ?? "-"), created \(m.provenance.created)")
+        print(
+            "source:       \(m.provenance.source) sha256 \(m.provenance.sourceSHA256 ?? "-"), created \(m.provenance.created)"
+        )
         for note in m.provenance.notes { print("              \(note)") }
         if let q = m.quantization {
-            print("quantization: \(q.method), \(q.activationScales.count) activation scales, fp32 layers: \(q.fp32Layers.isEmpty ? "none" : q.fp32Layers.joined(separator: ", "))")
+            print(
+                "quantization: \(q.method), \(q.activationScales.count) activation scales, fp32 layers: \(q.fp32Layers.isEmpty ? "none" : q.fp32Layers.joined(separator: ", "))"
+            )
             for note in q.notes { print("              \(note)") }
         }
     }

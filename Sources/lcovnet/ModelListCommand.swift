@@ -16,7 +16,8 @@ struct ModelListCommand: ParsableCommand {
         for version in store.versions() {
             let manifest = try? ModelDirectory(path: "\(store.path)/\(version)").manifest
             let mark = version == current ? "*" : " "
-            print("\(mark) \(version)  \(manifest?.precision.rawValue ?? "?")  \(manifest?.provenance.notes.last ?? "")")
+            print(
+                "\(mark) \(version)  \(manifest?.precision.rawValue ?? "?")  \(manifest?.provenance.notes.last ?? "")")
         }
         let events = store.history().events.suffix(10)
         if !events.isEmpty {

@@ -29,15 +29,22 @@ struct ModelQuantizeCommand: ParsableCommand {
     @Option(help: "oneDNN threads (default: all cores)")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
 
-    @Flag(help: "Also try Encode_block1 in fp32 (closer to fp32, but about 1.4× the time per window and 2× the activations' memory); kept only if it measures better.")
+    @Flag(
+        help:
+            "Also try Encode_block1 in fp32 (closer to fp32, but about 1.4× the time per window and 2× the activations' memory); kept only if it measures better."
+    )
     var tryFp32FirstBlock = false
 
-    @Option(help: "LACB-H blocks to keep in fp32 in every candidate, comma-separated (Encode_block1-4, Decode_block1-4; Decode_block4 also takes segout4).")
+    @Option(
+        help:
+            "LACB-H blocks to keep in fp32 in every candidate, comma-separated (Encode_block1-4, Decode_block1-4; Decode_block4 also takes segout4)."
+    )
     var fp32Blocks: String?
 
     func validate() throws {
         for name in fp32BlockList where !Int8Quantizer.blocksAllowedInFP32.contains(name) {
-            throw ValidationError("--fp32-blocks: \(name) is not one of \(Int8Quantizer.blocksAllowedInFP32.joined(separator: ", "))")
+            throw ValidationError(
+                "--fp32-blocks: \(name) is not one of \(Int8Quantizer.blocksAllowedInFP32.joined(separator: ", "))")
         }
         guard !inputs.isEmpty else { throw ValidationError("give at least one calibration input with --calibrate") }
     }
@@ -52,16 +59,21 @@ struct ModelQuantizeCommand: ParsableCommand {
                 throw ValidationError("\(input): shape \(shape) is neither 1×1×D×H×W nor D×H×W")
             }
             let dims = Array(shape.suffix(3))
-            if let window = try? WindowShape(d: dims[0], h: dims[1], w: dims[2]), zip(dims, m).allSatisfy({ $0 <= $1 }) {
+            if let window = try? WindowShape(d: dims[0], h: dims[1], w: dims[2]), zip(dims, m).allSatisfy({ $0 <= $1 })
+            {
                 windows.append((window, values))
                 continue
             }
             // A prepared volume: windows cut as segmentation would see them.
             windows += try CalibrationWindows.cut(values, dims: dims, model: m, count: windowsPerVolume)
         }
-        let heads = (tryFp32FirstBlock ? Int8Quantizer.candidateHeads : [[]]).map { Array(Set($0 + fp32BlockList)).sorted() }
-        let (_, report) = try Int8Quantizer.quantize(model: directory, windows: windows, sources: inputs, output: output, threads: threads,
-                                                     heads: heads) {
+        let heads = (tryFp32FirstBlock ? Int8Quantizer.candidateHeads : [[]]).map {
+            Array(Set($0 + fp32BlockList)).sorted()
+        }
+        let (_, report) = try Int8Quantizer.quantize(
+            model: directory, windows: windows, sources: inputs, output: output, threads: threads,
+            heads: heads
+        ) {
             FileHandle.standardError.write(Data("\($0)\n".utf8))
         }
         print("\(output): int8, calibration \(report.chosen.description)")

@@ -9,7 +9,8 @@ import Retraining
 struct RetrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "retrain",
-        abstract: "Run one retraining round: teacher backfill, fine-tuning from the distillation cache, validation, promotion.",
+        abstract:
+            "Run one retraining round: teacher backfill, fine-tuning from the distillation cache, validation, promotion.",
         discussion: """
             Reads [retrain] of the daemon's configuration. Logs one JSON object per line on stdout; the round's \
             progress and decision also go to <work>/retrain/status.json, which `lcovnet status` shows. The daemon \
@@ -31,20 +32,23 @@ struct RetrainCommand: ParsableCommand {
         LoggingSystem.bootstrap { label in JSONLinesLogHandler(label: label, control: control) }
         let logger = Logger(label: "lcovnet.retrain")
         if !c.job.model.isEmpty {
-            logger.warning("[job] model is set: the daemon serves that folder, not the versions this round promotes",
-                           metadata: ["model": "\(c.job.model)"])
+            logger.warning(
+                "[job] model is set: the daemon serves that folder, not the versions this round promotes",
+                metadata: ["model": "\(c.job.model)"])
         }
         let settings: RetrainSettings
-        do { settings = try RetrainSettings(configuration: c, environment: ProcessInfo.processInfo.environment) } catch {
+        do { settings = try RetrainSettings(configuration: c, environment: ProcessInfo.processInfo.environment) } catch
+        {
             FileHandle.standardError.write(Data("lcovnet retrain: [retrain] \(error)\n".utf8))
             throw ExitCode(ExitStatus.invalidConfiguration)
         }
         let round: RetrainRound
         do {
-            round = RetrainRound(cache: try DistillationCache(path: c.cachePath, boundBytes: Int64(c.retrain.cacheMB) << 20),
-                                 store: try ModelStore(path: c.modelsPath),
-                                 baseline: SegmentSeriesProcessor.modelPath(c, environment: ProcessInfo.processInfo.environment),
-                                 settings: settings, workPath: c.retrainPath, logger: logger)
+            round = RetrainRound(
+                cache: try DistillationCache(path: c.cachePath, boundBytes: Int64(c.retrain.cacheMB) << 20),
+                store: try ModelStore(path: c.modelsPath),
+                baseline: SegmentSeriesProcessor.modelPath(c, environment: ProcessInfo.processInfo.environment),
+                settings: settings, workPath: c.retrainPath, logger: logger)
         } catch {
             FileHandle.standardError.write(Data("lcovnet retrain: \(error)\n".utf8))
             throw ExitCode(ExitStatus.failure)

@@ -48,18 +48,22 @@ struct ServeCommand: AsyncParsableCommand {
             }
         }
         let environment = DaemonService.Environment(
-            configFile: config, processor: processor, grouper: IngestSeriesGrouper(policy: policy, worker: worker, scratch: "\(configuration.paths.work)/worker"),
+            configFile: config, processor: processor,
+            grouper: IngestSeriesGrouper(policy: policy, worker: worker, scratch: "\(configuration.paths.work)/worker"),
             logLevel: control, notifier: SystemdNotifier(environment: ProcessInfo.processInfo.environment),
             metrics: DaemonMetrics(), outboxSender: WorkerOutboxSender(configuration: configuration, worker: worker))
         let service = DaemonService(configuration: configuration, environment: environment, logger: logger)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [.init(service: service)]
         // The storage SCP in a child of its own: network bytes never parsed in the daemon.
         if configuration.dicom.port > 0 {
-            services.append(.init(service: StorageSCPService(configuration: configuration, worker: worker, logger: logger)))
+            services.append(
+                .init(service: StorageSCPService(configuration: configuration, worker: worker, logger: logger)))
         }
-        let group = ServiceGroup(configuration: .init(services: services,
-                                                      gracefulShutdownSignals: [.sigterm, .sigint],
-                                                      logger: logger))
+        let group = ServiceGroup(
+            configuration: .init(
+                services: services,
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
         do {
             try await group.run()
         } catch let error as ConfigurationError {

@@ -8,7 +8,9 @@ struct StatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "status",
         abstract: "Show the daemon's job ledger: counts per state and the jobs that need attention.",
-        discussion: "Exit codes: 0 shown, 3 no ledger yet (the daemon never ran with this configuration), 78 invalid configuration.")
+        discussion:
+            "Exit codes: 0 shown, 3 no ledger yet (the daemon never ran with this configuration), 78 invalid configuration."
+    )
 
     @Option(name: .long, help: "Configuration file (default \(DaemonConfiguration.defaultPath)).")
     var config: String = DaemonConfiguration.defaultPath
@@ -27,8 +29,10 @@ struct StatusCommand: ParsableCommand {
             FileHandle.standardError.write(Data("lcovnet status: \(error)\n".utf8))
             throw ExitCode(ExitStatus.invalidConfiguration)
         }
-        guard !configuration.ledgerURL.isEmpty || FileManager.default.fileExists(atPath: configuration.ledgerPath) else {
-            FileHandle.standardError.write(Data("lcovnet status: \(configuration.ledgerPath): no ledger yet; start the daemon first\n".utf8))
+        guard !configuration.ledgerURL.isEmpty || FileManager.default.fileExists(atPath: configuration.ledgerPath)
+        else {
+            FileHandle.standardError.write(
+                Data("lcovnet status: \(configuration.ledgerPath): no ledger yet; start the daemon first\n".utf8))
             throw ExitCode(ExitStatus.inputMissing)
         }
         let ledger = try JobLedgers.openForReading(configuration)
@@ -36,7 +40,10 @@ struct StatusCommand: ParsableCommand {
         let retraining = StatusReport.Retraining(configuration)
         // A ledger from before the outbox existed has no outbox table: nothing owed.
         let outbox = StatusReport.Outbox.summarize((try? ledger.outbox()) ?? [])
-        print(json ? StatusReport.json(jobs, retraining: retraining, outbox: outbox)
-                   : StatusReport.text(jobs, recent: recent) + StatusReport.outboxText(outbox) + retraining.text, terminator: "")
+        print(
+            json
+                ? StatusReport.json(jobs, retraining: retraining, outbox: outbox)
+                : StatusReport.text(jobs, recent: recent) + StatusReport.outboxText(outbox) + retraining.text,
+            terminator: "")
     }
 }

@@ -15,7 +15,8 @@ extension StatusReport {
             current_model = (try? ModelStore(path: c.modelsPath))?.current()
             cache_bound_bytes = Int64(c.retrain.cacheMB) << 20
             if FileManager.default.fileExists(atPath: "\(c.cachePath)/manifest.json"),
-               let manifest = try? DistillationCache(path: c.cachePath, boundBytes: cache_bound_bytes).manifest() {
+                let manifest = try? DistillationCache(path: c.cachePath, boundBytes: cache_bound_bytes).manifest()
+            {
                 cached_series = manifest.series.count
                 cache_bytes = manifest.bytes
             }
@@ -25,7 +26,9 @@ extension StatusReport {
         var text: String {
             var out = "retraining: model \(current_model ?? "(none promoted; the configured model)")"
             if let n = cached_series, let b = cache_bytes {
-                out += String(format: ", cache %d series, %.1f of %.0f MB", n, Double(b) / 1_048_576, Double(cache_bound_bytes) / 1_048_576)
+                out += String(
+                    format: ", cache %d series, %.1f of %.0f MB", n, Double(b) / 1_048_576,
+                    Double(cache_bound_bytes) / 1_048_576)
             }
             out += "\n"
             if let r = last_round {

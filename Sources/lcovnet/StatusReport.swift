@@ -13,11 +13,16 @@ enum StatusReport {
         let trouble = jobs.filter { [.failed, .quarantined].contains($0.state) }
         let done = jobs.filter { $0.state == .done }.suffix(recent)
         func line(_ job: JobRecord) -> String {
-            var parts = ["  \(job.id)", job.state.rawValue, job.seriesUID?.escapingControlCharacters ?? "-", "\(job.fileCount) files"]
+            var parts = [
+                "  \(job.id)", job.state.rawValue, job.seriesUID?.escapingControlCharacters ?? "-",
+                "\(job.fileCount) files"
+            ]
             if job.attempts > 0 { parts.append("attempt \(job.attempts)") }
             if let ms = job.durationMS { parts.append("\(ms) ms") }
             if let code = job.reasonCode { parts.append("[\(code)] \((job.reason ?? "").escapingControlCharacters)") }
-            if let dir = job.resultDir, job.state == .done || job.state == .quarantined { parts.append("→ \(dir.escapingControlCharacters)") }
+            if let dir = job.resultDir, job.state == .done || job.state == .quarantined {
+                parts.append("→ \(dir.escapingControlCharacters)")
+            }
             return parts.joined(separator: "  ") + "\n"
         }
         if !active.isEmpty { out += "active:\n" + active.map(line).joined() }
@@ -53,12 +58,17 @@ enum StatusReport {
             var result_dir: String?
             var duration_ms: Int?
         }
-        let report = Report(counts: counts, jobs: jobs.map {
-            Job(id: $0.id, series_uid: $0.seriesUID, source: $0.source, state: $0.state.rawValue, step: $0.step.rawValue,
-                attempts: $0.attempts, file_count: $0.fileCount, input_bytes: $0.inputBytes, created_at: $0.createdAt,
-                started_at: $0.startedAt, finished_at: $0.finishedAt, next_attempt_at: $0.nextAttemptAt,
-                reason_code: $0.reasonCode, reason: $0.reason, result_dir: $0.resultDir, duration_ms: $0.durationMS)
-        }, retraining: retraining, outbox: outbox)
+        let report = Report(
+            counts: counts,
+            jobs: jobs.map {
+                Job(
+                    id: $0.id, series_uid: $0.seriesUID, source: $0.source, state: $0.state.rawValue,
+                    step: $0.step.rawValue,
+                    attempts: $0.attempts, file_count: $0.fileCount, input_bytes: $0.inputBytes,
+                    created_at: $0.createdAt,
+                    started_at: $0.startedAt, finished_at: $0.finishedAt, next_attempt_at: $0.nextAttemptAt,
+                    reason_code: $0.reasonCode, reason: $0.reason, result_dir: $0.resultDir, duration_ms: $0.durationMS)
+            }, retraining: retraining, outbox: outbox)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
         return String(decoding: (try? encoder.encode(report)) ?? Data(), as: UTF8.self) + "\n"

@@ -10,8 +10,12 @@ import Logging
 struct WorkerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "worker", abstract: "Work on untrusted series in a child process of `lcovnet serve` (internal).",
-        shouldDisplay: false, subcommands: [WorkerDecodeCommand.self, WorkerGroupCommand.self, WorkerSegmentCommand.self, WorkerWriteCommand.self, WorkerCacheCommand.self,
-                     WorkerStoreSCPCommand.self, WorkerSendCommand.self])
+        shouldDisplay: false,
+        subcommands: [
+            WorkerDecodeCommand.self, WorkerGroupCommand.self, WorkerSegmentCommand.self, WorkerWriteCommand.self,
+            WorkerCacheCommand.self,
+            WorkerStoreSCPCommand.self, WorkerSendCommand.self
+        ])
 }
 
 /// The limits a worker sets on itself before it reads a byte.
@@ -34,7 +38,8 @@ struct WorkerLimits: ParsableArguments {
 /// Decodes a claimed series into OUTPUT (DaemonJobs.SeriesDecoding); exit 75 when a file
 /// cannot be read for now.
 struct WorkerDecodeCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "decode", abstract: "Decode one claimed series (internal).")
+    static let configuration = CommandConfiguration(
+        commandName: "decode", abstract: "Decode one claimed series (internal).")
 
     @OptionGroup var limits: WorkerLimits
     @Option var input: String
@@ -46,7 +51,8 @@ struct WorkerDecodeCommand: ParsableCommand {
         try limits.apply()
         let logger = Logger(label: "lcovnet.worker", factory: { _ in SwiftLogNoOpLogHandler() })
         do {
-            try SeriesDecoding.writeDecoded(input: input, seriesUID: series, into: output, policy: ingest.policy, logger: logger)
+            try SeriesDecoding.writeDecoded(
+                input: input, seriesUID: series, into: output, policy: ingest.policy, logger: logger)
         } catch let error as SystemCallError where error.isTransient {
             throw ExitCode(ExitStatus.temporaryFailure)
         }
@@ -55,7 +61,8 @@ struct WorkerDecodeCommand: ParsableCommand {
 
 /// Reads the headers of the files listed in FILES (a JSON array), one JSON line per file in OUTPUT.
 struct WorkerGroupCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "group", abstract: "Classify files by their headers (internal).")
+    static let configuration = CommandConfiguration(
+        commandName: "group", abstract: "Classify files by their headers (internal).")
 
     @OptionGroup var limits: WorkerLimits
     @Option var files: String
@@ -66,7 +73,9 @@ struct WorkerGroupCommand: ParsableCommand {
     func run() throws {
         try limits.apply()
         let list = try JSONDecoder().decode([String].self, from: Data(contentsOf: URL(fileURLWithPath: files)))
-        guard let handle = FileHandle(forWritingAtPath: output) else { throw ValidationError("\(output): cannot be opened") }
+        guard let handle = FileHandle(forWritingAtPath: output) else {
+            throw ValidationError("\(output): cannot be opened")
+        }
         try IngestSeriesGrouper.classify(files: list, policy: ingest.policy, appendingTo: handle)
         try handle.close()
     }
@@ -106,7 +115,8 @@ struct WorkerTLSOptions: ParsableArguments {
 /// The daemon's storage SCP ([dicom]): serves until killed, one JSON log line per event on
 /// stdout (the daemon's own). Exit 1 with a line when it cannot listen.
 struct WorkerStoreSCPCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "store-scp", abstract: "Receive DICOM for the daemon (internal).")
+    static let configuration = CommandConfiguration(
+        commandName: "store-scp", abstract: "Receive DICOM for the daemon (internal).")
 
     @OptionGroup var limits: WorkerLimits
     @Option var aeTitle: String
@@ -133,20 +143,27 @@ struct WorkerStoreSCPCommand: ParsableCommand {
         let control = LogLevelControl(Logger.Level(rawValue: logLevel) ?? .info)
         LoggingSystem.bootstrap { label in JSONLinesLogHandler(label: label, control: control) }
         let logger = Logger(label: "lcovnet.dicom")
-        let scp = StorageSCP(aeTitle: aeTitle, address: address, port: port,
-                             acceptedCallingAETitles: accept.split(separator: ",").map(String.init), maxPDU: maxPdu,
-                             acseTimeoutSeconds: acseTimeout, dimseTimeoutSeconds: dimseTimeout, intake: intake,
-                             minimumFreeBytes: UInt64(minimumFreeMb) << 20, tls: tls.tls)
-        logger.info("storage SCP listening", metadata: ["ae_title": "\(aeTitle)", "address": "\(address)", "port": "\(port)",
-                                                        "tls": "\(tls.tls != nil)"])
+        let scp = StorageSCP(
+            aeTitle: aeTitle, address: address, port: port,
+            acceptedCallingAETitles: accept.split(separator: ",").map(String.init), maxPDU: maxPdu,
+            acseTimeoutSeconds: acseTimeout, dimseTimeoutSeconds: dimseTimeout, intake: intake,
+            minimumFreeBytes: UInt64(minimumFreeMb) << 20, tls: tls.tls)
+        logger.info(
+            "storage SCP listening",
+            metadata: [
+                "ae_title": "\(aeTitle)", "address": "\(address)", "port": "\(port)",
+                "tls": "\(tls.tls != nil)"
+            ])
         do {
             try scp.run { event in
                 switch event {
                 case .stored(let file): logger.debug("instance received", metadata: ["file": "\(file)"])
                 case .refused(let reason): logger.warning("association refused", metadata: ["reason": "\(reason)"])
                 case .storeFailed(let reason): logger.error("instance not stored", metadata: ["reason": "\(reason)"])
-                case .associationAccepted(let peer): logger.info("association accepted", metadata: ["calling_ae_title": "\(peer)"])
-                case .associationEnded(let peer): logger.info("association ended", metadata: ["calling_ae_title": "\(peer)"])
+                case .associationAccepted(let peer):
+                    logger.info("association accepted", metadata: ["calling_ae_title": "\(peer)"])
+                case .associationEnded(let peer):
+                    logger.info("association ended", metadata: ["calling_ae_title": "\(peer)"])
                 }
             }
         } catch {
@@ -160,7 +177,8 @@ struct WorkerStoreSCPCommand: ParsableCommand {
 /// Sends the files listed in FILES (a JSON array) to one peer with C-STORE; OUTPUT gets
 /// {"statuses": [...]}. Exit 75 with a line on stderr when the peer cannot be reached.
 struct WorkerSendCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "send", abstract: "Send result objects with C-STORE (internal).")
+    static let configuration = CommandConfiguration(
+        commandName: "send", abstract: "Send result objects with C-STORE (internal).")
 
     @OptionGroup var limits: WorkerLimits
     @Option var host: String
@@ -179,8 +197,9 @@ struct WorkerSendCommand: ParsableCommand {
         let list = try JSONDecoder().decode([String].self, from: Data(contentsOf: URL(fileURLWithPath: files)))
         let statuses: [Int]
         do throws(StorageSCU.Failure) {
-            statuses = try StorageSCU.send(list, to: DicomPeer(aeTitle: calledAeTitle, host: host, port: port), callingAETitle: callingAeTitle,
-                                           maxPDU: maxPdu, acseTimeoutSeconds: acseTimeout, dimseTimeoutSeconds: dimseTimeout, tls: tls.tls)
+            statuses = try StorageSCU.send(
+                list, to: DicomPeer(aeTitle: calledAeTitle, host: host, port: port), callingAETitle: callingAeTitle,
+                maxPDU: maxPdu, acseTimeoutSeconds: acseTimeout, dimseTimeoutSeconds: dimseTimeout, tls: tls.tls)
         } catch {
             FileHandle.standardError.write(Data("\(error)\n".utf8))
             if case .unreachable = error { throw ExitCode(ExitStatus.temporaryFailure) }

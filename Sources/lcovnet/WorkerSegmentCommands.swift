@@ -15,13 +15,15 @@ struct WorkerJobOptions: ParsableArguments {
     @Option var rtstruct: Bool = true
 
     var job: ContainedSegmentation.Job {
-        ContainedSegmentation.Job(model: model, precision: precision, threads: threads, memoryBudgetMiB: memoryBudgetMib, rtstruct: rtstruct)
+        ContainedSegmentation.Job(
+            model: model, precision: precision, threads: threads, memoryBudgetMiB: memoryBudgetMib, rtstruct: rtstruct)
     }
 }
 
 /// Prepares and infers the decoded series in DECODED, leaving its labels there.
 struct WorkerSegmentCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "segment", abstract: "Segment one decoded series (internal).")
+    static let configuration = CommandConfiguration(
+        commandName: "segment", abstract: "Segment one decoded series (internal).")
 
     @OptionGroup var limits: WorkerLimits
     @OptionGroup var options: WorkerJobOptions
@@ -36,7 +38,8 @@ struct WorkerSegmentCommand: ParsableCommand {
 /// Writes the result files of the segmented series in DECODED into OUTPUT; exit 75 when the disk
 /// is full (retried).
 struct WorkerWriteCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "write", abstract: "Write one series' results (internal).")
+    static let configuration = CommandConfiguration(
+        commandName: "write", abstract: "Write one series' results (internal).")
 
     @OptionGroup var limits: WorkerLimits
     @OptionGroup var options: WorkerJobOptions
@@ -46,7 +49,8 @@ struct WorkerWriteCommand: ParsableCommand {
     func run() throws {
         try limits.apply()
         do {
-            try ContainedSegmentation.writeHere(folder: options.decoded, output: output, job: options.job, loadSeconds: loadSeconds)
+            try ContainedSegmentation.writeHere(
+                folder: options.decoded, output: output, job: options.job, loadSeconds: loadSeconds)
         } catch let error as SystemCallError where error.isTransient {
             FileHandle.standardError.write(Data("\(error)\n".utf8))
             throw ExitCode(ExitStatus.temporaryFailure)
@@ -56,7 +60,8 @@ struct WorkerWriteCommand: ParsableCommand {
 
 /// Adds the segmented series in DECODED to the distillation cache.
 struct WorkerCacheCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "cache", abstract: "Cache one series for retraining (internal).")
+    static let configuration = CommandConfiguration(
+        commandName: "cache", abstract: "Cache one series for retraining (internal).")
 
     @OptionGroup var limits: WorkerLimits
     @Option var decoded: String
@@ -69,7 +74,8 @@ struct WorkerCacheCommand: ParsableCommand {
     func run() throws {
         try limits.apply()
         let cache = try DistillationCache(path: cachePath, boundBytes: Int64(cacheMb) << 20)
-        try ContainedSegmentation.cacheHere(folder: decoded, cache: cache, window: window.split(separator: ",").compactMap { Int($0) },
-                                            patchesPerSeries: patches, model: model)
+        try ContainedSegmentation.cacheHere(
+            folder: decoded, cache: cache, window: window.split(separator: ",").compactMap { Int($0) },
+            patchesPerSeries: patches, model: model)
     }
 }

@@ -8,6 +8,7 @@ import Phantom
 import PhantomDicom
 import TestSupport
 import Testing
+
 @testable import Daemon
 @testable import Retraining
 
@@ -16,8 +17,9 @@ import Testing
 @Suite struct DaemonCacheHookTests {
     /// A small phantom on a coarse grid, so that caching runs in seconds in a debug build.
     enum Fixture {
-        static let recipe = InputPreparation(orientation: "LPS", resample: .spacing([6, 6, 8]), normalization: .clipScale(min: -200, max: 300),
-                                             bodyCrop: .init(thresholdHU: -500, marginMM: 10))
+        static let recipe = InputPreparation(
+            orientation: "LPS", resample: .spacing([6, 6, 8]), normalization: .clipScale(min: -200, max: 300),
+            bodyCrop: .init(thresholdHU: -500, marginMM: 10))
         static let window = [32, 32, 32]
         static let phantom = PhantomGenerator.generate(PhantomOptions(seed: 1, matrix: 64))
     }
@@ -30,8 +32,10 @@ import Testing
         c.retrain.patchWindow = Fixture.window
         c.retrain.patchesPerSeries = 2
         let store = try ModelStore(path: c.modelsPath)
-        _ = try RandomModel.write(to: dir.file("a"), input: Fixture.recipe, window: Fixture.window, seed: 1, version: "A")
-        _ = try RandomModel.write(to: dir.file("b"), input: Fixture.recipe, window: Fixture.window, seed: 2, version: "B")
+        _ = try RandomModel.write(
+            to: dir.file("a"), input: Fixture.recipe, window: Fixture.window, seed: 1, version: "A")
+        _ = try RandomModel.write(
+            to: dir.file("b"), input: Fixture.recipe, window: Fixture.window, seed: 2, version: "B")
         try store.adopt(model: dir.file("a"), version: "v1")
         try store.promote("v1", reason: "test")
         let logger = Logger(label: "test")
@@ -40,17 +44,23 @@ import Testing
         func segment(_ n: Int) async throws -> (uid: String, modelVersion: String) {
             let written = try DicomSeriesWriter().write(Fixture.phantom.image, to: dir.file("in\(n)"))
             try FileManager.default.createDirectory(atPath: dir.file("staging\(n)"), withIntermediateDirectories: true)
-            let series = ClaimedSeries(jobID: "j\(n)", seriesUID: nil, inputDirectory: dir.file("in\(n)"), files: written.files)
-            guard case let .decoded(decoded, _) = try await processor.decode(series: series, logger: logger) else {
+            let series = ClaimedSeries(
+                jobID: "j\(n)", seriesUID: nil, inputDirectory: dir.file("in\(n)"), files: written.files)
+            guard case .decoded(let decoded, _) = try await processor.decode(series: series, logger: logger) else {
                 Issue.record("series \(n) was rejected")
                 return ("", "")
             }
             // Decode, compute, write: the compute stage is where a promoted model is picked up.
             let computed = try await processor.compute(decoded, series: series, logger: logger)
-            let outcome = try await processor.write(computed, series: series, into: dir.file("staging\(n)"), logger: logger)
+            let outcome = try await processor.write(
+                computed, series: series, into: dir.file("staging\(n)"), logger: logger)
             #expect(outcome == .completed(seriesUID: written.seriesInstanceUID))
-            struct Provenance: Decodable { struct Model: Decodable { var version: String }; var model: Model }
-            let p = try JSONDecoder().decode(Provenance.self, from: Data(contentsOf: URL(fileURLWithPath: dir.file("staging\(n)/provenance.json"))))
+            struct Provenance: Decodable {
+                struct Model: Decodable { var version: String }
+                var model: Model
+            }
+            let p = try JSONDecoder().decode(
+                Provenance.self, from: Data(contentsOf: URL(fileURLWithPath: dir.file("staging\(n)/provenance.json"))))
             processor.waitForCacheWrites()
             return (written.seriesInstanceUID, p.model.version)
         }

@@ -7,7 +7,8 @@ import Testing
 /// `[retrain]` becomes a round's settings in one place (RetrainSettings(configuration:)).
 @Suite struct RetrainSettingsConfigurationTests {
     @Test func theConfigurationsRetrainSectionIsTheRoundsSettings() throws {
-        let c = try ConfigurationLoader.parse("""
+        let c = try ConfigurationLoader.parse(
+            """
             [retrain]
             steps = 40
             threads = 1
@@ -24,8 +25,11 @@ import Testing
         #expect(s.rehearsalDataset == "/data/site" && s.rehearsalLabelMap?["1"] == "spleen")
         #expect(s.anchorSeeds == [9001, 9002, 9003])
 
-        let unknownMap = try ConfigurationLoader.parse("[retrain]\nrehearsal_dataset = \"/data/site\"\nrehearsal_label_map = \"/no/such.json\"\n")
+        let unknownMap = try ConfigurationLoader.parse(
+            "[retrain]\nrehearsal_dataset = \"/data/site\"\nrehearsal_label_map = \"/no/such.json\"\n")
         #expect(throws: (any Error).self) { try RetrainSettings(configuration: unknownMap, environment: [:]) }
-        #expect(try RetrainSettings(configuration: try ConfigurationLoader.parse(""), environment: [:]).rehearsalDataset == nil)
+        #expect(
+            try RetrainSettings(configuration: try ConfigurationLoader.parse(""), environment: [:]).rehearsalDataset
+                == nil)
     }
 }

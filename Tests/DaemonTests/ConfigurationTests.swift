@@ -19,7 +19,8 @@ import Testing
     }
 
     @Test func valuesAreRead() throws {
-        let c = try ConfigurationLoader.parse("""
+        let c = try ConfigurationLoader.parse(
+            """
             [paths]
             watch = "/srv/in/"
             work = "/srv/work"
@@ -70,7 +71,8 @@ import Testing
             level = "debug"
             """)
         #expect(!c.retrain.cache && c.retrain.cacheMB == 512 && c.retrain.patchWindow == [32, 96, 96])
-        #expect(c.retrain.teacher == "/srv/teacher.safetensors" && c.retrain.steps == 50 && c.retrain.promoteMargin == 0.02)
+        #expect(
+            c.retrain.teacher == "/srv/teacher.safetensors" && c.retrain.steps == 50 && c.retrain.promoteMargin == 0.02)
         #expect(c.retrain.rehearsal == 0.25 && c.retrain.rehearsalPhantoms == 6 && c.retrain.anchorPhantoms == 0)
         #expect(c.retrain.anchorTolerance == 0.005 && c.retrain.minimumValidationSeries == 3)
         #expect(c.correctionsPath == "/srv/work/corrections" && c.modelsPath == "/srv/work/models")
@@ -85,8 +87,12 @@ import Testing
         #expect(c.metrics.port == 0)
         #expect(!c.job.rtstruct && DaemonConfiguration.defaults.job.rtstruct)
         #expect(c.dicom.aeTitle == "SEG AI" && c.dicom.address == "0.0.0.0" && c.dicom.port == 11112)
-        #expect(c.dicom.destinations.map { "\($0.name) \($0.send.files)" }
-                == ["PACS@10.0.0.5:104 [\"segmentation.dcm\", \"rtstruct.dcm\"]", "TPS@tps.local:11112 [\"rtstruct.dcm\"]"])
+        #expect(
+            c.dicom.destinations.map { "\($0.name) \($0.send.files)" }
+                == [
+                    "PACS@10.0.0.5:104 [\"segmentation.dcm\", \"rtstruct.dcm\"]",
+                    "TPS@tps.local:11112 [\"rtstruct.dcm\"]"
+                ])
         #expect(c.dicom.acceptedCallingAETitles == ["CT1", "PACS"] && c.dicomIntakePath == "/srv/in/dicom-network")
         #expect(c.logLevel == .debug)
         #expect(c.ledgerURL.isEmpty)
@@ -112,14 +118,29 @@ import Testing
         ("[ledger]\nurl = \"mysql://db/x\"", "ledger.url", "postgresql://"),
         ("[ingest]\nmissing_slices = \"fill\"", "ingest.missing_slices", "\"repair\""),
         ("[dicom]\nae_title = \"A_TITLE_LONGER_THAN_16\"", "dicom.ae_title", "1-16 printable"),
-        ("[dicom]\naccepted_calling_ae_titles = [\"OK\", \"BAD\\\\\"]", "dicom.accepted_calling_ae_titles", "without backslash"),
+        (
+            "[dicom]\naccepted_calling_ae_titles = [\"OK\", \"BAD\\\\\"]", "dicom.accepted_calling_ae_titles",
+            "without backslash"
+        ),
         ("[dicom]\naddress = \"scanner.local\"", "dicom.address", "127.0.0.1"),
         ("[dicom]\nport = -1", "dicom.port", "port = 11112"),
-        ("[[dicom.destinations]]\nae_title = \"P\"\nhost = \"h\"\nport = 104\nsend = \"all\"", "dicom.destinations[1].send", "\"both\""),
-        ("[[dicom.destinations]]\nae_title = \"P\"\nport = 104", "dicom.destinations[1]", "needs ae_title, host and port"),
+        (
+            "[[dicom.destinations]]\nae_title = \"P\"\nhost = \"h\"\nport = 104\nsend = \"all\"",
+            "dicom.destinations[1].send", "\"both\""
+        ),
+        (
+            "[[dicom.destinations]]\nae_title = \"P\"\nport = 104", "dicom.destinations[1]",
+            "needs ae_title, host and port"
+        ),
         ("[dicom]\ntls_certificate = \"/etc/cert.pem\"", "dicom.tls_private_key", "give both"),
-        ("[dicom]\ntls_certificate = \"cert.pem\"\ntls_private_key = \"/k.pem\"", "dicom.tls_certificate", "from the root"),
-        ("[[dicom.destinations]]\nae_title = \"P\"\nhost = \"h\"\nport = 104\ntls = true", "dicom.destinations", "tls_certificate"),
+        (
+            "[dicom]\ntls_certificate = \"cert.pem\"\ntls_private_key = \"/k.pem\"", "dicom.tls_certificate",
+            "from the root"
+        ),
+        (
+            "[[dicom.destinations]]\nae_title = \"P\"\nhost = \"h\"\nport = 104\ntls = true", "dicom.destinations",
+            "tls_certificate"
+        ),
         ("[dicom]\nintake_folder = \"../elsewhere\"", "dicom.intake_folder", "dicom-network"),
         ("[job]\nkind = \"classify\"", "job.kind", "\"convert\""),
         ("[job]\nmodel = \"models/default\"", "job.model", "from the root"),
@@ -137,14 +158,15 @@ import Testing
         ("[retrain]\nrehearsal_phantoms = 0", "retrain.rehearsal_phantoms", "rehearsal_phantoms = 4"),
         ("[spool]\nx = 1", "spool", "[paths]"),
         ("watch = \"/x\"", "watch", "[paths]"),
-        ("[paths\nwatch = 1", "", "TOML"),
+        ("[paths\nwatch = 1", "", "TOML")
     ])
     func badValuesNameTheKeyAndTheFix(text: String, key: String, fixFragment: String) {
         #expect {
             _ = try ConfigurationLoader.parse(text, file: "test.toml")
         } throws: { error in
             guard let error = error as? ConfigurationError else { return false }
-            return error.key == key && error.description.contains(fixFragment) && error.description.hasPrefix("test.toml")
+            return error.key == key && error.description.contains(fixFragment)
+                && error.description.hasPrefix("test.toml")
         }
     }
 }

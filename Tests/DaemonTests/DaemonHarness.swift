@@ -18,7 +18,8 @@ final class DaemonHarness {
 
     /// The `lcovnet` executable beside the test bundle (`swift build --build-tests` builds both).
     static let binary: String = {
-        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let exe =
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         var folder = URL(fileURLWithPath: exe).deletingLastPathComponent()
         if folder.lastPathComponent == "MacOS" || folder.path.hasSuffix(".xctest") { folder.deleteLastPathComponent() }
         return folder.appendingPathComponent("lcovnet").path
@@ -33,12 +34,17 @@ final class DaemonHarness {
     let ledgerURL: String?
     private var postgresLedger: PostgresJobLedger?
 
-    init(quietSeconds: Double = 0.8, extra: String = "", maxAttempts: Int = 3, job: String = "kind = \"convert\"",
-         memoryBudgetMB: Int = 4096, limits: String = "", ledgerURL: String? = nil, ingest: String = "") throws {
+    init(
+        quietSeconds: Double = 0.8, extra: String = "", maxAttempts: Int = 3, job: String = "kind = \"convert\"",
+        memoryBudgetMB: Int = 4096, limits: String = "", ledgerURL: String? = nil, ingest: String = ""
+    ) throws {
         self.ledgerURL = ledgerURL
         dir = try TemporaryDirectory("daemon")
-        watch = dir.file("incoming"); work = dir.file("work"); output = dir.file("results")
-        quarantine = dir.file("quarantine"); archive = dir.file("archive")
+        watch = dir.file("incoming")
+        work = dir.file("work")
+        output = dir.file("results")
+        quarantine = dir.file("quarantine")
+        archive = dir.file("archive")
         configPath = dir.file("lcovnet.toml")
         let toml = """
             [paths]
@@ -70,7 +76,10 @@ final class DaemonHarness {
     }
 
     deinit {
-        if let process, process.isRunning { kill(process.processIdentifier, SIGKILL); process.waitUntilExit() }
+        if let process, process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
     }
 
     func start(environment: [String: String] = [:]) throws {
@@ -125,7 +134,8 @@ final class DaemonHarness {
     }
 
     var stderrText: String {
-        (1...max(1, runs)).map { (try? String(contentsOfFile: dir.file("stderr-\($0).txt"), encoding: .utf8)) ?? "" }.joined()
+        (1...max(1, runs)).map { (try? String(contentsOfFile: dir.file("stderr-\($0).txt"), encoding: .utf8)) ?? "" }
+            .joined()
     }
 
     func logged(_ message: String) -> Bool { stdoutLines.contains { $0.contains("\"message\":\"\(message)\"") } }
@@ -136,7 +146,8 @@ final class DaemonHarness {
             return (try? postgresLedger?.allJobs()) ?? []
         }
         guard FileManager.default.fileExists(atPath: "\(work)/ledger.sqlite"),
-              let ledger = try? SQLiteJobLedger(readOnlyPath: "\(work)/ledger.sqlite") else { return [] }
+            let ledger = try? SQLiteJobLedger(readOnlyPath: "\(work)/ledger.sqlite")
+        else { return [] }
         return (try? ledger.allJobs()) ?? []
     }
 
@@ -174,7 +185,9 @@ enum DaemonFixtures {
         var volume: Volume<Int16>
     }
 
-    static func series(in folder: String, size: Extent3 = Extent3(24, 20, 8), seed: Int, number: Int = 1) throws -> Series {
+    static func series(in folder: String, size: Extent3 = Extent3(24, 20, 8), seed: Int, number: Int = 1) throws
+        -> Series
+    {
         let v = volume(size: size, seed: seed)
         var options = DicomWriterOptions()
         options.seriesNumber = number

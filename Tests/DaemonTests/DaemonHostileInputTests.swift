@@ -2,11 +2,11 @@ import Daemon
 import Foundation
 import Glibc
 import Ingest
-import PhantomDicom
-import Volumes
 import NIfTI
-import Testing
+import PhantomDicom
 import TestSupport
+import Testing
+import Volumes
 
 /// Input a PACS or a person may send that once stopped the daemon or was never processed,
 /// through the real `lcovnet serve`.
@@ -46,8 +46,11 @@ struct DaemonHostileInputTests {
         let h = try DaemonHarness(quietSeconds: 1)
         try h.start()
         let series = try DaemonFixtures.series(in: h.dir.file("s"), seed: 31)
-        func bytePath(_ parts: [[UInt8]]) -> [CChar] { (parts.joined(separator: [UInt8(ascii: "/")]) + [0]).map { CChar(bitPattern: $0) } }
-        let folder = Array(h.watch.utf8), patient: [UInt8] = Array("M".utf8) + [0xFC] + Array("ller^Hans".utf8)
+        func bytePath(_ parts: [[UInt8]]) -> [CChar] {
+            (parts.joined(separator: [UInt8(ascii: "/")]) + [0]).map { CChar(bitPattern: $0) }
+        }
+        let folder = Array(h.watch.utf8)
+        let patient: [UInt8] = Array("M".utf8) + [0xFC] + Array("ller^Hans".utf8)
         #expect(mkdir(bytePath([folder, patient]), 0o755) == 0)
         for (n, file) in series.files.enumerated() {
             let name = n == 0 ? Array("Bild-".utf8) + [0xE9] + Array(".dcm".utf8) : Array(FileSystem.name(file).utf8)
@@ -73,7 +76,9 @@ struct DaemonHostileInputTests {
         for file in files { try DaemonFixtures.drop(file, into: "\(h.watch)/study") }
         #expect(h.wait { h.finished(1) })
         let job = try #require(h.jobs().first)
-        #expect(job.state == .done && job.fileCount == files.count, "\(job.state) \(job.reasonCode ?? "-") \(job.reason ?? "")")
+        #expect(
+            job.state == .done && job.fileCount == files.count,
+            "\(job.state) \(job.reasonCode ?? "-") \(job.reason ?? "")")
         #expect(h.stop() == 0)
     }
 }

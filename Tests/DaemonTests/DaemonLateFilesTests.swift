@@ -3,8 +3,8 @@ import Foundation
 import Glibc
 import Ingest
 import NIfTI
-import Testing
 import TestSupport
+import Testing
 import Volumes
 
 /// Late files with the real daemon process: a file of a series that arrives after the series
@@ -19,12 +19,16 @@ struct DaemonLateFilesTests {
         // 2 without a middle one (a gap: quarantined as missing-slices).
         let one = try DaemonFixtures.series(in: h.dir.file("one"), size: Extent3(16, 16, 6), seed: 21, number: 1)
         let two = try DaemonFixtures.series(in: h.dir.file("two"), size: Extent3(16, 16, 6), seed: 22, number: 2)
-        let lastOfOne = one.files[5], middleOfTwo = two.files[2]
+        let lastOfOne = one.files[5]
+        let middleOfTwo = two.files[2]
         for file in one.files where file != lastOfOne { try DaemonFixtures.drop(file, into: "\(h.watch)/study-1") }
         for file in two.files where file != middleOfTwo { try DaemonFixtures.drop(file, into: "\(h.watch)/study-2") }
         #expect(h.wait { h.finished(2) })
         #expect(h.jobs().contains { $0.seriesUID == one.uid && $0.state == .done && $0.fileCount == 5 })
-        #expect(h.jobs().contains { $0.seriesUID == two.uid && $0.state == .quarantined && $0.reasonCode == "missing-slices" })
+        #expect(
+            h.jobs().contains {
+                $0.seriesUID == two.uid && $0.state == .quarantined && $0.reasonCode == "missing-slices"
+            })
 
         // The missing files arrive late, into the same study folders.
         try DaemonFixtures.drop(lastOfOne, into: "\(h.watch)/study-1")
@@ -45,10 +49,13 @@ struct DaemonLateFilesTests {
         }
         #expect(h.files(h.archive).count == 12)
         #expect(FileSystem.entries("\(h.work)/replaced").count == 1)
-        #expect(FileSystem.entries(h.quarantine).isEmpty)   // the gap was filled: its files moved on
+        #expect(FileSystem.entries(h.quarantine).isEmpty)  // the gap was filled: its files moved on
         // Nothing is left for an operator to see to; the quarantined job says where its files went.
         #expect(h.jobs().allSatisfy { $0.state == .done })
-        #expect(h.jobs().contains { $0.seriesUID == two.uid && $0.reasonCode == "merged" && $0.reason?.contains("missing-slices") == true })
+        #expect(
+            h.jobs().contains {
+                $0.seriesUID == two.uid && $0.reasonCode == "merged" && $0.reason?.contains("missing-slices") == true
+            })
         #expect(h.tree(h.output).allSatisfy { !FileSystem.name($0).hasPrefix(".") })
         #expect(h.files(h.watch).isEmpty && FileSystem.entries("\(h.work)/spool").isEmpty)
         #expect(h.logged("late files: the series is processed with every file held"))
@@ -84,7 +91,9 @@ struct DaemonLateFilesTests {
         try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: arriving))
         #expect(h.wait { h.jobs().contains { $0.state == .done && $0.fileCount == 5 } })
         Thread.sleep(forTimeInterval: 3.2)
-        #expect(!h.jobs().contains { $0.state == .quarantined }, "\(h.jobs().map { "\($0.state) \($0.reasonCode ?? "-") \($0.fileCount) \($0.reason ?? "")" })")
+        #expect(
+            !h.jobs().contains { $0.state == .quarantined },
+            "\(h.jobs().map { "\($0.state) \($0.reasonCode ?? "-") \($0.fileCount) \($0.reason ?? "")" })")
         #expect(FileManager.default.fileExists(atPath: arriving))
         #expect(h.logged("files that may still be arriving wait another quiet period"))
         // The sender goes on and finishes the file.

@@ -3,8 +3,8 @@ import Foundation
 import Glibc
 import Ingest
 import PhantomDicom
-import Testing
 import TestSupport
+import Testing
 
 /// An Orthanc (the PACS most sites can test with) started by the test on loopback, read through
 /// its REST API.
@@ -25,7 +25,7 @@ final class OrthancProcess {
         var config: [String: Any] = [
             "Name": "lcovnet-test", "StorageDirectory": "\(folder)/storage", "IndexDirectory": "\(folder)/index",
             "HttpPort": httpPort, "DicomPort": dicomPort, "DicomAet": "ORTHANC", "RemoteAccessAllowed": false,
-            "AuthenticationEnabled": false, "DicomCheckCalledAet": false, "Plugins": [String](),
+            "AuthenticationEnabled": false, "DicomCheckCalledAet": false, "Plugins": [String]()
         ]
         if let tls {
             config["DicomTlsEnabled"] = true
@@ -71,7 +71,8 @@ final class OrthancProcess {
         var out: [String: String] = [:]
         for id in ids {
             guard let tags = get("/instances/\(id)/simplified-tags") as? [String: Any],
-                  let uid = tags["SOPInstanceUID"] as? String else { continue }
+                let uid = tags["SOPInstanceUID"] as? String
+            else { continue }
             out[uid] = tags["Modality"] as? String ?? "?"
         }
         return out
@@ -81,27 +82,33 @@ final class OrthancProcess {
 /// Results go to PACS: a series sent to the daemon's SCP is segmented and its SEG and RTSTRUCT
 /// arrive in Orthanc exactly once, though Orthanc is down at first and the daemon is killed with
 /// SIGKILL between receiving and sending.
-@Suite(.serialized, .enabled(if: DaemonHarness.binaryExists && ShippedModel.exists && OrthancProcess.exists
-                                 && ReferenceTools.hasExecutable("storescu") && ReferenceTools.hasExecutable("curl"),
-                             "needs the lcovnet binary, Models/default, Orthanc, storescu and curl (scripts/install-deps.sh)"))
+@Suite(
+    .serialized,
+    .enabled(
+        if: DaemonHarness.binaryExists && ShippedModel.exists && OrthancProcess.exists
+            && ReferenceTools.hasExecutable("storescu") && ReferenceTools.hasExecutable("curl"),
+        "needs the lcovnet binary, Models/default, Orthanc, storescu and curl (scripts/install-deps.sh)"))
 struct DaemonOutboxTests {
     @Test func resultsReachOrthancExactlyOnceAcrossAKill() throws {
         let scp = try DaemonStorageSCPTests.freePort()
         let dir = try TemporaryDirectory("orthanc")
         let orthanc = try OrthancProcess(folder: dir.file("orthanc"))
-        let h = try DaemonHarness(quietSeconds: 1, extra: """
-            [dicom]
-            port = \(scp)
-            [[dicom.destinations]]
-            ae_title = "ORTHANC"
-            host = "127.0.0.1"
-            port = \(orthanc.dicomPort)
-            send = "both"
-            """, job: "kind = \"segment\"\nmodel = \"\(ShippedModel.path)\"\nprecision = \"fp32\"\nthreads = 2")
+        let h = try DaemonHarness(
+            quietSeconds: 1,
+            extra: """
+                [dicom]
+                port = \(scp)
+                [[dicom.destinations]]
+                ae_title = "ORTHANC"
+                host = "127.0.0.1"
+                port = \(orthanc.dicomPort)
+                send = "both"
+                """, job: "kind = \"segment\"\nmodel = \"\(ShippedModel.path)\"\nprecision = \"fp32\"\nthreads = 2")
         let sent = try DicomSeriesWriter().write(DaemonSegmentTests.phantomSlab(), to: h.dir.file("ct"))
         try h.start()
         #expect(h.wait(seconds: 60) { h.logged("storage SCP listening") })
-        let stored = try ReferenceTools.run("storescu", ["-aet", "CT1", "-aec", "LCOVNET", "127.0.0.1", "\(scp)", "+sd", h.dir.file("ct")])
+        let stored = try ReferenceTools.run(
+            "storescu", ["-aet", "CT1", "-aec", "LCOVNET", "127.0.0.1", "\(scp)", "+sd", h.dir.file("ct")])
         #expect(stored.status == 0, "\(stored.stderr)")
 
         // Orthanc is down: the result is committed, its objects wait in the outbox.
@@ -135,21 +142,24 @@ struct DaemonOutboxTests {
     func resultsReachAnOrthancOverTLS() throws {
         let dir = try TemporaryDirectory("orthanc-tls")
         try TestCertificates.make(in: dir.path)
-        let orthanc = try OrthancProcess(folder: dir.file("orthanc"),
-                                         tls: (dir.file("server.pem"), dir.file("server.key"), dir.file("ca.pem")))
+        let orthanc = try OrthancProcess(
+            folder: dir.file("orthanc"),
+            tls: (dir.file("server.pem"), dir.file("server.key"), dir.file("ca.pem")))
         try orthanc.start()
-        let h = try DaemonHarness(quietSeconds: 1, extra: """
-            [dicom]
-            tls_certificate = "\(dir.file("client.pem"))"
-            tls_private_key = "\(dir.file("client.key"))"
-            tls_trusted_certificates = "\(dir.file("ca.pem"))"
-            [[dicom.destinations]]
-            ae_title = "ORTHANC"
-            host = "127.0.0.1"
-            port = \(orthanc.dicomPort)
-            send = "seg"
-            tls = true
-            """, job: "kind = \"segment\"\nmodel = \"\(ShippedModel.path)\"\nprecision = \"fp32\"\nthreads = 2")
+        let h = try DaemonHarness(
+            quietSeconds: 1,
+            extra: """
+                [dicom]
+                tls_certificate = "\(dir.file("client.pem"))"
+                tls_private_key = "\(dir.file("client.key"))"
+                tls_trusted_certificates = "\(dir.file("ca.pem"))"
+                [[dicom.destinations]]
+                ae_title = "ORTHANC"
+                host = "127.0.0.1"
+                port = \(orthanc.dicomPort)
+                send = "seg"
+                tls = true
+                """, job: "kind = \"segment\"\nmodel = \"\(ShippedModel.path)\"\nprecision = \"fp32\"\nthreads = 2")
         let sent = try DicomSeriesWriter().write(DaemonSegmentTests.phantomSlab(), to: h.dir.file("ct"))
         #expect(h.wait(seconds: 60) { orthanc.get("/system") != nil })
         try h.start()

@@ -4,8 +4,8 @@ import Glibc
 import Ingest
 import NIfTI
 import PhantomDicom
-import Testing
 import TestSupport
+import Testing
 import Volumes
 
 /// These tests run the real daemon process (`lcovnet serve` from the build folder) on a
@@ -13,7 +13,9 @@ import Volumes
 @Suite(.serialized, .enabled(if: DaemonHarness.binaryExists, "needs the lcovnet binary (swift build --build-tests)"))
 struct DaemonProcessTests {
     /// The result holds exactly the voxels and grid of the series that was sent.
-    func expectResult(_ h: DaemonHarness, _ series: DaemonFixtures.Series, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    func expectResult(
+        _ h: DaemonHarness, _ series: DaemonFixtures.Series, sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
         let folder = "\(h.output)/\(series.uid)"
         #expect(h.files(folder) == ["image.nii.gz", "series.json"], sourceLocation: sourceLocation)
         let volume = try NIfTIFile.read("\(folder)/image.nii.gz").hounsfieldVolume()
@@ -29,7 +31,8 @@ struct DaemonProcessTests {
             let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
             #expect(object?["message"] is String, "not a JSON log line: \(line)", sourceLocation: sourceLocation)
             for identity in DaemonHarness.phantomIdentity {
-                #expect(!line.contains(identity), "patient identity in the log: \(line)", sourceLocation: sourceLocation)
+                #expect(
+                    !line.contains(identity), "patient identity in the log: \(line)", sourceLocation: sourceLocation)
             }
         }
     }
@@ -51,13 +54,13 @@ struct DaemonProcessTests {
         }
         #expect(h.wait { h.finished(1) })
         notes += socket.drain()
-        usleep(2_500_000)   // a quiet period and a rescan more: nothing is claimed twice
+        usleep(2_500_000)  // a quiet period and a rescan more: nothing is claimed twice
         let jobs = h.jobs()
         #expect(jobs.count == 1)
         #expect(jobs.first?.state == .done && jobs.first?.attempts == 1 && jobs.first?.seriesUID == series.uid)
         #expect(jobs.first?.fileCount == series.files.count)
         try expectResult(h, series)
-        #expect(h.files(h.archive).count == series.files.count)   // retention: archive
+        #expect(h.files(h.archive).count == series.files.count)  // retention: archive
         #expect(h.files(h.watch).isEmpty)
 
         // `lcovnet status --json` reads the same ledger while the daemon runs.
@@ -112,7 +115,9 @@ struct DaemonProcessTests {
         let h = try DaemonHarness(quietSeconds: 1, ingest: repair ? "missing_slices = \"repair\"" : "")
         try h.start()
         let series = try DaemonFixtures.series(in: h.dir.file("gap"), size: Extent3(16, 16, 6), seed: 9)
-        for (index, file) in series.files.enumerated() where index != 3 { try DaemonFixtures.drop(file, into: "\(h.watch)/gap") }
+        for (index, file) in series.files.enumerated() where index != 3 {
+            try DaemonFixtures.drop(file, into: "\(h.watch)/gap")
+        }
         #expect(h.wait { h.finished(1) })
         let job = try #require(h.jobs().first)
         if repair {
@@ -154,14 +159,20 @@ struct DaemonProcessTests {
 
         let quarantined = h.jobs().filter { $0.state == .quarantined }
         let summary = quarantined.map { "\($0.source) \($0.reasonCode ?? "") \($0.fileCount)" }.sorted()
-        #expect(summary == ["bad corrupt 1", "bad not-dicom 1", "damaged corrupt 1", "damaged missing-slices \(broken.files.count - 1)"])
+        #expect(
+            summary == [
+                "bad corrupt 1", "bad not-dicom 1", "damaged corrupt 1",
+                "damaged missing-slices \(broken.files.count - 1)"
+            ])
         for job in quarantined {
             let folder = try #require(job.resultDir)
-            let reason = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(folder)/reason.json"))) as? [String: Any])
+            let reason = try #require(
+                try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(folder)/reason.json")))
+                    as? [String: Any])
             #expect(reason["code"] as? String == job.reasonCode)
             #expect((reason["sentence"] as? String)?.isEmpty == false)
             #expect(reason["job_id"] as? String == job.id)
-            #expect(h.files("\(folder)/files").count == job.fileCount)   // the inputs are kept with their reason
+            #expect(h.files("\(folder)/files").count == job.fileCount)  // the inputs are kept with their reason
         }
         #expect(!FileManager.default.fileExists(atPath: "\(h.output)/\(broken.uid)"))
         #expect(h.stop() == 0)
@@ -174,7 +185,9 @@ struct DaemonProcessTests {
         var generator = SystemRandomNumberGenerator()
         for trial in 0..<3 {
             let h = try DaemonHarness(quietSeconds: 1, maxAttempts: 50)
-            let sent = try (0..<3).map { try DaemonFixtures.series(in: h.dir.file("s\($0)"), seed: 10 * trial + $0, number: $0 + 1) }
+            let sent = try (0..<3).map {
+                try DaemonFixtures.series(in: h.dir.file("s\($0)"), seed: 10 * trial + $0, number: $0 + 1)
+            }
             try h.start()
             // Series arrive while the daemon is killed and restarted three times.
             for (index, series) in sent.enumerated() {
@@ -183,11 +196,13 @@ struct DaemonProcessTests {
                 h.stop(SIGKILL)
                 try h.start()
             }
-            #expect(h.wait(seconds: 300) { h.jobs().filter { $0.state == .done }.count == sent.count }, "trial \(trial)")
+            #expect(
+                h.wait(seconds: 300) { h.jobs().filter { $0.state == .done }.count == sent.count }, "trial \(trial)")
             #expect(h.stop() == 0)
             for series in sent { try expectResult(h, series) }
             #expect(Set(FileSystem.entries(h.output)) == Set(sent.map(\.uid)))
-            #expect(h.tree(h.output).allSatisfy { !FileSystem.name($0).hasPrefix(".") }, "temporary file under the results")
+            #expect(
+                h.tree(h.output).allSatisfy { !FileSystem.name($0).hasPrefix(".") }, "temporary file under the results")
             // Every input is archived exactly once; nothing is left behind or lost.
             #expect(h.files(h.archive).count == sent.reduce(0) { $0 + $1.files.count })
             #expect(h.files(h.watch).isEmpty)
@@ -222,7 +237,7 @@ struct DaemonProcessTests {
         // Far sooner than the 600 s quiet period.
         #expect(h.wait(seconds: 240) { h.finished(1) })
         try expectResult(h, series)
-        #expect(FileSystem.entries("\(h.watch)/study-m").isEmpty)   // the marker is consumed, never processed
+        #expect(FileSystem.entries("\(h.watch)/study-m").isEmpty)  // the marker is consumed, never processed
         #expect(h.stop() == 0)
     }
 

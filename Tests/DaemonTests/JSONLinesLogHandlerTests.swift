@@ -9,7 +9,9 @@ import Testing
         var fds: [Int32] = [0, 0]
         #expect(pipe(&fds) == 0)
         let control = LogLevelControl(.info)
-        let logger = Logger(label: "test") { label in JSONLinesLogHandler(label: label, control: control, sink: LineSink(descriptor: fds[1])) }
+        let logger = Logger(label: "test") { label in
+            JSONLinesLogHandler(label: label, control: control, sink: LineSink(descriptor: fds[1]))
+        }
         body(logger)
         close(fds[1])
         let data = FileHandle(fileDescriptor: fds[0], closeOnDealloc: true).readDataToEndOfFile()
@@ -18,8 +20,12 @@ import Testing
 
     @Test func eachEventIsOneJSONObjectWithTheMetadataKeys() throws {
         let lines = try capture { logger in
-            logger.info("series done", metadata: ["job.id": "j1", "series.uid": "1.2.3", "duration_ms": .stringConvertible(42),
-                                                  "note": "quote \" and\nnewline"])
+            logger.info(
+                "series done",
+                metadata: [
+                    "job.id": "j1", "series.uid": "1.2.3", "duration_ms": .stringConvertible(42),
+                    "note": "quote \" and\nnewline"
+                ])
             logger.debug("not shown at info")
             logger.error("second")
         }
@@ -53,7 +59,11 @@ import Testing
 
     @Test func patientKeysNeverReachTheOutput() throws {
         let lines = try capture { logger in
-            logger.info("oops", metadata: ["PatientName": "DOE^JANE", "patient.id": "12345", "birth_date": "19700101", "stage": "ingest"])
+            logger.info(
+                "oops",
+                metadata: [
+                    "PatientName": "DOE^JANE", "patient.id": "12345", "birth_date": "19700101", "stage": "ingest"
+                ])
         }
         #expect(lines.count == 1)
         #expect(!lines[0].contains("DOE^JANE") && !lines[0].contains("12345") && !lines[0].contains("19700101"))
@@ -64,12 +74,15 @@ import Testing
         var fds: [Int32] = [0, 0]
         #expect(pipe(&fds) == 0)
         let control = LogLevelControl(.warning)
-        let logger = Logger(label: "a") { JSONLinesLogHandler(label: $0, control: control, sink: LineSink(descriptor: fds[1])) }
+        let logger = Logger(label: "a") {
+            JSONLinesLogHandler(label: $0, control: control, sink: LineSink(descriptor: fds[1]))
+        }
         logger.info("hidden")
         control.level = .debug
         logger.debug("shown")
         close(fds[1])
-        let text = String(decoding: FileHandle(fileDescriptor: fds[0], closeOnDealloc: true).readDataToEndOfFile(), as: UTF8.self)
+        let text = String(
+            decoding: FileHandle(fileDescriptor: fds[0], closeOnDealloc: true).readDataToEndOfFile(), as: UTF8.self)
         #expect(!text.contains("hidden") && text.contains("shown"))
     }
 }

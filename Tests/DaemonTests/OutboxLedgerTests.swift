@@ -1,12 +1,14 @@
 import Daemon
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// The outbox's rows in the ledger: owed once per job, destination and file, whatever repeats.
 @Suite struct OutboxLedgerTests {
     static func job(_ id: String, state: JobState = .done) -> JobRecord {
-        var job = JobRecord(id: id, seriesUID: "1.2.3", source: "s", state: state, step: .finished, fileCount: 1, inputBytes: 1, createdAt: 0)
+        var job = JobRecord(
+            id: id, seriesUID: "1.2.3", source: "s", state: state, step: .finished, fileCount: 1, inputBytes: 1,
+            createdAt: 0)
         job.resultDir = "/out/1.2.3"
         return job
     }
@@ -27,8 +29,14 @@ import TestSupport
         sent.state = .sent
         try ledger.update([sent])
         try ledger.update(Self.job("j2"), owing: [owed("j2", "segmentation.dcm"), owed("j2", "rtstruct.dcm")])
-        let rows = try ledger.outbox().map { "\($0.jobID) \(($0.file as NSString).lastPathComponent) \($0.state.rawValue)" }
-        #expect(rows == ["j1 segmentation.dcm abandoned", "j1 rtstruct.dcm sent", "j2 segmentation.dcm pending", "j2 rtstruct.dcm pending"])
+        let rows = try ledger.outbox().map {
+            "\($0.jobID) \(($0.file as NSString).lastPathComponent) \($0.state.rawValue)"
+        }
+        #expect(
+            rows == [
+                "j1 segmentation.dcm abandoned", "j1 rtstruct.dcm sent", "j2 segmentation.dcm pending",
+                "j2 rtstruct.dcm pending"
+            ])
         #expect(try ledger.dueOutbox(now: 1).map(\.jobID) == ["j2", "j2"])
         #expect(try ledger.dueOutbox(now: 0.5).isEmpty)
     }

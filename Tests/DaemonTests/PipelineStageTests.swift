@@ -1,7 +1,8 @@
-@testable import Daemon
 import Foundation
 import Logging
 import Testing
+
+@testable import Daemon
 
 /// A stage holds at most `workers` jobs and queues at most `capacity` in front of it; a job that
 /// finds the queue full keeps its place in the stage before (back-pressure).
@@ -21,7 +22,8 @@ import Testing
     }
 
     @Test func aFullQueueStopsTheStageBefore() async {
-        let decode = PipelineStage(name: "decode"), compute = PipelineStage(name: "compute")
+        let decode = PipelineStage(name: "decode")
+        let compute = PipelineStage(name: "compute")
         let order = Order()
         // Job 1 goes through decode into compute and stays there.
         await decode.enter(leaving: nil)
@@ -29,14 +31,20 @@ import Testing
         #expect(await state(decode, compute) == [0, 1, 0])
         // Job 2 leaves decode and waits in compute's queue.
         await decode.enter(leaving: nil)
-        let second = Task { await compute.enter(leaving: decode); await order.add(2) }
+        let second = Task {
+            await compute.enter(leaving: decode)
+            await order.add(2)
+        }
         #expect(await reaches([0, 1, 1], decode, compute))
         // Job 3 is decoded but finds compute's queue full: it keeps its place in decode.
         await decode.enter(leaving: nil)
-        let third = Task { await compute.enter(leaving: decode); await order.add(3) }
+        let third = Task {
+            await compute.enter(leaving: decode)
+            await order.add(3)
+        }
         try? await Task.sleep(for: .milliseconds(50))
         #expect(await state(decode, compute) == [1, 1, 1])
-        #expect(await decode.hasRoom)   // one more job may still queue in front of decode
+        #expect(await decode.hasRoom)  // one more job may still queue in front of decode
 
         // Job 1 leaves compute: job 2 takes the worker, job 3 moves into the queue and frees decode.
         await compute.leave()
@@ -62,9 +70,13 @@ import Testing
     struct Processor: SeriesProcessor {
         var residentMB: Int { 1000 }
         func workingSetMB(inputBytes: Int64) -> Int { Int(inputBytes >> 20) * 2 + 16 }
-        func decode(series: ClaimedSeries, logger: Logger) async throws -> Decoding<Int> { .decoded(0, workingSetMB: 0) }
+        func decode(series: ClaimedSeries, logger: Logger) async throws -> Decoding<Int> {
+            .decoded(0, workingSetMB: 0)
+        }
         func compute(_ decoded: Int, series: ClaimedSeries, logger: Logger) async throws -> Int { 0 }
-        func write(_ computed: Int, series: ClaimedSeries, into resultDir: String, logger: Logger) async throws -> ProcessingOutcome {
+        func write(_ computed: Int, series: ClaimedSeries, into resultDir: String, logger: Logger) async throws
+            -> ProcessingOutcome
+        {
             .completed(seriesUID: nil)
         }
     }
@@ -75,12 +87,13 @@ import Testing
         config.limits.concurrency = 3
         let budget = DaemonService.jobBudgetMB(config, processor: Processor())
         #expect(budget == 3096)
-        let need = Processor().workingSetMB(inputBytes: 1000 << 20)   // 2016 MB
+        let need = Processor().workingSetMB(inputBytes: 1000 << 20)  // 2016 MB
         #expect(DaemonService.admits(need: need, inFlight: 0, reservedMB: 0, budgetMB: budget, concurrency: 3))
         #expect(!DaemonService.admits(need: need, inFlight: 1, reservedMB: need, budgetMB: budget, concurrency: 3))
-        let small = Processor().workingSetMB(inputBytes: 400 << 20)    // 816 MB
+        let small = Processor().workingSetMB(inputBytes: 400 << 20)  // 816 MB
         #expect(DaemonService.admits(need: small, inFlight: 1, reservedMB: need, budgetMB: budget, concurrency: 3))
-        #expect(!DaemonService.admits(need: small, inFlight: 2, reservedMB: need + small, budgetMB: budget, concurrency: 3))
+        #expect(
+            !DaemonService.admits(need: small, inFlight: 2, reservedMB: need + small, budgetMB: budget, concurrency: 3))
         // Within the budget but not within `concurrency`.
         #expect(!DaemonService.admits(need: 16, inFlight: 3, reservedMB: 48, budgetMB: budget, concurrency: 3))
         // Larger than the whole budget: alone, never beside another job.

@@ -1,8 +1,9 @@
-@testable import Daemon
 import Foundation
 import Logging
-import Testing
 import TestSupport
+import Testing
+
+@testable import Daemon
 
 /// Late files: a later job of a series takes the inputs the earlier jobs still hold, the result
 /// is replaced in one step, and a kill in the middle of either is finished on restart.
@@ -23,14 +24,21 @@ import TestSupport
     func aLateFileIsProcessedWithTheWholeSeriesAndReplacesTheResult(retention: DaemonConfiguration.Retention) throws {
         let f = try Fixture(retention: retention)
         let first = try committed(f, ["a.dcm", "b.dcm"], result: "two slices")
-        let late = try f.spool.claim(files: try f.drop(["c.dcm"], in: "late"), seriesUID: "1.2.3", source: "late", now: 4)
-        guard case .ready(let job, let merged) = try f.spool.gather(late, now: 5) else { Issue.record("not gathered"); return }
+        let late = try f.spool.claim(
+            files: try f.drop(["c.dcm"], in: "late"), seriesUID: "1.2.3", source: "late", now: 4)
+        guard case .ready(let job, let merged) = try f.spool.gather(late, now: 5) else {
+            Issue.record("not gathered")
+            return
+        }
         #expect(merged.isEmpty && job.step == .claimed && job.fileCount == 3)
         #expect(FileSystem.entries(f.spool.inputFolder(job.id)) == ["a.dcm", "b.dcm", "c.dcm"])
-        #expect(!FileSystem.exists("\(f.config.spoolPath)/\(first.id)") && !FileSystem.exists("\(f.config.paths.archive)/\(first.id)"))
+        #expect(
+            !FileSystem.exists("\(f.config.spoolPath)/\(first.id)")
+                && !FileSystem.exists("\(f.config.paths.archive)/\(first.id)"))
 
         var running = try f.spool.startAttempt(job, now: 6)
-        try FileSystem.writeAtomically(Array("three slices".utf8), to: "\(f.spool.stagingFolder(of: running))/image.nii.gz")
+        try FileSystem.writeAtomically(
+            Array("three slices".utf8), to: "\(f.spool.stagingFolder(of: running))/image.nii.gz")
         running = try f.spool.commit(running, seriesUID: nil, retention: retention, now: 7)
         #expect(running.state == .done && running.attempts == 1)
         #expect(FileSystem.entries(f.config.paths.output) == ["1.2.3"])
@@ -52,9 +60,10 @@ import TestSupport
     @Test func aSeriesSentAgainByteForByteIsNotProcessedAgain() throws {
         let f = try Fixture()
         let first = try committed(f, ["a.dcm", "b.dcm"], result: "r")
-        let again = try f.spool.claim(files: try f.drop(["a.dcm", "b.dcm"], in: "again"), seriesUID: "1.2.3", source: "again", now: 4)
+        let again = try f.spool.claim(
+            files: try f.drop(["a.dcm", "b.dcm"], in: "again"), seriesUID: "1.2.3", source: "again", now: 4)
         #expect(try f.spool.gather(again, now: 5) == .duplicate(of: try #require(try f.ledger.job(id: first.id))))
-        #expect(FileSystem.entries("\(f.config.paths.archive)/\(first.id)") == ["a.dcm", "b.dcm"])   // untouched
+        #expect(FileSystem.entries("\(f.config.paths.archive)/\(first.id)") == ["a.dcm", "b.dcm"])  // untouched
     }
 
     /// The repeat check: equal bytes under any name and order repeat; the same size with one
@@ -78,9 +87,14 @@ import TestSupport
 
     @Test func aJobNotStartedIsMergedIntoTheLaterOne() throws {
         let f = try Fixture()
-        let early = try f.spool.claim(files: try f.drop(["a.dcm", "b.dcm"]), seriesUID: "1.2.3", source: "study", now: 1)
-        let late = try f.spool.claim(files: try f.drop(["c.dcm"], in: "late"), seriesUID: "1.2.3", source: "late", now: 2)
-        guard case .ready(let job, let merged) = try f.spool.gather(late, now: 3) else { Issue.record("not gathered"); return }
+        let early = try f.spool.claim(
+            files: try f.drop(["a.dcm", "b.dcm"]), seriesUID: "1.2.3", source: "study", now: 1)
+        let late = try f.spool.claim(
+            files: try f.drop(["c.dcm"], in: "late"), seriesUID: "1.2.3", source: "late", now: 2)
+        guard case .ready(let job, let merged) = try f.spool.gather(late, now: 3) else {
+            Issue.record("not gathered")
+            return
+        }
         #expect(merged == [early.id] && job.fileCount == 3)
         let row = try #require(try f.ledger.job(id: early.id))
         #expect(row.state == .done && row.reasonCode == "merged" && row.resultDir == nil)
@@ -92,12 +106,18 @@ import TestSupport
     @Test func aGatheringCutShortFinishesOnRecovery() throws {
         let f = try Fixture()
         let first = try committed(f, ["a.dcm", "b.dcm"], result: "r")
-        var late = try f.spool.claim(files: try f.drop(["c.dcm"], in: "late"), seriesUID: "1.2.3", source: "late", now: 4)
+        var late = try f.spool.claim(
+            files: try f.drop(["c.dcm"], in: "late"), seriesUID: "1.2.3", source: "late", now: 4)
         // The state a kill leaves after gather.json, the ledger step and one of two renames.
         let archived = "\(f.config.paths.archive)/\(first.id)"
-        let manifest = Spool.GatherManifest(sources: [first.id], entries: [.init(from: "\(archived)/a.dcm", name: "a.dcm"),
-                                                                           .init(from: "\(archived)/b.dcm", name: "b.dcm")])
-        try FileSystem.writeAtomically(Array(try JSONEncoder().encode(manifest)), to: "\(f.config.spoolPath)/\(late.id)/gather.json")
+        let manifest = Spool.GatherManifest(
+            sources: [first.id],
+            entries: [
+                .init(from: "\(archived)/a.dcm", name: "a.dcm"),
+                .init(from: "\(archived)/b.dcm", name: "b.dcm")
+            ])
+        try FileSystem.writeAtomically(
+            Array(try JSONEncoder().encode(manifest)), to: "\(f.config.spoolPath)/\(late.id)/gather.json")
         late.step = .gathering
         try f.ledger.update(late)
         try FileSystem.rename("\(archived)/a.dcm", "\(f.spool.inputFolder(late.id))/a.dcm")
@@ -111,7 +131,8 @@ import TestSupport
     @Test func aReplacementCutAfterTheSwapIsNotSwappedBack() throws {
         let f = try Fixture()
         _ = try committed(f, ["a.dcm"], result: "old")
-        var late = try f.spool.claim(files: try f.drop(["b.dcm"], in: "late"), seriesUID: "1.2.3", source: "late", now: 4)
+        var late = try f.spool.claim(
+            files: try f.drop(["b.dcm"], in: "late"), seriesUID: "1.2.3", source: "late", now: 4)
         if case .ready(let gathered, _) = try f.spool.gather(late, now: 5) { late = gathered }
         late = try f.spool.startAttempt(late, now: 6)
         let staging = f.spool.stagingFolder(of: late)
@@ -121,7 +142,8 @@ import TestSupport
         late.resultDir = "\(f.config.paths.output)/1.2.3"
         try f.ledger.update(late)
         let inode = try #require(FileSystem.info(staging)).inode
-        try FileSystem.writeAtomically(Array(try JSONEncoder().encode(["inode": inode])), to: "\(f.config.spoolPath)/\(late.id)/commit.json")
+        try FileSystem.writeAtomically(
+            Array(try JSONEncoder().encode(["inode": inode])), to: "\(f.config.spoolPath)/\(late.id)/commit.json")
         try FileSystem.exchange(staging, late.resultDir!)
 
         #expect(try f.spool.recover(retention: .archive, maxAttempts: 3, now: 7, logger: logger).isEmpty)

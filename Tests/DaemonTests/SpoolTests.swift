@@ -1,8 +1,9 @@
-@testable import Daemon
 import Foundation
 import Logging
-import Testing
 import TestSupport
+import Testing
+
+@testable import Daemon
 
 /// The spool's steps, and recovery from a crash between any two of them.
 @Suite struct SpoolTests {
@@ -15,8 +16,9 @@ import TestSupport
         init(retention: DaemonConfiguration.Retention = .archive) throws {
             dir = try TemporaryDirectory("spool")
             var c = DaemonConfiguration.defaults
-            c.paths = .init(watch: dir.file("in"), work: dir.file("work"), output: dir.file("out"),
-                            quarantine: dir.file("q"), archive: dir.file("archive"))
+            c.paths = .init(
+                watch: dir.file("in"), work: dir.file("work"), output: dir.file("out"),
+                quarantine: dir.file("q"), archive: dir.file("archive"))
             c.retention = retention
             config = c
             try Spool.prepareFolders(c)
@@ -64,12 +66,17 @@ import TestSupport
         // The state a kill leaves after claim.json, the ledger row and two of four renames.
         let id = "j-cut"
         try FileSystem.makeDirectories(f.spool.inputFolder(id))
-        let manifest = ClaimManifest(jobID: id, seriesUID: "1.2.3", source: "study",
-                                     entries: files.map { .init(from: $0, name: FileSystem.name($0)) }, rejection: nil)
+        let manifest = ClaimManifest(
+            jobID: id, seriesUID: "1.2.3", source: "study",
+            entries: files.map { .init(from: $0, name: FileSystem.name($0)) }, rejection: nil)
         try manifest.write("\(f.config.spoolPath)/\(id)/claim.json")
-        try f.ledger.insert(JobRecord(id: id, seriesUID: "1.2.3", source: "study", state: .receiving, step: .claiming,
-                                      fileCount: 4, inputBytes: 0, createdAt: 1))
-        for file in files.prefix(2) { try FileSystem.rename(file, "\(f.spool.inputFolder(id))/\(FileSystem.name(file))") }
+        try f.ledger.insert(
+            JobRecord(
+                id: id, seriesUID: "1.2.3", source: "study", state: .receiving, step: .claiming,
+                fileCount: 4, inputBytes: 0, createdAt: 1))
+        for file in files.prefix(2) {
+            try FileSystem.rename(file, "\(f.spool.inputFolder(id))/\(FileSystem.name(file))")
+        }
 
         let queue = try f.spool.recover(retention: .archive, maxAttempts: 3, now: 2, logger: logger)
         #expect(queue.map(\.id) == [id])
@@ -85,12 +92,12 @@ import TestSupport
         var queue = try f.spool.recover(retention: .archive, maxAttempts: 2, now: 3, logger: logger)
         #expect(queue.first?.attempts == 1 && queue.first?.state == .queued)
         job = try f.spool.startAttempt(queue[0], now: 4)
-        #expect(FileSystem.entries(f.spool.stagingFolder(of: job)).isEmpty)   // a new attempt starts clean
+        #expect(FileSystem.entries(f.spool.stagingFolder(of: job)).isEmpty)  // a new attempt starts clean
         queue = try f.spool.recover(retention: .archive, maxAttempts: 2, now: 5, logger: logger)
         #expect(queue.isEmpty)
         let failed = try #require(try f.ledger.job(id: job.id))
         #expect(failed.state == .failed && failed.reasonCode == DaemonCode.attemptsExhausted.rawValue)
-        #expect(FileSystem.entries(f.spool.inputFolder(job.id)) == ["a.dcm"])   // nothing lost
+        #expect(FileSystem.entries(f.spool.inputFolder(job.id)) == ["a.dcm"])  // nothing lost
     }
 
     @Test(arguments: [DaemonConfiguration.Retention.keep, .archive, .delete])
@@ -136,7 +143,9 @@ import TestSupport
         let folder = "\(f.config.paths.quarantine)/\(job.id)"
         #expect(FileSystem.entries(folder) == ["files", "reason.json"])
         #expect(f.contents("\(folder)/files/x.txt") == "content of x.txt")
-        let json = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(folder)/reason.json"))) as? [String: Any])
+        let json = try #require(
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(folder)/reason.json")))
+                as? [String: Any])
         #expect(json["code"] as? String == "not-dicom")
         #expect(json["sentence"] as? String == "The file is not DICOM.")
         #expect(json["job_id"] as? String == job.id)

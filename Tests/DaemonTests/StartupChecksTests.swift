@@ -1,8 +1,8 @@
 import Daemon
 import Foundation
 import Glibc
-import Testing
 import TestSupport
+import Testing
 
 /// What `lcovnet serve` refuses before it serves anything: a second daemon on the same work
 /// folder, a watch path that is a file, a work folder it cannot write, and folders that overlap
@@ -21,7 +21,7 @@ import TestSupport
             return error.key == "paths.work" && error.file == "test.toml"
                 && error.problem.contains(dir.file("lcovnet.lock")) && error.problem.contains("pid \(getpid())")
         }
-        first = nil   // released: the next daemon may start
+        first = nil  // released: the next daemon may start
         #expect(try WorkFolderLock(work: dir.path).path == dir.file("lcovnet.lock"))
         _ = first
     }
@@ -29,7 +29,8 @@ import TestSupport
     // MARK: Resolved paths
 
     func overlap(_ paths: [String: String]) -> ConfigurationError? {
-        let toml = "[paths]\n" + paths.sorted { $0.key < $1.key }.map { "\($0.key) = \"\($0.value)\"" }.joined(separator: "\n")
+        let toml =
+            "[paths]\n" + paths.sorted { $0.key < $1.key }.map { "\($0.key) = \"\($0.value)\"" }.joined(separator: "\n")
         do {
             _ = try ConfigurationLoader.parse(toml, file: "t.toml")
             return nil
@@ -39,7 +40,9 @@ import TestSupport
     }
 
     @Test func aDoubleSlashOrDotDotCannotHideAnOverlap() throws {
-        let base = ["watch": "/srv/lc/in", "work": "/srv/lc/work", "quarantine": "/srv/lc/q", "archive": "/srv/lc/archive"]
+        let base = [
+            "watch": "/srv/lc/in", "work": "/srv/lc/work", "quarantine": "/srv/lc/q", "archive": "/srv/lc/archive"
+        ]
         #expect(overlap(base.merging(["output": "/srv/lc/out"]) { $1 }) == nil)
         let doubled = try #require(overlap(base.merging(["output": "/srv//lc/in/results"]) { $1 }))
         #expect(doubled.key == "paths.watch" || doubled.key == "paths.output")
@@ -52,14 +55,22 @@ import TestSupport
         let dir = try TemporaryDirectory("paths")
         try FileManager.default.createDirectory(atPath: dir.file("in"), withIntermediateDirectories: true)
         try FileManager.default.createSymbolicLink(atPath: dir.file("out"), withDestinationPath: dir.file("in"))
-        let error = try #require(overlap(["watch": dir.file("in"), "output": dir.file("out"), "work": dir.file("work"),
-                                          "quarantine": dir.file("q"), "archive": dir.file("archive")]))
+        let error = try #require(
+            overlap([
+                "watch": dir.file("in"), "output": dir.file("out"), "work": dir.file("work"),
+                "quarantine": dir.file("q"), "archive": dir.file("archive")
+            ]))
         #expect(error.problem.contains("overlaps"))
         #expect(error.description.contains(dir.file("out")) || error.description.contains(dir.file("in")))
         // A folder below the link is inside the watch folder too.
-        #expect(overlap(["watch": dir.file("in"), "output": dir.file("out/results"), "work": dir.file("work"),
-                         "quarantine": dir.file("q"), "archive": dir.file("archive")]) != nil)
-        #expect(ConfigurationLoader.resolvedPath(dir.file("out") + "//x/./y/..") == ConfigurationLoader.resolvedPath(dir.file("in")) + "/x")
+        #expect(
+            overlap([
+                "watch": dir.file("in"), "output": dir.file("out/results"), "work": dir.file("work"),
+                "quarantine": dir.file("q"), "archive": dir.file("archive")
+            ]) != nil)
+        #expect(
+            ConfigurationLoader.resolvedPath(dir.file("out") + "//x/./y/..") == ConfigurationLoader.resolvedPath(
+                dir.file("in")) + "/x")
     }
 }
 
@@ -91,11 +102,14 @@ struct StartupProcessTests {
         #expect(status == 78)
         #expect(text.contains("\(h.work)/lcovnet.lock"), "\(text)")
         #expect(text.split(separator: "\n").count == 1, "\(text)")
-        #expect(h.isRunning)   // the first one serves on
+        #expect(h.isRunning)  // the first one serves on
         #expect(h.stop() == 0)
         // Its lock went with it: the next start serves.
         try h.start()
-        #expect(h.wait(seconds: 60) { h.logged("daemon started") && h.stdoutLines.filter { $0.contains("\"daemon started\"") }.count == 2 })
+        #expect(
+            h.wait(seconds: 60) {
+                h.logged("daemon started") && h.stdoutLines.filter { $0.contains("\"daemon started\"") }.count == 2
+            })
         #expect(h.stop() == 0)
     }
 

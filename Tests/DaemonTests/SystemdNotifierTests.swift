@@ -1,8 +1,8 @@
 import Daemon
 import Foundation
 import Glibc
-import Testing
 import TestSupport
+import Testing
 
 /// A datagram socket standing in for systemd's notification socket.
 final class NotifySocket {
@@ -18,7 +18,9 @@ final class NotifySocket {
             for (i, b) in path.utf8.enumerated() { raw[i] = b }
         }
         let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
         }
         guard bound == 0 else { throw SystemCallError("bind", path: path) }
         var timeout = timeval(tv_sec: 0, tv_usec: 100_000)

@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 @testable import Export
 
 @Suite struct AtomicFileTests {
@@ -43,7 +44,9 @@ import TestSupport
 
     @Test func aMissingFolderIsOneLineNamingTheFile() throws {
         let dir = try TemporaryDirectory()
-        let error = try #require(throws: ExportError.self) { try AtomicFile.write(text: "x", to: dir.file("missing/a.json")) }
+        let error = try #require(throws: ExportError.self) {
+            try AtomicFile.write(text: "x", to: dir.file("missing/a.json"))
+        }
         #expect(error.description.hasPrefix(dir.file("missing/a.json") + ": "))
         #expect(!error.description.contains("\n"))
     }

@@ -1,8 +1,9 @@
 import Foundation
 import NIfTI
-import Testing
 import TestSupport
+import Testing
 import Volumes
+
 @testable import Export
 
 @Suite struct SegmentationWriterTests {
@@ -13,16 +14,19 @@ import Volumes
         let dir = try TemporaryDirectory()
         let (labels, _) = ExportFixture.make()
         let paths = try SegmentationWriter.write(labels, into: dir.path)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() == ["segmentation.nii.gz", "segmentation.nii.zst"])
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() == [
+                "segmentation.nii.gz", "segmentation.nii.zst"
+            ])
 
         let script = """
-        import sys, numpy as np, nibabel as nib
-        img = nib.load(sys.argv[1])
-        data = np.asanyarray(img.dataobj)
-        print(data.dtype, ' '.join(str(n) for n in data.shape), int(img.header['sform_code']), int(img.header['qform_code']))
-        print(' '.join(repr(float(x)) for x in img.affine.ravel()))
-        data.ravel(order='F').tofile(sys.argv[2])
-        """
+            import sys, numpy as np, nibabel as nib
+            img = nib.load(sys.argv[1])
+            data = np.asanyarray(img.dataobj)
+            print(data.dtype, ' '.join(str(n) for n in data.shape), int(img.header['sform_code']), int(img.header['qform_code']))
+            print(' '.join(repr(float(x)) for x in img.affine.ravel()))
+            data.ravel(order='F').tofile(sys.argv[2])
+            """
         let lines = try ReferenceTools.python(script, [paths[1], dir.file("labels.raw")]).split(separator: "\n")
         #expect(lines[0] == "uint8 150 130 44 1 1")
         let affine = lines[1].split(separator: " ").map { Double($0)! }
@@ -58,7 +62,10 @@ import Volumes
             }
         }
         #expect(try Data(contentsOf: URL(fileURLWithPath: dir.file("segmentation.nii.gz"))) == before)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() == ["segmentation.nii.gz", "segmentation.nii.zst"])
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() == [
+                "segmentation.nii.gz", "segmentation.nii.zst"
+            ])
     }
 
     @Test func resultFolderIsNamedBySeriesOrFileStem() {
@@ -89,7 +96,10 @@ import Volumes
             }
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["1.2.3"])
-        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.file("1.2.3")).sorted() == ["preview.png", "statistics.json"])
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: dir.file("1.2.3")).sorted() == [
+                "preview.png", "statistics.json"
+            ])
         _ = try ResultFolder.publish(outputDirectory: dir.path, name: "1.2.3") { staging in
             try AtomicFile.write(text: "new stats", to: "\(staging)/statistics.json")
         }

@@ -1,8 +1,9 @@
 import Foundation
 import ModelSpec
-import Testing
 import TestSupport
+import Testing
 import Volumes
+
 @testable import Export
 
 @Suite struct StatisticsTests {
@@ -29,18 +30,21 @@ import Volumes
         try Data(labels.voxels).write(to: URL(fileURLWithPath: dir.file("l.raw")))
         try scan.voxels.withUnsafeBytes { try Data($0).write(to: URL(fileURLWithPath: dir.file("s.raw"))) }
         let script = """
-        import sys, json, numpy as np
-        l = np.fromfile(sys.argv[1], np.uint8).reshape(44, 130, 150)
-        s = np.fromfile(sys.argv[2], '<i2').reshape(44, 130, 150).astype(np.float64)
-        out = {}
-        for v in range(1, 17):
-            m = l == v
-            if m.any():
-                k, j, i = np.nonzero(m)
-                out[v] = [float(s[m].mean()), float(s[m].std()), [int(i.min()), int(j.min()), int(k.min())], [int(i.max()), int(j.max()), int(k.max())]]
-        print(json.dumps(out))
-        """
-        let reference = try JSONSerialization.jsonObject(with: Data(ReferenceTools.python(script, [dir.file("l.raw"), dir.file("s.raw")]).utf8)) as! [String: [Any]]
+            import sys, json, numpy as np
+            l = np.fromfile(sys.argv[1], np.uint8).reshape(44, 130, 150)
+            s = np.fromfile(sys.argv[2], '<i2').reshape(44, 130, 150).astype(np.float64)
+            out = {}
+            for v in range(1, 17):
+                m = l == v
+                if m.any():
+                    k, j, i = np.nonzero(m)
+                    out[v] = [float(s[m].mean()), float(s[m].std()), [int(i.min()), int(j.min()), int(k.min())], [int(i.max()), int(j.max()), int(k.max())]]
+            print(json.dumps(out))
+            """
+        let reference =
+            try JSONSerialization.jsonObject(
+                with: Data(ReferenceTools.python(script, [dir.file("l.raw"), dir.file("s.raw")]).utf8))
+            as! [String: [Any]]
         let stats = try OrganStatistics.measure(labels: labels, scan: scan, classes: OrganClass.word, threads: 2)
         #expect(reference.count == 6)
         for organ in stats where organ.voxelCount > 0 {
@@ -57,22 +61,36 @@ import Volumes
         let (labels, scan) = ExportFixture.make()
         let model = StatisticsReport.Model(id: "lcovnet-word", version: "1.0.0")
         let organs = try OrganStatistics.measure(labels: labels, scan: scan, classes: OrganClass.word)
-        try StatisticsReport(model: model, precision: "int8",
-                             stages: [.init(stage: "read", seconds: 0.5), .init(stage: "inference", seconds: 2.25)],
-                             geometry: labels.geometry, organs: organs).write(into: dir.path)
-        try Provenance(input: .init(kind: "dicom", seriesInstanceUID: "1.2.3", geometry: scan.geometry), model: model,
-                       softwareVersion: "0.1.0", precision: "int8", threads: 2, memoryBudgetMiB: 512).write(into: dir.path)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() == ["provenance.json", "statistics.json"])
+        try StatisticsReport(
+            model: model, precision: "int8",
+            stages: [.init(stage: "read", seconds: 0.5), .init(stage: "inference", seconds: 2.25)],
+            geometry: labels.geometry, organs: organs
+        ).write(into: dir.path)
+        try Provenance(
+            input: .init(kind: "dicom", seriesInstanceUID: "1.2.3", geometry: scan.geometry), model: model,
+            softwareVersion: "0.1.0", precision: "int8", threads: 2, memoryBudgetMiB: 512
+        ).write(into: dir.path)
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() == [
+                "provenance.json", "statistics.json"
+            ])
 
-        let stats = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir.file("statistics.json")))) as! [String: Any]
+        let stats =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir.file("statistics.json"))))
+            as! [String: Any]
         #expect((stats["model"] as! [String: String]) == ["id": "lcovnet-word", "version": "1.0.0"])
         #expect(stats["precision"] as! String == "int8")
         #expect((stats["stage_seconds"] as! [[String: Any]]).map { $0["stage"] as! String } == ["read", "inference"])
         let liver = (stats["organs"] as! [[String: Any]])[0]
-        #expect(Set(liver.keys) == ["label", "name", "voxel_count", "volume_ml", "hu_mean", "hu_std", "bbox_min_ijk", "bbox_max_ijk"])
+        #expect(
+            Set(liver.keys) == [
+                "label", "name", "voxel_count", "volume_ml", "hu_mean", "hu_std", "bbox_min_ijk", "bbox_max_ijk"
+            ])
         #expect(liver["name"] as! String == "liver")
 
-        let provenance = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir.file("provenance.json")))) as! [String: Any]
+        let provenance =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: dir.file("provenance.json"))))
+            as! [String: Any]
         let input = provenance["input"] as! [String: Any]
         #expect(input["series_instance_uid"] as! String == "1.2.3")
         let grid = input["grid"] as! [String: Any]

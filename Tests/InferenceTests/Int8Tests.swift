@@ -23,7 +23,9 @@ struct Int8Tests {
         var out = [Float](repeating: (-1000 - mean) / sd, count: window.voxelCount)
         for z in 0..<min(window.d, n.k) {
             for y in 0..<window.h {
-                for x in 0..<window.w { out[(z * window.h + y) * window.w + x] = (hu[p.image.offset(x, y, k0 + z)] - mean) / sd }
+                for x in 0..<window.w {
+                    out[(z * window.h + y) * window.w + x] = (hu[p.image.offset(x, y, k0 + z)] - mean) / sd
+                }
             }
         }
         return out
@@ -33,9 +35,10 @@ struct Int8Tests {
         let dir = try TemporaryDirectory("lcovnet-int8")
         let model = try RandomModel.write(to: dir.file("fp32"), seed: 5, statistics: .farFromIdentity)
         let calibration = [Self.phantomWindow(seed: 1), Self.phantomWindow(seed: 2)]
-        let (int8Model, report) = try Int8Quantizer.quantize(model: model, windows: calibration.map { (Self.window, $0) },
-                                                             sources: ["phantom-1", "phantom-2"], output: dir.file("int8"), threads: 2,
-                                                             heads: Int8Quantizer.candidateHeads)
+        let (int8Model, report) = try Int8Quantizer.quantize(
+            model: model, windows: calibration.map { (Self.window, $0) },
+            sources: ["phantom-1", "phantom-2"], output: dir.file("int8"), threads: 2,
+            heads: Int8Quantizer.candidateHeads)
         // z-scored input is signed: s8 input only, every method with and without the fp32 first block.
         #expect(report.results.count == Int8Quantizer.candidateMethods.count * Int8Quantizer.candidateHeads.count)
         #expect(report.results.allSatisfy { $0.inputType == "s8" })
@@ -49,15 +52,18 @@ struct Int8Tests {
         let fp32 = try LCOVNetEngine(model: model, precision: .fp32, threads: 2, window: Self.window)
         let int8 = try LCOVNetEngine(model: int8Model, precision: .int8, threads: 2, window: Self.window)
         for engine in [fp32, int8] {
-            let estimate = LCOVNetEngine.estimatedArenaBytes(window: Self.window, precision: engine.precision,
-                                                             fp32Layers: engine.precision == .int8 ? reread.manifest.quantization!.fp32Layers : [])
-            #expect(engine.arenaBytes <= estimate && engine.arenaBytes * 10 >= estimate * 8,
-                    "\(engine.precision) arena \(engine.arenaBytes) bytes against the estimate \(estimate)")
+            let estimate = LCOVNetEngine.estimatedArenaBytes(
+                window: Self.window, precision: engine.precision,
+                fp32Layers: engine.precision == .int8 ? reread.manifest.quantization!.fp32Layers : [])
+            #expect(
+                engine.arenaBytes <= estimate && engine.arenaBytes * 10 >= estimate * 8,
+                "\(engine.precision) arena \(engine.arenaBytes) bytes against the estimate \(estimate)")
         }
         var results: [Int8Agreement] = []
         for seed: UInt64 in [3, 4] {
             let x = Self.phantomWindow(seed: seed)
-            var a = [Float](repeating: 0, count: 17 * Self.window.voxelCount), b = a
+            var a = [Float](repeating: 0, count: 17 * Self.window.voxelCount)
+            var b = a
             try x.withUnsafeBufferPointer { x in
                 try a.withUnsafeMutableBufferPointer { try fp32.predict(window: x, into: $0) }
                 try b.withUnsafeMutableBufferPointer { try int8.predict(window: x, into: $0) }
@@ -77,36 +83,49 @@ struct Int8Tests {
     @Test func fp32BlocksInsideTheInt8Graph() throws {
         let dir = try TemporaryDirectory("lcovnet-int8-blocks")
         let model = try RandomModel.write(to: dir.file("fp32"), seed: 7, statistics: .farFromIdentity)
-        let (int8Model, _) = try Int8Quantizer.quantize(model: model, windows: [(Self.window, Self.phantomWindow(seed: 1))],
-                                                        sources: ["phantom-1"], output: dir.file("int8"), threads: 2)
+        let (int8Model, _) = try Int8Quantizer.quantize(
+            model: model, windows: [(Self.window, Self.phantomWindow(seed: 1))],
+            sources: ["phantom-1"], output: dir.file("int8"), threads: 2)
         let x = Self.phantomWindow(seed: 3)
         let fp32 = try LCOVNetEngine(model: model, precision: .fp32, threads: 2, window: Self.window)
         var reference = [Float](repeating: 0, count: 17 * Self.window.voxelCount)
-        try x.withUnsafeBufferPointer { x in try reference.withUnsafeMutableBufferPointer { try fp32.predict(window: x, into: $0) } }
+        try x.withUnsafeBufferPointer { x in
+            try reference.withUnsafeMutableBufferPointer { try fp32.predict(window: x, into: $0) }
+        }
         func agreement(_ blocks: [String]) throws -> Int8Agreement {
             var m = int8Model
             m.manifest.quantization!.fp32Layers += blocks
             let engine = try LCOVNetEngine(model: m, precision: .int8, threads: 2, window: Self.window)
-            let estimate = LCOVNetEngine.estimatedArenaBytes(window: Self.window, precision: .int8, fp32Layers: m.manifest.quantization!.fp32Layers)
-            #expect(engine.arenaBytes <= estimate && engine.arenaBytes * 10 >= estimate * 7,
-                    "fp32 \(blocks): arena \(engine.arenaBytes) bytes against the estimate \(estimate)")
+            let estimate = LCOVNetEngine.estimatedArenaBytes(
+                window: Self.window, precision: .int8, fp32Layers: m.manifest.quantization!.fp32Layers)
+            #expect(
+                engine.arenaBytes <= estimate && engine.arenaBytes * 10 >= estimate * 7,
+                "fp32 \(blocks): arena \(engine.arenaBytes) bytes against the estimate \(estimate)")
             var logits = reference
-            try x.withUnsafeBufferPointer { x in try logits.withUnsafeMutableBufferPointer { try engine.predict(window: x, into: $0) } }
+            try x.withUnsafeBufferPointer { x in
+                try logits.withUnsafeMutableBufferPointer { try engine.predict(window: x, into: $0) }
+            }
             let a = Int8Agreement.compare(fp32: reference, int8: logits, classes: 17)
-            print("fp32 \(blocks.isEmpty ? "none" : blocks.joined(separator: "+")): arena \(engine.arenaBytes / Self.window.voxelCount) bytes per voxel, \(a)")
+            print(
+                "fp32 \(blocks.isEmpty ? "none" : blocks.joined(separator: "+")): arena \(engine.arenaBytes / Self.window.voxelCount) bytes per voxel, \(a)"
+            )
             return a
         }
         let none = try agreement([])
         for block in Int8Quantizer.blocksAllowedInFP32 { _ = try agreement([block]) }
         let all = try agreement(Int8Quantizer.blocksAllowedInFP32)
-        #expect(all.relativeRMSE * 2 < none.relativeRMSE, "all blocks in fp32: RMSE \(all.relativeRMSE) against \(none.relativeRMSE) all-int8")
+        #expect(
+            all.relativeRMSE * 2 < none.relativeRMSE,
+            "all blocks in fp32: RMSE \(all.relativeRMSE) against \(none.relativeRMSE) all-int8")
         #expect(all.argmaxAgreement >= none.argmaxAgreement)
     }
 
     @Test func int8NeedsACalibratedModel() throws {
         let dir = try TemporaryDirectory("lcovnet-int8")
         let model = try RandomModel.write(to: dir.file("fp32"), seed: 6, statistics: .farFromIdentity)
-        let error = #expect(throws: InferenceError.self) { try LCOVNetEngine(model: model, precision: .int8, threads: 1, window: Self.window) }
+        let error = #expect(throws: InferenceError.self) {
+            try LCOVNetEngine(model: model, precision: .int8, threads: 1, window: Self.window)
+        }
         #expect(error?.message.contains("lcovnet model quantize") == true)
     }
 }

@@ -1,11 +1,12 @@
 import Foundation
 import Inference
-import Testing
 import TestSupport
+import Testing
 
 /// fp32 engine against the PyTorch restatement of LCOV-Net, on random weights whose BatchNorm
 /// statistics are far from identity (so folding errors show).
-@Suite(.serialized, .enabled(if: PyTorchReference.hasTorch, "needs /usr/bin/python3 with torch and numpy (python3-torch)"))
+@Suite(
+    .serialized, .enabled(if: PyTorchReference.hasTorch, "needs /usr/bin/python3 with torch and numpy (python3-torch)"))
 struct ParityTests {
     static let directory = try! TemporaryDirectory("lcovnet-parity")
 

@@ -1,8 +1,8 @@
 import Foundation
 import Ingest
 import PhantomDicom
-import Testing
 import TestSupport
+import Testing
 import Volumes
 
 /// `lcovnet convert` on bad input: one line on stderr naming the path and the reason, the
@@ -36,7 +36,8 @@ struct ConvertCommandTests {
 
     @Test func noDicomAtAll() throws {
         let directory = try TemporaryDirectory("cli")
-        try Data("just some notes\n".utf8).write(to: URL(fileURLWithPath: directory.file("in/notes.txt")).creatingFolder())
+        try Data("just some notes\n".utf8).write(
+            to: URL(fileURLWithPath: directory.file("in/notes.txt")).creatingFolder())
         let result = try convert([directory.file("in"), "-o", directory.file("out.nii")])
         expectOneLine(result, exitCode: 4, mentioning: "notes.txt", code: .notDicom)
     }
@@ -130,4 +131,3 @@ extension URL {
         return self
     }
 }
-

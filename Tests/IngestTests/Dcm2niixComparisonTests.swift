@@ -2,8 +2,8 @@ import Foundation
 import Ingest
 import NIfTI
 import PhantomDicom
-import Testing
 import TestSupport
+import Testing
 import Volumes
 
 /// `convert` against dcm2niix, the converter the imaging world trusts: identical voxels after
@@ -29,7 +29,8 @@ struct Dcm2niixComparisonTests {
         Variant(name: "JPEG lossless") { $0.transferSyntax = .jpegLossless },
         Variant(name: "JPEG 2000 lossless") { $0.transferSyntax = .jpeg2000Lossless },
         Variant(name: "shuffled names, reversed instance numbers") {
-            $0.shuffledFileNames = true; $0.reversedInstanceNumbers = true
+            $0.shuffledFileNames = true
+            $0.reversedInstanceNumbers = true
         },
         Variant(name: "oblique", oblique: true),
         // dcm2niix cannot read compressed multi-frame objects ("stored as 21 fragments"): native here,
@@ -39,7 +40,7 @@ struct Dcm2niixComparisonTests {
         // dcm2niix writes the localizer to its own file (refa.nii); ref.nii is the volume.
         Variant(name: "localizer in the series") { $0.addLocalizer = true },
         Variant(name: "empty dataset UIDs") { $0.emptyDatasetUIDs = true },
-        Variant(name: "signed 16-bit") { $0.signedPixels = true },
+        Variant(name: "signed 16-bit") { $0.signedPixels = true }
     ]
 
     @Test(arguments: variants)
@@ -61,12 +62,14 @@ struct Dcm2niixComparisonTests {
 
     @Test func aSecondSeriesInTheFolderDoesNotDisturbThePreferredOne() throws {
         let directory = try TemporaryDirectory("second-series")
-        var a = DicomWriterOptions(), b = DicomWriterOptions(transferSyntax: .jpegLossless)
+        var a = DicomWriterOptions()
+        var b = DicomWriterOptions(transferSyntax: .jpegLossless)
         a.seriesNumber = 1
         b.seriesNumber = 2
         try DicomSeriesWriter(a).write(IngestFixtures.volume(), to: directory.file("dicom"))
-        try DicomSeriesWriter(b).write(IngestFixtures.volume(size: Extent3(64, 48, 8), spacing: [0.8, 0.7, 5]),
-                                       to: directory.file("dicom"))
+        try DicomSeriesWriter(b).write(
+            IngestFixtures.volume(size: Extent3(64, 48, 8), spacing: [0.8, 0.7, 5]),
+            to: directory.file("dicom"))
         try IngestFixtures.convert(directory.file("dicom"), to: directory.file("ours.nii"))
         // dcm2niix writes one file per series; -f %s names them by series number.
         _ = try ReferenceTools.run("dcm2niix", ["-f", "%s", "-z", "n", "-o", directory.path, directory.file("dicom")])
@@ -95,7 +98,9 @@ struct Dcm2niixComparisonTests {
 
     /// Debian's dcm2niix cannot read deflated or JPEG-LS files, nor compressed multi-frame
     /// objects; the known volume is the reference.
-    @Test(arguments: [(DicomTransferSyntax.deflated, false), (.jpegLS, false), (.jpeg2000Lossless, true), (.jpegLS, true)])
+    @Test(arguments: [
+        (DicomTransferSyntax.deflated, false), (.jpegLS, false), (.jpeg2000Lossless, true), (.jpegLS, true)
+    ])
     func inputsDcm2niixCannotReadMatchTheKnownVolume(_ syntax: DicomTransferSyntax, enhanced: Bool) throws {
         let directory = try TemporaryDirectory("known")
         let volume = IngestFixtures.volume()
@@ -130,4 +135,3 @@ struct Dcm2niixComparisonTests {
         }
     }
 }
-

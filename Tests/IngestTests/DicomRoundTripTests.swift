@@ -1,8 +1,8 @@
 import Foundation
 import Ingest
 import PhantomDicom
-import Testing
 import TestSupport
+import Testing
 import Volumes
 
 /// The writer and the reader are exact inverses: every transfer syntax and every layout gives

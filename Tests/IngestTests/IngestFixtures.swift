@@ -9,8 +9,10 @@ import Volumes
 enum IngestFixtures {
     /// `volume` written as a DICOM series (explicit little endian unless configured) into a fresh
     /// temporary folder named after `label`.
-    static func series(_ volume: Volume<Int16>, _ label: String,
-                       _ configure: (inout DicomWriterOptions) -> Void = { _ in }) throws -> TemporaryDirectory {
+    static func series(
+        _ volume: Volume<Int16>, _ label: String,
+        _ configure: (inout DicomWriterOptions) -> Void = { _ in }
+    ) throws -> TemporaryDirectory {
         let directory = try TemporaryDirectory(label)
         var options = DicomWriterOptions()
         configure(&options)
@@ -20,21 +22,28 @@ enum IngestFixtures {
 
     /// A 64×48×20 volume whose voxels are all different-looking (a hash of i, j, k in
     /// −1024…2975 HU), so any flip, shift or reordering shows. Axial, LAS like dcm2niix's output.
-    static func volume(size: Extent3 = Extent3(64, 48, 20), direction: Matrix3? = nil,
-                       spacing: SIMD3<Double> = [0.8, 0.7, 2.5]) -> Volume<Int16> {
-        let las = Matrix3(columns: [1, 0, 0], [0, -1, 0], [0, 0, 1])   // LPS: i→L, j→A, k→S
+    static func volume(
+        size: Extent3 = Extent3(64, 48, 20), direction: Matrix3? = nil,
+        spacing: SIMD3<Double> = [0.8, 0.7, 2.5]
+    ) -> Volume<Int16> {
+        let las = Matrix3(columns: [1, 0, 0], [0, -1, 0], [0, 0, 1])  // LPS: i→L, j→A, k→S
         let geometry = Geometry(size: size, spacing: spacing, origin: [-30, 20, -100], direction: direction ?? las)
         var voxels = [Int16](repeating: 0, count: size.count)
-        for k in 0..<size.k { for j in 0..<size.j { for i in 0..<size.i {
-            let h = (i &* 73_856_093) ^ (j &* 19_349_663) ^ (k &* 83_492_791)
-            voxels[i + size.i * (j + size.j * k)] = Int16(h % 4000 - 1024)
-        } } }
+        for k in 0..<size.k {
+            for j in 0..<size.j {
+                for i in 0..<size.i {
+                    let h = (i &* 73_856_093) ^ (j &* 19_349_663) ^ (k &* 83_492_791)
+                    voxels[i + size.i * (j + size.j * k)] = Int16(h % 4000 - 1024)
+                }
+            }
+        }
         return Volume(geometry: geometry, voxels: voxels)
     }
 
     /// The same volume rotated: an oblique stack (20° about S, then 10° about L).
     static func obliqueVolume() -> Volume<Int16> {
-        let a = 20.0 * .pi / 180, b = 10.0 * .pi / 180
+        let a = 20.0 * .pi / 180
+        let b = 10.0 * .pi / 180
         let rz = Matrix3(columns: [cos(a), sin(a), 0], [-sin(a), cos(a), 0], [0, 0, 1])
         let rx = Matrix3(columns: [1, 0, 0], [0, cos(b), sin(b)], [0, -sin(b), cos(b)])
         let las = Matrix3(columns: [1, 0, 0], [0, -1, 0], [0, 0, 1])
@@ -79,7 +88,8 @@ enum IngestFixtures {
     /// Writes `volume` as a series, converts it with the library (what `convert` does), and
     /// returns the NIfTI path.
     @discardableResult
-    static func convert(_ folder: String, to path: String, policy: IngestPolicy = IngestPolicy()) throws -> LoadedSeries {
+    static func convert(_ folder: String, to path: String, policy: IngestPolicy = IngestPolicy()) throws -> LoadedSeries
+    {
         let series = try DicomFolder.loadSeries(in: folder, policy: policy)
         try NIfTIFile.write(series.volume, to: path)
         return series

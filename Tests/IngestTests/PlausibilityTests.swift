@@ -2,15 +2,17 @@ import CZlib
 import Foundation
 import Ingest
 import PhantomDicom
-import Testing
 import TestSupport
+import Testing
 import Volumes
 
 /// Crafted DICOM headers that once trapped the reader or sized huge allocations: each is now
 /// refused with its plausibility code (Volumes.Plausibility, docs/INGEST.md) before anything is
 /// allocated from it, and a plausible series beside it still converts.
 @Suite struct PlausibilityTests {
-    func write(_ volume: Volume<Int16>, _ configure: (inout DicomWriterOptions) -> Void = { _ in }) throws -> TemporaryDirectory {
+    func write(_ volume: Volume<Int16>, _ configure: (inout DicomWriterOptions) -> Void = { _ in }) throws
+        -> TemporaryDirectory
+    {
         try IngestFixtures.series(volume, "plausibility", configure)
     }
 
@@ -30,10 +32,10 @@ import Volumes
     }
 
     @Test(arguments: [
-        (SIMD3<Double>(1e300, 1e300, 2.5), "ImagePositionPatient"),   // the positions grow with the spacing
+        (SIMD3<Double>(1e300, 1e300, 2.5), "ImagePositionPatient"),  // the positions grow with the spacing
         (SIMD3<Double>(1e-300, 1e-300, 2.5), "PixelSpacing"),
         (SIMD3<Double>(1e6, 1e6, 2.5), "PixelSpacing"),
-        (SIMD3<Double>(40, 40, 2.5), "PixelSpacing"),                   // a 556 KB series once planned 5 472 windows
+        (SIMD3<Double>(40, 40, 2.5), "PixelSpacing")  // a 556 KB series once planned 5 472 windows
     ])
     func implausiblePixelSpacingIsRefused(spacing: SIMD3<Double>, named: String) throws {
         let directory = try write(Self.volume(spacing: spacing))
@@ -60,12 +62,15 @@ import Volumes
     /// reserves the declared length before it finds the file short (address space only; the
     /// daemon's worker process bounds it); the file is refused as corrupt, not read.
     @Test func aFuzzedFileWithPixelDataLongerThanTheFileIsRefused() throws {
-        let input = ReferenceTools.sourceRoot.appendingPathComponent("fuzz/crashes/pixel-data-longer-than-file.dcm").path
+        let input = ReferenceTools.sourceRoot.appendingPathComponent("fuzz/crashes/pixel-data-longer-than-file.dcm")
+            .path
         let dir = try TemporaryDirectory("fuzzed")
         try FileManager.default.copyItem(atPath: input, toPath: dir.file("a.dcm"))
         let scan = try DicomFolder.scan(dir.path)
         #expect(scan.candidates.isEmpty)
-        #expect(scan.fileNotes.map(\.code) == [.corrupt] || scan.rejectedSeries.count == 1, "\(scan.fileNotes) \(scan.rejectedSeries)")
+        #expect(
+            scan.fileNotes.map(\.code) == [.corrupt] || scan.rejectedSeries.count == 1,
+            "\(scan.fileNotes) \(scan.rejectedSeries)")
         #expect(throws: IngestError.self) { try DicomFolder.loadSeries(in: dir.path) }
     }
 
@@ -78,7 +83,9 @@ import Volumes
 
     @Test func anEnhancedCTWhoseSecondFrameLiesAt1e300IsRefused() throws {
         // One enhanced object: frame 1 at a plausible position, frame 2 a slice step of 1e300 away.
-        let directory = try write(Self.volume(spacing: [0.8, 0.7, 1e300], size: Extent3(16, 12, 2))) { $0.enhancedMultiFrame = true }
+        let directory = try write(Self.volume(spacing: [0.8, 0.7, 1e300], size: Extent3(16, 12, 2))) {
+            $0.enhancedMultiFrame = true
+        }
         let error = try failure(directory.path)
         #expect(error.code == .implausibleGeometry, "\(error)")
         #expect(error.description.contains("frame 2"), "\(error)")
@@ -87,8 +94,8 @@ import Volumes
     @Test func rowsAndColumns65535OverSmallPixelDataAreRefusedBeforeAllocating() throws {
         let directory = try write(Self.volume(spacing: [0.8, 0.7, 2.5], size: Extent3(64, 64, 4)))
         for file in try files(directory) {
-            try DicomBytes.patchUInt16(file, group: 0x0028, element: 0x0010, value: 65535)   // Rows
-            try DicomBytes.patchUInt16(file, group: 0x0028, element: 0x0011, value: 65535)   // Columns
+            try DicomBytes.patchUInt16(file, group: 0x0028, element: 0x0010, value: 65535)  // Rows
+            try DicomBytes.patchUInt16(file, group: 0x0028, element: 0x0011, value: 65535)  // Columns
         }
         let error = try failure(directory.path)
         #expect(error.code == .implausibleSize, "\(error)")
@@ -129,13 +136,16 @@ import Volumes
         let directory = try write(volume) { $0.gantryTiltDegrees = 10 }
         let file = try files(directory)[3]
         let position = try DicomBytes.decimals(file, group: 0x0020, element: 0x0032)
-        try DicomBytes.patchDecimals(file, group: 0x0020, element: 0x0032, values: [position[0] + millimetres, position[1], position[2]])
+        try DicomBytes.patchDecimals(
+            file, group: 0x0020, element: 0x0032, values: [position[0] + millimetres, position[1], position[2]])
         let error = try failure(directory.path)
         #expect(error.code == .implausibleTilt, "\(error)")
     }
 
     @Test func aDeflatedFileThatInflatesBeyondTheLimitIsRefusedBeforeDCMTKHoldsIt() throws {
-        let directory = try write(Self.volume(spacing: [0.8, 0.7, 2.5], size: Extent3(16, 12, 1))) { $0.transferSyntax = .deflated }
+        let directory = try write(Self.volume(spacing: [0.8, 0.7, 2.5], size: Extent3(16, 12, 1))) {
+            $0.transferSyntax = .deflated
+        }
         let file = try files(directory)[0]
         // The honest file reads.
         #expect(try DicomFolder.loadSeries(in: directory.path).volume.size == Extent3(16, 12, 1))
@@ -169,7 +179,11 @@ import Volumes
     /// `count` zero bytes as a raw deflate stream (no zlib header), compressed a MiB at a time.
     static func rawDeflateOfZeros(_ count: Int) throws -> Data {
         var z = z_stream()
-        guard deflateInit2_(&z, 1, Z_DEFLATED, -MAX_WBITS, 9, Z_DEFAULT_STRATEGY, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+        guard
+            deflateInit2_(
+                &z, 1, Z_DEFLATED, -MAX_WBITS, 9, Z_DEFAULT_STRATEGY, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
+                == Z_OK
+        else {
             throw IngestError(.unreadable, path: "zlib", detail: "deflateInit2 failed")
         }
         defer { deflateEnd(&z) }
@@ -217,7 +231,8 @@ import Volumes
             // and one tile of that size (XTsiz, YTsiz), as a crafted codestream would declare.
             let bytes = [UInt8](data)
             let marker: [UInt8] = [0xFF, 0x4F, 0xFF, 0x51]
-            let found = (0..<(bytes.count - 4)).first { (at: Int) -> Bool in bytes[at..<(at + 4)].elementsEqual(marker) }
+            let found = (0..<(bytes.count - 4)).first { (at: Int) -> Bool in bytes[at..<(at + 4)].elementsEqual(marker)
+            }
             let soc = try #require(found)
             data.replaceSubrange((soc + 8)..<(soc + 16), with: [0, 0, 0xFF, 0xFF, 0, 0, 0xFF, 0xFF])
             data.replaceSubrange((soc + 24)..<(soc + 32), with: [0, 0, 0xFF, 0xFF, 0, 0, 0xFF, 0xFF])

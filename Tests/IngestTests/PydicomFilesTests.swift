@@ -1,7 +1,7 @@
 import Foundation
 import Ingest
-import Testing
 import TestSupport
+import Testing
 import Volumes
 
 /// DICOM files nobody here wrote: the test files shipped by the PyPI packages pydicom and
@@ -15,8 +15,8 @@ struct PydicomFilesTests {
         #expect(files.count > 200)
         let references = try PydicomFiles.reference(for: files)
         var policy = IngestPolicy()
-        policy.modalities = nil          // exercise every grayscale image, not only CT
-        policy.gantryTilt = .reject      // compare unresampled voxels only
+        policy.modalities = nil  // exercise every grayscale image, not only CT
+        policy.gantryTilt = .reject  // compare unresampled voxels only
         var outcomes: [String: Int] = [:]
         var verified = 0
         for (index, file) in files.enumerated() {
@@ -28,11 +28,14 @@ struct PydicomFilesTests {
                 outcomes["converted", default: 0] += 1
                 let reference = references.entries[index]
                 guard reference.decoded else {
-                    Issue.record("\(file): converted, but pydicom cannot decode it (\(reference.error)) — nothing to check against")
+                    Issue.record(
+                        "\(file): converted, but pydicom cannot decode it (\(reference.error)) — nothing to check against"
+                    )
                     continue
                 }
                 let values = try references.values(index)
-                let v = series.volume, s = v.size
+                let v = series.volume
+                let s = v.size
                 #expect(s.i == reference.columns && s.j == reference.rows, "\(file)")
                 var worst = 0.0
                 for k in 0..<s.k {
@@ -50,8 +53,9 @@ struct PydicomFilesTests {
                 verified += 1
             }
         }
-        print("pydicom files (any modality): \(files.count) files, \(verified) verified against pydicom; "
-              + outcomes.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+        print(
+            "pydicom files (any modality): \(files.count) files, \(verified) verified against pydicom; "
+                + outcomes.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         #expect(verified >= 40)
     }
 
@@ -64,8 +68,9 @@ struct PydicomFilesTests {
             case .converted: outcomes["converted", default: 0] += 1
             }
         }
-        print("pydicom files (default policy): "
-              + outcomes.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+        print(
+            "pydicom files (default policy): "
+                + outcomes.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         #expect(outcomes["converted", default: 0] > 0)
         #expect(outcomes.values.reduce(0, +) == PydicomFiles.all.count)
     }
@@ -75,7 +80,10 @@ enum PydicomFiles {
     static let venv = FileManager.default.currentDirectoryPath + "/.cache/pydicom-venv"
     static var sitePackages: String? {
         let lib = venv + "/lib"
-        guard let version = try? FileManager.default.contentsOfDirectory(atPath: lib).first(where: { $0.hasPrefix("python3") })
+        guard
+            let version = try? FileManager.default.contentsOfDirectory(atPath: lib).first(where: {
+                $0.hasPrefix("python3")
+            })
         else { return nil }
         return "\(lib)/\(version)/site-packages"
     }
@@ -95,7 +103,8 @@ enum PydicomFiles {
                 let path = "\(root)/\(relative)"
                 var isDirectory: ObjCBool = false
                 guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue,
-                      !skipped.contains((relative as NSString).pathExtension.lowercased()) else { continue }
+                    !skipped.contains((relative as NSString).pathExtension.lowercased())
+                else { continue }
                 files.append(path)
             }
         }

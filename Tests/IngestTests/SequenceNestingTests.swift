@@ -1,8 +1,8 @@
 import CZlib
 import Foundation
 import Ingest
-import Testing
 import TestSupport
+import Testing
 import Volumes
 
 /// Sequences nested deeper than the limit are refused as `corrupt` before DCMTK reads the file
@@ -20,12 +20,18 @@ import Volumes
     @Test(arguments: [(false, false), (true, false), (false, true), (true, true)])
     func aFileNestedDeeperThanTheLimitIsCorrupt(implicitVR: Bool, definedLengths: Bool) throws {
         let limit = Plausibility.maxSequenceNesting
-        let deep = try #require(try Self.note(for: DicomBytes.nestedSequences(depth: 50_000, implicitVR: implicitVR, definedLengths: definedLengths)))
+        let deep = try #require(
+            try Self.note(
+                for: DicomBytes.nestedSequences(depth: 50_000, implicitVR: implicitVR, definedLengths: definedLengths)))
         #expect(deep.code == .corrupt && deep.detail?.contains("nest deeper than \(limit) levels") == true, "\(deep)")
         // One level is a sequence and its item: depth/2 levels of each stay within the limit.
-        let within = try Self.note(for: DicomBytes.nestedSequences(depth: limit / 2, implicitVR: implicitVR, definedLengths: definedLengths))
+        let within = try Self.note(
+            for: DicomBytes.nestedSequences(depth: limit / 2, implicitVR: implicitVR, definedLengths: definedLengths))
         #expect(within?.detail?.contains("nest deeper") != true, "\(String(describing: within))")
-        let beyond = try #require(try Self.note(for: DicomBytes.nestedSequences(depth: limit / 2 + 1, implicitVR: implicitVR, definedLengths: definedLengths)))
+        let beyond = try #require(
+            try Self.note(
+                for: DicomBytes.nestedSequences(
+                    depth: limit / 2 + 1, implicitVR: implicitVR, definedLengths: definedLengths)))
         #expect(beyond.code == .corrupt && beyond.detail?.contains("nest deeper") == true, "\(beyond)")
     }
 
@@ -35,7 +41,8 @@ import Volumes
     func aDeflatedFileNestedDeeperThanTheLimitIsCorrupt(definedLengths: Bool) throws {
         let limit = Plausibility.maxSequenceNesting
         func deflated(depth: Int) throws -> Data {
-            let plain = DicomBytes.nestedSequences(depth: depth, definedLengths: definedLengths, transferSyntax: "1.2.840.10008.1.2.1.99")
+            let plain = DicomBytes.nestedSequences(
+                depth: depth, definedLengths: definedLengths, transferSyntax: "1.2.840.10008.1.2.1.99")
             let metaEnd = 144 + plain[140..<144].enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
             return plain.prefix(metaEnd) + (try Self.rawDeflate([UInt8](plain.suffix(from: metaEnd))))
         }
@@ -52,7 +59,11 @@ import Volumes
     /// `bytes` as a raw deflate stream (no zlib header), as the deflated transfer syntax has it.
     static func rawDeflate(_ bytes: [UInt8]) throws -> Data {
         var z = z_stream()
-        guard deflateInit2_(&z, 9, Z_DEFLATED, -MAX_WBITS, 9, Z_DEFAULT_STRATEGY, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+        guard
+            deflateInit2_(
+                &z, 9, Z_DEFLATED, -MAX_WBITS, 9, Z_DEFAULT_STRATEGY, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
+                == Z_OK
+        else {
             throw IngestError(.unreadable, path: "zlib", detail: "deflateInit2 failed")
         }
         defer { deflateEnd(&z) }
@@ -67,7 +78,9 @@ import Volumes
                 return deflate(&z, Z_FINISH)
             }
         }
-        guard status == Z_STREAM_END else { throw IngestError(.unreadable, path: "zlib", detail: "deflate returned \(status)") }
+        guard status == Z_STREAM_END else {
+            throw IngestError(.unreadable, path: "zlib", detail: "deflate returned \(status)")
+        }
         return Data(output.prefix(output.count - Int(z.avail_out)))
     }
 }

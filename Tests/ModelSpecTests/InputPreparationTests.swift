@@ -23,7 +23,8 @@ import Testing
     }
 
     @Test func rejectsAnInvertedWindow() {
-        let json = #"{"resample": {"mode": "spacing", "spacing_mm": [1, 1, 1]}, "normalization": {"mode": "clip-scale", "hu_min": 300, "hu_max": -200}}"#
+        let json =
+            #"{"resample": {"mode": "spacing", "spacing_mm": [1, 1, 1]}, "normalization": {"mode": "clip-scale", "hu_min": 300, "hu_max": -200}}"#
         #expect(throws: DecodingError.self) { try JSONDecoder().decode(InputPreparation.self, from: Data(json.utf8)) }
     }
 

@@ -15,8 +15,10 @@ public enum RandomModel {
         case farFromIdentity
     }
 
-    public static func write(to path: String, input: InputPreparation = .officialCheckpoint, window: [Int] = [64, 160, 160],
-                             seed: UInt64 = 1, version: String = "test-random", statistics: Statistics = .nearIdentity) throws -> ModelDirectory {
+    public static func write(
+        to path: String, input: InputPreparation = .officialCheckpoint, window: [Int] = [64, 160, 160],
+        seed: UInt64 = 1, version: String = "test-random", statistics: Statistics = .nearIdentity
+    ) throws -> ModelDirectory {
         var state = seed &* 0x9E37_79B9_7F4A_7C15 | 1
         /// Uniform in [−1, 1) (xorshift64).
         func uniform() -> Float {
@@ -32,18 +34,25 @@ public enum RandomModel {
             let fanIn = layer.inChannels / layer.groups * layer.kernel.reduce(1, *)
             let shape = [layer.outChannels, layer.inChannels / layer.groups] + layer.kernel
             let scale = ((far ? 3 : 6) / Float(fanIn)).squareRoot()
-            tensors["\(layer.convKey).weight"] = .init(shape: shape, values: (0..<shape.reduce(1, *)).map { _ in uniform() * scale })
-            tensors["\(layer.convKey).bias"] = .init(shape: [layer.outChannels], values: (0..<layer.outChannels).map { _ in uniform() * (far ? 0.2 : 0.1) })
+            tensors["\(layer.convKey).weight"] = .init(
+                shape: shape, values: (0..<shape.reduce(1, *)).map { _ in uniform() * scale })
+            tensors["\(layer.convKey).bias"] = .init(
+                shape: [layer.outChannels], values: (0..<layer.outChannels).map { _ in uniform() * (far ? 0.2 : 0.1) })
             if let bn = layer.batchNormKey {
                 let n = layer.outChannels
-                tensors["\(bn).weight"] = .init(shape: [n], values: (0..<n).map { _ in far ? uniform(0.5, 1.5) : 1 + 0.2 * uniform() })
+                tensors["\(bn).weight"] = .init(
+                    shape: [n], values: (0..<n).map { _ in far ? uniform(0.5, 1.5) : 1 + 0.2 * uniform() })
                 tensors["\(bn).bias"] = .init(shape: [n], values: (0..<n).map { _ in uniform() * (far ? 0.3 : 0.1) })
-                tensors["\(bn).running_mean"] = .init(shape: [n], values: (0..<n).map { _ in uniform() * (far ? 0.3 : 0.1) })
-                tensors["\(bn).running_var"] = .init(shape: [n], values: (0..<n).map { _ in far ? uniform(0.5, 2) : 1 + 0.5 * uniform() })
+                tensors["\(bn).running_mean"] = .init(
+                    shape: [n], values: (0..<n).map { _ in uniform() * (far ? 0.3 : 0.1) })
+                tensors["\(bn).running_var"] = .init(
+                    shape: [n], values: (0..<n).map { _ in far ? uniform(0.5, 2) : 1 + 0.5 * uniform() })
             }
         }
-        let manifest = ModelManifest(modelVersion: version, classes: OrganClass.word, input: input, window: window, precision: .fp32,
-                                     provenance: .init(source: "random init for tests, seed \(seed)", sourceSHA256: nil, created: "2026-11-27T00:00:00Z"))
+        let manifest = ModelManifest(
+            modelVersion: version, classes: OrganClass.word, input: input, window: window, precision: .fp32,
+            provenance: .init(
+                source: "random init for tests, seed \(seed)", sourceSHA256: nil, created: "2026-11-27T00:00:00Z"))
         let model = ModelDirectory(path: path, manifest: manifest, weights: SafeTensors(tensors: tensors))
         try model.write()
         return try ModelDirectory(path: path)

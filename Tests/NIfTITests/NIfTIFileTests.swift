@@ -1,7 +1,8 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 import Volumes
+
 @testable import NIfTI
 
 @Suite struct NIfTIFileTests {
@@ -58,7 +59,8 @@ import Volumes
 
     @Test func randomBytesAreRejected() throws {
         let dir = try TemporaryDirectory()
-        try Data((0..<1000).map { UInt8(truncatingIfNeeded: $0 &* 7919) }).write(to: URL(fileURLWithPath: dir.file("r.nii")))
+        try Data((0..<1000).map { UInt8(truncatingIfNeeded: $0 &* 7919) }).write(
+            to: URL(fileURLWithPath: dir.file("r.nii")))
         let error = #expect(throws: NIfTIError.self) { try NIfTIFile.read(dir.file("r.nii")) }
         #expect(error?.path == dir.file("r.nii"))
         #expect(error?.reason.contains("sizeof_hdr") == true)
@@ -69,9 +71,12 @@ import Volumes
     @Test func aBadDimensionCountIsNamed() throws {
         let dir = try TemporaryDirectory()
         var header = [UInt8](repeating: 0, count: 352 + 64)
-        header[0] = 0x5C; header[1] = 0x01                       // sizeof_hdr 348, little-endian
-        for (n, d) in [9, 4, 4, 4, 1, 1, 1, 1].enumerated() { header[40 + 2 * n] = UInt8(d) }   // dim[0] = 9
-        header[344] = UInt8(ascii: "n"); header[345] = UInt8(ascii: "+"); header[346] = UInt8(ascii: "1")
+        header[0] = 0x5C
+        header[1] = 0x01  // sizeof_hdr 348, little-endian
+        for (n, d) in [9, 4, 4, 4, 1, 1, 1, 1].enumerated() { header[40 + 2 * n] = UInt8(d) }  // dim[0] = 9
+        header[344] = UInt8(ascii: "n")
+        header[345] = UInt8(ascii: "+")
+        header[346] = UInt8(ascii: "1")
         try Data(header).write(to: URL(fileURLWithPath: dir.file("d.nii")))
         let error = #expect(throws: NIfTIError.self) { try NIfTIFile.read(dir.file("d.nii")) }
         #expect(error?.reason.contains("dim[0]") == true)
@@ -82,7 +87,8 @@ import Volumes
         let dir = try TemporaryDirectory()
         let volume = Self.sampleVolume()
         try NIfTIFile.write(volume, to: dir.file("n.nii.gz"))
-        let out = try ReferenceTools.python("""
+        let out = try ReferenceTools.python(
+            """
             import sys, json, nibabel as nib, numpy as np
             img = nib.load(sys.argv[1])
             data = np.asanyarray(img.dataobj)
@@ -90,16 +96,24 @@ import Volumes
                               "codes": [int(img.header['qform_code']), int(img.header['sform_code'])],
                               "voxels": data.flatten(order='F').astype(int).tolist(), "dtype": str(data.dtype)}))
             """, [dir.file("n.nii.gz")])
-        struct Answer: Decodable { var affine: [[Double]]; var qform: [[Double]]; var codes: [Int]; var voxels: [Int]; var dtype: String }
+        struct Answer: Decodable {
+            var affine: [[Double]]
+            var qform: [[Double]]
+            var codes: [Int]
+            var voxels: [Int]
+            var dtype: String
+        }
         let answer = try JSONDecoder().decode(Answer.self, from: Data(out.utf8))
         #expect(answer.codes == [1, 1])
         #expect(answer.dtype == "int16")
         #expect(answer.voxels == volume.voxels.map(Int.init))
         let expected = volume.geometry.affineRAS
-        for r in 0..<4 { for c in 0..<4 {
-            #expect(abs(answer.affine[r][c] - expected[r][c]) < 1e-3)
-            #expect(abs(answer.qform[r][c] - expected[r][c]) < 1e-3)
-        } }
+        for r in 0..<4 {
+            for c in 0..<4 {
+                #expect(abs(answer.affine[r][c] - expected[r][c]) < 1e-3)
+                #expect(abs(answer.qform[r][c] - expected[r][c]) < 1e-3)
+            }
+        }
     }
 }
 

@@ -1,7 +1,8 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 import Volumes
+
 @testable import NIfTI
 
 /// Crafted NIfTI headers (sform, dims, declared bytes) are refused with their plausibility code
@@ -20,12 +21,16 @@ import Volumes
 
     /// Sets the three sform rows (srow_x, srow_y, srow_z at 280, 296, 312).
     static func setSform(_ rows: [[Float]], in data: inout Data) {
-        for (r, row) in rows.enumerated() { for (c, v) in row.enumerated() { put(v, at: 280 + 16 * r + 4 * c, in: &data) } }
+        for (r, row) in rows.enumerated() {
+            for (c, v) in row.enumerated() { put(v, at: 280 + 16 * r + 4 * c, in: &data) }
+        }
     }
 
     /// Sets dim[1...3] (shorts at 42, 44, 46).
     static func setDims(_ i: Int16, _ j: Int16, _ k: Int16, in data: inout Data) {
-        put(i, at: 42, in: &data); put(j, at: 44, in: &data); put(k, at: 46, in: &data)
+        put(i, at: 42, in: &data)
+        put(j, at: 44, in: &data)
+        put(k, at: 46, in: &data)
     }
 
     func code(reading path: String) -> PlausibilityCode? {
@@ -87,9 +92,10 @@ import Volumes
         let zeros = [UInt8](repeating: 0, count: 16 << 20)
         for _ in 0..<(2048 / 16) { try writer.write(zeros) }
         try writer.finish()
-        let size = try #require(try FileManager.default.attributesOfItem(atPath: dir.file("big.nii.zst"))[.size] as? Int)
+        let size = try #require(
+            try FileManager.default.attributesOfItem(atPath: dir.file("big.nii.zst"))[.size] as? Int)
         #expect(size < 1 << 20)
-        #expect(code(reading: dir.file("big.nii.zst")) == .implausibleSize)   // 2^30 voxels, more than 2^29
+        #expect(code(reading: dir.file("big.nii.zst")) == .implausibleSize)  // 2^30 voxels, more than 2^29
     }
 
     @Test func aCompressedFileDeclaringMoreThanTheByteLimitIsRefused() throws {
@@ -97,8 +103,8 @@ import Volumes
         let dir = try TemporaryDirectory()
         var header = try Self.honestFile().prefix(352)
         Self.setDims(1024, 1024, 300, in: &header)
-        Self.put(Int16(64), at: 70, in: &header)   // datatype FLOAT64
-        Self.put(Int16(64), at: 72, in: &header)   // bitpix
+        Self.put(Int16(64), at: 70, in: &header)  // datatype FLOAT64
+        Self.put(Int16(64), at: 72, in: &header)  // bitpix
         Self.setSform([[-1, 0, 0, 0], [0, -1, 0, 0], [0, 0, 1, 0]], in: &header)
         let writer = try ZstdFileWriter(path: dir.file("f.nii.zst"))
         try writer.write([UInt8](header) + [UInt8](repeating: 0, count: 4096))
@@ -109,7 +115,7 @@ import Volumes
     @Test func aPlainFileShorterThanItsHeaderDeclaresIsRefusedBeforeAllocating() throws {
         let dir = try TemporaryDirectory()
         var data = try Self.honestFile()
-        Self.setDims(512, 512, 400, in: &data)   // plausible: 200 MiB of int16 that the file does not hold
+        Self.setDims(512, 512, 400, in: &data)  // plausible: 200 MiB of int16 that the file does not hold
         try data.write(to: URL(fileURLWithPath: dir.file("t.nii")))
         #expect {
             try NIfTIFile.readHounsfield(dir.file("t.nii"))

@@ -1,20 +1,27 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 import Volumes
+
 @testable import NIfTI
 
 /// The streaming readers against nibabel: files nibabel writes with scaling, other stored
 /// types, big-endian bytes and header extensions, in all three containers, large enough that
 /// the conversion runs over several slabs.
 @Suite struct NIfTIStreamingReadTests {
-    struct Reference: Decodable { var hu: [Int]; var real: [Double] }
+    struct Reference: Decodable {
+        var hu: [Int]
+        var real: [Double]
+    }
 
     /// Writes `name`.nii, .nii.gz and .nii.zst (header by nibabel) and returns nibabel's real
     /// values and HU (rounded half away from zero, clamped to int16), in i-fastest order.
-    static func writeWithNibabel(_ dir: TemporaryDirectory, name: String, dtype: String, slope: Double, inter: Double,
-                                 bigEndian: Bool, extensionText: String?) throws -> Reference {
-        let out = try ReferenceTools.python("""
+    static func writeWithNibabel(
+        _ dir: TemporaryDirectory, name: String, dtype: String, slope: Double, inter: Double,
+        bigEndian: Bool, extensionText: String?
+    ) throws -> Reference {
+        let out = try ReferenceTools.python(
+            """
             import sys, io, gzip, json, numpy as np, nibabel as nib
             base, dtype, slope, inter, big, ext = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4]), sys.argv[5] == '1', sys.argv[6]
             shape = (130, 97, 85)   # 1.07 M voxels: more than one conversion slab
@@ -58,20 +65,22 @@ import Volumes
     }
 
     static let cases: [(dtype: String, slope: Double, inter: Double, bigEndian: Bool, ext: String?)] = [
-        ("int16", 1, 0, false, nil),              // stored HU, read straight into the volume
-        ("int16", 1, -1024, true, "lcovnet"),      // shifted, big-endian, one extension
-        ("uint16", 0.5, -1024, false, nil),        // scaled to halves: rounding
+        ("int16", 1, 0, false, nil),  // stored HU, read straight into the volume
+        ("int16", 1, -1024, true, "lcovnet"),  // shifted, big-endian, one extension
+        ("uint16", 0.5, -1024, false, nil),  // scaled to halves: rounding
         ("float32", 1, 0, true, nil),
-        ("int32", 2, 0.25, false, "x"),
+        ("int32", 2, 0.25, false, "x")
     ]
 
-    @Test(.enabled(if: ReferenceTools.hasPythonModules("nibabel", "numpy"), "needs Debian's python3-nibabel"),
-          arguments: cases.indices)
+    @Test(
+        .enabled(if: ReferenceTools.hasPythonModules("nibabel", "numpy"), "needs Debian's python3-nibabel"),
+        arguments: cases.indices)
     func hounsfieldMatchesNibabelInEveryContainer(index: Int) throws {
         let c = Self.cases[index]
         let dir = try TemporaryDirectory()
-        let reference = try Self.writeWithNibabel(dir, name: "scan", dtype: c.dtype, slope: c.slope, inter: c.inter,
-                                                  bigEndian: c.bigEndian, extensionText: c.ext)
+        let reference = try Self.writeWithNibabel(
+            dir, name: "scan", dtype: c.dtype, slope: c.slope, inter: c.inter,
+            bigEndian: c.bigEndian, extensionText: c.ext)
         for format in NIfTIFormat.allCases {
             let path = dir.file("scan" + format.fileExtension)
             let streamed = try NIfTIFile.readHounsfield(path)
@@ -80,14 +89,17 @@ import Volumes
             // The raw-bytes path agrees with the streaming one.
             let image = try NIfTIFile.read(path)
             #expect(try image.hounsfieldVolume().voxels == streamed.voxels, "\(format)")
-            #expect(try image.realValues().elementsEqual(reference.real) { abs($0 - $1) <= 1e-9 * max(1, abs($1)) }, "\(format)")
+            #expect(
+                try image.realValues().elementsEqual(reference.real) { abs($0 - $1) <= 1e-9 * max(1, abs($1)) },
+                "\(format)")
         }
     }
 
     @Test(.enabled(if: ReferenceTools.hasPythonModules("nibabel", "numpy"), "needs Debian's python3-nibabel"))
     func labelsRejectNonIntegersNamingTheFile() throws {
         let dir = try TemporaryDirectory()
-        _ = try Self.writeWithNibabel(dir, name: "half", dtype: "uint16", slope: 0.5, inter: 0, bigEndian: false, extensionText: nil)
+        _ = try Self.writeWithNibabel(
+            dir, name: "half", dtype: "uint16", slope: 0.5, inter: 0, bigEndian: false, extensionText: nil)
         let path = dir.file("half.nii.gz")
         let error = #expect(throws: NIfTIError.self) { try NIfTIFile.readLabels(path) }
         #expect(error?.path == path)
@@ -96,7 +108,8 @@ import Volumes
     @Test(arguments: NIfTIFormat.allCases)
     func labelsStreamStraightIn(format: NIfTIFormat) throws {
         let dir = try TemporaryDirectory()
-        let geometry = Geometry(size: Extent3(64, 50, 40), spacing: [0.8, 0.8, 2], origin: [1, 2, 3], direction: .identity)
+        let geometry = Geometry(
+            size: Extent3(64, 50, 40), spacing: [0.8, 0.8, 2], origin: [1, 2, 3], direction: .identity)
         let labels = Volume<UInt8>(geometry: geometry, voxels: (0..<geometry.size.count).map { UInt8($0 * 31 % 17) })
         let path = dir.file("l" + format.fileExtension)
         try NIfTIFile.write(labels, to: path)

@@ -6,7 +6,8 @@ import Volumes
     static let small = PhantomOptions(seed: 7, matrix: 64, sliceSpacing: 5)
 
     @Test func sameSeedSamePhantom() {
-        let a = PhantomGenerator.generate(Self.small), b = PhantomGenerator.generate(Self.small)
+        let a = PhantomGenerator.generate(Self.small)
+        let b = PhantomGenerator.generate(Self.small)
         #expect(a.image.voxels == b.image.voxels)
         #expect(a.labels.voxels == b.labels.voxels)
         #expect(a.parameters == b.parameters)
@@ -15,7 +16,8 @@ import Volumes
     @Test func otherSeedOtherPatient() {
         var options = Self.small
         options.seed = 8
-        let a = PhantomGenerator.generate(Self.small), b = PhantomGenerator.generate(options)
+        let a = PhantomGenerator.generate(Self.small)
+        let b = PhantomGenerator.generate(options)
         #expect(a.labels.voxels != b.labels.voxels)
         #expect(a.parameters.halfWidth != b.parameters.halfWidth)
     }
@@ -37,11 +39,16 @@ import Volumes
         // LPS x grows towards the patient's left: liver and right kidney on the right (x < 0).
         let p = PhantomGenerator.generate(Self.small)
         func meanX(_ label: UInt8) -> Double {
-            var sum = 0.0, n = 0
-            for k in 0..<p.labels.size.k { for j in 0..<p.labels.size.j { for i in 0..<p.labels.size.i where p.labels[i, j, k] == label {
-                sum += p.labels.geometry.point(atIndex: SIMD3(Double(i), Double(j), Double(k))).x
-                n += 1
-            } } }
+            var sum = 0.0
+            var n = 0
+            for k in 0..<p.labels.size.k {
+                for j in 0..<p.labels.size.j {
+                    for i in 0..<p.labels.size.i where p.labels[i, j, k] == label {
+                        sum += p.labels.geometry.point(atIndex: SIMD3(Double(i), Double(j), Double(k))).x
+                        n += 1
+                    }
+                }
+            }
             return sum / Double(max(n, 1))
         }
         #expect(meanX(1) < 0 && meanX(4) < 0 && meanX(16) < 0)
@@ -76,7 +83,8 @@ import Volumes
     /// Each head's label fills the ball its in-plane extent spans (cut, it filled 0.79 and 0.81).
     @Test func femoralHeadsAreWholeBalls() {
         let p = PhantomGenerator.generate(PhantomOptions(seed: 11, matrix: 128, sliceSpacing: 3))
-        let n = p.labels.geometry.size, spacing = p.labels.geometry.spacing
+        let n = p.labels.geometry.size
+        let spacing = p.labels.geometry.spacing
         for head in [UInt8(15), 16] {
             var (iMin, iMax, jMin, jMax, count) = (n.i, -1, n.j, -1, 0)
             for k in 0..<n.k {
@@ -87,7 +95,8 @@ import Volumes
                     }
                 }
             }
-            let width = Double(iMax - iMin + 1) * spacing.x, depth = Double(jMax - jMin + 1) * spacing.y
+            let width = Double(iMax - iMin + 1) * spacing.x
+            let depth = Double(jMax - jMin + 1) * spacing.y
             let ball = Double.pi / 6 * width * depth * depth
             let volume = Double(count) * spacing.x * spacing.y * spacing.z
             #expect(abs(width - depth) <= 2 * spacing.x, "head \(head): \(width) × \(depth) mm")
@@ -101,25 +110,32 @@ import Volumes
     /// −200); from 0deaf90 to this test's commit every one held fluid and gas.
     @Test func hollowOrganContentVariesByPatient() {
         var drawn: [UInt64: HollowOrganContent] = [:]
-        func fractions(seed: UInt64) -> (fluid: Double, duodenalGas: Double, oesophagealAir: Double, pancreaticGas: Double) {
+        func fractions(seed: UInt64) -> (
+            fluid: Double, duodenalGas: Double, oesophagealAir: Double, pancreaticGas: Double
+        ) {
             let p = PhantomGenerator.generate(PhantomOptions(seed: seed, matrix: 128, sliceSpacing: 3))
             drawn[seed] = p.parameters.hollowOrganContent
             func fraction(_ label: UInt8, below hu: Int16) -> Double {
-                var inside = 0, below = 0
+                var inside = 0
+                var below = 0
                 for (l, v) in zip(p.labels.voxels, p.image.voxels) where l == label {
                     inside += 1
                     if v < hu { below += 1 }
                 }
                 return Double(below) / Double(max(inside, 1))
             }
-            return (fraction(9, below: 25), fraction(9, below: -200), fraction(7, below: -200), fraction(8, below: -200))
+            return (
+                fraction(9, below: 25), fraction(9, below: -200), fraction(7, below: -200), fraction(8, below: -200)
+            )
         }
-        let full = fractions(seed: 4), empty = fractions(seed: 3)
+        let full = fractions(seed: 4)
+        let empty = fractions(seed: 3)
         #expect(full.fluid >= 0.2 && full.duodenalGas >= 0.03 && full.oesophagealAir >= 0.02, "\(full)")
         #expect(empty.fluid <= 0.08 && empty.duodenalGas == 0 && empty.oesophagealAir <= 0.01, "\(empty)")
         #expect(full.pancreaticGas <= 0.01 && empty.pancreaticGas <= 0.01, "the pancreas stays solid")
         // The record says what was drawn (phantom.json).
-        let four = drawn[4]!, three = drawn[3]!
+        let four = drawn[4]!
+        let three = drawn[3]!
         #expect(four.duodenalFluidLumen != nil && four.duodenalBulbGas && four.oesophagealAirRadiusMM != nil, "\(four)")
         #expect(three == HollowOrganContent(), "\(three)")
     }

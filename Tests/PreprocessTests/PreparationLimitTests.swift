@@ -9,7 +9,9 @@ import Volumes
     static let scan = Volume<Int16>(geometry: Geometry(size: Extent3(64, 64, 16), spacing: [1, 1, 2]), repeating: 0)
 
     static func spec(_ spacing: SIMD3<Double>) -> InputPreparation {
-        InputPreparation(orientation: nil, resample: .spacing(spacing), normalization: .clipScale(min: -200, max: 300), bodyCrop: nil)
+        InputPreparation(
+            orientation: nil, resample: .spacing(spacing), normalization: .clipScale(min: -200, max: 300), bodyCrop: nil
+        )
     }
 
     @Test func aPreparedGridBeyondTheVoxelLimitIsRefusedBeforeAllocating() throws {

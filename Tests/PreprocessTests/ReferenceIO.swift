@@ -23,9 +23,16 @@ enum ReferenceIO {
 func smoothImage(_ geometry: Geometry) -> Volume<Float> {
     let s = geometry.size
     var voxels = [Float](repeating: 0, count: s.count)
-    for k in 0..<s.k { for j in 0..<s.j { for i in 0..<s.i {
-        let x = Double(i), y = Double(j), z = Double(k)
-        voxels[i + s.i * (j + s.j * k)] = Float(100 * sin(x * 0.31 + 0.2 * y) + 40 * cos(y * 0.17) * sin(z * 0.43) + 3 * z + x)
-    } } }
+    for k in 0..<s.k {
+        for j in 0..<s.j {
+            for i in 0..<s.i {
+                let x = Double(i)
+                let y = Double(j)
+                let z = Double(k)
+                voxels[i + s.i * (j + s.j * k)] = Float(
+                    100 * sin(x * 0.31 + 0.2 * y) + 40 * cos(y * 0.17) * sin(z * 0.43) + 3 * z + x)
+            }
+        }
+    }
     return Volume(geometry: geometry, voxels: voxels)
 }

@@ -1,9 +1,10 @@
 import Foundation
 import Phantom
-import Testing
-import TestSupport
 import Preprocess
+import TestSupport
+import Testing
 import Volumes
+
 @testable import Retraining
 @testable import Training
 
@@ -12,15 +13,18 @@ import Volumes
         var state = UInt64(n + 1) &* 0x9E37_79B9_7F4A_7C15
         let count = window.reduce(1, *)
         let image = (0..<count).map { _ -> Float in
-            state = state &* 6364136223846793005 &+ 1442695040888963407
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
             return Float(state >> 40) / Float(1 << 24)
         }
-        return CachedPatch(header: .init(id: "", seriesUID: "", origin: [0, 0, 0], window: window, organs: [1]),
-                           image: image, studentLabels: (0..<count).map { UInt8($0 % 17) })
+        return CachedPatch(
+            header: .init(id: "", seriesUID: "", origin: [0, 0, 0], window: window, organs: [1]),
+            image: image, studentLabels: (0..<count).map { UInt8($0 % 17) })
     }
 
-    static let record = try! Preparation.prepare(PhantomGenerator.generate(PhantomOptions(seed: 1, matrix: 32)).image,
-                                                 as: RetrainingFixtures.recipe).record
+    static let record = try! Preparation.prepare(
+        PhantomGenerator.generate(PhantomOptions(seed: 1, matrix: 32)).image,
+        as: RetrainingFixtures.recipe
+    ).record
 
     @Test func patchesAndTeacherTargetsSurviveTheirCompactForm() throws {
         let patch = Self.randomPatch(3)
@@ -30,16 +34,21 @@ import Volumes
         #expect(zip(back.image, patch.image).allSatisfy { abs($0 - $1) <= 1e-3 * max(1, abs($1)) })
 
         let window = [32, 32, 32]
-        let logits = (0..<4).map { s in (0..<(17 * window.map { $0 >> s }.reduce(1, *))).map { Float(($0 * 7919) % 1000) / 50 - 10 } }
+        let logits = (0..<4).map { s in
+            (0..<(17 * window.map { $0 >> s }.reduce(1, *))).map { Float(($0 * 7919) % 1000) / 50 - 10 }
+        }
         let norms: [[Float]] = (0..<4).map { (s: Int) -> [Float] in
             let count = window.map { $0 >> s }.reduce(1, *)
             return (0..<count).map { (n: Int) -> Float in Float((n * 31) % 97) / 8 + 0.5 }
         }
-        let record = TeacherRecord(header: .init(patchID: "p", teacher: "t", window: window, classCount: 17),
-                                   targets: TeacherTargets(logits: logits, featureNorms: norms))
+        let record = TeacherRecord(
+            header: .init(patchID: "p", teacher: "t", window: window, classCount: 17),
+            targets: TeacherTargets(logits: logits, featureNorms: norms))
         let decoded = try TeacherRecord.decode(try record.encoded(), source: "test")
         // float16 again: per-voxel norms within 2^-11 relative.
-        for s in 0..<4 { #expect(zip(decoded.targets.featureNorms[s], norms[s]).allSatisfy { abs($0 - $1) <= 1e-3 * $1 }) }
+        for s in 0..<4 {
+            #expect(zip(decoded.targets.featureNorms[s], norms[s]).allSatisfy { abs($0 - $1) <= 1e-3 * $1 })
+        }
         for s in 0..<4 { #expect(zip(decoded.targets.logits[s], logits[s]).allSatisfy { abs($0 - $1) <= 0.01 }) }
         // Compact: at most half the float32 size of the logits and norms.
         let floats: Int = (logits + norms).reduce(0) { $0 + $1.count }
@@ -53,14 +62,19 @@ import Volumes
         let cache = try DistillationCache(path: dir.file("cache"), boundBytes: Int64(one * 7))
         let start = Date(timeIntervalSince1970: 1_800_000_000)
         for n in 0..<12 {
-            let evicted = try cache.add(seriesUID: "2.25.\(n)", modelVersion: "v", preparation: Self.record,
-                                        patches: [Self.randomPatch(2 * n), Self.randomPatch(2 * n + 1)],
-                                        now: start.addingTimeInterval(Double(n)))
+            let evicted = try cache.add(
+                seriesUID: "2.25.\(n)", modelVersion: "v", preparation: Self.record,
+                patches: [Self.randomPatch(2 * n), Self.randomPatch(2 * n + 1)],
+                now: start.addingTimeInterval(Double(n)))
             let m = try cache.manifest()
             #expect(m.bytes <= cache.boundBytes)
             // What is on disk is what the manifest lists: no orphan left by an eviction.
             let files = try FileManager.default.contentsOfDirectory(atPath: cache.patchesPath)
-            let onDisk = try files.reduce(Int64(0)) { $0 + ((try FileManager.default.attributesOfItem(atPath: "\(cache.patchesPath)/\($1)")[.size] as? NSNumber)?.int64Value ?? 0) }
+            let onDisk = try files.reduce(Int64(0)) {
+                $0
+                    + ((try FileManager.default.attributesOfItem(atPath: "\(cache.patchesPath)/\($1)")[.size]
+                        as? NSNumber)?.int64Value ?? 0)
+            }
             #expect(onDisk == m.bytes, "series \(n): \(files.count) files")
             if n >= 3 { #expect(evicted == ["2.25.\(n - 3)"]) }
         }
@@ -70,7 +84,13 @@ import Volumes
         let id = try cache.manifest().series.last!.patches[0].id
         let window = [32, 32, 32]
         let logits = (0..<4).map { s in [Float](repeating: 0.5, count: 17 * window.map { $0 >> s }.reduce(1, *)) }
-        try cache.storeTeacher(TeacherTargetsRecord(patchID: id, teacher: "t", window: window, targets: TeacherTargets(logits: logits, featureNorms: (0..<4).map { s in [Float](repeating: 1, count: window.map { $0 >> s }.reduce(1, *)) })))
+        try cache.storeTeacher(
+            TeacherTargetsRecord(
+                patchID: id, teacher: "t", window: window,
+                targets: TeacherTargets(
+                    logits: logits,
+                    featureNorms: (0..<4).map { s in [Float](repeating: 1, count: window.map { $0 >> s }.reduce(1, *)) }
+                )))
         let m = try cache.manifest()
         #expect(m.bytes <= cache.boundBytes)
         #expect(m.series.last!.patches[0].teacher == "t")
@@ -83,7 +103,8 @@ import Volumes
         // A patch written by a process killed before it reached the manifest.
         let orphan = cache.patchFile("s0000-orphan-0")
         try Data([1, 2, 3]).write(to: URL(fileURLWithPath: orphan))
-        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -3600)], ofItemAtPath: orphan)
+        try FileManager.default.setAttributes(
+            [.modificationDate: Date(timeIntervalSinceNow: -3600)], ofItemAtPath: orphan)
         try cache.add(seriesUID: "2.25.1", modelVersion: "v", preparation: Self.record, patches: [Self.randomPatch(1)])
         #expect(!FileManager.default.fileExists(atPath: orphan))
         #expect(try cache.manifest().series.count == 1)
@@ -95,7 +116,11 @@ import Volumes
         var labels = [UInt8](repeating: 0, count: size.count)
         let centres = [(8, 8, 8), (88, 8, 8), (8, 88, 88), (88, 88, 88), (48, 48, 48), (8, 88, 8)]
         for (n, c) in centres.enumerated() {
-            for z in (c.2 - 3)...(c.2 + 3) { for y in (c.1 - 3)...(c.1 + 3) { for x in (c.0 - 3)...(c.0 + 3) { labels[x + 96 * (y + 96 * z)] = UInt8(n + 1) } } }
+            for z in (c.2 - 3)...(c.2 + 3) {
+                for y in (c.1 - 3)...(c.1 + 3) {
+                    for x in (c.0 - 3)...(c.0 + 3) { labels[x + 96 * (y + 96 * z)] = UInt8(n + 1) }
+                }
+            }
         }
         let origins = PatchSelection.origins(labels: labels, size: size, window: [32, 32, 32], count: 6)
         var seen = Set<UInt8>()

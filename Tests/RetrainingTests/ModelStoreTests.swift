@@ -3,6 +3,7 @@ import Inference
 import ModelTestSupport
 import TestSupport
 import Testing
+
 @testable import Retraining
 
 @Suite struct ModelStoreTests {
@@ -33,11 +34,15 @@ import Testing
         #expect(store.history().events.map(\.action) == ["promote", "promote", "rollback"])
 
         // A folder that is not a model (a half-written one) is never listed nor promoted.
-        try FileManager.default.createDirectory(atPath: dir.file("work/models/20260103T000000Z"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: dir.file("work/models/20260103T000000Z"), withIntermediateDirectories: true)
         try Data("{".utf8).write(to: URL(fileURLWithPath: dir.file("work/models/20260103T000000Z/manifest.json")))
         #expect(throws: (any Error).self) { try store.promote("20260103T000000Z", reason: "test") }
         #expect(store.current() == "20260101T000000Z-baseline")
         store.sweepStaging()
-        #expect(!((try? FileManager.default.contentsOfDirectory(atPath: store.path)) ?? []).contains { $0.hasPrefix(".incoming-") })
+        #expect(
+            !((try? FileManager.default.contentsOfDirectory(atPath: store.path)) ?? []).contains {
+                $0.hasPrefix(".incoming-")
+            })
     }
 }

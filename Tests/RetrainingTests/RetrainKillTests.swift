@@ -3,22 +3,28 @@ import Inference
 import ModelTestSupport
 import TestSupport
 import Testing
+
 @testable import Retraining
 
 /// The real `lcovnet retrain` binary killed with SIGKILL at random instants: the current model
 /// keeps serving, no half-written version ever becomes visible, and the next round completes.
 @Suite struct RetrainKillTests {
     static let binary: String = {
-        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let exe =
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         var folder = URL(fileURLWithPath: exe).deletingLastPathComponent()
         if folder.path.hasSuffix(".xctest") { folder.deleteLastPathComponent() }
         return folder.appendingPathComponent("lcovnet").path
     }()
 
-    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: binary), "needs the lcovnet binary (swift build --build-tests)"))
+    @Test(
+        .enabled(
+            if: FileManager.default.isExecutableFile(atPath: binary),
+            "needs the lcovnet binary (swift build --build-tests)"))
     func aKillDuringARoundLeavesTheCurrentModelServing() throws {
         let dir = try TemporaryDirectory("lcovnet-kill")
-        let base = try RandomModel.write(to: dir.file("base"), input: RetrainingFixtures.recipe, window: RetrainingFixtures.window)
+        let base = try RandomModel.write(
+            to: dir.file("base"), input: RetrainingFixtures.recipe, window: RetrainingFixtures.window)
         for name in ["watch", "work", "results", "quarantine"] {
             try FileManager.default.createDirectory(atPath: dir.file(name), withIntermediateDirectories: true)
         }
@@ -29,24 +35,24 @@ import Testing
         try store.promote("20260101T000000Z-baseline", reason: "test")
         let config = dir.file("lcovnet.toml")
         try """
-            [paths]
-            watch = "\(dir.file("watch"))"
-            work = "\(dir.file("work"))"
-            output = "\(dir.file("results"))"
-            quarantine = "\(dir.file("quarantine"))"
-            [retrain]
-            teacher = "\(base.path)/weights.safetensors"
-            patch_window = [32, 32, 32]
-            steps = 6
-            batch = 1
-            minimum_series = 3
-            threads = 1
-            calibration_windows = 1
-            minimum_validation_series = 1
-            rehearsal_phantoms = 1
-            anchor_phantoms = 1
-            phantom_matrix = 64
-            """.write(toFile: config, atomically: true, encoding: .utf8)
+        [paths]
+        watch = "\(dir.file("watch"))"
+        work = "\(dir.file("work"))"
+        output = "\(dir.file("results"))"
+        quarantine = "\(dir.file("quarantine"))"
+        [retrain]
+        teacher = "\(base.path)/weights.safetensors"
+        patch_window = [32, 32, 32]
+        steps = 6
+        batch = 1
+        minimum_series = 3
+        threads = 1
+        calibration_windows = 1
+        minimum_validation_series = 1
+        rehearsal_phantoms = 1
+        anchor_phantoms = 1
+        phantom_matrix = 64
+        """.write(toFile: config, atomically: true, encoding: .utf8)
 
         let statusPath = dir.file("work/retrain/status.json")
         /// Runs a round; kills it `delay` seconds after its status.json first shows `phase` (nil: never).
@@ -95,6 +101,7 @@ import Testing
         let status = try #require(RoundStatus.read(dir.file("work/retrain/status.json")))
         #expect(status.decision == .keptCurrent, "\(status.reason ?? "")")
         try checkServing()
-        #expect(try FileManager.default.contentsOfDirectory(atPath: store.path).allSatisfy { !$0.hasPrefix(".incoming-") })
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: store.path).allSatisfy { !$0.hasPrefix(".incoming-") })
     }
 }

@@ -8,13 +8,15 @@ import Volumes
 /// Small phantoms on a coarse grid (a few thousand prepared voxels), so that caching, teacher
 /// backfill, fine-tuning and evaluation run in seconds in a debug build.
 enum RetrainingFixtures {
-    static let recipe = InputPreparation(orientation: "LPS", resample: .spacing([6, 6, 8]), normalization: .clipScale(min: -200, max: 300),
-                                         bodyCrop: .init(thresholdHU: -500, marginMM: 10))
+    static let recipe = InputPreparation(
+        orientation: "LPS", resample: .spacing([6, 6, 8]), normalization: .clipScale(min: -200, max: 300),
+        bodyCrop: .init(thresholdHU: -500, marginMM: 10))
     static let window = [32, 32, 32]
 
     /// Series UIDs whose sides of the split are known: the first `validation` validate.
     static func uids(validation: Int, training: Int, percent: Int = 20) -> [String] {
-        var v: [String] = [], t: [String] = []
+        var v: [String] = []
+        var t: [String] = []
         var n = 0
         while v.count < validation || t.count < training {
             let uid = "2.25.1000\(n)"
@@ -36,13 +38,15 @@ enum RetrainingFixtures {
     static func fill(_ cache: DistillationCache, uids: [String], patches: Int = 2) throws {
         let writer = SeriesCacheWriter(cache: cache, window: window, patchesPerSeries: patches, threads: 1)
         for uid in uids {
-            _ = try writer.add(scan: phantom.image, studentLabels: phantom.labels, seriesUID: uid, input: recipe, modelVersion: "test")
+            _ = try writer.add(
+                scan: phantom.image, studentLabels: phantom.labels, seriesUID: uid, input: recipe, modelVersion: "test")
         }
     }
 
     static func settings(steps: Int, margin: Double, teacher: String?, corrections: String) -> RetrainSettings {
-        var s = RetrainSettings(window: window, steps: steps, batch: 1, learningRate: 1e-3, validationPercent: 20, promoteMargin: margin,
-                                minimumSeries: 3, threads: 1, teacher: teacher, corrections: corrections)
+        var s = RetrainSettings(
+            window: window, steps: steps, batch: 1, learningRate: 1e-3, validationPercent: 20, promoteMargin: margin,
+            minimumSeries: 3, threads: 1, teacher: teacher, corrections: corrections)
         s.calibrationWindows = 1
         s.phantomMatrix = 64
         s.rehearsalSeeds = [1]

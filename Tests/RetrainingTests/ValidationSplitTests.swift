@@ -1,5 +1,6 @@
 import Testing
 import Volumes
+
 @testable import Retraining
 
 @Suite struct ValidationSplitTests {

@@ -1,13 +1,14 @@
 import Foundation
 import Inference
 import Logging
+import ModelSpec
 import ModelTestSupport
 import Phantom
-import ModelSpec
 import Preprocess
 import TestSupport
 import Testing
 import Volumes
+
 @testable import Segmentation
 
 @Suite struct PhantomEvaluationTests {
@@ -17,8 +18,9 @@ import Volumes
         let dir = try TemporaryDirectory()
         let model = try RandomModel.write(to: dir.file("model"), input: SegmenterTests.recipe, window: [32, 32, 32])
         let template = PhantomOptions(seed: 0, matrix: 48, sliceSpacing: 6)
-        let evaluation = try PhantomEvaluation.run(model: model, seeds: [7, 8], template: template, precisions: [.fp32, .fp32],
-                                                   options: SegmentationOptions(threads: 2), logger: Logger(label: "test"))
+        let evaluation = try PhantomEvaluation.run(
+            model: model, seeds: [7, 8], template: template, precisions: [.fp32, .fp32],
+            options: SegmentationOptions(threads: 2), logger: Logger(label: "test"))
         #expect(evaluation.cases.map(\.seed) == [7, 8])
         for item in evaluation.cases {
             #expect(item.voxelAgreement == 1)
@@ -45,10 +47,13 @@ import Volumes
         let model = try RandomModel.write(to: dir.file("model"), input: SegmenterTests.recipe, window: [32, 32, 32])
         let template = PhantomOptions(seed: 0, matrix: 48, sliceSpacing: 6)
         let options = SegmentationOptions(threads: 2)
-        let viaPhantoms = try PhantomEvaluation.run(model: model, seeds: [7], template: template, precisions: [.fp32], options: options,
-                                                    logger: Logger(label: "test"))
-        let elsewhere = try PhantomEvaluation.run(model: model, seeds: [7], source: "maps", precisions: [.fp32], options: options,
-                                                  logger: Logger(label: "test")) { seed in
+        let viaPhantoms = try PhantomEvaluation.run(
+            model: model, seeds: [7], template: template, precisions: [.fp32], options: options,
+            logger: Logger(label: "test"))
+        let elsewhere = try PhantomEvaluation.run(
+            model: model, seeds: [7], source: "maps", precisions: [.fp32], options: options,
+            logger: Logger(label: "test")
+        ) { seed in
             var o = template
             o.seed = seed
             let phantom = PhantomGenerator.generate(o)
@@ -65,8 +70,9 @@ import Volumes
     @Test func bothPrecisionsRunOnTheFirstOnesWindow() throws {
         let dir = try TemporaryDirectory()
         // Fine enough that the prepared volume holds a 32×96×96 window, which the budget can shrink.
-        let recipe = InputPreparation(orientation: "LPS", resample: .spacing([3, 3, 6]), normalization: .clipScale(min: -200, max: 300),
-                                      bodyCrop: .init(thresholdHU: -500, marginMM: 10))
+        let recipe = InputPreparation(
+            orientation: "LPS", resample: .spacing([3, 3, 6]), normalization: .clipScale(min: -200, max: 300),
+            bodyCrop: .init(thresholdHU: -500, marginMM: 10))
         let fp32Model = try RandomModel.write(to: dir.file("fp32"), input: recipe, window: [32, 96, 96])
         let template = PhantomOptions(seed: 7, matrix: 128, sliceSpacing: 5)
         let phantom = PhantomGenerator.generate(template)
@@ -74,18 +80,23 @@ import Volumes
         let size = prepared.volume.size
         let held = WindowChoice.heldBytes(scan: phantom.image.size, prepared: size)
         let calibration = [Float](prepared.volume.voxels.prefix(32 * 64 * 64))
-        let (model, _) = try Int8Quantizer.quantize(model: fp32Model, windows: [(try WindowShape(d: 32, h: 64, w: 64), calibration)],
-                                                    sources: ["phantom-7"], output: dir.file("int8"), threads: 2)
+        let (model, _) = try Int8Quantizer.quantize(
+            model: fp32Model, windows: [(try WindowShape(d: 32, h: 64, w: 64), calibration)],
+            sources: ["phantom-7"], output: dir.file("int8"), threads: 2)
         func choice(_ p: Precision, _ mib: Int) throws -> WindowShape {
-            try WindowChoice.window(model: [32, 96, 96], prepared: size, classCount: 17, precision: p,
-                                    fp32Layers: p == .int8 ? model.manifest.quantization!.fp32Layers : [], budgetBytes: mib << 20, heldBytes: held)
+            try WindowChoice.window(
+                model: [32, 96, 96], prepared: size, classCount: 17, precision: p,
+                fp32Layers: p == .int8 ? model.manifest.quantization!.fp32Layers : [], budgetBytes: mib << 20,
+                heldBytes: held)
         }
         // The smallest budget that gives int8 its full window: fp32 gets less there.
         let budget = try #require((100...2048).first { try choice(.int8, $0) == choice(.int8, 4096) })
-        let int8Window = try choice(.int8, budget), fp32Window = try choice(.fp32, budget)
+        let int8Window = try choice(.int8, budget)
+        let fp32Window = try choice(.fp32, budget)
         try #require(fp32Window != int8Window, "fp32 would choose \(fp32Window) too (prepared \(size))")
-        let evaluation = try PhantomEvaluation.run(model: model, seeds: [7], template: template, precisions: [.int8, .fp32],
-                                                   options: SegmentationOptions(threads: 2, memoryBudgetMiB: budget), logger: Logger(label: "test"))
+        let evaluation = try PhantomEvaluation.run(
+            model: model, seeds: [7], template: template, precisions: [.int8, .fp32],
+            options: SegmentationOptions(threads: 2, memoryBudgetMiB: budget), logger: Logger(label: "test"))
         let windows = try #require(evaluation.cases.first?.windows)
         let expected = [int8Window.d, int8Window.h, int8Window.w]
         #expect(windows == ["int8": expected, "fp32": expected])

@@ -2,8 +2,8 @@ import Foundation
 import Logging
 import NIfTI
 import Segmentation
-import Testing
 import TestSupport
+import Testing
 import Volumes
 
 /// A NIfTI scan whose header fails a plausibility limit reaches `segment` and the daemon with

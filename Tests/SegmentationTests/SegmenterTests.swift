@@ -11,12 +11,14 @@ import SlidingWindows
 import TestSupport
 import Testing
 import Volumes
+
 @testable import Segmentation
 
 @Suite struct SegmenterTests {
-    static let recipe = InputPreparation(orientation: "LPS", resample: .spacing([6, 6, 8]),
-                                         normalization: .clipScale(min: -200, max: 300),
-                                         bodyCrop: .init(thresholdHU: -500, marginMM: 10))
+    static let recipe = InputPreparation(
+        orientation: "LPS", resample: .spacing([6, 6, 8]),
+        normalization: .clipScale(min: -200, max: 300),
+        bodyCrop: .init(thresholdHU: -500, marginMM: 10))
 
     @Test func labelsLandOnTheScansGridAndRepeatExactly() throws {
         let dir = try TemporaryDirectory()
@@ -46,7 +48,8 @@ import Volumes
         #expect(fromDicom.volume.voxels == fromNifti.volume.voxels)
         let model = try RandomModel.write(to: dir.file("model"), input: Self.recipe, window: [32, 32, 32])
         let segmenter = Segmenter(model: model, options: SegmentationOptions(threads: 2), logger: logger)
-        let a = try segmenter.segment(fromDicom.volume), b = try segmenter.segment(fromNifti.volume)
+        let a = try segmenter.segment(fromDicom.volume)
+        let b = try segmenter.segment(fromNifti.volume)
         #expect(a.labels.voxels == b.labels.voxels)
         #expect(a.labels.geometry.isApproximatelyEqual(to: b.labels.geometry, tolerance: 1e-3))
     }
@@ -54,40 +57,54 @@ import Volumes
     @Test func aTightBudgetMakesTheWindowShallowerNotTheResultWrong() throws {
         // An abdomen at 2 × 2 × 4 mm after the body crop.
         let size = Extent3(170, 120, 112)
-        let roomy = try WindowChoice.window(model: [64, 160, 192], prepared: size, classCount: 17, precision: .int8, budgetBytes: 2048 << 20)
-        let tight = try WindowChoice.window(model: [64, 160, 192], prepared: size, classCount: 17, precision: .int8, budgetBytes: 512 << 20)
+        let roomy = try WindowChoice.window(
+            model: [64, 160, 192], prepared: size, classCount: 17, precision: .int8, budgetBytes: 2048 << 20)
+        let tight = try WindowChoice.window(
+            model: [64, 160, 192], prepared: size, classCount: 17, precision: .int8, budgetBytes: 512 << 20)
         #expect(roomy == (try WindowShape(d: 64, h: 128, w: 176)))
         #expect(tight.d < 64 && tight.d >= 32 && tight.d % 16 == 0)
         // fp32 activations are 3.3× int8's: the same budget buys a smaller window.
-        let fp32 = try WindowChoice.window(model: [64, 160, 192], prepared: size, classCount: 17, precision: .fp32, budgetBytes: 512 << 20)
+        let fp32 = try WindowChoice.window(
+            model: [64, 160, 192], prepared: size, classCount: 17, precision: .fp32, budgetBytes: 512 << 20)
         #expect(fp32.voxelCount < tight.voxelCount)
         for (choice, precision, budget) in [(roomy, Precision.int8, 2048), (tight, .int8, 512), (fp32, .fp32, 512)] {
-            let used = LCOVNetEngine.estimatedArenaBytes(window: choice, precision: precision)
-                + SlidingWindowInference.workingBytes(volumeSize: size, windowSize: Extent3(choice.w, choice.h, choice.d), classCount: 17)
+            let used =
+                LCOVNetEngine.estimatedArenaBytes(window: choice, precision: precision)
+                + SlidingWindowInference.workingBytes(
+                    volumeSize: size, windowSize: Extent3(choice.w, choice.h, choice.d), classCount: 17)
             #expect(used <= budget << 19, "\(choice) needs \(used >> 20) MiB of half of \(budget)")
         }
-        let small = try WindowChoice.window(model: [64, 160, 160], prepared: Extent3(70, 50, 20), classCount: 17, precision: .int8, budgetBytes: 512 << 20)
+        let small = try WindowChoice.window(
+            model: [64, 160, 160], prepared: Extent3(70, 50, 20), classCount: 17, precision: .int8,
+            budgetBytes: 512 << 20)
         #expect(small == (try WindowShape(d: 32, h: 64, w: 80)))
     }
 
     @Test func aLongScanLeavesLessOfTheBudgetToTheWindow() throws {
         // 512 × 512 scans at 0.71 mm, 300 slices of 1.5 mm and 812 of 0.5 mm, prepared at 2 × 2 × 4 mm after the body crop.
-        let shortPrepared = Extent3(160, 128, 113), longPrepared = Extent3(160, 128, 102)
+        let shortPrepared = Extent3(160, 128, 113)
+        let longPrepared = Extent3(160, 128, 102)
         let shortHeld = WindowChoice.heldBytes(scan: Extent3(512, 512, 300), prepared: shortPrepared)
         let longHeld = WindowChoice.heldBytes(scan: Extent3(512, 512, 812), prepared: longPrepared)
-        let short = try WindowChoice.window(model: [32, 96, 96], prepared: shortPrepared, classCount: 17, precision: .fp32,
-                                            budgetBytes: 512 << 20, heldBytes: shortHeld)
-        let long = try WindowChoice.window(model: [32, 96, 96], prepared: longPrepared, classCount: 17, precision: .fp32,
-                                           budgetBytes: 512 << 20, heldBytes: longHeld)
+        let short = try WindowChoice.window(
+            model: [32, 96, 96], prepared: shortPrepared, classCount: 17, precision: .fp32,
+            budgetBytes: 512 << 20, heldBytes: shortHeld)
+        let long = try WindowChoice.window(
+            model: [32, 96, 96], prepared: longPrepared, classCount: 17, precision: .fp32,
+            budgetBytes: 512 << 20, heldBytes: longHeld)
         #expect(long.voxelCount < short.voxelCount)
-        let used = LCOVNetEngine.estimatedArenaBytes(window: long, precision: .fp32)
-            + SlidingWindowInference.workingBytes(volumeSize: longPrepared, windowSize: Extent3(long.w, long.h, long.d), classCount: 17)
+        let used =
+            LCOVNetEngine.estimatedArenaBytes(window: long, precision: .fp32)
+            + SlidingWindowInference.workingBytes(
+                volumeSize: longPrepared, windowSize: Extent3(long.w, long.h, long.d), classCount: 17)
             + 17 * long.d * longPrepared.sliceCount * 4
         #expect(used + longHeld <= 512 << 20, "\(long) needs \(used >> 20) MiB beside \(longHeld >> 20) MiB held")
     }
 
     @Test func missingInputIsOneLineNamingIt() {
-        let error = #expect(throws: SegmentationError.self) { try ScanInput.load("/nonexistent/scan.nii.gz", logger: Logger(label: "t")) }
+        let error = #expect(throws: SegmentationError.self) {
+            try ScanInput.load("/nonexistent/scan.nii.gz", logger: Logger(label: "t"))
+        }
         #expect(error?.description == "/nonexistent/scan.nii.gz: no such file or folder")
     }
 }

@@ -8,10 +8,13 @@ import Volumes
 struct AnalyticPredictor: WindowPredictor {
     let classCount = 5
 
-    func predict(_ input: UnsafeBufferPointer<Float>, windowSize w: Extent3, into output: UnsafeMutableBufferPointer<Float>) throws {
+    func predict(
+        _ input: UnsafeBufferPointer<Float>, windowSize w: Extent3, into output: UnsafeMutableBufferPointer<Float>
+    ) throws {
         for c in 0..<classCount {
             for v in 0..<w.count {
-                let i = v % w.i, j = (v / w.i) % w.j
+                let i = v % w.i
+                let j = (v / w.i) % w.j
                 output[c * w.count + v] = sin(Float(c + 1) * input[v] * 0.37) + 0.01 * Float(i - j) * Float(c)
             }
         }
@@ -20,20 +23,33 @@ struct AnalyticPredictor: WindowPredictor {
 
 /// The unbounded reference: full-volume sums and weights, finalized once at the end.
 func wholeVolumeLabels(source: VolumeWindowSource, plan: WindowPlan, predictor: AnalyticPredictor) throws -> [UInt8] {
-    let n = plan.volumeSize, w = plan.windowSize, c = predictor.classCount
+    let n = plan.volumeSize
+    let w = plan.windowSize
+    let c = predictor.classCount
     let gauss = GaussianImportance(windowSize: w).weights
-    var sums = [Float](repeating: 0, count: c * n.count), weights = [Float](repeating: 0, count: n.count)
-    var input = [Float](repeating: 0, count: w.count), output = [Float](repeating: 0, count: c * w.count)
+    var sums = [Float](repeating: 0, count: c * n.count)
+    var weights = [Float](repeating: 0, count: n.count)
+    var input = [Float](repeating: 0, count: w.count)
+    var output = [Float](repeating: 0, count: c * w.count)
     for o in plan.origins {
         input.withUnsafeMutableBufferPointer { source.read(origin: o, size: w, into: $0) }
-        try input.withUnsafeBufferPointer { i in try output.withUnsafeMutableBufferPointer { try predictor.predict(i, windowSize: w, into: $0) } }
-        for k in 0..<w.k { for j in 0..<w.j { for i in 0..<w.i {
-            let x = o.x + i, y = o.y + j, z = o.z + k
-            guard x < n.i, y < n.j, z < n.k else { continue }
-            let v = x + n.i * (y + n.j * z), s = i + w.i * (j + w.j * k)
-            weights[v] += gauss[s]
-            for cc in 0..<c { sums[cc * n.count + v] += gauss[s] * output[cc * w.count + s] }
-        } } }
+        try input.withUnsafeBufferPointer { i in
+            try output.withUnsafeMutableBufferPointer { try predictor.predict(i, windowSize: w, into: $0) }
+        }
+        for k in 0..<w.k {
+            for j in 0..<w.j {
+                for i in 0..<w.i {
+                    let x = o.x + i
+                    let y = o.y + j
+                    let z = o.z + k
+                    guard x < n.i, y < n.j, z < n.k else { continue }
+                    let v = x + n.i * (y + n.j * z)
+                    let s = i + w.i * (j + w.j * k)
+                    weights[v] += gauss[s]
+                    for cc in 0..<c { sums[cc * n.count + v] += gauss[s] * output[cc * w.count + s] }
+                }
+            }
+        }
     }
     return (0..<n.count).map { v in
         var best = 0
@@ -67,7 +83,8 @@ func wholeVolumeLabels(source: VolumeWindowSource, plan: WindowPlan, predictor: 
         for n in volume.voxels.indices { volume.voxels[n] = Float((n * 7919) % 1000) / 100 }
         let source = VolumeWindowSource(volume: volume, padding: 0)
         let plan = WindowPlan(volumeSize: size, windowSize: Extent3(16, 16, 16), overlap: 0.5)
-        var streamed = [UInt8](), slabs: [Range<Int>] = []
+        var streamed = [UInt8]()
+        var slabs: [Range<Int>] = []
         try SlidingWindowInference(plan: plan).run(source: source, predictor: AnalyticPredictor()) { slab in
             slabs.append(slab.slices)
             streamed += slab.argmax()
@@ -91,8 +108,13 @@ func wholeVolumeLabels(source: VolumeWindowSource, plan: WindowPlan, predictor: 
         // A constant predictor must come out unchanged whatever the weights and overlaps.
         struct Constant: WindowPredictor {
             let classCount = 2
-            func predict(_ input: UnsafeBufferPointer<Float>, windowSize: Extent3, into output: UnsafeMutableBufferPointer<Float>) throws {
-                for v in 0..<windowSize.count { output[v] = 0.25; output[windowSize.count + v] = 0.75 }
+            func predict(
+                _ input: UnsafeBufferPointer<Float>, windowSize: Extent3, into output: UnsafeMutableBufferPointer<Float>
+            ) throws {
+                for v in 0..<windowSize.count {
+                    output[v] = 0.25
+                    output[windowSize.count + v] = 0.75
+                }
             }
         }
         let size = Extent3(23, 19, 31)

@@ -14,20 +14,26 @@ public final class PostgresServer: @unchecked Sendable {
     /// The newest installed server's programs, or nil when PostgreSQL is not installed.
     public static let binaries: String? = {
         let root = "/usr/lib/postgresql"
-        let versions = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).compactMap(Int.init).sorted()
+        let versions = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []).compactMap(Int.init)
+            .sorted()
         guard let newest = versions.last else { return nil }
         let folder = "\(root)/\(newest)/bin"
         return FileManager.default.isExecutableFile(atPath: "\(folder)/initdb") ? folder : nil
     }()
 
     public init() throws {
-        guard let binaries = Self.binaries else { throw ReferenceError(message: "PostgreSQL is not installed (scripts/install-deps.sh)") }
+        guard let binaries = Self.binaries else {
+            throw ReferenceError(message: "PostgreSQL is not installed (scripts/install-deps.sh)")
+        }
         self.binaries = binaries
         folder = try TemporaryDirectory("postgres")
         port = try Self.freePort()
         url = "postgresql://lcovnet@127.0.0.1:\(port)/postgres?connect_timeout=5"
-        if getuid() == 0 { try Self.check(ReferenceTools.run("/bin/chown", ["-R", "postgres:postgres", folder.path]), "chown") }
-        try Self.check(asServerUser("initdb", ["-D", data, "-A", "trust", "-U", "lcovnet", "-E", "UTF8", "--no-sync"]), "initdb")
+        if getuid() == 0 {
+            try Self.check(ReferenceTools.run("/bin/chown", ["-R", "postgres:postgres", folder.path]), "chown")
+        }
+        try Self.check(
+            asServerUser("initdb", ["-D", data, "-A", "trust", "-U", "lcovnet", "-E", "UTF8", "--no-sync"]), "initdb")
         try start()
     }
 
@@ -36,7 +42,10 @@ public final class PostgresServer: @unchecked Sendable {
     /// Starts the server (again); returns once it accepts connections.
     public func start() throws {
         let options = "-p \(port) -k \(folder.path) -c listen_addresses=127.0.0.1 -c fsync=off"
-        try Self.check(asServerUser("pg_ctl", ["-D", data, "-l", folder.file("server.log"), "-o", options, "-w", "-t", "30", "start"]), "pg_ctl start")
+        try Self.check(
+            asServerUser(
+                "pg_ctl", ["-D", data, "-l", folder.file("server.log"), "-o", options, "-w", "-t", "30", "start"]),
+            "pg_ctl start")
     }
 
     /// Stops the server (fast: clients are disconnected, transactions rolled back).
@@ -47,7 +56,8 @@ public final class PostgresServer: @unchecked Sendable {
     /// Runs SQL through psql as the test's superuser.
     @discardableResult
     public func psql(_ sql: String) throws -> String {
-        let result = try ReferenceTools.run("\(binaries)/psql", ["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql])
+        let result = try ReferenceTools.run(
+            "\(binaries)/psql", ["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql])
         try Self.check(result, "psql")
         return result.stdout
     }
@@ -57,7 +67,8 @@ public final class PostgresServer: @unchecked Sendable {
     /// pipe's), so Process would wait for the server to stop.
     private func asServerUser(_ program: String, _ arguments: [String]) throws -> ReferenceTools.Result {
         let executable = getuid() == 0 ? "/usr/sbin/runuser" : "\(binaries)/\(program)"
-        let argv = [executable] + (getuid() == 0 ? ["-u", "postgres", "--", "\(binaries)/\(program)"] + arguments : arguments)
+        let argv =
+            [executable] + (getuid() == 0 ? ["-u", "postgres", "--", "\(binaries)/\(program)"] + arguments : arguments)
         let output = folder.file("\(program).out")
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -78,7 +89,9 @@ public final class PostgresServer: @unchecked Sendable {
     }
 
     private static func check(_ result: ReferenceTools.Result, _ what: String) throws {
-        guard result.status == 0 else { throw ReferenceError(message: "\(what) failed (\(result.status)): \(result.stderr)\(result.stdout)") }
+        guard result.status == 0 else {
+            throw ReferenceError(message: "\(what) failed (\(result.status)): \(result.stderr)\(result.stdout)")
+        }
     }
 
     /// A port the kernel had free a moment ago.
@@ -92,7 +105,9 @@ public final class PostgresServer: @unchecked Sendable {
         address.sin_port = 0
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
+            }
         }
         guard bound else { throw ReferenceError(message: "bind: errno \(errno)") }
         return Int(UInt16(bigEndian: address.sin_port))

@@ -6,7 +6,8 @@ import Foundation
 public enum ReferenceTools {
     /// Debian's interpreter, which carries python3-torch, nibabel and pydicom; a pyenv `python3`
     /// earlier on PATH usually has none of them.
-    public static let python = FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") ? "/usr/bin/python3" : "python3"
+    public static let python =
+        FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") ? "/usr/bin/python3" : "python3"
 
     /// The source tree (three levels above this file).
     public static let sourceRoot: URL = {
@@ -24,27 +25,36 @@ public enum ReferenceTools {
     /// Checks a DICOM Segmentation against its label map with highdicom (tools/check_seg.py):
     /// returns nil when it agrees, else what differs. `rowsReversed`: the label map's rows run
     /// opposite to the source images' (highdicom gives frames in the images' layout).
-    public static func segmentationDisagreement(_ segmentation: String, labels: [UInt8], size: (slices: Int, rows: Int, columns: Int),
-                                                sourceInstances: [String], rowsReversed: Bool, scratch: String) throws -> String? {
-        try readBackDisagreement(tool: "check_seg.py", [segmentation], labels: labels, size: size, sourceInstances: sourceInstances,
-                                 rowsReversed: rowsReversed, scratch: scratch)
+    public static func segmentationDisagreement(
+        _ segmentation: String, labels: [UInt8], size: (slices: Int, rows: Int, columns: Int),
+        sourceInstances: [String], rowsReversed: Bool, scratch: String
+    ) throws -> String? {
+        try readBackDisagreement(
+            tool: "check_seg.py", [segmentation], labels: labels, size: size, sourceInstances: sourceInstances,
+            rowsReversed: rowsReversed, scratch: scratch)
     }
 
     /// Checks an RT Structure Set against its label map with rt-utils (tools/check_rtstruct.py),
     /// which fills the contours back on the images of `seriesFolder`: nil when every organ agrees.
-    public static func structureSetDisagreement(_ structureSet: String, seriesFolder: String, labels: [UInt8],
-                                                size: (slices: Int, rows: Int, columns: Int), sourceInstances: [String],
-                                                rowsReversed: Bool, scratch: String) throws -> String? {
-        try readBackDisagreement(tool: "check_rtstruct.py", [structureSet, seriesFolder], labels: labels, size: size,
-                                 sourceInstances: sourceInstances, rowsReversed: rowsReversed, scratch: scratch)
+    public static func structureSetDisagreement(
+        _ structureSet: String, seriesFolder: String, labels: [UInt8],
+        size: (slices: Int, rows: Int, columns: Int), sourceInstances: [String],
+        rowsReversed: Bool, scratch: String
+    ) throws -> String? {
+        try readBackDisagreement(
+            tool: "check_rtstruct.py", [structureSet, seriesFolder], labels: labels, size: size,
+            sourceInstances: sourceInstances, rowsReversed: rowsReversed, scratch: scratch)
     }
 
     /// Runs a read-back tool on the labels in the source images' row order (labels.raw) and the
     /// images' SOP Instance UIDs by slice (source.json).
-    static func readBackDisagreement(tool: String, _ files: [String], labels: [UInt8], size: (slices: Int, rows: Int, columns: Int),
-                                     sourceInstances: [String], rowsReversed: Bool, scratch: String) throws -> String? {
+    static func readBackDisagreement(
+        tool: String, _ files: [String], labels: [UInt8], size: (slices: Int, rows: Int, columns: Int),
+        sourceInstances: [String], rowsReversed: Bool, scratch: String
+    ) throws -> String? {
         guard let python = highdicomPython else { return "no dicom-venv (scripts/install-deps.sh)" }
-        try writeLabelLayout(labels, size: size, sourceInstances: sourceInstances, rowsReversed: rowsReversed, scratch: scratch)
+        try writeLabelLayout(
+            labels, size: size, sourceInstances: sourceInstances, rowsReversed: rowsReversed, scratch: scratch)
         let script = sourceRoot.appendingPathComponent("tools/\(tool)").path
         let result = try run(python, [script] + files + ["\(scratch)/labels.raw", "\(scratch)/source.json"])
         return result.status == 0 && result.stdout.hasSuffix("ok\n") ? nil : result.stdout + result.stderr
@@ -52,29 +62,48 @@ public enum ReferenceTools {
 
     /// Writes `labels` (on the ingested grid of `series`) as a DICOM Segmentation made by
     /// highdicom (tools/write_seg_highdicom.py), binary or fractional, to `out`.
-    public static func highdicomSegmentation(of labels: [UInt8], size: (slices: Int, rows: Int, columns: Int), series: String,
-                                             sourceInstances: [String], rowsReversed: Bool, fractional: Bool, to out: String,
-                                             scratch: String) throws {
-        guard let python = highdicomPython else { throw ReferenceError(message: "no dicom-venv (scripts/install-deps.sh)") }
-        try writeLabelLayout(labels, size: size, sourceInstances: sourceInstances, rowsReversed: rowsReversed, scratch: scratch)
+    public static func highdicomSegmentation(
+        of labels: [UInt8], size: (slices: Int, rows: Int, columns: Int), series: String,
+        sourceInstances: [String], rowsReversed: Bool, fractional: Bool, to out: String,
+        scratch: String
+    ) throws {
+        guard let python = highdicomPython else {
+            throw ReferenceError(message: "no dicom-venv (scripts/install-deps.sh)")
+        }
+        try writeLabelLayout(
+            labels, size: size, sourceInstances: sourceInstances, rowsReversed: rowsReversed, scratch: scratch)
         let script = sourceRoot.appendingPathComponent("tools/write_seg_highdicom.py").path
-        let result = try run(python, [script, series, "\(scratch)/labels.raw", "\(scratch)/source.json", out, fractional ? "fractional" : "binary"])
-        guard result.status == 0 else { throw ReferenceError(message: "write_seg_highdicom.py failed: \(result.stderr)") }
+        let result = try run(
+            python,
+            [
+                script, series, "\(scratch)/labels.raw", "\(scratch)/source.json", out,
+                fractional ? "fractional" : "binary"
+            ])
+        guard result.status == 0 else {
+            throw ReferenceError(message: "write_seg_highdicom.py failed: \(result.stderr)")
+        }
     }
 
     /// labels.raw in the source images' row order and source.json (shape, SOP Instance UIDs by slice).
-    static func writeLabelLayout(_ labels: [UInt8], size: (slices: Int, rows: Int, columns: Int), sourceInstances: [String],
-                                 rowsReversed: Bool, scratch: String) throws {
+    static func writeLabelLayout(
+        _ labels: [UInt8], size: (slices: Int, rows: Int, columns: Int), sourceInstances: [String],
+        rowsReversed: Bool, scratch: String
+    ) throws {
         var layout = labels
         if rowsReversed {
             let plane = size.rows * size.columns
-            for k in 0..<size.slices { for r in 0..<size.rows {
-                let from = k * plane + r * size.columns, to = k * plane + (size.rows - 1 - r) * size.columns
-                layout[to..<(to + size.columns)] = labels[from..<(from + size.columns)]
-            } }
+            for k in 0..<size.slices {
+                for r in 0..<size.rows {
+                    let from = k * plane + r * size.columns
+                    let to = k * plane + (size.rows - 1 - r) * size.columns
+                    layout[to..<(to + size.columns)] = labels[from..<(from + size.columns)]
+                }
+            }
         }
         try Data(layout).write(to: URL(fileURLWithPath: "\(scratch)/labels.raw"))
-        let description = try JSONSerialization.data(withJSONObject: ["shape": [size.slices, size.rows, size.columns], "instances": sourceInstances])
+        let description = try JSONSerialization.data(withJSONObject: [
+            "shape": [size.slices, size.rows, size.columns], "instances": sourceInstances
+        ])
         try description.write(to: URL(fileURLWithPath: "\(scratch)/source.json"))
     }
 
@@ -95,7 +124,9 @@ public enum ReferenceTools {
 
     /// Runs a program to completion and collects its output.
     @discardableResult
-    public static func run(_ executable: String, _ arguments: [String], workingDirectory: String? = nil) throws -> Result {
+    public static func run(_ executable: String, _ arguments: [String], workingDirectory: String? = nil) throws
+        -> Result
+    {
         let process = Process()
         if executable.contains("/") {
             process.executableURL = URL(fileURLWithPath: executable)
@@ -105,19 +136,22 @@ public enum ReferenceTools {
             process.arguments = [executable] + arguments
         }
         if let workingDirectory { process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory) }
-        let out = Pipe(), err = Pipe()
+        let out = Pipe()
+        let err = Pipe()
         process.standardOutput = out
         process.standardError = err
         try process.run()
         // Read both pipes while the child runs, so a chatty child never blocks on a full pipe.
         let group = DispatchGroup()
-        nonisolated(unsafe) var outData = Data(), errData = Data()
+        nonisolated(unsafe) var outData = Data()
+        nonisolated(unsafe) var errData = Data()
         DispatchQueue.global().async(group: group) { outData = out.fileHandleForReading.readDataToEndOfFile() }
         DispatchQueue.global().async(group: group) { errData = err.fileHandleForReading.readDataToEndOfFile() }
         process.waitUntilExit()
         group.wait()
-        return Result(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                      stderr: String(decoding: errData, as: UTF8.self))
+        return Result(
+            status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+            stderr: String(decoding: errData, as: UTF8.self))
     }
 
     /// Runs a Python snippet with Debian's interpreter; throws with its stderr when it fails.

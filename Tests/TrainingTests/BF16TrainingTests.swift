@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import Training
 
 /// bf16 convolutions (TrainingContext(bf16: true)) against the fp32 engine on the same network
@@ -18,12 +19,19 @@ import Testing
         let shape = [2, 1, 32, 32, 32]
         let x = Tensor(planar: NetworkGradientTests.noise(shape.reduce(1, *), seed: 1), shape: shape, pool: ctx.pool)
         let out = try net.forward(x, ctx, training: true)
-        var gLogits: [Tensor?] = [], gFeatures: [Tensor?] = []
+        var gLogits: [Tensor?] = []
+        var gFeatures: [Tensor?] = []
         for s in 0..<4 {
             let spatial = [Int](repeating: 32 >> s, count: 3)
-            let l = [2, 17] + spatial, f = [2, net.widths[s]] + spatial
-            gLogits.append(Tensor(planar: NetworkGradientTests.noise(l.reduce(1, *), seed: 10 + UInt64(s)), shape: l, pool: ctx.pool))
-            gFeatures.append(Tensor(planar: NetworkGradientTests.noise(f.reduce(1, *), seed: 20 + UInt64(s), scale: 0.1), shape: f, pool: ctx.pool))
+            let l = [2, 17] + spatial
+            let f = [2, net.widths[s]] + spatial
+            gLogits.append(
+                Tensor(
+                    planar: NetworkGradientTests.noise(l.reduce(1, *), seed: 10 + UInt64(s)), shape: l, pool: ctx.pool))
+            gFeatures.append(
+                Tensor(
+                    planar: NetworkGradientTests.noise(f.reduce(1, *), seed: 20 + UInt64(s), scale: 0.1), shape: f,
+                    pool: ctx.pool))
         }
         let logits = out.logits[0].planar
         try net.backward(logits: gLogits, features: gFeatures, ctx)
@@ -54,7 +62,9 @@ import Testing
         }
         errors.sort { $0.0 > $1.0 }
         let mean = errors.map(\.0).reduce(0, +) / Double(errors.count)
-        print("bf16 vs fp32: logits \(logitError), \(errors.count) gradients, mean relative error \(mean), worst \(errors.prefix(3))")
+        print(
+            "bf16 vs fp32: logits \(logitError), \(errors.count) gradients, mean relative error \(mean), worst \(errors.prefix(3))"
+        )
         // Measured: mean 0.04, worst 0.12 (Encode_block4 and the bottleneck, whose BatchNorm
         // normalises over 128 and 16 values here and amplifies the rounding); minibatch noise is
         // far larger, and bf16 training runs are compared with fp32 ones in docs/BENCHMARKS.md.

@@ -1,7 +1,8 @@
 import Foundation
 import Inference
-import Testing
 import TestSupport
+import Testing
+
 @testable import Training
 
 /// Measuring a state dict's BatchNorm statistics again changes those statistics and nothing
@@ -16,12 +17,15 @@ import TestSupport
         let trainer = try Trainer(configuration: c, directory: dir.file("run"))
         try trainer.run()
         let state = try SafeTensors(contentsOf: "\(trainer.directory)/checkpoint.safetensors")
-        let measured = try BatchNormRecalibration.measure(state, source: "run", configuration: c, seeds: [5, 6, 7], windowsPerVolume: 3)
-        let again = try BatchNormRecalibration.measure(state, source: "run", configuration: c, seeds: [5, 6, 7], windowsPerVolume: 3)
+        let measured = try BatchNormRecalibration.measure(
+            state, source: "run", configuration: c, seeds: [5, 6, 7], windowsPerVolume: 3)
+        let again = try BatchNormRecalibration.measure(
+            state, source: "run", configuration: c, seeds: [5, 6, 7], windowsPerVolume: 3)
         #expect(Set(measured.tensors.keys) == Set(state.tensors.keys))
         var statisticsChanged = 0
         for (name, tensor) in state.tensors {
-            let before = try tensor.floats(), after = try measured.tensors[name]!.floats()
+            let before = try tensor.floats()
+            let after = try measured.tensors[name]!.floats()
             #expect(try again.tensors[name]!.floats() == after, "\(name) differs between two measurements")
             if name.hasSuffix("running_mean") || name.hasSuffix("running_var") {
                 if before != after { statisticsChanged += 1 }

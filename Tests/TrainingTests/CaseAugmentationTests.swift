@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import Volumes
+
 @testable import Training
 
 /// nnU-Net's spatial augmentation of a dataset case's patches: the identity copies voxels
@@ -12,11 +13,16 @@ import Volumes
     /// labels here only need to differ by side).
     static let volume: TrainingVolume = {
         let size = Extent3(20, 16, 12)
-        var image = [Float](), labels = [UInt8]()
-        for k in 0..<size.k { for j in 0..<size.j { for i in 0..<size.i {
-            image.append(Float(i + 100 * j + 10_000 * k))
-            labels.append(i < 5 && (4..<8).contains(j) ? 3 : i >= 15 && (4..<8).contains(j) ? 4 : 0)
-        } } }
+        var image = [Float]()
+        var labels = [UInt8]()
+        for k in 0..<size.k {
+            for j in 0..<size.j {
+                for i in 0..<size.i {
+                    image.append(Float(i + 100 * j + 10_000 * k))
+                    labels.append(i < 5 && (4..<8).contains(j) ? 3 : i >= 15 && (4..<8).contains(j) ? 4 : 0)
+                }
+            }
+        }
         return TrainingVolume(size: size, image: image, labels: labels, classCount: 17)
     }()
     static let window = [12, 16, 20]
@@ -30,7 +36,8 @@ import Volumes
 
     @Test func withoutAugmentationThePatchIsTheVolume() {
         var rng = SplitMix(seed: 1)
-        let (image, labels) = Self.none().patch(of: Self.volume, centre: Self.centre, window: Self.window, leftRightAxis: 0, rng: &rng)
+        let (image, labels) = Self.none().patch(
+            of: Self.volume, centre: Self.centre, window: Self.window, leftRightAxis: 0, rng: &rng)
         #expect(image == Self.volume.image)
         #expect(labels == Self.volume.labels)
     }
@@ -43,14 +50,20 @@ import Volumes
         var a = Self.none()
         a.mirror = 1
         var rng = SplitMix(seed: 2)
-        let (image, labels) = a.patch(of: Self.volume, centre: Self.centre, window: Self.window, leftRightAxis: 0, rng: &rng)
+        let (image, labels) = a.patch(
+            of: Self.volume, centre: Self.centre, window: Self.window, leftRightAxis: 0, rng: &rng)
         let size = Self.volume.size
-        for k in 0..<size.k { for j in 0..<size.j { for i in 0..<size.i {
-            let n = i + size.i * (j + size.j * k), source = (size.i - 1 - i) + size.i * (j + size.j * k)
-            #expect(image[n] == Self.volume.image[source])
-            let original = Self.volume.labels[source]
-            #expect(labels[n] == (original == 3 ? 4 : original == 4 ? 3 : original))
-        } } }
+        for k in 0..<size.k {
+            for j in 0..<size.j {
+                for i in 0..<size.i {
+                    let n = i + size.i * (j + size.j * k)
+                    let source = (size.i - 1 - i) + size.i * (j + size.j * k)
+                    #expect(image[n] == Self.volume.image[source])
+                    let original = Self.volume.labels[source]
+                    #expect(labels[n] == (original == 3 ? 4 : original == 4 ? 3 : original))
+                }
+            }
+        }
         // The kidney now at low i came from high i (4) and is called 3, as the kidney on that side was.
         #expect(labels[0 + size.i * 5] == 3 && Self.volume.labels[19 + size.i * 5] == 4)
         #expect(CaseAugmentation().swapped[15] == 16 && CaseAugmentation().swapped[1] == 1)
@@ -60,7 +73,8 @@ import Volumes
         // A square patch turned 90° about the slice axis: patch (x, y) reads volume (c − y', c + x').
         let size = Extent3(16, 16, 4)
         let image = (0..<size.count).map { Float($0) }
-        let volume = TrainingVolume(size: size, image: image, labels: [UInt8](repeating: 0, count: size.count), classCount: 17)
+        let volume = TrainingVolume(
+            size: size, image: image, labels: [UInt8](repeating: 0, count: size.count), classCount: 17)
         var a = Self.none()
         (a.rotation, a.maxRotationDegrees) = (1, 90)
         // Draws of exactly ±90° are not forced by the rng: check the transform itself instead.
@@ -68,7 +82,8 @@ import Volumes
         let moved = m * SIMD3<Double>(1, 0, 0)
         #expect(abs(moved.x) < 1e-12 && abs(moved.y - 1) < 1e-12)
         var rng = SplitMix(seed: 3)
-        let (out, _) = a.patch(of: volume, centre: SIMD3(7.5, 7.5, 1.5), window: [4, 16, 16], leftRightAxis: nil, rng: &rng)
+        let (out, _) = a.patch(
+            of: volume, centre: SIMD3(7.5, 7.5, 1.5), window: [4, 16, 16], leftRightAxis: nil, rng: &rng)
         #expect(out.count == size.count && out != image)
     }
 
@@ -76,12 +91,14 @@ import Volumes
         var a = Self.none()
         a.gamma = 1
         var rng = SplitMix(seed: 4)
-        let (image, _) = a.patch(of: Self.volume, centre: Self.centre, window: Self.window, leftRightAxis: nil, rng: &rng)
+        let (image, _) = a.patch(
+            of: Self.volume, centre: Self.centre, window: Self.window, leftRightAxis: nil, rng: &rng)
         func moments(_ x: [Float]) -> (Double, Double) {
             let m = x.reduce(0.0) { $0 + Double($1) } / Double(x.count)
             return (m, (x.reduce(0.0) { $0 + (Double($1) - m) * (Double($1) - m) } / Double(x.count)).squareRoot())
         }
-        let (m0, s0) = moments(Self.volume.image), (m1, s1) = moments(image)
+        let (m0, s0) = moments(Self.volume.image)
+        let (m1, s1) = moments(image)
         #expect(abs(m1 - m0) < 1e-3 * s0 && abs(s1 - s0) < 1e-3 * s0)
         #expect(image != Self.volume.image)
     }

@@ -2,6 +2,7 @@ import Foundation
 import ModelSpec
 import Testing
 import Volumes
+
 @testable import Training
 
 /// The window tiling that scores whole volumes (training evaluation, a round's anchor phantoms)
@@ -47,9 +48,11 @@ import Volumes
     }
 
     @Test func rehearsalWindowsCarryPhantomsAndTheirTrueLabels() throws {
-        let recipe = InputPreparation(orientation: "LPS", resample: .spacing([6, 6, 8]), normalization: .clipScale(min: -200, max: 300),
-                                      bodyCrop: .init(thresholdHU: -500, marginMM: 10))
-        var windows = try RehearsalWindows(seeds: [1], matrix: 64, spec: recipe, classCount: 17, window: [32, 32, 32], seed: 5, threads: 1)
+        let recipe = InputPreparation(
+            orientation: "LPS", resample: .spacing([6, 6, 8]), normalization: .clipScale(min: -200, max: 300),
+            bodyCrop: .init(thresholdHU: -500, marginMM: 10))
+        var windows = try RehearsalWindows(
+            seeds: [1], matrix: 64, spec: recipe, classCount: 17, window: [32, 32, 32], seed: 5, threads: 1)
         let volume = windows.volumes[0]
         let range = volume.minimum...volume.image.max()!
         var organs = Set<UInt8>()

@@ -1,5 +1,6 @@
 import ModelSpec
 import Testing
+
 @testable import Training
 
 /// The intensity augmentation: a blur that keeps what is flat and spreads a point as a
@@ -24,13 +25,19 @@ import Testing
 
     @Test func windowsStayInRangeAndFollowTheSeed() throws {
         let augmentation = try #require(IntensityAugmentation(.lcovnetDefault))
-        #expect(IntensityAugmentation(InputPreparation(orientation: nil, resample: .fixedShape(i: 64, j: 64, k: 32), normalization: .zScore, bodyCrop: nil)) == nil)
+        #expect(
+            IntensityAugmentation(
+                InputPreparation(
+                    orientation: nil, resample: .fixedShape(i: 64, j: 64, k: 32), normalization: .zScore, bodyCrop: nil)
+            ) == nil)
         let (d, h, w) = (8, 16, 16)
         let original = (0..<(d * h * w)).map { Float(($0 * 7919) % 1000) / 999 }
         var changed = 0
         for seed in 0..<20 as Range<UInt64> {
-            var a = original, b = original
-            var r1 = SplitMix(seed: seed), r2 = SplitMix(seed: seed)
+            var a = original
+            var b = original
+            var r1 = SplitMix(seed: seed)
+            var r2 = SplitMix(seed: seed)
             augmentation.apply(&a, depth: d, height: h, width: w, rng: &r1)
             augmentation.apply(&b, depth: d, height: h, width: w, rng: &r2)
             #expect(a == b)

@@ -1,7 +1,8 @@
 import Foundation
 import Inference
-import Testing
 import TestSupport
+import Testing
+
 @testable import Training
 
 /// The whole network's training-mode forward and backward against PyTorch autograd in float64
@@ -30,7 +31,8 @@ import TestSupport
 
     /// ‖a − b‖ / ‖b‖
     static func relativeError(_ a: [Float], _ b: [Float]) -> Double {
-        var diff = 0.0, norm = 0.0
+        var diff = 0.0
+        var norm = 0.0
         for (x, y) in zip(a, b) {
             diff += Double(x - y) * Double(x - y)
             norm += Double(y) * Double(y)
@@ -43,7 +45,8 @@ import TestSupport
         let dir = try TemporaryDirectory("lcovnet-grad")
         let weights = dir.file("weights.safetensors")
         try Self.runTool("lcovnet_reference.py", ["random", "--seed", "3", "-o", weights])
-        let batch = 2, side = 32
+        let batch = 2
+        let side = 32
         let inputShape = [batch, 1, side, side, side]
         let input = Self.noise(inputShape.reduce(1, *), seed: 1)
         try input.withUnsafeBufferPointer { try NPYFile.write(dir.file("x.npy"), shape: inputShape, values: $0) }
@@ -56,18 +59,25 @@ import TestSupport
         // (measured: ~0.5 % with shifts in ±0.3, as PyTorch's own fp32 differs from its fp64).
         for unit in net.units { if let bn = unit.batchNorm { bn.shift.values = bn.shift.values.map { $0 + 3 } } }
         try net.stateDict().write(to: weights)
-        var gLogits: [Tensor?] = [], gFeatures: [Tensor?] = []
+        var gLogits: [Tensor?] = []
+        var gFeatures: [Tensor?] = []
         for s in 0..<4 {
             let spatial = [Int](repeating: side >> s, count: 3)
-            let lShape = [batch, 17] + spatial, fShape = [batch, net.widths[s]] + spatial
-            let u = Self.noise(lShape.reduce(1, *), seed: 10 + UInt64(s)), v = Self.noise(fShape.reduce(1, *), seed: 20 + UInt64(s), scale: 0.1)
+            let lShape = [batch, 17] + spatial
+            let fShape = [batch, net.widths[s]] + spatial
+            let u = Self.noise(lShape.reduce(1, *), seed: 10 + UInt64(s))
+            let v = Self.noise(fShape.reduce(1, *), seed: 20 + UInt64(s), scale: 0.1)
             try u.withUnsafeBufferPointer { try NPYFile.write(dir.file("logits\(s).npy"), shape: lShape, values: $0) }
             try v.withUnsafeBufferPointer { try NPYFile.write(dir.file("features\(s).npy"), shape: fShape, values: $0) }
             gLogits.append(Tensor(planar: u, shape: lShape, pool: ctx.pool))
             gFeatures.append(Tensor(planar: v, shape: fShape, pool: ctx.pool))
         }
-        try Self.runTool("lcovnet_training_reference.py", ["grad", "--weights", weights, "--input", dir.file("x.npy"),
-                                                           "--upstream", dir.path, "--output", dir.file("torch.safetensors")])
+        try Self.runTool(
+            "lcovnet_training_reference.py",
+            [
+                "grad", "--weights", weights, "--input", dir.file("x.npy"),
+                "--upstream", dir.path, "--output", dir.file("torch.safetensors")
+            ])
         let reference = try SafeTensors(contentsOf: dir.file("torch.safetensors"))
 
         let out = try net.forward(Tensor(planar: input, shape: inputShape, pool: ctx.pool), ctx, training: true)
@@ -83,7 +93,8 @@ import TestSupport
         let absorbed = Set(net.units.filter { $0.batchNorm != nil }.map(\.conv.bias.key))
         for p in net.parameters where absorbed.contains(p.key) {
             let torch = try reference.tensors[p.key]!.floats()
-            let weightScale = Self.norm(try reference.tensors[p.key.replacingOccurrences(of: ".bias", with: ".weight")]!.floats())
+            let weightScale = Self.norm(
+                try reference.tensors[p.key.replacingOccurrences(of: ".bias", with: ".weight")]!.floats())
             let e = Self.norm(zip(p.gradients, torch).map { $0 - $1 }) / weightScale
             #expect(e <= 1e-3, "\(p.key) (absorbed by BatchNorm): error \(e) of the weight gradient's norm")
         }
@@ -94,9 +105,15 @@ import TestSupport
             #expect(e <= 1e-3, "\(p.key): relative error \(e)")
         }
         for s in net.statistics {
-            #expect(Self.relativeError(s.mean, try reference.tensors["\(s.key).running_mean"]!.floats()) < 1e-4, "\(s.key).running_mean")
-            #expect(Self.relativeError(s.variance, try reference.tensors["\(s.key).running_var"]!.floats()) < 1e-4, "\(s.key).running_var")
+            #expect(
+                Self.relativeError(s.mean, try reference.tensors["\(s.key).running_mean"]!.floats()) < 1e-4,
+                "\(s.key).running_mean")
+            #expect(
+                Self.relativeError(s.variance, try reference.tensors["\(s.key).running_var"]!.floats()) < 1e-4,
+                "\(s.key).running_var")
         }
-        print("network gradient check: \(net.parameters.count) parameter tensors, worst relative error \(worst.0) at \(worst.1)")
+        print(
+            "network gradient check: \(net.parameters.count) parameter tensors, worst relative error \(worst.0) at \(worst.1)"
+        )
     }
 }

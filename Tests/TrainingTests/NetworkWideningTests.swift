@@ -1,7 +1,8 @@
 import Foundation
 import Inference
-import Testing
 import TestSupport
+import Testing
+
 @testable import Training
 
 /// A teacher widened from a student (Net2WiderNet) computes what the student computes.
@@ -30,8 +31,12 @@ import TestSupport
     }
 
     static func relativeError(_ a: [Float], _ b: [Float]) -> Double {
-        var diff = 0.0, norm = 0.0
-        for (x, y) in zip(a, b) { diff += Double(x - y) * Double(x - y); norm += Double(y) * Double(y) }
+        var diff = 0.0
+        var norm = 0.0
+        for (x, y) in zip(a, b) {
+            diff += Double(x - y) * Double(x - y)
+            norm += Double(y) * Double(y)
+        }
         return (diff / norm).squareRoot()
     }
 
@@ -42,7 +47,8 @@ import TestSupport
         let wide = TrainableLCOVNet(widths: [6, 13, 16, 24, 20], pool: ctx.pool)
         try wide.widen(from: small, seed: 9, noise: 0)
         let x = Self.input(ctx, seed: 1)
-        let a = try small.forward(x, ctx, training: training), b = try wide.forward(x, ctx, training: training)
+        let a = try small.forward(x, ctx, training: training)
+        let b = try wide.forward(x, ctx, training: training)
         for s in 0..<TrainableLCOVNet.scales {
             let e = Self.relativeError(b.logits[s].planar, a.logits[s].planar)
             #expect(e < 1e-5, "scale \(s): relative error \(e)")
@@ -55,14 +61,17 @@ import TestSupport
         let wide = TrainableLCOVNet(widths: [8, 16, 16, 32, 32], pool: ctx.pool)
         _ = try wide.loadInitial(small.stateDict(), source: "student", seed: 9)
         let x = Self.input(ctx, seed: 2)
-        let e = Self.relativeError(try wide.forward(x, ctx, training: false).logits[0].planar,
-                                   try small.forward(x, ctx, training: false).logits[0].planar)
+        let e = Self.relativeError(
+            try wide.forward(x, ctx, training: false).logits[0].planar,
+            try small.forward(x, ctx, training: false).logits[0].planar)
         #expect(e > 0 && e < 0.05, "1 % weight noise moved the logits by \(e)")
         // Each extra channel of conv1 copies one of the first four, but not exactly.
-        let w = wide.encoders[0].conv1.conv.weight.values, perChannel = w.count / 8
+        let w = wide.encoders[0].conv1.conv.weight.values
+        let perChannel = w.count / 8
         for o in 4..<8 {
             let row = Array(w[o * perChannel..<(o + 1) * perChannel])
-            let nearest = (0..<4).map { Self.relativeError(row, Array(w[$0 * perChannel..<($0 + 1) * perChannel])) }.min()!
+            let nearest = (0..<4).map { Self.relativeError(row, Array(w[$0 * perChannel..<($0 + 1) * perChannel])) }
+                .min()!
             #expect(nearest > 0 && nearest < 0.05)
         }
         #expect(throws: TrainingError.self) { try small.widen(from: wide, seed: 1) }
@@ -76,14 +85,19 @@ import TestSupport
         let dir = try TemporaryDirectory("lcovnet-wide-model")
         var c = TrainerTests.configuration()
         c.widths = wide.widths
-        try Trainer.exportModel(stateDict: wide.stateDict(), configuration: c, source: "wide", to: dir.file("model"), version: "wide", notes: [])
+        try Trainer.exportModel(
+            stateDict: wide.stateDict(), configuration: c, source: "wide", to: dir.file("model"), version: "wide",
+            notes: [])
         let model = try ModelDirectory(path: dir.file("model"))
         #expect(LCOVNetArchitecture.widths(of: model.weights) == wide.widths)
         let engine = try LCOVNetEngine(model: model, threads: 2, window: try WindowShape(d: 32, h: 32, w: 32))
         let x = Self.input(ctx, seed: 4).planar[0..<(32 * 32 * 32)].map { $0 }
         var logits = [Float](repeating: 0, count: 17 * 32 * 32 * 32)
-        try x.withUnsafeBufferPointer { input in try logits.withUnsafeMutableBufferPointer { try engine.predict(window: input, into: $0) } }
-        let ours = try wide.forward(Tensor(planar: x, shape: [1, 1, 32, 32, 32], pool: ctx.pool), ctx, training: false).logits[0].planar
+        try x.withUnsafeBufferPointer { input in
+            try logits.withUnsafeMutableBufferPointer { try engine.predict(window: input, into: $0) }
+        }
+        let ours = try wide.forward(Tensor(planar: x, shape: [1, 1, 32, 32, 32], pool: ctx.pool), ctx, training: false)
+            .logits[0].planar
         let e = Self.relativeError(logits, ours)
         #expect(e < 1e-4, "engine vs training network: relative error \(e)")
     }

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import Volumes
+
 @testable import Training
 
 /// Training windows lie inside the volume, as inference's do: a window drawn around an organ at
@@ -18,10 +19,14 @@ import Volumes
     static func origin(of patch: PatchSampler.Patch, in v: TrainingVolume, window: [Int]) -> (Int, Int, Int)? {
         let first = Int(patch.image[0]) - 1
         let o = (first % v.size.i, (first / v.size.i) % v.size.j, first / v.size.sliceCount)
-        for z in 0..<window[0] { for y in 0..<window[1] { for x in 0..<window[2] {
-            let expected = Float(1 + (o.0 + x) + v.size.i * ((o.1 + y) + v.size.j * (o.2 + z)))
-            if patch.image[(z * window[1] + y) * window[2] + x] != expected { return nil }
-        } } }
+        for z in 0..<window[0] {
+            for y in 0..<window[1] {
+                for x in 0..<window[2] {
+                    let expected = Float(1 + (o.0 + x) + v.size.i * ((o.1 + y) + v.size.j * (o.2 + z)))
+                    if patch.image[(z * window[1] + y) * window[2] + x] != expected { return nil }
+                }
+            }
+        }
         return o
     }
 

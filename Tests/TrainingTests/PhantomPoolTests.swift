@@ -1,7 +1,8 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 import Volumes
+
 @testable import Training
 
 /// The refreshed pool: its seeds at a step are what replacing one slot after every `every`
@@ -40,12 +41,17 @@ import Volumes
             let trainer = try Trainer(configuration: c, directory: dir.file("run-\(prefetch)"))
             var lines: [String] = []
             try trainer.run(prefetch: prefetch) { line in
-                if line.contains("\"step\"") { lines.append(line.components(separatedBy: ",").filter { $0.contains("\"loss\"") || $0.contains("\"dice\"") }.joined()) }
+                if line.contains("\"step\"") {
+                    lines.append(
+                        line.components(separatedBy: ",").filter { $0.contains("\"loss\"") || $0.contains("\"dice\"") }
+                            .joined())
+                }
             }
             #expect(trainer.poolSeeds == [5, 4])
             return lines
         }
-        let with = try losses(prefetch: true), without = try losses(prefetch: false)
+        let with = try losses(prefetch: true)
+        let without = try losses(prefetch: false)
         #expect(with.count == 6 && with == without, "\(with) vs \(without)")
     }
 
@@ -63,13 +69,17 @@ import Volumes
         // After steps 2 (slot 0 ← 3); the replacement due after the last step is not made.
         #expect(events.count == 1 && events[0].contains("\"seed\":3"), "\(events)")
         #expect(trainer.poolSeeds == [3, 4])
-        let expected = try [UInt64(3), 2].map { try TrainingVolume.phantom(seed: $0, matrix: c.phantomMatrix, spec: c.input, classCount: 17, threads: 1) }
+        let expected = try [UInt64(3), 2].map {
+            try TrainingVolume.phantom(seed: $0, matrix: c.phantomMatrix, spec: c.input, classCount: 17, threads: 1)
+        }
         #expect(trainer.sampler.volumes.map { $0.image } == expected.map { $0.image })
 
         // Resumed from its step-4 checkpoint with more steps: the pool is rebuilt as of step 4.
         c.steps = 6
         var built: [String] = []
-        let resumed = try Trainer(configuration: c, directory: run) { if $0.contains("\"phantom\"") { built.append($0) } }
+        let resumed = try Trainer(configuration: c, directory: run) {
+            if $0.contains("\"phantom\"") { built.append($0) }
+        }
         #expect(resumed.step == 4)
         #expect(built.count == 2 && built[0].contains("\"seed\":3") && built[1].contains("\"seed\":4"), "\(built)")
         try resumed.run()
@@ -87,7 +97,8 @@ import Volumes
         c.phantomEvery = 5
         #expect(c.drawsPhantom(seed: 10) && !c.drawsPhantom(seed: 11))
         let phantom = try TrainingVolume.sample(seed: 10, c, classCount: 17)
-        let direct = try TrainingVolume.phantom(seed: 10, matrix: c.phantomMatrix, spec: c.input, classCount: 17, threads: 1)
+        let direct = try TrainingVolume.phantom(
+            seed: 10, matrix: c.phantomMatrix, spec: c.input, classCount: 17, threads: 1)
         #expect(phantom.labels == direct.labels && phantom.image == direct.image)
         #expect(throws: (any Error).self) { try TrainingVolume.sample(seed: 11, c, classCount: 17) }
         c.anatomies = nil

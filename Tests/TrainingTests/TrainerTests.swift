@@ -1,8 +1,9 @@
 import Foundation
 import Inference
 import ModelSpec
-import Testing
 import TestSupport
+import Testing
+
 @testable import Training
 
 /// A few steps on tiny phantoms (CI never trains for real): the loss is finite, checkpoints
@@ -20,8 +21,9 @@ import TestSupport
         c.phantomMatrix = 64
         c.checkpointEvery = 3
         // Coarse voxels keep the prepared phantoms small.
-        c.input = InputPreparation(orientation: "LPS", resample: .spacing(SIMD3(8, 8, 8)), normalization: .clipScale(min: -200, max: 300),
-                                   bodyCrop: .init(thresholdHU: -500, marginMM: 10))
+        c.input = InputPreparation(
+            orientation: "LPS", resample: .spacing(SIMD3(8, 8, 8)), normalization: .clipScale(min: -200, max: 300),
+            bodyCrop: .init(thresholdHU: -500, marginMM: 10))
         return c
     }
 
@@ -53,7 +55,8 @@ import TestSupport
         // Distillation from the run above (a same-width "teacher" suffices to exercise the path).
         var d = Self.configuration()
         d.steps = 2
-        let distiller = try Trainer(configuration: d, directory: dir.file("distilled"), teacher: "\(run)/checkpoint.safetensors")
+        let distiller = try Trainer(
+            configuration: d, directory: dir.file("distilled"), teacher: "\(run)/checkpoint.safetensors")
         let record = try distiller.trainStep()
         #expect(record.affinity > 0 && record.featureNorm > 0 && record.loss.isFinite)
 
@@ -64,9 +67,13 @@ import TestSupport
         let engine = try LCOVNetEngine(model: model, threads: 2, window: try WindowShape(d: 32, h: 32, w: 32))
         let window = OperationGradientTests.noise(32 * 32 * 32, seed: 7).map { 0.5 + 0.2 * $0 }
         var logits = [Float](repeating: 0, count: 17 * 32 * 32 * 32)
-        try window.withUnsafeBufferPointer { input in try logits.withUnsafeMutableBufferPointer { try engine.predict(window: input, into: $0) } }
-        let ours = try resumed.network.forward(Tensor(planar: window, shape: [1, 1, 32, 32, 32], pool: resumed.context.pool),
-                                               resumed.context, training: false).logits[0].planar
+        try window.withUnsafeBufferPointer { input in
+            try logits.withUnsafeMutableBufferPointer { try engine.predict(window: input, into: $0) }
+        }
+        let ours = try resumed.network.forward(
+            Tensor(planar: window, shape: [1, 1, 32, 32, 32], pool: resumed.context.pool),
+            resumed.context, training: false
+        ).logits[0].planar
         let e = NetworkGradientTests.relativeError(logits, ours)
         #expect(e < 1e-4, "engine vs training network logits: relative error \(e)")
     }

@@ -22,7 +22,8 @@ import Volumes
     }
 
     @Test func rasAffineNegatesXAndY() {
-        let lps = oblique.affineLPS, ras = oblique.affineRAS
+        let lps = oblique.affineLPS
+        let ras = oblique.affineRAS
         #expect(ras[0][3] == 100 && ras[1][3] == -20 && ras[2][3] == 300)
         #expect(ras[0][0] == -lps[0][0] && ras[2][2] == lps[2][2])
     }
@@ -35,7 +36,7 @@ import Volumes
     @Test(arguments: [
         (Matrix3.identity, "LPS"),
         (Matrix3(columns: [1, 0, 0], [0, -1, 0], [0, 0, 1]), "LAS"),
-        (Matrix3(columns: [-1, 0, 0], [0, 0, 1], [0, -1, 0]), "RSA"),
+        (Matrix3(columns: [-1, 0, 0], [0, 0, 1], [0, -1, 0]), "RSA")
     ])
     func orientationCodes(direction: Matrix3, code: String) {
         #expect(Geometry(size: Extent3(1, 1, 1), direction: direction).orientationCode == code)
@@ -47,4 +48,3 @@ import Volumes
         #expect(product.isApproximatelyEqual(to: .identity, tolerance: 1e-12))
     }
 }
-

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 import Volumes
 
 /// HD95 and normalized surface Dice against MONAI's own (tools/surface_metrics_monai.py), on
@@ -13,10 +13,12 @@ import Volumes
     /// Label maps of `size` with ellipsoids whose surface is roughened by a few sine waves.
     static func organs(_ size: Extent3, seed: UInt64, shift: SIMD3<Double>) -> [UInt8] {
         var rng = SplitMix64(seed: seed)
-        func uniform(_ r: ClosedRange<Double>) -> Double { r.lowerBound + (r.upperBound - r.lowerBound) * Double(rng.next() >> 11) / Double(1 << 53) }
+        func uniform(_ r: ClosedRange<Double>) -> Double {
+            r.lowerBound + (r.upperBound - r.lowerBound) * Double(rng.next() >> 11) / Double(1 << 53)
+        }
         // label, centre (voxels), radii (voxels); label 3 hangs over the grid's edge.
         let shapes: [(UInt8, SIMD3<Double>, SIMD3<Double>)] = [
-            (1, [14, 16, 6], [8, 9, 3.5]), (2, [32, 14, 7], [6, 5, 3]), (3, [38, 30, 2], [7, 6, 3]),
+            (1, [14, 16, 6], [8, 9, 3.5]), (2, [32, 14, 7], [6, 5, 3]), (3, [38, 30, 2], [7, 6, 3])
         ]
         let ripple = (0..<3).map { _ in (uniform(0.3...0.9), uniform(0.3...0.9), uniform(0...6)) }
         var map = [UInt8](repeating: 0, count: size.count)
@@ -35,8 +37,9 @@ import Volumes
         return map
     }
 
-    @Test(.enabled(if: hasMonai, "needs .cache/torch-venv with MONAI (scripts/install-deps.sh)"),
-          arguments: [(SIMD3<Double>(0.8, 0.7, 2.5), 1.0), (SIMD3<Double>(1, 1, 1), 2.0)])
+    @Test(
+        .enabled(if: hasMonai, "needs .cache/torch-venv with MONAI (scripts/install-deps.sh)"),
+        arguments: [(SIMD3<Double>(0.8, 0.7, 2.5), 1.0), (SIMD3<Double>(1, 1, 1), 2.0)])
     func hd95AndSurfaceDiceEqualMONAIs(spacing: SIMD3<Double>, tolerance: Double) throws {
         let size = Extent3(44, 40, 12)
         let reference = Self.organs(size, seed: 1, shift: .zero)
@@ -47,26 +50,38 @@ import Volumes
         let dir = try TemporaryDirectory()
         try Data(prediction).write(to: URL(fileURLWithPath: dir.file("pred.raw")))
         try Data(reference).write(to: URL(fileURLWithPath: dir.file("ref.raw")))
-        let result = try ReferenceTools.run(Self.monaiPython, [ReferenceTools.sourceRoot.appendingPathComponent("tools/surface_metrics_monai.py").path,
-            dir.file("pred.raw"), dir.file("ref.raw"), "\(size.i)", "\(size.j)", "\(size.k)",
-            "\(spacing.x)", "\(spacing.y)", "\(spacing.z)", "\(tolerance)", "1", "2", "3", "4"])
+        let result = try ReferenceTools.run(
+            Self.monaiPython,
+            [
+                ReferenceTools.sourceRoot.appendingPathComponent("tools/surface_metrics_monai.py").path,
+                dir.file("pred.raw"), dir.file("ref.raw"), "\(size.i)", "\(size.j)", "\(size.k)",
+                "\(spacing.x)", "\(spacing.y)", "\(spacing.z)", "\(tolerance)", "1", "2", "3", "4"
+            ])
         #expect(result.status == 0, "\(result.stderr)")
-        let monai = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: [String: Any]])
+        let monai = try #require(
+            try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: [String: Any]])
 
         for label: UInt8 in 1...4 {
-            let ours = try #require(SurfaceDistances(prediction: prediction, reference: reference, size: size, spacing: spacing, label: label))
+            let ours = try #require(
+                SurfaceDistances(
+                    prediction: prediction, reference: reference, size: size, spacing: spacing, label: label))
             let theirs = try #require(monai["\(label)"])
             if let hd = theirs["hd95"] as? Double {
-                #expect(abs(ours.hausdorff95 - hd) <= 0.01, "label \(label): \(ours.hausdorff95) mm against MONAI's \(hd)")
+                #expect(
+                    abs(ours.hausdorff95 - hd) <= 0.01, "label \(label): \(ours.hausdorff95) mm against MONAI's \(hd)")
                 #expect(hd > 0, "label \(label): the maps differ, so must their boundaries")
             } else {
                 // A label in one map only: MONAI says infinite or NaN (the quantile of infinities).
                 #expect(ours.hausdorff95.isInfinite && label == 4, "label \(label)")
             }
             let nsd = try #require(theirs["nsd"] as? Double)
-            #expect(abs(ours.surfaceDice(toleranceMM: tolerance) - nsd) <= 1e-6, "label \(label): \(ours.surfaceDice(toleranceMM: tolerance)) against MONAI's \(nsd)")
+            #expect(
+                abs(ours.surfaceDice(toleranceMM: tolerance) - nsd) <= 1e-6,
+                "label \(label): \(ours.surfaceDice(toleranceMM: tolerance)) against MONAI's \(nsd)")
         }
-        #expect(SurfaceDistances(prediction: prediction, reference: reference, size: size, spacing: spacing, label: 5) == nil)
+        #expect(
+            SurfaceDistances(prediction: prediction, reference: reference, size: size, spacing: spacing, label: 5)
+                == nil)
     }
 
     /// Identical maps: every boundary voxel is on the other boundary.

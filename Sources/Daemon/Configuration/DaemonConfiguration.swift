@@ -209,24 +209,29 @@ public struct DaemonConfiguration: Sendable, Equatable {
     /// Where the storage SCP writes what it receives (inside the watch folder).
     public var dicomIntakePath: String { "\(paths.watch)/\(dicom.intakeFolder)" }
     /// Where corrected label maps are looked for.
-    public var correctionsPath: String { retrain.corrections.isEmpty ? "\(paths.work)/corrections" : retrain.corrections }
+    public var correctionsPath: String {
+        retrain.corrections.isEmpty ? "\(paths.work)/corrections" : retrain.corrections
+    }
 
     /// The defaults of etc/lcovnet/lcovnet.toml.
     public static let defaults = DaemonConfiguration(
-        paths: Paths(watch: "/var/lib/lcovnet/incoming", work: "/var/lib/lcovnet/work",
-                     output: "/var/lib/lcovnet/results", quarantine: "/var/lib/lcovnet/quarantine",
-                     archive: "/var/lib/lcovnet/archive"),
+        paths: Paths(
+            watch: "/var/lib/lcovnet/incoming", work: "/var/lib/lcovnet/work",
+            output: "/var/lib/lcovnet/results", quarantine: "/var/lib/lcovnet/quarantine",
+            archive: "/var/lib/lcovnet/archive"),
         ingest: Ingest(quietSeconds: 10, markerFile: "lcovnet.complete", rescanSeconds: 30, diskWatermarkMB: 1024),
         retention: .archive,
         keepReplacedDays: 30,
         job: Job(kind: .segment, model: "", precision: "", threads: 0),
         limits: Limits(memoryBudgetMB: 4096, concurrency: 3, maxAttempts: 3, retrySeconds: 5, drainSeconds: 60),
         metrics: Metrics(address: "127.0.0.1", port: 9464),
-        dicom: Dicom(aeTitle: "LCOVNET", address: "127.0.0.1", port: 0, acceptedCallingAETitles: [], maxPDU: 65_536,
-                     acseTimeoutSeconds: 30, dimseTimeoutSeconds: 60, intakeFolder: "dicom-network"),
-        retrain: Retrain(cache: true, cacheMB: 4096, patchesPerSeries: 4, patchWindow: [32, 64, 64], teacher: "", corrections: "",
-                         steps: 200, batch: 2, learningRate: 2e-4, validationPercent: 20, promoteMargin: 0.01, minimumSeries: 4,
-                         threads: 0, calibrationWindows: 4),
+        dicom: Dicom(
+            aeTitle: "LCOVNET", address: "127.0.0.1", port: 0, acceptedCallingAETitles: [], maxPDU: 65_536,
+            acseTimeoutSeconds: 30, dimseTimeoutSeconds: 60, intakeFolder: "dicom-network"),
+        retrain: Retrain(
+            cache: true, cacheMB: 4096, patchesPerSeries: 4, patchWindow: [32, 64, 64], teacher: "", corrections: "",
+            steps: 200, batch: 2, learningRate: 2e-4, validationPercent: 20, promoteMargin: 0.01, minimumSeries: 4,
+            threads: 0, calibrationWindows: 4),
         logLevel: .info)
 
     /// Where `serve` and `status` look when no --config is given.

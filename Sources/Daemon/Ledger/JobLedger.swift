@@ -36,13 +36,16 @@ extension JobLedger {
 public enum JobLedgers {
     /// The daemon's ledger: PostgreSQL when `[ledger] url` is set, else `<work>/ledger.sqlite`.
     public static func open(_ configuration: DaemonConfiguration) throws -> any JobLedger {
-        configuration.ledgerURL.isEmpty ? try SQLiteJobLedger(path: configuration.ledgerPath)
+        configuration.ledgerURL.isEmpty
+            ? try SQLiteJobLedger(path: configuration.ledgerPath)
             : try PostgresJobLedger(url: configuration.ledgerURL, worker: true)
     }
 
     /// For `lcovnet status` while the daemon runs: SQLite read-only; PostgreSQL as it is.
     public static func openForReading(_ configuration: DaemonConfiguration) throws -> any JobLedger {
-        configuration.ledgerURL.isEmpty ? try SQLiteJobLedger(readOnlyPath: configuration.ledgerPath) : try PostgresJobLedger(url: configuration.ledgerURL)
+        configuration.ledgerURL.isEmpty
+            ? try SQLiteJobLedger(readOnlyPath: configuration.ledgerPath)
+            : try PostgresJobLedger(url: configuration.ledgerURL)
     }
 }
 

@@ -41,9 +41,11 @@ public struct JobRecord: Codable, Sendable, Equatable, FetchableRecord, Persista
     public static let databaseTableName = "job"
 
     enum CodingKeys: String, CodingKey {
-        case id, seriesUID = "series_uid", source, state, step, attempts, fileCount = "file_count", inputBytes = "input_bytes"
+        case id, seriesUID = "series_uid", source, state, step, attempts, fileCount = "file_count", inputBytes =
+            "input_bytes"
         case createdAt = "created_at", queuedAt = "queued_at", startedAt = "started_at", finishedAt = "finished_at"
-        case nextAttemptAt = "next_attempt_at", reasonCode = "reason_code", reason, resultDir = "result_dir", durationMS = "duration_ms"
+        case nextAttemptAt = "next_attempt_at", reasonCode = "reason_code", reason, resultDir = "result_dir",
+            durationMS = "duration_ms"
     }
 
     /// Time-ordered and unique: "j" + UTC time + random suffix; names the spool folder.
@@ -73,8 +75,10 @@ public struct JobRecord: Codable, Sendable, Equatable, FetchableRecord, Persista
     /// Wall time of the last processing attempt.
     public var durationMS: Int?
 
-    public init(id: String, seriesUID: String?, source: String, state: JobState, step: JobStep,
-                fileCount: Int, inputBytes: Int64, createdAt: Double) {
+    public init(
+        id: String, seriesUID: String?, source: String, state: JobState, step: JobStep,
+        fileCount: Int, inputBytes: Int64, createdAt: Double
+    ) {
         self.id = id
         self.seriesUID = seriesUID
         self.source = source

@@ -38,7 +38,9 @@ final class PostgresConnection {
             guard Date() < deadline else {
                 PQfinish(handle)
                 handle = nil
-                throw LedgerError.unavailable("another worker holds the ledger at \(Self.redacted(url)) (one worker per ledger until leases let several share it)")
+                throw LedgerError.unavailable(
+                    "another worker holds the ledger at \(Self.redacted(url)) (one worker per ledger until leases let several share it)"
+                )
             }
             usleep(200_000)
         }
@@ -69,16 +71,20 @@ final class PostgresConnection {
                 }
                 throw LedgerError.unavailable("PostgreSQL: \(reason)")
             }
-            let state = result.flatMap { PQresultErrorField($0, Int32(UInt8(ascii: "C"))) }.map { String(cString: $0) } ?? ""
+            let state =
+                result.flatMap { PQresultErrorField($0, Int32(UInt8(ascii: "C"))) }.map { String(cString: $0) } ?? ""
             throw LedgerError.statement(reason, sqlState: state)
         }
         var rows: [[String?]] = []
-        let rowCount = Int(PQntuples(result)), columnCount = Int(PQnfields(result))
+        let rowCount = Int(PQntuples(result))
+        let columnCount = Int(PQnfields(result))
         rows.reserveCapacity(rowCount)
         for r in 0..<rowCount {
-            rows.append((0..<columnCount).map { c in
-                PQgetisnull(result, Int32(r), Int32(c)) != 0 ? nil : String(cString: PQgetvalue(result, Int32(r), Int32(c)))
-            })
+            rows.append(
+                (0..<columnCount).map { c in
+                    PQgetisnull(result, Int32(r), Int32(c)) != 0
+                        ? nil : String(cString: PQgetvalue(result, Int32(r), Int32(c)))
+                })
         }
         return rows
     }

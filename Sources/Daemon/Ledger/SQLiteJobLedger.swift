@@ -93,10 +93,14 @@ public final class SQLiteJobLedger: JobLedger {
         try database.write { db in
             try job.update(db)
             for var entry in outbox {
-                try db.execute(sql: """
-                    UPDATE outbox SET state = ?, last_error = ? WHERE destination = ? AND file = ? AND state = ? AND job_id != ?
-                    """, arguments: [OutboxEntry.State.abandoned.rawValue, "replaced by a later result of the series",
-                                     entry.destination, entry.file, OutboxEntry.State.pending.rawValue, entry.jobID])
+                try db.execute(
+                    sql: """
+                        UPDATE outbox SET state = ?, last_error = ? WHERE destination = ? AND file = ? AND state = ? AND job_id != ?
+                        """,
+                    arguments: [
+                        OutboxEntry.State.abandoned.rawValue, "replaced by a later result of the series",
+                        entry.destination, entry.file, OutboxEntry.State.pending.rawValue, entry.jobID
+                    ])
                 try entry.insert(db, onConflict: .ignore)
             }
         }
@@ -105,8 +109,10 @@ public final class SQLiteJobLedger: JobLedger {
     /// Pending entries due by `now`, oldest first.
     public func dueOutbox(now: Double, limit: Int) throws -> [OutboxEntry] {
         try database.read { db in
-            try OutboxEntry.filter(Column("state") == OutboxEntry.State.pending.rawValue && Column("next_attempt_at") <= now)
-                .order(Column("id")).limit(limit).fetchAll(db)
+            try OutboxEntry.filter(
+                Column("state") == OutboxEntry.State.pending.rawValue && Column("next_attempt_at") <= now
+            )
+            .order(Column("id")).limit(limit).fetchAll(db)
         }
     }
 
@@ -140,8 +146,10 @@ public final class SQLiteJobLedger: JobLedger {
     /// The finished job that produced `<output>/<uid>`, if any.
     public func doneJob(seriesUID uid: String) throws -> JobRecord? {
         try database.read { db in
-            try JobRecord.filter(Column("series_uid") == uid && Column("state") == JobState.done.rawValue
-                                     && Column("result_dir") != nil).order(Column("id").desc).fetchOne(db)
+            try JobRecord.filter(
+                Column("series_uid") == uid && Column("state") == JobState.done.rawValue
+                    && Column("result_dir") != nil
+            ).order(Column("id").desc).fetchOne(db)
         }
     }
 

@@ -22,35 +22,54 @@ public final class DaemonMetrics: Sendable {
     public let reservedMemory: Gauge
 
     public init() {
-        seriesDone = registry.makeCounter(descriptor: Self.metric("lcovnet_series_done_total", help: "Series whose results were committed."))
-        seriesFailed = registry.makeCounter(descriptor: Self.metric("lcovnet_series_failed_total", help: "Series given up after max_attempts."))
-        seriesQuarantined = registry.makeCounter(descriptor: Self.metric("lcovnet_series_quarantined_total", help: "Inputs moved to quarantine."))
-        retries = registry.makeCounter(descriptor: Self.metric("lcovnet_job_retries_total", help: "Attempts deferred after a transient error."))
-        queueDepth = registry.makeGauge(descriptor: Self.metric("lcovnet_queue_depth", help: "Claimed jobs waiting to run."))
+        seriesDone = registry.makeCounter(
+            descriptor: Self.metric("lcovnet_series_done_total", help: "Series whose results were committed."))
+        seriesFailed = registry.makeCounter(
+            descriptor: Self.metric("lcovnet_series_failed_total", help: "Series given up after max_attempts."))
+        seriesQuarantined = registry.makeCounter(
+            descriptor: Self.metric("lcovnet_series_quarantined_total", help: "Inputs moved to quarantine."))
+        retries = registry.makeCounter(
+            descriptor: Self.metric("lcovnet_job_retries_total", help: "Attempts deferred after a transient error."))
+        queueDepth = registry.makeGauge(
+            descriptor: Self.metric("lcovnet_queue_depth", help: "Claimed jobs waiting to run."))
         running = registry.makeGauge(descriptor: Self.metric("lcovnet_jobs_running", help: "Jobs running now."))
-        intakePaused = registry.makeGauge(descriptor: Self.metric("lcovnet_intake_paused", help: "1 while free disk is below the watermark."))
-        pendingFolders = registry.makeGauge(descriptor: Self.metric("lcovnet_watch_pending_folders", help: "Watch folders holding files not yet claimed."))
-        residentBytes = registry.makeGauge(descriptor: Self.metric("lcovnet_resident_memory_bytes", help: "Resident memory of the daemon."))
-        let buckets: [Duration] = [.milliseconds(10), .milliseconds(50), .milliseconds(100), .milliseconds(500), .seconds(1),
-                                   .seconds(5), .seconds(10), .seconds(30), .seconds(60), .seconds(300), .seconds(900)]
+        intakePaused = registry.makeGauge(
+            descriptor: Self.metric("lcovnet_intake_paused", help: "1 while free disk is below the watermark."))
+        pendingFolders = registry.makeGauge(
+            descriptor: Self.metric(
+                "lcovnet_watch_pending_folders", help: "Watch folders holding files not yet claimed."))
+        residentBytes = registry.makeGauge(
+            descriptor: Self.metric("lcovnet_resident_memory_bytes", help: "Resident memory of the daemon."))
+        let buckets: [Duration] = [
+            .milliseconds(10), .milliseconds(50), .milliseconds(100), .milliseconds(500), .seconds(1),
+            .seconds(5), .seconds(10), .seconds(30), .seconds(60), .seconds(300), .seconds(900)
+        ]
         var histograms: [String: DurationHistogram] = [:]
         for stage in Self.stages {
-            let descriptor = MetricNameDescriptor(namespace: "lcovnet", metricName: "stage_duration", unitName: "seconds",
-                                                  helpText: "Time spent in each stage of a job.")
-            histograms[stage] = registry.makeDurationHistogram(descriptor: descriptor, labels: [("stage", stage)], buckets: buckets)
+            let descriptor = MetricNameDescriptor(
+                namespace: "lcovnet", metricName: "stage_duration", unitName: "seconds",
+                helpText: "Time spent in each stage of a job.")
+            histograms[stage] = registry.makeDurationHistogram(
+                descriptor: descriptor, labels: [("stage", stage)], buckets: buckets)
         }
         stageSeconds = histograms
-        var queued: [String: Gauge] = [:], busy: [String: Gauge] = [:]
+        var queued: [String: Gauge] = [:]
+        var busy: [String: Gauge] = [:]
         for stage in ["decode", "compute", "write"] {
-            queued[stage] = registry.makeGauge(descriptor: Self.metric("lcovnet_stage_queue_depth", help: "Jobs waiting in front of a pipeline stage."),
-                                               labels: [("stage", stage)])
-            busy[stage] = registry.makeGauge(descriptor: Self.metric("lcovnet_stage_busy", help: "Jobs inside a pipeline stage."),
-                                             labels: [("stage", stage)])
+            queued[stage] = registry.makeGauge(
+                descriptor: Self.metric(
+                    "lcovnet_stage_queue_depth", help: "Jobs waiting in front of a pipeline stage."),
+                labels: [("stage", stage)])
+            busy[stage] = registry.makeGauge(
+                descriptor: Self.metric("lcovnet_stage_busy", help: "Jobs inside a pipeline stage."),
+                labels: [("stage", stage)])
         }
         stageQueued = queued
         stageBusy = busy
-        reservedMemory = registry.makeGauge(descriptor: Self.metric("lcovnet_reserved_memory_bytes",
-            help: "Working sets reserved by the jobs in flight, plus the job's resident part (model)."))
+        reservedMemory = registry.makeGauge(
+            descriptor: Self.metric(
+                "lcovnet_reserved_memory_bytes",
+                help: "Working sets reserved by the jobs in flight, plus the job's resident part (model)."))
     }
 
     /// A metric named in full (prometheus joins namespace, name and unit; the names here are whole).

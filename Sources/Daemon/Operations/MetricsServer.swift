@@ -31,13 +31,21 @@ public final class MetricsServer: @unchecked Sendable {
             a.sin6_family = sa_family_t(AF_INET6)
             a.sin6_port = in_port_t(UInt16(port).bigEndian)
             a.sin6_addr = in6addr_loopback
-            bound = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) } }
+            bound = withUnsafePointer(to: &a) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size))
+                }
+            }
         } else {
             var a = sockaddr_in()
             a.sin_family = sa_family_t(AF_INET)
             a.sin_port = in_port_t(UInt16(port).bigEndian)
             a.sin_addr.s_addr = in_addr_t(0x7F00_0001).bigEndian
-            bound = withUnsafePointer(to: &a) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+            bound = withUnsafePointer(to: &a) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
         }
         if bound != 0 || listen(fd, 16) != 0 {
             let error = SystemCallError("bind", path: "\(address):\(port)")
@@ -46,7 +54,9 @@ public final class MetricsServer: @unchecked Sendable {
         }
         var actual = sockaddr_in6()
         var length = socklen_t(MemoryLayout<sockaddr_in6>.size)
-        _ = withUnsafeMutablePointer(to: &actual) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        _ = withUnsafeMutablePointer(to: &actual) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
         let boundPort = Int(UInt16(bigEndian: actual.sin6_port))
         listener = fd
         let thread = Thread { [self] in serve(fd) }
@@ -85,20 +95,28 @@ public final class MetricsServer: @unchecked Sendable {
             close(fd)
         }
         while true {
-            var fds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0)] + pending.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
+            var fds =
+                [pollfd(fd: fd, events: Int16(POLLIN), revents: 0)]
+                + pending.map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
             if poll(&fds, nfds_t(fds.count), 250) < 0 {
                 if errno == EINTR { continue }
                 return
             }
-            if fds[0].revents & Int16(POLLNVAL | POLLERR | POLLHUP) != 0 { return }   // stop() shut the listener down
+            if fds[0].revents & Int16(POLLNVAL | POLLERR | POLLHUP) != 0 { return }  // stop() shut the listener down
             let now = ContinuousClock.now
             var waiting: [Pending] = []
             for (index, var client) in pending.enumerated() {
                 var complete = now >= client.deadline
                 if fds[index + 1].revents != 0 {
                     var chunk = [UInt8](repeating: 0, count: 2048)
-                    let n = chunk.withUnsafeMutableBytes { recv(client.fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
-                    if n > 0 { client.request += chunk[0..<n] } else if n == 0 || (errno != EAGAIN && errno != EINTR) { complete = true }
+                    let n = chunk.withUnsafeMutableBytes {
+                        recv(client.fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT))
+                    }
+                    if n > 0 {
+                        client.request += chunk[0..<n]
+                    } else if n == 0 || (errno != EAGAIN && errno != EINTR) {
+                        complete = true
+                    }
                     if client.request.contains(10) || client.request.count >= 8192 { complete = true }
                 }
                 if complete {
@@ -141,7 +159,8 @@ public final class MetricsServer: @unchecked Sendable {
             status = "404 Not Found"
             body = Array("only GET /metrics is served\n".utf8)
         }
-        let head = "HTTP/1.0 \(status)\r\nContent-Type: \(contentType)\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n"
+        let head =
+            "HTTP/1.0 \(status)\r\nContent-Type: \(contentType)\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n"
         let response = Array(head.utf8) + body
         var offset = 0
         while offset < response.count {

@@ -43,7 +43,9 @@ struct OutboxLoop: Sendable {
             guard let destination = destinations.first(where: { $0.name == name }), !Task.isCancelled else { continue }
             let outcomes = await sender.send(entries, to: destination)
             let finished = Date().timeIntervalSince1970
-            let updated = zip(entries, outcomes).map { Self.apply($1, to: $0, now: finished, retrySeconds: retrySeconds) }
+            let updated = zip(entries, outcomes).map {
+                Self.apply($1, to: $0, now: finished, retrySeconds: retrySeconds)
+            }
             do {
                 try ledger.update(updated)
             } catch {
@@ -51,16 +53,25 @@ struct OutboxLoop: Sendable {
                 continue
             }
             let sent = updated.filter { $0.state == .sent }.count
-            if sent > 0 { logger.info("results sent", metadata: ["destination": "\(name)", "objects": .stringConvertible(sent)]) }
+            if sent > 0 {
+                logger.info("results sent", metadata: ["destination": "\(name)", "objects": .stringConvertible(sent)])
+            }
             if let failed = updated.first(where: { $0.state == .pending }) {
-                logger.warning("results not sent; will retry", metadata: [
-                    "destination": "\(name)", "objects": .stringConvertible(updated.filter { $0.state == .pending }.count),
-                    "error": "\(failed.lastError ?? "")", "retry_in_s": .stringConvertible(Int(failed.nextAttemptAt - finished))])
+                logger.warning(
+                    "results not sent; will retry",
+                    metadata: [
+                        "destination": "\(name)",
+                        "objects": .stringConvertible(updated.filter { $0.state == .pending }.count),
+                        "error": "\(failed.lastError ?? "")",
+                        "retry_in_s": .stringConvertible(Int(failed.nextAttemptAt - finished))
+                    ])
             }
         }
     }
 
-    static func apply(_ outcome: DeliveryOutcome, to entry: OutboxEntry, now: Double, retrySeconds: Double) -> OutboxEntry {
+    static func apply(_ outcome: DeliveryOutcome, to entry: OutboxEntry, now: Double, retrySeconds: Double)
+        -> OutboxEntry
+    {
         var e = entry
         e.attempts += 1
         switch outcome {

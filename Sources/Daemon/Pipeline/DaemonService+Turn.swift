@@ -31,19 +31,25 @@ extension DaemonService {
         turn.paused = belowWatermark
         environment.metrics.intakePaused.set(to: turn.paused ? 1.0 : 0.0)
         if turn.paused {
-            logger.warning("intake paused: free disk below the watermark",
-                           metadata: ["free_mb": "\(free >> 20)", "watermark_mb": "\(config.ingest.diskWatermarkMB)"])
+            logger.warning(
+                "intake paused: free disk below the watermark",
+                metadata: ["free_mb": "\(free >> 20)", "watermark_mb": "\(config.ingest.diskWatermarkMB)"])
         } else {
             logger.notice("intake resumed", metadata: ["free_mb": "\(free >> 20)"])
         }
     }
 
     /// Groups and claims every quiet folder of the watch folder; stops at a claim's transient error.
-    func takeInReadyFolders(_ turn: inout LoopTurnState, _ parts: LoopParts, config: DaemonConfiguration, flags: LoopFlags,
-                            now: Double) async {
+    func takeInReadyFolders(
+        _ turn: inout LoopTurnState, _ parts: LoopParts, config: DaemonConfiguration, flags: LoopFlags,
+        now: Double
+    ) async {
         for folder in parts.watcher.readyFolders(now: now, quietSeconds: config.ingest.quietSeconds) {
             guard !flags.draining else { break }
-            guard let claimed = await intake(folder, spool: parts.spool, quietSeconds: config.ingest.quietSeconds, now: now) else { break }
+            guard
+                let claimed = await intake(
+                    folder, spool: parts.spool, quietSeconds: config.ingest.quietSeconds, now: now)
+            else { break }
             turn.queue += claimed
             parts.watcher.claimed(folder, now: Self.now())
         }
@@ -51,10 +57,14 @@ extension DaemonService {
 
     /// Claims run in this loop, so a job still receiving here is one whose claim failed half-way
     /// (disk full): finish it from claim.json.
-    func resumeInterruptedClaims(_ turn: inout LoopTurnState, _ parts: LoopParts, config: DaemonConfiguration, now: Double) {
+    func resumeInterruptedClaims(
+        _ turn: inout LoopTurnState, _ parts: LoopParts, config: DaemonConfiguration, now: Double
+    ) {
         guard let cut = try? parts.ledger.jobs(in: [.receiving]), !cut.isEmpty else { return }
         for job in cut {
-            if let resumed = try? parts.spool.resume(job, retention: config.retention, maxAttempts: config.limits.maxAttempts, now: now) {
+            if let resumed = try? parts.spool.resume(
+                job, retention: config.retention, maxAttempts: config.limits.maxAttempts, now: now)
+            {
                 turn.queue.append(resumed)
             }
         }
@@ -62,7 +72,9 @@ extension DaemonService {
 
     /// Jobs handed back by the pipeline (deferred) join the queue; jobs whose step could not be
     /// recorded are resumed from the ledger once their retry time has come.
-    func resumeStrandedJobs(_ turn: inout LoopTurnState, _ parts: LoopParts, config: DaemonConfiguration, now: Double) async {
+    func resumeStrandedJobs(_ turn: inout LoopTurnState, _ parts: LoopParts, config: DaemonConfiguration, now: Double)
+        async
+    {
         turn.queue += await parts.running.takeDeferred()
         for id in await parts.running.takeStranded() {
             turn.stranded[id] = now + config.limits.retrySeconds
@@ -70,7 +82,9 @@ extension DaemonService {
         for (id, due) in turn.stranded where due <= now {
             do {
                 if let job = try parts.ledger.job(id: id),
-                   let resumed = try parts.spool.resume(job, retention: config.retention, maxAttempts: config.limits.maxAttempts, now: now) {
+                    let resumed = try parts.spool.resume(
+                        job, retention: config.retention, maxAttempts: config.limits.maxAttempts, now: now)
+                {
                     turn.queue.append(resumed)
                 }
                 turn.stranded[id] = nil
@@ -86,7 +100,8 @@ extension DaemonService {
         let runningCount = await parts.running.count
         env.metrics.queueDepth.set(to: Double(turn.queue.count))
         env.metrics.running.set(to: Double(runningCount))
-        env.metrics.reservedMemory.set(to: Double(await parts.running.reservedMB + env.processor.residentMB) * 1_048_576)
+        env.metrics.reservedMemory.set(
+            to: Double(await parts.running.reservedMB + env.processor.residentMB) * 1_048_576)
         for stage in parts.stages.all {
             env.metrics.record(stage: stage.name, queued: await stage.depth, busy: await stage.busy)
         }
@@ -95,7 +110,9 @@ extension DaemonService {
             env.notifier.watchdog()
             turn.lastWatchdog = now
         }
-        let status = turn.paused ? "intake paused (disk below watermark); \(runningCount) running, \(turn.queue.count) queued"
+        let status =
+            turn.paused
+            ? "intake paused (disk below watermark); \(runningCount) running, \(turn.queue.count) queued"
             : "\(runningCount) running, \(turn.queue.count) queued, \(parts.watcher.pendingFolders) folders receiving"
         if status != turn.lastStatus {
             env.notifier.status(status)

@@ -16,8 +16,11 @@ public struct DaemonService: Service {
         /// Sends the outbox to [[dicom.destinations]] (nil: results stay in the results folder only).
         public var outboxSender: (any OutboxSender)?
 
-        public init(configFile: String?, processor: any SeriesProcessor, grouper: any SeriesGrouper,
-                    logLevel: LogLevelControl, notifier: SystemdNotifier, metrics: DaemonMetrics, outboxSender: (any OutboxSender)? = nil) {
+        public init(
+            configFile: String?, processor: any SeriesProcessor, grouper: any SeriesGrouper,
+            logLevel: LogLevelControl, notifier: SystemdNotifier, metrics: DaemonMetrics,
+            outboxSender: (any OutboxSender)? = nil
+        ) {
             self.outboxSender = outboxSender
             self.configFile = configFile
             self.processor = processor
@@ -67,26 +70,35 @@ public struct DaemonService: Service {
         let spool = Spool(configuration: config, ledger: ledger)
         let running = RunningJobs()
         let stages = PipelineStages()
-        let queue = try spool.recover(retention: config.retention, maxAttempts: config.limits.maxAttempts,
-                                      now: Self.now(), logger: logger)
+        let queue = try spool.recover(
+            retention: config.retention, maxAttempts: config.limits.maxAttempts,
+            now: Self.now(), logger: logger)
         let watcher = FolderWatcher(root: config.paths.watch, markerFile: config.ingest.markerFile, logger: logger)
         try watcher.start(now: Self.now())
         let server = MetricsServer(metrics: env.metrics, logger: logger)
         if config.metrics.port > 0 {
             let port = try server.start(address: config.metrics.address, port: config.metrics.port)
-            logger.info("metrics endpoint listening", metadata: ["address": "\(config.metrics.address)", "port": "\(port)"])
+            logger.info(
+                "metrics endpoint listening", metadata: ["address": "\(config.metrics.address)", "port": "\(port)"])
         }
         defer { server.stop() }
         // The outbox runs beside the pipeline from the ledger's schedule (what a kill interrupted included).
         let outboxLoop = env.outboxSender.flatMap { sender in
-            config.dicom.destinations.isEmpty ? nil : OutboxLoop(ledger: ledger, sender: sender, destinations: config.dicom.destinations,
-                                                                 retrySeconds: config.limits.retrySeconds, logger: logger)
+            config.dicom.destinations.isEmpty
+                ? nil
+                : OutboxLoop(
+                    ledger: ledger, sender: sender, destinations: config.dicom.destinations,
+                    retrySeconds: config.limits.retrySeconds, logger: logger)
         }
         let outbox = outboxLoop.map { loop in Task { await loop.run() } }
         defer { outbox?.cancel() }
 
-        logger.info("daemon started", metadata: ["watch": "\(config.paths.watch)", "output": "\(config.paths.output)",
-                                                 "queued": .stringConvertible(queue.count), "pid": .stringConvertible(getpid())])
+        logger.info(
+            "daemon started",
+            metadata: [
+                "watch": "\(config.paths.watch)", "output": "\(config.paths.output)",
+                "queued": .stringConvertible(queue.count), "pid": .stringConvertible(getpid())
+            ])
         env.notifier.ready(status: "watching \(config.paths.watch)")
         var turn = LoopTurnState(queue: queue)
         let parts = LoopParts(watcher: watcher, spool: spool, ledger: ledger, running: running, stages: stages)
@@ -103,7 +115,8 @@ public struct DaemonService: Service {
                 resumeInterruptedClaims(&turn, parts, config: config, now: now)
             }
             await resumeStrandedJobs(&turn, parts, config: config, now: now)
-            let scheduled = await schedule(turn.queue, spool: spool, running: running, stages: stages, config: config, now: now)
+            let scheduled = await schedule(
+                turn.queue, spool: spool, running: running, stages: stages, config: config, now: now)
             turn.queue = scheduled.waiting
             for id in scheduled.stranded { turn.stranded[id] = now + config.limits.retrySeconds }
             await publishTurn(&turn, parts, now: now)
@@ -123,9 +136,14 @@ public struct DaemonService: Service {
         var claimed: [JobRecord] = []
         do {
             for group in grouping.series {
-                let job = try spool.claim(files: group.files, seriesUID: group.seriesUID, source: folder.relative, now: now)
-                logger.info("series claimed", metadata: ["job.id": "\(job.id)", "series.uid": "\(job.seriesUID ?? "")",
-                                                         "stage": "claim", "files": .stringConvertible(job.fileCount)])
+                let job = try spool.claim(
+                    files: group.files, seriesUID: group.seriesUID, source: folder.relative, now: now)
+                logger.info(
+                    "series claimed",
+                    metadata: [
+                        "job.id": "\(job.id)", "series.uid": "\(job.seriesUID ?? "")",
+                        "stage": "claim", "files": .stringConvertible(job.fileCount)
+                    ])
                 claimed.append(job)
             }
             for var rejected in grouping.rejected {
@@ -135,23 +153,33 @@ public struct DaemonService: Service {
                     let recent = now - 3 * quietSeconds
                     let waiting = rejected.files.filter { (FileSystem.info($0)?.modified ?? 0) > recent }
                     if !waiting.isEmpty {
-                        logger.info("files that may still be arriving wait another quiet period",
-                                    metadata: ["stage": "claim", "code": "\(rejected.reason.code)", "files": .stringConvertible(waiting.count)])
+                        logger.info(
+                            "files that may still be arriving wait another quiet period",
+                            metadata: [
+                                "stage": "claim", "code": "\(rejected.reason.code)",
+                                "files": .stringConvertible(waiting.count)
+                            ])
                         rejected.files.removeAll { waiting.contains($0) }
                         if rejected.files.isEmpty { continue }
                     }
                 }
-                let job = try spool.claim(files: rejected.files, seriesUID: nil, source: folder.relative,
-                                          rejection: rejected.reason, now: now)
+                let job = try spool.claim(
+                    files: rejected.files, seriesUID: nil, source: folder.relative,
+                    rejection: rejected.reason, now: now)
                 let done = try spool.quarantine(job, reason: rejected.reason, now: Self.now())
                 environment.metrics.seriesQuarantined.increment()
-                logger.warning("files quarantined", metadata: ["job.id": "\(done.id)", "stage": "quarantine", "code": "\(rejected.reason.code)",
-                                                              "files": .stringConvertible(rejected.files.count)])
+                logger.warning(
+                    "files quarantined",
+                    metadata: [
+                        "job.id": "\(done.id)", "stage": "quarantine", "code": "\(rejected.reason.code)",
+                        "files": .stringConvertible(rejected.files.count)
+                    ])
             }
         } catch {
             // No folder name or path: storescp may name the watch folder after the patient.
-            logger.error("claim failed; the files stay in the watch folder",
-                         metadata: ["stage": "claim", "error": "\((error as? SystemCallError)?.reason ?? "\(type(of: error))")"])
+            logger.error(
+                "claim failed; the files stay in the watch folder",
+                metadata: ["stage": "claim", "error": "\((error as? SystemCallError)?.reason ?? "\(type(of: error))")"])
             return claimed.isEmpty ? nil : claimed
         }
         environment.metrics.record(stage: "claim", seconds: Self.now() - started)
@@ -164,8 +192,10 @@ public struct DaemonService: Service {
     /// budget and the room in front of the decode stage, one job per series at a time (the
     /// newest: it gathers the older ones). Returns the jobs still waiting, and those that must
     /// be resumed later (their gathering could not be recorded).
-    private func schedule(_ queue: [JobRecord], spool: Spool, running: RunningJobs, stages: PipelineStages,
-                          config: DaemonConfiguration, now: Double) async -> (waiting: [JobRecord], stranded: [String]) {
+    private func schedule(
+        _ queue: [JobRecord], spool: Spool, running: RunningJobs, stages: PipelineStages,
+        config: DaemonConfiguration, now: Double
+    ) async -> (waiting: [JobRecord], stranded: [String]) {
         var waiting: [JobRecord] = []
         var stranded: [String] = []
         var merged = Set<String>()
@@ -180,7 +210,9 @@ public struct DaemonService: Service {
             let busySeries = await running.seriesUIDs
             let need = environment.processor.workingSetMB(inputBytes: job.inputBytes)
             let due = (job.nextAttemptAt ?? 0) <= now
-            let fits = Self.admits(need: need, inFlight: count, reservedMB: reserved, budgetMB: budget, concurrency: config.limits.concurrency)
+            let fits = Self.admits(
+                need: need, inFlight: count, reservedMB: reserved, budgetMB: budget,
+                concurrency: config.limits.concurrency)
             let room = await stages.decode.hasRoom
             let isNewest = job.seriesUID.map { newest[$0] == job.id } ?? true
             if !due || !fits || !room || !isNewest || job.seriesUID.map(busySeries.contains) == true {
@@ -195,30 +227,41 @@ public struct DaemonService: Service {
                     job = gathered
                     merged.formUnion(mergedIDs)
                     if gathered.fileCount != claimedFiles {
-                        logger.notice("late files: the series is processed with every file held", metadata: [
-                            "job.id": "\(job.id)", "series.uid": "\(job.seriesUID ?? "")", "stage": "claim",
-                            "files": .stringConvertible(job.fileCount), "merged": "\(mergedIDs.joined(separator: ","))"])
+                        logger.notice(
+                            "late files: the series is processed with every file held",
+                            metadata: [
+                                "job.id": "\(job.id)", "series.uid": "\(job.seriesUID ?? "")", "stage": "claim",
+                                "files": .stringConvertible(job.fileCount),
+                                "merged": "\(mergedIDs.joined(separator: ","))"
+                            ])
                     }
                 case .duplicate(let earlier):
                     _ = try spool.completeDuplicate(job, of: earlier, retention: config.retention, now: Self.now())
-                    logger.notice("series already processed; not processed again",
-                                  metadata: ["job.id": "\(job.id)", "series.uid": "\(job.seriesUID ?? "")", "stage": "commit",
-                                             "earlier_job": "\(earlier.id)"])
+                    logger.notice(
+                        "series already processed; not processed again",
+                        metadata: [
+                            "job.id": "\(job.id)", "series.uid": "\(job.seriesUID ?? "")", "stage": "commit",
+                            "earlier_job": "\(earlier.id)"
+                        ])
                     continue
                 }
             } catch {
-                logger.error("job could not gather its series; it resumes from its last durable step",
-                             metadata: ["job.id": "\(job.id)", "error": "\(error)"])
+                logger.error(
+                    "job could not gather its series; it resumes from its last durable step",
+                    metadata: ["job.id": "\(job.id)", "error": "\(error)"])
                 stranded.append(job.id)
                 continue
             }
             if need > budget {
-                logger.warning("job larger than the memory budget runs alone",
-                               metadata: ["job.id": "\(job.id)", "working_set_mb": "\(need)", "budget_mb": "\(budget)"])
+                logger.warning(
+                    "job larger than the memory budget runs alone",
+                    metadata: ["job.id": "\(job.id)", "working_set_mb": "\(need)", "budget_mb": "\(budget)"])
             }
             let reservation = environment.processor.workingSetMB(inputBytes: job.inputBytes)
             await running.start(job.id, reservationMB: reservation, seriesUID: job.seriesUID)
-            let runner = JobRunner(spool: spool, running: running, stages: stages, config: config, environment: environment, logger: logger)
+            let runner = JobRunner(
+                spool: spool, running: running, stages: stages, config: config, environment: environment, logger: logger
+            )
             Task { await runner.run(job) }
         }
         return (waiting.filter { !merged.contains($0.id) }, stranded)
@@ -238,11 +281,15 @@ public struct DaemonService: Service {
 
     // MARK: Shutdown and reload
 
-    private func drain(running: RunningJobs, spool: Spool, ledger: any JobLedger, config: DaemonConfiguration) async throws {
+    private func drain(running: RunningJobs, spool: Spool, ledger: any JobLedger, config: DaemonConfiguration)
+        async throws
+    {
         environment.notifier.stopping()
         let deadline = Self.now() + config.limits.drainSeconds
         let runningNow = await running.count
-        logger.notice("draining", metadata: ["running": .stringConvertible(runningNow), "drain_seconds": "\(config.limits.drainSeconds)"])
+        logger.notice(
+            "draining",
+            metadata: ["running": .stringConvertible(runningNow), "drain_seconds": "\(config.limits.drainSeconds)"])
         while await running.count > 0 && Self.now() < deadline {
             try? await Task.sleep(for: .milliseconds(100))
         }
@@ -259,15 +306,20 @@ public struct DaemonService: Service {
         // includes what it shared with the daemon when it was spawned), against the budget.
         var children = rusage()
         getrusage(RUSAGE_CHILDREN.rawValue, &children)
-        logger.notice("daemon stopped", metadata: ["peak_rss_mb": .stringConvertible(Self.peakResidentKiB() / 1024),
-                                                   "worker_peak_rss_mb": .stringConvertible(children.ru_maxrss / 1024),
-                                                   "memory_budget_mb": .stringConvertible(config.limits.memoryBudgetMB)])
+        logger.notice(
+            "daemon stopped",
+            metadata: [
+                "peak_rss_mb": .stringConvertible(Self.peakResidentKiB() / 1024),
+                "worker_peak_rss_mb": .stringConvertible(children.ru_maxrss / 1024),
+                "memory_budget_mb": .stringConvertible(config.limits.memoryBudgetMB)
+            ])
     }
 
     /// VmHWM of this process in KiB (0 when /proc is not there).
     static func peakResidentKiB() -> Int {
         guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }) else { return 0 }
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") })
+        else { return 0 }
         return Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") ?? 0
     }
 
@@ -290,7 +342,8 @@ public struct DaemonService: Service {
             do {
                 try environment.processor.reload(configuration: next, logger: logger)
             } catch {
-                logger.error("SIGHUP: the job could not be reloaded; the running one stays", metadata: ["error": "\(error)"])
+                logger.error(
+                    "SIGHUP: the job could not be reloaded; the running one stays", metadata: ["error": "\(error)"])
             }
             watcher.markerFile = next.ingest.markerFile
             logger.notice("configuration reloaded", metadata: ["config": "\(file)"])

@@ -22,11 +22,18 @@ struct JobRunner: Sendable {
         let now = { Date().timeIntervalSince1970 }
         do {
             let job = try spool.startAttempt(queued, now: now())
-            logger.info("job started", metadata: ["stage": "process", "attempt": .stringConvertible(job.attempts), "files": .stringConvertible(job.fileCount)])
+            logger.info(
+                "job started",
+                metadata: [
+                    "stage": "process", "attempt": .stringConvertible(job.attempts),
+                    "files": .stringConvertible(job.fileCount)
+                ])
             let started = now()
             let outcome: ProcessingOutcome
             do {
-                guard let result = try await process(job, processor: environment.processor, logger: logger) else { return }
+                guard let result = try await process(job, processor: environment.processor, logger: logger) else {
+                    return
+                }
                 outcome = result
             } catch let error as SystemCallError where error.isTransient {
                 try await retryLater(job, error: error, logger: logger)
@@ -41,7 +48,8 @@ struct JobRunner: Sendable {
                 let reason = QuarantineReason(processingFailure: error)
                 _ = try spool.quarantine(job, reason: reason, now: now())
                 environment.metrics.seriesQuarantined.increment()
-                logger.error("job quarantined", metadata: ["stage": "quarantine", "code": "\(reason.code)", "error": "\(error)"])
+                logger.error(
+                    "job quarantined", metadata: ["stage": "quarantine", "code": "\(reason.code)", "error": "\(error)"])
                 return
             }
             let processSeconds = now() - started
@@ -52,27 +60,39 @@ struct JobRunner: Sendable {
             // The ledger or the spool itself failed (disk full while recording a step): the job
             // stays at its last durable step, and the loop resumes it from there after a delay.
             stranded = true
-            logger.error("job step could not be recorded; it resumes from its last durable step", metadata: ["error": "\(error)"])
+            logger.error(
+                "job step could not be recorded; it resumes from its last durable step", metadata: ["error": "\(error)"]
+            )
         }
     }
 
     /// decode → compute → write, each inside its stage; nil once shutdown has checkpointed the job.
-    private func process<P: SeriesProcessor>(_ job: JobRecord, processor: P, logger: Logger) async throws -> ProcessingOutcome? {
+    private func process<P: SeriesProcessor>(_ job: JobRecord, processor: P, logger: Logger) async throws
+        -> ProcessingOutcome?
+    {
         let series = spool.claimedSeries(job)
         let metrics = environment.metrics
         var clock = Date()
         func lap(_ stage: String) {
             let seconds = Date().timeIntervalSince(clock)
             metrics.record(stage: stage, seconds: seconds)
-            logger.info("stage finished", metadata: ["stage": "\(stage)", "duration_ms": .stringConvertible(Int(seconds * 1000))])
+            logger.info(
+                "stage finished",
+                metadata: ["stage": "\(stage)", "duration_ms": .stringConvertible(Int(seconds * 1000))])
             clock = Date()
         }
 
         await stages.decode.enter(leaving: nil)
-        guard await running.isActive(job.id) else { await stages.decode.leave(); return nil }
+        guard await running.isActive(job.id) else {
+            await stages.decode.leave()
+            return nil
+        }
         clock = Date()
         let decoding: Decoding<P.Decoded>
-        do { decoding = try await processor.decode(series: series, logger: logger) } catch { await stages.decode.leave(); throw error }
+        do { decoding = try await processor.decode(series: series, logger: logger) } catch {
+            await stages.decode.leave()
+            throw error
+        }
         lap("decode")
         guard case .decoded(let decoded, let workingSetMB) = decoding else {
             await stages.decode.leave()
@@ -82,17 +102,27 @@ struct JobRunner: Sendable {
         await running.adjust(job.id, reservationMB: workingSetMB)
 
         await stages.compute.enter(leaving: stages.decode)
-        guard await running.isActive(job.id) else { await stages.compute.leave(); return nil }
+        guard await running.isActive(job.id) else {
+            await stages.compute.leave()
+            return nil
+        }
         clock = Date()
         let computed: P.Computed
-        do { computed = try await processor.compute(decoded, series: series, logger: logger) } catch { await stages.compute.leave(); throw error }
+        do { computed = try await processor.compute(decoded, series: series, logger: logger) } catch {
+            await stages.compute.leave()
+            throw error
+        }
         lap("compute")
 
         await stages.write.enter(leaving: stages.compute)
-        guard await running.isActive(job.id) else { await stages.write.leave(); return nil }
+        guard await running.isActive(job.id) else {
+            await stages.write.leave()
+            return nil
+        }
         clock = Date()
         do {
-            let outcome = try await processor.write(computed, series: series, into: spool.stagingFolder(of: job), logger: logger)
+            let outcome = try await processor.write(
+                computed, series: series, into: spool.stagingFolder(of: job), logger: logger)
             await stages.write.leave()
             lap("write")
             return outcome
@@ -106,14 +136,18 @@ struct JobRunner: Sendable {
         guard await running.beginCommit(job.id) else { return }
         let now = Date().timeIntervalSince1970
         let delay = config.limits.retrySeconds * pow(2, Double(max(0, job.attempts - 1)))
-        let next = try spool.deferRetry(job, reason: "\(error)", retryAt: now + delay, maxAttempts: config.limits.maxAttempts, now: now)
+        let next = try spool.deferRetry(
+            job, reason: "\(error)", retryAt: now + delay, maxAttempts: config.limits.maxAttempts, now: now)
         if next.state == .failed {
             environment.metrics.seriesFailed.increment()
-            logger.error("job failed", metadata: ["stage": "process", "code": "\(next.reasonCode ?? "")", "error": "\(error)"])
+            logger.error(
+                "job failed", metadata: ["stage": "process", "code": "\(next.reasonCode ?? "")", "error": "\(error)"])
         } else {
             await running.requeue(next)
             environment.metrics.retries.increment()
-            logger.warning("transient error; job will be retried", metadata: ["stage": "process", "error": "\(error)", "retry_in_s": "\(delay)"])
+            logger.warning(
+                "transient error; job will be retried",
+                metadata: ["stage": "process", "error": "\(error)", "retry_in_s": "\(delay)"])
         }
     }
 
@@ -123,18 +157,23 @@ struct JobRunner: Sendable {
         guard await running.beginCommit(job.id) else { return }
         let now = Date().timeIntervalSince1970
         if job.attempts >= config.limits.maxAttempts {
-            let reason = QuarantineReason(code: DaemonCode.workerCrashed.rawValue, sentence: DaemonCode.workerCrashed.sentence,
-                                          detail: "\(crash) on each of \(job.attempts) attempts")
+            let reason = QuarantineReason(
+                code: DaemonCode.workerCrashed.rawValue, sentence: DaemonCode.workerCrashed.sentence,
+                detail: "\(crash) on each of \(job.attempts) attempts")
             _ = try spool.quarantine(job, reason: reason, now: now)
             environment.metrics.seriesQuarantined.increment()
-            logger.error("job quarantined", metadata: ["stage": "quarantine", "code": "\(reason.code)", "error": "\(crash)"])
+            logger.error(
+                "job quarantined", metadata: ["stage": "quarantine", "code": "\(reason.code)", "error": "\(crash)"])
         } else {
             let delay = config.limits.retrySeconds * pow(2, Double(max(0, job.attempts - 1)))
-            let next = try spool.deferRetry(job, reason: "\(crash)", retryAt: now + delay, maxAttempts: config.limits.maxAttempts, now: now,
-                                            code: .workerCrashed)
+            let next = try spool.deferRetry(
+                job, reason: "\(crash)", retryAt: now + delay, maxAttempts: config.limits.maxAttempts, now: now,
+                code: .workerCrashed)
             await running.requeue(next)
             environment.metrics.retries.increment()
-            logger.warning("worker crashed; job will be retried", metadata: ["stage": "process", "error": "\(crash)", "retry_in_s": "\(delay)"])
+            logger.warning(
+                "worker crashed; job will be retried",
+                metadata: ["stage": "process", "error": "\(crash)", "retry_in_s": "\(delay)"])
         }
     }
 
@@ -149,11 +188,20 @@ struct JobRunner: Sendable {
             try spool.ledger.update(done)
             metrics.record(stage: "commit", seconds: now() - commitStart)
             metrics.seriesDone.increment()
-            logger.info("series done", metadata: ["stage": "commit", "series.uid": "\(done.seriesUID ?? "")", "files": .stringConvertible(done.fileCount),
-                                                  "result": "\(done.resultDir ?? "")", "duration_ms": .stringConvertible(done.durationMS ?? 0)])
+            logger.info(
+                "series done",
+                metadata: [
+                    "stage": "commit", "series.uid": "\(done.seriesUID ?? "")",
+                    "files": .stringConvertible(done.fileCount),
+                    "result": "\(done.resultDir ?? "")", "duration_ms": .stringConvertible(done.durationMS ?? 0)
+                ])
             do {
                 let pruned = try spool.pruneReplaced(keepSeconds: config.keepReplacedDays * 86_400, now: now())
-                if !pruned.isEmpty { logger.info("superseded results deleted", metadata: ["stage": "commit", "count": .stringConvertible(pruned.count)]) }
+                if !pruned.isEmpty {
+                    logger.info(
+                        "superseded results deleted",
+                        metadata: ["stage": "commit", "count": .stringConvertible(pruned.count)])
+                }
             } catch {
                 logger.warning("superseded results not deleted", metadata: ["stage": "commit", "error": "\(error)"])
             }
@@ -162,8 +210,12 @@ struct JobRunner: Sendable {
             _ = try spool.quarantine(job, reason: reason, now: now())
             metrics.record(stage: "quarantine", seconds: now() - start)
             metrics.seriesQuarantined.increment()
-            logger.warning("series quarantined", metadata: ["stage": "quarantine", "code": "\(reason.code)",
-                                                            "duration_ms": .stringConvertible(Int(processSeconds * 1000))])
+            logger.warning(
+                "series quarantined",
+                metadata: [
+                    "stage": "quarantine", "code": "\(reason.code)",
+                    "duration_ms": .stringConvertible(Int(processSeconds * 1000))
+                ])
         }
     }
 }

@@ -22,11 +22,12 @@ actor RunningJobs {
     }
 
     var seriesUIDs: Set<String> {
-        Set(jobs.values.compactMap { state in
-            switch state {
-            case .running(_, let uid), .committing(_, let uid): uid
-            }
-        })
+        Set(
+            jobs.values.compactMap { state in
+                switch state {
+                case .running(_, let uid), .committing(_, let uid): uid
+                }
+            })
     }
 
     func start(_ id: String, reservationMB: Int, seriesUID: String?) {

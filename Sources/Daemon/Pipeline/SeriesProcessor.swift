@@ -35,7 +35,9 @@ extension QuarantineReason {
         if let limit = error as? PlausibilityError {
             self.init(code: limit.code.rawValue, sentence: limit.code.sentence, detail: limit.detail)
         } else {
-            self.init(code: DaemonCode.processingError.rawValue, sentence: DaemonCode.processingError.sentence, detail: "\(error)")
+            self.init(
+                code: DaemonCode.processingError.rawValue, sentence: DaemonCode.processingError.sentence,
+                detail: "\(error)")
         }
     }
 }
@@ -79,7 +81,8 @@ public protocol SeriesProcessor: Sendable {
     func compute(_ decoded: Decoded, series: ClaimedSeries, logger: Logger) async throws -> Computed
     /// Writes the results into `resultDir` (an empty staging folder on the same filesystem as
     /// the output folder; the daemon renames it into place afterwards), each file atomically.
-    func write(_ computed: Computed, series: ClaimedSeries, into resultDir: String, logger: Logger) async throws -> ProcessingOutcome
+    func write(_ computed: Computed, series: ClaimedSeries, into resultDir: String, logger: Logger) async throws
+        -> ProcessingOutcome
 
     /// SIGHUP: load the model (or whatever the processor holds) again. A failure keeps the old one.
     func reload(configuration: DaemonConfiguration, logger: Logger) throws
@@ -126,4 +129,3 @@ public struct SeriesGrouping: Sendable {
         self.rejected = rejected
     }
 }
-

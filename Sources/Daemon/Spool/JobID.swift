@@ -19,6 +19,7 @@ enum JobID {
         formatter.timeZone = TimeZone(identifier: "UTC")
         formatter.dateFormat = "yyyyMMdd'T'HHmmss"
         let fraction = min(999_999, max(0, Int(micros - seconds * 1e6)))
-        return "j" + formatter.string(from: date) + String(format: ".%06d-%08x", fraction, UInt32.random(in: .min ... .max))
+        return "j" + formatter.string(from: date)
+            + String(format: ".%06d-%08x", fraction, UInt32.random(in: .min ... .max))
     }
 }

@@ -35,7 +35,9 @@ extension Spool {
     /// key (a series sent again whole reads each file once, not every pair).
     static func allRepeat(_ files: [String], in held: [String]) -> Bool {
         func key(_ path: String) -> String? {
-            guard let info = FileSystem.info(path), info.isRegular, let bytes = FileManager.default.contents(atPath: path) else { return nil }
+            guard let info = FileSystem.info(path), info.isRegular,
+                let bytes = FileManager.default.contents(atPath: path)
+            else { return nil }
             return "\(info.size)-\(StableHash.fnv1a(bytes: bytes))"
         }
         var index: [String: [String]] = [:]
@@ -48,13 +50,16 @@ extension Spool {
     /// Gathers the series of `job` (queued, step claimed) into its input folder.
     public func gather(_ job: JobRecord, now: Double) throws -> Gathering {
         guard let uid = job.seriesUID else { return .ready(job, merged: []) }
-        let earlier = try ledger.jobs(seriesUID: uid).filter { $0.id < job.id && [.queued, .done, .quarantined, .failed].contains($0.state) }
+        let earlier = try ledger.jobs(seriesUID: uid).filter {
+            $0.id < job.id && [.queued, .done, .quarantined, .failed].contains($0.state)
+        }
         let sources = earlier.compactMap { source in heldInputs(of: source).map { (source, $0) } }
         let own = FileSystem.entries(inputFolder(job.id)).map { "\(inputFolder(job.id))/\($0)" }
         let held = sources.flatMap { _, folder in FileSystem.entries(folder).map { "\(folder)/\($0)" } }
 
         if let done = try ledger.doneJob(seriesUID: uid), let dir = done.resultDir, FileSystem.exists(dir),
-           !own.isEmpty, Self.allRepeat(own, in: held) {
+            !own.isEmpty, Self.allRepeat(own, in: held)
+        {
             return .duplicate(of: done)
         }
         guard !sources.isEmpty else { return .ready(job, merged: []) }
@@ -81,7 +86,8 @@ extension Spool {
             var source = source
             if source.state == .done {
                 // Its result stands until the new one replaces it.
-                source.reason = [source.reason, "Its inputs joined job \(job.id) of the same series."].compactMap { $0 }.joined(separator: " ")
+                source.reason = [source.reason, "Its inputs joined job \(job.id) of the same series."].compactMap { $0 }
+                    .joined(separator: " ")
             } else {
                 // Not started, quarantined or failed: nothing of it is left to see to.
                 let earlier = source.reasonCode.map { " Before: \($0): \(source.reason ?? "")" } ?? ""
@@ -109,7 +115,8 @@ extension Spool {
             try FileSystem.sync(folder)
             guard FileSystem.entries(folder).isEmpty else { continue }
             // The container of the moved files: spool/<id>, archive/<id> or quarantine/<id>.
-            let container = folder.hasSuffix("/input") || folder.hasSuffix("/files") ? FileSystem.parent(folder) : folder
+            let container =
+                folder.hasSuffix("/input") || folder.hasSuffix("/files") ? FileSystem.parent(folder) : folder
             try FileSystem.removeTree(container)
             try FileSystem.sync(FileSystem.parent(container))
         }

@@ -27,7 +27,8 @@ public struct Spool: Sendable {
         guard let folder = job.resultDir else { return [] }
         return destinations.flatMap { destination in
             destination.send.files.map { "\(folder)/\($0)" }.filter(FileSystem.exists).map { file in
-                OutboxEntry(jobID: job.id, seriesUID: job.seriesUID, destination: destination.name, file: file, now: now)
+                OutboxEntry(
+                    jobID: job.id, seriesUID: job.seriesUID, destination: destination.name, file: file, now: now)
             }
         }
     }
@@ -41,26 +42,33 @@ public struct Spool: Sendable {
     /// `ConfigurationError` naming the key and the path (`lcovnet serve` exits 78).
     /// - Parameter file: the configuration file, for the error line.
     public static func prepareFolders(_ c: DaemonConfiguration, file: String = "configuration") throws {
-        let folders = [("paths.watch", c.paths.watch), ("paths.work", c.paths.work), ("paths.output", c.paths.output),
-                       ("paths.quarantine", c.paths.quarantine), ("paths.archive", c.paths.archive)]
+        let folders = [
+            ("paths.watch", c.paths.watch), ("paths.work", c.paths.work), ("paths.output", c.paths.output),
+            ("paths.quarantine", c.paths.quarantine), ("paths.archive", c.paths.archive)
+        ]
         let access = "give the daemon's user (lcovnet) write access to it, or name another folder"
         for (key, path) in folders {
             do {
                 try FileSystem.makeDirectories(path)
             } catch {
-                throw ConfigurationError(file: file, key: key, problem: "\(path) cannot be created (\(String(cString: strerror(error.errno))))",
-                                         fix: "name a folder, or a path whose parents are folders the daemon may write")
+                throw ConfigurationError(
+                    file: file, key: key,
+                    problem: "\(path) cannot be created (\(String(cString: strerror(error.errno))))",
+                    fix: "name a folder, or a path whose parents are folders the daemon may write")
             }
             guard FileSystem.isDirectory(path) else {
-                throw ConfigurationError(file: file, key: key, problem: "\(path) is not a folder",
-                                         fix: "name a folder (it is created when missing), not a file")
+                throw ConfigurationError(
+                    file: file, key: key, problem: "\(path) is not a folder",
+                    fix: "name a folder (it is created when missing), not a file")
             }
             // Permission bits do not bind root (and say nothing of read-only mounts or immutable
             // folders): create and remove a file instead of asking access(2).
             let probe = "\(path)/.lcovnet-write-probe-\(getpid())"
             let fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
             guard fd >= 0 else {
-                throw ConfigurationError(file: file, key: key, problem: "\(path) is not writable (\(String(cString: strerror(errno))))", fix: access)
+                throw ConfigurationError(
+                    file: file, key: key, problem: "\(path) is not writable (\(String(cString: strerror(errno))))",
+                    fix: access)
             }
             close(fd)
             unlink(probe)
@@ -68,8 +76,9 @@ public struct Spool: Sendable {
         try FileSystem.makeDirectories(c.spoolPath)
         let device = FileSystem.info(c.paths.work)?.device
         for (key, path) in folders where FileSystem.info(path)?.device != device {
-            throw ConfigurationError(file: file, key: key, problem: "\(path) is on another filesystem than paths.work",
-                                     fix: "put watch, work, output, quarantine and archive on one filesystem (series move by rename)")
+            throw ConfigurationError(
+                file: file, key: key, problem: "\(path) is on another filesystem than paths.work",
+                fix: "put watch, work, output, quarantine and archive on one filesystem (series move by rename)")
         }
     }
 
@@ -84,8 +93,10 @@ public struct Spool: Sendable {
 
     /// Takes `files` (absolute paths in one watch subfolder) into a new job: claim.json first,
     /// then a ledger row, then one rename per file.
-    public func claim(files: [String], seriesUID: String?, source: String, rejection: QuarantineReason? = nil,
-                      now: Double) throws -> JobRecord {
+    public func claim(
+        files: [String], seriesUID: String?, source: String, rejection: QuarantineReason? = nil,
+        now: Double
+    ) throws -> JobRecord {
         let id = JobID.make()
         try FileSystem.makeDirectory(jobFolder(id))
         try FileSystem.makeDirectory(inputFolder(id))
@@ -97,12 +108,14 @@ public struct Spool: Sendable {
             used.insert(name)
             entries.append(.init(from: file, name: name))
         }
-        let manifest = ClaimManifest(jobID: id, seriesUID: seriesUID, source: source, entries: entries, rejection: rejection)
+        let manifest = ClaimManifest(
+            jobID: id, seriesUID: seriesUID, source: source, entries: entries, rejection: rejection)
         try manifest.write("\(jobFolder(id))/claim.json")
         try FileSystem.sync(spoolPath)
         let bytes = files.reduce(Int64(0)) { $0 + (FileSystem.info($1)?.size ?? 0) }
-        var job = JobRecord(id: id, seriesUID: seriesUID, source: source, state: .receiving, step: .claiming,
-                            fileCount: files.count, inputBytes: bytes, createdAt: now)
+        var job = JobRecord(
+            id: id, seriesUID: seriesUID, source: source, state: .receiving, step: .claiming,
+            fileCount: files.count, inputBytes: bytes, createdAt: now)
         job.reasonCode = rejection?.code
         job.reason = rejection?.sentence
         try ledger.insert(job)
@@ -154,8 +167,9 @@ public struct Spool: Sendable {
     /// The series of a running job, as the processor sees it.
     public func claimedSeries(_ job: JobRecord) -> ClaimedSeries {
         let input = inputFolder(job.id)
-        return ClaimedSeries(jobID: job.id, seriesUID: job.seriesUID, inputDirectory: input,
-                             files: FileSystem.entries(input).map { "\(input)/\($0)" })
+        return ClaimedSeries(
+            jobID: job.id, seriesUID: job.seriesUID, inputDirectory: input,
+            files: FileSystem.entries(input).map { "\(input)/\($0)" })
     }
 
     public func stagingFolder(of job: JobRecord) -> String { stagingFolder(job.id) }
@@ -171,10 +185,14 @@ public struct Spool: Sendable {
     }
 
     /// A transient failure: back to the queue until `retryAt`, or failed when attempts are used up.
-    public func deferRetry(_ job: JobRecord, reason: String, retryAt: Double, maxAttempts: Int, now: Double,
-                           code: DaemonCode = .transientError) throws -> JobRecord {
+    public func deferRetry(
+        _ job: JobRecord, reason: String, retryAt: Double, maxAttempts: Int, now: Double,
+        code: DaemonCode = .transientError
+    ) throws -> JobRecord {
         if job.attempts >= maxAttempts {
-            return try fail(job, code: DaemonCode.attemptsExhausted.rawValue, reason: "\(DaemonCode.attemptsExhausted.sentence) Last error: \(reason)", now: now)
+            return try fail(
+                job, code: DaemonCode.attemptsExhausted.rawValue,
+                reason: "\(DaemonCode.attemptsExhausted.sentence) Last error: \(reason)", now: now)
         }
         var job = job
         job.state = .queued
@@ -201,7 +219,9 @@ public struct Spool: Sendable {
     // MARK: Commit and retention
 
     /// Renames the staging folder to `<output>/<name>`; then applies retention.
-    public func commit(_ job: JobRecord, seriesUID: String?, retention: DaemonConfiguration.Retention, now: Double) throws -> JobRecord {
+    public func commit(_ job: JobRecord, seriesUID: String?, retention: DaemonConfiguration.Retention, now: Double)
+        throws -> JobRecord
+    {
         var job = job
         if job.seriesUID == nil, let seriesUID { job.seriesUID = seriesUID }
         job.step = .committing
@@ -220,10 +240,14 @@ public struct Spool: Sendable {
                 // folder's inode is recorded first: after a crash, a target holding it means the
                 // swap happened and `staging` holds the old result.
                 let marker = "\(jobFolder(job.id))/commit.json"
-                let recorded = (try? JSONDecoder().decode([String: UInt64].self, from: Data(contentsOf: URL(fileURLWithPath: marker))))?["inode"]
+                let recorded =
+                    (try? JSONDecoder().decode(
+                        [String: UInt64].self, from: Data(contentsOf: URL(fileURLWithPath: marker))))?["inode"]
                 if recorded != old.inode {
                     try FileSystem.sync(staging)
-                    guard let new = FileSystem.info(staging) else { throw SystemCallError("stat", path: staging, errno: ENOENT) }
+                    guard let new = FileSystem.info(staging) else {
+                        throw SystemCallError("stat", path: staging, errno: ENOENT)
+                    }
                     try FileSystem.writeAtomically(Array(try JSONEncoder().encode(["inode": new.inode])), to: marker)
                     try FileSystem.exchange(staging, target)
                     try FileSystem.sync(paths.output)
@@ -284,7 +308,9 @@ public struct Spool: Sendable {
     }
 
     /// A series re-sent after its result was committed: done without processing it again.
-    public func completeDuplicate(_ job: JobRecord, of earlier: JobRecord, retention: DaemonConfiguration.Retention, now: Double) throws -> JobRecord {
+    public func completeDuplicate(
+        _ job: JobRecord, of earlier: JobRecord, retention: DaemonConfiguration.Retention, now: Double
+    ) throws -> JobRecord {
         var job = job
         job.reasonCode = DaemonCode.alreadyProcessed.rawValue
         job.reason = DaemonCode.alreadyProcessed.sentence + " Result of job \(earlier.id)."
@@ -312,9 +338,10 @@ public struct Spool: Sendable {
         let partial = "\(paths.quarantine)/.\(job.id).partial"
         if !FileSystem.exists(target) {
             try FileSystem.makeDirectory(partial)
-            let record = QuarantineRecord(jobID: job.id, seriesUID: job.seriesUID, code: reason.code, sentence: reason.sentence,
-                                          detail: reason.detail, fileCount: job.fileCount,
-                                          time: ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: now)))
+            let record = QuarantineRecord(
+                jobID: job.id, seriesUID: job.seriesUID, code: reason.code, sentence: reason.sentence,
+                detail: reason.detail, fileCount: job.fileCount,
+                time: ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: now)))
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
             try FileSystem.writeAtomically(Array(try encoder.encode(record)), to: "\(partial)/reason.json")
@@ -339,18 +366,26 @@ public struct Spool: Sendable {
 
     /// Finishes every step a crash interrupted and returns the jobs to queue, oldest first.
     /// A job that was running is queued again (its interrupted attempt counted).
-    public func recover(retention: DaemonConfiguration.Retention, maxAttempts: Int, now: Double, logger: Logger) throws -> [JobRecord] {
+    public func recover(retention: DaemonConfiguration.Retention, maxAttempts: Int, now: Double, logger: Logger) throws
+        -> [JobRecord]
+    {
         var queue: [JobRecord] = []
         for job in try ledger.jobs(in: [.receiving, .queued, .running]) {
-            logger.info("resuming job", metadata: ["job.id": "\(job.id)", "step": "\(job.step.rawValue)", "state": "\(job.state.rawValue)"])
-            if let queued = try resume(job, retention: retention, maxAttempts: maxAttempts, now: now) { queue.append(queued) }
+            logger.info(
+                "resuming job",
+                metadata: ["job.id": "\(job.id)", "step": "\(job.step.rawValue)", "state": "\(job.state.rawValue)"])
+            if let queued = try resume(job, retention: retention, maxAttempts: maxAttempts, now: now) {
+                queue.append(queued)
+            }
         }
         removeOrphans(logger: logger)
         return queue
     }
 
     /// Finishes the interrupted step of one job; returns it when it must be queued.
-    public func resume(_ job: JobRecord, retention: DaemonConfiguration.Retention, maxAttempts: Int, now: Double) throws -> JobRecord? {
+    public func resume(_ job: JobRecord, retention: DaemonConfiguration.Retention, maxAttempts: Int, now: Double) throws
+        -> JobRecord?
+    {
         var job = job
         switch job.step {
         case .claiming:
@@ -366,7 +401,9 @@ public struct Spool: Sendable {
             return try finishGather(job)
         case .processing:
             if job.attempts >= maxAttempts {
-                _ = try fail(job, code: DaemonCode.attemptsExhausted.rawValue, reason: DaemonCode.attemptsExhausted.sentence, now: now)
+                _ = try fail(
+                    job, code: DaemonCode.attemptsExhausted.rawValue, reason: DaemonCode.attemptsExhausted.sentence,
+                    now: now)
                 return nil
             }
             job.state = .queued
@@ -378,8 +415,9 @@ public struct Spool: Sendable {
         case .retaining:
             _ = try retain(job, retention: retention, now: now)
         case .quarantining:
-            let reason = QuarantineReason(code: job.reasonCode ?? DaemonCode.processingError.rawValue,
-                                          sentence: job.reason ?? DaemonCode.processingError.sentence)
+            let reason = QuarantineReason(
+                code: job.reasonCode ?? DaemonCode.processingError.rawValue,
+                sentence: job.reason ?? DaemonCode.processingError.sentence)
             _ = try finishQuarantine(job, reason: reason, now: now)
         case .finished:
             break

@@ -119,10 +119,13 @@ public enum FileSystem {
         var s = stat()
         guard lstat(path, &s) == 0 else { return nil }
         let type = s.st_mode & S_IFMT
-        return FileInfo(size: Int64(s.st_size), modified: max(Double(s.st_mtim.tv_sec) + Double(s.st_mtim.tv_nsec) / 1e9,
-                                                            Double(s.st_ctim.tv_sec) + Double(s.st_ctim.tv_nsec) / 1e9),
-                        isDirectory: type == S_IFDIR, isRegular: type == S_IFREG, device: UInt64(s.st_dev),
-                        inode: UInt64(s.st_ino))
+        return FileInfo(
+            size: Int64(s.st_size),
+            modified: max(
+                Double(s.st_mtim.tv_sec) + Double(s.st_mtim.tv_nsec) / 1e9,
+                Double(s.st_ctim.tv_sec) + Double(s.st_ctim.tv_nsec) / 1e9),
+            isDirectory: type == S_IFDIR, isRegular: type == S_IFREG, device: UInt64(s.st_dev),
+            inode: UInt64(s.st_ino))
     }
 
     /// Whether two regular files hold the same bytes (a series sent twice).
@@ -132,9 +135,11 @@ public enum FileSystem {
         defer { fclose(fa) }
         guard let fb = fopen(b, "rb") else { return false }
         defer { fclose(fb) }
-        var bufferA = [UInt8](repeating: 0, count: 1 << 16), bufferB = bufferA
+        var bufferA = [UInt8](repeating: 0, count: 1 << 16)
+        var bufferB = bufferA
         while true {
-            let na = fread(&bufferA, 1, bufferA.count, fa), nb = fread(&bufferB, 1, bufferB.count, fb)
+            let na = fread(&bufferA, 1, bufferA.count, fa)
+            let nb = fread(&bufferB, 1, bufferB.count, fb)
             if na != nb || bufferA[..<na] != bufferB[..<nb] { return false }
             if na == 0 { return true }
         }

@@ -16,16 +16,21 @@ public final class WorkFolderLock {
         // O_CLOEXEC: a child process must not inherit (and so outlive us holding) the lock.
         let opened = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o640)
         guard opened >= 0 else {
-            throw ConfigurationError(file: file, key: "paths.work", problem: "the lock file \(path) cannot be opened (\(String(cString: strerror(errno))))",
-                                     fix: "give the daemon's user write access to the work folder")
+            throw ConfigurationError(
+                file: file, key: "paths.work",
+                problem: "the lock file \(path) cannot be opened (\(String(cString: strerror(errno))))",
+                fix: "give the daemon's user write access to the work folder")
         }
         while flock(opened, LOCK_EX | LOCK_NB) != 0 {
             if errno == EINTR { continue }
-            let reason = errno == EWOULDBLOCK ? "is held by another lcovnet serve" + (Self.holder(opened).map { " (pid \($0))" } ?? "")
+            let reason =
+                errno == EWOULDBLOCK
+                ? "is held by another lcovnet serve" + (Self.holder(opened).map { " (pid \($0))" } ?? "")
                 : "cannot be locked (\(String(cString: strerror(errno))))"
             close(opened)
-            throw ConfigurationError(file: file, key: "paths.work", problem: "the lock file \(path) \(reason)",
-                                     fix: "stop the other daemon first, or give this one a work folder of its own")
+            throw ConfigurationError(
+                file: file, key: "paths.work", problem: "the lock file \(path) \(reason)",
+                fix: "stop the other daemon first, or give this one a work folder of its own")
         }
         fd = opened
         // The holder's pid, for the second daemon's error line (informative only: the lock is the flock).

@@ -68,15 +68,23 @@ public final class FolderWatcher {
             var offset = 0
             while offset + 16 <= n {
                 let (wd, mask, length) = buffer.withUnsafeBytes { raw in
-                    (raw.loadUnaligned(fromByteOffset: offset, as: Int32.self),
-                     raw.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self),
-                     Int(raw.loadUnaligned(fromByteOffset: offset + 12, as: UInt32.self)))
+                    (
+                        raw.loadUnaligned(fromByteOffset: offset, as: Int32.self),
+                        raw.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self),
+                        Int(raw.loadUnaligned(fromByteOffset: offset + 12, as: UInt32.self))
+                    )
                 }
                 let nameBytes = buffer[(offset + 16)..<min(n, offset + 16 + length)].prefix { $0 != 0 }
                 let name = String(decoding: nameBytes, as: UTF8.self)
                 offset += 16 + length
-                if mask & UInt32(IN_Q_OVERFLOW) != 0 { overflow = true; continue }
-                if mask & UInt32(IN_IGNORED) != 0 { watches[wd] = nil; continue }
+                if mask & UInt32(IN_Q_OVERFLOW) != 0 {
+                    overflow = true
+                    continue
+                }
+                if mask & UInt32(IN_IGNORED) != 0 {
+                    watches[wd] = nil
+                    continue
+                }
                 guard let folder = watches[wd] else { continue }
                 let child = folder.isEmpty ? name : "\(folder)/\(name)"
                 if mask & UInt32(IN_ISDIR) != 0 {
@@ -133,7 +141,8 @@ public final class FolderWatcher {
 
     private func addWatches(under relative: String) {
         let path = absolute(relative)
-        let mask = UInt32(IN_CREATE | IN_CLOSE_WRITE | IN_MOVED_TO | IN_MODIFY | IN_ATTRIB | IN_DELETE | IN_MOVED_FROM | IN_ONLYDIR)
+        let mask = UInt32(
+            IN_CREATE | IN_CLOSE_WRITE | IN_MOVED_TO | IN_MODIFY | IN_ATTRIB | IN_DELETE | IN_MOVED_FROM | IN_ONLYDIR)
         let wd = inotify_add_watch(descriptor, path, mask)
         if wd >= 0 {
             watches[wd] = relative

@@ -38,8 +38,10 @@ struct CaseAugmentation: Sendable {
     /// The patch of `window` (D, H, W) around `centre` (k, j, i on the volume), augmented.
     /// - Parameter leftRightAxis: the volume axis (0 = i) running between the patient's sides,
     ///   or nil when the voxel order is unknown (no mirroring).
-    func patch(of volume: TrainingVolume, centre: SIMD3<Double>, window: [Int], leftRightAxis: Int?,
-               rng: inout SplitMix) -> (image: [Float], labels: [UInt8]) {
+    func patch(
+        of volume: TrainingVolume, centre: SIMD3<Double>, window: [Int], leftRightAxis: Int?,
+        rng: inout SplitMix
+    ) -> (image: [Float], labels: [UInt8]) {
         let (d, h, w) = (window[0], window[1], window[2])
         // M maps patch offsets (x = i, y = j, z = k) to volume offsets.
         var m = Matrix3.identity
@@ -90,20 +92,26 @@ struct CaseAugmentation: Sendable {
         let (i1, j1, k1) = (min(i0 + 1, size.i - 1), min(j0 + 1, size.j - 1), min(k0 + 1, size.k - 1))
         let t = c - f
         func v(_ i: Int, _ j: Int, _ k: Int) -> Double { Double(volume.image[i + size.i * (j + size.j * k)]) }
-        let x00 = v(i0, j0, k0) * (1 - t.x) + v(i1, j0, k0) * t.x, x10 = v(i0, j1, k0) * (1 - t.x) + v(i1, j1, k0) * t.x
-        let x01 = v(i0, j0, k1) * (1 - t.x) + v(i1, j0, k1) * t.x, x11 = v(i0, j1, k1) * (1 - t.x) + v(i1, j1, k1) * t.x
+        let x00 = v(i0, j0, k0) * (1 - t.x) + v(i1, j0, k0) * t.x
+        let x10 = v(i0, j1, k0) * (1 - t.x) + v(i1, j1, k0) * t.x
+        let x01 = v(i0, j0, k1) * (1 - t.x) + v(i1, j0, k1) * t.x
+        let x11 = v(i0, j1, k1) * (1 - t.x) + v(i1, j1, k1) * t.x
         return Float((x00 * (1 - t.y) + x10 * t.y) * (1 - t.z) + (x01 * (1 - t.y) + x11 * t.y) * t.z)
     }
 
     /// nnU-Net's gamma with retained statistics: the patch scaled to [0, 1], raised to γ, scaled
     /// back, then shifted and stretched to its former mean and standard deviation.
     private func applyGamma(_ image: inout [Float], rng: inout SplitMix) {
-        let g = rng.uniform() < 0.5 ? gammaRange.lowerBound + rng.uniform() * (1 - gammaRange.lowerBound)
-                                    : 1 + rng.uniform() * (gammaRange.upperBound - 1)
+        let g =
+            rng.uniform() < 0.5
+            ? gammaRange.lowerBound + rng.uniform() * (1 - gammaRange.lowerBound)
+            : 1 + rng.uniform() * (gammaRange.upperBound - 1)
         guard let lo = image.min(), let hi = image.max(), hi > lo else { return }
         func moments(_ a: [Float]) -> (Double, Double) {
             let mean = a.reduce(0.0) { $0 + Double($1) } / Double(a.count)
-            return (mean, (a.reduce(0.0) { $0 + (Double($1) - mean) * (Double($1) - mean) } / Double(a.count)).squareRoot())
+            return (
+                mean, (a.reduce(0.0) { $0 + (Double($1) - mean) * (Double($1) - mean) } / Double(a.count)).squareRoot()
+            )
         }
         let (mean, sd) = moments(image)
         let range = Double(hi - lo)
@@ -155,7 +163,9 @@ struct ElasticField {
 /// The patch transform's pieces, on Volumes' Matrix3 (which acts on (x, y, z) = (i, j, k) offsets).
 extension Matrix3 {
     static func rotation(about axis: Int, degrees: Double) -> Matrix3 {
-        let a = degrees * .pi / 180, c = cos(a), s = sin(a)
+        let a = degrees * .pi / 180
+        let c = cos(a)
+        let s = sin(a)
         switch axis {
         case 0: return Matrix3(columns: [1, 0, 0], [0, c, s], [0, -s, c])
         case 1: return Matrix3(columns: [c, 0, -s], [0, 1, 0], [s, 0, c])

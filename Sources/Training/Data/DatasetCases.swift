@@ -16,20 +16,28 @@ struct DatasetCases {
 
     init(_ configuration: TrainingConfiguration, classes: [OrganClass]) throws {
         guard let path = configuration.dataset else { throw TrainingError("no dataset configured") }
-        try self.init(path: path, labelMap: configuration.datasetLabelMap, validationFraction: configuration.validationFraction ?? LabelledDataset.defaultValidationFraction,
-                      spec: configuration.input, cache: configuration.preparedCache, classes: classes)
+        try self.init(
+            path: path, labelMap: configuration.datasetLabelMap,
+            validationFraction: configuration.validationFraction ?? LabelledDataset.defaultValidationFraction,
+            spec: configuration.input, cache: configuration.preparedCache, classes: classes)
     }
 
     /// - Parameter cache: folder of the prepared cases (nil: ~/.cache/lcovnet/prepared-cases).
-    init(path: String, labelMap: [String: String]?, validationFraction: Double, spec: InputPreparation, cache: String?,
-         classes: [OrganClass]) throws {
+    init(
+        path: String, labelMap: [String: String]?, validationFraction: Double, spec: InputPreparation, cache: String?,
+        classes: [OrganClass]
+    ) throws {
         dataset = try LabelledDataset(path: path, classes: classes, labelMap: labelMap)
         cases = dataset.cases(validation: false, fraction: validationFraction)
         guard !cases.isEmpty else {
-            throw TrainingError("\(path): all \(dataset.cases.count) cases fall in the validation split; lower the validation fraction")
+            throw TrainingError(
+                "\(path): all \(dataset.cases.count) cases fall in the validation split; lower the validation fraction")
         }
         self.spec = spec
-        self.cache = cache ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/lcovnet/prepared-cases").path
+        self.cache =
+            cache
+            ?? FileManager.default.homeDirectoryForCurrentUser.appendingPathComponent(".cache/lcovnet/prepared-cases")
+            .path
     }
 
     func item(forSeed seed: UInt64) -> LabelledDataset.Case { cases[Int((max(seed, 1) - 1) % UInt64(cases.count))] }
@@ -41,17 +49,22 @@ struct DatasetCases {
         let stem = "\(cache)/\(Self.fileSafe(item.id))-\(record.key)"
         var volume: TrainingVolume
         if let cached = try? Self.read(stem, record: record) {
-            volume = TrainingVolume(size: cached.size, image: cached.image, labels: cached.labels, classCount: classCount,
-                                    unlabelled: CaseLabels.unlabelled(cached.labelled, classCount: classCount))
+            volume = TrainingVolume(
+                size: cached.size, image: cached.image, labels: cached.labels, classCount: classCount,
+                unlabelled: CaseLabels.unlabelled(cached.labelled, classCount: classCount))
         } else {
             let scan = try dataset.scan(of: item)
             let labels = try dataset.labels(of: item, on: scan.geometry)
-            volume = try TrainingVolume(image: scan, labels: labels.volume, spec: spec, classCount: classCount, threads: threads)
+            volume = try TrainingVolume(
+                image: scan, labels: labels.volume, spec: spec, classCount: classCount, threads: threads)
             volume.unlabelled = labels.unlabelledClasses(classCount: classCount)
             try Self.write(volume, to: stem, entry: CacheEntry(record: record, labelled: labels.labelled.sorted()))
         }
         // The prepared axis whose letter is L or R (LPS: i); unknown in the stored voxel order.
-        volume.caseLeftRightAxis = spec.orientation.flatMap { code in code.firstIndex(where: { $0 == "L" || $0 == "R" }).map { code.distance(from: code.startIndex, to: $0) } } ?? -1
+        volume.caseLeftRightAxis =
+            spec.orientation.flatMap { code in
+                code.firstIndex(where: { $0 == "L" || $0 == "R" }).map { code.distance(from: code.startIndex, to: $0) }
+            } ?? -1
         return volume
     }
 
@@ -100,27 +113,43 @@ struct DatasetCases {
         String(id.map { $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) ? $0 : "_" })
     }
 
-    private static func read(_ stem: String, record: CacheRecord) throws -> (size: Extent3, image: [Float], labels: [UInt8], labelled: Set<Int>) {
-        let saved = try JSONDecoder().decode(CacheEntry.self, from: Data(contentsOf: URL(fileURLWithPath: "\(stem).json")))
+    private static func read(_ stem: String, record: CacheRecord) throws -> (
+        size: Extent3, image: [Float], labels: [UInt8], labelled: Set<Int>
+    ) {
+        let saved = try JSONDecoder().decode(
+            CacheEntry.self, from: Data(contentsOf: URL(fileURLWithPath: "\(stem).json")))
         guard saved.record == record else { throw TrainingError("\(stem).json records another preparation") }
         let image = try NIfTIFile.read("\(stem).image.nii.zst").floatVolume()
         let labels = try NIfTIFile.readLabels("\(stem).labels.nii.zst")
-        guard image.geometry.size == labels.geometry.size else { throw TrainingError("\(stem): image and labels differ in size") }
+        guard image.geometry.size == labels.geometry.size else {
+            throw TrainingError("\(stem): image and labels differ in size")
+        }
         return (image.geometry.size, image.voxels, labels.voxels, Set(saved.labelled))
     }
 
     /// Written under temporary names and renamed, the record last, so a run killed while writing
     /// leaves no cache entry that reads as complete.
     private static func write(_ volume: TrainingVolume, to stem: String, entry: CacheEntry) throws {
-        try FileManager.default.createDirectory(atPath: (stem as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: (stem as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         let geometry = Geometry(size: volume.size)
-        let files = [("image.nii.zst", { (path: String) in try NIfTIFile.write(Volume(geometry: geometry, voxels: volume.image), to: path) }),
-                     ("labels.nii.zst", { (path: String) in try NIfTIFile.write(Volume(geometry: geometry, voxels: volume.labels), to: path) })]
+        let files = [
+            (
+                "image.nii.zst",
+                { (path: String) in try NIfTIFile.write(Volume(geometry: geometry, voxels: volume.image), to: path) }
+            ),
+            (
+                "labels.nii.zst",
+                { (path: String) in try NIfTIFile.write(Volume(geometry: geometry, voxels: volume.labels), to: path) }
+            )
+        ]
         for (ending, write) in files {
             // Unique per writer: a prefetch thread may prepare the case the loop also asks for.
             let temporary = "\(stem).partial-\(UUID().uuidString).\(ending)"
             try write(temporary)
-            guard rename(temporary, "\(stem).\(ending)") == 0 else { throw TrainingError("\(stem).\(ending): cannot be written (errno \(errno))") }
+            guard rename(temporary, "\(stem).\(ending)") == 0 else {
+                throw TrainingError("\(stem).\(ending): cannot be written (errno \(errno))")
+            }
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]

@@ -23,7 +23,8 @@ public struct IntensityAugmentation: Sendable {
     func apply(_ image: inout [Float], depth d: Int, height h: Int, width w: Int, rng: inout SplitMix) {
         if rng.uniform() < 0.4 {
             // In-plane σ 0.2-1.2 voxels (0.4-2.4 mm at 2 mm), along z up to 0.6 (2.4 mm at 4 mm).
-            let inPlane = 0.2 + rng.uniform(), along = 0.6 * rng.uniform()
+            let inPlane = 0.2 + rng.uniform()
+            let along = 0.6 * rng.uniform()
             Self.blur(&image, d, h, w, sigma: (along, inPlane, inPlane))
         }
         if rng.uniform() < 0.5 {
@@ -44,14 +45,17 @@ public struct IntensityAugmentation: Sendable {
 
     /// Separable Gaussian blur (σ per axis in voxels, D, H, W; 0 leaves an axis), edges clamped.
     static func blur(_ image: inout [Float], _ d: Int, _ h: Int, _ w: Int, sigma: (Double, Double, Double)) {
-        let strides = [h * w, w, 1], extents = [d, h, w], sigmas = [sigma.0, sigma.1, sigma.2]
+        let strides = [h * w, w, 1]
+        let extents = [d, h, w]
+        let sigmas = [sigma.0, sigma.1, sigma.2]
         var line = [Float]()
         for axis in 0..<3 where sigmas[axis] > 0.05 {
             let radius = Int((3 * sigmas[axis]).rounded(.up))
             var kernel = (-radius...radius).map { Float(exp(-Double($0 * $0) / (2 * sigmas[axis] * sigmas[axis]))) }
             let total = kernel.reduce(0, +)
             kernel = kernel.map { $0 / total }
-            let n = extents[axis], stride = strides[axis]
+            let n = extents[axis]
+            let stride = strides[axis]
             line = [Float](repeating: 0, count: n)
             // Every line along `axis`: start indices are those whose coordinate on `axis` is 0.
             for start in 0..<(d * h * w) where (start / stride) % n == 0 {

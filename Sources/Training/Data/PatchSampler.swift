@@ -43,7 +43,9 @@ struct PatchSampler {
             let v = Int(list[Int(rng.next() % UInt64(list.count))])
             centre = (v % size.i, (v / size.i) % size.j, v / (size.i * size.j))
         } else {
-            centre = (Int(rng.next() % UInt64(size.i)), Int(rng.next() % UInt64(size.j)), Int(rng.next() % UInt64(size.k)))
+            centre = (
+                Int(rng.next() % UInt64(size.i)), Int(rng.next() % UInt64(size.j)), Int(rng.next() % UInt64(size.k))
+            )
         }
         // Jitter the centre so an organ does not always sit in the middle of the window.
         let (d, h, w) = (window[0], window[1], window[2])
@@ -53,12 +55,15 @@ struct PatchSampler {
         }
         /// The window's first index, moved inside [0, length − extent] (0 where the volume is shorter).
         func inside(_ first: Int, _ extent: Int, _ length: Int) -> Int { max(0, min(first, length - extent)) }
-        let k0 = inside(start(centre.2, d, size.k), d, size.k), j0 = inside(start(centre.1, h, size.j), h, size.j)
+        let k0 = inside(start(centre.2, d, size.k), d, size.k)
+        let j0 = inside(start(centre.1, h, size.j), h, size.j)
         let i0 = inside(start(centre.0, w, size.i), w, size.i)
         if let axis = volume.caseLeftRightAxis {
             // A dataset's fixed case: the same window, sampled through nnU-Net's spatial augmentation.
-            let middle = SIMD3<Double>(Double(i0) + Double(w - 1) / 2, Double(j0) + Double(h - 1) / 2, Double(k0) + Double(d - 1) / 2)
-            var (image, labels) = caseAugmentation.patch(of: volume, centre: middle, window: window, leftRightAxis: axis >= 0 ? axis : nil, rng: &rng)
+            let middle = SIMD3<Double>(
+                Double(i0) + Double(w - 1) / 2, Double(j0) + Double(h - 1) / 2, Double(k0) + Double(d - 1) / 2)
+            var (image, labels) = caseAugmentation.patch(
+                of: volume, centre: middle, window: window, leftRightAxis: axis >= 0 ? axis : nil, rng: &rng)
             augmentation?.apply(&image, depth: d, height: h, width: w, rng: &rng)
             return Patch(image: image, labels: labels, unlabelled: volume.unlabelled)
         }

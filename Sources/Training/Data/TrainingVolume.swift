@@ -25,7 +25,9 @@ public struct TrainingVolume: Sendable {
 
     /// Prepares a scan as `spec` says (Preprocess, as inference does) and carries its labels
     /// onto the prepared grid by nearest neighbour.
-    public init(image scan: Volume<Int16>, labels: Volume<UInt8>, spec: InputPreparation, classCount: Int, threads: Int) throws {
+    public init(image scan: Volume<Int16>, labels: Volume<UInt8>, spec: InputPreparation, classCount: Int, threads: Int)
+        throws
+    {
         let prepared = try Preparation.prepare(scan, as: spec, threads: threads)
         let size = prepared.volume.size
         let out = PreparedLabels.carry(labels, onto: prepared.record)
@@ -46,14 +48,19 @@ public struct TrainingVolume: Sendable {
 
     /// The training scan a seed stands for under `configuration` (TrainingConfiguration.source):
     /// a dataset's case, a CT synthesized on a real label map, or a phantom.
-    public static func sample(seed: UInt64, _ configuration: TrainingConfiguration, classCount: Int) throws -> TrainingVolume {
+    public static func sample(seed: UInt64, _ configuration: TrainingConfiguration, classCount: Int) throws
+        -> TrainingVolume
+    {
         switch configuration.source(ofSeed: seed) {
         case .phantom:
-            return try phantom(seed: seed, matrix: configuration.phantomMatrix, spec: configuration.input, classCount: classCount,
-                               threads: configuration.threads)
+            return try phantom(
+                seed: seed, matrix: configuration.phantomMatrix, spec: configuration.input, classCount: classCount,
+                threads: configuration.threads)
         case .synthesized:
-            return try synthesized(seed: seed, maps: AnatomyMaps(folder: configuration.anatomies!), spec: configuration.input,
-                                   classCount: classCount, threads: configuration.threads, randomContrastShare: configuration.randomContrastShare)
+            return try synthesized(
+                seed: seed, maps: AnatomyMaps(folder: configuration.anatomies!), spec: configuration.input,
+                classCount: classCount, threads: configuration.threads,
+                randomContrastShare: configuration.randomContrastShare)
         case .dataset:
             return try DatasetCases(configuration, classes: Array(OrganClass.word.prefix(classCount)))
                 .volume(forSeed: seed, classCount: classCount, threads: configuration.threads)
@@ -61,17 +68,24 @@ public struct TrainingVolume: Sendable {
     }
 
     /// A CT synthesized on one of `maps` (which one the seed says), prepared.
-    public static func synthesized(seed: UInt64, maps: AnatomyMaps, spec: InputPreparation, classCount: Int, threads: Int,
-                                   randomContrastShare: Double? = nil) throws -> TrainingVolume {
+    public static func synthesized(
+        seed: UInt64, maps: AnatomyMaps, spec: InputPreparation, classCount: Int, threads: Int,
+        randomContrastShare: Double? = nil
+    ) throws -> TrainingVolume {
         let name = maps.name(forSeed: seed)
-        let scan = try CTSynthesizer.synthesize(try maps.load(name), anatomy: name, SynthesisOptions(seed: seed, randomContrastShare: randomContrastShare),
-                                                threads: threads)
-        return try TrainingVolume(image: scan.image, labels: scan.labels, spec: spec, classCount: classCount, threads: threads)
+        let scan = try CTSynthesizer.synthesize(
+            try maps.load(name), anatomy: name, SynthesisOptions(seed: seed, randomContrastShare: randomContrastShare),
+            threads: threads)
+        return try TrainingVolume(
+            image: scan.image, labels: scan.labels, spec: spec, classCount: classCount, threads: threads)
     }
 
     /// A phantom, prepared.
-    public static func phantom(seed: UInt64, matrix: Int, spec: InputPreparation, classCount: Int, threads: Int) throws -> TrainingVolume {
+    public static func phantom(seed: UInt64, matrix: Int, spec: InputPreparation, classCount: Int, threads: Int) throws
+        -> TrainingVolume
+    {
         let p = PhantomGenerator.generate(PhantomOptions(seed: seed, matrix: matrix))
-        return try TrainingVolume(image: p.image, labels: p.labels, spec: spec, classCount: classCount, threads: threads)
+        return try TrainingVolume(
+            image: p.image, labels: p.labels, spec: spec, classCount: classCount, threads: threads)
     }
 }

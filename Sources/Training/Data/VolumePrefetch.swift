@@ -7,7 +7,7 @@ import Foundation
 final class VolumePrefetch: @unchecked Sendable {
     let seed: UInt64
     private let finished = DispatchSemaphore(value: 0)
-    private var result: Result<TrainingVolume, any Error>?   // written once by the thread, before `finished`
+    private var result: Result<TrainingVolume, any Error>?  // written once by the thread, before `finished`
 
     init(seed: UInt64, make: @escaping @Sendable () throws -> TrainingVolume) {
         self.seed = seed

@@ -17,7 +17,8 @@ public struct TeacherTargets: Sendable, Equatable {
 
     /// Argmax of the full-resolution logits: the teacher's hard labels.
     public func argmax(classCount: Int) -> [UInt8] {
-        let full = logits[0], n = full.count / classCount
+        let full = logits[0]
+        let n = full.count / classCount
         var out = [UInt8](repeating: 0, count: n)
         for v in 0..<n {
             var best = 0
@@ -67,8 +68,11 @@ public final class PatchNetwork {
 
     /// Teacher targets on one D×H×W window (evaluation mode: running BatchNorm statistics).
     public func targets(image: [Float], window: [Int]) throws -> TeacherTargets {
-        let out = try network.forward(Tensor(planar: image, shape: [1, 1] + window, pool: context.pool), context, training: false)
-        let norms = out.features.map { f in FeatureNorms.perVoxel(f.data, channels: f.channels, voxels: f.voxels).map(Float.init) }
+        let out = try network.forward(
+            Tensor(planar: image, shape: [1, 1] + window, pool: context.pool), context, training: false)
+        let norms = out.features.map { f in
+            FeatureNorms.perVoxel(f.data, channels: f.channels, voxels: f.voxels).map(Float.init)
+        }
         return TeacherTargets(logits: out.logits.map(\.planar), featureNorms: norms)
     }
 
@@ -94,7 +98,8 @@ public final class PatchNetwork {
     /// serves; letting them replace the running ones wrecked held-out Dice (0.715 → 0.593 on the
     /// shifted phantoms of docs/RETRAINING.md) while the patch validation improved.
     public func beginFineTuning(steps: Int, learningRate: Double, weightDecay: Double = 1e-4, warmup: Int) {
-        optimizer = AdamOptimizer(totalSteps: steps, learningRate: learningRate, weightDecay: weightDecay, warmup: warmup)
+        optimizer = AdamOptimizer(
+            totalSteps: steps, learningRate: learningRate, weightDecay: weightDecay, warmup: warmup)
         network.freezeBatchNormStatistics()
     }
 
@@ -109,15 +114,19 @@ public final class PatchNetwork {
         let x = Tensor(planar: images, shape: [batch.count, 1] + window, pool: context.pool)
         let teacher = try teacherOutput(batch, window: window)
         let out = try network.forward(x, context, training: true)
-        let (terms, gLogits, gFeatures) = objective.evaluate(student: out, teacher: teacher, labels: batch.map(\.labels), unlabelled: batch.map(\.unlabelled),
-                                                                window: window, context)
-        guard terms.total.isFinite else { throw TrainingError("fine-tune step \(optimizer.step + 1): the loss is not finite (\(terms.total))") }
+        let (terms, gLogits, gFeatures) = objective.evaluate(
+            student: out, teacher: teacher, labels: batch.map(\.labels), unlabelled: batch.map(\.unlabelled),
+            window: window, context)
+        guard terms.total.isFinite else {
+            throw TrainingError("fine-tune step \(optimizer.step + 1): the loss is not finite (\(terms.total))")
+        }
         try network.backward(logits: gLogits, features: gFeatures, context)
         let rate = optimizer.rate(at: optimizer.step)
         optimizer.apply(network.parameters)
         self.optimizer = optimizer
-        return StepTerms(step: optimizer.step, loss: terms.total, dice: terms.dice, crossEntropy: terms.crossEntropy,
-                         affinity: terms.affinity, featureNorm: terms.featureNorm, learningRate: rate)
+        return StepTerms(
+            step: optimizer.step, loss: terms.total, dice: terms.dice, crossEntropy: terms.crossEntropy,
+            affinity: terms.affinity, featureNorm: terms.featureNorm, learningRate: rate)
     }
 
     /// The cached targets as the network output the objective reads. The objective takes only
@@ -126,15 +135,22 @@ public final class PatchNetwork {
     private func teacherOutput(_ batch: [DistillationSample], window: [Int]) throws -> TrainableLCOVNet.Output? {
         let targets = batch.compactMap(\.teacher)
         if targets.isEmpty { return nil }
-        guard targets.count == batch.count else { throw TrainingError("fineTune: a batch mixes samples with and without teacher targets") }
-        var logits: [Tensor] = [], features: [Tensor] = []
+        guard targets.count == batch.count else {
+            throw TrainingError("fineTune: a batch mixes samples with and without teacher targets")
+        }
+        var logits: [Tensor] = []
+        var features: [Tensor] = []
         for s in 0..<TrainableLCOVNet.scales {
             let shape = [batch.count, classCount] + window.map { $0 >> s }
             let values = targets.flatMap { $0.logits[s] }
-            guard values.count == shape.reduce(1, *) else { throw TrainingError("fineTune: teacher logits at scale \(s) do not match the window \(window)") }
+            guard values.count == shape.reduce(1, *) else {
+                throw TrainingError("fineTune: teacher logits at scale \(s) do not match the window \(window)")
+            }
             logits.append(Tensor(planar: values, shape: shape, pool: context.pool))
             let norms = targets.flatMap { $0.featureNorms[s] }
-            guard norms.count == shape.reduce(1, *) / classCount else { throw TrainingError("fineTune: teacher feature norms at scale \(s) do not match the window \(window)") }
+            guard norms.count == shape.reduce(1, *) / classCount else {
+                throw TrainingError("fineTune: teacher feature norms at scale \(s) do not match the window \(window)")
+            }
             features.append(Tensor(planar: norms, shape: [batch.count, 1] + window.map { $0 >> s }, pool: context.pool))
         }
         return TrainableLCOVNet.Output(logits: logits, features: features)

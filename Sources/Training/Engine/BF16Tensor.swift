@@ -17,7 +17,8 @@ final class BF16Tensor {
         floats = (x.count + 1) / 2
         storage = pool.take(floats)
         raw = UnsafeMutableRawPointer(storage)
-        try ctx.reorder(from: try channelsLast(shape), x.raw, to: try channelsLast(shape, dnnl_bf16), raw, key: "to bf16 \(shape)")
+        try ctx.reorder(
+            from: try channelsLast(shape), x.raw, to: try channelsLast(shape, dnnl_bf16), raw, key: "to bf16 \(shape)")
     }
 
     deinit { pool.give(storage, floats) }

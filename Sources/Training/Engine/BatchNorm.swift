@@ -43,13 +43,17 @@ final class BatchNorm {
 
     /// `givenStatistics`: normalise with the mean and variance passed in (evaluation, or training
     /// with statistics computed here); otherwise oneDNN computes them (the backward pass's hint).
-    private func forwardPrimitive(_ ctx: TrainingContext, _ shape: [Int], training: Bool, givenStatistics: Bool) throws -> Primitive {
+    private func forwardPrimitive(_ ctx: TrainingContext, _ shape: [Int], training: Bool, givenStatistics: Bool) throws
+        -> Primitive
+    {
         try ctx.primitive("bn fwd \(training) \(givenStatistics) \(shape)") {
             var data = try channelsLast(shape)
             var desc = dnnl_batch_normalization_desc_t()
             let f = givenStatistics ? flags | dnnl_use_global_stats.rawValue : flags
-            try check(dnnl_batch_normalization_forward_desc_init(&desc, training ? dnnl_forward_training : dnnl_forward_inference, &data,
-                                                                 Self.epsilon, f), "batchnorm desc \(key)")
+            try check(
+                dnnl_batch_normalization_forward_desc_init(
+                    &desc, training ? dnnl_forward_training : dnnl_forward_inference, &data,
+                    Self.epsilon, f), "batchnorm desc \(key)")
             return try ctx.makePrimitive("batchnorm \(key)", desc: &desc)
         }
     }
@@ -58,7 +62,8 @@ final class BatchNorm {
     /// oneDNN 2.6's own fp32 statistics drift by ~1e-5 over a full window, enough to move
     /// ReLU6 decisions away from PyTorch's.
     static func statistics(_ x: Tensor, _ ctx: TrainingContext) -> (mean: [Float], variance: [Float]) {
-        let c = x.channels, n = x.batch * x.voxels
+        let c = x.channels
+        let n = x.batch * x.voxels
         let blocks = (n + 1023) / 1024
         var sums = [Double](repeating: 0, count: c * blocks)
         let data = x.data
@@ -72,7 +77,10 @@ final class BatchNorm {
                         for v in (b * 1024)..<min(n, b * 1024 + 1024) {
                             let row = data + v * c
                             if let m = center {
-                                for i in 0..<c { let d = row[i] - m[i]; partial[i] += d * d }
+                                for i in 0..<c {
+                                    let d = row[i] - m[i]
+                                    partial[i] += d * d
+                                }
                             } else {
                                 for i in 0..<c { partial[i] += row[i] }
                             }
@@ -95,16 +103,21 @@ final class BatchNorm {
 
     func forward(_ x: Tensor, _ ctx: TrainingContext, training: Bool) throws -> Tensor {
         let p = try forwardPrimitive(ctx, x.shape, training: training, givenStatistics: true)
-        let md = try channelsLast(x.shape), vec = try plainDesc([channels], dnnl_x)
+        let md = try channelsLast(x.shape)
+        let vec = try plainDesc([channels], dnnl_x)
         let y = Tensor(x.shape, pool: ctx.pool)
         let batchStatistics = training && !statisticsFrozen
         var (mean, variance) = batchStatistics ? Self.statistics(x, ctx) : (running.mean, running.variance)
         try mean.withUnsafeMutableBytes { m in
             try variance.withUnsafeMutableBytes { v in
-                try ctx.execute(p, [(Int32(DNNL_ARG_SRC), md, x.raw), (Int32(DNNL_ARG_DST), md, y.raw),
-                                    (Int32(DNNL_ARG_SCALE), vec, UnsafeMutableRawPointer(scale.value)),
-                                    (Int32(DNNL_ARG_SHIFT), vec, UnsafeMutableRawPointer(shift.value)),
-                                    (Int32(DNNL_ARG_MEAN), vec, m.baseAddress!), (Int32(DNNL_ARG_VARIANCE), vec, v.baseAddress!)])
+                try ctx.execute(
+                    p,
+                    [
+                        (Int32(DNNL_ARG_SRC), md, x.raw), (Int32(DNNL_ARG_DST), md, y.raw),
+                        (Int32(DNNL_ARG_SCALE), vec, UnsafeMutableRawPointer(scale.value)),
+                        (Int32(DNNL_ARG_SHIFT), vec, UnsafeMutableRawPointer(shift.value)),
+                        (Int32(DNNL_ARG_MEAN), vec, m.baseAddress!), (Int32(DNNL_ARG_VARIANCE), vec, v.baseAddress!)
+                    ])
             }
         }
         if batchStatistics {
@@ -129,28 +142,39 @@ final class BatchNorm {
         // Frozen statistics are constants: the backward pass is then the plain per-channel scaling.
         let frozen = statisticsFrozen
         let fwd = try forwardPrimitive(ctx, x.shape, training: true, givenStatistics: frozen)
-        let md = try channelsLast(x.shape), vec = try plainDesc([channels], dnnl_x)
+        let md = try channelsLast(x.shape)
+        let vec = try plainDesc([channels], dnnl_x)
         let backwardFlags = frozen ? flags | dnnl_use_global_stats.rawValue : flags
         let p = try ctx.primitive("bn bwd \(frozen) \(x.shape)") {
-            var data = md, diff = md
+            var data = md
+            var diff = md
             var desc = dnnl_batch_normalization_desc_t()
-            try check(dnnl_batch_normalization_backward_desc_init(&desc, dnnl_backward, &diff, &data, Self.epsilon, backwardFlags),
-                      "batchnorm backward desc \(key)")
+            try check(
+                dnnl_batch_normalization_backward_desc_init(
+                    &desc, dnnl_backward, &diff, &data, Self.epsilon, backwardFlags),
+                "batchnorm backward desc \(key)")
             return try ctx.makePrimitive("batchnorm backward \(key)", desc: &desc, hint: fwd)
         }
         let dx = Tensor(x.shape, pool: ctx.pool)
-        var dScale = [Float](repeating: 0, count: channels), dShift = [Float](repeating: 0, count: channels)
+        var dScale = [Float](repeating: 0, count: channels)
+        var dShift = [Float](repeating: 0, count: channels)
         try s.mean.withUnsafeMutableBytes { m in
             try s.variance.withUnsafeMutableBytes { v in
                 try dScale.withUnsafeMutableBytes { ds in
                     try dShift.withUnsafeMutableBytes { dh in
                         // oneDNN 2.6 wants SHIFT as well when the primitive uses one (docs NATIVE-LIBS.md).
-                        try ctx.execute(p, [(Int32(DNNL_ARG_SRC), md, x.raw), (Int32(DNNL_ARG_DIFF_DST), md, g.raw),
-                                            (Int32(DNNL_ARG_MEAN), vec, m.baseAddress!), (Int32(DNNL_ARG_VARIANCE), vec, v.baseAddress!),
-                                            (Int32(DNNL_ARG_SCALE), vec, UnsafeMutableRawPointer(scale.value)),
-                                            (Int32(DNNL_ARG_SHIFT), vec, UnsafeMutableRawPointer(shift.value)),
-                                            (Int32(DNNL_ARG_DIFF_SRC), md, dx.raw),
-                                            (Int32(DNNL_ARG_DIFF_SCALE), vec, ds.baseAddress!), (Int32(DNNL_ARG_DIFF_SHIFT), vec, dh.baseAddress!)])
+                        try ctx.execute(
+                            p,
+                            [
+                                (Int32(DNNL_ARG_SRC), md, x.raw), (Int32(DNNL_ARG_DIFF_DST), md, g.raw),
+                                (Int32(DNNL_ARG_MEAN), vec, m.baseAddress!),
+                                (Int32(DNNL_ARG_VARIANCE), vec, v.baseAddress!),
+                                (Int32(DNNL_ARG_SCALE), vec, UnsafeMutableRawPointer(scale.value)),
+                                (Int32(DNNL_ARG_SHIFT), vec, UnsafeMutableRawPointer(shift.value)),
+                                (Int32(DNNL_ARG_DIFF_SRC), md, dx.raw),
+                                (Int32(DNNL_ARG_DIFF_SCALE), vec, ds.baseAddress!),
+                                (Int32(DNNL_ARG_DIFF_SHIFT), vec, dh.baseAddress!)
+                            ])
                     }
                 }
             }

@@ -16,7 +16,8 @@ final class BufferPool: @unchecked Sendable {
             return p
         }
         allocatedBytes += count * 4
-        let p = UnsafeMutableRawPointer.allocate(byteCount: max(count, 16) * 4, alignment: 4096).bindMemory(to: Float.self, capacity: count)
+        let p = UnsafeMutableRawPointer.allocate(byteCount: max(count, 16) * 4, alignment: 4096).bindMemory(
+            to: Float.self, capacity: count)
         return p
     }
 

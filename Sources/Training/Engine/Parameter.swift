@@ -25,7 +25,10 @@ public final class Parameter: @unchecked Sendable {
             p.initialize(repeating: 0, count: max(n, 1))
             return p
         }
-        value = make(); gradient = make(); firstMoment = make(); secondMoment = make()
+        value = make()
+        gradient = make()
+        firstMoment = make()
+        secondMoment = make()
         value.update(repeating: fill, count: count)
     }
 

@@ -34,7 +34,8 @@ extension Tensor {
     convenience init(planar values: [Float], shape: [Int], pool: BufferPool) {
         self.init(shape, pool: pool)
         precondition(values.count == count)
-        let c = shape[1], v = voxels
+        let c = shape[1]
+        let v = voxels
         for n in 0..<batch {
             for ch in 0..<c {
                 let plane = (n * c + ch) * v
@@ -45,7 +46,8 @@ extension Tensor {
 
     /// The values in N×C×D×H×W C order.
     var planar: [Float] {
-        let c = channels, v = voxels
+        let c = channels
+        let v = voxels
         var out = [Float](repeating: 0, count: count)
         for n in 0..<batch {
             for ch in 0..<c {

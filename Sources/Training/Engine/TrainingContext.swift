@@ -22,7 +22,9 @@ func channelsLast(_ shape: [Int], _ type: dnnl_data_type_t = dnnl_f32) throws ->
     try plainDesc(shape, dnnl_ndhwc, type)
 }
 
-func plainDesc(_ dims: [Int], _ tag: dnnl_format_tag_t, _ type: dnnl_data_type_t = dnnl_f32) throws -> dnnl_memory_desc_t {
+func plainDesc(_ dims: [Int], _ tag: dnnl_format_tag_t, _ type: dnnl_data_type_t = dnnl_f32) throws
+    -> dnnl_memory_desc_t
+{
     var md = dnnl_memory_desc_t()
     let d = dims.map { Int64($0) }
     try check(dnnl_memory_desc_init_by_tag(&md, Int32(d.count), d, type, tag), "memory_desc_init \(dims)")
@@ -35,7 +37,8 @@ func byteSize(_ md: dnnl_memory_desc_t) -> Int {
 }
 
 func sameDesc(_ a: dnnl_memory_desc_t, _ b: dnnl_memory_desc_t) -> Bool {
-    var x = a, y = b
+    var x = a
+    var y = b
     return dnnl_memory_desc_equal(&x, &y) != 0
 }
 
@@ -119,15 +122,19 @@ final class TrainingContext {
             args.append(dnnl_exec_arg_t(arg: arg, memory: memory))
         }
         omp_set_num_threads(Int32(threads))
-        try check(dnnl_primitive_execute(primitive.handle, stream, Int32(args.count), &args), "execute \(primitive.what)")
+        try check(
+            dnnl_primitive_execute(primitive.handle, stream, Int32(args.count), &args), "execute \(primitive.what)")
         try check(dnnl_stream_wait(stream), "stream wait")
     }
 
     /// Copies between two layouts of the same tensor.
-    func reorder(from src: dnnl_memory_desc_t, _ srcPointer: UnsafeMutableRawPointer,
-                 to dst: dnnl_memory_desc_t, _ dstPointer: UnsafeMutableRawPointer, key: String) throws {
+    func reorder(
+        from src: dnnl_memory_desc_t, _ srcPointer: UnsafeMutableRawPointer,
+        to dst: dnnl_memory_desc_t, _ dstPointer: UnsafeMutableRawPointer, key: String
+    ) throws {
         let p = try primitive("reorder \(key)") {
-            var s = src, d = dst
+            var s = src
+            var d = dst
             var pd: dnnl_primitive_desc_t?
             try check(dnnl_reorder_primitive_desc_create(&pd, &s, engine, &d, engine, nil), "reorder \(key)")
             return try Primitive(pd: pd!, what: "reorder \(key)")
@@ -160,7 +167,9 @@ final class Primitive {
 
     var implementation: String {
         var name: UnsafePointer<CChar>?
-        guard dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &name) == dnnl_success, let name else { return "?" }
+        guard dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &name) == dnnl_success, let name else {
+            return "?"
+        }
         return String(cString: name)
     }
 

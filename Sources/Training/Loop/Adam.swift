@@ -31,12 +31,19 @@ public struct AdamOptimizer: Sendable, Codable {
     mutating func apply(_ parameters: [Parameter]) {
         let rate = self.rate(at: step)
         step += 1
-        let c1 = 1 - pow(beta1, Double(step)), c2 = 1 - pow(beta2, Double(step))
-        let b1 = Float(beta1), b2 = Float(beta2), eps = Float(epsilon)
-        let stepSize = Float(rate / c1), root = Float(1 / c2.squareRoot())
+        let c1 = 1 - pow(beta1, Double(step))
+        let c2 = 1 - pow(beta2, Double(step))
+        let b1 = Float(beta1)
+        let b2 = Float(beta2)
+        let eps = Float(epsilon)
+        let stepSize = Float(rate / c1)
+        let root = Float(1 / c2.squareRoot())
         for p in parameters {
             let decay = p.decays ? Float(rate * weightDecay) : 0
-            let w = p.value, g = p.gradient, m = p.firstMoment, v = p.secondMoment
+            let w = p.value
+            let g = p.gradient
+            let m = p.firstMoment
+            let v = p.secondMoment
             for i in 0..<p.count {
                 m[i] = b1 * m[i] + (1 - b1) * g[i]
                 v[i] = b2 * v[i] + (1 - b2) * g[i] * g[i]

@@ -12,8 +12,10 @@ public enum BatchNormRecalibration {
     ///   - seeds: the volumes, drawn as `configuration` draws training volumes (CT synthesized on
     ///     its anatomy maps, or phantoms).
     ///   - windowsPerVolume: windows drawn from each volume (foreground-weighted as in training).
-    public static func measure(_ state: SafeTensors, source: String, configuration: TrainingConfiguration, seeds: [UInt64],
-                               windowsPerVolume: Int, progress: (String) -> Void = { _ in }) throws -> SafeTensors {
+    public static func measure(
+        _ state: SafeTensors, source: String, configuration: TrainingConfiguration, seeds: [UInt64],
+        windowsPerVolume: Int, progress: (String) -> Void = { _ in }
+    ) throws -> SafeTensors {
         let context = try TrainingContext(threads: configuration.threads, bf16: false)
         let network = TrainableLCOVNet(widths: LCOVNetArchitecture.widths(of: state), pool: context.pool)
         try network.load(state, source: source)
@@ -29,7 +31,8 @@ public enum BatchNormRecalibration {
         }
         var measured = network.stateDict()
         measured.metadata = state.metadata
-        measured.metadata["batchnorm_statistics"] = "\(windowsPerVolume * volumes.count) windows of seeds \(seeds.first ?? 0)-\(seeds.last ?? 0)"
+        measured.metadata["batchnorm_statistics"] =
+            "\(windowsPerVolume * volumes.count) windows of seeds \(seeds.first ?? 0)-\(seeds.last ?? 0)"
         return measured
     }
 }

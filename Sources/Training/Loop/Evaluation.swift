@@ -17,7 +17,9 @@ public enum Evaluation {
         public var seconds: Double
     }
 
-    public static func dice(stateDict path: String, seeds: [UInt64], configuration: TrainingConfiguration) throws -> Report {
+    public static func dice(stateDict path: String, seeds: [UInt64], configuration: TrainingConfiguration) throws
+        -> Report
+    {
         let start = Date()
         let ctx = try TrainingContext(threads: configuration.threads)
         let state = try SafeTensors(contentsOf: path)
@@ -32,14 +34,20 @@ public enum Evaluation {
         for (c, d) in score.perOrgan {
             perOrgan[OrganClass.word.first { $0.id == c }?.name ?? "class \(c)"] = d
         }
-        return Report(seeds: seeds, dicePerOrgan: perOrgan, meanDice: score.mean, seconds: Date().timeIntervalSince(start))
+        return Report(
+            seeds: seeds, dicePerOrgan: perOrgan, meanDice: score.mean, seconds: Date().timeIntervalSince(start))
     }
 
     /// Argmax labels on the prepared grid.
-    static func segment(_ volume: TrainingVolume, _ net: TrainableLCOVNet, window: [Int], _ ctx: TrainingContext) throws -> [UInt8] {
+    static func segment(_ volume: TrainingVolume, _ net: TrainableLCOVNet, window: [Int], _ ctx: TrainingContext) throws
+        -> [UInt8]
+    {
         try segment(volume, window: window) { tile in
-            let logits = try net.forward(Tensor(planar: tile, shape: [1, 1] + window, pool: ctx.pool), ctx, training: false).logits[0]
-            let c = logits.channels, n = tile.count
+            let logits = try net.forward(
+                Tensor(planar: tile, shape: [1, 1] + window, pool: ctx.pool), ctx, training: false
+            ).logits[0]
+            let c = logits.channels
+            let n = tile.count
             var out = [UInt8](repeating: 0, count: n)
             for v in 0..<n {
                 let row = logits.data + v * c
@@ -54,8 +62,10 @@ public enum Evaluation {
     /// Labels on the prepared grid from any predictor of one D×H×W window (C order) to its
     /// labels: windows tile the volume, the last one along each axis shifted to end at the edge;
     /// a volume smaller than the window is padded with its minimum.
-    public static func segment(_ volume: TrainingVolume, window: [Int], predict: ([Float]) throws -> [UInt8]) rethrows -> [UInt8] {
-        let size = [volume.size.k, volume.size.j, volume.size.i]     // D, H, W
+    public static func segment(_ volume: TrainingVolume, window: [Int], predict: ([Float]) throws -> [UInt8]) rethrows
+        -> [UInt8]
+    {
+        let size = [volume.size.k, volume.size.j, volume.size.i]  // D, H, W
         func starts(_ n: Int, _ w: Int) -> [Int] {
             if n <= w { return [0] }
             var s = Array(stride(from: 0, to: n - w, by: w))

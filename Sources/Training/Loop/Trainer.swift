@@ -22,11 +22,14 @@ public final class Trainer {
     ///   - directory: where checkpoints, `configuration.json` and `log.jsonl` go; an existing
     ///     checkpoint there is resumed.
     ///   - teacher: a state dict (safetensors, e.g. a teacher run's checkpoint) to distil from.
-    public init(configuration: TrainingConfiguration, directory: String, teacher teacherPath: String? = nil,
-                progress: (String) -> Void = { _ in }) throws {
+    public init(
+        configuration: TrainingConfiguration, directory: String, teacher teacherPath: String? = nil,
+        progress: (String) -> Void = { _ in }
+    ) throws {
         self.configuration = configuration
         self.directory = directory
-        objective = Objective(affinityWeight: configuration.affinityWeight, featureNormWeight: configuration.featureNormWeight)
+        objective = Objective(
+            affinityWeight: configuration.affinityWeight, featureNormWeight: configuration.featureNormWeight)
         _ = try WindowShape(d: configuration.window[0], h: configuration.window[1], w: configuration.window[2])
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         context = try TrainingContext(threads: configuration.threads, bf16: configuration.bf16 ?? false)
@@ -40,8 +43,9 @@ public final class Trainer {
         } else {
             teacher = nil
         }
-        optimizer = AdamOptimizer(totalSteps: configuration.steps, learningRate: configuration.learningRate,
-                                  weightDecay: configuration.weightDecay, warmup: configuration.warmup)
+        optimizer = AdamOptimizer(
+            totalSteps: configuration.steps, learningRate: configuration.learningRate,
+            weightDecay: configuration.weightDecay, warmup: configuration.warmup)
         var augmentation: IntensityAugmentation?
         if configuration.intensityAugmentation == true {
             guard let a = IntensityAugmentation(configuration.input) else {
@@ -55,12 +59,17 @@ public final class Trainer {
         for seed in pool.seeds(atStep: Self.checkpointStep(in: directory) ?? 0) {
             volumes.append(try Self.phantom(seed, configuration, classCount: network.classCount, progress))
         }
-        sampler = PatchSampler(volumes: volumes, window: configuration.window, seed: configuration.seed, augmentation: augmentation)
+        sampler = PatchSampler(
+            volumes: volumes, window: configuration.window, seed: configuration.seed, augmentation: augmentation)
         sampler.caseAugmentation.mirror = configuration.mirrorProbability ?? 0
         let resumed = try resumeIfPresent()
         if !resumed, let initial = configuration.initialWeights {
-            let widened = try network.loadInitial(SafeTensors(contentsOf: initial), source: initial, seed: configuration.seed)
-            progress("{\"event\":\"initialised\",\"from\":\"\(initial)\"" + (widened.map { ",\"widenedFrom\":\"\($0.map(String.init).joined(separator: ","))\"" } ?? "") + "}")
+            let widened = try network.loadInitial(
+                SafeTensors(contentsOf: initial), source: initial, seed: configuration.seed)
+            progress(
+                "{\"event\":\"initialised\",\"from\":\"\(initial)\""
+                    + (widened.map { ",\"widenedFrom\":\"\($0.map(String.init).joined(separator: ","))\"" } ?? "") + "}"
+            )
         }
         if let decay = configuration.weightAverageDecay {
             // A checkpoint holds the average; the training weights are beside the moments.
@@ -73,8 +82,10 @@ public final class Trainer {
     }
 
     /// A training phantom, prepared as the configuration says.
-    static func phantom(_ seed: UInt64, _ configuration: TrainingConfiguration, classCount: Int,
-                        _ progress: (String) -> Void) throws -> TrainingVolume {
+    static func phantom(
+        _ seed: UInt64, _ configuration: TrainingConfiguration, classCount: Int,
+        _ progress: (String) -> Void
+    ) throws -> TrainingVolume {
         let v = try TrainingVolume.sample(seed: seed, configuration, classCount: classCount)
         progress(volumeEvent(seed, v, configuration))
         return v
@@ -90,7 +101,8 @@ public final class Trainer {
     /// The step of the checkpoint in a run folder, if there is one (without loading the run).
     public static func checkpointStep(in directory: String) -> Int? {
         guard FileManager.default.fileExists(atPath: "\(directory)/checkpoint.safetensors"),
-              let state = try? SafeTensors(contentsOf: "\(directory)/optimizer.safetensors") else { return nil }
+            let state = try? SafeTensors(contentsOf: "\(directory)/optimizer.safetensors")
+        else { return nil }
         return state.metadata["step"].flatMap { Int($0) }
     }
 
@@ -110,15 +122,20 @@ public final class Trainer {
 
     /// Whether a checkpoint was there to resume.
     private func resumeIfPresent() throws -> Bool {
-        guard FileManager.default.fileExists(atPath: checkpointPath), FileManager.default.fileExists(atPath: optimizerPath) else { return false }
+        guard FileManager.default.fileExists(atPath: checkpointPath),
+            FileManager.default.fileExists(atPath: optimizerPath)
+        else { return false }
         try network.load(SafeTensors(contentsOf: checkpointPath), source: checkpointPath)
         let state = try SafeTensors(contentsOf: optimizerPath)
         for p in network.parameters {
             guard let m = state.tensors["\(p.key).adam_m"], let v = state.tensors["\(p.key).adam_v"] else {
                 throw TrainingError("\(optimizerPath): no moments for \(p.key)")
             }
-            let mv = try m.floats(), vv = try v.floats()
-            guard mv.count == p.count, vv.count == p.count else { throw TrainingError("\(optimizerPath): \(p.key) has the wrong size") }
+            let mv = try m.floats()
+            let vv = try v.floats()
+            guard mv.count == p.count, vv.count == p.count else {
+                throw TrainingError("\(optimizerPath): \(p.key) has the wrong size")
+            }
             mv.withUnsafeBufferPointer { p.firstMoment.update(from: $0.baseAddress!, count: p.count) }
             vv.withUnsafeBufferPointer { p.secondMoment.update(from: $0.baseAddress!, count: p.count) }
         }
@@ -136,7 +153,9 @@ public final class Trainer {
         for p in network.parameters {
             guard let t = state.tensors["\(p.key).training"] else { continue }
             let values = try t.floats()
-            guard values.count == p.count else { throw TrainingError("\(optimizerPath): \(p.key).training has the wrong size") }
+            guard values.count == p.count else {
+                throw TrainingError("\(optimizerPath): \(p.key).training has the wrong size")
+            }
             p.values = values
         }
     }
@@ -151,7 +170,9 @@ public final class Trainer {
         }
         let temporary = logPath + ".tmp"
         try Data(kept.map { $0 + "\n" }.joined().utf8).write(to: URL(fileURLWithPath: temporary))
-        guard rename(temporary, logPath) == 0 else { throw TrainingError("\(logPath): cannot replace it (errno \(errno))") }
+        guard rename(temporary, logPath) == 0 else {
+            throw TrainingError("\(logPath): cannot replace it (errno \(errno))")
+        }
     }
 
     /// Writes the state dict and the optimizer state (atomically, each).
@@ -159,8 +180,10 @@ public final class Trainer {
         try trainedStateDict().write(to: checkpointPath)
         var tensors: [String: SafeTensors.Tensor] = [:]
         for p in network.parameters {
-            tensors["\(p.key).adam_m"] = SafeTensors.Tensor(shape: p.shape, values: Array(UnsafeBufferPointer(start: p.firstMoment, count: p.count)))
-            tensors["\(p.key).adam_v"] = SafeTensors.Tensor(shape: p.shape, values: Array(UnsafeBufferPointer(start: p.secondMoment, count: p.count)))
+            tensors["\(p.key).adam_m"] = SafeTensors.Tensor(
+                shape: p.shape, values: Array(UnsafeBufferPointer(start: p.firstMoment, count: p.count)))
+            tensors["\(p.key).adam_v"] = SafeTensors.Tensor(
+                shape: p.shape, values: Array(UnsafeBufferPointer(start: p.secondMoment, count: p.count)))
             if average != nil { tensors["\(p.key).training"] = SafeTensors.Tensor(shape: p.shape, values: p.values) }
         }
         try SafeTensors(tensors: tensors, metadata: ["step": "\(optimizer.step)"]).write(to: optimizerPath)
@@ -204,7 +227,9 @@ public final class Trainer {
     public func trainStep() throws -> StepRecord {
         let start = DispatchTime.now().uptimeNanoseconds
         let (d, h, w) = (configuration.window[0], configuration.window[1], configuration.window[2])
-        var images: [Float] = [], labels: [[UInt8]] = [], unlabelled: [[Bool]?] = []
+        var images: [Float] = []
+        var labels: [[UInt8]] = []
+        var unlabelled: [[Bool]?] = []
         for _ in 0..<configuration.batch {
             let p = sampler.next()
             images += p.image
@@ -214,17 +239,21 @@ public final class Trainer {
         let x = Tensor(planar: images, shape: [configuration.batch, 1, d, h, w], pool: context.pool)
         let teacherOut = try teacher?.forward(x, context, training: false)
         let out = try network.forward(x, context, training: true)
-        let (terms, gLogits, gFeatures) = objective.evaluate(student: out, teacher: teacherOut, labels: labels, unlabelled: unlabelled,
-                                                                window: configuration.window, context)
+        let (terms, gLogits, gFeatures) = objective.evaluate(
+            student: out, teacher: teacherOut, labels: labels, unlabelled: unlabelled,
+            window: configuration.window, context)
         try network.backward(logits: gLogits, features: gFeatures, context)
         let rate = optimizer.rate(at: optimizer.step)
         optimizer.apply(network.parameters)
         average?.update()
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-        let record = StepRecord(step: optimizer.step, loss: terms.total, dice: terms.dice, crossEntropy: terms.crossEntropy,
-                                affinity: terms.affinity, featureNorm: terms.featureNorm, learningRate: rate, seconds: seconds,
-                                multiplyAddsPerSecond: Double(multiplyAddsPerStep) / seconds, peakRSSMiB: Self.peakRSSMiB())
-        guard terms.total.isFinite else { throw TrainingError("step \(optimizer.step): the loss is not finite (\(terms.total))") }
+        let record = StepRecord(
+            step: optimizer.step, loss: terms.total, dice: terms.dice, crossEntropy: terms.crossEntropy,
+            affinity: terms.affinity, featureNorm: terms.featureNorm, learningRate: rate, seconds: seconds,
+            multiplyAddsPerSecond: Double(multiplyAddsPerStep) / seconds, peakRSSMiB: Self.peakRSSMiB())
+        guard terms.total.isFinite else {
+            throw TrainingError("step \(optimizer.step): the loss is not finite (\(terms.total))")
+        }
         return record
     }
 
@@ -234,7 +263,9 @@ public final class Trainer {
     ///   machine has a core beyond the run's threads (the same volumes either way).
     public func run(prefetch: Bool = true, progress: (String) -> Void = { _ in }) throws {
         // A file that cannot be created makes the FileHandle below throw, naming the path.
-        if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
+        if !FileManager.default.fileExists(atPath: logPath) {
+            _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        }
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
         defer { try? log.close() }
         log.seekToEndOfFile()
@@ -242,23 +273,30 @@ public final class Trainer {
         encoder.outputFormatting = [.sortedKeys]
         var upcoming: VolumePrefetch?
         while optimizer.step < configuration.steps {
-            if prefetch, upcoming == nil, VolumePrefetch.worthwhile(threads: configuration.threads), let next = pool.nextReplacement(afterStep: optimizer.step),
-               next.step < configuration.steps {
+            if prefetch, upcoming == nil, VolumePrefetch.worthwhile(threads: configuration.threads),
+                let next = pool.nextReplacement(afterStep: optimizer.step),
+                next.step < configuration.steps
+            {
                 let (configuration, classCount) = (configuration, network.classCount)
-                upcoming = VolumePrefetch(seed: next.seed) { try TrainingVolume.sample(seed: next.seed, configuration, classCount: classCount) }
+                upcoming = VolumePrefetch(seed: next.seed) {
+                    try TrainingVolume.sample(seed: next.seed, configuration, classCount: classCount)
+                }
             }
             let record = try trainStep()
             var line = String(decoding: try encoder.encode(record), as: UTF8.self)
             line += "\n"
             log.write(Data(line.utf8))
             progress(String(line.dropLast()))
-            if optimizer.step % configuration.checkpointEvery == 0 || optimizer.step == configuration.steps { try saveCheckpoint() }
+            if optimizer.step % configuration.checkpointEvery == 0 || optimizer.step == configuration.steps {
+                try saveCheckpoint()
+            }
             if optimizer.step < configuration.steps, let (slot, seed) = pool.replacement(afterStep: optimizer.step) {
                 if let prefetched = upcoming, prefetched.seed == seed {
                     sampler.volumes[slot] = try prefetched.value()
                     progress(Self.volumeEvent(seed, sampler.volumes[slot], configuration))
                 } else {
-                    sampler.volumes[slot] = try Self.phantom(seed, configuration, classCount: network.classCount, progress)
+                    sampler.volumes[slot] = try Self.phantom(
+                        seed, configuration, classCount: network.classCount, progress)
                 }
                 upcoming = nil
             }
@@ -268,20 +306,25 @@ public final class Trainer {
     /// The student as a model directory (manifest + fp32 safetensors) that `model info`, the
     /// Inference engine and `segment` read.
     public func exportModel(to path: String, version: String, notes: [String]) throws {
-        try Self.exportModel(stateDict: trainedStateDict(), configuration: configuration, source: checkpointPath,
-                             to: path, version: version, notes: notes)
+        try Self.exportModel(
+            stateDict: trainedStateDict(), configuration: configuration, source: checkpointPath,
+            to: path, version: version, notes: notes)
     }
 
     /// A trained student's state dict as a model directory, with the input preparation and
     /// window of the run that trained it (`window` overrides the inference window).
-    public static func exportModel(stateDict: SafeTensors, configuration: TrainingConfiguration, source: String, to path: String,
-                                   version: String, window: [Int]? = nil, notes: [String]) throws {
+    public static func exportModel(
+        stateDict: SafeTensors, configuration: TrainingConfiguration, source: String, to path: String,
+        version: String, window: [Int]? = nil, notes: [String]
+    ) throws {
         let weights = try ModelDirectory.canonicalWeights(fromStateDict: stateDict, sourceName: source)
         let now = ISO8601DateFormatter().string(from: Date())
-        let manifest = ModelManifest(modelVersion: version, classes: OrganClass.word, input: configuration.input,
-                                     window: window ?? configuration.window, precision: .fp32,
-                                     provenance: .init(source: "lcovnet train (\((source as NSString).lastPathComponent))", sourceSHA256: nil,
-                                                       created: now, notes: notes))
+        let manifest = ModelManifest(
+            modelVersion: version, classes: OrganClass.word, input: configuration.input,
+            window: window ?? configuration.window, precision: .fp32,
+            provenance: .init(
+                source: "lcovnet train (\((source as NSString).lastPathComponent))", sourceSHA256: nil,
+                created: now, notes: notes))
         try ModelDirectory(path: path, manifest: manifest, weights: weights).write()
     }
 

@@ -96,7 +96,10 @@ public struct TrainingConfiguration: Sendable, Codable {
         let phantoms = "phantoms \(phantomSeeds.first ?? 0)-\(phantomSeeds.last ?? 0)"
         let mix = phantomEvery.map { $0 > 0 ? ", every \($0)th seed a phantom (\(phantoms) and refreshed)" : "" } ?? ""
         if let dataset {
-            let synthesized = anatomies.flatMap { a in synthesizedEvery.map { ", every \($0)th seed CT synthesized on the WORD label maps in \(a)" } } ?? ""
+            let synthesized =
+                anatomies.flatMap { a in
+                    synthesizedEvery.map { ", every \($0)th seed CT synthesized on the WORD label maps in \(a)" }
+                } ?? ""
             return "trained on the labelled CT of \(dataset) (its training split)\(synthesized)\(mix)"
         }
         guard let anatomies else { return "trained on \(phantoms)" }

@@ -18,7 +18,8 @@ final class WeightAverage {
 
     /// Folds the parameters' present values in (after each optimizer step).
     func update() {
-        let d = decay, e = 1 - decay
+        let d = decay
+        let e = 1 - decay
         for (index, p) in parameters.enumerated() {
             let w = p.value
             averages[index].withUnsafeMutableBufferPointer { a in

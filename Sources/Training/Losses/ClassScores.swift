@@ -6,15 +6,17 @@ public struct ClassScores: Sendable, Equatable {
     public var values: [Float]
 
     public init(classCount: Int, voxelCount: Int, values: [Float]) {
-        precondition(values.count == classCount * voxelCount, "need \(classCount) × \(voxelCount) scores, got \(values.count)")
+        precondition(
+            values.count == classCount * voxelCount, "need \(classCount) × \(voxelCount) scores, got \(values.count)")
         self.classCount = classCount
         self.voxelCount = voxelCount
         self.values = values
     }
 
     public init(zerosLike other: ClassScores) {
-        self.init(classCount: other.classCount, voxelCount: other.voxelCount,
-                  values: [Float](repeating: 0, count: other.values.count))
+        self.init(
+            classCount: other.classCount, voxelCount: other.voxelCount,
+            values: [Float](repeating: 0, count: other.values.count))
     }
 
     /// Softmax over classes at every voxel of `values / temperature`.
@@ -24,7 +26,8 @@ public struct ClassScores: Sendable, Equatable {
 
     /// Softmax over classes at every voxel v of `values / temperatures[v]`.
     public func softmax(temperatures: [Double]) -> [Double] {
-        let c = classCount, n = voxelCount
+        let c = classCount
+        let n = voxelCount
         precondition(temperatures.count == n)
         var out = [Double](repeating: 0, count: c * n)
         for v in 0..<n {
@@ -50,8 +53,10 @@ public struct LossGradient: Sendable {
 }
 
 /// Backpropagates dL/dP through P = softmax(z / t) at every voxel: dL/dz = P ⊙ (dL/dP − Σ P dL/dP) / t.
-func softmaxBackward(probabilities p: [Double], gradient g: [Double], classCount c: Int, voxelCount n: Int,
-                     temperature t: Double = 1) -> [Float] {
+func softmaxBackward(
+    probabilities p: [Double], gradient g: [Double], classCount c: Int, voxelCount n: Int,
+    temperature t: Double = 1
+) -> [Float] {
     var out = [Float](repeating: 0, count: c * n)
     for v in 0..<n {
         var dot = 0.0
@@ -62,7 +67,7 @@ func softmaxBackward(probabilities p: [Double], gradient g: [Double], classCount
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #else
-import Darwin
+    import Darwin
 #endif

@@ -3,20 +3,26 @@ import Foundation
 /// Class-affinity distillation (CAKD): with P = softmax(z) as a C×N matrix and A = P Pᵀ,
 /// L = 1 − mean_c cos(A_S[:, c], A_T[:, c]). Returns the gradient for the student's logits.
 public func classAffinityLoss(student: ClassScores, teacher: ClassScores) -> LossGradient {
-    let c = student.classCount, n = student.voxelCount
+    let c = student.classCount
+    let n = student.voxelCount
     precondition(teacher.classCount == c && teacher.voxelCount == n)
-    let ps = student.softmax(), pt = teacher.softmax()
-    let aS = affinity(ps, c, n), aT = affinity(pt, c, n)
+    let ps = student.softmax()
+    let pt = teacher.softmax()
+    let aS = affinity(ps, c, n)
+    let aT = affinity(pt, c, n)
     var loss = 1.0
-    var gA = [Double](repeating: 0, count: c * c)   // dL/dA_S, row-major [row][column]
+    var gA = [Double](repeating: 0, count: c * c)  // dL/dA_S, row-major [row][column]
     for col in 0..<c {
-        var dotST = 0.0, normS = 0.0, normT = 0.0
+        var dotST = 0.0
+        var normS = 0.0
+        var normT = 0.0
         for row in 0..<c {
             dotST += aS[row * c + col] * aT[row * c + col]
             normS += aS[row * c + col] * aS[row * c + col]
             normT += aT[row * c + col] * aT[row * c + col]
         }
-        let ns = max(normS.squareRoot(), 1e-12), nt = max(normT.squareRoot(), 1e-12)
+        let ns = max(normS.squareRoot(), 1e-12)
+        let nt = max(normT.squareRoot(), 1e-12)
         let cosine = dotST / (ns * nt)
         loss -= cosine / Double(c)
         for row in 0..<c {
@@ -33,8 +39,11 @@ public func classAffinityLoss(student: ClassScores, teacher: ClassScores) -> Los
             for v in 0..<n { dP[row * n + v] += g * ps[k * n + v] }
         }
     }
-    return LossGradient(loss: loss, gradient: ClassScores(classCount: c, voxelCount: n,
-                                                          values: softmaxBackward(probabilities: ps, gradient: dP, classCount: c, voxelCount: n)))
+    return LossGradient(
+        loss: loss,
+        gradient: ClassScores(
+            classCount: c, voxelCount: n,
+            values: softmaxBackward(probabilities: ps, gradient: dP, classCount: c, voxelCount: n)))
 }
 
 private func affinity(_ p: [Double], _ c: Int, _ n: Int) -> [Double] {
@@ -58,11 +67,15 @@ private func affinity(_ p: [Double], _ c: Int, _ n: Int) -> [Double] {
 /// takes): that norm grows with the window (hundreds here), which flattens both distributions to
 /// uniform, pins the loss at ln C and leaves no gradient. Returns the gradient for the student's
 /// logits and dL/dτ_S per voxel (`FeatureNorms.backward` carries it to the features).
-public func featureNormDistillationLoss(student: ClassScores, teacher: ClassScores,
-                                        studentTemperatures ts: [Double], teacherTemperatures tt: [Double]) -> (LossGradient, temperatureGradient: [Double]) {
-    let c = student.classCount, n = student.voxelCount
+public func featureNormDistillationLoss(
+    student: ClassScores, teacher: ClassScores,
+    studentTemperatures ts: [Double], teacherTemperatures tt: [Double]
+) -> (LossGradient, temperatureGradient: [Double]) {
+    let c = student.classCount
+    let n = student.voxelCount
     precondition(teacher.classCount == c && teacher.voxelCount == n && ts.count == n && tt.count == n)
-    let qT = teacher.softmax(temperatures: tt), qS = student.softmax(temperatures: ts)
+    let qT = teacher.softmax(temperatures: tt)
+    let qS = student.softmax(temperatures: ts)
     var loss = 0.0
     var temperatureGradient = [Double](repeating: 0, count: n)
     var gradient = [Float](repeating: 0, count: c * n)
@@ -78,7 +91,10 @@ public func featureNormDistillationLoss(student: ClassScores, teacher: ClassScor
         }
         temperatureGradient[v] = dt
     }
-    return (LossGradient(loss: loss / Double(n), gradient: ClassScores(classCount: c, voxelCount: n, values: gradient)), temperatureGradient)
+    return (
+        LossGradient(loss: loss / Double(n), gradient: ClassScores(classCount: c, voxelCount: n, values: gradient)),
+        temperatureGradient
+    )
 }
 
 /// Per-voxel L2 norms of channels-last features (MSKD's temperatures) and their backward pass.
@@ -91,14 +107,19 @@ public enum FeatureNorms {
     public static func perVoxel(_ f: UnsafePointer<Float>, channels: Int, voxels: Int) -> [Double] {
         (0..<voxels).map { v in
             var sum = 0.0
-            for k in 0..<channels { let x = Double(f[v * channels + k]); sum += x * x }
+            for k in 0..<channels {
+                let x = Double(f[v * channels + k])
+                sum += x * x
+            }
             return max(sum.squareRoot(), floor)
         }
     }
 
     /// dL/df = dL/dτ_v · f / τ_v, scaled by `scale`, written into `gradient` (same layout as f).
-    public static func backward(_ f: UnsafePointer<Float>, norms: [Double], temperatureGradient: [Double], scale: Double,
-                                channels: Int, into gradient: UnsafeMutablePointer<Float>) {
+    public static func backward(
+        _ f: UnsafePointer<Float>, norms: [Double], temperatureGradient: [Double], scale: Double,
+        channels: Int, into gradient: UnsafeMutablePointer<Float>
+    ) {
         for v in 0..<norms.count {
             let held = norms[v] <= floor
             let g = held ? 0 : scale * temperatureGradient[v] / norms[v]

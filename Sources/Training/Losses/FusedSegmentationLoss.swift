@@ -12,18 +12,22 @@ struct FusedSegmentationLoss {
     /// `scale · (dDice/dz + dCE/dz)` into `gradient` (same layout).
     /// - Parameter unlabelled: per class, whether the sample's dataset leaves it unlabelled
     ///   (partial labels): its voxels may be labelled background, so the marginal losses apply.
-    init(logits: UnsafePointer<Float>, labels: [UInt8], classCount c: Int, scale: Float,
-         gradient: UnsafeMutablePointer<Float>, epsilon: Double = 1e-5, unlabelled: [Bool]? = nil) {
+    init(
+        logits: UnsafePointer<Float>, labels: [UInt8], classCount c: Int, scale: Float,
+        gradient: UnsafeMutablePointer<Float>, epsilon: Double = 1e-5, unlabelled: [Bool]? = nil
+    ) {
         if let unlabelled, unlabelled.contains(true) {
-            (dice, crossEntropy) = Self.marginal(logits: logits, labels: labels, classCount: c, scale: scale, gradient: gradient,
-                                                 epsilon: epsilon, unlabelled: unlabelled)
+            (dice, crossEntropy) = Self.marginal(
+                logits: logits, labels: labels, classCount: c, scale: scale, gradient: gradient,
+                epsilon: epsilon, unlabelled: unlabelled)
             return
         }
         let n = labels.count
         // Probabilities go into the gradient buffer first and are overwritten in the second pass.
         let p = gradient
-        var intersection = [Double](repeating: 0, count: c), predicted = [Double](repeating: 0, count: c),
-            truth = [Double](repeating: 0, count: c)
+        var intersection = [Double](repeating: 0, count: c)
+        var predicted = [Double](repeating: 0, count: c)
+        var truth = [Double](repeating: 0, count: c)
         var predictedChunk = [Float](repeating: 0, count: c)
         var logLoss = 0.0
         labels.withUnsafeBufferPointer { y in
@@ -37,14 +41,19 @@ struct FusedSegmentationLoss {
                 logLoss -= Double(logf(max(q[label], 1e-30)))
                 // Float partial sums stay exact enough over 4096 voxels; flush them into Double.
                 if v & 4095 == 4095 || v == n - 1 {
-                    for k in 0..<c { predicted[k] += Double(predictedChunk[k]); predictedChunk[k] = 0 }
+                    for k in 0..<c {
+                        predicted[k] += Double(predictedChunk[k])
+                        predictedChunk[k] = 0
+                    }
                 }
             }
         }
-        var dIntersection = [Float](repeating: 0, count: c), dPredicted = [Float](repeating: 0, count: c)
+        var dIntersection = [Float](repeating: 0, count: c)
+        var dPredicted = [Float](repeating: 0, count: c)
         var loss = 1.0
         for k in 0..<c {
-            let numerator = 2 * intersection[k] + epsilon, denominator = predicted[k] + truth[k] + epsilon
+            let numerator = 2 * intersection[k] + epsilon
+            let denominator = predicted[k] + truth[k] + epsilon
             loss -= numerator / denominator / Double(c)
             dIntersection[k] = Float(-2 / denominator / Double(c))
             dPredicted[k] = Float(numerator / (denominator * denominator) / Double(c))
@@ -54,7 +63,8 @@ struct FusedSegmentationLoss {
         let inverseCount = 1 / Float(n)
         labels.withUnsafeBufferPointer { y in
             for v in 0..<n {
-                let q = p + v * c, label = Int(y[v])
+                let q = p + v * c
+                let label = Int(y[v])
                 // Dice: dL/dp_k = dPredicted_k + [k = y]·dIntersection_k, then back through the softmax;
                 // cross-entropy: (p_k − [k = y]) / n.
                 let qLabel = q[label]
@@ -72,7 +82,11 @@ struct FusedSegmentationLoss {
         var peak = -Float.infinity
         for k in 0..<c { peak = max(peak, z[k]) }
         var total: Float = 0
-        for k in 0..<c { let e = expf(z[k] - peak); q[k] = e; total += e }
+        for k in 0..<c {
+            let e = expf(z[k] - peak)
+            q[k] = e
+            total += e
+        }
         let inverse = 1 / total
         for k in 0..<c { q[k] *= inverse }
     }
@@ -81,15 +95,18 @@ struct FusedSegmentationLoss {
     /// 2021): the probabilities of the unlabelled classes are added to background's, so a voxel
     /// labelled background may be any of them without penalty, and Dice averages over the
     /// labelled classes (merged background included) only.
-    private static func marginal(logits: UnsafePointer<Float>, labels: [UInt8], classCount c: Int, scale: Float,
-                                 gradient: UnsafeMutablePointer<Float>, epsilon: Double, unlabelled: [Bool]) -> (Double, Double) {
+    private static func marginal(
+        logits: UnsafePointer<Float>, labels: [UInt8], classCount c: Int, scale: Float,
+        gradient: UnsafeMutablePointer<Float>, epsilon: Double, unlabelled: [Bool]
+    ) -> (Double, Double) {
         let n = labels.count
         // Each class's merged class: background for the unlabelled ones, itself otherwise.
         let merged = (0..<c).map { unlabelled[$0] ? 0 : $0 }
         let kept = (0..<c).filter { merged[$0] == $0 }
         let p = gradient
-        var intersection = [Double](repeating: 0, count: c), predicted = [Double](repeating: 0, count: c),
-            truth = [Double](repeating: 0, count: c)
+        var intersection = [Double](repeating: 0, count: c)
+        var predicted = [Double](repeating: 0, count: c)
+        var truth = [Double](repeating: 0, count: c)
         var q = [Double](repeating: 0, count: c)
         var logLoss = 0.0
         for v in 0..<n {
@@ -104,10 +121,12 @@ struct FusedSegmentationLoss {
             logLoss -= log(max(q[y], 1e-30))
         }
         let classes = Double(kept.count)
-        var dIntersection = [Double](repeating: 0, count: c), dPredicted = [Double](repeating: 0, count: c)
+        var dIntersection = [Double](repeating: 0, count: c)
+        var dPredicted = [Double](repeating: 0, count: c)
         var loss = 1.0
         for m in kept {
-            let numerator = 2 * intersection[m] + epsilon, denominator = predicted[m] + truth[m] + epsilon
+            let numerator = 2 * intersection[m] + epsilon
+            let denominator = predicted[m] + truth[m] + epsilon
             loss -= numerator / denominator / classes
             dIntersection[m] = -2 / denominator / classes
             dPredicted[m] = numerator / (denominator * denominator) / classes

@@ -27,7 +27,9 @@ final class HighBlock {
     }
 
     func backward(_ g: Tensor, _ ctx: TrainingContext, inputGradient: Bool = true) throws -> Tensor? {
-        guard let (x, s) = saved else { throw TrainingError("\(conv1.conv.layer.name): backward without a training forward pass") }
+        guard let (x, s) = saved else {
+            throw TrainingError("\(conv1.conv.layer.name): backward without a training forward pass")
+        }
         saved = nil
         let (da, dx) = Elementwise.gateBackward(g, sigmoid: s, x: x, ctx)
         let dPooled = try conv2_2.backward(try Upsampling.backward(da, ctx), ctx)!
@@ -60,7 +62,9 @@ final class LowBlock {
     }
 
     func backward(_ g: Tensor, _ ctx: TrainingContext) throws -> Tensor {
-        guard let (x, s) = saved else { throw TrainingError("\(conv1.conv.layer.name): backward without a training forward pass") }
+        guard let (x, s) = saved else {
+            throw TrainingError("\(conv1.conv.layer.name): backward without a training forward pass")
+        }
         saved = nil
         let (da, dx) = Elementwise.gateBackward(g, sigmoid: s, x: x, ctx)
         Elementwise.accumulate(dx, try conv2_2.backward(da, ctx)!, ctx)

@@ -27,7 +27,9 @@ final class ConvUnit {
     func backward(_ g: Tensor, _ ctx: TrainingContext, inputGradient: Bool = true) throws -> Tensor? {
         var d = g
         if relu {
-            guard let z = preActivation else { throw TrainingError("\(conv.layer.name): backward without a training forward pass") }
+            guard let z = preActivation else {
+                throw TrainingError("\(conv.layer.name): backward without a training forward pass")
+            }
             d = Elementwise.relu6Backward(g, input: z, ctx)
             preActivation = nil
         }

@@ -24,7 +24,8 @@ extension TrainableLCOVNet {
             tensors["\(s.key).num_batches_tracked"] = SafeTensors.Tensor(
                 dtype: "I64", shape: [], bytes: withUnsafeBytes(of: s.batchesTracked.littleEndian) { Data($0) })
         }
-        return SafeTensors(tensors: tensors, metadata: ["format": "pt", "widths": widths.map(String.init).joined(separator: ",")])
+        return SafeTensors(
+            tensors: tensors, metadata: ["format": "pt", "widths": widths.map(String.init).joined(separator: ",")])
     }
 
     /// Loads a state dict (the reference's `up*.conv1.*` duplicates and a `module.` prefix accepted).
@@ -38,14 +39,18 @@ extension TrainableLCOVNet {
         func values(_ key: String, _ count: Int) throws -> [Float] {
             guard let t = byKey[key] else { throw TrainingError("\(source): missing tensor \(key)") }
             let v = try t.floats()
-            guard v.count == count else { throw TrainingError("\(source): \(key) has \(v.count) values, this network needs \(count)") }
+            guard v.count == count else {
+                throw TrainingError("\(source): \(key) has \(v.count) values, this network needs \(count)")
+            }
             return v
         }
         for p in parameters { p.values = try values(p.key, p.count) }
         for s in statistics {
             s.mean = try values("\(s.key).running_mean", s.mean.count)
             s.variance = try values("\(s.key).running_var", s.variance.count)
-            if let t = byKey["\(s.key).num_batches_tracked"], let n = try? t.floats().first { s.batchesTracked = Int64(n) }
+            if let t = byKey["\(s.key).num_batches_tracked"], let n = try? t.floats().first {
+                s.batchesTracked = Int64(n)
+            }
         }
     }
 }
@@ -69,7 +74,8 @@ struct SplitMix: RandomNumberGenerator {
     mutating func uniform() -> Double { Double(next() >> 11) / Double(1 << 53) }
 
     mutating func gaussian() -> Double {
-        let u = max(uniform(), 1e-300), v = uniform()
+        let u = max(uniform(), 1e-300)
+        let v = uniform()
         return (-2 * log(u)).squareRoot() * cos(2 * .pi * v)
     }
 }

@@ -64,7 +64,7 @@ extension TrainableLCOVNet {
         var rng = SplitMix(seed: seed)
         let encoded = (0..<4).map { ChannelMap(from: narrow.widths[$0], to: widths[$0], &rng) }
         let bottom = ChannelMap(from: narrow.widths[4], to: widths[4], &rng)
-        let level = [3, 2, 1, 0]    // decoder stage i works at encoder level 3 − i
+        let level = [3, 2, 1, 0]  // decoder stage i works at encoder level 3 − i
         let upMaps = level.map { ChannelMap(from: narrow.widths[$0], to: widths[$0], &rng) }
         let decoded = level.map { ChannelMap(from: narrow.widths[$0], to: widths[$0], &rng) }
         func copy(_ wide: [ConvUnit], _ small: [ConvUnit], input: ChannelMap, output: ChannelMap) {
@@ -82,8 +82,9 @@ extension TrainableLCOVNet {
         var below = bottom
         for i in 0..<4 {
             ups[i].unit.copy(narrow.ups[i].unit, input: below, output: upMaps[i], noise: noise, &rng)
-            copy(decoders[i].units, narrow.decoders[i].units,
-                 input: .concat(upMaps[i], encoded[level[i]]), output: decoded[i])
+            copy(
+                decoders[i].units, narrow.decoders[i].units,
+                input: .concat(upMaps[i], encoded[level[i]]), output: decoded[i])
             heads[i].copy(narrow.heads[i], input: decoded[i], output: .identity(classCount), noise: 0, &rng)
             below = decoded[i]
         }
@@ -91,7 +92,10 @@ extension TrainableLCOVNet {
 }
 
 extension ConvUnit {
-    fileprivate func copy(_ small: ConvUnit, input: TrainableLCOVNet.ChannelMap, output: TrainableLCOVNet.ChannelMap, noise: Float, _ rng: inout SplitMix) {
+    fileprivate func copy(
+        _ small: ConvUnit, input: TrainableLCOVNet.ChannelMap, output: TrainableLCOVNet.ChannelMap, noise: Float,
+        _ rng: inout SplitMix
+    ) {
         conv.copy(small.conv, input: input, output: output, noise: noise, &rng)
         guard let bn = batchNorm, let s = small.batchNorm else { return }
         let pick = { (values: [Float]) in output.source.map { values[$0] } }
@@ -106,11 +110,15 @@ extension ConvUnit {
 extension Convolution {
     /// Weights [out, in / groups, kd, kh, kw]: a depthwise layer (groups = channels) copies each
     /// channel's kernel; a dense one also splits each input channel's weight among its copies.
-    fileprivate func copy(_ small: Convolution, input: TrainableLCOVNet.ChannelMap, output: TrainableLCOVNet.ChannelMap, noise: Float, _ rng: inout SplitMix) {
+    fileprivate func copy(
+        _ small: Convolution, input: TrainableLCOVNet.ChannelMap, output: TrainableLCOVNet.ChannelMap, noise: Float,
+        _ rng: inout SplitMix
+    ) {
         let depthwise = layer.groups > 1
         precondition(!depthwise || layer.groups == layer.outChannels, "\(layer.name): only depthwise grouping widens")
         let kernel = layer.kernel.reduce(1, *)
-        let smallIn = depthwise ? 1 : small.layer.inChannels, wideIn = depthwise ? 1 : layer.inChannels
+        let smallIn = depthwise ? 1 : small.layer.inChannels
+        let wideIn = depthwise ? 1 : layer.inChannels
         let old = small.weight.values
         var new = [Float](repeating: 0, count: weight.count)
         for o in 0..<layer.outChannels {

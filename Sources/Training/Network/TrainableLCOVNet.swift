@@ -20,7 +20,9 @@ final class TrainableLCOVNet {
 
     static let scales = 4
 
-    init(widths f: [Int] = LCOVNetArchitecture.widths, classCount: Int = LCOVNetArchitecture.classCount, pool: BufferPool) {
+    init(
+        widths f: [Int] = LCOVNetArchitecture.widths, classCount: Int = LCOVNetArchitecture.classCount, pool: BufferPool
+    ) {
         precondition(f.count == 5)
         widths = f
         self.classCount = classCount
@@ -28,7 +30,8 @@ final class TrainableLCOVNet {
         encoders = (0..<4).map { HighBlock("Encode_block\($0 + 1)", cin[$0], f[$0], pool: pool) }
         bottleneck = LowBlock("Encode_BottleNeck_block5", f[3], f[4])
         downs = (0..<4).map { _ in Pooling.maxDown(pool) }
-        let below = [f[4], f[3], f[2], f[1]], at = [f[3], f[2], f[1], f[0]]
+        let below = [f[4], f[3], f[2], f[1]]
+        let at = [f[3], f[2], f[1], f[0]]
         ups = (0..<4).map { UpBlock("up\($0 + 1)", below[$0], at[$0]) }
         decoders = (0..<4).map { HighBlock("Decode_block\($0 + 1)", 2 * at[$0], at[$0], pool: pool) }
         heads = (0..<4).map { i in
@@ -65,14 +68,18 @@ final class TrainableLCOVNet {
         var total = 0
         for (level, block) in encoders.enumerated() {
             let v = voxels >> (3 * level)
-            total += block.conv1.conv.multiplyAdds(voxels: v) + block.conv2_1.conv.multiplyAdds(voxels: v) + block.conv2_2.conv.multiplyAdds(voxels: v / 8)
+            total +=
+                block.conv1.conv.multiplyAdds(voxels: v) + block.conv2_1.conv.multiplyAdds(voxels: v)
+                + block.conv2_2.conv.multiplyAdds(voxels: v / 8)
         }
         total += bottleneck.units.reduce(0) { $0 + $1.conv.multiplyAdds(voxels: voxels >> 12) }
         for i in 0..<4 {
             let v = voxels >> (3 * (3 - i))
             total += ups[i].unit.conv.multiplyAdds(voxels: v / 8) + heads[i].multiplyAdds(voxels: v)
             let d = decoders[i]
-            total += d.conv1.conv.multiplyAdds(voxels: v) + d.conv2_1.conv.multiplyAdds(voxels: v) + d.conv2_2.conv.multiplyAdds(voxels: v / 8)
+            total +=
+                d.conv1.conv.multiplyAdds(voxels: v) + d.conv2_1.conv.multiplyAdds(voxels: v)
+                + d.conv2_2.conv.multiplyAdds(voxels: v / 8)
         }
         return total
     }
@@ -94,7 +101,8 @@ final class TrainableLCOVNet {
             h = try downs[level].forward(e, ctx, training: training)
         }
         h = try bottleneck.forward(h, ctx, training: training)
-        var logits: [Tensor] = [], features: [Tensor] = []
+        var logits: [Tensor] = []
+        var features: [Tensor] = []
         for i in 0..<4 {
             let u = try ups[i].forward(h, ctx, training: training)
             h = try decoders[i].forward(Elementwise.concat(u, skips[3 - i], ctx), ctx, training: training)
@@ -110,7 +118,7 @@ final class TrainableLCOVNet {
     func backward(logits gLogits: [Tensor?], features gFeatures: [Tensor?], _ ctx: TrainingContext) throws {
         var g: Tensor?
         var skipGradients: [Tensor] = []
-        for i in (0..<4).reversed() {          // decoder stage i+1 of the reference, scale s = 3 − i
+        for i in (0..<4).reversed() {  // decoder stage i+1 of the reference, scale s = 3 − i
             let s = 3 - i
             var d: Tensor? = g
             if let gl = gLogits[s] {
@@ -125,7 +133,7 @@ final class TrainableLCOVNet {
             guard let dOut = d else { throw TrainingError("backward: no gradient reaches Decode_block\(i + 1)") }
             let dConcat = try decoders[i].backward(dOut, ctx)!
             let (dUp, dSkip) = Elementwise.split(dConcat, first: ups[i].unit.conv.layer.outChannels, ctx)
-            skipGradients.append(dSkip)    // decoder 4 first: ends as [enc1, enc2, enc3, enc4]
+            skipGradients.append(dSkip)  // decoder 4 first: ends as [enc1, enc2, enc3, enc4]
             g = try ups[i].backward(dUp, ctx)
         }
         var h = try bottleneck.backward(g!, ctx)
