@@ -130,15 +130,24 @@ let segmentationTargets: [Target] = [
     .target(
         name: "Segmentation",
         dependencies: [
-            "Ingest", "ModelSpec", "Preprocess", "Inference", "SlidingWindows", "Export", "NIfTI", "Volumes", "Phantom",
-            "Datasets", logging
+            "Ingest", "Preprocess", "Inference", "SlidingWindows", "Export", "NIfTI", "Volumes", logging
         ]),
     .testTarget(
         name: "SegmentationTests",
         dependencies: [
-            "Segmentation", "Datasets", "Ingest", "PhantomDicom", "ModelSpec", "Preprocess", "Inference",
+            "Segmentation", "Ingest", "PhantomDicom", "ModelSpec", "Preprocess", "Inference",
             "SlidingWindows", "Phantom", "NIfTI", "Volumes", "TestSupport",
             "ModelTestSupport"
+        ]),
+    // A model scored: on phantoms (Dice per organ, int8 against fp32) and on a site's labelled CT (Dice, HD95, NSD).
+    .target(
+        name: "Evaluation",
+        dependencies: ["Segmentation", "Datasets", "Phantom", "Inference", "ModelSpec", "NIfTI", "Volumes", logging]),
+    .testTarget(
+        name: "EvaluationTests",
+        dependencies: [
+            "Evaluation", "Segmentation", "Datasets", "Ingest", "PhantomDicom", "ModelSpec", "Preprocess", "Inference",
+            "Phantom", "NIfTI", "Volumes", "TestSupport", "ModelTestSupport", logging
         ])
 ]
 
@@ -215,7 +224,7 @@ let executableTargets: [Target] = [
     .executableTarget(
         name: "lcovnet",
         dependencies: sharedModules + ingestModules + ["Export"] + inferenceModules + [
-            "Segmentation", "Datasets", "Training", "Retraining"
+            "Segmentation", "Evaluation", "Datasets", "Training", "Retraining"
         ] + daemonModules
             + [argumentParser, logging])
 ]

@@ -21,19 +21,25 @@ public struct ContainedSegmentation: Sendable {
         public var threads: Int
         public var memoryBudgetMiB: Int
         public var rtstruct: Bool
+        /// The compute child leaves the prepared scan and its labels on that grid for the
+        /// distillation cache (the cache child then prepares nothing).
+        public var keepsPrepared: Bool
 
-        public init(model: String, precision: String, threads: Int, memoryBudgetMiB: Int, rtstruct: Bool) {
+        public init(
+            model: String, precision: String, threads: Int, memoryBudgetMiB: Int, rtstruct: Bool, keepsPrepared: Bool
+        ) {
             self.model = model
             self.precision = precision
             self.threads = threads
             self.memoryBudgetMiB = memoryBudgetMiB
             self.rtstruct = rtstruct
+            self.keepsPrepared = keepsPrepared
         }
 
         var arguments: [String] {
             [
                 "--model", model, "--precision", precision, "--threads", "\(threads)", "--memory-budget-mib",
-                "\(memoryBudgetMiB)"
+                "\(memoryBudgetMiB)", "--keeps-prepared", "\(keepsPrepared)"
             ]
         }
     }
@@ -98,12 +104,10 @@ public struct ContainedSegmentation: Sendable {
             throw WorkerCrash(task: "segment", cause: .exitStatus(0))
         }
         let model = try ModelDirectory(path: job.model)
-        let segmenter = Segmenter(
-            model: model,
-            options: SegmentationOptions(
-                precision: Precision(rawValue: job.precision), threads: job.threads,
-                memoryBudgetMiB: job.memoryBudgetMiB),
-            logger: logger)
+        var options = SegmentationOptions(
+            precision: Precision(rawValue: job.precision), threads: job.threads, memoryBudgetMiB: job.memoryBudgetMiB)
+        options.keepsPrepared = job.keepsPrepared
+        let segmenter = Segmenter(model: model, options: options, logger: logger)
         let result: SegmentationResult
         do {
             result = try segmenter.segment(loaded.volume)
@@ -136,33 +140,34 @@ public struct ContainedSegmentation: Sendable {
             Array(try JSONEncoder().encode(written)), to: "\(folder)/\(SegmentedSeriesFile.writtenName)")
     }
 
-    /// `lcovnet worker cache`: the segmented series in `folder` into the distillation cache.
+    /// `lcovnet worker cache`: the segmented series in `folder` into the distillation cache, from
+    /// the scan as the compute child prepared it and the labels on that grid (no second preparation).
     public static func cacheHere(
         folder: String, cache: DistillationCache, window: [Int], patchesPerSeries: Int, model: String
     ) throws {
-        guard case .loaded(let loaded) = try DecodedSeriesFile.read(from: folder), !loaded.seriesInstanceUID.isEmpty
-        else {
+        guard let uid = DecodedSeriesFile.seriesUID(in: folder), !uid.isEmpty else {
             throw WorkerCrash(task: "cache", cause: .exitStatus(0))
         }
-        let result = try SegmentedSeriesFile.read(from: folder, geometry: loaded.volume.geometry)
+        let prepared = try SegmentedSeriesFile.readPrepared(from: folder)
         let manifest = try ModelDirectory(path: model).manifest
         let added = try SeriesCacheWriter(cache: cache, window: window, patchesPerSeries: patchesPerSeries, threads: 1)
-            .add(
-                scan: loaded.volume, studentLabels: result.labels, seriesUID: loaded.seriesInstanceUID,
-                input: manifest.input,
-                modelVersion: manifest.modelVersion)
+            .add(prepared, seriesUID: uid, modelVersion: manifest.modelVersion)
         try FileSystem.writeAtomically(
             Array(try JSONEncoder().encode(added)), to: "\(folder)/\(SegmentedSeriesFile.cachedName)")
     }
 }
 
 /// A compute child's labels on disk beside the decoded series: `labels.raw` (UInt8, x fastest,
-/// on the scan's grid) and `segmented.json` (how they were made).
+/// on the scan's grid) and `segmented.json` (how they were made); when the series is to be
+/// cached, also the prepared scan (`prepared.raw`, Float) and the labels on its grid
+/// (`prepared-labels.raw`).
 public enum SegmentedSeriesFile {
     static let recordName = "segmented.json"
     static let labelsName = "labels.raw"
     static let writtenName = "written.json"
     static let cachedName = "cached.json"
+    static let preparedName = "prepared.raw"
+    static let preparedLabelsName = "prepared-labels.raw"
 
     struct Record: Codable {
         var preparation: PreparationRecord
@@ -182,11 +187,29 @@ public enum SegmentedSeriesFile {
 
     static func write(_ result: SegmentationResult, to folder: String) throws {
         try RawVoxels.write(result.labels.voxels, to: "\(folder)/\(labelsName)")
+        if let prepared = result.prepared {
+            try RawVoxels.write(prepared.image, to: "\(folder)/\(preparedName)")
+            try RawVoxels.write(prepared.labels, to: "\(folder)/\(preparedLabelsName)")
+        }
         let record = Record(
             preparation: result.preparation, window: result.window, windowCount: result.windowCount,
             precision: result.precision,
             seconds: Dictionary(uniqueKeysWithValues: result.seconds.map { ($0.key.rawValue, $0.value) }))
         try FileSystem.writeAtomically(Array(try JSONEncoder().encode(record)), to: "\(folder)/\(recordName)")
+    }
+
+    /// The prepared scan and its labels the compute child left (sized by the record's prepared grid).
+    static func readPrepared(from folder: String) throws -> PreparedScan {
+        guard let data = FileManager.default.contents(atPath: "\(folder)/\(recordName)"),
+            let record = try? JSONDecoder().decode(Record.self, from: data)
+        else {
+            throw WorkerCrash(task: "segment", cause: .exitStatus(0))
+        }
+        let count = record.preparation.preparedSize.count
+        return try PreparedScan(
+            image: try RawVoxels.read("\(folder)/\(preparedName)", count: count, task: "segment"),
+            labels: try RawVoxels.read("\(folder)/\(preparedLabelsName)", count: count, task: "segment"),
+            record: record.preparation)
     }
 
     static func read(from folder: String, geometry: Geometry) throws -> SegmentationResult {

@@ -4,6 +4,7 @@ import Foundation
 import Inference
 import Ingest
 import Logging
+import Preprocess
 import Retraining
 import Segmentation
 import Volumes
@@ -103,9 +104,10 @@ public final class SegmentSeriesProcessor: SeriesProcessor, @unchecked Sendable 
                 file: "configuration", key: "job.model", problem: "\(path) is not a usable model (\(error))",
                 fix: "point [job] model at a folder with manifest.json and its weights")
         }
-        let options = SegmentationOptions(
+        var options = SegmentationOptions(
             precision: Precision(rawValue: c.job.precision), threads: threads(c),
             memoryBudgetMiB: computeBudgetMiB(c))
+        options.keepsPrepared = c.retrain.cache
         logger.info("model loaded", metadata: ["model": "\(path)", "model.version": "\(model.manifest.modelVersion)"])
         return (Segmenter(model: model, options: options, logger: logger), path)
     }
@@ -125,7 +127,8 @@ public final class SegmentSeriesProcessor: SeriesProcessor, @unchecked Sendable 
             ContainedSegmentation(worker: worker.forJob(seconds: c.limits.jobSeconds, threads: Self.threads(c))),
             ContainedSegmentation.Job(
                 model: model, precision: c.job.precision, threads: Self.threads(c),
-                memoryBudgetMiB: Self.computeBudgetMiB(c), rtstruct: c.job.rtstruct)
+                memoryBudgetMiB: Self.computeBudgetMiB(c), rtstruct: c.job.rtstruct,
+                keepsPrepared: c.retrain.cache)
         )
     }
 
@@ -154,28 +157,29 @@ public final class SegmentSeriesProcessor: SeriesProcessor, @unchecked Sendable 
         }
     }
 
-    /// Hands the series to the distillation cache's writer, which prepares it, picks patches and
-    /// stores them while the daemon goes on (skipped when a write is still in flight).
-    private func cache(_ scan: ScanInput, labels: Volume<UInt8>, manifest: ModelManifest, logger: Logger) {
+    /// Hands the series, as the segmentation prepared it, to the distillation cache's writer, which
+    /// picks patches and stores them while the daemon goes on (skipped when a write is still in flight).
+    private func cache(_ scan: ScanInput, prepared: PreparedScan?, manifest: ModelManifest, logger: Logger) {
         let c = lock.withLock { configuration }
-        guard c.retrain.cache, let uid = scan.seriesInstanceUID else { return }
-        let volume = scan.volume
-        let input = manifest.input
+        guard c.retrain.cache, let prepared, let uid = scan.seriesInstanceUID else { return }
         let version = manifest.modelVersion
         submitCacheWrite(seriesUID: uid, logger: logger) {
             let cache = try DistillationCache(path: c.cachePath, boundBytes: Int64(c.retrain.cacheMB) << 20)
             return try SeriesCacheWriter(
                 cache: cache, window: c.retrain.patchWindow, patchesPerSeries: c.retrain.patchesPerSeries, threads: 1
             )
-            .add(scan: volume, studentLabels: labels, seriesUID: uid, input: input, modelVersion: version)
+            .add(prepared, seriesUID: uid, modelVersion: version)
         }
     }
 
-    /// The same from the decoded series and its labels on disk, in a `worker cache` child: the
+    /// The same from the prepared scan and its labels on disk, in a `worker cache` child: the
     /// folder is moved out of the job's (which goes at commit) and removed when the child is done.
-    private func cacheFromDisk(_ folder: String, model: String, logger: Logger) {
+    /// Only a job whose compute child kept the prepared scan is cached (the cache may have been
+    /// turned on by a reload since).
+    private func cacheFromDisk(_ folder: String, job: ContainedSegmentation.Job, logger: Logger) {
         let c = lock.withLock { configuration }
-        guard c.retrain.cache, let worker, let uid = DecodedSeriesFile.seriesUID(in: folder) else {
+        let model = job.model
+        guard c.retrain.cache, job.keepsPrepared, let worker, let uid = DecodedSeriesFile.seriesUID(in: folder) else {
             try? FileManager.default.removeItem(atPath: folder)
             return
         }
@@ -320,7 +324,7 @@ public final class SegmentSeriesProcessor: SeriesProcessor, @unchecked Sendable 
             logSegmented(
                 precision: written.precision, windows: written.windows, organsFound: written.organsFound, logger: logger
             )
-            cacheFromDisk(folder, model: job.model, logger: logger)
+            cacheFromDisk(folder, job: job, logger: logger)
             return .completed(seriesUID: written.seriesUID)
         case .here(let c):
             return try await BlockingWork.run { [self] in
@@ -329,7 +333,7 @@ public final class SegmentSeriesProcessor: SeriesProcessor, @unchecked Sendable 
                 logSegmented(
                     precision: c.result.precision.rawValue, windows: c.result.windowCount,
                     organsFound: organs.filter { $0.voxelCount > 0 }.count, logger: logger)
-                cache(c.scan, labels: c.result.labels, manifest: c.manifest, logger: logger)
+                cache(c.scan, prepared: c.result.prepared, manifest: c.manifest, logger: logger)
                 return .completed(seriesUID: c.scan.seriesInstanceUID)
             }
         }

@@ -188,12 +188,12 @@ enum DecodedSeriesFile {
 /// A worker's voxels on disk: little-endian, x fastest, nothing else. The size is checked
 /// against the count the header promised before anything is read into memory.
 enum RawVoxels {
-    static func write<T: FixedWidthInteger>(_ voxels: [T], to path: String) throws {
+    static func write<T: BitwiseCopyable>(_ voxels: [T], to path: String) throws {
         let bytes = voxels.withUnsafeBufferPointer { Array(UnsafeRawBufferPointer($0)) }
         try FileSystem.writeAtomically(bytes, to: path)
     }
 
-    static func read<T: FixedWidthInteger>(_ path: String, count: Int, task: String) throws -> [T] {
+    static func read<T: BitwiseCopyable>(_ path: String, count: Int, task: String) throws -> [T] {
         guard let size = FileSystem.info(path)?.size, size == Int64(count * MemoryLayout<T>.size) else {
             throw WorkerCrash(task: task, cause: .exitStatus(0))
         }

@@ -1,4 +1,4 @@
-internal import CDNNL
+package import CDNNL
 
 /// A oneDNN call failed; `what` names the primitive or call.
 public struct InferenceError: Error, CustomStringConvertible, Sendable {
@@ -7,19 +7,26 @@ public struct InferenceError: Error, CustomStringConvertible, Sendable {
     public var description: String { message }
 }
 
-/// Every oneDNN status goes through here.
-func check(_ status: dnnl_status_t, _ what: @autoclosure () -> String) throws {
+/// Every oneDNN status goes through here, the trainer's too (with its own error type).
+package func checkDNNL(
+    _ status: dnnl_status_t, _ what: @autoclosure () -> String,
+    as error: (String) -> any Error = { InferenceError($0) }
+) throws {
     guard status == dnnl_success else {
-        throw InferenceError("oneDNN: \(what()) failed (status \(status.rawValue))")
+        throw error("oneDNN: \(what()) failed (status \(status.rawValue))")
     }
 }
 
-/// The CPU engine and one in-order stream.
-final class DNNLContext {
-    let engine: dnnl_engine_t
-    let stream: dnnl_stream_t
+func check(_ status: dnnl_status_t, _ what: @autoclosure () -> String) throws {
+    try checkDNNL(status, what())
+}
 
-    init() throws {
+/// The CPU engine and one in-order stream (inference and training alike).
+package final class DNNLContext {
+    package let engine: dnnl_engine_t
+    package let stream: dnnl_stream_t
+
+    package init() throws {
         var e: dnnl_engine_t?
         try check(dnnl_engine_create(&e, dnnl_cpu, 0), "engine_create")
         var s: dnnl_stream_t?

@@ -133,5 +133,6 @@ public struct WindowShape: Sendable, Equatable, Hashable, Codable, CustomStringC
 
     public var voxelCount: Int { d * h * w }
     public var description: String { "\(d)×\(h)×\(w)" }
-    var dims: [Int] { [d, h, w] }
+    /// [D, H, W], the order of manifests and configurations.
+    public var dims: [Int] { [d, h, w] }
 }

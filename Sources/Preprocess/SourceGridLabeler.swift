@@ -15,7 +15,8 @@ import Volumes
 /// plus the slab being fed; otherwise every plane is held until the end.
 ///
 /// Memory: the labels (1 byte per scan voxel), the held score planes, one argmax byte per held
-/// prepared voxel, and for a slab that spans two fed slabs a copy of the planes it reads.
+/// prepared voxel, and for a slab that spans two fed slabs a copy of the planes it reads; with
+/// `keepsPreparedLabels`, one more byte per prepared voxel for the argmax on the prepared grid.
 public final class SourceGridLabeler {
     public let record: PreparationRecord
     public let classCount: Int
@@ -23,14 +24,24 @@ public final class SourceGridLabeler {
     public let sourceSlabDepth: Int
     /// Planes received so far (the next `add` must start here).
     public private(set) var receivedPlanes = 0
+    /// The winning class at every prepared voxel fed so far (i fastest, planes in order), kept
+    /// when asked for: the segmentation on the grid the network saw, for the distillation cache.
+    public private(set) var preparedLabels: [UInt8]?
 
     private var labels: [UInt8]
     private var held: [HeldSlab] = []
     private var pending: [Range<Int>]
     private let taps: [SourceAxisTaps]
 
-    public init(record: PreparationRecord, classCount: Int, threads: Int = 1, sourceSlabDepth: Int = 16) {
+    public init(
+        record: PreparationRecord, classCount: Int, threads: Int = 1, sourceSlabDepth: Int = 16,
+        keepsPreparedLabels: Bool = false
+    ) {
         precondition(classCount > 0 && classCount <= 256, "labels are bytes: 1...256 classes")
+        if keepsPreparedLabels {
+            preparedLabels = []
+            preparedLabels?.reserveCapacity(record.preparedSize.count)
+        }
         self.record = record
         self.classCount = classCount
         self.threads = max(1, threads)
@@ -65,7 +76,9 @@ public final class SourceGridLabeler {
             )
         }
         guard slab.slices.count > 0 else { return }
-        held.append(HeldSlab(slab, threads: threads))
+        let heldSlab = HeldSlab(slab, threads: threads)
+        preparedLabels?.append(contentsOf: heldSlab.argmax)
+        held.append(heldSlab)
         receivedPlanes = slab.slices.upperBound
         labelReadySlabs()
     }
@@ -91,6 +104,7 @@ public final class SourceGridLabeler {
 
     /// Labels the scan through a provider that hands out prepared planes on request.
     public func run(pulling provider: some PreparedScoreProvider) throws {
+        precondition(preparedLabels == nil, "prepared labels are kept only when planes are fed in order by add(_:)")
         guard provider.classCount == classCount else {
             throw PreprocessError("the provider has \(provider.classCount) classes, expected \(classCount)")
         }

@@ -1,23 +1,4 @@
-import ModelSpec
-import Preprocess
 import Volumes
-
-/// A prepared scan with labels on the prepared grid (D = k, H = j, W = i; i fastest).
-public struct PreparedScan: Sendable {
-    public var size: Extent3
-    public var image: [Float]
-    public var labels: [UInt8]
-    public var record: PreparationRecord
-
-    /// Prepares `scan` as the model wants and carries `labels` (on the scan's grid) over.
-    public init(scan: Volume<Int16>, labels: Volume<UInt8>, spec: InputPreparation, threads: Int) throws {
-        let prepared = try Preparation.prepare(scan, as: spec, threads: threads)
-        size = prepared.volume.size
-        image = prepared.volume.voxels
-        record = prepared.record
-        self.labels = PreparedLabels.carry(labels, onto: prepared.record)
-    }
-}
 
 /// Chooses the windows of a prepared scan worth keeping: greedily, each next window is centred
 /// on the organ with the most voxels not yet inside a chosen window, so that a few windows cover

@@ -1,10 +1,11 @@
 import Foundation
 import ModelSpec
+import Preprocess
 import Volumes
 
-/// Turns one segmented series into cached patches: prepares the scan as the model wants, carries
-/// the student's labels onto that grid, picks windows that cover the organs, and adds them to the
-/// cache (which then keeps to its bound).
+/// Turns one segmented series into cached patches: from the scan as the segmentation prepared it
+/// and the student's labels on that grid, picks windows that cover the organs and adds them to
+/// the cache (which then keeps to its bound).
 public struct SeriesCacheWriter: Sendable {
     public var cache: DistillationCache
     /// [D, H, W]
@@ -26,11 +27,16 @@ public struct SeriesCacheWriter: Sendable {
         public var cacheBytes: Int64
     }
 
+    /// A scan the caller has not prepared (tests, anchors): prepared here, its labels carried over.
     public func add(
         scan: Volume<Int16>, studentLabels: Volume<UInt8>, seriesUID: String, input: InputPreparation,
         modelVersion: String
     ) throws -> Added {
         let prepared = try PreparedScan(scan: scan, labels: studentLabels, spec: input, threads: threads)
+        return try add(prepared, seriesUID: seriesUID, modelVersion: modelVersion)
+    }
+
+    public func add(_ prepared: PreparedScan, seriesUID: String, modelVersion: String) throws -> Added {
         let origins = PatchSelection.origins(
             labels: prepared.labels, size: prepared.size, window: window, count: patchesPerSeries)
         let floor = prepared.image.min() ?? 0

@@ -16,7 +16,7 @@ public enum CalibrationWindows {
         guard let lowest = values.min() else { return [] }
         let size = Extent3(dims[2], dims[1], dims[0])
         let window = try WindowChoice.fitted(model: model, prepared: size)
-        let box = Extent3(window.w, window.h, window.d)
+        let box = window.extent
         let source = VolumeWindowSource(volume: Volume(geometry: Geometry(size: size), voxels: values), padding: lowest)
         return (0..<count).map { i in
             let t = count == 1 ? 0.5 : Double(i) / Double(count - 1)

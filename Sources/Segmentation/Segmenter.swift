@@ -17,6 +17,9 @@ public struct SegmentationOptions: Sendable {
     /// A fixed network window instead of the one chosen within the budget (comparisons that
     /// must tile two runs alike, e.g. int8 against fp32).
     public var window: WindowShape?
+    /// Return the prepared scan with the labels on its grid too (the distillation cache's
+    /// patches), so that no one prepares the scan a second time.
+    public var keepsPrepared = false
 
     /// Working memory when none is given (`segment`, `evaluate`, the experiments): a full window
     /// of the shipped model fits in int8 and fp32 on typical scans.
@@ -48,12 +51,15 @@ public struct SegmentationResult: Sendable {
     public var precision: Precision
     /// Seconds per stage (those this step ran).
     public var seconds: [SegmentationStage: Double]
+    /// The scan as the network saw it, with the labels on that grid (`keepsPrepared`).
+    public var prepared: PreparedScan?
 
     public init(
         labels: Volume<UInt8>, preparation: PreparationRecord, window: WindowShape, windowCount: Int,
         precision: Precision,
-        seconds: [SegmentationStage: Double]
+        seconds: [SegmentationStage: Double], prepared: PreparedScan? = nil
     ) {
+        self.prepared = prepared
         self.labels = labels
         self.preparation = preparation
         self.window = window
@@ -107,11 +113,12 @@ public final class Segmenter {
                 fp32Layers: model.manifest.quantization?.fp32Layers ?? [],
                 widths: LCOVNetArchitecture.widths(of: model.weights),
                 budgetBytes: options.memoryBudgetMiB << 20,
-                heldBytes: WindowChoice.heldBytes(scan: scan.size, prepared: size))
+                heldBytes: WindowChoice.heldBytes(scan: scan.size, prepared: size, keepsPrepared: options.keepsPrepared)
+            )
         var engine: LCOVNetEngine? = try LCOVNetEngine(
             model: model, precision: options.precision, threads: options.threads, window: window)
         let plan = WindowPlan(
-            volumeSize: size, windowSize: Extent3(window.w, window.h, window.d), overlap: options.overlap)
+            volumeSize: size, windowSize: window.extent, overlap: options.overlap)
         logger.debug(
             "windows planned",
             metadata: ["window": "\(window)", "windows": "\(plan.origins.count)", "prepared": "\(size)"])
@@ -132,7 +139,9 @@ public final class Segmenter {
         }
         // Beyond the volume's edges the windows see the lowest prepared value, as in training.
         let padding = prepared.record.normalization.minimum
-        let labeler = SourceGridLabeler(record: prepared.record, classCount: classCount, threads: options.threads)
+        let labeler = SourceGridLabeler(
+            record: prepared.record, classCount: classCount, threads: options.threads,
+            keepsPreparedLabels: options.keepsPrepared)
         try SlidingWindowInference(plan: plan).run(
             source: VolumeWindowSource(volume: prepared.volume, padding: padding),
             predictor: EnginePredictor(engine: engine!),
@@ -149,9 +158,12 @@ public final class Segmenter {
         let labels = try labeler.finish(
             largestComponentPerOrgan: options.largestComponentPerOrgan, pieces: pieces, lowest: lowest)
         lap(.infer)
+        let kept = try labeler.preparedLabels.map {
+            try PreparedScan(image: prepared.volume.voxels, labels: $0, record: prepared.record)
+        }
         return SegmentationResult(
             labels: labels, preparation: prepared.record, window: window, windowCount: plan.origins.count,
-            precision: precision, seconds: seconds)
+            precision: precision, seconds: seconds, prepared: kept)
     }
 
     /// What segmenting a scan on `geometry` needs at least (MiB): the labels on its grid, the

@@ -12,8 +12,9 @@ enum WindowChoice {
     /// reserve for the process itself (code, libraries, weights: ≈ 50 MiB measured), the
     /// labeler's held planes and the allocator's slack. The largest-component pass at the end
     /// runs after the window's memory is freed. Measured on an 812-slice scan (docs/BENCHMARKS.md).
-    static func heldBytes(scan: Extent3, prepared: Extent3) -> Int {
-        scan.count + prepared.count * MemoryLayout<Float>.stride + reserveBytes
+    /// - Parameter keepsPrepared: the labels on the prepared grid are kept too (a byte a voxel).
+    static func heldBytes(scan: Extent3, prepared: Extent3, keepsPrepared: Bool = false) -> Int {
+        scan.count + prepared.count * (MemoryLayout<Float>.stride + (keepsPrepared ? 1 : 0)) + reserveBytes
     }
 
     static let reserveBytes = 96 << 20
@@ -70,7 +71,7 @@ enum WindowChoice {
     ) -> Int {
         LCOVNetEngine.estimatedArenaBytes(window: window, precision: precision, fp32Layers: fp32Layers, widths: widths)
             + SlidingWindowInference.workingBytes(
-                volumeSize: size, windowSize: Extent3(window.w, window.h, window.d), classCount: classCount)
+                volumeSize: size, windowSize: window.extent, classCount: classCount)
             + classCount * window.d * size.sliceCount * MemoryLayout<Float>.stride
     }
 

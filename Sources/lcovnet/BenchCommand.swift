@@ -192,7 +192,7 @@ struct BenchCommand: ParsableCommand {
         let geometry = Geometry(size: size)
         let voxels = BenchWindow.make(d: v[0], h: v[1], w: v[2])
         let source = VolumeWindowSource(volume: Volume(geometry: geometry, voxels: voxels), padding: 0)
-        let plan = WindowPlan(volumeSize: size, windowSize: Extent3(shape.w, shape.h, shape.d), overlap: overlap)
+        let plan = WindowPlan(volumeSize: size, windowSize: shape.extent, overlap: overlap)
         let start = DispatchTime.now().uptimeNanoseconds
         let predictor = EnginePredictor(
             engine: try LCOVNetEngine(model: model, precision: precision, threads: threads, window: shape))

@@ -49,7 +49,7 @@ struct ModelExportCommand: ParsableCommand {
             guard let shape = try? WindowShape(parsing: text) else {
                 throw ValidationError("--window \(text): expected D×H×W, multiples of 16, at least 32")
             }
-            return [shape.d, shape.h, shape.w]
+            return shape.dims
         }
         let today = ISO8601DateFormatter().string(from: Date()).prefix(10)
         try Trainer.exportModel(

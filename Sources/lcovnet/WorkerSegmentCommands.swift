@@ -13,10 +13,12 @@ struct WorkerJobOptions: ParsableArguments {
     @Option var threads: Int
     @Option var memoryBudgetMib: Int
     @Option var rtstruct: Bool = true
+    @Option var keepsPrepared: Bool = false
 
     var job: ContainedSegmentation.Job {
         ContainedSegmentation.Job(
-            model: model, precision: precision, threads: threads, memoryBudgetMiB: memoryBudgetMib, rtstruct: rtstruct)
+            model: model, precision: precision, threads: threads, memoryBudgetMiB: memoryBudgetMib, rtstruct: rtstruct,
+            keepsPrepared: keepsPrepared)
     }
 }
 

@@ -7,6 +7,7 @@ import ModelTestSupport
 import NIfTI
 import Phantom
 import PhantomDicom
+import Preprocess
 import SlidingWindows
 import TestSupport
 import Testing
@@ -33,6 +34,31 @@ import Volumes
         #expect(first.labels.voxels.allSatisfy { $0 < 17 })
         #expect(first.windowCount > 1)
         #expect(stages == [.prepare, .infer])
+    }
+
+    /// The prepared scan kept for the distillation cache is the preparation itself, and its labels
+    /// are the segmentation on that grid: where the prepared grid is the scan's own (same spacing,
+    /// voxel order kept, no crop), they equal the labels on the scan's grid voxel for voxel.
+    @Test func thePreparedScanKeptIsTheOneTheNetworkSaw() throws {
+        let dir = try TemporaryDirectory()
+        let phantom = PhantomGenerator.generate(PhantomOptions(seed: 7, matrix: 48, sliceSpacing: 6))
+        let same = InputPreparation(
+            orientation: nil, resample: .spacing(phantom.image.geometry.spacing),
+            normalization: .clipScale(min: -200, max: 300), bodyCrop: nil)
+        let model = try RandomModel.write(to: dir.file("model"), input: same, window: [32, 32, 32])
+        var options = SegmentationOptions(threads: 2, largestComponentPerOrgan: false)
+        #expect(
+            try Segmenter(model: model, options: options, logger: Logger(label: "test")).segment(phantom.image).prepared
+                == nil)
+        options.keepsPrepared = true
+        let result = try Segmenter(model: model, options: options, logger: Logger(label: "test")).segment(phantom.image)
+        let prepared = try #require(result.prepared)
+        let reference = try Preparation.prepare(phantom.image, as: same, threads: 1)
+        #expect(prepared.size == phantom.image.geometry.size)
+        #expect(prepared.image == reference.volume.voxels)
+        #expect(prepared.record == result.preparation)
+        #expect(prepared.labels == result.labels.voxels)
+        #expect(Set(prepared.labels).count > 1)
     }
 
     @Test func dicomAndNiftiInputsOfOneScanGiveTheSameLabels() throws {

@@ -2,11 +2,9 @@ internal import CDNNL
 import Foundation
 import Inference
 
-/// Every oneDNN status of the training engine goes through here.
+/// Every oneDNN status of the training engine goes through Inference's check, as a TrainingError.
 func check(_ status: dnnl_status_t, _ what: @autoclosure () -> String) throws {
-    guard status == dnnl_success else {
-        throw TrainingError("oneDNN: \(what()) failed (status \(status.rawValue))")
-    }
+    try checkDNNL(status, what(), as: { TrainingError($0) })
 }
 
 /// A training failure, one line naming what failed and why.
@@ -46,8 +44,10 @@ func sameDesc(_ a: dnnl_memory_desc_t, _ b: dnnl_memory_desc_t) -> Bool {
 /// shared user scratchpad, and the primitives built so far (by a key that names the operation
 /// and its shapes).
 final class TrainingContext {
-    let engine: dnnl_engine_t
-    let stream: dnnl_stream_t
+    /// The engine and stream, set up as inference sets them up.
+    private let dnnl: DNNLContext
+    var engine: dnnl_engine_t { dnnl.engine }
+    var stream: dnnl_stream_t { dnnl.stream }
     let threads: Int
     /// Convolutions (forward, backward-data, backward-weights) take bf16 operands and accumulate
     /// in f32; weights, gradients, optimizer state and every other operation stay f32.
@@ -60,20 +60,13 @@ final class TrainingContext {
     init(threads: Int, bf16: Bool = false) throws {
         self.threads = max(1, threads)
         self.bf16 = bf16
-        var e: dnnl_engine_t?
-        try check(dnnl_engine_create(&e, dnnl_cpu, 0), "engine_create")
-        var s: dnnl_stream_t?
-        try check(dnnl_stream_create(&s, e, dnnl_stream_default_flags.rawValue), "stream_create")
-        engine = e!
-        stream = s!
+        dnnl = try DNNLContext()
         omp_set_num_threads(Int32(self.threads))
     }
 
     deinit {
         primitives.removeAll()
         scratchpad?.deallocate()
-        dnnl_stream_destroy(stream)
-        dnnl_engine_destroy(engine)
     }
 
     /// The primitive cached under `key`, built by `make` the first time.

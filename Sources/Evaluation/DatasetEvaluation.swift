@@ -3,6 +3,7 @@ import Foundation
 import Inference
 import Logging
 import NIfTI
+import Segmentation
 import Volumes
 
 /// How well a model segments a site's labelled CT (`lcovnet evaluate --dataset`): each case

@@ -3,6 +3,7 @@ import Inference
 import Logging
 import ModelSpec
 import Phantom
+import Segmentation
 import Volumes
 
 /// How well a model segments labelled scans it never trained on (phantoms, or CT synthesized on
