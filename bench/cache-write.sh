@@ -22,6 +22,7 @@ echo "|---|---|---|---|"
 for bin in "${bins[@]}"; do
     name=$(basename "$(dirname "$bin")")/$(basename "$bin")
     decoded="$work/decoded-$RANDOM"
+    mkdir -p "$decoded"
     keep=()
     "$bin" worker segment --help 2>/dev/null | grep -q -- '--keeps-prepared' && keep=(--keeps-prepared true)
     timed() { /usr/bin/time -f "%e %M" -o "$work/time" "$@" >/dev/null; read -r s k < "$work/time"; echo "$s $((k / 1024))"; }
