@@ -1,4 +1,4 @@
-"""MONAI's HD95 and normalized surface Dice of every label of two raw UInt8 label maps, as JSON:
+"""MONAI's Dice, HD95 and normalized surface Dice of every label of two raw UInt8 label maps, as JSON:
 the independent reference for Volumes.SurfaceDistances (Tests/VolumesTests/SurfaceDistancesTests).
 Usage: surface_metrics_monai.py PRED.raw REF.raw NX NY NZ SX SY SZ TOLERANCE_MM LABEL..."""
 import json
@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 import torch
-from monai.metrics import compute_hausdorff_distance, compute_surface_dice
+from monai.metrics import compute_dice, compute_hausdorff_distance, compute_surface_dice
 
 pred_path, ref_path = sys.argv[1:3]
 nx, ny, nz = (int(v) for v in sys.argv[3:6])
@@ -22,6 +22,8 @@ for label in labels:
     r = torch.from_numpy(ref == label)[None, None].float()
     hd = compute_hausdorff_distance(p, r, include_background=True, percentile=95, spacing=spacing).item()
     nsd = compute_surface_dice(p, r, [tolerance], include_background=True, spacing=spacing).item()
-    out[str(label)] = {"hd95": None if not np.isfinite(hd) else hd, "hd95_infinite": bool(np.isinf(hd)),
+    # ignore_empty=False: a label absent from the reference scores 0 where predicted (1 where not).
+    dice = compute_dice(p, r, include_background=True, ignore_empty=False).item()
+    out[str(label)] = {"dice": dice, "hd95": None if not np.isfinite(hd) else hd, "hd95_infinite": bool(np.isinf(hd)),
                        "nsd": None if np.isnan(nsd) else nsd}
 print(json.dumps(out))

@@ -3,7 +3,7 @@ import TestSupport
 import Testing
 import Volumes
 
-/// HD95 and normalized surface Dice against MONAI's own (tools/surface_metrics_monai.py), on
+/// Dice, HD95 and normalized surface Dice against MONAI's own (tools/surface_metrics_monai.py), on
 /// lumpy organs in anisotropic voxels: overlapping, shifted, touching the grid's edge, present in
 /// one map only.
 @Suite struct SurfaceDistancesTests {
@@ -78,6 +78,11 @@ import Volumes
             #expect(
                 abs(ours.surfaceDice(toleranceMM: tolerance) - nsd) <= 1e-6,
                 "label \(label): \(ours.surfaceDice(toleranceMM: tolerance)) against MONAI's \(nsd)")
+            // Dice as `evaluate` computes it (LabelOverlap), against MONAI's compute_dice.
+            let dice = try #require(theirs["dice"] as? Double)
+            let overlap = LabelOverlap(prediction: prediction, reference: reference, labelCount: 6)
+            let ourDice = try #require(overlap.dice(Int(label)))
+            #expect(abs(ourDice - dice) <= 1e-6, "label \(label): Dice \(ourDice) against MONAI's \(dice)")
         }
         #expect(
             SurfaceDistances(prediction: prediction, reference: reference, size: size, spacing: spacing, label: 5)
