@@ -198,13 +198,19 @@ public enum SegmentedSeriesFile {
         try FileSystem.writeAtomically(Array(try JSONEncoder().encode(record)), to: "\(folder)/\(recordName)")
     }
 
-    /// The prepared scan and its labels the compute child left (sized by the record's prepared grid).
-    static func readPrepared(from folder: String) throws -> PreparedScan {
+    /// segmented.json; a compute child that left none crashed.
+    private static func readRecord(from folder: String) throws -> Record {
         guard let data = FileManager.default.contents(atPath: "\(folder)/\(recordName)"),
             let record = try? JSONDecoder().decode(Record.self, from: data)
         else {
             throw WorkerCrash(task: "segment", cause: .exitStatus(0))
         }
+        return record
+    }
+
+    /// The prepared scan and its labels the compute child left (sized by the record's prepared grid).
+    static func readPrepared(from folder: String) throws -> PreparedScan {
+        let record = try readRecord(from: folder)
         let count = record.preparation.preparedSize.count
         return try PreparedScan(
             image: try RawVoxels.read("\(folder)/\(preparedName)", count: count, task: "segment"),
@@ -213,11 +219,7 @@ public enum SegmentedSeriesFile {
     }
 
     static func read(from folder: String, geometry: Geometry) throws -> SegmentationResult {
-        guard let data = FileManager.default.contents(atPath: "\(folder)/\(recordName)"),
-            let record = try? JSONDecoder().decode(Record.self, from: data)
-        else {
-            throw WorkerCrash(task: "segment", cause: .exitStatus(0))
-        }
+        let record = try readRecord(from: folder)
         let labels: [UInt8] = try RawVoxels.read("\(folder)/\(labelsName)", count: geometry.size.count, task: "segment")
         return SegmentationResult(
             labels: Volume(geometry: geometry, voxels: labels), preparation: record.preparation, window: record.window,

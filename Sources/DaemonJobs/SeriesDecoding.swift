@@ -194,8 +194,8 @@ enum DecodedSeriesFile {
 /// against the count the header promised before anything is read into memory.
 enum RawVoxels {
     static func write<T: BitwiseCopyable>(_ voxels: [T], to path: String) throws {
-        let bytes = voxels.withUnsafeBufferPointer { Array(UnsafeRawBufferPointer($0)) }
-        try FileSystem.writeAtomically(bytes, to: path)
+        // The voxels' own bytes, not a copy of them.
+        try voxels.withUnsafeBytes { bytes in try FileSystem.writeAtomically(bytes, to: path) }
     }
 
     static func read<T: BitwiseCopyable>(_ path: String, count: Int, task: String) throws -> [T] {

@@ -47,7 +47,7 @@ public enum Durable {
                 let fd = retryingEINTR { open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644) }
                 guard fd >= 0 else { throw DurableError("open", path: temporary) }
                 defer { close(fd) }
-                try Array(bytes).withUnsafeBytes { raw in
+                func writeAll(_ raw: UnsafeRawBufferPointer) throws {
                     var done = 0
                     while done < raw.count {
                         let n = retryingEINTR { Glibc.write(fd, raw.baseAddress! + done, raw.count - done) }
@@ -55,6 +55,9 @@ public enum Durable {
                         done += n
                     }
                 }
+                // Straight from the caller's storage: a volume-sized file is not copied first.
+                let written = try bytes.withContiguousStorageIfAvailable { try writeAll(UnsafeRawBufferPointer($0)) }
+                if written == nil { try Array(bytes).withUnsafeBytes { try writeAll($0) } }
             }
         } catch let error as DurableError {
             throw error

@@ -17,9 +17,7 @@ import Testing
 @Suite struct DaemonCacheHookTests {
     /// A small phantom on a coarse grid, so that caching runs in seconds in a debug build.
     enum Fixture {
-        static let recipe = InputPreparation(
-            orientation: "LPS", resample: .spacing([6, 6, 8]), normalization: .clipScale(min: -200, max: 300),
-            bodyCrop: .init(thresholdHU: -500, marginMM: 10))
+        static let recipe = RandomModel.coarseRecipe
         static let window = [32, 32, 32]
         static let phantom = PhantomGenerator.generate(PhantomOptions(seed: 1, matrix: 64))
     }

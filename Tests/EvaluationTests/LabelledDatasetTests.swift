@@ -190,7 +190,7 @@ import Volumes
     /// scored as `LabelOverlap` and `SurfaceDistances` score `segment`'s own labels.
     @Test func anOrganTheDatasetDoesNotLabelIsNotScored() throws {
         let dir = try TemporaryDirectory()
-        let model = try RandomModel.write(to: dir.file("model"), input: EvaluationFixtures.recipe, window: [32, 32, 32])
+        let model = try RandomModel.write(to: dir.file("model"), input: RandomModel.coarseRecipe, window: [32, 32, 32])
         let phantom = PhantomGenerator.generate(PhantomOptions(seed: 7, matrix: 48, sliceSpacing: 6))
         var labels = phantom.labels
         labels.voxels = labels.voxels.map { $0 == 2 ? 0 : $0 }

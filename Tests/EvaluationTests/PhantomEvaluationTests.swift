@@ -17,7 +17,7 @@ import Volumes
     /// report's means are the means of its own per-case, per-organ figures.
     @Test func aPrecisionAgreesWithItselfAndTheMeansAddUp() throws {
         let dir = try TemporaryDirectory()
-        let model = try RandomModel.write(to: dir.file("model"), input: EvaluationFixtures.recipe, window: [32, 32, 32])
+        let model = try RandomModel.write(to: dir.file("model"), input: RandomModel.coarseRecipe, window: [32, 32, 32])
         let template = PhantomOptions(seed: 0, matrix: 48, sliceSpacing: 6)
         let evaluation = try PhantomEvaluation.run(
             model: model, seeds: [7, 8], template: template, precisions: [.fp32, .fp32],
@@ -45,7 +45,7 @@ import Volumes
     /// same scans score the same as through the phantom path.
     @Test func scansFromElsewhereAreScoredTheSameWay() throws {
         let dir = try TemporaryDirectory()
-        let model = try RandomModel.write(to: dir.file("model"), input: EvaluationFixtures.recipe, window: [32, 32, 32])
+        let model = try RandomModel.write(to: dir.file("model"), input: RandomModel.coarseRecipe, window: [32, 32, 32])
         let template = PhantomOptions(seed: 0, matrix: 48, sliceSpacing: 6)
         let options = SegmentationOptions(threads: 2)
         let viaPhantoms = try PhantomEvaluation.run(

@@ -6,6 +6,12 @@ import ModelSpec
 /// pipeline and check geometry, streaming, determinism and our engines against each other (its
 /// labels mean nothing). One generator for every test target.
 public enum RandomModel {
+    /// A coarse preparation (6 × 6 × 8 mm, LPS, body crop) so that a random model segments a small
+    /// phantom in seconds in a debug build: the tests' common recipe.
+    public static let coarseRecipe = InputPreparation(
+        orientation: "LPS", resample: .spacing([6, 6, 8]), normalization: .clipScale(min: -200, max: 300),
+        bodyCrop: .init(thresholdHU: -500, marginMM: 10))
+
     /// How far the BatchNorm statistics and biases are from identity.
     public enum Statistics: Sendable {
         /// Scales near 1, small shifts: activations stay in a trained network's range.

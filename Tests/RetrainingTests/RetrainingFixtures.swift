@@ -1,5 +1,6 @@
 import Foundation
 import ModelSpec
+import ModelTestSupport
 import Phantom
 import Retraining
 import TestSupport
@@ -8,9 +9,7 @@ import Volumes
 /// Small phantoms on a coarse grid (a few thousand prepared voxels), so that caching, teacher
 /// backfill, fine-tuning and evaluation run in seconds in a debug build.
 enum RetrainingFixtures {
-    static let recipe = InputPreparation(
-        orientation: "LPS", resample: .spacing([6, 6, 8]), normalization: .clipScale(min: -200, max: 300),
-        bodyCrop: .init(thresholdHU: -500, marginMM: 10))
+    static let recipe = RandomModel.coarseRecipe
     static let window = [32, 32, 32]
 
     /// Series UIDs whose sides of the split are known: the first `validation` validate.

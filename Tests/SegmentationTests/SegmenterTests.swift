@@ -16,10 +16,7 @@ import Volumes
 @testable import Segmentation
 
 @Suite struct SegmenterTests {
-    static let recipe = InputPreparation(
-        orientation: "LPS", resample: .spacing([6, 6, 8]),
-        normalization: .clipScale(min: -200, max: 300),
-        bodyCrop: .init(thresholdHU: -500, marginMM: 10))
+    static let recipe = RandomModel.coarseRecipe
 
     @Test func labelsLandOnTheScansGridAndRepeatExactly() throws {
         let dir = try TemporaryDirectory()

@@ -63,7 +63,7 @@ public enum FileSystem {
     }
 
     /// Writes `bytes` durably (DurableFiles): readers see the old file or the whole new one.
-    public static func writeAtomically(_ bytes: [UInt8], to path: String) throws(SystemCallError) {
+    public static func writeAtomically(_ bytes: some Collection<UInt8>, to path: String) throws(SystemCallError) {
         try Durable.write(bytes, to: path)
     }
 
