@@ -102,7 +102,8 @@ struct LedgerBackendTests {
             for _ in 0..<4 { group.addTask { _ = try PostgresJobLedger(url: server.url) } }
             try await group.waitForAll()
         }
-        #expect(try server.psql("SELECT name FROM ledger_migration ORDER BY name") == "v1: jobs\nv2: outbox\n")
+        #expect(
+            try server.psql("SELECT name FROM ledger_migration ORDER BY name") == "v1: jobs\nv2: outbox\nv3: leases\n")
     }
 
     /// While the server is down each call fails with `unavailable` (the daemon's intake waits);

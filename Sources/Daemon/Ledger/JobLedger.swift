@@ -6,6 +6,8 @@ import Foundation
 /// PostgreSQL (PostgresJobLedger), where several workers can share it.
 public protocol JobLedger: Sendable {
     func insert(_ job: JobRecord) throws
+    /// Fenced: throws `LedgerError.leaseLost` when the row's lease generation is no longer the
+    /// record's (another worker took the job since it was read), and writes nothing.
     func update(_ job: JobRecord) throws
     /// Several rows in one transaction (a job and the earlier jobs whose inputs it takes).
     func update(_ jobs: [JobRecord]) throws
@@ -26,6 +28,24 @@ public protocol JobLedger: Sendable {
     /// The finished job that produced `<output>/<uid>`, if any.
     func doneJob(seriesUID uid: String) throws -> JobRecord?
     func counts() throws -> [JobState: Int]
+
+    // MARK: Leases: several workers on one ledger
+
+    /// Records that the worker is alive now, by the ledger's clock (its row is created the first
+    /// time; `state` and `pid` are written as given).
+    func heartbeat(_ worker: WorkerRecord) throws
+    /// Every worker that has beaten, with its heartbeat's age and the unfinished jobs it holds.
+    func workers() throws -> [WorkerStatus]
+    /// Takes up to `limit` jobs in `states` that no live worker holds, oldest first, for `worker`:
+    /// jobs without a holder, or whose holder's last heartbeat is older than `leaseSeconds`, or
+    /// (with `includingOwn`, for a worker starting again under its old name) its own. Rows
+    /// another worker is taking at the same moment are skipped, not waited for. Each taken job's
+    /// generation is raised, fencing out whoever held it before.
+    func acquire(states: [JobState], for worker: String, leaseSeconds: Double, includingOwn: Bool, limit: Int)
+        throws -> [JobRecord]
+    /// Hands jobs back (no holder, generation raised), fenced like `update`: a draining worker's
+    /// queued jobs, for any other worker to take at once.
+    func release(_ jobs: [JobRecord]) throws
 }
 
 extension JobLedger {
@@ -57,12 +77,17 @@ public enum LedgerError: Error, CustomStringConvertible, Sendable {
     case statement(String, sqlState: String)
     /// A row the ledger wrote cannot be read back.
     case malformedRow(String)
+    /// Another worker took the job since this worker read it (this one stalled past its lease):
+    /// nothing was written, and this worker must leave the job alone.
+    case leaseLost(job: String, holder: String?)
 
     public var description: String {
         switch self {
         case .unavailable(let reason): "job ledger unavailable: \(reason)"
         case .statement(let reason, let state): "job ledger: \(reason)\(state.isEmpty ? "" : " [\(state)]")"
         case .malformedRow(let reason): "job ledger: \(reason)"
+        case .leaseLost(let job, let holder):
+            "job ledger: job \(job) was taken by \(holder.map { "worker \($0)" } ?? "no worker") (lease lost)"
         }
     }
 }

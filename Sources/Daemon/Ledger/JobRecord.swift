@@ -46,6 +46,7 @@ public struct JobRecord: Codable, Sendable, Equatable, FetchableRecord, Persista
         case createdAt = "created_at", queuedAt = "queued_at", startedAt = "started_at", finishedAt = "finished_at"
         case nextAttemptAt = "next_attempt_at", reasonCode = "reason_code", reason, resultDir = "result_dir",
             durationMS = "duration_ms"
+        case leaseHolder = "lease_holder", leaseGeneration = "lease_generation"
     }
 
     /// Time-ordered and unique: "j" + UTC time + random suffix; names the spool folder.
@@ -74,10 +75,16 @@ public struct JobRecord: Codable, Sendable, Equatable, FetchableRecord, Persista
     public var resultDir: String?
     /// Wall time of the last processing attempt.
     public var durationMS: Int?
+    /// The worker (`WorkerRecord.id`) whose lease the job is under; nil: any worker may take it.
+    public var leaseHolder: String?
+    /// The fencing token: raised each time a worker takes the job. Every update of the row must
+    /// carry the generation it was read with, so a worker that stalled past its lease and woke up
+    /// cannot write over the newer attempt (LedgerError.leaseLost).
+    public var leaseGeneration: Int
 
     public init(
         id: String, seriesUID: String?, source: String, state: JobState, step: JobStep,
-        fileCount: Int, inputBytes: Int64, createdAt: Double
+        fileCount: Int, inputBytes: Int64, createdAt: Double, leaseHolder: String? = nil
     ) {
         self.id = id
         self.seriesUID = seriesUID
@@ -88,5 +95,7 @@ public struct JobRecord: Codable, Sendable, Equatable, FetchableRecord, Persista
         self.fileCount = fileCount
         self.inputBytes = inputBytes
         self.createdAt = createdAt
+        self.leaseHolder = leaseHolder
+        self.leaseGeneration = 0
     }
 }

@@ -58,10 +58,22 @@ public final class PostgresJobLedger: JobLedger, @unchecked Sendable {
                     UNIQUE (job_id, destination, file))
                 """, "CREATE INDEX outbox_due ON outbox (state, next_attempt_at)"
             ]
+        ),
+        (
+            "v3: leases",
+            [
+                "ALTER TABLE job ADD COLUMN lease_holder text, ADD COLUMN lease_generation integer NOT NULL DEFAULT 0",
+                "CREATE INDEX job_lease ON job (lease_holder)",
+                """
+                CREATE TABLE worker (
+                    id text PRIMARY KEY, host text NOT NULL, pid integer NOT NULL, state text NOT NULL,
+                    started_at double precision NOT NULL, heartbeat_at double precision NOT NULL)
+                """
+            ]
         )
     ]
 
-    private func run<T>(_ body: (PostgresConnection) throws(LedgerError) -> T) throws -> T {
+    func run<T>(_ body: (PostgresConnection) throws(LedgerError) -> T) throws -> T {
         try lock.withLock { () throws(LedgerError) -> T in try body(connection) }
     }
 
@@ -189,7 +201,8 @@ public final class PostgresJobLedger: JobLedger, @unchecked Sendable {
     static let jobColumns = [
         "id", "series_uid", "source", "state", "step", "attempts", "file_count", "input_bytes", "created_at",
         "queued_at",
-        "started_at", "finished_at", "next_attempt_at", "reason_code", "reason", "result_dir", "duration_ms"
+        "started_at", "finished_at", "next_attempt_at", "reason_code", "reason", "result_dir", "duration_ms",
+        "lease_holder", "lease_generation"
     ]
     static let outboxColumns = [
         "job_id", "series_uid", "destination", "file", "state", "attempts", "created_at", "next_attempt_at",
@@ -202,10 +215,24 @@ public final class PostgresJobLedger: JobLedger, @unchecked Sendable {
             "INSERT INTO job (\(jobColumns.joined(separator: ", "))) VALUES (\(placeholders(values.count)))", values)
     }
 
+    /// Fenced: the row is written only while its lease generation is the record's. A worker
+    /// taking the job at the same moment holds the row's lock; this statement waits for it and
+    /// then finds the raised generation.
     private static func update(_ job: JobRecord, _ c: PostgresConnection) throws(LedgerError) {
         let assignments = jobColumns.enumerated().dropFirst().map { "\($1) = $\($0 + 1)" }.joined(separator: ", ")
-        let rows = try c.execute("UPDATE job SET \(assignments) WHERE id = $1 RETURNING id", jobValues(job))
-        guard rows.count == 1 else { throw LedgerError.statement("no job \(job.id)", sqlState: "") }
+        let generation = jobColumns.firstIndex(of: "lease_generation")! + 1
+        let rows = try c.execute(
+            "UPDATE job SET \(assignments) WHERE id = $1 AND lease_generation = $\(generation) RETURNING id",
+            jobValues(job))
+        if rows.count != 1 { throw try missingOrTaken(job.id, c) }
+    }
+
+    /// Why a fenced statement matched no row: the job is not there, or another worker took it.
+    static func missingOrTaken(_ id: String, _ c: PostgresConnection) throws(LedgerError) -> LedgerError {
+        guard let row = try c.execute("SELECT lease_holder FROM job WHERE id = $1", [id]).first else {
+            return LedgerError.statement("no job \(id)", sqlState: "")
+        }
+        return LedgerError.leaseLost(job: id, holder: row[0])
     }
 
     static func jobValues(_ j: JobRecord) -> [String?] {
@@ -214,7 +241,7 @@ public final class PostgresJobLedger: JobLedger, @unchecked Sendable {
             "\(j.inputBytes)", "\(j.createdAt)",
             j.queuedAt.map { "\($0)" }, j.startedAt.map { "\($0)" }, j.finishedAt.map { "\($0)" },
             j.nextAttemptAt.map { "\($0)" },
-            j.reasonCode, j.reason, j.resultDir, j.durationMS.map { "\($0)" }
+            j.reasonCode, j.reason, j.resultDir, j.durationMS.map { "\($0)" }, j.leaseHolder, "\(j.leaseGeneration)"
         ]
     }
 
@@ -240,6 +267,8 @@ public final class PostgresJobLedger: JobLedger, @unchecked Sendable {
         job.reason = row[14]
         job.resultDir = row[15]
         job.durationMS = row[16].flatMap { Int($0) }
+        job.leaseHolder = row[17]
+        job.leaseGeneration = try required(18) { Int($0) }
         return job
     }
 

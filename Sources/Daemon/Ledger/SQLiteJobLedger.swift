@@ -4,7 +4,7 @@ import GRDB
 /// The embedded job ledger: one SQLite file (WAL, synchronous=FULL) holding every series' state.
 /// Each transition is one committed transaction, so a kill at any instant leaves the last step durable.
 public final class SQLiteJobLedger: JobLedger {
-    private let database: DatabasePool
+    let database: DatabasePool
 
     /// Opens (creating and migrating) the ledger for the daemon.
     public init(path: String) throws {
@@ -67,6 +67,20 @@ public final class SQLiteJobLedger: JobLedger {
             }
             try db.create(index: "outbox_due", on: "outbox", columns: ["state", "next_attempt_at"])
         }
+        migrator.registerMigration("v3: leases") { db in
+            try db.alter(table: "job") { t in
+                t.add(column: "lease_holder", .text)
+                t.add(column: "lease_generation", .integer).notNull().defaults(to: 0)
+            }
+            try db.create(table: "worker") { t in
+                t.primaryKey("id", .text)
+                t.column("host", .text).notNull()
+                t.column("pid", .integer).notNull()
+                t.column("state", .text).notNull()
+                t.column("started_at", .double).notNull()
+                t.column("heartbeat_at", .double).notNull()
+            }
+        }
         return migrator
     }
 
@@ -75,13 +89,30 @@ public final class SQLiteJobLedger: JobLedger {
     }
 
     public func update(_ job: JobRecord) throws {
-        try database.write { db in try job.update(db) }
+        try database.write { db in try Self.fencedUpdate(job, db) }
     }
 
     /// Several rows in one transaction (a job and the earlier jobs whose inputs it takes).
     public func update(_ jobs: [JobRecord]) throws {
         try database.write { db in
-            for job in jobs { try job.update(db) }
+            for job in jobs { try Self.fencedUpdate(job, db) }
+        }
+    }
+
+    /// The row is written only if its lease generation is still the record's (the write
+    /// transaction holds SQLite's one writer lock, so nothing changes between check and write).
+    static func fencedUpdate(_ job: JobRecord, _ db: Database) throws {
+        try checkLease(job, db)
+        try job.update(db)
+    }
+
+    /// Throws `leaseLost` when the row's generation is no longer the record's.
+    static func checkLease(_ job: JobRecord, _ db: Database) throws {
+        if let row = try Row.fetchOne(
+            db, sql: "SELECT lease_holder, lease_generation FROM job WHERE id = ?", arguments: [job.id]),
+            row["lease_generation"] as Int != job.leaseGeneration
+        {
+            throw LedgerError.leaseLost(job: job.id, holder: row["lease_holder"])
         }
     }
 
@@ -91,7 +122,7 @@ public final class SQLiteJobLedger: JobLedger {
     /// (late files replaced the series' result in place), sent once under the new entry.
     public func update(_ job: JobRecord, owing outbox: [OutboxEntry]) throws {
         try database.write { db in
-            try job.update(db)
+            try Self.fencedUpdate(job, db)
             for var entry in outbox {
                 try db.execute(
                     sql: """

@@ -1,0 +1,92 @@
+import Foundation
+
+/// Leases on the shared ledger, as job queues on PostgreSQL take work (river, graphile-worker):
+/// rows taken with `FOR UPDATE SKIP LOCKED`, so workers taking jobs together never take the same
+/// one and never wait on each other; times by the server's clock, so hosts' clocks need not agree.
+/// The holder's liveness is a sub-select, not a join: a row another worker took while this
+/// statement ran is checked again as it is now (PostgreSQL re-evaluates sub-selects on the
+/// newest row version, but keeps a join's other side as first read).
+extension PostgresJobLedger {
+    static let serverNow = "extract(epoch from clock_timestamp())::double precision"
+    private static let unfinished = [JobState.receiving, .queued, .running].map(\.rawValue)
+
+    public func heartbeat(_ worker: WorkerRecord) throws {
+        try run { (c) throws(LedgerError) in
+            _ = try c.execute(
+                """
+                INSERT INTO worker (id, host, pid, state, started_at, heartbeat_at)
+                VALUES ($1, $2, $3::integer, $4, \(Self.serverNow), \(Self.serverNow))
+                ON CONFLICT (id) DO UPDATE SET host = EXCLUDED.host, pid = EXCLUDED.pid, state = EXCLUDED.state,
+                    heartbeat_at = EXCLUDED.heartbeat_at,
+                    started_at = CASE WHEN worker.pid = EXCLUDED.pid AND worker.host = EXCLUDED.host
+                                      THEN worker.started_at ELSE EXCLUDED.started_at END
+                """, [worker.id, worker.host, "\(worker.pid)", worker.state.rawValue])
+        }
+    }
+
+    public func workers() throws -> [WorkerStatus] {
+        try run { (c) throws(LedgerError) in
+            try c.execute(
+                """
+                SELECT w.id, w.host, w.pid, w.state, w.started_at, w.heartbeat_at, \(Self.serverNow) - w.heartbeat_at,
+                    (SELECT COUNT(*) FROM job j WHERE j.lease_holder = w.id AND j.state = ANY($1::text[]))
+                FROM worker w ORDER BY w.id
+                """, [Self.textArray(Self.unfinished)]
+            )
+            .map { row throws(LedgerError) in
+                guard let id = row[0], let host = row[1], let pid = row[2].flatMap({ Int($0) }),
+                    let state = row[3].flatMap(WorkerRecord.State.init(rawValue:)),
+                    let started = row[4].flatMap(Double.init), let beat = row[5].flatMap(Double.init),
+                    let age = row[6].flatMap(Double.init), let held = row[7].flatMap({ Int($0) })
+                else { throw LedgerError.malformedRow("worker \(row[0] ?? "?") cannot be read") }
+                var worker = WorkerRecord(id: id, host: host, pid: pid, state: state)
+                worker.startedAt = started
+                worker.heartbeatAt = beat
+                return WorkerStatus(worker: worker, heartbeatAge: age, heldJobs: held)
+            }
+        }
+    }
+
+    public func acquire(
+        states: [JobState], for worker: String, leaseSeconds: Double, includingOwn: Bool, limit: Int
+    ) throws -> [JobRecord] {
+        try run { (c) throws(LedgerError) in
+            try c.execute(
+                """
+                UPDATE job SET lease_holder = $1, lease_generation = job.lease_generation + 1
+                WHERE id IN (
+                    SELECT j.id FROM job j
+                    WHERE j.state = ANY($2::text[])
+                      AND (j.lease_holder IS NULL OR (j.lease_holder = $1 AND $3::boolean)
+                           OR (j.lease_holder <> $1 AND NOT EXISTS (
+                               SELECT 1 FROM worker w WHERE w.id = j.lease_holder
+                                 AND w.heartbeat_at >= \(Self.serverNow) - $4::double precision)))
+                    ORDER BY j.id LIMIT $5::integer
+                    FOR UPDATE SKIP LOCKED)
+                RETURNING \(Self.jobColumns.joined(separator: ", "))
+                """,
+                [
+                    worker, Self.textArray(states.map(\.rawValue)), includingOwn ? "true" : "false",
+                    "\(leaseSeconds)", "\(max(0, limit))"
+                ]
+            )
+            .map { row throws(LedgerError) in try Self.job(row) }
+            .sorted { $0.id < $1.id }
+        }
+    }
+
+    public func release(_ jobs: [JobRecord]) throws {
+        try run { (c) throws(LedgerError) in
+            try c.transaction { () throws(LedgerError) in
+                for job in jobs {
+                    let rows = try c.execute(
+                        """
+                        UPDATE job SET lease_holder = NULL, lease_generation = lease_generation + 1
+                        WHERE id = $1 AND lease_generation = $2::integer RETURNING id
+                        """, [job.id, "\(job.leaseGeneration)"])
+                    if rows.count != 1 { throw try Self.missingOrTaken(job.id, c) }
+                }
+            }
+        }
+    }
+}

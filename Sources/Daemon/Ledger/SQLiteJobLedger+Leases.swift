@@ -1,0 +1,76 @@
+import Foundation
+import GRDB
+
+/// Leases on the embedded ledger. One host holds it (the work folder's lock), so these serve
+/// one worker taking back its jobs after a restart; the same calls as on PostgreSQL keep the
+/// daemon's code one path.
+extension SQLiteJobLedger {
+    private static var now: Double { Date().timeIntervalSince1970 }
+
+    public func heartbeat(_ worker: WorkerRecord) throws {
+        try database.write { db in
+            let now = Self.now
+            var row = worker
+            row.heartbeatAt = now
+            row.startedAt =
+                try Double.fetchOne(
+                    db, sql: "SELECT started_at FROM worker WHERE id = ?", arguments: [worker.id]) ?? now
+            try row.save(db)
+        }
+    }
+
+    public func workers() throws -> [WorkerStatus] {
+        try database.read { db in
+            let now = Self.now
+            let held = try Row.fetchAll(
+                db,
+                sql: "SELECT lease_holder, COUNT(*) AS n FROM job WHERE state IN (?, ?, ?) GROUP BY lease_holder",
+                arguments: [JobState.receiving.rawValue, JobState.queued.rawValue, JobState.running.rawValue]
+            )
+            .reduce(into: [String: Int]()) { counts, row in
+                if let holder: String = row["lease_holder"] { counts[holder] = row["n"] }
+            }
+            return try WorkerRecord.order(Column("id")).fetchAll(db).map {
+                WorkerStatus(worker: $0, heartbeatAge: now - $0.heartbeatAt, heldJobs: held[$0.id] ?? 0)
+            }
+        }
+    }
+
+    public func acquire(
+        states: [JobState], for worker: String, leaseSeconds: Double, includingOwn: Bool, limit: Int
+    ) throws -> [JobRecord] {
+        try database.write { db in
+            let states = states.map(\.rawValue)
+            let candidates = try JobRecord.fetchAll(
+                db,
+                sql: """
+                    SELECT job.* FROM job LEFT JOIN worker ON worker.id = job.lease_holder
+                    WHERE job.state IN (\(states.map { _ in "?" }.joined(separator: ", ")))
+                      AND (job.lease_holder IS NULL OR (job.lease_holder = ? AND ?)
+                           OR (job.lease_holder <> ? AND (worker.id IS NULL OR worker.heartbeat_at < ?)))
+                    ORDER BY job.id LIMIT ?
+                    """,
+                arguments: StatementArguments(states)
+                    + [worker, includingOwn, worker, Self.now - leaseSeconds, max(0, limit)])
+            return try candidates.map { job in
+                var taken = job
+                taken.leaseHolder = worker
+                taken.leaseGeneration = job.leaseGeneration + 1
+                try taken.update(db)
+                return taken
+            }
+        }
+    }
+
+    public func release(_ jobs: [JobRecord]) throws {
+        try database.write { db in
+            for job in jobs {
+                var released = job
+                released.leaseHolder = nil
+                released.leaseGeneration = job.leaseGeneration + 1
+                try Self.checkLease(job, db)
+                try released.update(db)
+            }
+        }
+    }
+}
