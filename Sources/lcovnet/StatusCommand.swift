@@ -40,10 +40,14 @@ struct StatusCommand: ParsableCommand {
         let retraining = StatusReport.Retraining(configuration)
         // A ledger from before the outbox existed has no outbox table: nothing owed.
         let outbox = StatusReport.Outbox.summarize((try? ledger.outbox()) ?? [])
+        // A ledger from before leases has no worker table: no workers shown.
+        let workers = StatusReport.Worker.summarize(
+            (try? ledger.workers()) ?? [], leaseSeconds: configuration.leaseSeconds)
         print(
             json
-                ? StatusReport.json(jobs, retraining: retraining, outbox: outbox)
-                : StatusReport.text(jobs, recent: recent) + StatusReport.outboxText(outbox) + retraining.text,
+                ? StatusReport.json(jobs, retraining: retraining, outbox: outbox, workers: workers)
+                : StatusReport.text(jobs, recent: recent) + StatusReport.workersText(workers)
+                    + StatusReport.outboxText(outbox) + retraining.text,
             terminator: "")
     }
 }

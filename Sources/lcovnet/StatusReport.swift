@@ -18,6 +18,9 @@ enum StatusReport {
                 "\(job.fileCount) files"
             ]
             if job.attempts > 0 { parts.append("attempt \(job.attempts)") }
+            if let holder = job.leaseHolder, active.contains(job) {
+                parts.append("on \(holder.escapingControlCharacters)")
+            }
             if let ms = job.durationMS { parts.append("\(ms) ms") }
             if let code = job.reasonCode { parts.append("[\(code)] \((job.reason ?? "").escapingControlCharacters)") }
             if let dir = job.resultDir, job.state == .done || job.state == .quarantined {
@@ -31,7 +34,9 @@ enum StatusReport {
         return out
     }
 
-    static func json(_ jobs: [JobRecord], retraining: Retraining? = nil, outbox: [Outbox] = []) -> String {
+    static func json(
+        _ jobs: [JobRecord], retraining: Retraining? = nil, outbox: [Outbox] = [], workers: [Worker] = []
+    ) -> String {
         var counts: [String: Int] = [:]
         for (state, n) in Self.counts(jobs) { counts[state.rawValue] = n }
         struct Report: Encodable {
@@ -39,6 +44,7 @@ enum StatusReport {
             var jobs: [Job]
             var retraining: Retraining?
             var outbox: [Outbox]
+            var workers: [Worker]
         }
         struct Job: Encodable {
             var id: String
@@ -57,6 +63,8 @@ enum StatusReport {
             var reason: String?
             var result_dir: String?
             var duration_ms: Int?
+            /// The worker whose lease the job is under.
+            var worker: String?
         }
         let report = Report(
             counts: counts,
@@ -67,8 +75,9 @@ enum StatusReport {
                     attempts: $0.attempts, file_count: $0.fileCount, input_bytes: $0.inputBytes,
                     created_at: $0.createdAt,
                     started_at: $0.startedAt, finished_at: $0.finishedAt, next_attempt_at: $0.nextAttemptAt,
-                    reason_code: $0.reasonCode, reason: $0.reason, result_dir: $0.resultDir, duration_ms: $0.durationMS)
-            }, retraining: retraining, outbox: outbox)
+                    reason_code: $0.reasonCode, reason: $0.reason, result_dir: $0.resultDir, duration_ms: $0.durationMS,
+                    worker: $0.leaseHolder)
+            }, retraining: retraining, outbox: outbox, workers: workers)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
         return String(decoding: (try? encoder.encode(report)) ?? Data(), as: UTF8.self) + "\n"

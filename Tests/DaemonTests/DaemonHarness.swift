@@ -12,7 +12,7 @@ import Volumes
 final class DaemonHarness {
     let dir: TemporaryDirectory
     let configPath: String
-    let watch, work, output, quarantine, archive: String
+    let watch, work, output, quarantine, archive, spool: String
     private(set) var process: Process?
     private(set) var runs = 0
 
@@ -36,15 +36,19 @@ final class DaemonHarness {
 
     init(
         quietSeconds: Double = 0.8, extra: String = "", maxAttempts: Int = 3, job: String = "kind = \"convert\"",
-        memoryBudgetMB: Int = 4096, limits: String = "", ledgerURL: String? = nil, ingest: String = ""
+        memoryBudgetMB: Int = 4096, limits: String = "", ledgerURL: String? = nil, ingest: String = "",
+        ledger: String = "", sharedRoot: String? = nil
     ) throws {
         self.ledgerURL = ledgerURL
         dir = try TemporaryDirectory("daemon")
         watch = dir.file("incoming")
         work = dir.file("work")
-        output = dir.file("results")
-        quarantine = dir.file("quarantine")
-        archive = dir.file("archive")
+        // Workers sharing a ledger share spool and results (`sharedRoot`); watch and work are their own.
+        let shared = sharedRoot ?? dir.path
+        output = "\(shared)/results"
+        quarantine = "\(shared)/quarantine"
+        archive = "\(shared)/archive"
+        spool = sharedRoot.map { "\($0)/spool" } ?? "\(work)/spool"
         configPath = dir.file("lcovnet.toml")
         let toml = """
             [paths]
@@ -53,6 +57,7 @@ final class DaemonHarness {
             output = "\(output)"
             quarantine = "\(quarantine)"
             archive = "\(archive)"
+            spool = "\(spool)"
             [ingest]
             quiet_seconds = \(quietSeconds)
             rescan_seconds = 2
@@ -68,7 +73,7 @@ final class DaemonHarness {
             \(limits)
             [metrics]
             port = 0
-            \(ledgerURL.map { "[ledger]\nurl = \"\($0)\"" } ?? "")
+            \(ledgerURL.map { "[ledger]\nurl = \"\($0)\"\n\(ledger)" } ?? "")
             \(extra)
             """
         try toml.write(toFile: configPath, atomically: true, encoding: .utf8)
@@ -114,6 +119,11 @@ final class DaemonHarness {
     }
 
     var isRunning: Bool { process?.isRunning == true }
+
+    /// Sends `signal` without waiting (SIGSTOP and SIGCONT: a worker stalled and woken).
+    func signal(_ signal: Int32) {
+        if let process { kill(process.processIdentifier, signal) }
+    }
 
     /// Polls `condition` every 50 ms until it holds or `seconds` pass.
     @discardableResult

@@ -127,19 +127,6 @@ struct LedgerBackendTests {
         #expect(try ledger.counts() == [.queued: 2])
     }
 
-    /// The daemon recovers every unfinished job as its own: a second worker on the ledger is
-    /// refused while the first holds it (readers are not), and may take it once the first is gone.
-    @Test func oneWorkerHoldsTheLedger() throws {
-        let server = try PostgresServer()
-        var first: PostgresJobLedger? = try PostgresJobLedger(url: server.url, worker: true)
-        let error = #expect(throws: LedgerError.self) { try PostgresJobLedger(url: server.url, worker: true) }
-        #expect(error.map { "\($0)" }?.contains("another worker holds the ledger") == true)
-        #expect(try PostgresJobLedger(url: server.url).allJobs().isEmpty)
-        #expect(try first?.counts() == [:])
-        first = nil
-        #expect(try PostgresJobLedger(url: server.url, worker: true).allJobs().isEmpty)
-    }
-
     @Test func aServerThatIsNotThereIsOneClearError() throws {
         let port = try PostgresServer.freePort()
         let error = #expect(throws: LedgerError.self) {

@@ -135,9 +135,11 @@ import Testing
             files: try f.drop(["b.dcm"], in: "late"), seriesUID: "1.2.3", source: "late", now: 4)
         if case .ready(let gathered, _) = try f.spool.gather(late, now: 5) { late = gathered }
         late = try f.spool.startAttempt(late, now: 6)
-        let staging = f.spool.stagingFolder(of: late)
-        try FileSystem.writeAtomically(Array("new".utf8), to: "\(staging)/image.nii.gz")
-        // The kill came right after the swap: the ledger says committing, staging holds the old result.
+        let attempt = f.spool.stagingFolder(of: late)
+        try FileSystem.writeAtomically(Array("new".utf8), to: "\(attempt)/image.nii.gz")
+        // Commit's first rename (the finished attempt becomes staging), then the kill came right after the swap: the ledger says committing, staging holds the old result.
+        let staging = f.spool.stagingFolder(late.id)
+        try FileSystem.rename(attempt, staging)
         late.step = .committing
         late.resultDir = "\(f.config.paths.output)/1.2.3"
         try f.ledger.update(late)

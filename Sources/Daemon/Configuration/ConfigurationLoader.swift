@@ -34,12 +34,13 @@ public enum ConfigurationLoader {
             "paths", "ingest", "retention", "job", "limits", "metrics", "dicom", "retrain", "ledger", "log"
         ])
 
-        try reader.section("paths", keys: ["watch", "work", "output", "quarantine", "archive"])
+        try reader.section("paths", keys: ["watch", "work", "output", "quarantine", "archive", "spool"])
         c.paths.watch = try reader.path("paths", "watch", default: c.paths.watch)
         c.paths.work = try reader.path("paths", "work", default: c.paths.work)
         c.paths.output = try reader.path("paths", "output", default: c.paths.output)
         c.paths.quarantine = try reader.path("paths", "quarantine", default: c.paths.quarantine)
         c.paths.archive = try reader.path("paths", "archive", default: c.paths.work + "/archive")
+        c.paths.spool = try reader.path("paths", "spool", default: c.paths.work + "/spool")
 
         try reader.section(
             "ingest",
@@ -149,8 +150,19 @@ public enum ConfigurationLoader {
         try readDicom(&c, reader)
         try readRetrain(&c, reader)
 
-        try reader.section("ledger", keys: ["url"])
+        try reader.section("ledger", keys: ["url", "worker", "lease_seconds"])
         c.ledgerURL = try reader.string("ledger", "url", default: c.ledgerURL)
+        c.ledgerWorker = try reader.string("ledger", "worker", default: c.ledgerWorker)
+        guard !c.ledgerWorker.isEmpty, c.ledgerWorker.utf8.count <= 128,
+            c.ledgerWorker.unicodeScalars.allSatisfy({ $0.isASCII && $0.value > 32 && $0.value < 127 })
+        else {
+            throw reader.error(
+                "ledger.worker", "must be 1 to 128 printable ASCII characters without spaces",
+                "name the worker as its host is known, e.g. worker = \"seg-node-2\"")
+        }
+        c.leaseSeconds = try reader.number(
+            "ledger", "lease_seconds", default: c.leaseSeconds, in: 3...3600,
+            fix: "set a lease of 3 to 3600 seconds, e.g. lease_seconds = 30")
         guard c.ledgerURL.isEmpty || c.ledgerURL.hasPrefix("postgresql://") || c.ledgerURL.hasPrefix("postgres://")
         else {
             throw reader.error(
@@ -385,7 +397,8 @@ public enum ConfigurationLoader {
     private static func checkPathsApart(_ c: DaemonConfiguration, reader: TableReader) throws(ConfigurationError) {
         let named = [
             ("paths.watch", c.paths.watch), ("paths.work", c.paths.work), ("paths.output", c.paths.output),
-            ("paths.quarantine", c.paths.quarantine), ("paths.archive", c.paths.archive)
+            ("paths.quarantine", c.paths.quarantine), ("paths.archive", c.paths.archive),
+            ("paths.spool", c.spoolPath)
         ]
         let resolved = named.map { resolvedPath($0.1) }
         for (i, a) in named.enumerated() {
@@ -394,8 +407,11 @@ public enum ConfigurationLoader {
                     resolved[i] == "/" ? "/" : resolved[i] + "/", resolved[n] == "/" ? "/" : resolved[n] + "/"
                 )
                 if x == y || x.hasPrefix(y) || y.hasPrefix(x) {
-                    // The default archive inside work is fine: work is not watched.
-                    if a.0 == "paths.work" && b.0 == "paths.archive" && y.hasPrefix(x) && x != y { continue }
+                    // The default archive and spool inside work are fine: work is not watched.
+                    if a.0 == "paths.work" && ["paths.archive", "paths.spool"].contains(b.0) && y.hasPrefix(x) && x != y
+                    {
+                        continue
+                    }
                     let shown =
                         resolved[n] == b.1 && resolved[i] == a.1 ? "" : " (resolved: \(resolved[n]) and \(resolved[i]))"
                     throw reader.error(

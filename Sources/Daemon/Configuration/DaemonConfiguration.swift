@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 
 /// Everything `lcovnet serve` reads from lcovnet.toml (etc/lcovnet/lcovnet.toml documents each key).
@@ -13,6 +14,9 @@ public struct DaemonConfiguration: Sendable, Equatable {
         public var quarantine: String
         /// Where inputs go after success when retention is `archive`.
         public var archive: String
+        /// Claimed series, one folder per job; "" is `<work>/spool`. Workers sharing a ledger
+        /// share it (a shared filesystem), so one can finish the jobs of another that died.
+        public var spool = ""
     }
 
     public struct Ingest: Sendable, Equatable {
@@ -195,11 +199,23 @@ public struct DaemonConfiguration: Sendable, Equatable {
     /// `[ledger] url`: the job ledger on PostgreSQL (`postgresql://user@host:port/database`),
     /// shared by the workers that name it; "" keeps it in SQLite under `work`.
     public var ledgerURL = ""
+    /// `[ledger] worker`: this worker's name among those sharing the ledger (default the host
+    /// name); a worker restarted under the same name takes back its jobs at once.
+    public var ledgerWorker = DaemonConfiguration.hostName
+    /// `[ledger] lease_seconds`: a worker silent this long loses its jobs to the others.
+    public var leaseSeconds = 30.0
+
+    /// The host's name (gethostname), "localhost" when it has none.
+    public static let hostName: String = {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0, buffer[0] != 0 else { return "localhost" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }()
 
     /// Where the job ledger lives when it is SQLite.
     public var ledgerPath: String { "\(paths.work)/ledger.sqlite" }
     /// Claimed series, one folder per job.
-    public var spoolPath: String { "\(paths.work)/spool" }
+    public var spoolPath: String { paths.spool.isEmpty ? "\(paths.work)/spool" : paths.spool }
     /// The distillation cache (patches, teacher targets, manifest).
     public var cachePath: String { "\(paths.work)/distillation" }
     /// Versioned student models and the `current` link the daemon serves.
@@ -218,7 +234,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
         paths: Paths(
             watch: "/var/lib/lcovnet/incoming", work: "/var/lib/lcovnet/work",
             output: "/var/lib/lcovnet/results", quarantine: "/var/lib/lcovnet/quarantine",
-            archive: "/var/lib/lcovnet/archive"),
+            archive: "/var/lib/lcovnet/archive", spool: "/var/lib/lcovnet/work/spool"),
         ingest: Ingest(quietSeconds: 10, markerFile: "lcovnet.complete", rescanSeconds: 30, diskWatermarkMB: 1024),
         retention: .archive,
         keepReplacedDays: 30,

@@ -58,7 +58,7 @@ public enum JobLedgers {
     public static func open(_ configuration: DaemonConfiguration) throws -> any JobLedger {
         configuration.ledgerURL.isEmpty
             ? try SQLiteJobLedger(path: configuration.ledgerPath)
-            : try PostgresJobLedger(url: configuration.ledgerURL, worker: true)
+            : try PostgresJobLedger(url: configuration.ledgerURL)
     }
 
     /// For `lcovnet status` while the daemon runs: SQLite read-only; PostgreSQL as it is.

@@ -6,15 +6,10 @@ import Foundation
 final class PostgresConnection {
     private var handle: OpaquePointer?
     private let url: String
-    /// A session advisory lock taken on every connection (the worker's hold on its ledger).
-    private let sessionLock: Int64?
 
-    /// Connects to `url` (`postgresql://user@host:port/database`, or libpq's key=value form);
-    /// with `sessionLock`, holds that advisory lock for as long as the connection lives, and
-    /// fails when another session holds it.
-    init(url: String, sessionLock: Int64? = nil) throws(LedgerError) {
+    /// Connects to `url` (`postgresql://user@host:port/database`, or libpq's key=value form).
+    init(url: String) throws(LedgerError) {
         self.url = url
-        self.sessionLock = sessionLock
         try connect()
     }
 
@@ -31,22 +26,7 @@ final class PostgresConnection {
         }
         // Notices (e.g. "relation already exists, skipping") are not errors: keep them off stderr.
         PQsetNoticeProcessor(handle, { _, _ in }, nil)
-        guard let sessionLock else { return }
-        // A predecessor killed a moment ago still holds it until the server sees its socket close.
-        let deadline = Date().addingTimeInterval(Self.lockWaitSeconds)
-        while try execute("SELECT pg_try_advisory_lock($1)", ["\(sessionLock)"], retry: false).first?.first != "t" {
-            guard Date() < deadline else {
-                PQfinish(handle)
-                handle = nil
-                throw LedgerError.unavailable(
-                    "another worker holds the ledger at \(Self.redacted(url)) (one worker per ledger until leases let several share it)"
-                )
-            }
-            usleep(200_000)
-        }
     }
-
-    static let lockWaitSeconds = 10.0
 
     /// Runs one statement; rows as text (nil for SQL NULL). A connection found broken before
     /// the statement reached the server is made again once; within a transaction it is not

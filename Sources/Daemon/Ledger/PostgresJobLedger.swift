@@ -9,11 +9,9 @@ public final class PostgresJobLedger: JobLedger, @unchecked Sendable {
     private let lock = NSLock()
 
     /// Connects and brings the schema up to date (under an advisory lock, so workers starting
-    /// together migrate once). A `worker` holds the ledger alone: the daemon recovers every
-    /// unfinished job as its own, so a second worker on the same ledger is refused until jobs
-    /// carry leases; readers (`lcovnet status`) and tests are not workers.
-    public init(url: String, worker: Bool = false) throws {
-        let connection = try PostgresConnection(url: url, sessionLock: worker ? Self.workerLock : nil)
+    /// together migrate once). Several workers share the ledger through leases on its jobs.
+    public init(url: String) throws {
+        let connection = try PostgresConnection(url: url)
         try connection.transaction { () throws(LedgerError) in
             try connection.execute("SELECT pg_advisory_xact_lock(7420113)")
             try connection.execute(
@@ -29,8 +27,6 @@ public final class PostgresJobLedger: JobLedger, @unchecked Sendable {
         }
         self.connection = connection
     }
-
-    static let workerLock: Int64 = 7_420_114
 
     /// Named as SQLiteJobLedger's migrations; applied in this order, each once.
     static let migrations: [(String, [String])] = [

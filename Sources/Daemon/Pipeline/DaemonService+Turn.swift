@@ -10,6 +10,8 @@ struct LoopTurnState {
     var stranded: [String: Double] = [:]
     var lastWatchdog = 0.0
     var lastStatus = ""
+    var lastHeartbeat = 0.0
+    var lastTakeOver = 0.0
 }
 
 /// The loop's long-lived parts, handed to each step together.
@@ -55,13 +57,44 @@ extension DaemonService {
         }
     }
 
-    /// Claims run in this loop, so a job still receiving here is one whose claim failed half-way
-    /// (disk full): finish it from claim.json.
+    /// Every third of the lease, the heartbeat that keeps this worker's jobs; every second (or
+    /// third of the lease), the jobs no live worker holds taken: handed back by a worker that
+    /// stopped, or held by one silent for longer than the lease (each resumed from its last
+    /// durable step).
+    func keepLeases(
+        _ turn: inout LoopTurnState, _ parts: LoopParts, config: DaemonConfiguration, flags: LoopFlags, now: Double
+    ) {
+        do {
+            if now - turn.lastHeartbeat >= config.leaseSeconds / 3 {
+                turn.lastHeartbeat = now
+                try parts.ledger.heartbeat(Self.workerRecord(config, flags.draining ? .draining : .active))
+            }
+            guard !flags.draining, now - turn.lastTakeOver >= min(1, config.leaseSeconds / 3) else { return }
+            turn.lastTakeOver = now
+            let taken = try parts.spool.takeOver(
+                retention: config.retention, maxAttempts: config.limits.maxAttempts, now: now, logger: logger)
+            if !taken.isEmpty {
+                logger.notice(
+                    "jobs no live worker holds taken over", metadata: ["jobs": .stringConvertible(taken.count)])
+            }
+            turn.queue += taken
+        } catch {
+            logger.warning("lease not renewed; trying again", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// This process as the ledger's worker table shows it.
+    static func workerRecord(_ config: DaemonConfiguration, _ state: WorkerRecord.State) -> WorkerRecord {
+        WorkerRecord(id: config.ledgerWorker, host: DaemonConfiguration.hostName, pid: Int(getpid()), state: state)
+    }
+
+    /// Claims run in this loop, so a job of this worker still receiving here is one whose claim
+    /// failed half-way (disk full): finish it from claim.json.
     func resumeInterruptedClaims(
         _ turn: inout LoopTurnState, _ parts: LoopParts, config: DaemonConfiguration, now: Double
     ) {
         guard let cut = try? parts.ledger.jobs(in: [.receiving]), !cut.isEmpty else { return }
-        for job in cut {
+        for job in cut where job.leaseHolder == parts.spool.worker {
             if let resumed = try? parts.spool.resume(
                 job, retention: config.retention, maxAttempts: config.limits.maxAttempts, now: now)
             {
@@ -81,7 +114,8 @@ extension DaemonService {
         }
         for (id, due) in turn.stranded where due <= now {
             do {
-                if let job = try parts.ledger.job(id: id),
+                // A job another worker took meanwhile is its own now.
+                if let job = try parts.ledger.job(id: id), job.leaseHolder == parts.spool.worker,
                     let resumed = try parts.spool.resume(
                         job, retention: config.retention, maxAttempts: config.limits.maxAttempts, now: now)
                 {

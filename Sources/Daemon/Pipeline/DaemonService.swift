@@ -70,6 +70,7 @@ public struct DaemonService: Service {
         let spool = Spool(configuration: config, ledger: ledger)
         let running = RunningJobs()
         let stages = PipelineStages()
+        try ledger.heartbeat(Self.workerRecord(config, .active))
         let queue = try spool.recover(
             retention: config.retention, maxAttempts: config.limits.maxAttempts,
             now: Self.now(), logger: logger)
@@ -97,10 +98,11 @@ public struct DaemonService: Service {
             "daemon started",
             metadata: [
                 "watch": "\(config.paths.watch)", "output": "\(config.paths.output)",
-                "queued": .stringConvertible(queue.count), "pid": .stringConvertible(getpid())
+                "queued": .stringConvertible(queue.count), "pid": .stringConvertible(getpid()),
+                "worker": "\(config.ledgerWorker)"
             ])
         env.notifier.ready(status: "watching \(config.paths.watch)")
-        var turn = LoopTurnState(queue: queue)
+        var turn = LoopTurnState(queue: queue, lastHeartbeat: Self.now())
         let parts = LoopParts(watcher: watcher, spool: spool, ledger: ledger, running: running, stages: stages)
 
         while !flags.draining {
@@ -109,6 +111,7 @@ public struct DaemonService: Service {
                 config = reload(current: config, watcher: watcher)
             }
             watcher.poll(now: now, rescanSeconds: config.ingest.rescanSeconds)
+            keepLeases(&turn, parts, config: config, flags: flags, now: now)
             updateIntakePause(&turn, config: config)
             if !turn.paused {
                 await takeInReadyFolders(&turn, parts, config: config, flags: flags, now: now)
@@ -301,6 +304,18 @@ public struct DaemonService: Service {
         }
         // Jobs already committing finish their renames (short) before the process exits.
         while await running.count > 0 { try? await Task.sleep(for: .milliseconds(50)) }
+        // What this worker has not finished goes back at once, for any worker (this one at its next start).
+        do {
+            let held = try ledger.jobs(in: Spool.unfinished).filter { $0.leaseHolder == spool.worker }
+            try ledger.release(held)
+            try ledger.heartbeat(Self.workerRecord(config, .stopped))
+            if !held.isEmpty {
+                logger.notice("unfinished jobs handed back", metadata: ["jobs": .stringConvertible(held.count)])
+            }
+        } catch {
+            logger.warning(
+                "unfinished jobs not handed back; they wait for the lease to expire", metadata: ["error": "\(error)"])
+        }
         // Peak resident memory of the daemon (VmHWM: ru_maxrss would carry the spawning process's
         // peak across exec) and of its largest worker (children waited for; a worker's figure
         // includes what it shared with the daemon when it was spawned), against the budget.

@@ -56,6 +56,12 @@ struct JobRunner: Sendable {
             environment.metrics.record(stage: "process", seconds: processSeconds)
             guard await running.beginCommit(job.id) else { return }
             try finish(job, outcome: outcome, processSeconds: processSeconds, logger: logger)
+        } catch LedgerError.leaseLost(_, let holder) {
+            // This worker was silent past its lease and another took the job: its attempt is
+            // the job's now. Nothing of this one was recorded; its attempt folder is left behind.
+            logger.warning(
+                "job taken over by another worker; this attempt stops",
+                metadata: ["stage": "process", "holder": "\(holder ?? "none")"])
         } catch {
             // The ledger or the spool itself failed (disk full while recording a step): the job
             // stays at its last durable step, and the loop resumes it from there after a delay.

@@ -6,20 +6,35 @@ import Logging
 /// the ledger; each step is idempotent, so `recover()` after a kill at any instant finishes the
 /// interrupted step and never redoes a finished one.
 ///
-/// Layout: `<work>/spool/<job>/claim.json`, `input/` (the claimed files), `staging/` (results
-/// being written). Committing renames `staging/` to `<output>/<SeriesInstanceUID>/`.
+/// Layout: `<spool>/<job>/claim.json`, `input/` (the claimed files), `attempt-<generation>/`
+/// (results being written under one lease), `staging/` (a finished attempt's results).
+/// Committing renames the attempt's folder to `staging/`, records the step, and renames
+/// `staging/` to `<output>/<SeriesInstanceUID>/`.
+///
+/// Workers sharing a ledger share the spool. Each job is under one worker's lease; every
+/// step's ledger update is fenced on the lease's generation (LedgerError.leaseLost), and a
+/// worker writes results only into its own attempt's folder, so a worker that stalled past its
+/// lease and woke up can neither record a step nor touch the files of the attempt that replaced it.
 public struct Spool: Sendable {
     public let paths: DaemonConfiguration.Paths
     public let spoolPath: String
     public let ledger: any JobLedger
     /// Where a done job's DICOM objects are owed ([[dicom.destinations]]).
     public let destinations: [DaemonConfiguration.Destination]
+    /// This worker's name in the ledger (`[ledger] worker`): the holder of the jobs it claims.
+    public let worker: String
+    public let leaseSeconds: Double
+    /// Other workers may be claiming into this spool (the ledger is shared).
+    let isShared: Bool
 
     public init(configuration: DaemonConfiguration, ledger: any JobLedger) {
         self.paths = configuration.paths
         self.spoolPath = configuration.spoolPath
         self.ledger = ledger
         self.destinations = configuration.dicom.destinations
+        self.worker = configuration.ledgerWorker
+        self.leaseSeconds = configuration.leaseSeconds
+        self.isShared = !configuration.ledgerURL.isEmpty
     }
 
     /// The outbox entries a committed job owes: each destination's objects that its result holds.
@@ -36,6 +51,8 @@ public struct Spool: Sendable {
     func jobFolder(_ id: String) -> String { "\(spoolPath)/\(id)" }
     public func inputFolder(_ id: String) -> String { "\(spoolPath)/\(id)/input" }
     func stagingFolder(_ id: String) -> String { "\(spoolPath)/\(id)/staging" }
+    /// Where one lease's attempts write: no other worker's attempt writes there.
+    func attemptFolder(_ job: JobRecord) -> String { "\(jobFolder(job.id))/attempt-\(job.leaseGeneration)" }
 
     /// Creates the folders and checks that each is a folder the daemon can write, and that they
     /// share one filesystem (claims and commits are renames). Every problem is a
@@ -44,7 +61,7 @@ public struct Spool: Sendable {
     public static func prepareFolders(_ c: DaemonConfiguration, file: String = "configuration") throws {
         let folders = [
             ("paths.watch", c.paths.watch), ("paths.work", c.paths.work), ("paths.output", c.paths.output),
-            ("paths.quarantine", c.paths.quarantine), ("paths.archive", c.paths.archive)
+            ("paths.quarantine", c.paths.quarantine), ("paths.archive", c.paths.archive), ("paths.spool", c.spoolPath)
         ]
         let access = "give the daemon's user (lcovnet) write access to it, or name another folder"
         for (key, path) in folders {
@@ -73,12 +90,11 @@ public struct Spool: Sendable {
             close(fd)
             unlink(probe)
         }
-        try FileSystem.makeDirectories(c.spoolPath)
         let device = FileSystem.info(c.paths.work)?.device
         for (key, path) in folders where FileSystem.info(path)?.device != device {
             throw ConfigurationError(
                 file: file, key: key, problem: "\(path) is on another filesystem than paths.work",
-                fix: "put watch, work, output, quarantine and archive on one filesystem (series move by rename)")
+                fix: "put watch, work, spool, output, quarantine and archive on one filesystem (series move by rename)")
         }
     }
 
@@ -115,7 +131,7 @@ public struct Spool: Sendable {
         let bytes = files.reduce(Int64(0)) { $0 + (FileSystem.info($1)?.size ?? 0) }
         var job = JobRecord(
             id: id, seriesUID: seriesUID, source: source, state: .receiving, step: .claiming,
-            fileCount: files.count, inputBytes: bytes, createdAt: now)
+            fileCount: files.count, inputBytes: bytes, createdAt: now, leaseHolder: worker)
         job.reasonCode = rejection?.code
         job.reason = rejection?.sentence
         try ledger.insert(job)
@@ -159,8 +175,8 @@ public struct Spool: Sendable {
         job.startedAt = now
         job.nextAttemptAt = nil
         try ledger.update(job)
-        try FileSystem.removeTree(stagingFolder(job.id))
-        try FileSystem.makeDirectory(stagingFolder(job.id))
+        try FileSystem.removeTree(attemptFolder(job))
+        try FileSystem.makeDirectory(attemptFolder(job))
         return job
     }
 
@@ -172,7 +188,8 @@ public struct Spool: Sendable {
             files: FileSystem.entries(input).map { "\(input)/\($0)" })
     }
 
-    public func stagingFolder(of job: JobRecord) -> String { stagingFolder(job.id) }
+    /// Where the processor writes a running job's results.
+    public func stagingFolder(of job: JobRecord) -> String { attemptFolder(job) }
 
     /// An interrupted attempt (shutdown) goes back to the queue without counting.
     public func checkpoint(_ job: JobRecord) throws -> JobRecord {
@@ -222,6 +239,11 @@ public struct Spool: Sendable {
     public func commit(_ job: JobRecord, seriesUID: String?, retention: DaemonConfiguration.Retention, now: Double)
         throws -> JobRecord
     {
+        // The finished attempt becomes `staging`. A `staging` already there is a finished attempt
+        // of a worker that lost the lease before recording its commit: never written again, replaced.
+        let staging = stagingFolder(job.id)
+        if FileSystem.exists(staging) { try FileSystem.removeTree(staging) }
+        try FileSystem.rename(attemptFolder(job), staging)
         var job = job
         if job.seriesUID == nil, let seriesUID { job.seriesUID = seriesUID }
         job.step = .committing
@@ -289,6 +311,9 @@ public struct Spool: Sendable {
         switch retention {
         case .keep:
             try FileSystem.removeTree(stagingFolder(job.id))
+            for name in FileSystem.entries(folder) where name.hasPrefix("attempt-") {
+                try FileSystem.removeTree("\(folder)/\(name)")
+            }
         case .archive:
             let input = inputFolder(job.id)
             if FileSystem.exists(input) {
@@ -364,21 +389,45 @@ public struct Spool: Sendable {
 
     // MARK: Recovery
 
-    /// Finishes every step a crash interrupted and returns the jobs to queue, oldest first.
-    /// A job that was running is queued again (its interrupted attempt counted).
+    static let unfinished: [JobState] = [.receiving, .queued, .running]
+
+    /// Takes this worker's unfinished jobs back (its own from before a restart, and any no live
+    /// worker holds), finishes every step a crash interrupted and returns the jobs to queue,
+    /// oldest first. A job that was running is queued again (its interrupted attempt counted).
     public func recover(retention: DaemonConfiguration.Retention, maxAttempts: Int, now: Double, logger: Logger) throws
         -> [JobRecord]
     {
+        let jobs = try ledger.acquire(
+            states: Self.unfinished, for: worker, leaseSeconds: leaseSeconds, includingOwn: true, limit: 1 << 30)
+        let queue = try resumeAll(jobs, retention: retention, maxAttempts: maxAttempts, now: now, logger: logger)
+        removeOrphans(now: now, logger: logger)
+        return queue
+    }
+
+    /// Takes the unfinished jobs of workers silent for longer than the lease, as `recover` does.
+    public func takeOver(retention: DaemonConfiguration.Retention, maxAttempts: Int, now: Double, logger: Logger)
+        throws -> [JobRecord]
+    {
+        let jobs = try ledger.acquire(
+            states: Self.unfinished, for: worker, leaseSeconds: leaseSeconds, includingOwn: false, limit: 64)
+        return try resumeAll(jobs, retention: retention, maxAttempts: maxAttempts, now: now, logger: logger)
+    }
+
+    private func resumeAll(
+        _ jobs: [JobRecord], retention: DaemonConfiguration.Retention, maxAttempts: Int, now: Double, logger: Logger
+    ) throws -> [JobRecord] {
         var queue: [JobRecord] = []
-        for job in try ledger.jobs(in: [.receiving, .queued, .running]) {
+        for job in jobs {
             logger.info(
                 "resuming job",
-                metadata: ["job.id": "\(job.id)", "step": "\(job.step.rawValue)", "state": "\(job.state.rawValue)"])
+                metadata: [
+                    "job.id": "\(job.id)", "step": "\(job.step.rawValue)", "state": "\(job.state.rawValue)",
+                    "lease_generation": .stringConvertible(job.leaseGeneration)
+                ])
             if let queued = try resume(job, retention: retention, maxAttempts: maxAttempts, now: now) {
                 queue.append(queued)
             }
         }
-        removeOrphans(logger: logger)
         return queue
     }
 
@@ -427,8 +476,10 @@ public struct Spool: Sendable {
 
     /// Spool folders without a ledger row come from a crash before the row was written, when
     /// no file had moved yet: they are removed if their input folder is empty, kept otherwise.
-    func removeOrphans(logger: Logger) {
+    /// In a shared spool a young one may be another worker's claim in progress: left alone.
+    func removeOrphans(now: Double, logger: Logger) {
         for id in FileSystem.entries(spoolPath) {
+            if isShared, now - (FileSystem.info(jobFolder(id))?.modified ?? now) < 3600 { continue }
             guard (try? ledger.job(id: id)) ?? nil == nil else { continue }
             if FileSystem.entries(inputFolder(id)).isEmpty {
                 try? FileSystem.removeTree(jobFolder(id))

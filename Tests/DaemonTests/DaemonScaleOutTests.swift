@@ -1,0 +1,109 @@
+import Daemon
+import Foundation
+import Glibc
+import TestSupport
+import Testing
+
+/// Several `lcovnet serve` workers on one PostgreSQL ledger (issue 22), each with its own watch
+/// and work folder, sharing spool and results: a worker stalled past its lease (SIGSTOP) or
+/// killed loses its jobs to another, which finishes each once; the stalled one, woken, commits
+/// nothing; a worker stopped by SIGTERM hands its queued jobs over at once.
+@Suite(
+    .serialized,
+    .enabled(
+        if: DaemonHarness.binaryExists && PostgresServer.binaries != nil,
+        "needs the lcovnet binary and PostgreSQL (scripts/install-deps.sh)"))
+struct DaemonScaleOutTests {
+    static func worker(_ name: String, server: PostgresServer, shared: TemporaryDirectory, lease: Double) throws
+        -> DaemonHarness
+    {
+        try DaemonHarness(
+            quietSeconds: 0.5, maxAttempts: 50, limits: "concurrency = 1", ledgerURL: server.url,
+            ledger: "worker = \"\(name)\"\nlease_seconds = \(lease)", sharedRoot: shared.path)
+    }
+
+    /// Drops each series into its own study folder of `h`'s watch folder.
+    static func send(_ series: [DaemonFixtures.Series], to h: DaemonHarness, first: Int) throws {
+        for (offset, s) in series.enumerated() {
+            for file in s.files { try DaemonFixtures.drop(file, into: "\(h.watch)/study-\(first + offset)") }
+        }
+    }
+
+    /// Each series has one job, done, and one complete result; nothing was replaced.
+    static func expectDoneOnce(_ sent: [DaemonFixtures.Series], _ workers: [DaemonHarness]) {
+        let jobs = workers[0].jobs()
+        #expect(jobs.count == sent.count && jobs.allSatisfy { $0.state == .done }, "\(jobs.map(\.state))")
+        #expect(Set(jobs.compactMap(\.seriesUID)) == Set(sent.map(\.uid)))
+        #expect(Set(FileSystem.entries(workers[0].output)) == Set(sent.map(\.uid)))
+        for s in sent {
+            #expect(workers[0].files("\(workers[0].output)/\(s.uid)") == ["image.nii.gz", "series.json"])
+        }
+        #expect(workers[0].files(workers[0].archive).count == sent.reduce(0) { $0 + $1.files.count })
+        for w in workers { #expect(FileSystem.entries("\(w.work)/replaced").isEmpty) }
+    }
+
+    @Test func aStalledOrKilledWorkerLosesItsJobsToAnotherAndNothingIsDoneTwice() throws {
+        let server = try PostgresServer()
+        let shared = try TemporaryDirectory("shared")
+        let a = try Self.worker("a", server: server, shared: shared, lease: 3)
+        let b = try Self.worker("b", server: server, shared: shared, lease: 3)
+        let sent = try (0..<9).map { try DaemonFixtures.series(in: a.dir.file("s\($0)"), seed: 300 + $0, number: $0) }
+        try a.start()
+        try b.start()
+
+        // a claims six series and stalls (SIGSTOP) with most of them queued behind its one slot.
+        try Self.send(Array(sent[0..<6]), to: a, first: 0)
+        #expect(a.wait(seconds: 60) { a.jobs().filter { $0.leaseHolder == "a" }.count == 6 })
+        a.signal(SIGSTOP)
+        let unfinished = a.jobs().filter { $0.state != .done }.count
+        #expect(unfinished >= 1, "a had work left when it stalled")
+        #expect(b.wait(seconds: 120) { b.finished(6) }, "b finished a's jobs: \(b.jobs().map(\.state))")
+        #expect(b.logged("jobs no live worker holds taken over"))
+        #expect(b.jobs().filter { $0.leaseHolder == "b" }.count >= unfinished)
+        // a wakes: whatever it was doing is no longer its own; it records and commits nothing.
+        a.signal(SIGCONT)
+        #expect(a.wait(seconds: 10) { a.logged("job taken over by another worker; this attempt stops") })
+        Self.expectDoneOnce(Array(sent[0..<6]), [a, b])
+
+        // a claims three more and is killed: b takes them once a's lease runs out.
+        try Self.send(Array(sent[6..<9]), to: a, first: 6)
+        #expect(a.wait(seconds: 60) { a.jobs().count == 9 })
+        a.stop(SIGKILL)
+        #expect(b.wait(seconds: 120) { b.finished(9) }, "\(b.jobs().map(\.state))")
+        Self.expectDoneOnce(sent, [a, b])
+        // `lcovnet status` shows the cluster: a silent past its lease, b alive.
+        let status = try ReferenceTools.run(DaemonHarness.binary, ["status", "--config", b.configPath, "--json"])
+        let report = try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any]
+        let shown = (report?["workers"] as? [[String: Any]] ?? []).map {
+            "\($0["id"] ?? "")=\($0["alive"] as? Bool ?? false)"
+        }
+        #expect(shown == ["a=false", "b=true"], "\(status.stdout)")
+        #expect(b.stop() == 0)
+        #expect(a.files(a.watch).isEmpty && FileSystem.entries(b.spool).isEmpty)
+        // Both workers are in the worker table; b stopped cleanly, a did not.
+        let workers = try PostgresJobLedger(url: server.url).workers()
+        #expect(workers.map(\.worker.id) == ["a", "b"])
+        #expect(workers.map(\.worker.state) == [.active, .stopped] && workers.allSatisfy { $0.heldJobs == 0 })
+    }
+
+    /// SIGTERM: the worker finishes or checkpoints its running job and hands back every job it
+    /// holds; another worker takes them at once, long before the lease (60 s) would let it.
+    @Test func aDrainedWorkerHandsItsJobsOverAtOnce() throws {
+        let server = try PostgresServer()
+        let shared = try TemporaryDirectory("shared")
+        let a = try Self.worker("a", server: server, shared: shared, lease: 60)
+        let b = try Self.worker("b", server: server, shared: shared, lease: 60)
+        let sent = try (0..<5).map { try DaemonFixtures.series(in: a.dir.file("s\($0)"), seed: 400 + $0, number: $0) }
+        try a.start()
+        try b.start()
+        try Self.send(sent, to: a, first: 0)
+        #expect(a.wait(seconds: 60) { a.jobs().count == 5 })
+        let stopped = Date()
+        #expect(a.stop() == 0)
+        #expect(a.logged("unfinished jobs handed back") || a.finished(5))
+        #expect(b.wait(seconds: 30) { b.finished(5) }, "\(b.jobs().map(\.state))")
+        #expect(Date().timeIntervalSince(stopped) < 30, "taken at once, not after the 60 s lease")
+        Self.expectDoneOnce(sent, [a, b])
+        #expect(b.stop() == 0)
+    }
+}
