@@ -86,6 +86,37 @@ struct DaemonScaleOutTests {
         #expect(workers.map(\.worker.state) == [.active, .stopped] && workers.allSatisfy { $0.heldJobs == 0 })
     }
 
+    /// The same series sent whole to both workers at once: each series has one result, made
+    /// once; the other copy is found already processed (or merged into the job that ran).
+    @Test func aSeriesSentToTwoWorkersIsProcessedOnce() throws {
+        let server = try PostgresServer()
+        let shared = try TemporaryDirectory("shared")
+        let a = try Self.worker("a", server: server, shared: shared, lease: 30)
+        let b = try Self.worker("b", server: server, shared: shared, lease: 30)
+        let sent = try (0..<4).map { try DaemonFixtures.series(in: a.dir.file("s\($0)"), seed: 500 + $0, number: $0) }
+        for (index, series) in sent.enumerated() {
+            for file in series.files {
+                let copy = a.dir.file("copy-\(index)-\(FileSystem.name(file))")
+                try FileManager.default.copyItem(atPath: file, toPath: copy)
+                try DaemonFixtures.drop(file, into: "\(a.watch)/study-\(index)")
+                try DaemonFixtures.drop(copy, into: "\(b.watch)/study-\(index)")
+            }
+        }
+        try a.start()
+        try b.start()
+        #expect(a.wait(seconds: 120) { a.finished(8) }, "\(a.jobs().map(\.state))")
+        let jobs = a.jobs()
+        #expect(jobs.count == 8 && jobs.allSatisfy { $0.state == .done })
+        for series in sent {
+            let copies = jobs.filter { $0.seriesUID == series.uid }
+            #expect(copies.filter { $0.reasonCode == nil }.count == 1, "\(copies.map { $0.reasonCode ?? "processed" })")
+            #expect(a.files("\(a.output)/\(series.uid)") == ["image.nii.gz", "series.json"])
+        }
+        #expect(Set(FileSystem.entries(a.output)) == Set(sent.map(\.uid)))
+        for w in [a, b] { #expect(FileSystem.entries("\(w.work)/replaced").isEmpty) }
+        #expect(a.stop() == 0 && b.stop() == 0)
+    }
+
     /// SIGTERM: the worker finishes or checkpoints its running job and hands back every job it
     /// holds; another worker takes them at once, long before the lease (60 s) would let it.
     @Test func aDrainedWorkerHandsItsJobsOverAtOnce() throws {

@@ -119,6 +119,53 @@ struct LedgerLeaseTests {
         #expect(postgres == sqlite)
     }
 
+    /// One series, two jobs on two workers: only one runs at a time; a later job gathering the
+    /// earlier one takes it, and the earlier one's holder can no longer start it.
+    static func seriesScript(_ ledger: any JobLedger) throws -> [String] {
+        var seen: [String] = []
+        var first = Self.job("s1", holder: "a")
+        var second = Self.job("s2", holder: "b")
+        second.seriesUID = first.seriesUID
+        try ledger.insert(first)
+        try ledger.insert(second)
+        first.state = .running
+        second.state = .running
+        seen.append("a starts s1: \(try ledger.startAttempt(first))")
+        seen.append("b starts s2: \(try ledger.startAttempt(second))")
+        seen.append("b's s2 still: \(try ledger.job(id: "s2")?.state.rawValue ?? "-")")
+        first.state = .done
+        try ledger.update(first)
+        seen.append("b starts s2 after s1: \(try ledger.startAttempt(second))")
+        second.state = .done
+        try ledger.update(second)
+        // A third job of the series, queued on a; b gathers it.
+        var third = Self.job("s3", holder: "a")
+        third.seriesUID = first.seriesUID
+        try ledger.insert(third)
+        let taken = try ledger.take([third], for: "b")
+        seen.append("b takes s3: \(taken.map { "\($0.id)@\($0.leaseHolder ?? "-")#\($0.leaseGeneration)" })")
+        third.state = .running
+        do {
+            _ = try ledger.startAttempt(third)
+            seen.append("a starts s3: started")
+        } catch {
+            seen.append("a starts s3: \(error)")
+        }
+        return seen
+    }
+
+    @Test func aSeriesRunsOnOneWorkerAtATime() throws {
+        let dir = try TemporaryDirectory("ledger-series")
+        let server = try PostgresServer()
+        let sqlite = try Self.seriesScript(SQLiteJobLedger(path: dir.file("ledger.sqlite")))
+        #expect(
+            sqlite == [
+                "a starts s1: true", "b starts s2: false", "b's s2 still: queued", "b starts s2 after s1: true",
+                "b takes s3: [\"s3@b#1\"]", "a starts s3: job ledger: job s3 was taken by worker b (lease lost)"
+            ], "\(sqlite)")
+        #expect(try Self.seriesScript(PostgresJobLedger(url: server.url)) == sqlite)
+    }
+
     /// Three workers, each its own connection, take 150 jobs three at a time and finish each:
     /// every job is taken once, and every fenced update lands.
     @Test func workersTakingTogetherNeverTakeTheSameJob() throws {

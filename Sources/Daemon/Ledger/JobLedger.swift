@@ -46,6 +46,14 @@ public protocol JobLedger: Sendable {
     /// Hands jobs back (no holder, generation raised), fenced like `update`: a draining worker's
     /// queued jobs, for any other worker to take at once.
     func release(_ jobs: [JobRecord]) throws
+    /// Takes these jobs for `worker` whoever holds them (generation raised, fenced on the
+    /// generation each was read with): the earlier jobs of a series whose inputs a later job
+    /// gathers. Returns them as taken.
+    func take(_ jobs: [JobRecord], for worker: String) throws -> [JobRecord]
+    /// Records `job` (its attempt starting: state running), fenced like `update`, unless another
+    /// job of its series is running on any worker; then writes nothing and returns false. Two
+    /// workers starting jobs of one series at once: one starts, the other waits.
+    func startAttempt(_ job: JobRecord) throws -> Bool
 }
 
 extension JobLedger {

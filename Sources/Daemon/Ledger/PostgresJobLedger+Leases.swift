@@ -89,4 +89,38 @@ extension PostgresJobLedger {
             }
         }
     }
+
+    public func take(_ jobs: [JobRecord], for worker: String) throws -> [JobRecord] {
+        try run { (c) throws(LedgerError) in
+            try c.transaction { () throws(LedgerError) in
+                try jobs.map { job throws(LedgerError) in
+                    let rows = try c.execute(
+                        """
+                        UPDATE job SET lease_holder = $3, lease_generation = lease_generation + 1
+                        WHERE id = $1 AND lease_generation = $2::integer RETURNING \(Self.jobColumns.joined(separator: ", "))
+                        """, [job.id, "\(job.leaseGeneration)", worker])
+                    guard let row = rows.first else { throw try Self.missingOrTaken(job.id, c) }
+                    return try Self.job(row)
+                }
+            }
+        }
+    }
+
+    /// Starters of one series serialize on a transaction-scoped advisory lock keyed by the
+    /// series; the second sees the first's committed running row (a new statement's snapshot).
+    public func startAttempt(_ job: JobRecord) throws -> Bool {
+        try run { (c) throws(LedgerError) in
+            try c.transaction { () throws(LedgerError) in
+                if let uid = job.seriesUID {
+                    try c.execute("SELECT pg_advisory_xact_lock(7420115, hashtext($1))", [uid])
+                    let busy = try c.execute(
+                        "SELECT 1 FROM job WHERE series_uid = $1 AND state = $2 AND id <> $3 LIMIT 1",
+                        [uid, JobState.running.rawValue, job.id])
+                    if !busy.isEmpty { return false }
+                }
+                try Self.update(job, c)
+                return true
+            }
+        }
+    }
 }

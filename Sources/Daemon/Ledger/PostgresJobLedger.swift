@@ -214,7 +214,7 @@ public final class PostgresJobLedger: JobLedger, @unchecked Sendable {
     /// Fenced: the row is written only while its lease generation is the record's. A worker
     /// taking the job at the same moment holds the row's lock; this statement waits for it and
     /// then finds the raised generation.
-    private static func update(_ job: JobRecord, _ c: PostgresConnection) throws(LedgerError) {
+    static func update(_ job: JobRecord, _ c: PostgresConnection) throws(LedgerError) {
         let assignments = jobColumns.enumerated().dropFirst().map { "\($1) = $\($0 + 1)" }.joined(separator: ", ")
         let generation = jobColumns.firstIndex(of: "lease_generation")! + 1
         let rows = try c.execute(

@@ -73,4 +73,31 @@ extension SQLiteJobLedger {
             }
         }
     }
+
+    public func take(_ jobs: [JobRecord], for worker: String) throws -> [JobRecord] {
+        try database.write { db in
+            try jobs.map { job in
+                try Self.checkLease(job, db)
+                var taken = job
+                taken.leaseHolder = worker
+                taken.leaseGeneration = job.leaseGeneration + 1
+                try taken.update(db)
+                return taken
+            }
+        }
+    }
+
+    public func startAttempt(_ job: JobRecord) throws -> Bool {
+        try database.write { db in
+            if let uid = job.seriesUID,
+                try Bool.fetchOne(
+                    db, sql: "SELECT EXISTS (SELECT 1 FROM job WHERE series_uid = ? AND state = ? AND id <> ?)",
+                    arguments: [uid, JobState.running.rawValue, job.id]) == true
+            {
+                return false
+            }
+            try Self.fencedUpdate(job, db)
+            return true
+        }
+    }
 }

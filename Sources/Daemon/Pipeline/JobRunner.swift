@@ -56,6 +56,13 @@ struct JobRunner: Sendable {
             environment.metrics.record(stage: "process", seconds: processSeconds)
             guard await running.beginCommit(job.id) else { return }
             try finish(job, outcome: outcome, processSeconds: processSeconds, logger: logger)
+        } catch is Spool.SeriesBusy {
+            // Another worker runs a job of this series: try again in a second (the later job
+            // then gathers the earlier one's inputs, or finds them all processed).
+            var waiting = queued
+            waiting.nextAttemptAt = now() + 1
+            await running.requeue(waiting)
+            logger.debug("series running on another worker; job waits", metadata: ["stage": "process"])
         } catch LedgerError.leaseLost(_, let holder) {
             // This worker was silent past its lease and another took the job: its attempt is
             // the job's now. Nothing of this one was recorded; its attempt folder is left behind.

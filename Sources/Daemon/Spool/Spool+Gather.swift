@@ -72,6 +72,9 @@ extension Spool {
             used.insert(name)
             entries.append(.init(from: file, name: name))
         }
+        // The earlier jobs become this worker's (one queued on another worker would otherwise
+        // start there too: its start is now fenced out).
+        let taken = try ledger.take(sources.map(\.0), for: worker)
         let manifest = GatherManifest(sources: sources.map(\.0.id), entries: entries)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
@@ -82,7 +85,7 @@ extension Spool {
         job.step = .gathering
         var rows = [job]
         var merged: [String] = []
-        for (source, _) in sources {
+        for source in taken {
             var source = source
             if source.state == .done {
                 // Its result stands until the new one replaces it.

@@ -166,7 +166,11 @@ public struct Spool: Sendable {
 
     // MARK: Processing
 
-    /// Records the start of an attempt before any work, so that a crash during it counts.
+    /// Another job of the series is running on another worker: this one waits its turn.
+    public struct SeriesBusy: Error {}
+
+    /// Records the start of an attempt before any work, so that a crash during it counts;
+    /// throws `SeriesBusy` (nothing recorded) while another job of the series runs anywhere.
     public func startAttempt(_ job: JobRecord, now: Double) throws -> JobRecord {
         var job = job
         job.state = .running
@@ -174,7 +178,7 @@ public struct Spool: Sendable {
         job.attempts += 1
         job.startedAt = now
         job.nextAttemptAt = nil
-        try ledger.update(job)
+        guard try ledger.startAttempt(job) else { throw SeriesBusy() }
         try FileSystem.removeTree(attemptFolder(job))
         try FileSystem.makeDirectory(attemptFolder(job))
         return job
