@@ -62,7 +62,7 @@ struct DaemonScaleOutTests {
         #expect(b.jobs().filter { $0.leaseHolder == "b" }.count >= unfinished)
         // a wakes: whatever it was doing is no longer its own; it records and commits nothing.
         a.signal(SIGCONT)
-        #expect(a.wait(seconds: 10) { a.logged("job taken over by another worker; this attempt stops") })
+        #expect(a.wait(seconds: 10) { a.logged("job taken by another worker; this worker leaves it") })
         Self.expectDoneOnce(Array(sent[0..<6]), [a, b])
 
         // a claims three more and is killed: b takes them once a's lease runs out.
@@ -114,6 +114,25 @@ struct DaemonScaleOutTests {
         }
         #expect(Set(FileSystem.entries(a.output)) == Set(sent.map(\.uid)))
         for w in [a, b] { #expect(FileSystem.entries("\(w.work)/replaced").isEmpty) }
+        #expect(a.stop() == 0 && b.stop() == 0)
+    }
+
+    /// Work sharing: series arrive at one worker only; the other, idle, takes the queued jobs
+    /// the first has left waiting, and both process them (each series once).
+    @Test func anIdleWorkerTakesAnothersBacklog() throws {
+        let server = try PostgresServer()
+        let shared = try TemporaryDirectory("shared")
+        let a = try Self.worker("a", server: server, shared: shared, lease: 30)
+        let b = try Self.worker("b", server: server, shared: shared, lease: 30)
+        let sent = try (0..<8).map { try DaemonFixtures.series(in: a.dir.file("s\($0)"), seed: 600 + $0, number: $0) }
+        try a.start()
+        try b.start()
+        try Self.send(sent, to: a, first: 0)
+        #expect(a.wait(seconds: 120) { a.finished(8) }, "\(a.jobs().map(\.state))")
+        Self.expectDoneOnce(sent, [a, b])
+        let byWorker = Dictionary(grouping: a.jobs(), by: { $0.leaseHolder ?? "-" }).mapValues(\.count)
+        #expect(byWorker["b", default: 0] >= 1 && byWorker["a", default: 0] >= 1, "\(byWorker)")
+        #expect(b.logged("queued jobs of another worker taken"))
         #expect(a.stop() == 0 && b.stop() == 0)
     }
 

@@ -46,6 +46,10 @@ public protocol JobLedger: Sendable {
     /// Hands jobs back (no holder, generation raised), fenced like `update`: a draining worker's
     /// queued jobs, for any other worker to take at once.
     func release(_ jobs: [JobRecord]) throws
+    /// Takes up to `limit` queued jobs that other workers claimed but have not started for
+    /// `waitingSeconds` (by `now`, this worker's clock) and that are due: an idle worker
+    /// helping with another's backlog. The holder's start of such a job is then fenced out.
+    func takeBacklog(for worker: String, waitingSeconds: Double, now: Double, limit: Int) throws -> [JobRecord]
     /// Takes these jobs for `worker` whoever holds them (generation raised, fenced on the
     /// generation each was read with): the earlier jobs of a series whose inputs a later job
     /// gathers. Returns them as taken.

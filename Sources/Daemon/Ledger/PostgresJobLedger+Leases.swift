@@ -123,4 +123,28 @@ extension PostgresJobLedger {
             }
         }
     }
+
+    public func takeBacklog(for worker: String, waitingSeconds: Double, now: Double, limit: Int) throws -> [JobRecord] {
+        try run { (c) throws(LedgerError) in
+            try c.execute(
+                """
+                UPDATE job SET lease_holder = $1, lease_generation = job.lease_generation + 1
+                WHERE id IN (
+                    SELECT j.id FROM job j
+                    WHERE j.state = $2 AND j.step = $3 AND j.lease_holder IS DISTINCT FROM $1
+                      AND j.queued_at < $4::double precision - $5::double precision
+                      AND (j.next_attempt_at IS NULL OR j.next_attempt_at <= $4::double precision)
+                    ORDER BY j.id LIMIT $6::integer
+                    FOR UPDATE SKIP LOCKED)
+                RETURNING \(Self.jobColumns.joined(separator: ", "))
+                """,
+                [
+                    worker, JobState.queued.rawValue, JobStep.claimed.rawValue, "\(now)", "\(waitingSeconds)",
+                    "\(max(0, limit))"
+                ]
+            )
+            .map { row throws(LedgerError) in try Self.job(row) }
+            .sorted { $0.id < $1.id }
+        }
+    }
 }

@@ -100,4 +100,28 @@ extension SQLiteJobLedger {
             return true
         }
     }
+
+    public func takeBacklog(for worker: String, waitingSeconds: Double, now: Double, limit: Int) throws -> [JobRecord] {
+        try database.write { db in
+            try JobRecord.fetchAll(
+                db,
+                sql: """
+                    SELECT * FROM job WHERE state = ? AND step = ? AND lease_holder IS NOT ? AND queued_at < ?
+                      AND (next_attempt_at IS NULL OR next_attempt_at <= ?)
+                    ORDER BY id LIMIT ?
+                    """,
+                arguments: [
+                    JobState.queued.rawValue, JobStep.claimed.rawValue, worker, now - waitingSeconds, now,
+                    max(0, limit)
+                ]
+            )
+            .map { job in
+                var taken = job
+                taken.leaseHolder = worker
+                taken.leaseGeneration = job.leaseGeneration + 1
+                try taken.update(db)
+                return taken
+            }
+        }
+    }
 }

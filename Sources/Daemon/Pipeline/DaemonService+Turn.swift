@@ -12,6 +12,7 @@ struct LoopTurnState {
     var lastStatus = ""
     var lastHeartbeat = 0.0
     var lastTakeOver = 0.0
+    var lastBacklog = 0.0
 }
 
 /// The loop's long-lived parts, handed to each step together.
@@ -82,6 +83,31 @@ extension DaemonService {
             logger.warning("lease not renewed; trying again", metadata: ["error": "\(error)"])
         }
     }
+
+    /// Once a second, a worker on a shared ledger with a free slot and nothing due in its own
+    /// queue takes queued jobs other workers have left waiting for `backlogWaitSeconds`.
+    func helpWithBacklog(
+        _ turn: inout LoopTurnState, _ parts: LoopParts, config: DaemonConfiguration, flags: LoopFlags, now: Double
+    ) async {
+        guard !config.ledgerURL.isEmpty, !flags.draining, !turn.paused, now - turn.lastBacklog >= 1 else { return }
+        turn.lastBacklog = now
+        let free = config.limits.concurrency - (await parts.running.count)
+        guard free > 0, !turn.queue.contains(where: { ($0.nextAttemptAt ?? 0) <= now }) else { return }
+        do {
+            let taken = try parts.ledger.takeBacklog(
+                for: parts.spool.worker, waitingSeconds: Self.backlogWaitSeconds, now: now, limit: free)
+            if !taken.isEmpty {
+                logger.notice(
+                    "queued jobs of another worker taken", metadata: ["jobs": .stringConvertible(taken.count)])
+            }
+            turn.queue += taken
+        } catch {
+            logger.warning("backlog not read; trying again", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// How long a claimed job waits for its own worker before an idle one may take it.
+    static let backlogWaitSeconds = 2.0
 
     /// This process as the ledger's worker table shows it.
     static func workerRecord(_ config: DaemonConfiguration, _ state: WorkerRecord.State) -> WorkerRecord {

@@ -118,6 +118,7 @@ public struct DaemonService: Service {
                 resumeInterruptedClaims(&turn, parts, config: config, now: now)
             }
             await resumeStrandedJobs(&turn, parts, config: config, now: now)
+            await helpWithBacklog(&turn, parts, config: config, flags: flags, now: now)
             let scheduled = await schedule(
                 turn.queue, spool: spool, running: running, stages: stages, config: config, now: now)
             turn.queue = scheduled.waiting

@@ -64,10 +64,11 @@ struct JobRunner: Sendable {
             await running.requeue(waiting)
             logger.debug("series running on another worker; job waits", metadata: ["stage": "process"])
         } catch LedgerError.leaseLost(_, let holder) {
-            // This worker was silent past its lease and another took the job: its attempt is
-            // the job's now. Nothing of this one was recorded; its attempt folder is left behind.
-            logger.warning(
-                "job taken over by another worker; this attempt stops",
+            // Another worker took the job (this one was silent past its lease, or left it
+            // waiting in its queue): it is that worker's now. Nothing of this attempt was
+            // recorded; its attempt folder goes with the job's spool folder.
+            logger.notice(
+                "job taken by another worker; this worker leaves it",
                 metadata: ["stage": "process", "holder": "\(holder ?? "none")"])
         } catch {
             // The ledger or the spool itself failed (disk full while recording a step): the job
