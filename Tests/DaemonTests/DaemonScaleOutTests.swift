@@ -136,6 +136,53 @@ struct DaemonScaleOutTests {
         #expect(a.stop() == 0 && b.stop() == 0)
     }
 
+    /// Three workers, thirty series spread over their watch folders while one worker after
+    /// another is killed (-9) and restarted, another stalled past its lease and woken, and then
+    /// the PostgreSQL server restarted: every series done exactly once, nothing lost, no partial
+    /// result, nothing replaced.
+    @Test func threeWorkersThroughKillsStallsAndADatabaseRestart() throws {
+        let server = try PostgresServer()
+        let shared = try TemporaryDirectory("shared")
+        let workers = try ["w1", "w2", "w3"].map { try Self.worker($0, server: server, shared: shared, lease: 3) }
+        let sent = try (0..<30).map {
+            try DaemonFixtures.series(in: workers[0].dir.file("s\($0)"), seed: 700 + $0, number: $0)
+        }
+        for w in workers { try w.start() }
+        var generator = SystemRandomNumberGenerator()
+        var chaos: [String] = []
+        for round in 0..<6 {
+            for index in stride(from: round * 5, to: round * 5 + 5, by: 1) {
+                try Self.send([sent[index]], to: workers[index % 3], first: index)
+            }
+            usleep(UInt32.random(in: 300_000...1_500_000, using: &generator))
+            let killed = Int.random(in: 0..<3, using: &generator)
+            workers[killed].stop(SIGKILL)
+            try workers[killed].start()
+            let stalled = (killed + 1) % 3
+            workers[stalled].signal(SIGSTOP)
+            chaos.append("round \(round): kill -9 w\(killed + 1), SIGSTOP w\(stalled + 1)")
+            usleep(UInt32.random(in: 3_500_000...5_000_000, using: &generator))
+            workers[stalled].signal(SIGCONT)
+        }
+        // The database goes away mid-stream and comes back: intake waits, nothing is lost.
+        let remaining = workers[0].jobs().filter { $0.state != .done }.count
+        try server.stop()
+        Thread.sleep(forTimeInterval: 3)
+        try server.start()
+        chaos.append("database restarted with \(remaining) jobs unfinished")
+        #expect(workers[0].wait(seconds: 240) { workers[0].finished(30) }, "\(chaos)")
+        Self.expectDoneOnce(sent, workers)
+        #expect(
+            // One job per series, processed: none merged into another or found already processed.
+            workers[0].jobs().allSatisfy { !["merged", "already_processed"].contains($0.reasonCode ?? "") },
+            "\(chaos) \(workers[0].jobs().compactMap { job in job.reasonCode.map { "\($0): \(job.reason ?? "")" } })")
+        for w in workers {
+            #expect(w.stop() == 0)
+            #expect(w.files(w.watch).isEmpty)
+        }
+        #expect(FileSystem.entries(workers[0].spool).isEmpty, "\(chaos) \(workers[0].tree(workers[0].spool))")
+    }
+
     /// SIGTERM: the worker finishes or checkpoints its running job and hands back every job it
     /// holds; another worker takes them at once, long before the lease (60 s) would let it.
     @Test func aDrainedWorkerHandsItsJobsOverAtOnce() throws {

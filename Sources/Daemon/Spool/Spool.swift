@@ -134,7 +134,13 @@ public struct Spool: Sendable {
             fileCount: files.count, inputBytes: bytes, createdAt: now, leaseHolder: worker)
         job.reasonCode = rejection?.code
         job.reason = rejection?.sentence
-        try ledger.insert(job)
+        do {
+            try ledger.insert(job)
+        } catch {
+            // No file has moved: the folder is dropped, and the claim is tried again later.
+            try? FileSystem.removeTree(jobFolder(id))
+            throw error
+        }
         return try finishClaim(job, now: now)
     }
 
