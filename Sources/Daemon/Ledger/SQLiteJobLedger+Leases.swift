@@ -52,24 +52,25 @@ extension SQLiteJobLedger {
                     """,
                 arguments: StatementArguments(states)
                     + [worker, includingOwn, worker, Self.now - leaseSeconds, max(0, limit)])
-            return try candidates.map { job in
-                var taken = job
-                taken.leaseHolder = worker
-                taken.leaseGeneration = job.leaseGeneration + 1
-                try taken.update(db)
-                return taken
-            }
+            return try candidates.map { try Self.hand($0, to: worker, db) }
         }
+    }
+
+    /// The row under `worker`'s lease (nil: none), its generation raised; the caller has checked
+    /// that it may (a take's conditions, or the generation it read).
+    private static func hand(_ job: JobRecord, to worker: String?, _ db: Database) throws -> JobRecord {
+        var handed = job
+        handed.leaseHolder = worker
+        handed.leaseGeneration = job.leaseGeneration + 1
+        try handed.update(db)
+        return handed
     }
 
     public func release(_ jobs: [JobRecord]) throws {
         try database.write { db in
             for job in jobs {
-                var released = job
-                released.leaseHolder = nil
-                released.leaseGeneration = job.leaseGeneration + 1
                 try Self.checkLease(job, db)
-                try released.update(db)
+                _ = try Self.hand(job, to: nil, db)
             }
         }
     }
@@ -78,11 +79,7 @@ extension SQLiteJobLedger {
         try database.write { db in
             try jobs.map { job in
                 try Self.checkLease(job, db)
-                var taken = job
-                taken.leaseHolder = worker
-                taken.leaseGeneration = job.leaseGeneration + 1
-                try taken.update(db)
-                return taken
+                return try Self.hand(job, to: worker, db)
             }
         }
     }
@@ -115,13 +112,7 @@ extension SQLiteJobLedger {
                     max(0, limit)
                 ]
             )
-            .map { job in
-                var taken = job
-                taken.leaseHolder = worker
-                taken.leaseGeneration = job.leaseGeneration + 1
-                try taken.update(db)
-                return taken
-            }
+            .map { try Self.hand($0, to: worker, db) }
         }
     }
 }
