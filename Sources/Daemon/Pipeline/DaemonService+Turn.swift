@@ -13,6 +13,8 @@ struct LoopTurnState {
     var lastHeartbeat = 0.0
     var lastTakeOver = 0.0
     var lastBacklog = 0.0
+    /// Intake waits while the job ledger cannot be reached (since then; nil: reachable).
+    var ledgerAwaySince: Double?
 }
 
 /// The loop's long-lived parts, handed to each step together.
@@ -42,17 +44,34 @@ extension DaemonService {
         }
     }
 
-    /// Groups and claims every quiet folder of the watch folder; stops at a claim's transient error.
+    /// Groups and claims every quiet folder of the watch folder; stops at a claim's transient
+    /// error. While the job ledger is away, intake waits (files stay where they are) and tries
+    /// again every `retry_seconds`; the pause and the resumption are logged once each.
     func takeInReadyFolders(
         _ turn: inout LoopTurnState, _ parts: LoopParts, config: DaemonConfiguration, flags: LoopFlags,
         now: Double
     ) async {
+        if let since = turn.ledgerAwaySince, now - since < config.limits.retrySeconds { return }
         for folder in parts.watcher.readyFolders(now: now, quietSeconds: config.ingest.quietSeconds) {
             guard !flags.draining else { break }
-            guard
-                let claimed = await intake(
+            let claimed: [JobRecord]?
+            do {
+                claimed = try await intake(
                     folder, spool: parts.spool, quietSeconds: config.ingest.quietSeconds, now: now)
-            else { break }
+            } catch {
+                if turn.ledgerAwaySince == nil {
+                    environment.metrics.intakePaused.set(to: 1)
+                    logger.error("intake paused: the job ledger cannot be reached", metadata: ["error": "\(error)"])
+                }
+                turn.ledgerAwaySince = now
+                return
+            }
+            if turn.ledgerAwaySince != nil {
+                turn.ledgerAwaySince = nil
+                environment.metrics.intakePaused.set(to: turn.paused ? 1 : 0)
+                logger.notice("intake resumed: the job ledger is back")
+            }
+            guard let claimed else { break }
             turn.queue += claimed
             parts.watcher.claimed(folder, now: Self.now())
         }

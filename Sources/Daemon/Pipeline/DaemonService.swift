@@ -134,7 +134,9 @@ public struct DaemonService: Service {
 
     /// Groups a quiet folder's files into series and claims each; nil when claiming hit a
     /// transient error (the rest waits for the next turn).
-    func intake(_ folder: ReadyFolder, spool: Spool, quietSeconds: Double, now: Double) async -> [JobRecord]? {
+    func intake(_ folder: ReadyFolder, spool: Spool, quietSeconds: Double, now: Double) async throws(LedgerError)
+        -> [JobRecord]?
+    {
         let started = Self.now()
         let grouping = await environment.grouper.group(files: folder.files, logger: logger)
         var claimed: [JobRecord] = []
@@ -179,6 +181,9 @@ public struct DaemonService: Service {
                         "files": .stringConvertible(rejected.files.count)
                     ])
             }
+        } catch LedgerError.unavailable(let reason) {
+            // The database is away: the caller pauses intake (logged once) until it is back.
+            throw LedgerError.unavailable(reason)
         } catch {
             // No folder name or path: storescp may name the watch folder after the patient.
             logger.error(
