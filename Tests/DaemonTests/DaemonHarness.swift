@@ -37,11 +37,11 @@ final class DaemonHarness {
     init(
         quietSeconds: Double = 0.8, extra: String = "", maxAttempts: Int = 3, job: String = "kind = \"convert\"",
         memoryBudgetMB: Int = 4096, limits: String = "", ledgerURL: String? = nil, ingest: String = "",
-        ledger: String = "", sharedRoot: String? = nil
+        ledger: String = "", sharedRoot: String? = nil, sharedWatch: Bool = false
     ) throws {
         self.ledgerURL = ledgerURL
         dir = try TemporaryDirectory("daemon")
-        watch = dir.file("incoming")
+        watch = sharedWatch ? "\(sharedRoot ?? dir.path)/incoming" : dir.file("incoming")
         work = dir.file("work")
         // Workers sharing a ledger share spool and results (`sharedRoot`); watch and work are their own.
         let shared = sharedRoot ?? dir.path

@@ -14,12 +14,13 @@ import Testing
         if: DaemonHarness.binaryExists && PostgresServer.binaries != nil,
         "needs the lcovnet binary and PostgreSQL (scripts/install-deps.sh)"))
 struct DaemonScaleOutTests {
-    static func worker(_ name: String, server: PostgresServer, shared: TemporaryDirectory, lease: Double) throws
-        -> DaemonHarness
-    {
+    static func worker(
+        _ name: String, server: PostgresServer, shared: TemporaryDirectory, lease: Double, sharedWatch: Bool = false
+    ) throws -> DaemonHarness {
         try DaemonHarness(
             quietSeconds: 0.5, maxAttempts: 50, limits: "concurrency = 1", ledgerURL: server.url,
-            ledger: "worker = \"\(name)\"\nlease_seconds = \(lease)", sharedRoot: shared.path)
+            ledger: "worker = \"\(name)\"\nlease_seconds = \(lease)", sharedRoot: shared.path,
+            sharedWatch: sharedWatch)
     }
 
     /// Drops each series into its own study folder of `h`'s watch folder.
@@ -185,6 +186,28 @@ struct DaemonScaleOutTests {
             #expect(w.files(w.watch).isEmpty)
         }
         #expect(FileSystem.entries(workers[0].spool).isEmpty, "\(chaos) \(workers[0].tree(workers[0].spool))")
+    }
+
+    /// Three workers watching one shared watch folder: each study folder is claimed by one of
+    /// them (one at a time per folder), so each series is one job, processed once.
+    @Test func workersSharingAWatchFolderClaimEachSeriesOnce() throws {
+        let server = try PostgresServer()
+        let shared = try TemporaryDirectory("shared")
+        let workers = try ["w1", "w2", "w3"].map {
+            try Self.worker($0, server: server, shared: shared, lease: 30, sharedWatch: true)
+        }
+        let sent = try (0..<12).map {
+            try DaemonFixtures.series(in: workers[0].dir.file("s\($0)"), seed: 800 + $0, number: $0)
+        }
+        for w in workers { try w.start() }
+        try Self.send(sent, to: workers[0], first: 0)
+        #expect(workers[0].wait(seconds: 120) { workers[0].finished(12) }, "\(workers[0].jobs().map(\.state))")
+        Self.expectDoneOnce(sent, workers)
+        let jobs = workers[0].jobs()
+        #expect(jobs.allSatisfy { $0.reasonCode == nil }, "\(jobs.compactMap(\.reasonCode))")
+        #expect(Set(jobs.compactMap(\.leaseHolder)).count >= 2, "claims spread: \(jobs.map { $0.leaseHolder ?? "-" })")
+        for w in workers { #expect(w.stop() == 0) }
+        #expect(workers[0].files(workers[0].watch).isEmpty)
     }
 
     /// SIGTERM: the worker finishes or checkpoints its running job and hands back every job it

@@ -46,6 +46,11 @@ public protocol JobLedger: Sendable {
     /// Hands jobs back (no holder, generation raised), fenced like `update`: a draining worker's
     /// queued jobs, for any other worker to take at once.
     func release(_ jobs: [JobRecord]) throws
+    /// Whether this worker may claim the files of one watch folder now: false while another
+    /// worker on the ledger is claiming from it (workers sharing a watch folder). Held until
+    /// `endIntake`, or until this worker's connection to the ledger ends.
+    func beginIntake(_ folder: String) throws -> Bool
+    func endIntake(_ folder: String) throws
     /// Takes up to `limit` queued jobs that other workers claimed but have not started for
     /// `waitingSeconds` (by `now`, this worker's clock) and that are due: an idle worker
     /// helping with another's backlog. The holder's start of such a job is then fenced out.

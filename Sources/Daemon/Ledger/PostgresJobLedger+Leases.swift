@@ -147,4 +147,20 @@ extension PostgresJobLedger {
             .sorted { $0.id < $1.id }
         }
     }
+
+    /// A session advisory lock keyed by the folder, on this ledger's connection: released by
+    /// `endIntake`, or by the server when the connection ends (a killed worker holds nothing).
+    /// A connection lost mid-claim loses the lock; two workers may then split a folder's files
+    /// into two jobs of one series, which the later job's gathering joins again.
+    public func beginIntake(_ folder: String) throws -> Bool {
+        try run { (c) throws(LedgerError) in
+            try c.execute("SELECT pg_try_advisory_lock(7420116, hashtext($1))", [folder]).first?.first == "t"
+        }
+    }
+
+    public func endIntake(_ folder: String) throws {
+        try run { (c) throws(LedgerError) in
+            _ = try c.execute("SELECT pg_advisory_unlock(7420116, hashtext($1))", [folder], retry: false)
+        }
+    }
 }

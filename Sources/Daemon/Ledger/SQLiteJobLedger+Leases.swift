@@ -115,4 +115,8 @@ extension SQLiteJobLedger {
             .map { try Self.hand($0, to: worker, db) }
         }
     }
+
+    /// One host holds an embedded ledger (the work folder's lock): no other worker claims.
+    public func beginIntake(_ folder: String) throws -> Bool { true }
+    public func endIntake(_ folder: String) throws {}
 }

@@ -138,7 +138,20 @@ public struct DaemonService: Service {
         -> [JobRecord]?
     {
         let started = Self.now()
-        let grouping = await environment.grouper.group(files: folder.files, logger: logger)
+        // Workers sharing the watch folder claim one folder at a time; what another claimed
+        // while this one waited is gone, and only what is left is grouped.
+        let ledger = spool.ledger
+        do {
+            guard try ledger.beginIntake(folder.path) else { return [] }
+        } catch let error as LedgerError {
+            throw error
+        } catch {
+            return nil
+        }
+        defer { try? ledger.endIntake(folder.path) }
+        let files = folder.files.filter(FileSystem.exists)
+        if files.isEmpty { return [] }
+        let grouping = await environment.grouper.group(files: files, logger: logger)
         var claimed: [JobRecord] = []
         do {
             for group in grouping.series {
