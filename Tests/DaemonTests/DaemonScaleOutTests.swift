@@ -118,18 +118,19 @@ struct DaemonScaleOutTests {
         #expect(a.stop() == 0 && b.stop() == 0)
     }
 
-    /// Work sharing: series arrive at one worker only; the other, idle, takes the queued jobs
+    /// Work sharing: twenty series arrive at one worker only; the other, idle, takes the queued jobs
     /// the first has left waiting, and both process them (each series once).
     @Test func anIdleWorkerTakesAnothersBacklog() throws {
         let server = try PostgresServer()
         let shared = try TemporaryDirectory("shared")
         let a = try Self.worker("a", server: server, shared: shared, lease: 30)
         let b = try Self.worker("b", server: server, shared: shared, lease: 30)
-        let sent = try (0..<8).map { try DaemonFixtures.series(in: a.dir.file("s\($0)"), seed: 600 + $0, number: $0) }
+        // Enough that a's queue outlasts the 2 s a claimed job waits before another may take it.
+        let sent = try (0..<20).map { try DaemonFixtures.series(in: a.dir.file("s\($0)"), seed: 600 + $0, number: $0) }
         try a.start()
         try b.start()
         try Self.send(sent, to: a, first: 0)
-        #expect(a.wait(seconds: 120) { a.finished(8) }, "\(a.jobs().map(\.state))")
+        #expect(a.wait(seconds: 180) { a.finished(20) }, "\(a.jobs().map(\.state))")
         Self.expectDoneOnce(sent, [a, b])
         let byWorker = Dictionary(grouping: a.jobs(), by: { $0.leaseHolder ?? "-" }).mapValues(\.count)
         #expect(byWorker["b", default: 0] >= 1 && byWorker["a", default: 0] >= 1, "\(byWorker)")

@@ -66,6 +66,21 @@ import Testing
         #expect(FileSystem.entries("\(f.config.paths.archive)/\(first.id)") == ["a.dcm", "b.dcm"])  // untouched
     }
 
+    /// Two workers claim copies of one series; the copy claimed first (the older job) reaches the
+    /// ledger's queue only after the later copy was committed: it is found already processed too.
+    @Test func anOlderCopyQueuedAfterTheCommitIsNotProcessedAgain() throws {
+        let f = try Fixture()
+        var older = try f.spool.claim(
+            files: try f.drop(["a.dcm", "b.dcm"], in: "first"), seriesUID: "1.2.3", source: "first", now: 1)
+        older.state = .receiving  // still being claimed on its worker: not gathered by the later job
+        try f.ledger.update(older)
+        let later = try committed(f, ["a.dcm", "b.dcm"], result: "r", folder: "second")
+        #expect(later.id > older.id)
+        older.state = .queued
+        try f.ledger.update(older)
+        #expect(try f.spool.gather(older, now: 5) == .duplicate(of: try #require(try f.ledger.job(id: later.id))))
+    }
+
     /// The repeat check: equal bytes under any name and order repeat; the same size with one
     /// byte changed does not; a file with no counterpart makes the whole set new.
     @Test func filesRepeatOnlyByteForByte() throws {

@@ -58,9 +58,14 @@ extension Spool {
         let held = sources.flatMap { _, folder in FileSystem.entries(folder).map { "\(folder)/\($0)" } }
 
         if let done = try ledger.doneJob(seriesUID: uid), let dir = done.resultDir, FileSystem.exists(dir),
-            !own.isEmpty, Self.allRepeat(own, in: held)
+            !own.isEmpty
         {
-            return .duplicate(of: done)
+            // The committed job may be a later one (another worker claimed its copy after this
+            // job's and ran it first): its inputs count whatever its place.
+            let committed =
+                sources.contains { $0.0.id == done.id }
+                ? [] : heldInputs(of: done).map { folder in FileSystem.entries(folder).map { "\(folder)/\($0)" } } ?? []
+            if Self.allRepeat(own, in: held + committed) { return .duplicate(of: done) }
         }
         guard !sources.isEmpty else { return .ready(job, merged: []) }
 
