@@ -194,8 +194,9 @@ public struct DaemonService: Service {
                         "files": .stringConvertible(rejected.files.count)
                     ])
             }
-        } catch LedgerError.unavailable(let reason) {
+        } catch LedgerError.unavailable(let reason) where claimed.isEmpty {
             // The database is away: the caller pauses intake (logged once) until it is back.
+            // (Jobs claimed before it went are returned below, to be queued.)
             throw LedgerError.unavailable(reason)
         } catch {
             // No folder name or path: storescp may name the watch folder after the patient.
