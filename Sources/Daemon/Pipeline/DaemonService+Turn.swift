@@ -77,7 +77,7 @@ extension DaemonService {
         }
     }
 
-    /// Every third of the lease, the heartbeat that keeps this worker's jobs; every second (or
+    /// Every third of the lease, the heartbeat that keeps this worker's jobs; on a shared ledger, every second (or
     /// third of the lease), the jobs no live worker holds taken: handed back by a worker that
     /// stopped, or held by one silent for longer than the lease (each resumed from its last
     /// durable step).
@@ -89,7 +89,9 @@ extension DaemonService {
                 turn.lastHeartbeat = now
                 try parts.ledger.heartbeat(Self.workerRecord(config, flags.draining ? .draining : .active))
             }
-            guard !flags.draining, now - turn.lastTakeOver >= min(1, config.leaseSeconds / 3) else { return }
+            // An embedded ledger has one worker (the work folder's lock): nothing to take over.
+            guard !config.ledgerURL.isEmpty, !flags.draining, now - turn.lastTakeOver >= min(1, config.leaseSeconds / 3)
+            else { return }
             turn.lastTakeOver = now
             let taken = try parts.spool.takeOver(
                 retention: config.retention, maxAttempts: config.limits.maxAttempts, now: now, logger: logger)
