@@ -54,12 +54,13 @@ struct DaemonScaleOutTests {
 
         // a claims six series and stalls (SIGSTOP) with most of them queued behind its one slot.
         try Self.send(Array(sent[0..<6]), to: a, first: 0)
-        #expect(a.wait(seconds: 60) { a.jobs().filter { $0.leaseHolder == "a" }.count == 6 })
+        #expect(a.wait(seconds: 60) { a.jobs().count == 6 })
         a.signal(SIGSTOP)
         let unfinished = a.jobs().filter { $0.state != .done }.count
         #expect(unfinished >= 1, "a had work left when it stalled")
         #expect(b.wait(seconds: 120) { b.finished(6) }, "b finished a's jobs: \(b.jobs().map(\.state))")
-        #expect(b.logged("jobs no live worker holds taken over"))
+        // Its running job by the lease's expiry; its queued ones by that or as backlog (2 s).
+        #expect(b.logged("jobs no live worker holds taken over") || b.logged("queued jobs of another worker taken"))
         #expect(b.jobs().filter { $0.leaseHolder == "b" }.count >= unfinished)
         // a wakes: whatever it was doing is no longer its own; it records and commits nothing.
         a.signal(SIGCONT)
