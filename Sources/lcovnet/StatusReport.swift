@@ -9,7 +9,7 @@ enum StatusReport {
 
     static func text(_ jobs: [JobRecord], recent: Int) -> String {
         var out = counts(jobs).map { "\($0.0.rawValue) \($0.1)" }.joined(separator: ", ") + "\n"
-        let active = jobs.filter { [.receiving, .queued, .running].contains($0.state) }
+        let active = jobs.filter { JobState.unfinished.contains($0.state) }
         let trouble = jobs.filter { [.failed, .quarantined].contains($0.state) }
         let done = jobs.filter { $0.state == .done }.suffix(recent)
         func line(_ job: JobRecord) -> String {

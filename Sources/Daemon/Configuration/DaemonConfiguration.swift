@@ -199,6 +199,9 @@ public struct DaemonConfiguration: Sendable, Equatable {
     /// `[ledger] url`: the job ledger on PostgreSQL (`postgresql://user@host:port/database`),
     /// shared by the workers that name it; "" keeps it in SQLite under `work`.
     public var ledgerURL = ""
+    /// Workers may share the ledger (PostgreSQL); the embedded one has one worker, the work
+    /// folder's lock holder.
+    public var sharesLedger: Bool { !ledgerURL.isEmpty }
     /// `[ledger] worker`: this worker's name among those sharing the ledger (default the host
     /// name); a worker restarted under the same name takes back its jobs at once.
     public var ledgerWorker = DaemonConfiguration.hostName

@@ -43,9 +43,6 @@ public protocol JobLedger: Sendable {
     /// generation is raised, fencing out whoever held it before.
     func acquire(states: [JobState], for worker: String, leaseSeconds: Double, includingOwn: Bool, limit: Int)
         throws -> [JobRecord]
-    /// Hands jobs back (no holder, generation raised), fenced like `update`: a draining worker's
-    /// queued jobs, for any other worker to take at once.
-    func release(_ jobs: [JobRecord]) throws
     /// Whether this worker may claim the files of one watch folder now: false while another
     /// worker on the ledger is claiming from it (workers sharing a watch folder). Held until
     /// `endIntake`, or until this worker's connection to the ledger ends.
@@ -55,10 +52,10 @@ public protocol JobLedger: Sendable {
     /// `waitingSeconds` (by `now`, this worker's clock) and that are due: an idle worker
     /// helping with another's backlog. The holder's start of such a job is then fenced out.
     func takeBacklog(for worker: String, waitingSeconds: Double, now: Double, limit: Int) throws -> [JobRecord]
-    /// Takes these jobs for `worker` whoever holds them (generation raised, fenced on the
-    /// generation each was read with): the earlier jobs of a series whose inputs a later job
-    /// gathers. Returns them as taken.
-    func take(_ jobs: [JobRecord], for worker: String) throws -> [JobRecord]
+    /// Takes these jobs for `worker` (nil: no holder) whoever holds them, generation raised,
+    /// fenced on the generation each was read with: the earlier jobs of a series whose inputs a
+    /// later job gathers. Returns them as taken.
+    func take(_ jobs: [JobRecord], for worker: String?) throws -> [JobRecord]
     /// Records `job` (its attempt starting: state running), fenced like `update`, unless another
     /// job of its series is running on any worker; then writes nothing and returns false. Two
     /// workers starting jobs of one series at once: one starts, the other waits.
@@ -66,6 +63,10 @@ public protocol JobLedger: Sendable {
 }
 
 extension JobLedger {
+    /// Hands jobs back (no holder, generation raised), fenced like `update`: a draining worker's
+    /// jobs, for any other worker to take at once.
+    public func release(_ jobs: [JobRecord]) throws { _ = try take(jobs, for: nil) }
+
     public func dueOutbox(now: Double) throws -> [OutboxEntry] { try dueOutbox(now: now, limit: 100) }
 }
 

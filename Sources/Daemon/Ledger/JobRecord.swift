@@ -13,6 +13,9 @@ public enum JobState: String, Codable, Sendable, CaseIterable, DatabaseValueConv
     case failed
     /// Moved to the quarantine folder with reason.json.
     case quarantined
+
+    /// The states of a job not finished yet: under a worker's lease, resumed after a crash.
+    public static let unfinished: [JobState] = [.receiving, .queued, .running]
 }
 
 /// The last durable step of a job: a restart resumes from here and never redoes a finished step.

@@ -8,7 +8,7 @@ import Foundation
 /// newest row version, but keeps a join's other side as first read).
 extension PostgresJobLedger {
     static let serverNow = "extract(epoch from clock_timestamp())::double precision"
-    private static let unfinished = [JobState.receiving, .queued, .running].map(\.rawValue)
+    private static let unfinished = JobState.unfinished.map(\.rawValue)
 
     public func heartbeat(_ worker: WorkerRecord) throws {
         try run { (c) throws(LedgerError) in
@@ -50,47 +50,41 @@ extension PostgresJobLedger {
     public func acquire(
         states: [JobState], for worker: String, leaseSeconds: Double, includingOwn: Bool, limit: Int
     ) throws -> [JobRecord] {
+        try take(
+            for: worker, limit: limit,
+            where: """
+                j.state = ANY($3::text[])
+                  AND (j.lease_holder IS NULL OR (j.lease_holder = $1 AND $4::boolean)
+                       OR (j.lease_holder <> $1 AND NOT EXISTS (
+                           SELECT 1 FROM worker w WHERE w.id = j.lease_holder
+                             AND w.heartbeat_at >= \(Self.serverNow) - $5::double precision)))
+                """,
+            [Self.textArray(states.map(\.rawValue)), includingOwn ? "true" : "false", "\(leaseSeconds)"])
+    }
+
+    /// Up to `limit` jobs matching `condition` (on `job j`; $1 is the worker, $2 the limit, the
+    /// rest `parameters`), oldest first, skipping rows another worker is locking, taken for
+    /// `worker` with their generation raised.
+    private func take(for worker: String, limit: Int, where condition: String, _ parameters: [String?]) throws
+        -> [JobRecord]
+    {
         try run { (c) throws(LedgerError) in
             try c.execute(
                 """
                 UPDATE job SET lease_holder = $1, lease_generation = job.lease_generation + 1
                 WHERE id IN (
-                    SELECT j.id FROM job j
-                    WHERE j.state = ANY($2::text[])
-                      AND (j.lease_holder IS NULL OR (j.lease_holder = $1 AND $3::boolean)
-                           OR (j.lease_holder <> $1 AND NOT EXISTS (
-                               SELECT 1 FROM worker w WHERE w.id = j.lease_holder
-                                 AND w.heartbeat_at >= \(Self.serverNow) - $4::double precision)))
-                    ORDER BY j.id LIMIT $5::integer
+                    SELECT j.id FROM job j WHERE \(condition)
+                    ORDER BY j.id LIMIT $2::integer
                     FOR UPDATE SKIP LOCKED)
                 RETURNING \(Self.jobColumns.joined(separator: ", "))
-                """,
-                [
-                    worker, Self.textArray(states.map(\.rawValue)), includingOwn ? "true" : "false",
-                    "\(leaseSeconds)", "\(max(0, limit))"
-                ]
+                """, [worker, "\(max(0, limit))"] + parameters
             )
             .map { row throws(LedgerError) in try Self.job(row) }
             .sorted { $0.id < $1.id }
         }
     }
 
-    public func release(_ jobs: [JobRecord]) throws {
-        try run { (c) throws(LedgerError) in
-            try c.transaction { () throws(LedgerError) in
-                for job in jobs {
-                    let rows = try c.execute(
-                        """
-                        UPDATE job SET lease_holder = NULL, lease_generation = lease_generation + 1
-                        WHERE id = $1 AND lease_generation = $2::integer RETURNING id
-                        """, [job.id, "\(job.leaseGeneration)"])
-                    if rows.count != 1 { throw try Self.missingOrTaken(job.id, c) }
-                }
-            }
-        }
-    }
-
-    public func take(_ jobs: [JobRecord], for worker: String) throws -> [JobRecord] {
+    public func take(_ jobs: [JobRecord], for worker: String?) throws -> [JobRecord] {
         try run { (c) throws(LedgerError) in
             try c.transaction { () throws(LedgerError) in
                 try jobs.map { job throws(LedgerError) in
@@ -125,27 +119,14 @@ extension PostgresJobLedger {
     }
 
     public func takeBacklog(for worker: String, waitingSeconds: Double, now: Double, limit: Int) throws -> [JobRecord] {
-        try run { (c) throws(LedgerError) in
-            try c.execute(
-                """
-                UPDATE job SET lease_holder = $1, lease_generation = job.lease_generation + 1
-                WHERE id IN (
-                    SELECT j.id FROM job j
-                    WHERE j.state = $2 AND j.step = $3 AND j.lease_holder IS DISTINCT FROM $1
-                      AND j.queued_at < $4::double precision - $5::double precision
-                      AND (j.next_attempt_at IS NULL OR j.next_attempt_at <= $4::double precision)
-                    ORDER BY j.id LIMIT $6::integer
-                    FOR UPDATE SKIP LOCKED)
-                RETURNING \(Self.jobColumns.joined(separator: ", "))
+        try take(
+            for: worker, limit: limit,
+            where: """
+                j.state = $3 AND j.step = $4 AND j.lease_holder IS DISTINCT FROM $1
+                  AND j.queued_at < $5::double precision - $6::double precision
+                  AND (j.next_attempt_at IS NULL OR j.next_attempt_at <= $5::double precision)
                 """,
-                [
-                    worker, JobState.queued.rawValue, JobStep.claimed.rawValue, "\(now)", "\(waitingSeconds)",
-                    "\(max(0, limit))"
-                ]
-            )
-            .map { row throws(LedgerError) in try Self.job(row) }
-            .sorted { $0.id < $1.id }
-        }
+            [JobState.queued.rawValue, JobStep.claimed.rawValue, "\(now)", "\(waitingSeconds)"])
     }
 
     /// A session advisory lock keyed by the folder, on this ledger's connection: released by

@@ -24,8 +24,11 @@ extension SQLiteJobLedger {
             let now = Self.now
             let held = try Row.fetchAll(
                 db,
-                sql: "SELECT lease_holder, COUNT(*) AS n FROM job WHERE state IN (?, ?, ?) GROUP BY lease_holder",
-                arguments: [JobState.receiving.rawValue, JobState.queued.rawValue, JobState.running.rawValue]
+                sql: """
+                    SELECT lease_holder, COUNT(*) AS n FROM job
+                    WHERE state IN (\(JobState.unfinished.map { _ in "?" }.joined(separator: ", "))) GROUP BY lease_holder
+                    """,
+                arguments: StatementArguments(JobState.unfinished.map(\.rawValue))
             )
             .reduce(into: [String: Int]()) { counts, row in
                 if let holder: String = row["lease_holder"] { counts[holder] = row["n"] }
@@ -66,16 +69,7 @@ extension SQLiteJobLedger {
         return handed
     }
 
-    public func release(_ jobs: [JobRecord]) throws {
-        try database.write { db in
-            for job in jobs {
-                try Self.checkLease(job, db)
-                _ = try Self.hand(job, to: nil, db)
-            }
-        }
-    }
-
-    public func take(_ jobs: [JobRecord], for worker: String) throws -> [JobRecord] {
+    public func take(_ jobs: [JobRecord], for worker: String?) throws -> [JobRecord] {
         try database.write { db in
             try jobs.map { job in
                 try Self.checkLease(job, db)

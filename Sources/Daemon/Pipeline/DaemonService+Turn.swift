@@ -90,7 +90,7 @@ extension DaemonService {
                 try parts.ledger.heartbeat(Self.workerRecord(config, flags.draining ? .draining : .active))
             }
             // An embedded ledger has one worker (the work folder's lock): nothing to take over.
-            guard !config.ledgerURL.isEmpty, !flags.draining, now - turn.lastTakeOver >= min(1, config.leaseSeconds / 3)
+            guard config.sharesLedger, !flags.draining, now - turn.lastTakeOver >= min(1, config.leaseSeconds / 3)
             else { return }
             turn.lastTakeOver = now
             let taken = try parts.spool.takeOver(
@@ -110,7 +110,7 @@ extension DaemonService {
     func helpWithBacklog(
         _ turn: inout LoopTurnState, _ parts: LoopParts, config: DaemonConfiguration, flags: LoopFlags, now: Double
     ) async {
-        guard !config.ledgerURL.isEmpty, !flags.draining, !turn.paused, now - turn.lastBacklog >= 1 else { return }
+        guard config.sharesLedger, !flags.draining, !turn.paused, now - turn.lastBacklog >= 1 else { return }
         turn.lastBacklog = now
         let free = config.limits.concurrency - (await parts.running.count)
         guard free > 0, !turn.queue.contains(where: { ($0.nextAttemptAt ?? 0) <= now }) else { return }

@@ -326,7 +326,7 @@ public struct DaemonService: Service {
         while await running.count > 0 { try? await Task.sleep(for: .milliseconds(50)) }
         // What this worker has not finished goes back at once, for any worker (this one at its next start).
         do {
-            let held = try ledger.jobs(in: Spool.unfinished).filter { $0.leaseHolder == spool.worker }
+            let held = try ledger.jobs(in: JobState.unfinished).filter { $0.leaseHolder == spool.worker }
             try ledger.release(held)
             try ledger.heartbeat(Self.workerRecord(config, .stopped))
             if !held.isEmpty {

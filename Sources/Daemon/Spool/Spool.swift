@@ -34,7 +34,7 @@ public struct Spool: Sendable {
         self.destinations = configuration.dicom.destinations
         self.worker = configuration.ledgerWorker
         self.leaseSeconds = configuration.leaseSeconds
-        self.isShared = !configuration.ledgerURL.isEmpty
+        self.isShared = configuration.sharesLedger
     }
 
     /// The outbox entries a committed job owes: each destination's objects that its result holds.
@@ -399,8 +399,6 @@ public struct Spool: Sendable {
 
     // MARK: Recovery
 
-    static let unfinished: [JobState] = [.receiving, .queued, .running]
-
     /// Takes this worker's unfinished jobs back (its own from before a restart, and any no live
     /// worker holds), finishes every step a crash interrupted and returns the jobs to queue,
     /// oldest first. A job that was running is queued again (its interrupted attempt counted).
@@ -408,7 +406,7 @@ public struct Spool: Sendable {
         -> [JobRecord]
     {
         let jobs = try ledger.acquire(
-            states: Self.unfinished, for: worker, leaseSeconds: leaseSeconds, includingOwn: true, limit: 1 << 30)
+            states: JobState.unfinished, for: worker, leaseSeconds: leaseSeconds, includingOwn: true, limit: 1 << 30)
         let queue = try resumeAll(jobs, retention: retention, maxAttempts: maxAttempts, now: now, logger: logger)
         removeOrphans(now: now, logger: logger)
         return queue
@@ -419,7 +417,7 @@ public struct Spool: Sendable {
         throws -> [JobRecord]
     {
         let jobs = try ledger.acquire(
-            states: Self.unfinished, for: worker, leaseSeconds: leaseSeconds, includingOwn: false, limit: 64)
+            states: JobState.unfinished, for: worker, leaseSeconds: leaseSeconds, includingOwn: false, limit: 64)
         return try resumeAll(jobs, retention: retention, maxAttempts: maxAttempts, now: now, logger: logger)
     }
 
